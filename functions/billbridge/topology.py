@@ -1,0 +1,139 @@
+"""Names shared by the infrastructure and the embedded local stack.
+
+The CDK constructs and the local stack both read these constants, so the routes,
+rules, queues and key schemas of the deployed template and of the local run
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+WEBHOOK_SOURCES: tuple[str, ...] = ("clm", "psa", "erp", "crm")
+WEBHOOK_ROUTE = "/webhooks/{source}"
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+
+INGEST_EVENT_SOURCE = "billbridge.ingest"
+"""Source of the canonical events the webhook receiver puts on the bus."""
+
+CONTRACT_EVENT_TYPES = ("contract.approved", "contract.amended", "contract.terminated")
+ACTUALS_EVENT_TYPES = (
+    "time_entry.approved",
+    "time_entry.rejected",
+    "expense.approved",
+    "milestone.completed",
+)
+FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+
+EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "clm": CONTRACT_EVENT_TYPES,
+        "psa": ACTUALS_EVENT_TYPES,
+        "erp": FEEDBACK_EVENT_TYPES,
+        "crm": (),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """One asynchronous workflow: a bus rule feeding a queue drained by a consumer."""
+
+    name: str
+    construct_id: str
+    event_types: tuple[str, ...]
+    handler: str
+    max_receive_count: int = 5
+    batch_size: int = 10
+
+    @property
+    def event_pattern(self) -> dict[str, list[str]]:
+        return {"source": [INGEST_EVENT_SOURCE], "detail-type": list(self.event_types)}
+
+
+WORKFLOWS: tuple[Workflow, ...] = (
+    Workflow(
+        name="contracts",
+        construct_id="Contracts",
+        event_types=CONTRACT_EVENT_TYPES,
+        handler="billbridge.entrypoints.queues.consume_contracts.lambda_handler",
+    ),
+    Workflow(
+        name="actuals",
+        construct_id="Actuals",
+        event_types=ACTUALS_EVENT_TYPES,
+        handler="billbridge.entrypoints.queues.consume_actuals.lambda_handler",
+    ),
+    Workflow(
+        name="feedback",
+        construct_id="Feedback",
+        event_types=FEEDBACK_EVENT_TYPES,
+        handler="billbridge.entrypoints.queues.consume_feedback.lambda_handler",
+    ),
+)
+
+WEBHOOK_HANDLER = "billbridge.entrypoints.api.webhook.lambda_handler"
+START_BILLING_RUN_HANDLER = "billbridge.entrypoints.schedule.start_billing_run.lambda_handler"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowTask:
+    """A Lambda task of the billing run state machine."""
+
+    name: str
+    construct_id: str
+    handler: str
+
+
+BILLING_TASKS: tuple[WorkflowTask, ...] = (
+    WorkflowTask(
+        name="select_contracts",
+        construct_id="SelectContracts",
+        handler="billbridge.entrypoints.workflow.select_contracts.lambda_handler",
+    ),
+    WorkflowTask(
+        name="compose_invoice",
+        construct_id="ComposeInvoice",
+        handler="billbridge.entrypoints.workflow.compose_invoice.lambda_handler",
+    ),
+    WorkflowTask(
+        name="post_invoice",
+        construct_id="PostInvoice",
+        handler="billbridge.entrypoints.workflow.post_invoice.lambda_handler",
+    ),
+    WorkflowTask(
+        name="record_failure",
+        construct_id="RecordFailure",
+        handler="billbridge.entrypoints.workflow.record_failure.lambda_handler",
+    ),
+)
+
+BILLING_MAP_MAX_CONCURRENCY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchema:
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+
+IDEMPOTENCY_TABLE = KeySchema(partition_key="id", ttl_attribute="expiration")
+LEDGER_TABLE = KeySchema(partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
+LEDGER_LOOKUP_INDEX = "lookup"
+LEDGER_LOOKUP_KEYS = KeySchema(partition_key="gsi1pk", sort_key="gsi1sk")
+
+IDEMPOTENCY_EXPIRY_SECONDS = 7 * 24 * 3600
+"""Longer than any vendor's retry window (the longest seen is 3 days)."""
+
+# Environment variable names read by settings.py and written by the stack.
+ENV_LEDGER_TABLE = "LEDGER_TABLE_NAME"
+ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE_NAME"
+ENV_RAW_BUCKET = "RAW_PAYLOAD_BUCKET_NAME"
+ENV_EVENT_BUS = "EVENT_BUS_NAME"
+ENV_WEBHOOK_SECRETS_ARN = "WEBHOOK_SECRETS_ARN"
+ENV_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"
+ENV_CONNECTOR_MODE = "CONNECTOR_MODE"
+ENV_TIMESTAMP_TOLERANCE = "WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS"

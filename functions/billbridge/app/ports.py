@@ -1,0 +1,114 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+Adapters (DynamoDB, EventBridge, S3, Secrets Manager, connectors) implement
+them under billbridge.adapters; tests use in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol, Sequence
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """An event for the hub's bus: canonical inbound events and the hub's own events."""
+
+    source: str
+    detail_type: str
+    detail: dict[str, Any]
+    correlation_id: str
+
+
+class PublishError(Exception):
+    """Some events could not be published; `failed` lists them with the reason."""
+
+    def __init__(self, failed: Sequence[tuple[OutboundEvent, str]]) -> None:
+        super().__init__(f"{len(failed)} event(s) not published: " + "; ".join(r for _, r in failed))
+        self.failed = list(failed)
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[OutboundEvent]) -> None:
+        """Publish all events or raise PublishError naming those that failed."""
+        ...
+
+
+class RawPayloadStore(Protocol):
+    def save(self, *, source: str, delivery_id: str, received_at: datetime, body: bytes) -> str:
+        """Store the raw webhook body (claim-check) and return its key."""
+        ...
+
+
+class ClaimOutcome(str, Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryClaim:
+    outcome: ClaimOutcome
+    correlation_id: str
+    """For a duplicate: the correlation id minted when the event was first accepted."""
+
+
+class DeliveryRegistry(Protocol):
+    def claim(
+        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+    ) -> DeliveryClaim:
+        """Record the (source, id) identity of a delivered event, exactly once."""
+        ...
+
+    def release(self, *, source: str, event_id: str) -> None:
+        """Forget a claim whose publication failed, so the vendor's retry is accepted."""
+        ...
+
+    def record_conflict(
+        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+    ) -> None: ...
+
+
+class WebhookSecrets(Protocol):
+    def active_secrets(self, source: str) -> list[str]:
+        """The `whsec_...` secrets currently accepted for a source (several during rotation)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorCommand:
+    """A command to a downstream system (PSA, ERP) through a connector port."""
+
+    target: str
+    """The system instance, e.g. `psa`, `erp-us`, `erp-eu`."""
+    name: str
+    """Past-tense-free command name, e.g. `UpsertProject`, `PostInvoice`."""
+    idempotency_key: str
+    payload: dict[str, Any]
+    correlation_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorReceipt:
+    accepted: bool
+    reference: str | None = None
+    detail: str = ""
+
+
+class Connector(Protocol):
+    def send(self, command: ConnectorCommand) -> ConnectorReceipt: ...
+
+
+class TransientConnectorError(Exception):
+    """The downstream system may accept the same command if it is retried."""

@@ -1,0 +1,1 @@
+"""The `billbridge` command line: local stack, replay, billing runs and operations."""

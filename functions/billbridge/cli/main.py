@@ -1,0 +1,53 @@
+"""Entry point of the `billbridge` console script.
+
+Each command family lives in its own module under billbridge.cli.commands and
+exposes `register(subparsers)`; the chosen sub-command's `handler(args)` returns
+the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "billbridge.cli.commands.local",
+    "billbridge.cli.commands.contracts",
+    "billbridge.cli.commands.billing",
+    "billbridge.cli.commands.replay",
+    "billbridge.cli.commands.demo",
+    "billbridge.cli.commands.operations",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="billbridge",
+        description="Billbridge integration hub: contracts (CLM), delivery (PSA) and invoicing (ERP) in step.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            if missing.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

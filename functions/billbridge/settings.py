@@ -1,0 +1,49 @@
+"""Runtime settings, parsed from the environment on first use (never at import)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from billbridge import topology
+
+
+class HubSettings(BaseModel):
+    """Where the hub's state lives; every handler needs these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ledger_table_name: str
+    idempotency_table_name: str
+    raw_payload_bucket_name: str
+    event_bus_name: str
+    webhook_secrets_arn: str = ""
+    billing_state_machine_arn: str = ""
+    connector_mode: Literal["event", "http"] = "event"
+    webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            ledger_table_name=env.get(topology.ENV_LEDGER_TABLE, ""),
+            idempotency_table_name=env.get(topology.ENV_IDEMPOTENCY_TABLE, ""),
+            raw_payload_bucket_name=env.get(topology.ENV_RAW_BUCKET, ""),
+            event_bus_name=env.get(topology.ENV_EVENT_BUS, ""),
+            webhook_secrets_arn=env.get(topology.ENV_WEBHOOK_SECRETS_ARN, ""),
+            billing_state_machine_arn=env.get(topology.ENV_STATE_MACHINE_ARN, ""),
+            connector_mode=env.get(topology.ENV_CONNECTOR_MODE, "event"),  # type: ignore[arg-type]
+            webhook_timestamp_tolerance_seconds=int(env.get(topology.ENV_TIMESTAMP_TOLERANCE, "300")),
+        )
+
+
+@lru_cache(maxsize=1)
+def hub_settings() -> HubSettings:
+    return HubSettings.from_environment()
+
+
+def reset_settings_cache() -> None:
+    hub_settings.cache_clear()

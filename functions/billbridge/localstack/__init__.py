@@ -1,1 +1,22 @@
-"""localstack"""
+"""The embedded local stack: the same handlers and state machine, moto standing in for AWS.
+
+`from billbridge.localstack import LocalStack` imports moto on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LocalStack", "default_state_path"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalStack":
+        from billbridge.localstack.stack import LocalStack
+
+        return LocalStack
+    if name == "default_state_path":
+        from billbridge.localstack.snapshot import default_state_path
+
+        return default_state_path
+    raise AttributeError(name)

@@ -1,0 +1,393 @@
+"""The embedded local stack: the hub's handlers and state machine, with moto standing in for AWS.
+
+    with LocalStack(secrets={"clm": ["whsec_..."]}) as stack:
+        status, headers, body = stack.invoke_webhook("clm", signed_headers, raw_body)
+        stack.drain()
+        stack.observed_events()
+        stack.start_billing_run({"period": "2026-03"}, name="billing-2026-03")
+
+Everything runs in this process: moto in-process (`mock_aws`), handlers called
+directly. Not thread-safe: callers serialize access (the HTTP server holds a lock).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from billbridge import topology
+from billbridge.localstack import definition as definitions
+from billbridge.localstack import resources, snapshot
+from billbridge.localstack.aws_environment import ACCOUNT_ID, BASE_ENVIRONMENT, REGION, PatchedEnvironment
+from billbridge.localstack.handler_resolver import HandlerResolver, LambdaHandler
+from billbridge.localstack.lambda_context import new_context
+from billbridge.localstack.lambda_dispatch import LambdaDispatcher
+from billbridge.localstack.queue_pump import DrainSummary, QueuePump
+
+LOGGER = logging.getLogger(__name__)
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
+API_STAGE = "local"
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+class LocalStack:
+    """Context manager: creates the local resources on enter, tears moto down and restores the env on exit.
+
+    `handlers` maps topology handler paths to stand-in callables (tests); other
+    paths are imported when first called. The state machine definition comes
+    from `definition` (an ASL document), else from `template` (a CloudFormation
+    template dict), else from the synthesized stack (cached under `.build/`).
+    `state_file` is restored on enter when it exists; `save()` writes it.
+    """
+
+    def __init__(
+        self,
+        *,
+        secrets: Mapping[str, Sequence[str]] | None = None,
+        state_file: str | Path | None = None,
+        handlers: Mapping[str, LambdaHandler] | None = None,
+        definition: str | Mapping[str, Any] | None = None,
+        template: Mapping[str, Any] | None = None,
+        repo_root: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        names: resources.LocalNames | None = None,
+    ) -> None:
+        self.names = names or resources.LocalNames()
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.resolver = HandlerResolver(handlers)
+        self._secrets = resources.webhook_secrets_document(secrets)
+        self._definition = definition
+        self._template = template
+        self._repo_root = repo_root
+        self._extra_env = dict(extra_env or {})
+        self._env: PatchedEnvironment | None = None
+        self._mock: Any = None
+        self._dispatcher: LambdaDispatcher | None = None
+        self._clients: dict[str, Any] = {}
+        self._pump: QueuePump | None = None
+        self.secret_arn = ""
+        self.environment: dict[str, str] = {}
+        self.started_in_seconds = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        started = time.perf_counter()
+        definition = self._load_definition_source()
+        self._env = PatchedEnvironment(BASE_ENVIRONMENT)
+        self._env.__enter__()
+        try:
+            self._mock = mock_aws(config=MOTO_CONFIG)
+            self._mock.start()
+            self._dispatcher = LambdaDispatcher(self.resolver)
+            self._dispatcher.__enter__()
+            self._create(definition)
+            if self.state_file is not None and self.state_file.is_file():
+                snapshot.restore(snapshot.load(self.state_file), self._clients, self.names)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        self.started_in_seconds = time.perf_counter() - started
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.__exit__(None, None, None)
+            self._dispatcher = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._env is not None:
+            self._env.__exit__(None, None, None)
+            self._env = None
+        self._clients = {}
+        self._pump = None
+        self._reset_settings()
+
+    def _load_definition_source(self) -> str | Mapping[str, Any]:
+        if self._definition is not None:
+            return self._definition
+        if self._template is not None:
+            return self._template
+        return definitions.load_billing_template(self._repo_root)
+
+    def _create(self, definition_source: str | Mapping[str, Any]) -> None:
+        session = boto3.session.Session(region_name=REGION)
+        for service in (
+            "dynamodb",
+            "s3",
+            "sqs",
+            "events",
+            "secretsmanager",
+            "lambda",
+            "iam",
+            "stepfunctions",
+        ):
+            self._clients[service] = session.client(service)  # type: ignore[call-overload]
+        c = self._clients
+        resources.create_tables(c["dynamodb"], self.names)
+        resources.create_bucket(c["s3"], self.names)
+        resources.create_queues_and_rules(c["sqs"], c["events"], self.names)
+        self.secret_arn = resources.create_secret(c["secretsmanager"], self.names, self._secrets)
+        resources.create_task_functions(c["iam"], c["lambda"], self.names)
+        if isinstance(definition_source, str):
+            asl = definition_source
+        elif "Resources" in definition_source:
+            asl = definitions.TemplateResolver(
+                definition_source, self.names, secret_arn=self.secret_arn
+            ).definition()
+        else:
+            asl = json.dumps(definition_source)
+        resources.create_state_machine(c["stepfunctions"], self.names, asl)
+        self.definition = asl
+        self.environment = {
+            topology.ENV_LEDGER_TABLE: self.names.ledger_table,
+            topology.ENV_IDEMPOTENCY_TABLE: self.names.idempotency_table,
+            topology.ENV_RAW_BUCKET: self.names.raw_bucket,
+            topology.ENV_EVENT_BUS: self.names.event_bus,
+            topology.ENV_WEBHOOK_SECRETS_ARN: self.secret_arn,
+            topology.ENV_STATE_MACHINE_ARN: self.names.state_machine_arn,
+            topology.ENV_CONNECTOR_MODE: "event",
+            **self._extra_env,
+        }
+        assert self._env is not None
+        self._env.update(self.environment)
+        self._reset_settings()
+        self._pump = QueuePump(c["sqs"], self.names, self.resolver)
+
+    @staticmethod
+    def _reset_settings() -> None:
+        from billbridge import settings
+
+        reset = getattr(settings, "reset_settings_cache", None)
+        if callable(reset):
+            reset()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the running stack (same mock, same region)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.session.Session(region_name=REGION).client(service)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    @property
+    def pump(self) -> QueuePump:
+        if self._pump is None:
+            raise RuntimeError("the local stack is not running: use it as a context manager")
+        return self._pump
+
+    # -- webhook -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def webhook_sources() -> tuple[str, ...]:
+        return topology.WEBHOOK_SOURCES
+
+    @staticmethod
+    def webhook_path(source: str) -> str:
+        return topology.WEBHOOK_ROUTE.replace("{source}", source)
+
+    def api_gateway_event(self, source: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """An API Gateway REST proxy event for `POST /webhooks/{source}`."""
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+        now = datetime.now(UTC)
+        path = self.webhook_path(source)
+        request_id = str(uuid.uuid4())
+        header_map = dict(headers)
+        return {
+            "resource": topology.WEBHOOK_ROUTE,
+            "path": path,
+            "httpMethod": "POST",
+            "headers": header_map,
+            "multiValueHeaders": {k: [v] for k, v in header_map.items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": {"source": source},
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "localhost",
+                "extendedRequestId": request_id,
+                "httpMethod": "POST",
+                "identity": {
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": header_map.get("User-Agent", header_map.get("user-agent", "")),
+                },
+                "path": f"/{API_STAGE}{path}",
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "resourceId": "local",
+                "resourcePath": topology.WEBHOOK_ROUTE,
+                "stage": API_STAGE,
+            },
+            "body": text,
+            "isBase64Encoded": encoded,
+        }
+
+    def invoke_webhook(self, source: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Call the webhook handler as API Gateway would; returns (status, headers, body bytes)."""
+        event = self.api_gateway_event(source, headers, body)
+        handler = self.resolver.resolve(topology.WEBHOOK_HANDLER)
+        response = handler(event, new_context(WEBHOOK_FUNCTION_NAME))
+        if not isinstance(response, Mapping):
+            raise TypeError(f"the webhook handler returned {type(response).__name__}, not a proxy response")
+        response_headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            if name not in response_headers and values:
+                response_headers[str(name)] = ", ".join(str(v) for v in values)
+        raw = response.get("body") or ""
+        payload = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
+        return int(response.get("statusCode", 200)), response_headers, payload
+
+    # -- queues ------------------------------------------------------------------------------------
+
+    def drain(self, max_rounds: int = 100) -> DrainSummary:
+        return self.pump.drain(max_rounds=max_rounds)
+
+    def queue_url(self, queue_name: str) -> str:
+        return self.pump.queue_url(queue_name)
+
+    def observed_events(self) -> list[dict[str, Any]]:
+        """The hub's own published events seen since the last call (EventBridge envelopes), oldest first."""
+        sqs = self.client("sqs")
+        url = self.queue_url(self.names.observer_queue)
+        events: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, AttributeNames=["SentTimestamp"]
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        events.sort(key=lambda e: str(e.get("time", "")))
+        return events
+
+    def dead_letters(self, workflow: str) -> list[dict[str, Any]]:
+        """The messages in a workflow's DLQ (body, attributes), left in place."""
+        queue = self.names.dead_letter_queue(self._workflow(workflow))
+        return snapshot.read_messages(self.client("sqs"), self.queue_url(queue))
+
+    def redrive(self, workflow: str) -> int:
+        """Move a workflow's DLQ messages back to its queue (moto has no StartMessageMoveTask)."""
+        found = self._workflow(workflow)
+        sqs = self.client("sqs")
+        dlq_url = self.queue_url(self.names.dead_letter_queue(found))
+        queue_url = self.queue_url(self.names.queue(found))
+        moved = 0
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=300, MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                return moved
+            for message in messages:
+                attributes = {
+                    name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+                    for name, value in message.get("MessageAttributes", {}).items()
+                }
+                if attributes:
+                    sqs.send_message(
+                        QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes=attributes
+                    )
+                else:
+                    sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+
+    @staticmethod
+    def _workflow(name: str) -> topology.Workflow:
+        for workflow in topology.WORKFLOWS:
+            if workflow.name == name:
+                return workflow
+        raise KeyError(f"no workflow {name!r}; workflows: {[w.name for w in topology.WORKFLOWS]}")
+
+    # -- billing workflow --------------------------------------------------------------------------
+
+    def start_billing_run(
+        self, input: Mapping[str, Any], name: str, *, timeout_seconds: float = 120.0
+    ) -> dict[str, Any]:
+        """Start (or find, if `name` was already used) a billing run and wait until it stops running."""
+        sfn = self.client("stepfunctions")
+        try:
+            execution_arn = sfn.start_execution(
+                stateMachineArn=self.names.state_machine_arn, name=name, input=json.dumps(input)
+            )["executionArn"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+            execution_arn = self.names.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        return self.wait_for_execution(execution_arn, timeout_seconds=timeout_seconds)
+
+    def wait_for_execution(self, execution_arn: str, *, timeout_seconds: float = 120.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout_seconds
+        delay = 0.005
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout_seconds} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        output = described.get("output")
+        return {
+            "executionArn": execution_arn,
+            "name": described.get("name"),
+            "status": described["status"],
+            "output": json.loads(output) if output else None,
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+        }
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    # -- persistence -------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return snapshot.capture(self._clients, self.names)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the snapshot to `path`, default the `state_file` given at construction."""
+        target = Path(path) if path is not None else self.state_file
+        if target is None:
+            raise ValueError("no snapshot path: pass one or construct LocalStack(state_file=...)")
+        snapshot.save(self.snapshot(), target)
+        return target

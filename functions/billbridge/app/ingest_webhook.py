@@ -1,0 +1,493 @@
+"""Use case: receive a signed webhook delivery of canonical events and put them on the bus.
+
+The order of checks is the contract's: route, size, content type, signature
+(over the raw bytes, before any parsing), then the raw body is stored
+(claim-check) before anything is acknowledged, then each event is validated,
+de-duplicated by `(source, id)` and published. Malformed input always ends in a
+4xx with a JSON body; the only 5xx is 503 (with Retry-After) when the hub's own
+dependencies fail, and then no event of the delivery stays claimed unpublished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from billbridge import topology
+from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event
+from billbridge.app.ports import (
+    ClaimOutcome,
+    Clock,
+    DeliveryRegistry,
+    EventPublisher,
+    IdGenerator,
+    OutboundEvent,
+    PublishError,
+    RawPayloadStore,
+    WebhookSecrets,
+)
+from billbridge.app.webhook_signature import (
+    DEFAULT_TOLERANCE_SECONDS,
+    SignatureError,
+    VerifiedDelivery,
+    verify_signature,
+)
+
+_log = logging.getLogger(__name__)
+
+DETAIL_SCHEMA_VERSION = 1
+SINGLE_EVENT_CONTENT_TYPE = "application/cloudevents+json"
+BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
+PLAIN_JSON_CONTENT_TYPE = "application/json"
+ACCEPTED_CONTENT_TYPES = (SINGLE_EVENT_CONTENT_TYPE, BATCH_CONTENT_TYPE, PLAIN_JSON_CONTENT_TYPE)
+MAX_EVENT_BYTES = 240 * 1024
+"""One event must fit in an EventBridge entry (256 KiB) with its delivery metadata."""
+MAX_JSON_DEPTH = 32
+DEFAULT_RETRY_AFTER_SECONDS = 30
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+
+class _CaseInsensitiveHeaders(dict[str, str]):
+    """Header names lower-cased once; lookups by any case."""
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__({str(k).lower(): str(v) for k, v in (headers or {}).items()})
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    source: str
+    """From the path: `POST /webhooks/{source}`."""
+    headers: Mapping[str, str]
+    body: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _CaseInsensitiveHeaders(self.headers))
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    index: int
+    event_id: str | None
+    outcome: Outcome
+    correlation_id: str | None = None
+    error: str | None = None
+    field: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"index": self.index, "id": self.event_id, "outcome": self.outcome.value}
+        if self.correlation_id is not None:
+            body["correlationid"] = self.correlation_id
+        if self.error is not None:
+            body["error"] = self.error
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    outcomes: tuple[EventOutcome, ...] = ()
+    """Per event, when the delivery got as far as its events."""
+
+    @property
+    def correlation_ids(self) -> tuple[str, ...]:
+        return tuple(o.correlation_id for o in self.outcomes if o.correlation_id)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for o in self.outcomes if o.outcome is outcome)
+
+
+def _error(status: int, message: str, *, field_path: str | None = None, **extra: Any) -> WebhookResponse:
+    body: dict[str, Any] = {"error": message}
+    if field_path is not None:
+        body["field"] = field_path
+    body.update(extra)
+    return WebhookResponse(status=status, body=body)
+
+
+class _DependencyFailedError(Exception):
+    """A port of the hub failed (not the vendor's input): answer 503 so the vendor retries."""
+
+
+def canonical_digest(event: Mapping[str, Any]) -> str:
+    """sha256 of the event's canonical JSON (sorted keys, no spaces): equal bodies, equal digests."""
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key[:64]!r} in a JSON object")
+        obj[key] = value
+    return obj
+
+
+def _json_depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict | list):
+            if depth > limit:
+                return True
+            children = current.values() if isinstance(current, dict) else current
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class _MalformedBodyError(Exception):
+    def __init__(self, message: str, field_path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_path = field_path
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _MalformedBodyError(f"body is not UTF-8 (byte {error.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise _MalformedBodyError(
+            f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise _MalformedBodyError("body is not acceptable JSON: nested too deeply") from None
+    except ValueError as error:
+        raise _MalformedBodyError(f"body is not acceptable JSON: {error}") from None
+    if _json_depth_exceeds(document, MAX_JSON_DEPTH):
+        raise _MalformedBodyError(f"body is not acceptable JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+    return document
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """An event of the delivery on its way through validation, claim and publication."""
+
+    index: int
+    raw: Any
+    event_id: str | None = None
+    outcome: EventOutcome | None = None
+    outbound: OutboundEvent | None = None
+
+
+class IngestWebhook:
+    """`handle(request) -> response`: the whole webhook contract, independent of the transport."""
+
+    def __init__(
+        self,
+        *,
+        secrets: WebhookSecrets,
+        raw_payloads: RawPayloadStore,
+        deliveries: DeliveryRegistry,
+        publisher: EventPublisher,
+        clock: Clock,
+        ids: IdGenerator,
+        timestamp_tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+        max_body_bytes: int = topology.MAX_WEBHOOK_BODY_BYTES,
+        retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
+    ) -> None:
+        self._secrets = secrets
+        self._raw_payloads = raw_payloads
+        self._deliveries = deliveries
+        self._publisher = publisher
+        self._clock = clock
+        self._ids = ids
+        self._tolerance = timestamp_tolerance_seconds
+        self._max_body_bytes = max_body_bytes
+        self._retry_after = retry_after_seconds
+
+    def handle(self, request: WebhookRequest) -> WebhookResponse:
+        claimed: list[_Candidate] = []
+        try:
+            return self._handle(request, claimed)
+        except _DependencyFailedError as failure:
+            self._release(request.source, claimed)
+            return WebhookResponse(
+                status=503,
+                body={"error": f"temporarily unable to accept the delivery ({failure}); retry later"},
+                headers={"Retry-After": str(self._retry_after)},
+            )
+
+    # --- the steps, in the contract's order ------------------------------------------------------
+
+    def _handle(self, request: WebhookRequest, claimed: list[_Candidate]) -> WebhookResponse:
+        source = request.source
+        if source not in topology.WEBHOOK_SOURCES:
+            return _error(
+                404,
+                f"unknown source {source[:64]!r}; known sources: {', '.join(topology.WEBHOOK_SOURCES)}",
+                field_path="source",
+            )
+        if len(request.body) > self._max_body_bytes:
+            return _error(
+                413, f"body is {len(request.body)} bytes; at most {self._max_body_bytes} are accepted"
+            )
+        media_type = _media_type(request.headers.get("content-type"))
+        if media_type not in ACCEPTED_CONTENT_TYPES:
+            shown = media_type[:80] or "none"
+            return _error(
+                415,
+                f"content type {shown!r} is not accepted; use one of {', '.join(ACCEPTED_CONTENT_TYPES)}",
+                field_path="content-type",
+            )
+        try:
+            delivery = self._verify(request)
+        except SignatureError as failure:
+            return _error(401, f"signature rejected: {failure.reason}")
+
+        received_at = self._clock.now()
+        try:
+            raw_key = self._raw_payloads.save(
+                source=source, delivery_id=delivery.webhook_id, received_at=received_at, body=request.body
+            )
+        except Exception as failure:
+            _log.exception("raw payload store failed")
+            raise _DependencyFailedError("raw payload store unavailable") from failure
+
+        try:
+            document = _parse_json(request.body)
+            elements, is_batch = self._elements(document, media_type)
+        except _MalformedBodyError as malformed:
+            return _error(400, malformed.message, field_path=malformed.field_path)
+
+        candidates = [_Candidate(index=i, raw=element) for i, element in enumerate(elements)]
+        for candidate in candidates:
+            self._validate_and_claim(candidate, source, delivery, raw_key, received_at, claimed)
+        self._publish(source, candidates, claimed)
+        outcomes = tuple(c.outcome for c in candidates if c.outcome is not None)
+        return self._respond(outcomes, is_batch=is_batch)
+
+    def _verify(self, request: WebhookRequest) -> VerifiedDelivery:
+        try:
+            secrets = self._secrets.active_secrets(request.source)
+        except Exception as failure:
+            _log.exception("webhook secrets unavailable")
+            raise _DependencyFailedError("webhook secrets unavailable") from failure
+        return verify_signature(
+            body=request.body,
+            headers=request.headers,
+            secrets=secrets,
+            now=self._clock.now(),
+            tolerance_seconds=self._tolerance,
+        )
+
+    @staticmethod
+    def _elements(document: Any, media_type: str) -> tuple[list[Any], bool]:
+        if isinstance(document, list):
+            if media_type == SINGLE_EVENT_CONTENT_TYPE:
+                raise _MalformedBodyError(
+                    f"a JSON array is a batch: send it as {BATCH_CONTENT_TYPE}", field_path="content-type"
+                )
+            if not document:
+                raise _MalformedBodyError("the batch is empty")
+            return document, True
+        if isinstance(document, dict):
+            if media_type == BATCH_CONTENT_TYPE:
+                raise _MalformedBodyError(
+                    f"{BATCH_CONTENT_TYPE} needs a JSON array of events", field_path="content-type"
+                )
+            return [document], False
+        raise _MalformedBodyError("body must be a JSON object (an event) or a JSON array (a batch)")
+
+    def _validate_and_claim(
+        self,
+        candidate: _Candidate,
+        source: str,
+        delivery: VerifiedDelivery,
+        raw_key: str,
+        received_at: datetime,
+        claimed: list[_Candidate],
+    ) -> None:
+        raw = candidate.raw
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            candidate.event_id = raw["id"][:256]
+        try:
+            event = parse_cloud_event(raw, expected_source=source)
+            self._check_size(raw)
+        except InvalidEventError as invalid:
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=candidate.event_id,
+                outcome=Outcome.REJECTED,
+                error=str(invalid),
+                field=invalid.field,
+            )
+            return
+        candidate.event_id = event.id
+        correlation_id = event.correlationid or self._ids.new_id()
+        digest = canonical_digest(raw)
+        try:
+            claim = self._deliveries.claim(
+                source=source,
+                event_id=event.id,
+                body_digest=digest,
+                correlation_id=correlation_id,
+                raw_key=raw_key,
+            )
+        except Exception as failure:
+            _log.exception("delivery registry claim failed")
+            raise _DependencyFailedError("delivery registry unavailable") from failure
+
+        if claim.outcome is ClaimOutcome.DUPLICATE:
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=event.id,
+                outcome=Outcome.DUPLICATE,
+                correlation_id=claim.correlation_id,
+            )
+        elif claim.outcome is ClaimOutcome.CONFLICT:
+            try:
+                self._deliveries.record_conflict(
+                    source=source,
+                    event_id=event.id,
+                    body_digest=digest,
+                    correlation_id=correlation_id,
+                    raw_key=raw_key,
+                )
+            except Exception as failure:
+                _log.exception("delivery registry could not record a conflict")
+                raise _DependencyFailedError("delivery registry unavailable") from failure
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=event.id,
+                outcome=Outcome.CONFLICT,
+                correlation_id=correlation_id,
+                error=f"event {event.id[:64]!r} of source {source!r} was already delivered with another body",
+                field="id",
+            )
+        else:
+            claimed.append(candidate)
+            candidate.outbound = self._outbound(event, raw, correlation_id, delivery, raw_key, received_at)
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=event.id,
+                outcome=Outcome.ACCEPTED,
+                correlation_id=correlation_id,
+            )
+
+    @staticmethod
+    def _check_size(raw: Any) -> None:
+        size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_EVENT_BYTES:
+            raise InvalidEventError(
+                f"the event is {size} bytes; at most {MAX_EVENT_BYTES} are accepted per event"
+            )
+
+    @staticmethod
+    def _outbound(
+        event: CloudEvent,
+        raw: dict[str, Any],
+        correlation_id: str,
+        delivery: VerifiedDelivery,
+        raw_key: str,
+        received_at: datetime,
+    ) -> OutboundEvent:
+        return OutboundEvent(
+            source=topology.INGEST_EVENT_SOURCE,
+            detail_type=event.type,
+            detail={
+                "schema_version": DETAIL_SCHEMA_VERSION,
+                "correlationid": correlation_id,
+                "delivery": {
+                    "source": event.source,
+                    "id": event.id,
+                    "webhook_id": delivery.webhook_id,
+                    "raw_key": raw_key,
+                    "received_at": received_at.isoformat(),
+                },
+                "event": raw,
+            },
+            correlation_id=correlation_id,
+        )
+
+    def _publish(self, source: str, candidates: Sequence[_Candidate], claimed: list[_Candidate]) -> None:
+        pending = [c for c in candidates if c.outbound is not None]
+        if not pending:
+            return
+        try:
+            self._publisher.publish([c.outbound for c in pending if c.outbound is not None])
+        except PublishError as failure:
+            failed_ids = {event.detail["delivery"]["id"] for event, _ in failure.failed}
+            published = [c for c in pending if c.event_id not in failed_ids]
+            # Published events stay claimed: the vendor's retry sees them as duplicates.
+            for candidate in published:
+                claimed.remove(candidate)
+            _log.error("publication failed for %d event(s): %s", len(failure.failed), failure)
+            raise _DependencyFailedError("event bus rejected some events") from failure
+        except Exception as failure:
+            _log.exception("event bus unavailable")
+            raise _DependencyFailedError("event bus unavailable") from failure
+        claimed.clear()
+
+    def _release(self, source: str, claimed: Sequence[_Candidate]) -> None:
+        for candidate in claimed:
+            if candidate.event_id is None:
+                continue
+            try:
+                self._deliveries.release(source=source, event_id=candidate.event_id)
+            except Exception:
+                # The claim stays: a retry would be taken for a duplicate. Logged for the operator.
+                _log.exception("could not release the claim of %s/%s", source, candidate.event_id)
+
+    @staticmethod
+    def _respond(outcomes: tuple[EventOutcome, ...], *, is_batch: bool) -> WebhookResponse:
+        kinds = {o.outcome for o in outcomes}
+        if Outcome.ACCEPTED in kinds:
+            status = 202
+        elif kinds == {Outcome.DUPLICATE}:
+            status = 200
+        elif Outcome.REJECTED in kinds:
+            status = 400
+        else:
+            status = 409
+        body: dict[str, Any] = {"outcomes": [o.as_json() for o in outcomes]}
+        if not is_batch:
+            only = outcomes[0]
+            if only.correlation_id is not None:
+                body["correlationid"] = only.correlation_id
+            if only.error is not None:
+                body["error"] = only.error
+                if only.field is not None:
+                    body["field"] = only.field
+        elif status >= 400:
+            body["error"] = "no event of the batch was accepted; see outcomes"
+        return WebhookResponse(status=status, body=body, outcomes=outcomes)

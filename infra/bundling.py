@@ -1,0 +1,165 @@
+"""Docker-free bundling of the Lambda code asset and of the dependencies layer.
+
+Both bundlers run on the synthesizing machine (`cdk.ILocalBundling`) and always
+report success, so CDK never falls back to Docker. Byte code is compiled with the
+Lambda runtime's Python (3.13) when that interpreter is available: Lambda cannot
+write `.pyc` files, and ones compiled by another Python version are ignored.
+The `.pyc` files use unchecked hashes, because assets are zipped with fixed
+timestamps, which would invalidate timestamp-checked byte code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+
+RUNTIME_PYTHON_VERSION = "3.13"
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+BUNDLING_IMAGE = cdk.DockerImage.from_registry(f"public.ecr.aws/sam/build-python{RUNTIME_PYTHON_VERSION}")
+"""Required by `BundlingOptions` but never pulled: local bundling always succeeds."""
+
+CODE_ASSET_EXCLUDES: tuple[str, ...] = (
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
+    "billbridge/cli",
+    "billbridge/localstack",
+    "**/tests",
+    "**/test_*.py",
+)
+
+
+@lru_cache(maxsize=1)
+def runtime_python() -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """A command and environment that run Python 3.13, or None when there is none."""
+    candidates: list[tuple[tuple[str, ...], dict[str, str]]] = []
+    for name in (f"python{RUNTIME_PYTHON_VERSION}", "python"):
+        executable = shutil.which(name)
+        if executable:
+            candidates.append(((executable,), {}))
+            # pyenv shims answer only when the version is selected.
+            candidates.append(((executable,), {"PYENV_VERSION": f"{RUNTIME_PYTHON_VERSION}.0"}))
+    for command, extra_env in candidates:
+        env = {**os.environ, **extra_env}
+        try:
+            result = subprocess.run(
+                [*command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if result.returncode == 0 and result.stdout.strip() == RUNTIME_PYTHON_VERSION:
+            return command, extra_env
+    return None
+
+
+def compile_bytecode(directory: Path) -> bool:
+    """Compile every module under `directory` with the runtime's Python; False if unavailable."""
+    python = runtime_python()
+    if python is None:
+        warnings.warn(
+            f"Python {RUNTIME_PYTHON_VERSION} not found: {directory.name} is bundled without .pyc files "
+            "(Lambda cold starts will compile the modules)",
+            stacklevel=2,
+        )
+        return False
+    command, extra_env = python
+    subprocess.run(
+        [
+            *command,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(directory),
+        ],
+        check=True,
+        env={**os.environ, **extra_env},
+        stdout=subprocess.DEVNULL,
+    )
+    return True
+
+
+def _ignore(excludes: Iterable[str], root: Path) -> Any:
+    relative_excludes = [pattern.removeprefix("**/") for pattern in excludes]
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory).relative_to(root)
+        ignored: set[str] = set()
+        for name in names:
+            relative = (here / name).as_posix()
+            if any(Path(relative).match(p) or Path(name).match(p) for p in relative_excludes):
+                ignored.add(name)
+        return ignored
+
+    return ignore
+
+
+@jsii.implements(cdk.ILocalBundling)
+class CodeAssetBundler:
+    """Copies the application package (without excluded paths) and byte-compiles it."""
+
+    def __init__(self, *, source: Path, excludes: Iterable[str] = CODE_ASSET_EXCLUDES) -> None:
+        self._source = source
+        self._excludes = tuple(excludes)
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        output = Path(output_dir)
+        shutil.copytree(
+            self._source, output, dirs_exist_ok=True, ignore=_ignore(self._excludes, self._source)
+        )
+        compile_bytecode(output)
+        return True
+
+
+@jsii.implements(cdk.ILocalBundling)
+class DependencyLayerBundler:
+    """Installs the pinned requirements as Linux arm64 wheels for Python 3.13 into `python/`."""
+
+    def __init__(self, *, requirements: Path) -> None:
+        self._requirements = requirements
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
+        target = Path(output_dir) / "python"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(target),
+                "--platform",
+                LAMBDA_PLATFORM,
+                "--implementation",
+                "cp",
+                "--python-version",
+                RUNTIME_PYTHON_VERSION,
+                "--only-binary=:all:",
+                "-r",
+                str(self._requirements),
+            ],
+            check=True,
+        )
+        compile_bytecode(target)
+        return True

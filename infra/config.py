@@ -1,0 +1,56 @@
+"""Deployment settings of the stack: defaults here, overrides from CDK context.
+
+Override any field with `-c billbridge:<field>=<value>` on the CDK CLI or with a
+`"billbridge:<field>"` key in cdk.json's context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from constructs import Node
+
+CONTEXT_PREFIX = "billbridge:"
+
+
+@dataclass(frozen=True, slots=True)
+class BillbridgeConfig:
+    """Stack props that an operator may want to change per environment."""
+
+    service_name: str = "billbridge"
+    log_level: str = "INFO"
+    log_retention: str = "THREE_MONTHS"
+    """A member name of `aws_logs.RetentionDays`."""
+    raw_payload_ia_transition_days: int = 30
+    raw_payload_retention_days: int = 400
+    event_archive_retention_days: int = 365
+    billing_day_of_month: int = 1
+    billing_hour: int = 2
+    billing_time_zone: str = "Etc/UTC"
+    """An IANA time zone; the schedule follows its daylight saving changes."""
+    api_throttle_rate_limit: int = 50
+    api_throttle_burst_limit: int = 100
+    queue_age_alarm_seconds: int = 900
+    alarm_email: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.billing_day_of_month <= 28:
+            raise ValueError("billing_day_of_month must be 1..28 so that every month has the day")
+        if not 0 <= self.billing_hour <= 23:
+            raise ValueError("billing_hour must be 0..23")
+        if self.raw_payload_retention_days <= self.raw_payload_ia_transition_days:
+            raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
+
+    @classmethod
+    def from_context(cls, node: Node) -> BillbridgeConfig:
+        """Defaults overridden by `billbridge:<field>` context values."""
+        overrides: dict[str, Any] = {}
+        for field in fields(cls):
+            value = node.try_get_context(f"{CONTEXT_PREFIX}{field.name}")
+            if value is None:
+                continue
+            default = field.default
+            overrides[field.name] = type(default)(value) if default is not dataclasses.MISSING else value
+        return cls(**overrides)

@@ -1,0 +1,107 @@
+"""The public edge: `POST /webhooks/{source}` on a REST API, proxied to one function."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_logs as logs
+from billbridge import topology
+from constructs import Construct
+
+from infra.constructs.function_defaults import BillbridgeFunction
+
+STAGE_NAME = "v1"
+SOURCE_PARAMETER = topology.WEBHOOK_ROUTE.rsplit("/", 1)[-1].strip("{}")
+
+
+class WebhookApi(Construct):
+    """REST API with throttling, JSON access logs, tracing and request validation.
+
+    API Gateway accepts bodies up to 10 MB and cannot lower that limit; the function
+    enforces `topology.MAX_WEBHOOK_BODY_BYTES` and answers 413. The `{source}` path
+    parameter is required here but validated by the function (one of
+    `topology.WEBHOOK_SOURCES`) so that it can answer 404 with a clear message.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        receiver: BillbridgeFunction,
+        throttle_rate_limit: int,
+        throttle_burst_limit: int,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention)
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            description="Webhook receiver for the CLM, PSA, ERP and CRM senders",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            deploy_options=apigateway.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=throttle_rate_limit,
+                throttling_burst_limit=throttle_burst_limit,
+                tracing_enabled=True,
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        self.request_validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        route = self.api.root
+        for part in topology.WEBHOOK_ROUTE.strip("/").split("/"):
+            route = route.add_resource(part)
+        self.method = route.add_method(
+            "POST",
+            apigateway.LambdaIntegration(receiver.function),
+            request_parameters={f"method.request.path.{SOURCE_PARAMETER}": True},
+            request_validator=self.request_validator,
+            authorization_type=apigateway.AuthorizationType.NONE,
+        )
+        unauthenticated = (
+            "Webhook senders (CLM, PSA, ERP, CRM vendors) cannot use IAM or Cognito; every request "
+            "is authenticated by its HMAC signature, verified in the function before anything is stored."
+        )
+        cdk.Validations.of(self.method).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-APIG4", reason=unauthenticated),
+            cdk.Acknowledgment(id="AwsSolutions-COG4", reason=unauthenticated),
+        )
+        cdk.Validations.of(self.api.deployment_stage).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="No WAF web ACL: the stage is throttled and every request is signature-checked; "
+                "attach an account-level WAF ACL where the organisation mandates one.",
+            )
+        )
+        cloud_watch_role = self.api.node.try_find_child("CloudWatchRole")
+        if cloud_watch_role is not None:
+            cdk.Validations.of(cloud_watch_role).acknowledge(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs]",
+                    reason="The account-level role API Gateway needs to write execution logs; AWS "
+                    "maintains this managed policy for exactly that purpose.",
+                )
+            )
+
+    @property
+    def url(self) -> str:
+        return self.api.url

@@ -1,0 +1,154 @@
+"""The Billbridge stack: composes one construct per concern and grants between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from billbridge import topology
+from constructs import Construct
+
+from infra.config import BillbridgeConfig
+from infra.constructs.billing_schedule import BillingSchedule
+from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.event_bus import EventBus
+from infra.constructs.function_defaults import FunctionDefaults, log_retention
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.queue_consumer import QueueConsumer
+from infra.constructs.raw_payloads import RawPayloads
+from infra.constructs.tables import Tables
+from infra.constructs.webhook_api import WebhookApi
+from infra.constructs.webhook_secrets import WebhookSecrets
+
+WEBHOOK_TIMEOUT = cdk.Duration.seconds(15)
+
+
+class BillbridgeStack(cdk.Stack):
+    """Webhook edge, event bus, workflow queues and consumers, ledger, billing run, monitoring."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: BillbridgeConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        retention = log_retention(config)
+
+        self.tables = Tables(self, "Tables")
+        self.raw_payloads = RawPayloads(
+            self,
+            "RawPayloads",
+            infrequent_access_after_days=config.raw_payload_ia_transition_days,
+            retention_days=config.raw_payload_retention_days,
+        )
+        self.event_bus = EventBus(
+            self, "EventBus", archive_retention_days=config.event_archive_retention_days
+        )
+        self.webhook_secrets = WebhookSecrets(self, "WebhookSecrets")
+        bus = self.event_bus.bus
+
+        self.functions = FunctionDefaults(
+            self,
+            "FunctionDefaults",
+            config=config,
+            environment={
+                topology.ENV_LEDGER_TABLE: self.tables.ledger.table_name,
+                topology.ENV_IDEMPOTENCY_TABLE: self.tables.idempotency.table_name,
+                topology.ENV_RAW_BUCKET: self.raw_payloads.bucket.bucket_name,
+                topology.ENV_EVENT_BUS: bus.event_bus_name,
+                topology.ENV_CONNECTOR_MODE: "event",
+            },
+        )
+
+        self.webhook = self.functions.new_function(
+            self,
+            "WebhookReceiver",
+            handler=topology.WEBHOOK_HANDLER,
+            description="Verifies, stores and publishes vendor webhooks",
+            environment={topology.ENV_WEBHOOK_SECRETS_ARN: self.webhook_secrets.secret.secret_arn},
+            timeout=WEBHOOK_TIMEOUT,
+            synchronous_reason="Invoked synchronously by API Gateway: failures are answered to the "
+            "sender as 5xx, and the sender retries.",
+        )
+        self.webhook_secrets.secret.grant_read(self.webhook.function)
+        self.raw_payloads.bucket.grant_put(self.webhook.function)
+        self.tables.ledger.grant_read_write_data(self.webhook.function)
+        bus.grant_put_events_to(self.webhook.function)
+        self.webhook_api = WebhookApi(
+            self,
+            "WebhookApi",
+            receiver=self.webhook,
+            throttle_rate_limit=config.api_throttle_rate_limit,
+            throttle_burst_limit=config.api_throttle_burst_limit,
+            log_retention=retention,
+        )
+
+        self.consumers = [
+            QueueConsumer(
+                self,
+                workflow.construct_id,
+                workflow=workflow,
+                bus=bus,
+                functions=self.functions,
+                age_alarm_threshold=cdk.Duration.seconds(config.queue_age_alarm_seconds),
+            )
+            for workflow in topology.WORKFLOWS
+        ]
+        for consumer in self.consumers:
+            self.tables.ledger.grant_read_write_data(consumer.consumer.function)
+            self.tables.idempotency.grant_read_write_data(consumer.consumer.function)
+            bus.grant_put_events_to(consumer.consumer.function)
+
+        self.billing = BillingWorkflow(
+            self, "BillingWorkflow", functions=self.functions, log_retention=retention
+        )
+        for task in self.billing.task_functions.values():
+            self.tables.ledger.grant_read_write_data(task.function)
+            bus.grant_put_events_to(task.function)
+
+        self.schedule = BillingSchedule(
+            self,
+            "BillingSchedule",
+            functions=self.functions,
+            state_machine=self.billing.state_machine,
+            day_of_month=config.billing_day_of_month,
+            hour=config.billing_hour,
+            time_zone=config.billing_time_zone,
+        )
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            service_name=config.service_name,
+            api=self.webhook_api.api,
+            functions={
+                "webhook": self.webhook.function,
+                **{c.workflow.name: c.consumer.function for c in self.consumers},
+                **{name: task.function for name, task in self.billing.task_functions.items()},
+                "start_billing_run": self.schedule.starter.function,
+            },
+            consumers=self.consumers,
+            state_machine=self.billing.state_machine,
+            extra_alarms=[self.schedule.dead_letter_alarm],
+            alarm_email=config.alarm_email,
+        )
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        """Names the operator CLI reads (`aws cloudformation describe-stacks`)."""
+        outputs: dict[str, str] = {
+            "ApiUrl": self.webhook_api.url,
+            "EventBusName": self.event_bus.bus.event_bus_name,
+            "LedgerTableName": self.tables.ledger.table_name,
+            "IdempotencyTableName": self.tables.idempotency.table_name,
+            "RawPayloadBucketName": self.raw_payloads.bucket.bucket_name,
+            "WebhookSecretsArn": self.webhook_secrets.secret.secret_arn,
+            "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
+            "AlarmTopicArn": self.monitoring.alarm_topic.topic_arn,
+            "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
+        }
+        for consumer in self.consumers:
+            prefix = consumer.workflow.construct_id
+            outputs[f"{prefix}QueueUrl"] = consumer.queue.queue_url
+            outputs[f"{prefix}DeadLetterQueueUrl"] = consumer.dead_letter_queue.queue_url
+            outputs[f"{prefix}DeliveryDeadLetterQueueUrl"] = consumer.delivery_dead_letter_queue.queue_url
+        for output_id, value in outputs.items():
+            cdk.CfnOutput(self, output_id, value=value)

@@ -1,0 +1,142 @@
+"""`billbridge local serve|reset`: run the hub on this machine, with moto standing in for AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from billbridge import topology
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+
+def register(subparsers: Any) -> None:
+    local = subparsers.add_parser("local", help="run the hub locally (moto stands in for AWS)")
+    commands = local.add_subparsers(dest="local_command", metavar="SUBCOMMAND")
+
+    serve = commands.add_parser("serve", help="serve POST /webhooks/{source} on this machine")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    serve.add_argument(
+        "--secrets",
+        type=Path,
+        required=True,
+        help='JSON file of webhook secrets per source: {"clm": ["whsec_..."], "psa": [...], ...}',
+    )
+    _add_state_option(serve)
+    serve.add_argument(
+        "--save-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="save the state at most this often after requests (default 0: after every request)",
+    )
+    serve.set_defaults(handler=serve_command)
+
+    reset = commands.add_parser("reset", help="forget the saved local state")
+    _add_state_option(reset)
+    reset.set_defaults(handler=reset_command)
+
+    local.set_defaults(handler=lambda args: _usage(local))
+
+
+def _add_state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="snapshot file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
+    )
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _state_path(args: argparse.Namespace) -> Path:
+    from billbridge.localstack.snapshot import default_state_path
+
+    return Path(args.state) if args.state is not None else default_state_path()
+
+
+def read_secrets(path: Path) -> dict[str, list[str]]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in document.values()
+    ):
+        raise ValueError(f'{path}: expected {{"<source>": ["whsec_...", ...], ...}}')
+    return {str(k): list(v) for k, v in document.items()}
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from billbridge.localstack.definition import DefinitionUnavailableError
+    from billbridge.localstack.http_server import LocalWebhookServer
+    from billbridge.localstack.stack import LocalStack
+
+    try:
+        secrets = read_secrets(args.secrets)
+    except (OSError, ValueError) as error:
+        print(f"billbridge local serve: cannot read secrets: {error}", file=sys.stderr)
+        return 2
+    state = _state_path(args)
+    try:
+        stack = LocalStack(secrets=secrets, state_file=state)
+        stack.__enter__()
+    except (DefinitionUnavailableError, ValueError) as error:
+        print(f"billbridge local serve: {error}", file=sys.stderr)
+        return 1
+    last_save = [0.0]
+
+    def save_after_request(running: LocalStack, status: int) -> None:
+        now = time.monotonic()
+        if now - last_save[0] >= args.save_interval:
+            running.save()
+            last_save[0] = now
+
+    try:
+        server = LocalWebhookServer(stack, args.host, args.port, after_request=save_after_request)
+    except OSError as error:
+        stack.__exit__(None, None, None)
+        print(f"billbridge local serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    print(f"billbridge local stack ready in {stack.started_in_seconds:.1f} s", flush=True)
+    print(f"listening on {server.url}{topology.WEBHOOK_ROUTE}", flush=True)
+    print(f"sources: {', '.join(topology.WEBHOOK_SOURCES)}", flush=True)
+    print(f"state: {state}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("shutting down", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        server.server_close()
+        with server.lock:
+            stack.save()
+            stack.__exit__(None, None, None)
+        print(f"state saved to {state}", flush=True)
+    return 0
+
+
+def reset_command(args: argparse.Namespace) -> int:
+    state = _state_path(args)
+    if state.exists():
+        state.unlink()
+        print(f"removed {state}")
+    else:
+        print(f"no local state at {state}")
+    return 0

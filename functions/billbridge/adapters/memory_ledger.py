@@ -1,0 +1,67 @@
+"""An in-memory Ledger: the same contract as the DynamoDB one, for tests,
+benchmarks and runs of the domain core without AWS."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
+from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
+
+
+class InMemoryLedger:
+    def __init__(self, config: BillingConfig | None = None) -> None:
+        self._books: dict[str, StoredBook] = {}
+        self._config = config or BillingConfig()
+        self._invoice_numbers: dict[str, str] = {}
+        self._entry_contracts: dict[str, str] = {}
+        self._parked: dict[str, list[dict[str, object]]] = {}
+        self._lock = threading.Lock()
+        self.audit: list[tuple[str, object]] = []
+
+    def load(self, contract_id: str) -> StoredBook:
+        with self._lock:
+            return self._books.get(contract_id) or StoredBook(ContractBook(contract_id=contract_id), 0)
+
+    def save(self, stored: StoredBook, update: BookUpdate) -> None:
+        with self._lock:
+            current = self._books.get(stored.book.contract_id)
+            current_revision = current.revision if current else 0
+            if current_revision != stored.revision:
+                raise ConcurrentUpdateError(stored.book.contract_id)
+            self._books[stored.book.contract_id] = StoredBook(update.book, stored.revision + 1)
+            for entry_id in update.book.entries:
+                self._entry_contracts[entry_id] = update.book.contract_id
+            self.audit.extend((update.book.contract_id, record) for record in update.audit)
+
+    def books(self) -> list[ContractBook]:
+        return [stored.book for stored in self._books.values()]
+
+    def contract_ids(self) -> list[str]:
+        return sorted(contract_id for contract_id, stored in self._books.items() if stored.book.is_known)
+
+    def contract_of_entry(self, entry_id: str) -> str | None:
+        return self._entry_contracts.get(entry_id)
+
+    def load_config(self) -> BillingConfig:
+        return self._config
+
+    def save_config(self, config: BillingConfig) -> None:
+        self._config = config
+
+    def remember_invoice_number(self, invoice_number: str, proposal_id: str) -> None:
+        self._invoice_numbers[invoice_number] = proposal_id
+
+    def proposal_for_invoice_number(self, invoice_number: str) -> str | None:
+        return self._invoice_numbers.get(invoice_number)
+
+    def park_feedback(self, key: str, event: dict[str, object]) -> None:
+        self._parked.setdefault(key, []).append(event)
+
+    def take_parked_feedback(self, key: str) -> list[dict[str, object]]:
+        return self._parked.pop(key, [])
+
+    def exceptions(self) -> Iterable[BillingException]:
+        for stored in self._books.values():
+            yield from stored.book.exceptions.values()

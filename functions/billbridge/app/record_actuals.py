@@ -1,0 +1,77 @@
+"""Actuals-to-billing: approved time, expenses and milestones into the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billbridge.app.event_translation import (
+    IngestedEvent,
+    UntranslatableEventError,
+    entry_rejection_from,
+    expense_from,
+    milestone_completion_from,
+    time_entry_from,
+)
+from billbridge.app.ledger import Ledger, apply_to_book
+from billbridge.app.ports import EventPublisher
+from billbridge.domain.actuals import (
+    apply_entry_rejection,
+    apply_expense,
+    apply_milestone_completion,
+    apply_time_entry,
+)
+from billbridge.domain.book_draft import RuleContext
+from billbridge.domain.model import BookUpdate, ContractBook
+
+
+@dataclass
+class RecordActuals:
+    ledger: Ledger
+    publisher: EventPublisher
+
+    def handle(self, event: IngestedEvent) -> BookUpdate:
+        context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
+        provenance = event.provenance
+        if event.event_type == "time_entry.approved":
+            entry = time_entry_from(event.data, provenance)
+            update = apply_to_book(
+                self.ledger, entry.contract_id, lambda b: apply_time_entry(b, entry, context), self.publisher
+            )
+            for parked in self.ledger.take_parked_feedback(f"rejection#{entry.entry_id}"):
+                update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]
+            return update
+        if event.event_type == "time_entry.rejected":
+            rejection = entry_rejection_from(event.data, provenance)
+            contract_id = event.data.get("contract_id") or self.ledger.contract_of_entry(rejection.entry_id)
+            if contract_id is None:
+                # The rejection overtook the approval: keep it until the entry arrives.
+                self.ledger.park_feedback(f"rejection#{rejection.entry_id}", _parkable(event))
+                return BookUpdate.unchanged(ContractBook(contract_id=""))
+            return apply_to_book(
+                self.ledger, str(contract_id), lambda b: apply_entry_rejection(b, rejection, context), self.publisher
+            )
+        if event.event_type == "expense.approved":
+            expense = expense_from(event.data, provenance)
+            return apply_to_book(
+                self.ledger, expense.contract_id, lambda b: apply_expense(b, expense, context), self.publisher
+            )
+        if event.event_type == "milestone.completed":
+            completion = milestone_completion_from(event.data, provenance)
+            return apply_to_book(
+                self.ledger,
+                completion.contract_id,
+                lambda b: apply_milestone_completion(b, completion, context),
+                self.publisher,
+            )
+        raise UntranslatableEventError(f"type: {event.event_type!r} is not an actuals event")
+
+
+def _parkable(event: IngestedEvent) -> dict[str, object]:
+    return {
+        "event_type": event.event_type,
+        "data": dict(event.data),
+        "correlation_id": event.correlation_id,
+        "source": event.source,
+        "event_id": event.event_id,
+        "subject": event.subject,
+    }

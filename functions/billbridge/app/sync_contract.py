@@ -1,0 +1,120 @@
+"""Contract-to-project: an approved contract or amendment updates the book and
+the downstream systems (PSA project, ERP billing schedule)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billbridge.app.event_translation import IngestedEvent, contract_version_from, termination_from
+from billbridge.app.ledger import Ledger, apply_to_book
+from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher
+from billbridge.domain.book_draft import RuleContext
+from billbridge.domain.contract_changes import apply_contract_version, apply_termination
+from billbridge.domain.model import BookUpdate, ContractVersion
+
+
+@dataclass
+class SyncContract:
+    ledger: Ledger
+    publisher: EventPublisher
+    psa: Connector | None = None
+    erp: Connector | None = None
+
+    def handle(self, event: IngestedEvent) -> BookUpdate:
+        context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
+        if event.event_type == "contract.terminated":
+            termination = termination_from(event.data)
+            return apply_to_book(
+                self.ledger,
+                termination.contract_id,
+                lambda book: apply_termination(book, termination, context),
+                self.publisher,
+            )
+        version = contract_version_from(event.data)
+        update = apply_to_book(
+            self.ledger,
+            version.contract_id,
+            lambda book: apply_contract_version(book, version, context),
+            self.publisher,
+        )
+        latest = update.book.latest_version
+        if latest is not None and latest == version:
+            # Re-sent on every delivery of the latest version: the idempotency key
+            # makes a repeat harmless, and a crash between save and send is healed.
+            self._upsert_downstream(version, event.correlation_id)
+        return update
+
+    def _upsert_downstream(self, version: ContractVersion, correlation_id: str) -> None:
+        key = f"{version.contract_id}-v{version.version}"
+        if self.psa is not None:
+            self.psa.send(
+                ConnectorCommand(
+                    target="psa",
+                    name="UpsertProject",
+                    idempotency_key=key,
+                    correlation_id=correlation_id,
+                    payload=project_payload(version),
+                )
+            )
+        if self.erp is not None:
+            self.erp.send(
+                ConnectorCommand(
+                    target=f"erp:{version.legal_entity}",
+                    name="UpsertBillingSchedule",
+                    idempotency_key=key,
+                    correlation_id=correlation_id,
+                    payload=billing_schedule_payload(version),
+                )
+            )
+
+
+def project_payload(version: ContractVersion) -> dict[str, object]:
+    return {
+        "contract_id": version.contract_id,
+        "contract_version": version.version,
+        "customer_id": version.customer_id,
+        "billing_method": _billing_method(version),
+        "start_date": version.start_date.isoformat(),
+        "end_date": version.end_date.isoformat(),
+        "currency": version.currency,
+        "rates": [
+            {"role": line.role, "resource_id": line.resource_id, "rate": str(line.rate)} for line in version.rate_card
+        ],
+        "milestones": [
+            {"milestone_id": m.milestone_id, "name": m.name, "amount": str(m.amount)} for m in version.milestones
+        ],
+        "cap_amount": None if version.cap_amount is None else str(version.cap_amount),
+        "cost_centers": list(version.cost_centers),
+    }
+
+
+def billing_schedule_payload(version: ContractVersion) -> dict[str, object]:
+    return {
+        "contract_id": version.contract_id,
+        "contract_version": version.version,
+        "customer_id": version.customer_id,
+        "legal_entity": version.legal_entity,
+        "currency": version.currency,
+        "recurring_fees": [
+            {
+                "fee_id": fee.fee_id,
+                "amount": str(fee.amount),
+                "frequency": fee.frequency,
+                "start_date": fee.start_date.isoformat(),
+                "end_date": fee.end_date.isoformat() if fee.end_date else None,
+            }
+            for fee in version.recurring_fees
+        ],
+        "milestones": [{"milestone_id": m.milestone_id, "amount": str(m.amount)} for m in version.milestones],
+    }
+
+
+def _billing_method(version: ContractVersion) -> str:
+    methods = []
+    if version.rate_card:
+        methods.append("time_and_materials")
+    if version.recurring_fees:
+        methods.append("fixed_fee")
+    if version.milestones:
+        methods.append("milestones")
+    return "+".join(methods) or "none"

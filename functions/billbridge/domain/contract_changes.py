@@ -1,0 +1,171 @@
+"""Contract versions and terminations arriving from the CLM."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billbridge.domain.book_draft import BookDraft, RuleContext
+from billbridge.domain.model import (
+    BillingLine,
+    BookUpdate,
+    ContractBook,
+    ContractVersion,
+    ExceptionType,
+    Termination,
+)
+from billbridge.domain.money import ZERO, round_money
+from billbridge.domain.reconcile import reconcile_book
+from billbridge.domain.versions import VersionArrival, VersionTimeline, classify_version
+
+
+def apply_contract_version(book: ContractBook, version: ContractVersion, context: RuleContext) -> BookUpdate:
+    """Store a new version; re-rate what is unbilled; flag what is invoiced.
+
+    A version at or below the latest known one is stale (audited, no effect);
+    the same version with another body raises `version_conflict`.
+    """
+    draft = BookDraft(book, context)
+    arrival = classify_version(book.versions, version)
+    if arrival in (VersionArrival.STALE, VersionArrival.DUPLICATE):
+        draft.record(
+            "version_ignored",
+            f"{version.contract_id}:v{version.version}",
+            contract_version=version.version,
+            rule=f"version {arrival}: at or below the latest known version",
+        )
+        return BookUpdate.unchanged(book, tuple(draft.audit))
+    if arrival == VersionArrival.CONFLICT:
+        draft.raise_exception(
+            ExceptionType.VERSION_CONFLICT,
+            f"v{version.version}",
+            refs=(str(version.version),),
+            amount=ZERO,
+            detail=f"version {version.version} was delivered again with a different body",
+            contract_version=version.version,
+        )
+        return draft.freeze()
+
+    before = draft.timeline()
+    draft.versions[version.version] = version
+    after = draft.timeline()
+    draft.record(
+        "version_stored",
+        f"{version.contract_id}:v{version.version}",
+        contract_version=version.version,
+        rule=f"effective from {version.effective_date.isoformat()}",
+    )
+    _flag_retroactive_change(draft, before, after, version)
+    reconcile_book(draft, cause_version=version.version if book.versions else None)
+    draft.emit(
+        "contracts",
+        "ContractSynced",
+        {
+            "version": version.version,
+            "effective_date": version.effective_date.isoformat(),
+            "customer_id": version.customer_id,
+            "legal_entity": version.legal_entity,
+        },
+    )
+    return draft.freeze()
+
+
+def apply_termination(book: ContractBook, termination: Termination, context: RuleContext) -> BookUpdate:
+    """The contract ends on the termination's effective date (still billable)."""
+    draft = BookDraft(book, context)
+    if book.termination is not None and book.termination.version >= termination.version:
+        draft.record("termination_ignored", f"{termination.contract_id}:v{termination.version}", rule="stale")
+        return BookUpdate.unchanged(book, tuple(draft.audit))
+    before = draft.timeline()
+    draft.termination = termination
+    after = draft.timeline()
+    draft.record(
+        "contract_terminated",
+        termination.contract_id,
+        contract_version=termination.version,
+        rule=f"last billable day {termination.effective_date.isoformat()}",
+    )
+    if draft.versions:
+        _flag_terminated_invoiced_days(draft, before, after, termination)
+    reconcile_book(draft, cause_version=None)
+    draft.emit("contracts", "ContractTerminated", {"effective_date": termination.effective_date.isoformat()})
+    return draft.freeze()
+
+
+def _flag_retroactive_change(
+    draft: BookDraft, before: VersionTimeline, after: VersionTimeline, version: ContractVersion
+) -> None:
+    """Invoiced lines are immutable: when the new version now governs some of
+    their days, raise one `retroactive_change` with the total delta."""
+    affected: list[BillingLine] = []
+    delta = ZERO
+    for line in draft.lines.values():
+        if line.kind != "time" or not draft.is_billed(line):
+            continue
+        governed = [day for day in line.days if _governs(after, version, day.date)]
+        if not governed:
+            continue
+        new_amount = _amount_under(after, draft, line)
+        affected.append(line)
+        delta += new_amount - line.amount
+    if not affected:
+        return
+    refs = tuple(sorted({line.ref for line in affected}))
+    draft.raise_exception(
+        ExceptionType.RETROACTIVE_CHANGE,
+        f"v{version.version}",
+        refs=refs,
+        amount=delta,
+        detail=(
+            f"version {version.version} (effective {version.effective_date.isoformat()}) changes "
+            f"{len(affected)} invoiced line(s); approve to bill the delta as an adjustment"
+        ),
+        contract_version=version.version,
+        line_ids=tuple(line.line_id for line in affected),
+    )
+
+
+def _governs(timeline: VersionTimeline, version: ContractVersion, day: object) -> bool:
+    applicable = timeline.applicable_on(day)  # type: ignore[arg-type]
+    return applicable is not None and applicable.version == version.version
+
+
+def _amount_under(timeline: VersionTimeline, draft: BookDraft, line: BillingLine) -> Decimal:
+    """The line's days priced under the timeline: each version's group rounded."""
+    entry = draft.entries.get(line.ref)
+    groups: dict[int, Decimal] = {}
+    rates: dict[int, Decimal] = {}
+    for day in line.days:
+        applicable = timeline.applicable_on(day.date)
+        if applicable is None or entry is None:
+            return line.amount
+        rate_line = applicable.rate_for(entry.resource_id, entry.role)
+        if rate_line is None:
+            return line.amount
+        groups[applicable.version] = groups.get(applicable.version, ZERO) + day.hours
+        rates[applicable.version] = rate_line.rate
+    return sum(
+        (round_money(hours * rates[number], line.currency) for number, hours in groups.items()),
+        ZERO,
+    )
+
+
+def _flag_terminated_invoiced_days(
+    draft: BookDraft, before: VersionTimeline, after: VersionTimeline, termination: Termination
+) -> None:
+    """Invoiced time after the termination date cannot be unbilled: flag it."""
+    affected = [
+        line
+        for line in draft.lines.values()
+        if line.kind == "time" and draft.is_billed(line) and line.line_date > termination.effective_date
+    ]
+    if not affected:
+        return
+    draft.raise_exception(
+        ExceptionType.RETROACTIVE_CHANGE,
+        f"termination-v{termination.version}",
+        refs=tuple(sorted({line.ref for line in affected})),
+        amount=-sum((line.amount for line in affected), ZERO),
+        detail=f"invoiced time after the termination date {termination.effective_date.isoformat()}",
+        contract_version=termination.version,
+        line_ids=tuple(line.line_id for line in affected),
+    )

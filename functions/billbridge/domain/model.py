@@ -1,0 +1,430 @@
+"""Value objects of the billing domain.
+
+All are frozen dataclasses with slots: cheap to build (rating a million entries
+builds a million lines) and safe to share between book snapshots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Literal
+
+LineKind = Literal["time", "expense", "milestone", "fee", "retainer", "adjustment"]
+
+
+class ExceptionType(str, Enum):
+    NO_RATE = "no_rate"
+    INVALID_COST_CENTER = "invalid_cost_center"
+    OUTSIDE_TERM = "outside_term"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    RATE_MISMATCH = "rate_mismatch"
+    UNKNOWN_MILESTONE = "unknown_milestone"
+    VERSION_CONFLICT = "version_conflict"
+    RETROACTIVE_CHANGE = "retroactive_change"
+    INVOICED_ENTRY_CHANGED = "invoiced_entry_changed"
+    CAP_EXCEEDED = "cap_exceeded"
+    UNKNOWN_TAX_JURISDICTION = "unknown_tax_jurisdiction"
+    UNKNOWN_LEGAL_ENTITY = "unknown_legal_entity"
+    TAX_VARIANCE = "tax_variance"
+    INVOICE_REJECTED = "invoice_rejected"
+    BILLING_FAILED = "billing_failed"
+
+
+class ExceptionState(str, Enum):
+    OPEN = "open"
+    APPROVED = "approved"
+    WRITTEN_OFF = "written_off"
+    RESOLVED = "resolved"
+
+
+class InvoiceStatus(str, Enum):
+    PROPOSED = "proposed"
+    POSTED = "posted"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+# --- contracts -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateCardLine:
+    rate: Decimal
+    role: str | None = None
+    resource_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"resource_id={self.resource_id}" if self.resource_id else f"role={self.role}"
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    milestone_id: str
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringFee:
+    fee_id: str
+    description: str
+    amount: Decimal
+    start_date: date
+    end_date: date | None = None
+    frequency: Literal["monthly"] = "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpensePolicy:
+    billable_categories: tuple[str, ...] = ()
+    markup_pct: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class BillingContact:
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContractVersion:
+    """A full snapshot of a contract at one approved version."""
+
+    contract_id: str
+    version: int
+    effective_date: date
+    customer_id: str
+    legal_entity: str
+    currency: str
+    tax_jurisdiction: str
+    start_date: date
+    end_date: date
+    rate_card: tuple[RateCardLine, ...]
+    cap_amount: Decimal | None = None
+    retainer_amount: Decimal | None = None
+    milestones: tuple[Milestone, ...] = ()
+    recurring_fees: tuple[RecurringFee, ...] = ()
+    expense_policy: ExpensePolicy | None = None
+    cost_centers: tuple[str, ...] = ()
+    billing_contact: BillingContact | None = None
+
+    def rate_for(self, resource_id: str | None, role: str | None) -> RateCardLine | None:
+        """A `resource_id` line beats a `role` line."""
+        by_role: RateCardLine | None = None
+        for line in self.rate_card:
+            if resource_id is not None and line.resource_id == resource_id:
+                return line
+            if by_role is None and role is not None and line.role == role and line.resource_id is None:
+                by_role = line
+        return by_role
+
+    def milestone(self, milestone_id: str) -> Milestone | None:
+        for milestone in self.milestones:
+            if milestone.milestone_id == milestone_id:
+                return milestone
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Termination:
+    contract_id: str
+    version: int
+    effective_date: date
+
+
+# --- actuals -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkDay:
+    date: date
+    hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an input came from: the delivery identity and its correlation id."""
+
+    source_ref: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntry:
+    entry_id: str
+    revision: int
+    contract_id: str
+    resource_id: str | None
+    role: str | None
+    billable: bool
+    days: tuple[WorkDay, ...]
+    cost_center: str | None = None
+    bill_rate: Decimal | None = None
+    provenance: Provenance | None = None
+    rejected: bool = False
+
+    @property
+    def hours(self) -> Decimal:
+        return sum((day.hours for day in self.days), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRejection:
+    entry_id: str
+    revision: int
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expense:
+    expense_id: str
+    contract_id: str
+    date: date
+    category: str
+    amount: Decimal
+    currency: str
+    billable: bool
+    cost_center: str | None = None
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneCompletion:
+    contract_id: str
+    milestone_id: str
+    completed_on: date
+    provenance: Provenance | None = None
+
+
+# --- billing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BillingLine:
+    """One line of billing, with everything needed to explain it later."""
+
+    line_id: str
+    kind: LineKind
+    ref: str
+    quantity: Decimal
+    amount: Decimal
+    currency: str
+    line_date: date
+    """The date that decides the billing period (the last day of a time line)."""
+    rate: Decimal | None = None
+    contract_version: int | None = None
+    first_date: date | None = None
+    days: tuple[WorkDay, ...] = ()
+    split_position: int = 0
+    revision: int | None = None
+    rate_rule: str = ""
+    """The rate-card line (or contract clause) that priced the line."""
+    rules: tuple[str, ...] = ()
+    """The rule outcomes that shaped the line, in order."""
+    source_refs: tuple[str, ...] = ()
+    correlation_id: str = ""
+    description: str = ""
+    invoice_id: str | None = None
+    cap_released: bool = False
+
+    @property
+    def order_key(self) -> tuple[date, str, int]:
+        """Cap order: (first date, entry id, split position)."""
+        return (self.first_date or self.line_date, self.ref, self.split_position)
+
+
+@dataclass(frozen=True, slots=True)
+class RerateRecord:
+    ref: str
+    line_id: str
+    from_version: int | None
+    to_version: int
+    old_rate: Decimal | None
+    new_rate: Decimal
+    old_amount: Decimal
+    new_amount: Decimal
+    cause_version: int
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    payment_id: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    proposal_id: str
+    contract_id: str
+    period: str
+    seq: int
+    currency: str
+    legal_entity: str
+    erp_instance: str
+    tax_jurisdiction: str
+    tax_rate: Decimal
+    customer_id: str
+    contract_version: int
+    lines: tuple[BillingLine, ...]
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    correlation_id: str
+    run_id: str
+    status: InvoiceStatus = InvoiceStatus.PROPOSED
+    erp_invoice_number: str | None = None
+    posting_date: date | None = None
+    estimated_tax: Decimal | None = None
+    payments: tuple[Payment, ...] = ()
+    rejection_reason: str | None = None
+    submitted_to_erp: bool = False
+    erp_reference: str | None = None
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return sum((payment.amount for payment in self.payments), Decimal(0))
+
+    @property
+    def counts(self) -> bool:
+        """Rejected invoices bill nothing: their lines went back to unbilled."""
+        return self.status is not InvoiceStatus.REJECTED
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actor: str
+    reason: str
+    decided_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingException:
+    exception_id: str
+    type: ExceptionType
+    contract_id: str
+    refs: tuple[str, ...]
+    amount: Decimal
+    correlation_id: str
+    state: ExceptionState = ExceptionState.OPEN
+    detail: str = ""
+    contract_version: int | None = None
+    period: str | None = None
+    raised_by: str = "billbridge"
+    decision: Decision | None = None
+    line_ids: tuple[str, ...] = ()
+    """Lines the exception holds or concerns (held cap lines, affected invoiced lines)."""
+
+
+# --- configuration -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    jurisdiction: str
+    rate: Decimal
+    effective_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class LegalEntityRoute:
+    legal_entity: str
+    erp_instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingConfig:
+    """The hub's configuration: tax table and legal entity -> ERP instance."""
+
+    tax_rates: tuple[TaxRate, ...] = ()
+    legal_entities: tuple[LegalEntityRoute, ...] = ()
+
+    def tax_rate_on(self, jurisdiction: str, on: date) -> Decimal | None:
+        best: TaxRate | None = None
+        for tax in self.tax_rates:
+            if tax.jurisdiction == jurisdiction and tax.effective_from <= on:
+                if best is None or tax.effective_from > best.effective_from:
+                    best = tax
+        return None if best is None else best.rate
+
+    def erp_instance_for(self, legal_entity: str) -> str | None:
+        for route in self.legal_entities:
+            if route.legal_entity == legal_entity:
+                return route.erp_instance
+        return None
+
+
+# --- the book ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """What changed in the ledger and why."""
+
+    action: str
+    ref: str
+    correlation_id: str
+    source_ref: str = ""
+    contract_version: int | None = None
+    rule: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """An event the hub publishes; the app layer puts it on the bus."""
+
+    context: str
+    """`contracts`, `actuals`, `billing`, `operations`: the event source is `billbridge.<context>`."""
+    detail_type: str
+    detail: dict[str, object]
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractBook:
+    """Everything the hub knows about one contract: the unit of consistency."""
+
+    contract_id: str
+    versions: dict[int, ContractVersion] = field(default_factory=dict)
+    termination: Termination | None = None
+    entries: dict[str, TimeEntry] = field(default_factory=dict)
+    expenses: dict[str, Expense] = field(default_factory=dict)
+    completions: dict[str, MilestoneCompletion] = field(default_factory=dict)
+    lines: dict[str, BillingLine] = field(default_factory=dict)
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    exceptions: dict[str, BillingException] = field(default_factory=dict)
+    rerates: tuple[RerateRecord, ...] = ()
+    written_off_refs: frozenset[str] = frozenset()
+
+    @property
+    def is_known(self) -> bool:
+        """A contract is known once a version has been approved."""
+        return bool(self.versions)
+
+    @property
+    def latest_version(self) -> ContractVersion | None:
+        if not self.versions:
+            return None
+        return self.versions[max(self.versions)]
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """The result of applying one input to a book."""
+
+    book: ContractBook
+    audit: tuple[AuditRecord, ...] = ()
+    events: tuple[DomainEvent, ...] = ()
+    changed: bool = True
+
+    @classmethod
+    def unchanged(cls, book: ContractBook, audit: tuple[AuditRecord, ...] = ()) -> BookUpdate:
+        return cls(book=book, audit=audit, events=(), changed=False)

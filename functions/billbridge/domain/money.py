@@ -1,0 +1,39 @@
+"""Money: Decimal amounts rounded half-up to the currency's ISO 4217 minor unit."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from babel.numbers import get_currency_precision
+
+ZERO = Decimal("0")
+HOURS_QUANTUM = Decimal("0.01")
+
+
+class UnknownCurrencyError(ValueError):
+    """The currency code is not an ISO 4217 code."""
+
+
+@lru_cache(maxsize=256)
+def minor_unit_quantum(currency: str) -> Decimal:
+    """`Decimal('0.01')` for USD, `Decimal('1')` for JPY, `Decimal('0.001')` for BHD."""
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise UnknownCurrencyError(f"not an ISO 4217 currency code: {currency!r}")
+    digits = get_currency_precision(currency)
+    return Decimal(1).scaleb(-digits)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit (once per line, when it is made)."""
+    return amount.quantize(minor_unit_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def round_hours(hours: Decimal) -> Decimal:
+    """Round a quantity of hours half-up to two decimals (only where a rule says so)."""
+    return hours.quantize(HOURS_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def format_amount(amount: Decimal) -> str:
+    """A decimal string as the events and reports carry it (never scientific notation)."""
+    return format(amount, "f")

@@ -1,0 +1,332 @@
+"""Rating time entries, expenses and milestones against the contract.
+
+Pure functions: the same entry and versions always give the same lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from billbridge.domain.model import (
+    BillingLine,
+    ContractVersion,
+    ExceptionType,
+    Expense,
+    MilestoneCompletion,
+    TimeEntry,
+    WorkDay,
+)
+from billbridge.domain.money import ZERO, round_money
+from billbridge.domain.versions import VersionTimeline
+
+SPLIT_STRIDE = 1000
+"""Split positions of an entry's groups are multiples of this; a cap split adds 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class RatingIssue:
+    """Why (part of) an input could not be billed, as an exception to raise."""
+
+    type: ExceptionType
+    amount: Decimal
+    detail: str
+    contract_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingResult:
+    lines: tuple[BillingLine, ...]
+    issues: tuple[RatingIssue, ...]
+    rate_mismatch: RatingIssue | None = None
+
+    @property
+    def held(self) -> bool:
+        return not self.lines and bool(self.issues)
+
+
+NOTHING = RatingResult(lines=(), issues=())
+
+
+def time_line_id(entry_id: str, revision: int, first_date: date, split_position: int) -> str:
+    return f"time:{entry_id}:r{revision}:{first_date.isoformat()}:{split_position}"
+
+
+def rate_time_entry(
+    entry: TimeEntry,
+    timeline: VersionTimeline,
+    *,
+    days: tuple[WorkDay, ...] | None = None,
+    position_base: int = 0,
+) -> RatingResult:
+    """Rate an approved entry (or some of its days): group the days by (applicable
+    version, calendar month), one line per group at that version's rate.
+
+    Non-billable or rejected entries produce nothing. A missing rate or a cost
+    center outside the contract's list holds the whole entry; days outside the
+    term are left out with an `outside_term` issue.
+    """
+    if not entry.billable or entry.rejected:
+        return NOTHING
+    work_days = entry.days if days is None else days
+
+    groups: dict[tuple[int, int, int], list[WorkDay]] = {}
+    group_versions: dict[tuple[int, int, int], ContractVersion] = {}
+    outside: list[WorkDay] = []
+    outside_version: ContractVersion | None = None
+    for day in sorted(work_days, key=_day_key):
+        version = timeline.applicable_on(day.date)
+        if version is None or not timeline.in_term(version, day.date):
+            outside.append(day)
+            outside_version = outside_version or version
+            continue
+        key = (version.version, day.date.year, day.date.month)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [day]
+            group_versions[key] = version
+        else:
+            group.append(day)
+
+    issues: list[RatingIssue] = []
+    if outside:
+        issues.append(_outside_term_issue(entry, outside, outside_version))
+
+    priced: list[tuple[ContractVersion, list[WorkDay], Decimal, str]] = []
+    for key, group_days in groups.items():
+        version = group_versions[key]
+        if version.cost_centers and entry.cost_center not in version.cost_centers:
+            return RatingResult(
+                lines=(),
+                issues=(
+                    RatingIssue(
+                        type=ExceptionType.INVALID_COST_CENTER,
+                        amount=_amount_at_stake(entry, work_days, version),
+                        detail=(
+                            f"cost center {entry.cost_center!r} is not one of "
+                            f"{list(version.cost_centers)} (contract version {version.version})"
+                        ),
+                        contract_version=version.version,
+                    ),
+                ),
+            )
+        rate_line = version.rate_for(entry.resource_id, entry.role)
+        if rate_line is None:
+            return RatingResult(
+                lines=(),
+                issues=(
+                    RatingIssue(
+                        type=ExceptionType.NO_RATE,
+                        amount=_amount_at_stake(entry, work_days, None),
+                        detail=(
+                            f"no rate for resource {entry.resource_id!r} or role {entry.role!r} "
+                            f"in contract version {version.version}"
+                        ),
+                        contract_version=version.version,
+                    ),
+                ),
+            )
+        priced.append((version, group_days, rate_line.rate, rate_line.label))
+
+    lines: list[BillingLine] = []
+    group_count = len(priced)
+    source_refs = (entry.provenance.source_ref,) if entry.provenance else ()
+    correlation_id = entry.provenance.correlation_id if entry.provenance else ""
+    for index, (version, group_days, rate, label) in enumerate(priced):
+        quantity = sum((d.hours for d in group_days), ZERO)
+        amount = round_money(quantity * rate, version.currency)
+        first_date = group_days[0].date
+        last_date = group_days[-1].date
+        position = position_base + index * SPLIT_STRIDE
+        rules = [
+            f"version {version.version} applies from {version.effective_date.isoformat()}",
+            f"rate card {label} at {rate}",
+        ]
+        if group_count > 1:
+            rules.append(f"split {index + 1} of {group_count} by contract version and month")
+        if version.cost_centers:
+            rules.append(f"cost center {entry.cost_center} allowed")
+        lines.append(
+            BillingLine(
+                line_id=time_line_id(entry.entry_id, entry.revision, first_date, position),
+                kind="time",
+                ref=entry.entry_id,
+                quantity=quantity,
+                amount=amount,
+                currency=version.currency,
+                line_date=last_date,
+                rate=rate,
+                contract_version=version.version,
+                first_date=first_date,
+                days=tuple(group_days),
+                split_position=position,
+                revision=entry.revision,
+                rate_rule=f"rate_card[{label}]",
+                rules=tuple(rules),
+                source_refs=source_refs,
+                correlation_id=correlation_id,
+                description=(
+                    f"{entry.role or 'time'} {entry.resource_id or ''} {quantity} h "
+                    f"{first_date.isoformat()}..{last_date.isoformat()}"
+                ).replace("  ", " "),
+            )
+        )
+
+    mismatch = None
+    if entry.bill_rate is not None and lines:
+        difference = ZERO
+        for line in lines:
+            if line.rate != entry.bill_rate:
+                psa_amount = round_money(line.quantity * entry.bill_rate, line.currency)
+                difference += psa_amount - line.amount
+        if any(line.rate != entry.bill_rate for line in lines):
+            mismatch = RatingIssue(
+                type=ExceptionType.RATE_MISMATCH,
+                amount=difference,
+                detail=(
+                    f"PSA rate {entry.bill_rate} differs from contract rate(s) "
+                    f"{sorted({str(line.rate) for line in lines})}; billed at the contract's rate"
+                ),
+                contract_version=lines[0].contract_version,
+            )
+    return RatingResult(lines=tuple(lines), issues=tuple(issues), rate_mismatch=mismatch)
+
+
+def _day_key(day: WorkDay) -> date:
+    return day.date
+
+
+def _amount_at_stake(
+    entry: TimeEntry, days: tuple[WorkDay, ...] | list[WorkDay], version: ContractVersion | None
+) -> Decimal:
+    hours = sum((d.hours for d in days), ZERO)
+    if version is not None:
+        rate_line = version.rate_for(entry.resource_id, entry.role)
+        if rate_line is not None:
+            return round_money(hours * rate_line.rate, version.currency)
+    if entry.bill_rate is not None:
+        return hours * entry.bill_rate
+    return ZERO
+
+
+def _outside_term_issue(
+    entry: TimeEntry, outside: list[WorkDay], version: ContractVersion | None
+) -> RatingIssue:
+    dates = ", ".join(d.date.isoformat() for d in outside)
+    return RatingIssue(
+        type=ExceptionType.OUTSIDE_TERM,
+        amount=_amount_at_stake(entry, outside, version),
+        detail=f"work dated outside the contract term: {dates}",
+        contract_version=version.version if version else None,
+    )
+
+
+def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
+    """Billable when the category is in the policy; billed at amount x (1 + markup)."""
+    if not expense.billable:
+        return NOTHING
+    version = timeline.applicable_on(expense.date)
+    if version is None or not timeline.in_term(version, expense.date):
+        return RatingResult(
+            lines=(),
+            issues=(
+                RatingIssue(
+                    type=ExceptionType.OUTSIDE_TERM,
+                    amount=expense.amount,
+                    detail=f"expense dated {expense.date.isoformat()} is outside the contract term",
+                    contract_version=version.version if version else None,
+                ),
+            ),
+        )
+    policy = version.expense_policy
+    if policy is None or expense.category not in policy.billable_categories:
+        return NOTHING
+    if expense.currency != version.currency:
+        return RatingResult(
+            lines=(),
+            issues=(
+                RatingIssue(
+                    type=ExceptionType.CURRENCY_MISMATCH,
+                    amount=expense.amount,
+                    detail=f"expense in {expense.currency}, contract in {version.currency}",
+                    contract_version=version.version,
+                ),
+            ),
+        )
+    amount = round_money(expense.amount * (1 + policy.markup_pct), version.currency)
+    provenance = expense.provenance
+    line = BillingLine(
+        line_id=f"expense:{expense.expense_id}",
+        kind="expense",
+        ref=expense.expense_id,
+        quantity=Decimal(1),
+        amount=amount,
+        currency=version.currency,
+        line_date=expense.date,
+        rate=expense.amount,
+        contract_version=version.version,
+        first_date=expense.date,
+        rate_rule=f"expense_policy[markup_pct={policy.markup_pct}]",
+        rules=(
+            f"version {version.version} applies from {version.effective_date.isoformat()}",
+            f"category {expense.category} billable",
+            f"markup {policy.markup_pct}",
+        ),
+        source_refs=(provenance.source_ref,) if provenance else (),
+        correlation_id=provenance.correlation_id if provenance else "",
+        description=f"{expense.category} expense {expense.date.isoformat()}",
+    )
+    return RatingResult(lines=(line,), issues=())
+
+
+def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -> RatingResult:
+    """Bills the milestone amount of the version applicable on the completion date."""
+    version = timeline.applicable_on(completion.completed_on)
+    if version is None or not timeline.in_term(version, completion.completed_on):
+        return RatingResult(
+            lines=(),
+            issues=(
+                RatingIssue(
+                    type=ExceptionType.OUTSIDE_TERM,
+                    amount=ZERO,
+                    detail=f"milestone completed {completion.completed_on.isoformat()} outside the term",
+                    contract_version=version.version if version else None,
+                ),
+            ),
+        )
+    milestone = version.milestone(completion.milestone_id)
+    if milestone is None:
+        return RatingResult(
+            lines=(),
+            issues=(
+                RatingIssue(
+                    type=ExceptionType.UNKNOWN_MILESTONE,
+                    amount=ZERO,
+                    detail=f"milestone {completion.milestone_id!r} is not in contract version {version.version}",
+                    contract_version=version.version,
+                ),
+            ),
+        )
+    provenance = completion.provenance
+    line = BillingLine(
+        line_id=f"milestone:{completion.milestone_id}",
+        kind="milestone",
+        ref=completion.milestone_id,
+        quantity=Decimal(1),
+        amount=round_money(milestone.amount, version.currency),
+        currency=version.currency,
+        line_date=completion.completed_on,
+        rate=milestone.amount,
+        contract_version=version.version,
+        first_date=completion.completed_on,
+        rate_rule=f"milestones[{milestone.milestone_id}]",
+        rules=(
+            f"version {version.version} applies from {version.effective_date.isoformat()}",
+            "milestone billed once",
+        ),
+        source_refs=(provenance.source_ref,) if provenance else (),
+        correlation_id=provenance.correlation_id if provenance else "",
+        description=f"Milestone {milestone.milestone_id} {milestone.name}",
+    )
+    return RatingResult(lines=(line,), issues=())

@@ -1,0 +1,258 @@
+"""Bring the unbilled part of a book in line with the contract versions known now.
+
+Called when an input arrives (rate it) and when a new version arrives (re-rate
+every unbilled line whose days it now governs, rate held and pending inputs,
+and resolve the exceptions that no longer apply). Invoiced lines never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from billbridge.domain.book_draft import BookDraft
+from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry
+from billbridge.domain.money import ZERO, round_money
+from billbridge.domain.rating import RatingIssue, rate_expense, rate_milestone, rate_time_entry
+from billbridge.domain.versions import VersionTimeline
+
+HOLDING_TYPES = (ExceptionType.NO_RATE, ExceptionType.INVALID_COST_CENTER, ExceptionType.OUTSIDE_TERM)
+
+
+def reconcile_book(draft: BookDraft, *, cause_version: int | None = None) -> None:
+    """Re-evaluate every unbilled input of the book."""
+    if not draft.versions:
+        return
+    timeline = draft.timeline()
+    for entry in list(draft.entries.values()):
+        reconcile_entry(draft, entry, timeline, cause_version=cause_version)
+    for expense_id in list(draft.expenses):
+        reconcile_expense(draft, expense_id, timeline)
+    for milestone_id in list(draft.completions):
+        reconcile_milestone(draft, milestone_id, timeline)
+
+
+def reconcile_entry(
+    draft: BookDraft, entry: TimeEntry, timeline: VersionTimeline, *, cause_version: int | None = None
+) -> None:
+    if entry.entry_id in draft.written_off_refs:
+        return
+    held = draft.exceptions.get(
+        f"{ExceptionType.INVOICED_ENTRY_CHANGED.value}:{draft.contract_id}:{entry.entry_id}"
+    )
+    if held is not None and held.state.value == "open":
+        return
+    existing = draft.lines_of("time", entry.entry_id)
+    billed = [line for line in existing if draft.is_billed(line)]
+    unbilled = [line for line in existing if not draft.is_billed(line)]
+
+    issues: tuple[RatingIssue, ...] = ()
+    mismatch: RatingIssue | None = None
+    if not billed:
+        result = rate_time_entry(entry, timeline)
+        new_lines = list(result.lines)
+        issues = result.issues
+        mismatch = result.rate_mismatch
+    else:
+        # Part of the entry is invoiced (a cap split): only the unbilled remainder
+        # lines are re-rated, each in its own place.
+        new_lines = []
+        for line in unbilled:
+            result = rate_time_entry(entry, timeline, days=line.days, position_base=line.split_position)
+            new_lines.extend(replace_release(result.lines, line))
+
+    if _same_lines(unbilled, new_lines):
+        new_lines = unbilled
+    else:
+        for line in unbilled:
+            draft.drop_line(line.line_id)
+        for line in new_lines:
+            draft.put_line(line)
+        if cause_version is not None and unbilled:
+            _record_rerates(draft, unbilled, new_lines, cause_version)
+        for line in new_lines:
+            draft.record(
+                "line_rated",
+                line.line_id,
+                contract_version=line.contract_version,
+                rule=line.rate_rule,
+                detail=f"{line.quantity} x {line.rate} = {line.amount} {line.currency}",
+            )
+        if new_lines:
+            draft.emit(
+                "actuals",
+                "EntryRated",
+                {
+                    "entry_id": entry.entry_id,
+                    "revision": entry.revision,
+                    "lines": [
+                        {
+                            "line_id": line.line_id,
+                            "contract_version": line.contract_version,
+                            "amount": str(line.amount),
+                        }
+                        for line in new_lines
+                    ],
+                },
+            )
+
+    raised = {issue.type for issue in issues}
+    for issue in issues:
+        draft.raise_exception(
+            issue.type,
+            entry.entry_id,
+            refs=(entry.entry_id,),
+            amount=issue.amount,
+            detail=issue.detail,
+            contract_version=issue.contract_version,
+        )
+    if not billed:
+        for holding_type in HOLDING_TYPES:
+            if holding_type not in raised:
+                draft.resolve_exception(holding_type, entry.entry_id, "the entry now rates")
+        if mismatch is not None:
+            draft.raise_exception(
+                ExceptionType.RATE_MISMATCH,
+                entry.entry_id,
+                refs=(entry.entry_id,),
+                amount=mismatch.amount,
+                detail=mismatch.detail,
+                contract_version=mismatch.contract_version,
+            )
+        else:
+            draft.resolve_exception(ExceptionType.RATE_MISMATCH, entry.entry_id, "rates agree now")
+
+
+def replace_release(lines: tuple[BillingLine, ...], previous: BillingLine) -> list[BillingLine]:
+    """Keep an operator's cap release on a re-rated remainder line."""
+    if not previous.cap_released:
+        return list(lines)
+    return [replace(line, cap_released=True) for line in lines]
+
+
+def _same_lines(old: list[BillingLine], new: list[BillingLine]) -> bool:
+    if len(old) != len(new):
+        return False
+    by_id = {line.line_id: line for line in old}
+    for line in new:
+        before = by_id.get(line.line_id)
+        if before is None:
+            return False
+        if (before.contract_version, before.rate, before.quantity, before.amount, before.days) != (
+            line.contract_version,
+            line.rate,
+            line.quantity,
+            line.amount,
+            line.days,
+        ):
+            return False
+    return True
+
+
+def _record_rerates(
+    draft: BookDraft, old_lines: list[BillingLine], new_lines: list[BillingLine], cause_version: int
+) -> None:
+    """One re-rate record per new line whose days were priced under another
+    version or rate before."""
+    old_by_day: dict[object, BillingLine] = {}
+    for line in old_lines:
+        for day in line.days:
+            old_by_day[day.date] = line
+    for line in new_lines:
+        previous = [old_by_day[day.date] for day in line.days if day.date in old_by_day]
+        if not previous:
+            continue
+        changed = [p for p in previous if p.contract_version != line.contract_version or p.rate != line.rate]
+        if not changed:
+            continue
+        before = changed[0]
+        old_amount = ZERO
+        for day in line.days:
+            old = old_by_day.get(day.date)
+            if old is not None and old.rate is not None:
+                old_amount += day.hours * old.rate
+        old_amount = round_money(old_amount, line.currency)
+        record = RerateRecord(
+            ref=line.ref,
+            line_id=line.line_id,
+            from_version=before.contract_version,
+            to_version=line.contract_version or cause_version,
+            old_rate=before.rate,
+            new_rate=line.rate or Decimal(0),
+            old_amount=old_amount,
+            new_amount=line.amount,
+            cause_version=cause_version,
+            correlation_id=draft.context.correlation_id,
+        )
+        draft.rerates.append(record)
+        draft.record(
+            "line_rerated",
+            line.line_id,
+            contract_version=line.contract_version,
+            rule=line.rate_rule,
+            detail=f"version {record.from_version} -> {record.to_version}: {old_amount} -> {line.amount}",
+        )
+
+
+def reconcile_expense(draft: BookDraft, expense_id: str, timeline: VersionTimeline) -> None:
+    expense = draft.expenses[expense_id]
+    if expense_id in draft.written_off_refs:
+        return
+    existing = draft.lines_of("expense", expense_id)
+    if any(draft.is_billed(line) for line in existing):
+        return
+    result = rate_expense(expense, timeline)
+    if not _same_lines(existing, list(result.lines)):
+        for line in existing:
+            draft.drop_line(line.line_id)
+        for line in result.lines:
+            draft.put_line(line)
+            draft.record(
+                "line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule
+            )
+    raised = set()
+    for issue in result.issues:
+        raised.add(issue.type)
+        draft.raise_exception(
+            issue.type,
+            expense_id,
+            refs=(expense_id,),
+            amount=issue.amount,
+            detail=issue.detail,
+            contract_version=issue.contract_version,
+        )
+    for exception_type in (ExceptionType.OUTSIDE_TERM, ExceptionType.CURRENCY_MISMATCH):
+        if exception_type not in raised:
+            draft.resolve_exception(exception_type, expense_id, "the expense now rates")
+
+
+def reconcile_milestone(draft: BookDraft, milestone_id: str, timeline: VersionTimeline) -> None:
+    completion = draft.completions[milestone_id]
+    if milestone_id in draft.written_off_refs:
+        return
+    existing = draft.lines_of("milestone", milestone_id)
+    if any(draft.is_billed(line) for line in existing):
+        return
+    result = rate_milestone(completion, timeline)
+    if not _same_lines(existing, list(result.lines)):
+        for line in existing:
+            draft.drop_line(line.line_id)
+        for line in result.lines:
+            draft.put_line(line)
+            draft.record(
+                "line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule
+            )
+    raised = set()
+    for issue in result.issues:
+        raised.add(issue.type)
+        draft.raise_exception(
+            issue.type,
+            milestone_id,
+            refs=(milestone_id,),
+            amount=issue.amount,
+            detail=issue.detail,
+            contract_version=issue.contract_version,
+        )
+    for exception_type in (ExceptionType.UNKNOWN_MILESTONE, ExceptionType.OUTSIDE_TERM):
+        if exception_type not in raised:
+            draft.resolve_exception(exception_type, milestone_id, "the milestone now rates")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
@@ -50,9 +51,14 @@ class BillingSchedule(Construct):
         cdk.Validations.of(self.dead_letter_queue).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the schedule target and of the starter "
-                "function's asynchronous invocations, which cdk-nag does not recognise as a DLQ.",
-            )
+                reason="This queue is the dead-letter queue of the schedule target and the on-failure "
+                "destination of the starter function, which cdk-nag does not recognise as a DLQ.",
+            ),
+            cdk.Acknowledgment(
+                id="Serverless-SQSRedrivePolicy",
+                reason="This queue is itself the end of a failure path; an operator inspects it and "
+                "re-runs the billing run.",
+            ),
         )
         self.starter: BillbridgeFunction = functions.new_function(
             self,
@@ -60,10 +66,19 @@ class BillingSchedule(Construct):
             handler=topology.START_BILLING_RUN_HANDLER,
             description="Starts the monthly billing run",
             environment={topology.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
-            dead_letter_queue=self.dead_letter_queue,
+            failure_queue=self.dead_letter_queue,
         )
         state_machine.grant_start_execution(self.starter.function)
 
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            ),
+            description="Lets EventBridge Scheduler invoke the billing run starter",
+        )
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -89,9 +104,18 @@ class BillingSchedule(Construct):
                     }
                 ),
                 dead_letter_queue=self.dead_letter_queue,
+                role=self.scheduler_role,
                 max_event_age=MAX_EVENT_AGE,
                 retry_attempts=RETRY_ATTEMPTS,
             ),
+        )
+        starter_id = cdk.Stack.of(self).get_logical_id(self.starter.function.node.default_child)  # type: ignore[arg-type]
+        cdk.Validations.of(self.scheduler_role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{starter_id}.Arn>:*]",
+                reason="lambda:InvokeFunction on the starter's versions and aliases (ARN:*), granted by "
+                "the Scheduler target; scoped to this one function.",
+            )
         )
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,

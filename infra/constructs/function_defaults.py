@@ -9,6 +9,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -28,6 +29,16 @@ DEPENDENCIES_DIR = REPO_ROOT / "layers" / "dependencies"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "Billbridge"
+ASYNC_RETRY_ATTEMPTS = 2
+
+RUNTIME_REASON = (
+    "Python 3.13 is the runtime the dependency layer (cp313 wheels) and the byte code are built "
+    "for and the code is tested on; a newer runtime is a deliberate upgrade of all three together."
+)
+RUNTIME_ACKNOWLEDGMENTS = (
+    cdk.Acknowledgment(id="AwsSolutions-L1", reason=RUNTIME_REASON),
+    cdk.Acknowledgment(id="Serverless-LambdaLatestVersion", reason=RUNTIME_REASON),
+)
 
 XRAY_ACKNOWLEDGMENT = cdk.Acknowledgment(
     id="AwsSolutions-IAM5[Resource::*]",
@@ -52,9 +63,11 @@ class BillbridgeFunction(Construct):
         log_retention: logs.RetentionDays,
         timeout: cdk.Duration,
         memory_size: int,
-        dead_letter_queue: sqs.IQueue | None,
+        failure_queue: sqs.IQueue | None,
         synchronous_reason: str | None,
     ) -> None:
+        if failure_queue is None and not synchronous_reason:
+            raise ValueError(f"{construct_id}: a function without a failure queue must say why")
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.role = iam.Role(
@@ -78,17 +91,26 @@ class BillbridgeFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
-            dead_letter_queue=dead_letter_queue,
-            retry_attempts=2 if dead_letter_queue is not None else None,
+            on_failure=destinations.SqsDestination(failure_queue) if failure_queue is not None else None,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS if failure_queue is not None else None,
         )
         self.log_group.grant_write(self.role)
         cdk.Validations.of(self.role).acknowledge(XRAY_ACKNOWLEDGMENT)
-        if dead_letter_queue is None:
-            if not synchronous_reason:
-                raise ValueError(f"{construct_id}: a function without an async DLQ must say why")
+        cdk.Validations.of(self.function).acknowledge(*RUNTIME_ACKNOWLEDGMENTS)
+        if failure_queue is not None:
             cdk.Validations.of(self.function).acknowledge(
-                cdk.Acknowledgment(id="Serverless-LambdaDLQ", reason=synchronous_reason),
-                cdk.Acknowledgment(id="Serverless-LambdaAsyncFailureDestination", reason=synchronous_reason),
+                cdk.Acknowledgment(
+                    id="Serverless-LambdaDLQ",
+                    reason="Asynchronous failures go to an SQS on-failure destination, the successor of "
+                    "a DLQ that also records the error; configuring both would deliver each failure twice.",
+                )
+            )
+        else:
+            cdk.Validations.of(self.function).acknowledge(
+                cdk.Acknowledgment(id="Serverless-LambdaDLQ", reason=str(synchronous_reason)),
+                cdk.Acknowledgment(
+                    id="Serverless-LambdaAsyncFailureDestination", reason=str(synchronous_reason)
+                ),
             )
 
 
@@ -145,13 +167,14 @@ class FunctionDefaults(Construct):
         environment: Mapping[str, str] | None = None,
         timeout: cdk.Duration | None = None,
         memory_size: int = 512,
-        dead_letter_queue: sqs.IQueue | None = None,
+        failure_queue: sqs.IQueue | None = None,
         synchronous_reason: str | None = None,
     ) -> BillbridgeFunction:
         """A function in `scope`.
 
-        Functions invoked asynchronously pass `dead_letter_queue`; the others say in
-        `synchronous_reason` where their failures go instead.
+        Functions invoked asynchronously pass `failure_queue` (their on-failure destination
+        after Lambda's retries); the others say in `synchronous_reason` where their failures
+        go instead.
         """
         return BillbridgeFunction(
             scope,
@@ -164,7 +187,7 @@ class FunctionDefaults(Construct):
             log_retention=log_retention(self._config),
             timeout=timeout or cdk.Duration.seconds(30),
             memory_size=memory_size,
-            dead_letter_queue=dead_letter_queue,
+            failure_queue=failure_queue,
             synchronous_reason=synchronous_reason,
         )
 

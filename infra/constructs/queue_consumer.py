@@ -17,6 +17,11 @@ CONSUMER_TIMEOUT = cdk.Duration.seconds(60)
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 RULE_MAX_EVENT_AGE = cdk.Duration.hours(24)
 RULE_RETRY_ATTEMPTS = 50
+END_OF_FAILURE_PATH = cdk.Acknowledgment(
+    id="Serverless-SQSRedrivePolicy",
+    reason="A dead-letter queue is the end of its failure path: it alarms, and an operator inspects "
+    "and redrives its messages to the workflow queue.",
+)
 
 
 def _queue(scope: Construct, construct_id: str, **props: object) -> sqs.Queue:
@@ -68,6 +73,7 @@ class QueueConsumer(Construct):
         super().__init__(scope, construct_id)
         self.workflow = workflow
         self.dead_letter_queue = _queue(self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        cdk.Validations.of(self.dead_letter_queue).acknowledge(END_OF_FAILURE_PATH)
         self.queue = _queue(
             self,
             "Queue",
@@ -84,7 +90,8 @@ class QueueConsumer(Construct):
                 id="AwsSolutions-SQS3",
                 reason="This queue is the dead-letter queue of the EventBridge rule target "
                 "(DeadLetterConfig), which cdk-nag does not recognise as a DLQ.",
-            )
+            ),
+            END_OF_FAILURE_PATH,
         )
 
         self.rule = events.Rule(

@@ -84,6 +84,14 @@ class WebhookApi(Construct):
             cdk.Acknowledgment(id="AwsSolutions-APIG4", reason=unauthenticated),
             cdk.Acknowledgment(id="AwsSolutions-COG4", reason=unauthenticated),
         )
+        cdk.Validations.of(self.api).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-APIG2",
+                reason="The required {source} parameter is validated here; the body must reach the "
+                "function byte for byte to verify its signature, and is validated there against "
+                "the source's schema.",
+            )
+        )
         cdk.Validations.of(self.api.deployment_stage).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-APIG3",

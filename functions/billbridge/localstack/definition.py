@@ -274,6 +274,9 @@ def synthesize(repo_root: Path) -> dict[str, Any]:
             f"cannot import infra.synth from {repo_root} ({missing}); run from the repository root "
             "with the development dependencies installed"
         ) from missing
+    origin = Path(getattr(synth, "__file__", "") or ".").resolve()
+    if repo_root.resolve() not in origin.parents:
+        raise DefinitionUnavailableError(f"infra.synth was already imported from {origin}, not {repo_root}")
     template = synth.synthesize_template()
     return dict(template)
 

@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 import boto3
-from conftest import SECRETS
-
 from billbridge import topology
 from billbridge.localstack.stack import LocalStack
+from conftest import SECRETS
 
 ACTUALS = next(w for w in topology.WORKFLOWS if w.name == "actuals")
 
@@ -29,7 +28,9 @@ def test_webhook_event_reaches_the_consumer_of_its_workflow_only(stack: LocalSta
     status, headers, body = stack.invoke_webhook(
         "psa",
         {"Content-Type": "application/cloudevents+json"},
-        json.dumps({"id": "TE-1", "source": "psa", "type": "time_entry.approved", "data": {"hours": 8}}).encode(),
+        json.dumps(
+            {"id": "TE-1", "source": "psa", "type": "time_entry.approved", "data": {"hours": 8}}
+        ).encode(),
     )
 
     summary = stack.drain()
@@ -77,7 +78,12 @@ def test_handlers_read_the_created_resources_from_the_environment(stack: LocalSt
     assert settings.ledger_table_name == stack.names.ledger_table
     assert settings.event_bus_name == stack.names.event_bus
     assert settings.billing_state_machine_arn == stack.names.state_machine_arn
-    assert json.loads(secret["SecretString"]) == {"clm": SECRETS["clm"], "psa": SECRETS["psa"], "erp": [], "crm": []}
+    assert json.loads(secret["SecretString"]) == {
+        "clm": SECRETS["clm"],
+        "psa": SECRETS["psa"],
+        "erp": [],
+        "crm": [],
+    }
     index = boto3.client("dynamodb").describe_table(TableName=settings.ledger_table_name)["Table"]
     assert [g["IndexName"] for g in index["GlobalSecondaryIndexes"]] == [topology.LEDGER_LOOKUP_INDEX]
 

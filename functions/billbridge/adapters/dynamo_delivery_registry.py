@@ -1,0 +1,160 @@
+"""DeliveryRegistry in the ledger table: one item per delivered `(source, id)`.
+
+- claim: `pk = DELIVERY#{source}#{id}`, `sk = DELIVERY`, put on condition
+  `attribute_not_exists(pk)`; when the condition fails the existing item's
+  digest decides between duplicate and conflict.
+- conflicts: `sk = CONFLICT#{digest}`, one item per conflicting body, with an
+  attempt count, listed for operators under the lookup index.
+- release: a conditional delete of the claim.
+Claims expire (TTL) after topology.IDEMPOTENCY_EXPIRY_SECONDS, longer than any
+vendor's retry window; conflict records are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from billbridge import topology
+from billbridge.app.ports import ClaimOutcome, DeliveryClaim
+
+CLAIM_SORT_KEY = "DELIVERY"
+CONFLICT_SORT_KEY_PREFIX = "CONFLICT#"
+CONFLICT_LOOKUP_PARTITION = "DELIVERY_CONFLICT"
+_CLAIM_ATTEMPTS = 3
+
+
+def delivery_partition_key(source: str, event_id: str) -> str:
+    return f"DELIVERY#{source}#{event_id}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryRegistryRaceError(Exception):
+    """A claim kept appearing and disappearing while it was being read: give up (the caller answers 503)."""
+
+
+class DynamoDeliveryRegistry:
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        client: Any | None = None,
+        now: Callable[[], datetime] = _utc_now,
+        retention_seconds: int = topology.IDEMPOTENCY_EXPIRY_SECONDS,
+    ) -> None:
+        self._table = table_name
+        self._client = client
+        self._now = now
+        self._retention = timedelta(seconds=retention_seconds)
+        self._pk = topology.LEDGER_TABLE.partition_key
+        self._sk = topology.LEDGER_TABLE.sort_key or "sk"
+        self._ttl = topology.LEDGER_TABLE.ttl_attribute or "expires_at"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _key(self, source: str, event_id: str, sort_key: str) -> dict[str, Any]:
+        return {self._pk: {"S": delivery_partition_key(source, event_id)}, self._sk: {"S": sort_key}}
+
+    def claim(
+        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+    ) -> DeliveryClaim:
+        from botocore.exceptions import ClientError
+
+        for _ in range(_CLAIM_ATTEMPTS):
+            now = self._now()
+            item = self._key(source, event_id, CLAIM_SORT_KEY) | {
+                "source": {"S": source},
+                "event_id": {"S": event_id},
+                "body_digest": {"S": body_digest},
+                "correlation_id": {"S": correlation_id},
+                "raw_key": {"S": raw_key},
+                "accepted_at": {"S": now.isoformat()},
+                self._ttl: {"N": str(int((now + self._retention).timestamp()))},
+            }
+            try:
+                self.client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    # A claim past its TTL may linger until DynamoDB deletes it: it no longer counts.
+                    ConditionExpression="attribute_not_exists(#pk) OR #ttl < :now",
+                    ExpressionAttributeNames={"#pk": self._pk, "#ttl": self._ttl},
+                    ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return DeliveryClaim(ClaimOutcome.NEW, correlation_id)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                existing = error.response.get("Item") or self._read_claim(source, event_id)
+            if existing is None:
+                continue  # released between our put and our read: claim again
+            original_correlation = existing.get("correlation_id", {}).get("S", correlation_id)
+            if existing.get("body_digest", {}).get("S") == body_digest:
+                return DeliveryClaim(ClaimOutcome.DUPLICATE, original_correlation)
+            return DeliveryClaim(ClaimOutcome.CONFLICT, original_correlation)
+        raise DeliveryRegistryRaceError(f"could not settle the claim of {source}/{event_id}")
+
+    def _read_claim(self, source: str, event_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self._table, Key=self._key(source, event_id, CLAIM_SORT_KEY), ConsistentRead=True
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def release(self, *, source: str, event_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_item(
+                TableName=self._table,
+                Key=self._key(source, event_id, CLAIM_SORT_KEY),
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": self._pk},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            # Already gone: releasing is idempotent.
+
+    def record_conflict(
+        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+    ) -> None:
+        now = self._now().isoformat()
+        lookup = topology.LEDGER_LOOKUP_KEYS
+        self.client.update_item(
+            TableName=self._table,
+            Key=self._key(source, event_id, f"{CONFLICT_SORT_KEY_PREFIX}{body_digest}"),
+            UpdateExpression=(
+                "SET #source = :source, event_id = :event_id, body_digest = :digest,"
+                " correlation_id = :correlation, raw_key = :raw_key, last_seen_at = :now,"
+                " first_seen_at = if_not_exists(first_seen_at, :now),"
+                " #gpk = :lookup_pk, #gsk = if_not_exists(#gsk, :lookup_sk)"
+                " ADD attempts :one"
+            ),
+            ExpressionAttributeNames={
+                "#source": "source",
+                "#gpk": lookup.partition_key,
+                "#gsk": lookup.sort_key or "gsi1sk",
+            },
+            ExpressionAttributeValues={
+                ":source": {"S": source},
+                ":event_id": {"S": event_id},
+                ":digest": {"S": body_digest},
+                ":correlation": {"S": correlation_id},
+                ":raw_key": {"S": raw_key},
+                ":now": {"S": now},
+                ":lookup_pk": {"S": CONFLICT_LOOKUP_PARTITION},
+                ":lookup_sk": {"S": f"{now}#{source}#{event_id}"},
+                ":one": {"N": "1"},
+            },
+        )

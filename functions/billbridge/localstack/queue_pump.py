@@ -185,7 +185,8 @@ class QueuePump:
             response = handler({"Records": records}, new_context(self._names.queue(workflow)))
         except Exception as error:
             LOGGER.warning("consumer of %s raised %s: %s", workflow.name, type(error).__name__, error)
-            stats.errors.append(f"{type(error).__name__}: {error}")
+            first_line = next(iter(str(error).splitlines()), "")
+            stats.errors.append(f"{type(error).__name__}: {first_line}")
             return all_ids
         if not isinstance(response, dict):
             return set()

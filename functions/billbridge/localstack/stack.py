@@ -45,6 +45,18 @@ WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
 API_STAGE = "local"
 
 Response = tuple[int, dict[str, str], bytes]
+SERVICES = ("dynamodb", "s3", "sqs", "events", "secretsmanager", "lambda", "iam", "stepfunctions")
+_CLIENTS: dict[str, Any] = {}
+
+
+def _shared_client(service: str) -> Any:
+    """Clients are reused by the stacks started in one process: building one costs ~50 ms.
+
+    Created on first use, inside a running stack (fake credentials, moto hooks in place).
+    """
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.session.Session(region_name=REGION).client(service)  # type: ignore[call-overload]
+    return _CLIENTS[service]
 
 
 class LocalStack:
@@ -134,18 +146,8 @@ class LocalStack:
         return definitions.load_billing_template(self._repo_root)
 
     def _create(self, definition_source: str | Mapping[str, Any]) -> None:
-        session = boto3.session.Session(region_name=REGION)
-        for service in (
-            "dynamodb",
-            "s3",
-            "sqs",
-            "events",
-            "secretsmanager",
-            "lambda",
-            "iam",
-            "stepfunctions",
-        ):
-            self._clients[service] = session.client(service)  # type: ignore[call-overload]
+        for service in SERVICES:
+            self._clients[service] = _shared_client(service)
         c = self._clients
         resources.create_tables(c["dynamodb"], self.names)
         resources.create_bucket(c["s3"], self.names)
@@ -188,7 +190,7 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client of the running stack (same mock, same region)."""
         if service not in self._clients:
-            self._clients[service] = boto3.session.Session(region_name=REGION).client(service)  # type: ignore[call-overload]
+            self._clients[service] = _shared_client(service)
         return self._clients[service]
 
     @property

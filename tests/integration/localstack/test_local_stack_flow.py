@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 from billbridge import topology
+from billbridge.localstack.handler_resolver import HandlerNotFoundError, HandlerResolver
 from billbridge.localstack.stack import LocalStack
 from conftest import SECRETS
 
@@ -151,20 +153,10 @@ def test_redrive_returns_dead_letters_to_their_queue(stack: LocalStack) -> None:
     assert stack.dead_letters("actuals") == []
 
 
-def test_unresolvable_handler_counts_as_a_failed_batch() -> None:
-    with LocalStack(definition={"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}) as stack:
-        stack.client("events").put_events(
-            Entries=[
-                {
-                    "EventBusName": stack.names.event_bus,
-                    "Source": topology.INGEST_EVENT_SOURCE,
-                    "DetailType": "invoice.posted",
-                    "Detail": "{}",
-                }
-            ]
-        )
-        summary = stack.drain()
+def test_a_handler_path_that_cannot_be_imported_is_named_in_the_error() -> None:
+    resolver = HandlerResolver()
 
-    feedback = summary.queues["feedback"]
-    assert feedback.dead_lettered == 1
-    assert feedback.errors and feedback.errors[0].startswith("HandlerNotFoundError")
+    with pytest.raises(HandlerNotFoundError, match=r"billbridge\.entrypoints\.queues\.absent"):
+        resolver.resolve("billbridge.entrypoints.queues.absent.lambda_handler")
+    with pytest.raises(HandlerNotFoundError, match="no callable 'absent'"):
+        resolver.resolve("billbridge.topology.absent")

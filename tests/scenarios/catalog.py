@@ -10,7 +10,11 @@ SCENARIO_DIR = Path(__file__).parent
 
 
 def scenario_names() -> list[str]:
-    return sorted(p.name.removesuffix(".json") for p in SCENARIO_DIR.glob("*.json") if not p.name.endswith(".expected.json"))
+    return sorted(
+        p.name.removesuffix(".json")
+        for p in SCENARIO_DIR.glob("*.json")
+        if not p.name.endswith(".expected.json")
+    )
 
 
 def load_scenario(name: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -129,7 +129,9 @@ def contract_version_from(data: Mapping[str, Any]) -> ContractVersion:
                 description=str(f.get("description", "")),
                 amount=decimal_field(f.get("amount"), f"data.recurring_fees[{i}].amount"),
                 start_date=date_field(f.get("start_date"), f"data.recurring_fees[{i}].start_date"),
-                end_date=date_field(f["end_date"], f"data.recurring_fees[{i}].end_date") if f.get("end_date") else None,
+                end_date=date_field(f["end_date"], f"data.recurring_fees[{i}].end_date")
+                if f.get("end_date")
+                else None,
             )
             for i, f in enumerate(data.get("recurring_fees") or ())
         ),
@@ -210,7 +212,9 @@ def expense_from(data: Mapping[str, Any], provenance: Provenance | None = None) 
     )
 
 
-def milestone_completion_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> MilestoneCompletion:
+def milestone_completion_from(
+    data: Mapping[str, Any], provenance: Provenance | None = None
+) -> MilestoneCompletion:
     return MilestoneCompletion(
         contract_id=str(_required(data, "contract_id")),
         milestone_id=str(_required(data, "milestone_id")),
@@ -249,7 +253,11 @@ def billing_config_from(data: Mapping[str, Any]) -> BillingConfig:
 def billing_config_to_document(config: BillingConfig) -> dict[str, Any]:
     return {
         "tax_rates": [
-            {"jurisdiction": t.jurisdiction, "rate": str(t.rate), "effective_from": t.effective_from.isoformat()}
+            {
+                "jurisdiction": t.jurisdiction,
+                "rate": str(t.rate),
+                "effective_from": t.effective_from.isoformat(),
+            }
             for t in config.tax_rates
         ],
         "legal_entities": [

@@ -83,7 +83,9 @@ def apply_to_book(
         if publisher is not None and update.events:
             publisher.publish(domain_events_to_outbound(update))
         return update
-    raise LedgerContentionError(f"contract {contract_id} changed {MAX_ATTEMPTS} times while applying a change")
+    raise LedgerContentionError(
+        f"contract {contract_id} changed {MAX_ATTEMPTS} times while applying a change"
+    )
 
 
 def domain_events_to_outbound(update: BookUpdate) -> Sequence[OutboundEvent]:

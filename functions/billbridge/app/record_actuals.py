@@ -48,7 +48,10 @@ class RecordActuals:
                 self.ledger.park_feedback(f"rejection#{rejection.entry_id}", _parkable(event))
                 return BookUpdate.unchanged(ContractBook(contract_id=""))
             return apply_to_book(
-                self.ledger, str(contract_id), lambda b: apply_entry_rejection(b, rejection, context), self.publisher
+                self.ledger,
+                str(contract_id),
+                lambda b: apply_entry_rejection(b, rejection, context),
+                self.publisher,
             )
         if event.event_type == "expense.approved":
             expense = expense_from(event.data, provenance)

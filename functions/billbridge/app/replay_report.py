@@ -86,7 +86,9 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
                 if not entry.rejected:
                     pending.append({"kind": "time", "ref": entry.entry_id, "contract_id": book.contract_id})
             for expense in book.expenses.values():
-                pending.append({"kind": "expense", "ref": expense.expense_id, "contract_id": book.contract_id})
+                pending.append(
+                    {"kind": "expense", "ref": expense.expense_id, "contract_id": book.contract_id}
+                )
             for completion in book.completions.values():
                 pending.append(
                     {"kind": "milestone", "ref": completion.milestone_id, "contract_id": book.contract_id}

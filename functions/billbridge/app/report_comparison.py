@@ -35,7 +35,9 @@ def _matches(expected: dict[str, Any], actual: dict[str, Any], skip: tuple[str, 
 
 def _match_lines(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> list[str]:
     if len(expected) != len(actual):
-        return [f"lines: expected {len(expected)}, got {len(actual)}: {[(a['kind'], a['ref'], a['amount']) for a in actual]}"]
+        return [
+            f"lines: expected {len(expected)}, got {len(actual)}: {[(a['kind'], a['ref'], a['amount']) for a in actual]}"
+        ]
     remaining = list(actual)
     problems = []
     for line in expected:
@@ -70,7 +72,10 @@ def compare_report(report: dict[str, Any], expected: dict[str, Any]) -> list[str
         remaining = list(report.get("exceptions", []))
         for exception in expected["exceptions"]:
             for index, candidate in enumerate(remaining):
-                if (candidate["type"], candidate["contract_id"]) != (exception["type"], exception["contract_id"]):
+                if (candidate["type"], candidate["contract_id"]) != (
+                    exception["type"],
+                    exception["contract_id"],
+                ):
                     continue
                 if "refs" in exception and set(exception["refs"]) != set(candidate["refs"]):
                     continue

@@ -7,7 +7,7 @@ builds a million lines) and safe to share between book snapshots.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+import datetime as dt
 from decimal import Decimal
 from enum import Enum
 from typing import Literal
@@ -74,8 +74,8 @@ class RecurringFee:
     fee_id: str
     description: str
     amount: Decimal
-    start_date: date
-    end_date: date | None = None
+    start_date: dt.date
+    end_date: dt.date | None = None
     frequency: Literal["monthly"] = "monthly"
 
 
@@ -97,13 +97,13 @@ class ContractVersion:
 
     contract_id: str
     version: int
-    effective_date: date
+    effective_date: dt.date
     customer_id: str
     legal_entity: str
     currency: str
     tax_jurisdiction: str
-    start_date: date
-    end_date: date
+    start_date: dt.date
+    end_date: dt.date
     rate_card: tuple[RateCardLine, ...]
     cap_amount: Decimal | None = None
     retainer_amount: Decimal | None = None
@@ -134,7 +134,7 @@ class ContractVersion:
 class Termination:
     contract_id: str
     version: int
-    effective_date: date
+    effective_date: dt.date
 
 
 # --- actuals -------------------------------------------------------------------
@@ -142,7 +142,7 @@ class Termination:
 
 @dataclass(frozen=True, slots=True)
 class WorkDay:
-    date: date
+    date: dt.date
     hours: Decimal
 
 
@@ -184,7 +184,7 @@ class EntryRejection:
 class Expense:
     expense_id: str
     contract_id: str
-    date: date
+    date: dt.date
     category: str
     amount: Decimal
     currency: str
@@ -197,7 +197,7 @@ class Expense:
 class MilestoneCompletion:
     contract_id: str
     milestone_id: str
-    completed_on: date
+    completed_on: dt.date
     provenance: Provenance | None = None
 
 
@@ -214,11 +214,11 @@ class BillingLine:
     quantity: Decimal
     amount: Decimal
     currency: str
-    line_date: date
+    line_date: dt.date
     """The date that decides the billing period (the last day of a time line)."""
     rate: Decimal | None = None
     contract_version: int | None = None
-    first_date: date | None = None
+    first_date: dt.date | None = None
     days: tuple[WorkDay, ...] = ()
     split_position: int = 0
     revision: int | None = None
@@ -233,7 +233,7 @@ class BillingLine:
     cap_released: bool = False
 
     @property
-    def order_key(self) -> tuple[date, str, int]:
+    def order_key(self) -> tuple[dt.date, str, int]:
         """Cap order: (first date, entry id, split position)."""
         return (self.first_date or self.line_date, self.ref, self.split_position)
 
@@ -257,7 +257,7 @@ class Payment:
     payment_id: str
     amount: Decimal
     currency: str
-    paid_on: date
+    paid_on: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +281,7 @@ class Invoice:
     run_id: str
     status: InvoiceStatus = InvoiceStatus.PROPOSED
     erp_invoice_number: str | None = None
-    posting_date: date | None = None
+    posting_date: dt.date | None = None
     estimated_tax: Decimal | None = None
     payments: tuple[Payment, ...] = ()
     rejection_reason: str | None = None
@@ -330,7 +330,7 @@ class BillingException:
 class TaxRate:
     jurisdiction: str
     rate: Decimal
-    effective_from: date
+    effective_from: dt.date
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +346,7 @@ class BillingConfig:
     tax_rates: tuple[TaxRate, ...] = ()
     legal_entities: tuple[LegalEntityRoute, ...] = ()
 
-    def tax_rate_on(self, jurisdiction: str, on: date) -> Decimal | None:
+    def tax_rate_on(self, jurisdiction: str, on: dt.date) -> Decimal | None:
         best: TaxRate | None = None
         for tax in self.tax_rates:
             if tax.jurisdiction == jurisdiction and tax.effective_from <= on:

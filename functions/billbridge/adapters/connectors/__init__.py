@@ -1,1 +1,1 @@
-"""adapters/connectors"""
+"""Connector adapters toward downstream systems (PSA, ERP instances)."""

@@ -1,1 +1,1 @@
-"""entrypoints/schedule"""
+"""The scheduled start of the monthly billing run."""

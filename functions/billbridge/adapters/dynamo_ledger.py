@@ -1,0 +1,313 @@
+"""The ledger in one DynamoDB table (see docs/decisions/0001-ledger-storage.md).
+
+Items (pk / sk):
+- `CONTRACT#{id}` / `BOOK`: the contract's book, gzip-compressed JSON, with a
+  `revision` number; saved with a condition on that revision (optimistic
+  concurrency: the unit of consistency is one contract).
+- `EXCEPTION#{exception_id}` / `EXCEPTION`: the operator's view of each
+  exception; lookup index `EXCEPTIONS` / `{state}#{type}#{contract}#{id}`.
+- `AUDIT#{contract_id}` / `{revision}#{n}`: what changed and why; lookup
+  index `CORRELATION#{id}` so a correlation id finds its trail.
+- `ENTRY#{entry_id}` / `CONTRACT`, `INVOICE#{number}` / `PROPOSAL`,
+  `PROPOSAL#{id}` / `CONTRACT`: cross-system id lookups.
+- `PARKED#{key}` / `{n}`: feedback that arrived before what it refers to.
+- `CONFIG` / `BILLING`: the tax table and legal-entity routing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import asdict
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any, Iterable, Iterator
+
+from pydantic import TypeAdapter
+
+from billbridge import topology
+from billbridge.app.event_translation import billing_config_from, billing_config_to_document
+from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
+from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
+
+TRANSACTION_LIMIT = 100
+BOOK_ADAPTER: TypeAdapter[ContractBook] = TypeAdapter(ContractBook)
+EXCEPTION_ADAPTER: TypeAdapter[BillingException] = TypeAdapter(BillingException)
+
+
+def encode_book(book: ContractBook) -> bytes:
+    return gzip.compress(BOOK_ADAPTER.dump_json(book), compresslevel=6)
+
+
+def decode_book(blob: bytes) -> ContractBook:
+    return BOOK_ADAPTER.validate_json(gzip.decompress(blob))
+
+
+class DynamoLedger:
+    def __init__(self, table_name: str, client: Any = None, clock: Any = None) -> None:
+        self._table_name = table_name
+        self._client = client
+        self._clock = clock
+
+    @cached_property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _now(self) -> str:
+        now = self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
+        return str(now.isoformat())
+
+    # --- books -------------------------------------------------------------
+
+    def load(self, contract_id: str) -> StoredBook:
+        response = self.client.get_item(
+            TableName=self._table_name,
+            Key={"pk": {"S": f"CONTRACT#{contract_id}"}, "sk": {"S": "BOOK"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if item is None:
+            return StoredBook(ContractBook(contract_id=contract_id), 0)
+        return StoredBook(decode_book(item["body"]["B"]), int(item["revision"]["N"]))
+
+    def save(self, stored: StoredBook, update: BookUpdate) -> None:
+        book = update.book
+        revision = stored.revision + 1
+        book_item: dict[str, Any] = {
+            "pk": {"S": f"CONTRACT#{book.contract_id}"},
+            "sk": {"S": "BOOK"},
+            "contract_id": {"S": book.contract_id},
+            "revision": {"N": str(revision)},
+            "body": {"B": encode_book(book)},
+            "updated_at": {"S": self._now()},
+        }
+        if book.is_known:
+            book_item["gsi1pk"] = {"S": "CONTRACTS"}
+            book_item["gsi1sk"] = {"S": book.contract_id}
+        if stored.revision == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "revision = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(stored.revision)}},
+            }
+        book_put = {"Put": {"TableName": self._table_name, "Item": book_item, **condition}}
+        projections = [
+            {"Put": {"TableName": self._table_name, "Item": item}}
+            for item in self._projection_items(stored.book, update, revision)
+        ]
+        first, rest = projections[: TRANSACTION_LIMIT - 1], projections[TRANSACTION_LIMIT - 1 :]
+        try:
+            self.client.transact_write_items(TransactItems=[book_put, *first])
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise ConcurrentUpdateError(book.contract_id) from error
+            raise
+        # Projections beyond one transaction are idempotent puts of derived data:
+        # the book (already saved) is the truth they are derived from.
+        for chunk_start in range(0, len(rest), 25):
+            chunk = rest[chunk_start : chunk_start + 25]
+            self._batch_put([entry["Put"]["Item"] for entry in chunk])
+
+    def _projection_items(
+        self, before: ContractBook, update: BookUpdate, revision: int
+    ) -> Iterator[dict[str, Any]]:
+        book = update.book
+        for exception_id, exception in book.exceptions.items():
+            if before.exceptions.get(exception_id) != exception:
+                yield exception_item(exception)
+        for entry_id in book.entries:
+            if entry_id not in before.entries:
+                yield {
+                    "pk": {"S": f"ENTRY#{entry_id}"},
+                    "sk": {"S": "CONTRACT"},
+                    "contract_id": {"S": book.contract_id},
+                }
+        for proposal_id in book.invoices:
+            if proposal_id not in before.invoices:
+                yield {
+                    "pk": {"S": f"PROPOSAL#{proposal_id}"},
+                    "sk": {"S": "CONTRACT"},
+                    "contract_id": {"S": book.contract_id},
+                }
+        for index, record in enumerate(update.audit):
+            item: dict[str, Any] = {
+                "pk": {"S": f"AUDIT#{book.contract_id}"},
+                "sk": {"S": f"{revision:010d}#{index:05d}"},
+                "record": {"S": json.dumps(asdict(record), default=str)},
+                "recorded_at": {"S": self._now()},
+            }
+            if record.correlation_id:
+                item["gsi1pk"] = {"S": f"CORRELATION#{record.correlation_id}"}
+                item["gsi1sk"] = {"S": f"{self._now()}#{book.contract_id}#{revision:010d}#{index:05d}"}
+            yield item
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for _ in range(8):
+            if not pending:
+                return
+            response = self.client.batch_write_item(RequestItems={self._table_name: pending})
+            pending = response.get("UnprocessedItems", {}).get(self._table_name, [])
+        if pending:
+            raise RuntimeError(f"{len(pending)} projection item(s) not written after retries")
+
+    def contract_ids(self) -> list[str]:
+        return sorted(item["gsi1sk"]["S"] for item in self._query_index("CONTRACTS"))
+
+    def books(self) -> list[ContractBook]:
+        """Every book, including contracts still pending (entries before their contract)."""
+        books = []
+        for item in self._scan_prefix("CONTRACT#", sk="BOOK"):
+            books.append(decode_book(item["body"]["B"]))
+        return books
+
+    def contract_of_entry(self, entry_id: str) -> str | None:
+        item = self._get(f"ENTRY#{entry_id}", "CONTRACT")
+        return None if item is None else str(item["contract_id"]["S"])
+
+    # --- configuration, lookups and parked feedback -------------------------
+
+    def load_config(self) -> BillingConfig:
+        item = self._get("CONFIG", "BILLING")
+        if item is None:
+            return BillingConfig()
+        return billing_config_from(json.loads(item["document"]["S"]))
+
+    def save_config(self, config: BillingConfig) -> None:
+        self.client.put_item(
+            TableName=self._table_name,
+            Item={
+                "pk": {"S": "CONFIG"},
+                "sk": {"S": "BILLING"},
+                "document": {"S": json.dumps(billing_config_to_document(config))},
+                "updated_at": {"S": self._now()},
+            },
+        )
+
+    def remember_invoice_number(self, invoice_number: str, proposal_id: str) -> None:
+        self.client.put_item(
+            TableName=self._table_name,
+            Item={
+                "pk": {"S": f"INVOICE#{invoice_number}"},
+                "sk": {"S": "PROPOSAL"},
+                "proposal_id": {"S": proposal_id},
+            },
+        )
+
+    def proposal_for_invoice_number(self, invoice_number: str) -> str | None:
+        item = self._get(f"INVOICE#{invoice_number}", "PROPOSAL")
+        return None if item is None else str(item["proposal_id"]["S"])
+
+    def park_feedback(self, key: str, event: dict[str, object]) -> None:
+        self.client.put_item(
+            TableName=self._table_name,
+            Item={
+                "pk": {"S": f"PARKED#{key}"},
+                "sk": {"S": str(event.get("source", "")) + ":" + str(event.get("event_id", ""))},
+                "event": {"S": json.dumps(event, default=str)},
+                "parked_at": {"S": self._now()},
+            },
+        )
+
+    def take_parked_feedback(self, key: str) -> list[dict[str, object]]:
+        items = self._query_pk(f"PARKED#{key}")
+        events = [json.loads(item["event"]["S"]) for item in items]
+        for item in items:
+            self.client.delete_item(TableName=self._table_name, Key={"pk": item["pk"], "sk": item["sk"]})
+        return events
+
+    def parked(self) -> list[dict[str, object]]:
+        return [json.loads(item["event"]["S"]) for item in self._scan_prefix("PARKED#")]
+
+    # --- operator views ------------------------------------------------------
+
+    def exceptions(self) -> Iterable[BillingException]:
+        for item in self._query_index("EXCEPTIONS"):
+            yield EXCEPTION_ADAPTER.validate_json(item["exception"]["S"])
+
+    def audit_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(item["record"]["S"]) for item in self._query_index(f"CORRELATION#{correlation_id}")
+        ]
+
+    def audit_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item["record"]["S"]) for item in self._query_pk(f"AUDIT#{contract_id}")]
+
+    # --- low level -------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self._table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _query_pk(self, pk: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _query_index(self, partition: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": topology.LEDGER_LOOKUP_INDEX,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _scan_prefix(self, prefix: str, sk: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        expression = "begins_with(pk, :prefix)"
+        values: dict[str, Any] = {":prefix": {"S": prefix}}
+        if sk is not None:
+            expression += " AND sk = :sk"
+            values[":sk"] = {"S": sk}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "FilterExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            response = self.client.scan(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def exception_item(exception: BillingException) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"EXCEPTION#{exception.exception_id}"},
+        "sk": {"S": "EXCEPTION"},
+        "gsi1pk": {"S": "EXCEPTIONS"},
+        "gsi1sk": {
+            "S": f"{exception.state.value}#{exception.type.value}#{exception.contract_id}#{exception.exception_id}"
+        },
+        "contract_id": {"S": exception.contract_id},
+        "type": {"S": exception.type.value},
+        "state": {"S": exception.state.value},
+        "exception": {"S": EXCEPTION_ADAPTER.dump_json(exception).decode()},
+    }

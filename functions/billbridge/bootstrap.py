@@ -1,0 +1,96 @@
+"""The composition root: settings in, adapters and use cases out.
+
+Handlers ask this module for their use case; nothing is built at import time,
+and tests (or the local stack) call `reset()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from billbridge.settings import hub_settings, reset_settings_cache
+
+if TYPE_CHECKING:
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.app.ports import Connector, EventPublisher
+    from billbridge.app.record_actuals import RecordActuals
+    from billbridge.app.record_feedback import RecordFeedback
+    from billbridge.app.run_billing import ComposeInvoice, PostInvoice, RecordBillingFailure, SelectContracts
+    from billbridge.app.sync_contract import SyncContract
+
+
+@lru_cache(maxsize=1)
+def ledger() -> DynamoLedger:
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+    return DynamoLedger(hub_settings().ledger_table_name)
+
+
+@lru_cache(maxsize=1)
+def publisher() -> EventPublisher:
+    from billbridge.adapters.eventbridge_publisher import EventBridgeEventPublisher
+
+    return EventBridgeEventPublisher(event_bus_name=hub_settings().event_bus_name)
+
+
+@lru_cache(maxsize=1)
+def connector() -> Connector:
+    """Downstream commands: published on the bus (`event`) or sent over HTTPS (`http`)."""
+    settings = hub_settings()
+    if settings.connector_mode == "http":
+        from billbridge.adapters.connectors.http_connector import HttpConnector
+
+        return HttpConnector.from_environment()
+    from billbridge.adapters.connectors.event_connector import EventBusConnector
+
+    return EventBusConnector(publisher())
+
+
+def sync_contract() -> SyncContract:
+    from billbridge.app.sync_contract import SyncContract
+
+    return SyncContract(ledger(), publisher(), psa=connector(), erp=connector())
+
+
+def record_actuals() -> RecordActuals:
+    from billbridge.app.record_actuals import RecordActuals
+
+    return RecordActuals(ledger(), publisher())
+
+
+def record_feedback() -> RecordFeedback:
+    from billbridge.app.record_feedback import RecordFeedback
+
+    return RecordFeedback(ledger(), publisher())
+
+
+def select_contracts() -> SelectContracts:
+    from billbridge.app.run_billing import SelectContracts
+
+    return SelectContracts(ledger())
+
+
+def compose_invoice() -> ComposeInvoice:
+    from billbridge.app.run_billing import ComposeInvoice
+
+    return ComposeInvoice(ledger(), publisher())
+
+
+def post_invoice() -> PostInvoice:
+    from billbridge.app.run_billing import PostInvoice
+
+    return PostInvoice(ledger(), publisher(), connector())
+
+
+def record_billing_failure() -> RecordBillingFailure:
+    from billbridge.app.run_billing import RecordBillingFailure
+
+    return RecordBillingFailure(ledger(), publisher())
+
+
+def reset() -> None:
+    """Forget built adapters (after the environment changed)."""
+    reset_settings_cache()
+    for cached in (ledger, publisher, connector):
+        cached.cache_clear()

@@ -1,0 +1,79 @@
+"""`billbridge replay SCENARIO.json --report REPORT.json [--compare LEGACY.csv] [--expected EXPECTED.json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay", help="replay a scenario through the whole local stack and write the replay report"
+    )
+    parser.add_argument("scenario", type=Path, help="scenario file (deliveries and billing runs)")
+    parser.add_argument("--report", type=Path, required=True, help="where to write the replay report (JSON)")
+    parser.add_argument("--compare", type=Path, help="legacy invoice totals (CSV: contract_id,period,total)")
+    parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
+    parser.add_argument("--state", type=Path, help="also save the local state here (for operator commands)")
+    parser.set_defaults(handler=replay_command)
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    from billbridge.app.report_comparison import compare_report
+    from billbridge.cli.tables import print_table
+    from billbridge.localstack.scenario_replay import (
+        ScenarioReplayer,
+        generate_webhook_secrets,
+        legacy_differences,
+    )
+    from billbridge.localstack.snapshot import default_state_path
+    from billbridge.localstack.stack import LocalStack
+
+    scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
+    secrets = generate_webhook_secrets()
+    state_path = args.state or default_state_path()
+    with LocalStack(secrets=secrets) as stack, ScenarioReplayer(stack, secrets) as replayer:
+        result = replayer.run(scenario)
+        stack.save(state_path)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
+
+    rejected = [d for d in result.deliveries if d.status >= 400]
+    print(
+        f"replayed {scenario.get('name', args.scenario.name)}: {len(result.deliveries)} deliveries "
+        f"({len(rejected)} refused), {len(result.runs)} billing run(s)"
+    )
+    for delivery in rejected:
+        print(f"  step {delivery.step}: HTTP {delivery.status} {delivery.body.get('error', '')}")
+    print_table(
+        ["proposal", "status", "lines", "subtotal", "tax", "total"],
+        [
+            [i["proposal_id"], i["status"], str(len(i["lines"])), i["subtotal"], i["tax"], i["total"]]
+            for i in result.report["invoices"]
+        ],
+    )
+    print(f"report written to {args.report}; local state saved to {state_path}")
+    status = 0
+    if args.compare:
+        differences = legacy_differences(result.report, args.compare)
+        if differences:
+            print(f"{len(differences)} difference(s) with {args.compare}:")
+            print_table(
+                ["contract", "period", "billbridge", "legacy", "difference"],
+                [
+                    [d["contract_id"], d["period"], d["billbridge"], d["legacy"], d["difference"]]
+                    for d in differences
+                ],
+            )
+            status = 1
+        else:
+            print(f"no differences with {args.compare}")
+    if args.expected:
+        problems = compare_report(result.report, json.loads(args.expected.read_text(encoding="utf-8")))
+        for problem in problems:
+            print(f"  mismatch: {problem}")
+        print("matches the expected report" if not problems else f"{len(problems)} mismatch(es)")
+        status = status or (1 if problems else 0)
+    return status

@@ -1,0 +1,16 @@
+"""Plain-text tables for people; every command also has `--json` for scripts."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(str(h)), *(len(str(row[i])) for row in rows)) for i, h in enumerate(headers)]
+    print("  ".join(str(h).ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))

@@ -1,0 +1,17 @@
+"""Consumer of the actuals queue (thin: parse, call one use case, report failures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billbridge.entrypoints.queues.sqs_consumer import consume_batch
+
+
+def _use_case() -> Any:
+    from billbridge import bootstrap
+
+    return bootstrap.record_actuals().handle
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume_batch(event, context, workflow="actuals", use_case=_use_case)

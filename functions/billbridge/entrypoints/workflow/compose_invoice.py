@@ -1,0 +1,19 @@
+"""ComposeInvoice: compose, validate and reserve one contract's proposal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billbridge.entrypoints.workflow.run_correlation import correlation_id_of
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from billbridge import bootstrap
+
+    result = bootstrap.compose_invoice().handle(
+        contract_id=str(event["contract_id"]),
+        period=str(event["period"]),
+        run_id=str(event["run_id"]),
+        correlation_id=correlation_id_of(event),
+    )
+    return {**event, "proposal_id": result["proposal_id"]}

@@ -1,0 +1,30 @@
+"""Powertools Logger, Metrics and Tracer, built on first use (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
+
+
+@lru_cache(maxsize=1)
+def logger() -> Logger:
+    from aws_lambda_powertools import Logger
+
+    return Logger()
+
+
+@lru_cache(maxsize=1)
+def metrics() -> Metrics:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics()
+
+
+def count(metric: str, value: int = 1) -> None:
+    """Add to a count metric (EMF, flushed by the handler)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=metric, unit=MetricUnit.Count, value=value)

@@ -28,6 +28,17 @@ LAMBDA_PLATFORM = "manylinux2014_aarch64"
 BUNDLING_IMAGE = cdk.DockerImage.from_registry(f"public.ecr.aws/sam/build-python{RUNTIME_PYTHON_VERSION}")
 """Required by `BundlingOptions` but never pulled: local bundling always succeeds."""
 
+RUNTIME_PROVIDED_DISTRIBUTIONS: tuple[str, ...] = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python_dateutil",
+    "six",
+    "urllib3",
+)
+"""The Lambda Python runtime ships these; copies in the layer would shadow them (+35 MB)."""
+
 CODE_ASSET_EXCLUDES: tuple[str, ...] = (
     "**/__pycache__",
     "**/*.pyc",
@@ -67,8 +78,12 @@ def runtime_python() -> tuple[tuple[str, ...], dict[str, str]] | None:
     return None
 
 
-def compile_bytecode(directory: Path) -> bool:
-    """Compile every module under `directory` with the runtime's Python; False if unavailable."""
+def compile_bytecode(directory: Path, *, runtime_path: str) -> bool:
+    """Compile every module under `directory` with the runtime's Python; False if unavailable.
+
+    File names in the byte code are rewritten to `runtime_path` (where Lambda mounts the
+    directory), so the output does not depend on where it was built.
+    """
     python = runtime_python()
     if python is None:
         warnings.warn(
@@ -88,6 +103,10 @@ def compile_bytecode(directory: Path) -> bool:
             "0",
             "--invalidation-mode",
             "unchecked-hash",
+            "-s",
+            str(directory),
+            "-p",
+            runtime_path,
             str(directory),
         ],
         check=True,
@@ -125,7 +144,7 @@ class CodeAssetBundler:
         shutil.copytree(
             self._source, output, dirs_exist_ok=True, ignore=_ignore(self._excludes, self._source)
         )
-        compile_bytecode(output)
+        compile_bytecode(output, runtime_path="/var/task")
         return True
 
 
@@ -161,5 +180,23 @@ class DependencyLayerBundler:
             ],
             check=True,
         )
-        compile_bytecode(target)
+        remove_distributions(target, RUNTIME_PROVIDED_DISTRIBUTIONS)
+        # Console scripts are useless in a layer and carry this machine's interpreter path.
+        shutil.rmtree(target / "bin", ignore_errors=True)
+        compile_bytecode(target, runtime_path="/opt/python")
         return True
+
+
+def remove_distributions(site_packages: Path, names: Iterable[str]) -> None:
+    """Delete installed distributions by the files their RECORD lists."""
+    for name in names:
+        for dist_info in site_packages.glob(f"{name}-*.dist-info"):
+            record = dist_info / "RECORD"
+            for line in record.read_text(encoding="utf-8").splitlines() if record.exists() else []:
+                path = (site_packages / line.split(",", 1)[0]).resolve()
+                if path.is_relative_to(site_packages.resolve()) and path.is_file():
+                    path.unlink()
+            shutil.rmtree(dist_info, ignore_errors=True)
+    for directory in sorted((d for d in site_packages.rglob("*") if d.is_dir()), reverse=True):
+        if not any(directory.iterdir()):
+            directory.rmdir()

@@ -137,6 +137,7 @@ class FunctionDefaults(Construct):
         self.code: lambda_.Code = lambda_.Code.from_asset(
             str(FUNCTIONS_DIR),
             exclude=list(CODE_ASSET_EXCLUDES),
+            asset_hash_type=cdk.AssetHashType.OUTPUT,
             bundling=cdk.BundlingOptions(
                 image=BUNDLING_IMAGE,
                 local=CodeAssetBundler(source=FUNCTIONS_DIR),
@@ -148,6 +149,7 @@ class FunctionDefaults(Construct):
             description="Third-party runtime dependencies (layers/dependencies/requirements.txt)",
             code=lambda_.Code.from_asset(
                 str(DEPENDENCIES_DIR),
+                asset_hash_type=cdk.AssetHashType.OUTPUT,
                 bundling=cdk.BundlingOptions(
                     image=BUNDLING_IMAGE,
                     local=DependencyLayerBundler(requirements=DEPENDENCIES_DIR / "requirements.txt"),

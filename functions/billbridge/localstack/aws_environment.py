@@ -32,12 +32,14 @@ REMOVED_VARIABLES: tuple[str, ...] = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS
 class PatchedEnvironment:
     """Sets variables on enter (or later through `update`) and restores the previous values on exit."""
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    def __init__(self, values: Mapping[str, str], *, isolate: bool = True) -> None:
+        """`isolate` also removes the profile and endpoint variables while active."""
         self._initial = dict(values)
+        self._isolate = isolate
         self._saved: dict[str, str | None] = {}
 
     def __enter__(self) -> PatchedEnvironment:
-        for name in list(os.environ):
+        for name in list(os.environ) if self._isolate else ():
             if name in REMOVED_VARIABLES or name.startswith("AWS_ENDPOINT_URL_"):
                 self._remember(name)
                 del os.environ[name]

@@ -52,7 +52,12 @@ class LocalWebhookServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
     def start_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="billbridge-local-http", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="billbridge-local-http",
+            daemon=True,
+        )
         thread.start()
         return thread
 

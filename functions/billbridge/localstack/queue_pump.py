@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billbridge import topology
-from billbridge.localstack.aws_environment import REGION
+from billbridge.localstack.aws_environment import REGION, PatchedEnvironment
 from billbridge.localstack.handler_resolver import HandlerResolver
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.resources import LocalNames
@@ -176,13 +176,22 @@ class QueuePump:
         stats.failed += len(retry)
         return True
 
+    def consumer_environment(self, workflow: topology.Workflow) -> dict[str, str]:
+        """What the deployed stack sets on this workflow's consumer function only."""
+        values = {
+            "ENV_DEAD_LETTER_QUEUE_URL": self.queue_url(self._names.dead_letter_queue(workflow)),
+            "ENV_MAX_RECEIVE_COUNT": str(workflow.max_receive_count),
+        }
+        return {getattr(topology, k): v for k, v in values.items() if hasattr(topology, k)}
+
     def _invoke(
         self, workflow: topology.Workflow, records: list[dict[str, Any]], stats: QueueDrainStats
     ) -> set[str]:
         all_ids = {r["messageId"] for r in records}
         try:
             handler = self._resolver.resolve(workflow.handler)
-            response = handler({"Records": records}, new_context(self._names.queue(workflow)))
+            with PatchedEnvironment(self.consumer_environment(workflow), isolate=False):
+                response = handler({"Records": records}, new_context(self._names.queue(workflow)))
         except Exception as error:
             LOGGER.warning("consumer of %s raised %s: %s", workflow.name, type(error).__name__, error)
             first_line = next(iter(str(error).splitlines()), "")

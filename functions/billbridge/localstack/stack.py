@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -181,11 +182,16 @@ class LocalStack:
 
     @staticmethod
     def _reset_settings() -> None:
+        """Forget settings and adapters built from an earlier environment."""
         from billbridge import settings
 
         reset = getattr(settings, "reset_settings_cache", None)
         if callable(reset):
             reset()
+        bootstrap = sys.modules.get("billbridge.bootstrap")
+        reset_adapters = getattr(bootstrap, "reset", None)
+        if callable(reset_adapters):
+            reset_adapters()
 
     def client(self, service: str) -> Any:
         """A boto3 client of the running stack (same mock, same region)."""

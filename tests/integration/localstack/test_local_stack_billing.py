@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,23 @@ from billbridge.localstack.stack import LocalStack
 from conftest import FAILED_TASK_INPUTS, STANDINS, billing_template
 
 TASKS = {task.name: task for task in topology.BILLING_TASKS}
+
+
+@pytest.fixture
+def fresh_infra_imports() -> Iterator[None]:
+    """Lets a test import another `infra` package; the checkout's modules are back afterwards."""
+    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if m == "infra" or m.startswith("infra.")}
+    path = list(sys.path)
+    yield
+    for module in [m for m in sys.modules if m == "infra" or m.startswith("infra.")]:
+        del sys.modules[module]
+    sys.modules.update(saved)
+    sys.path[:] = path
+
+
+def forget_infra_imports() -> None:
+    for module in [m for m in sys.modules if m == "infra" or m.startswith("infra.")]:
+        del sys.modules[module]
 
 
 def test_lambda_tasks_run_in_process_and_a_raised_exception_is_caught_by_its_name(stack: LocalStack) -> None:
@@ -84,9 +102,8 @@ def test_the_pruned_template_keeps_only_what_the_definition_needs() -> None:
     )
 
 
-def test_the_synthesized_template_is_cached_until_the_infra_code_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("fresh_infra_imports")
+def test_the_synthesized_template_is_cached_until_the_infra_code_changes(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     infra = tmp_path / "infra"
     infra.mkdir()
@@ -98,15 +115,11 @@ def test_the_synthesized_template_is_cached_until_the_infra_code_changes(
         "    CALLS.write_text(CALLS.read_text() + 'x' if CALLS.exists() else 'x')\n"
         f"    return json.loads({json.dumps(json.dumps(billing_template()))})\n"
     )
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    for module in [m for m in sys.modules if m == "infra" or m.startswith("infra.")]:
-        monkeypatch.delitem(sys.modules, module)
 
     first = definition.load_billing_template(tmp_path)
     second = definition.load_billing_template(tmp_path)
     (infra / "stack.py").write_text("# changed\n")
-    for module in [m for m in sys.modules if m == "infra" or m.startswith("infra.")]:
-        monkeypatch.delitem(sys.modules, module)
+    forget_infra_imports()
     third = definition.load_billing_template(tmp_path)
 
     assert first == second == third == definition.prune_template(billing_template())
@@ -114,12 +127,11 @@ def test_the_synthesized_template_is_cached_until_the_infra_code_changes(
     assert (tmp_path / definition.CACHE_RELATIVE_PATH).is_file()
 
 
-def test_a_missing_synth_module_is_reported_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("fresh_infra_imports")
+def test_a_missing_synth_module_is_reported_clearly(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     (tmp_path / "infra").mkdir()
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if not (Path(p or ".") / "infra").is_dir()])
-    for module in [m for m in sys.modules if m == "infra" or m.startswith("infra.")]:
-        monkeypatch.delitem(sys.modules, module)
+    sys.path[:] = [p for p in sys.path if not (Path(p or ".") / "infra").is_dir()]
 
     with pytest.raises(definition.DefinitionUnavailableError, match=r"cannot import infra\.synth"):
         LocalStack(handlers=STANDINS, repo_root=tmp_path).__enter__()

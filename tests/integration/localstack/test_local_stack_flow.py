@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -160,3 +161,30 @@ def test_a_handler_path_that_cannot_be_imported_is_named_in_the_error() -> None:
         resolver.resolve("billbridge.entrypoints.queues.absent.lambda_handler")
     with pytest.raises(HandlerNotFoundError, match="no callable 'absent'"):
         resolver.resolve("billbridge.topology.absent")
+
+
+def test_each_consumer_sees_its_own_dead_letter_queue_and_receive_limit(stack: LocalStack) -> None:
+    seen: dict[str, tuple[str | None, str | None]] = {}
+
+    def consumer_for(name: str) -> Any:
+        def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            seen[name] = (
+                os.environ.get(topology.ENV_DEAD_LETTER_QUEUE_URL),
+                os.environ.get(topology.ENV_MAX_RECEIVE_COUNT),
+            )
+            return {"batchItemFailures": []}
+
+        return consume
+
+    for workflow in topology.WORKFLOWS:
+        stack.resolver.override(workflow.handler, consumer_for(workflow.name))
+    deliver(stack, "psa", "TE-1", "time_entry.approved")
+    deliver(stack, "clm", "C-1", "contract.approved")
+    stack.drain()
+
+    assert seen == {
+        name: (stack.queue_url(stack.names.dead_letter_queue(workflow)), str(workflow.max_receive_count))
+        for workflow in topology.WORKFLOWS
+        if (name := workflow.name) in ("actuals", "contracts")
+    }
+    assert topology.ENV_DEAD_LETTER_QUEUE_URL not in os.environ

@@ -1,0 +1,52 @@
+"""`POST /webhooks/{source}` proxied to the webhook function, on a throttled, traced stage."""
+
+from __future__ import annotations
+
+from billbridge import topology
+
+from tests.infra.conftest import Synthesized
+
+
+def _path_of(resource_id: str, resources: dict[str, dict]) -> str:
+    props = resources[resource_id]["Properties"]
+    parent = props["ParentId"]
+    prefix = _path_of(parent["Ref"], resources) if "Ref" in parent else ""
+    return f"{prefix}/{props['PathPart']}"
+
+
+def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Synthesized) -> None:
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+    methods = synthesized.properties("AWS::ApiGateway::Method")
+    routes = {(m["HttpMethod"], _path_of(m["ResourceId"]["Ref"], resources)): m for m in methods}
+    assert set(routes) == {("POST", topology.WEBHOOK_ROUTE)}
+    method = routes[("POST", topology.WEBHOOK_ROUTE)]
+    assert method["RequestParameters"] == {"method.request.path.source": True}
+    assert "RequestValidatorId" in method
+    integration = method["Integration"]
+    assert integration["Type"] == "AWS_PROXY"
+    webhook_id = synthesized.logical_id(synthesized.stack.webhook.function)
+    assert {"Fn::GetAtt": [webhook_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+
+
+def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthesized) -> None:
+    (stage,) = synthesized.properties("AWS::ApiGateway::Stage")
+    assert stage["TracingEnabled"] is True
+    (settings,) = stage["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] > 0
+    assert settings["LoggingLevel"] in {"ERROR", "INFO"}
+    access = stage["AccessLogSetting"]
+    access_logs_id = synthesized.logical_id(synthesized.stack.webhook_api.access_logs)
+    assert {"Ref": access_logs_id} in access["DestinationArn"]["Fn::Join"][1]
+    assert access["Format"].startswith("{")
+
+
+def test_the_api_may_invoke_only_the_webhook_function(synthesized: Synthesized) -> None:
+    webhook_id = synthesized.logical_id(synthesized.stack.webhook.function)
+    permissions = [
+        p
+        for p in synthesized.properties("AWS::Lambda::Permission")
+        if p["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert permissions
+    assert all(p["FunctionName"] == {"Fn::GetAtt": [webhook_id, "Arn"]} for p in permissions)

@@ -6,7 +6,6 @@ import pytest
 from billbridge import topology
 
 from infra.config import BillbridgeConfig
-
 from tests.infra.conftest import Synthesized
 
 

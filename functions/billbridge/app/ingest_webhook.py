@@ -193,6 +193,12 @@ def _parse_json(body: bytes) -> Any:
         raise _MalformedBodyError("body is not acceptable JSON: nested too deeply") from None
     except ValueError as error:
         raise _MalformedBodyError(f"body is not acceptable JSON: {error}") from None
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _MalformedBodyError(
+            "body is not acceptable JSON: a \\u escape is an unpaired surrogate"
+        ) from None
     if _json_depth_exceeds(document, MAX_JSON_DEPTH):
         raise _MalformedBodyError(f"body is not acceptable JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     return document

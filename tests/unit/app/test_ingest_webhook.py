@@ -226,6 +226,7 @@ def test_malformed_json_is_400_naming_line_and_column(hub: Hub) -> None:
         (b"[" * 40 + b"]" * 40, "nested"),
         (b'"just a string"', "JSON object"),
         (b"[]", "batch is empty"),
+        (b'{"a": "\\ud800"}', "unpaired surrogate"),
     ],
 )
 def test_unacceptable_json_is_400(hub: Hub, body: bytes, expected: str) -> None:
@@ -445,6 +446,10 @@ def test_a_failing_registry_is_503(hub: Hub) -> None:
 
 # --- robustness ----------------------------------------------------------------------------------
 
+header_text = st.text(
+    st.characters(max_codepoint=0xFFFF, categories=["Cs", "Cc", "Ll", "Lu", "Nd", "Po", "Ps", "Sm", "Zs"]),
+    max_size=60,
+)
 header_names = st.sampled_from(
     ["content-type", "Content-Type", "webhook-id", "webhook-timestamp", "webhook-signature", "x-other"]
 )
@@ -453,7 +458,7 @@ header_names = st.sampled_from(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(
     source=st.sampled_from([*topology.WEBHOOK_SOURCES, "", "nope", "../etc"]),
-    headers=st.dictionaries(header_names, st.text(max_size=60), max_size=6),
+    headers=st.dictionaries(header_names, header_text, max_size=6),
     body=st.binary(max_size=512),
 )
 def test_arbitrary_requests_never_raise_nor_get_a_5xx(
@@ -488,3 +493,29 @@ def test_arbitrary_signed_events_never_raise_nor_get_a_5xx(
     response = hub.post([event] if as_batch else event, content_type=BATCH if as_batch else CLOUDEVENTS)
     assert response.status in (200, 202, 400, 409)
     json.dumps(response.body)
+
+
+def test_a_webhook_id_with_an_unpaired_surrogate_is_401_not_an_error(hub: Hub) -> None:
+    body = json.dumps(rejected_entry()).encode()
+    headers = sign(PSA_SECRET, "msg_1", hub.clock.now(), body) | {
+        "webhook-id": "msg_\ud800",
+        "content-type": CLOUDEVENTS,
+    }
+    response = hub.use_case.handle(WebhookRequest(source="psa", headers=headers, body=body))
+    assert response.status == 401
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=512),
+        st.recursive(json_values, lambda inner: st.lists(inner, max_size=3), max_leaves=10).map(
+            lambda value: json.dumps(value).encode()
+        ),
+    ),
+    content_type=st.sampled_from([CLOUDEVENTS, BATCH, "application/json"]),
+)
+def test_arbitrary_signed_bodies_never_raise_nor_get_a_5xx(hub: Hub, body: bytes, content_type: str) -> None:
+    response = hub.post(body, content_type=content_type)
+    assert response.status in (200, 202, 400, 409)
+    assert "error" in response.body or response.status in (200, 202)

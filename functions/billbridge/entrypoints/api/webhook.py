@@ -151,7 +151,9 @@ def _observe(response: WebhookResponse) -> None:
 
 def _flush_metrics() -> None:
     try:
-        metrics().flush_metrics()
+        recorder = metrics()
+        if getattr(recorder, "metric_set", True):  # nothing recorded (a duplicate): nothing to flush
+            recorder.flush_metrics()
     except Exception:  # metrics must never change the answer given to the vendor
         logger().warning("metrics could not be flushed", exc_info=True)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import pytest_socket
+from billbridge import observability
 from billbridge.app.ingest_webhook import IngestWebhook
 from billbridge.app.webhook_signature import sign
 from billbridge.entrypoints.api import webhook
@@ -41,9 +42,11 @@ class LambdaContext:
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Billbridge")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "webhook")
+    observability.metrics.cache_clear()  # built again under this environment
     pytest_socket.disable_socket(allow_unix_socket=True)
     yield
     pytest_socket.enable_socket()
+    observability.metrics.cache_clear()
 
 
 @pytest.fixture

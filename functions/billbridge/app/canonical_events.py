@@ -306,7 +306,7 @@ class ExpenseApprovedData(_DataModel):
     amount: Money
     currency: CurrencyCode
     billable: StrictBool
-    cost_center: Identifier
+    cost_center: Identifier | None = None
 
 
 class MilestoneCompletedData(_DataModel):

@@ -46,11 +46,11 @@ class LambdaDispatcher:
             body: Any,
             headers: Any,
             response_headers: Any,
-        ) -> bytes | None:
+        ) -> str | bytes | None:
             function = backend.get_function(function_name, qualifier)
-            return dispatcher.run(function.function_name, function.handler, body, response_headers)
+            return dispatcher.run(function.function_name, str(function.handler), body, response_headers)
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         LambdaDispatcher._installed = self
         return self
 

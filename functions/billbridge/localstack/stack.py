@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 
 from billbridge import topology
 from billbridge.localstack import definition as definitions
@@ -38,7 +39,7 @@ from billbridge.localstack.lambda_dispatch import LambdaDispatcher
 from billbridge.localstack.queue_pump import DrainSummary, QueuePump
 
 LOGGER = logging.getLogger(__name__)
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -56,7 +57,7 @@ def _shared_client(service: str) -> Any:
     Created on first use, inside a running stack (fake credentials, moto hooks in place).
     """
     if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.session.Session(region_name=REGION).client(service)  # type: ignore[call-overload]
+        _CLIENTS[service] = boto3.session.Session(region_name=REGION).client(service)
     return _CLIENTS[service]
 
 

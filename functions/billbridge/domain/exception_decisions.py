@@ -69,6 +69,9 @@ def write_off_exception(
             if line is not None and not draft.is_billed(line):
                 draft.drop_line(line_id)
                 draft.record("line_written_off", line_id, rule="cap_exceeded", detail=str(line.amount))
+                if not draft.lines_of(line.kind, line.ref):
+                    # Nothing of the entry is left: a later version must not rate it again.
+                    draft.written_off_refs.add(line.ref)
     _decide(draft, exception, ExceptionState.WRITTEN_OFF, reason)
     return draft.freeze()
 

@@ -225,6 +225,23 @@ class DynamoLedger:
     def parked(self) -> list[dict[str, object]]:
         return [json.loads(item["event"]["S"]) for item in self._scan_prefix("PARKED#")]
 
+    def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
+        current = self.mapping(contract_id)
+        current.update(mapping)
+        self.client.put_item(
+            TableName=self._table_name,
+            Item={
+                "pk": {"S": f"MAP#{contract_id}"},
+                "sk": {"S": "IDS"},
+                "ids": {"S": json.dumps(current, sort_keys=True)},
+                "updated_at": {"S": self._now()},
+            },
+        )
+
+    def mapping(self, contract_id: str) -> dict[str, str]:
+        item = self._get(f"MAP#{contract_id}", "IDS")
+        return {} if item is None else dict(json.loads(item["ids"]["S"]))
+
     # --- operator views ------------------------------------------------------
 
     def exceptions(self) -> Iterable[BillingException]:

@@ -17,6 +17,7 @@ class InMemoryLedger:
         self._invoice_numbers: dict[str, str] = {}
         self._entry_contracts: dict[str, str] = {}
         self._parked: dict[str, list[dict[str, object]]] = {}
+        self._mappings: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         self.audit: list[tuple[str, object]] = []
 
@@ -65,3 +66,9 @@ class InMemoryLedger:
     def exceptions(self) -> Iterable[BillingException]:
         for stored in self._books.values():
             yield from stored.book.exceptions.values()
+
+    def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
+        self._mappings.setdefault(contract_id, {}).update(mapping)
+
+    def mapping(self, contract_id: str) -> dict[str, str]:
+        return dict(self._mappings.get(contract_id, {}))

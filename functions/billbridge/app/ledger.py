@@ -60,6 +60,12 @@ class Ledger(Protocol):
 
     def exceptions(self) -> Iterable[BillingException]: ...
 
+    def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
+        """Cross-system ids of a contract (PSA project, ERP customer and schedule)."""
+        ...
+
+    def mapping(self, contract_id: str) -> dict[str, str]: ...
+
 
 MAX_ATTEMPTS = 8
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from billbridge.domain.model import BillingLine, ContractBook, Invoice
-from billbridge.domain.money import ZERO, format_amount
+from billbridge.domain.money import ZERO, format_amount, round_money
 
 
 def line_document(line: BillingLine) -> dict[str, Any]:
@@ -94,7 +94,8 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
                     {"kind": "milestone", "ref": completion.milestone_id, "contract_id": book.contract_id}
                 )
             continue
-        unbilled[book.contract_id] = format_amount(unbilled_amount(book))
+        currency = book.latest_version.currency if book.latest_version else "USD"
+        unbilled[book.contract_id] = format_amount(round_money(unbilled_amount(book), currency))
     return {
         "invoices": invoices,
         "exceptions": exceptions,

@@ -46,8 +46,14 @@ class SyncContract:
 
     def _upsert_downstream(self, version: ContractVersion, correlation_id: str) -> None:
         key = f"{version.contract_id}-v{version.version}"
+        ids = {
+            "clm_contract_id": version.contract_id,
+            "contract_version": str(version.version),
+            "erp_customer_id": version.customer_id,
+            "legal_entity": version.legal_entity,
+        }
         if self.psa is not None:
-            self.psa.send(
+            receipt = self.psa.send(
                 ConnectorCommand(
                     target="psa",
                     name="UpsertProject",
@@ -56,16 +62,19 @@ class SyncContract:
                     payload=project_payload(version),
                 )
             )
+            ids["psa_project_ref"] = receipt.reference or ""
         if self.erp is not None:
-            self.erp.send(
+            receipt = self.erp.send(
                 ConnectorCommand(
-                    target=f"erp:{version.legal_entity}",
+                    target=self.ledger.load_config().erp_instance_for(version.legal_entity) or "erp",
                     name="UpsertBillingSchedule",
                     idempotency_key=key,
                     correlation_id=correlation_id,
                     payload=billing_schedule_payload(version),
                 )
             )
+            ids["erp_billing_schedule_ref"] = receipt.reference or ""
+        self.ledger.record_mapping(version.contract_id, ids)
 
 
 def project_payload(version: ContractVersion) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -39,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_function_logs(environ: dict[str, str] | None = None) -> None:
+    """The functions log JSON lines and EMF metrics for CloudWatch; on a terminal
+    the commands print tables instead. BILLBRIDGE_VERBOSE=1 shows them again."""
+    env = os.environ if environ is None else environ
+    if env.get("BILLBRIDGE_VERBOSE"):
+        return
+    env.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_function_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

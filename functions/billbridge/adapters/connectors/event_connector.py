@@ -30,4 +30,6 @@ class EventBusConnector:
                 )
             ]
         )
-        return ConnectorReceipt(accepted=True, reference=command.idempotency_key, detail="published")
+        return ConnectorReceipt(
+            accepted=True, reference=f"{command.target}:{command.idempotency_key}", detail="published"
+        )

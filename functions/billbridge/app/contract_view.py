@@ -1,0 +1,71 @@
+"""A contract as an operator reads it: versions, ids, lines, invoices, exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billbridge.app.replay_report import invoice_document
+from billbridge.domain.model import ContractBook
+from billbridge.domain.money import format_amount
+
+
+def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
+    latest = book.latest_version
+    return {
+        "contract_id": book.contract_id,
+        "state": (
+            "pending (actuals arrived before the contract)"
+            if latest is None
+            else f"terminated on {book.termination.effective_date.isoformat()}"
+            if book.termination
+            else "active"
+        ),
+        "versions": [
+            {
+                "version": v.version,
+                "effective_date": v.effective_date.isoformat(),
+                "start_date": v.start_date.isoformat(),
+                "end_date": v.end_date.isoformat(),
+                "currency": v.currency,
+                "legal_entity": v.legal_entity,
+                "tax_jurisdiction": v.tax_jurisdiction,
+                "customer_id": v.customer_id,
+                "cap_amount": None if v.cap_amount is None else format_amount(v.cap_amount),
+                "retainer_amount": None if v.retainer_amount is None else format_amount(v.retainer_amount),
+                "rate_card": [
+                    {"role": r.role, "resource_id": r.resource_id, "rate": format_amount(r.rate)}
+                    for r in v.rate_card
+                ],
+            }
+            for v in sorted(book.versions.values(), key=lambda v: v.version)
+        ],
+        "ids": ids,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "kind": line.kind,
+                "ref": line.ref,
+                "contract_version": line.contract_version,
+                "quantity": format_amount(line.quantity),
+                "rate": None if line.rate is None else format_amount(line.rate),
+                "amount": format_amount(line.amount),
+                "invoice_id": line.invoice_id,
+                "rules": list(line.rules),
+            }
+            for line in sorted(book.lines.values(), key=lambda l: (l.line_date, l.ref, l.split_position))
+        ],
+        "invoices": [
+            invoice_document(i) for i in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq))
+        ],
+        "exceptions": [
+            {
+                "exception_id": e.exception_id,
+                "type": e.type.value,
+                "state": e.state.value,
+                "amount": format_amount(e.amount),
+                "refs": list(e.refs),
+                "detail": e.detail,
+            }
+            for e in book.exceptions.values()
+        ],
+    }

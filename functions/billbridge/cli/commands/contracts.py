@@ -1,0 +1,115 @@
+"""`billbridge contracts list|show ID`: what the hub knows about a contract."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+
+
+def register(subparsers: Any) -> None:
+    contracts = subparsers.add_parser("contracts", help="contracts, their versions and cross-system ids")
+    commands = contracts.add_subparsers(dest="contracts_command", metavar="SUBCOMMAND")
+    listing = commands.add_parser("list", help="every known contract")
+    add_target_options(listing)
+    listing.set_defaults(handler=list_command)
+    show = commands.add_parser("show", help="one contract: versions, id map, lines, invoices, exceptions")
+    show.add_argument("contract_id")
+    add_target_options(show)
+    show.set_defaults(handler=show_command)
+    contracts.set_defaults(handler=lambda args: (contracts.print_help(), 2)[1])
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args) as hub:
+        rows = []
+        for contract_id in hub.ledger.contract_ids():
+            book = hub.ledger.load(contract_id).book
+            latest = book.latest_version
+            assert latest is not None
+            rows.append(
+                {
+                    "contract_id": contract_id,
+                    "version": latest.version,
+                    "customer_id": latest.customer_id,
+                    "legal_entity": latest.legal_entity,
+                    "currency": latest.currency,
+                    "invoices": len(book.invoices),
+                    "open_exceptions": sum(1 for e in book.exceptions.values() if e.state.value == "open"),
+                }
+            )
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(list(rows[0]) if rows else ["contract_id"], [[str(v) for v in r.values()] for r in rows])
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from billbridge.app.contract_view import contract_view
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args) as hub:
+        stored = hub.ledger.load(args.contract_id)
+        view = contract_view(stored.book, hub.ledger.mapping(args.contract_id))
+    if not stored.revision:
+        print(f"no contract {args.contract_id} is known")
+        return 1
+    if args.json:
+        print_json(view)
+        return 0
+    print(f"Contract {view['contract_id']} ({view['state']})")
+    print_table(
+        ["version", "effective", "term", "currency", "legal entity", "tax", "cap", "retainer"],
+        [
+            [
+                str(v["version"]),
+                v["effective_date"],
+                f"{v['start_date']}..{v['end_date']}",
+                v["currency"],
+                v["legal_entity"],
+                v["tax_jurisdiction"],
+                v["cap_amount"] or "-",
+                v["retainer_amount"] or "-",
+            ]
+            for v in view["versions"]
+        ],
+    )
+    print("\nCross-system ids")
+    print_table(["system", "id"], [[k, v] for k, v in view["ids"].items()])
+    print("\nLines")
+    print_table(
+        ["kind", "ref", "version", "quantity", "rate", "amount", "invoice"],
+        [
+            [
+                l["kind"],
+                l["ref"],
+                str(l["contract_version"] or "-"),
+                l["quantity"],
+                l["rate"] or "-",
+                l["amount"],
+                l["invoice_id"] or "unbilled",
+            ]
+            for l in view["lines"]
+        ],
+    )
+    print("\nInvoices")
+    print_table(
+        ["proposal", "status", "ERP invoice", "total"],
+        [
+            [i["proposal_id"], i["status"], i["erp_invoice_number"] or "-", i["total"]]
+            for i in view["invoices"]
+        ],
+    )
+    print("\nExceptions")
+    print_table(
+        ["id", "type", "state", "amount", "refs"],
+        [
+            [e["exception_id"], e["type"], e["state"], e["amount"], ", ".join(e["refs"])]
+            for e in view["exceptions"]
+        ],
+    )
+    return 0

@@ -1,0 +1,196 @@
+"""`billbridge demo`: the main job. Replays the built-in engagement through the
+whole local stack and shows what finance and delivery would see."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+DEFAULT_REPORT = Path("reports/demo-report.json")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="replay the built-in engagement on the local stack and show the result"
+    )
+    parser.add_argument(
+        "--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})"
+    )
+    parser.add_argument(
+        "--state", type=Path, help="where to save the local state (default .billbridge/local-state.json)"
+    )
+    parser.set_defaults(handler=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from billbridge.localstack.demo_engagement import engagement
+    from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
+    from billbridge.localstack.snapshot import default_state_path
+    from billbridge.localstack.stack import LocalStack
+
+    scenario = engagement()
+    secrets = generate_webhook_secrets()
+    state_path = args.state or default_state_path()
+    print(f"Billbridge demo: {scenario['name']}")
+    print(
+        "Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)..."
+    )
+    with (
+        LocalStack(secrets=secrets) as stack,
+        ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
+    ):
+        replayer.configure(scenario["config"])
+        deliveries = refused = runs = 0
+        posted = 0
+        for index, step in enumerate(scenario["steps"], start=1):
+            if "deliver" in step:
+                outcome = replayer.deliver(step["deliver"], step=index)
+                deliveries += 1
+                refused += outcome.status >= 400
+            elif "billing_run" in step:
+                run = replayer.bill(step["billing_run"]["period"], None, request_id=f"demo-step-{index}")
+                runs += 1
+                print(f"  billing run {step['billing_run']['period']}: {run.status}")
+            elif "erp_feedback" in step:
+                posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
+        report = replayer.report()
+        ids = {
+            contract_id: replayer.ledger.mapping(contract_id)
+            for contract_id in replayer.ledger.contract_ids()
+        }
+        stack.save(state_path)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"  {deliveries} signed webhook deliveries ({refused} refused), {runs} billing runs, {posted} ERP postings\n"
+    )
+    _show(report, ids)
+    print(f"\nReplay report: {args.report}    Local state: {state_path}")
+    print(
+        "Next: `billbridge contracts show SOW-GLX-2026-01`, `billbridge exceptions list`, `billbridge trace <id>`"
+    )
+    return 0
+
+
+def _answer_as_erp(replayer: Any, *, pay: bool, step: int) -> int:
+    """Post every proposed invoice in the ERP (an invoice number and its tax),
+    and pay the ones the step says are paid."""
+    answered = 0
+    for invoice in replayer.report()["invoices"]:
+        if invoice["status"] != "proposed":
+            continue
+        answered += 1
+        number = "INV-" + invoice["proposal_id"].replace("SOW-", "")
+        base = {
+            "specversion": "1.0",
+            "source": "erp",
+            "time": "2026-04-01T09:00:00Z",
+            "datacontenttype": "application/json",
+        }
+        replayer.deliver(
+            {
+                **base,
+                "id": f"erp-post-{invoice['proposal_id']}",
+                "type": "invoice.posted",
+                "data": {
+                    "proposal_id": invoice["proposal_id"],
+                    "invoice_number": number,
+                    "posting_date": "2026-04-01",
+                    "subtotal": invoice["subtotal"],
+                    "tax": invoice["tax"],
+                    "total": invoice["total"],
+                    "currency": invoice["currency"],
+                },
+            },
+            step=step,
+        )
+        if pay:
+            replayer.deliver(
+                {
+                    **base,
+                    "id": f"erp-pay-{invoice['proposal_id']}",
+                    "type": "payment.applied",
+                    "data": {
+                        "invoice_number": number,
+                        "payment_id": f"PAY-{number}",
+                        "amount": invoice["total"],
+                        "currency": invoice["currency"],
+                        "paid_on": "2026-04-20",
+                    },
+                },
+                step=step,
+            )
+    return answered
+
+
+def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
+    from billbridge.cli.tables import print_table
+
+    print("Invoices")
+    print_table(
+        ["proposal", "ERP", "status", "ERP invoice", "currency", "subtotal", "tax", "total"],
+        [
+            [
+                i["proposal_id"],
+                i["erp_instance"],
+                i["status"],
+                i["erp_invoice_number"] or "-",
+                i["currency"],
+                i["subtotal"],
+                i["tax"],
+                i["total"],
+            ]
+            for i in report["invoices"]
+        ],
+    )
+    for invoice in report["invoices"]:
+        print(f"\n  {invoice['proposal_id']} lines")
+        print_table(
+            ["kind", "ref", "version", "quantity", "rate", "amount", "rule"],
+            [
+                [
+                    l["kind"],
+                    l["ref"],
+                    str(l["contract_version"] or "-"),
+                    l["quantity"],
+                    l["rate"] or "-",
+                    l["amount"],
+                    l["rate_rule"],
+                ]
+                for l in invoice["lines"]
+            ],
+        )
+    print("\nExceptions (held, visible, resolvable)")
+    print_table(
+        ["type", "contract", "refs", "amount", "state"],
+        [
+            [e["type"], e["contract_id"], ", ".join(e["refs"]), e["amount"], e["state"]]
+            for e in report["exceptions"]
+        ],
+    )
+    print("\nRe-rated after amendments")
+    print_table(
+        ["ref", "from", "to", "old amount", "new amount"],
+        [
+            [r["ref"], str(r["from_version"]), str(r["to_version"]), r["old_amount"], r["new_amount"]]
+            for r in report["rerated"]
+        ],
+    )
+    print("\nCross-system id map")
+    print_table(
+        ["contract", "version", "PSA project", "ERP customer", "ERP billing schedule"],
+        [
+            [
+                c,
+                m.get("contract_version", "-"),
+                m.get("psa_project_ref", "-"),
+                m.get("erp_customer_id", "-"),
+                m.get("erp_billing_schedule_ref", "-"),
+            ]
+            for c, m in ids.items()
+        ],
+    )
+    print("\nUnbilled (rated, not yet invoiced)")
+    print_table(["contract", "amount"], [[c, a] for c, a in report["unbilled"].items()])

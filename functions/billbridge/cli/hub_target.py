@@ -1,0 +1,162 @@
+"""Where operator commands act: the embedded local stack (its saved state) or
+a deployed stack (AWS profile/region and the stack's CloudFormation outputs).
+
+    with open_hub(args) as hub:
+        hub.ledger.load("SOW-1001")
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from billbridge import topology
+from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+DEFAULT_STACK_NAME = "Billbridge"
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: the local stack's saved state)")
+    group.add_argument(
+        "--state",
+        type=Path,
+        help="local state file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
+    )
+    group.add_argument("--stack", help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME})")
+    group.add_argument("--profile", help="AWS profile for --stack")
+    group.add_argument("--region", help="AWS region for --stack")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    parser.add_argument("--actor", default=None, help="who is acting (recorded in the audit trail)")
+
+
+@dataclass
+class QueueNames:
+    workflow: str
+    queue_url: str
+    dead_letter_queue_url: str
+
+
+@dataclass
+class Hub:
+    """What the operator commands need, the same for local and deployed."""
+
+    ledger: DynamoLedger
+    client: Callable[[str], Any]
+    queues: list[QueueNames]
+    state_machine_arn: str
+    is_local: bool
+    start_run: Callable[[dict[str, Any], str], dict[str, Any]]
+    drain: Callable[[], Any] = lambda: None
+    extras: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+    def queue(self, name: str) -> QueueNames:
+        for queue in self.queues:
+            if name in (
+                queue.workflow,
+                queue.queue_url.rsplit("/", 1)[-1],
+                queue.dead_letter_queue_url.rsplit("/", 1)[-1],
+            ):
+                return queue
+        raise KeyError(f"no queue {name!r}; queues: {[q.workflow for q in self.queues]}")
+
+
+@contextmanager
+def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
+    if getattr(args, "stack", None):
+        yield _deployed_hub(args)
+        return
+    from billbridge.localstack.snapshot import default_state_path
+    from billbridge.localstack.stack import LocalStack
+
+    state = Path(args.state) if getattr(args, "state", None) else default_state_path()
+    if not state.is_file():
+        raise SystemExit(
+            f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
+            "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
+        )
+    with LocalStack(state_file=state) as stack:
+        hub = Hub(
+            ledger=DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb")),
+            client=stack.client,
+            queues=[
+                QueueNames(
+                    workflow=workflow.name,
+                    queue_url=stack.queue_url(stack.names.queue(workflow)),
+                    dead_letter_queue_url=stack.queue_url(stack.names.dead_letter_queue(workflow)),
+                )
+                for workflow in topology.WORKFLOWS
+            ],
+            state_machine_arn=stack.names.state_machine_arn,
+            is_local=True,
+            start_run=lambda run_input, name: stack.start_billing_run(run_input, name=name),
+            drain=stack.drain,
+            extras={"stack": stack, "state_file": state},
+        )
+        yield hub
+        if hub.changed:
+            stack.save(state)
+
+
+def _deployed_hub(args: argparse.Namespace) -> Hub:
+    import boto3
+
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    outputs = {
+        output["OutputKey"]: output["OutputValue"]
+        for output in session.client("cloudformation")
+        .describe_stacks(StackName=args.stack)["Stacks"][0]
+        .get("Outputs", [])
+    }
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            clients[service] = session.client(service)  # type: ignore[call-overload]
+        return clients[service]
+
+    def start_run(run_input: dict[str, Any], name: str) -> dict[str, Any]:
+        sfn = client("stepfunctions")
+        try:
+            arn = sfn.start_execution(
+                stateMachineArn=outputs["BillingStateMachineArn"], name=name, input=json.dumps(run_input)
+            )["executionArn"]
+        except sfn.exceptions.ExecutionAlreadyExists:
+            arn = outputs["BillingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return {
+                    "executionArn": arn,
+                    "name": name,
+                    "status": described["status"],
+                    "error": described.get("error"),
+                }
+            time.sleep(2)
+
+    return Hub(
+        ledger=DynamoLedger(outputs["LedgerTableName"], client=client("dynamodb")),
+        client=client,
+        queues=[
+            QueueNames(
+                workflow=workflow.name,
+                queue_url=outputs[f"{workflow.construct_id}QueueUrl"],
+                dead_letter_queue_url=outputs[f"{workflow.construct_id}DeadLetterQueueUrl"],
+            )
+            for workflow in topology.WORKFLOWS
+        ],
+        state_machine_arn=outputs["BillingStateMachineArn"],
+        is_local=False,
+        start_run=start_run,
+        extras={"outputs": outputs},
+    )
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=str))

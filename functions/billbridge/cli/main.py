@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.replay",
     "billbridge.cli.commands.demo",
     "billbridge.cli.commands.operations",
+    "billbridge.cli.commands.config",
 )
 
 

@@ -5,7 +5,7 @@ Pure functions: the same entry and versions always give the same lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -70,18 +70,22 @@ def rate_time_entry(
     if not entry.billable or entry.rejected:
         return NOTHING
     work_days = entry.days if days is None else days
+    ordered = work_days if len(work_days) < 2 else sorted(work_days, key=_day_key)
 
+    applicable_on = timeline.applicable_on
+    end_date_of = timeline.end_date_of
     groups: dict[tuple[int, int, int], list[WorkDay]] = {}
     group_versions: dict[tuple[int, int, int], ContractVersion] = {}
     outside: list[WorkDay] = []
     outside_version: ContractVersion | None = None
-    for day in sorted(work_days, key=_day_key):
-        version = timeline.applicable_on(day.date)
-        if version is None or not timeline.in_term(version, day.date):
+    for day in ordered:
+        on = day.date
+        version = applicable_on(on)
+        if version is None or not version.start_date <= on <= end_date_of(version):
             outside.append(day)
             outside_version = outside_version or version
             continue
-        key = (version.version, day.date.year, day.date.month)
+        key = (version.version, on.year, on.month)
         group = groups.get(key)
         if group is None:
             groups[key] = [day]
@@ -93,7 +97,7 @@ def rate_time_entry(
     if outside:
         issues.append(_outside_term_issue(entry, outside, outside_version))
 
-    priced: list[tuple[ContractVersion, list[WorkDay], Decimal, str]] = []
+    priced: list[tuple[ContractVersion, list[WorkDay], _Pricing]] = []
     for key, group_days in groups.items():
         version = group_versions[key]
         if version.cost_centers and entry.cost_center not in version.cost_centers:
@@ -111,8 +115,8 @@ def rate_time_entry(
                     ),
                 ),
             )
-        rate_line = version.rate_for(entry.resource_id, entry.role)
-        if rate_line is None:
+        pricing = _pricing(timeline, version, entry.resource_id, entry.role)
+        if pricing is None:
             return RatingResult(
                 lines=(),
                 issues=(
@@ -127,29 +131,40 @@ def rate_time_entry(
                     ),
                 ),
             )
-        priced.append((version, group_days, rate_line.rate, rate_line.label))
+        priced.append((version, group_days, pricing))
 
     lines: list[BillingLine] = []
     group_count = len(priced)
-    source_refs = (entry.provenance.source_ref,) if entry.provenance else ()
-    correlation_id = entry.provenance.correlation_id if entry.provenance else ""
-    for index, (version, group_days, rate, label) in enumerate(priced):
-        quantity = sum((d.hours for d in group_days), ZERO)
+    provenance = entry.provenance
+    source_refs = (provenance.source_ref,) if provenance else ()
+    correlation_id = provenance.correlation_id if provenance else ""
+    who = f"{entry.role or 'time'} {entry.resource_id or ''} "
+    for index, (version, group_days, pricing) in enumerate(priced):
+        if len(group_days) == 1:
+            quantity = ZERO + group_days[0].hours
+            first_date = last_date = group_days[0].date
+            first_iso = last_iso = first_date.isoformat()
+        else:
+            quantity = sum((d.hours for d in group_days), ZERO)
+            first_date = group_days[0].date
+            last_date = group_days[-1].date
+            first_iso = first_date.isoformat()
+            last_iso = last_date.isoformat()
+        rate = pricing.rate
         amount = round_money(quantity * rate, version.currency)
-        first_date = group_days[0].date
-        last_date = group_days[-1].date
         position = position_base + index * SPLIT_STRIDE
-        rules = [
-            f"version {version.version} applies from {version.effective_date.isoformat()}",
-            f"rate card {label} at {rate}",
-        ]
         if group_count > 1:
-            rules.append(f"split {index + 1} of {group_count} by contract version and month")
+            rules: tuple[str, ...] = (
+                *pricing.rules,
+                f"split {index + 1} of {group_count} by contract version and month",
+            )
+        else:
+            rules = pricing.rules
         if version.cost_centers:
-            rules.append(f"cost center {entry.cost_center} allowed")
+            rules = (*rules, f"cost center {entry.cost_center} allowed")
         lines.append(
-            BillingLine(
-                line_id=time_line_id(entry.entry_id, entry.revision, first_date, position),
+            new_line(
+                line_id=f"time:{entry.entry_id}:r{entry.revision}:{first_iso}:{position}",
                 kind="time",
                 ref=entry.entry_id,
                 quantity=quantity,
@@ -162,14 +177,11 @@ def rate_time_entry(
                 days=tuple(group_days),
                 split_position=position,
                 revision=entry.revision,
-                rate_rule=f"rate_card[{label}]",
-                rules=tuple(rules),
+                rate_rule=pricing.rate_rule,
+                rules=rules,
                 source_refs=source_refs,
                 correlation_id=correlation_id,
-                description=(
-                    f"{entry.role or 'time'} {entry.resource_id or ''} {quantity} h "
-                    f"{first_date.isoformat()}..{last_date.isoformat()}"
-                ).replace("  ", " "),
+                description=f"{who}{quantity} h {first_iso}..{last_iso}".replace("  ", " "),
             )
         )
 
@@ -193,8 +205,63 @@ def rate_time_entry(
     return RatingResult(lines=tuple(lines), issues=tuple(issues), rate_mismatch=mismatch)
 
 
+_LINE_SLOTS = tuple(
+    (field.name, getattr(BillingLine, field.name).__set__, field.default) for field in fields(BillingLine)
+)
+
+
+def new_line(**values: object) -> BillingLine:
+    """`BillingLine(**values)`, built through the slot descriptors.
+
+    The generated `__init__` of a frozen dataclass sets each of the line's
+    twenty-odd fields through `object.__setattr__`, which is most of the cost of
+    rating an entry; setting the slots directly gives the same frozen value
+    several times faster. A field without a default must be given.
+    """
+    line = object.__new__(BillingLine)
+    for name, set_slot, default in _LINE_SLOTS:
+        value = values.get(name, default)
+        if value is MISSING:
+            raise TypeError(f"new_line() missing required field {name!r}")
+        set_slot(line, value)
+    return line
+
+
 def _day_key(day: WorkDay) -> date:
     return day.date
+
+
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """What a version's rate card says for a (resource, role), with its rule texts."""
+
+    rate: Decimal
+    rate_rule: str
+    rules: tuple[str, ...]
+
+
+def _pricing(
+    timeline: VersionTimeline, version: ContractVersion, resource_id: str | None, role: str | None
+) -> _Pricing | None:
+    """The rate-card match, memoised on the timeline (its versions are unique by number)."""
+    key = ("pricing", version.version, resource_id, role)
+    memo = timeline.memo
+    if key in memo:
+        return memo[key]  # type: ignore[return-value]
+    rate_line = version.rate_for(resource_id, role)
+    pricing = None
+    if rate_line is not None:
+        label = rate_line.label
+        pricing = _Pricing(
+            rate=rate_line.rate,
+            rate_rule=f"rate_card[{label}]",
+            rules=(
+                f"version {version.version} applies from {version.effective_date.isoformat()}",
+                f"rate card {label} at {rate_line.rate}",
+            ),
+        )
+    memo[key] = pricing
+    return pricing
 
 
 def _amount_at_stake(

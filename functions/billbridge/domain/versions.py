@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from billbridge.domain.model import ContractVersion, Termination
@@ -21,6 +21,8 @@ class VersionTimeline:
     breakpoints: tuple[date, ...]
     versions_at: tuple[ContractVersion, ...]
     termination_date: date | None
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    """Derived per-version facts rating looks up many times (rate-card matches, rule texts)."""
 
     @classmethod
     def of(

@@ -161,7 +161,10 @@ def test_a_version_identical_in_terms_under_a_new_number_changes_no_amounts(
     after = desk.book
 
     def priced(book: ContractBook) -> list[tuple]:
-        return sorted((line.quantity, line.rate, line.amount, line.days) for line in book.lines.values())
+        return sorted(
+            (line.quantity, line.rate, line.amount, tuple((day.date, day.hours) for day in line.days))
+            for line in book.lines.values()
+        )
 
     assert priced(after) == priced(before)
     assert invoiced(after) == invoiced(before)

@@ -1,0 +1,1 @@
+"""What is measured, not asserted: throughput of the billing core."""

@@ -24,7 +24,7 @@ DEFAULT_STACK_NAME = "Billbridge"
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: the local stack's saved state)")
     group.add_argument(
-        "--state",
+        "--state-file",
         type=Path,
         help="local state file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
     )
@@ -75,7 +75,7 @@ def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
     from billbridge.localstack.snapshot import default_state_path
     from billbridge.localstack.stack import LocalStack
 
-    state = Path(args.state) if getattr(args, "state", None) else default_state_path()
+    state = Path(args.state_file) if getattr(args, "state_file", None) else default_state_path()
     if not state.is_file():
         raise SystemExit(
             f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "

@@ -256,6 +256,45 @@ class DynamoLedger:
     def audit_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
         return [json.loads(item["record"]["S"]) for item in self._query_pk(f"AUDIT#{contract_id}")]
 
+    # --- operations reads: trace, report, archive replay ----------------------
+
+    def contract_of_proposal(self, proposal_id: str) -> str | None:
+        item = self._get(f"PROPOSAL#{proposal_id}", "CONTRACT")
+        return None if item is None else str(item["contract_id"]["S"])
+
+    def audit_trail_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
+        """The contract's audit records in order, each with `recorded_at` and `contract_id`."""
+        return [
+            {
+                **json.loads(item["record"]["S"]),
+                "contract_id": contract_id,
+                "recorded_at": item.get("recorded_at", {}).get("S", ""),
+            }
+            for item in self._query_pk(f"AUDIT#{contract_id}")
+        ]
+
+    def audit_trail_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
+        """A correlation id's audit records across contracts, each with `recorded_at` and `contract_id`."""
+        trail = []
+        for item in self._query_index(f"CORRELATION#{correlation_id}"):
+            contract_id = item["pk"]["S"].removeprefix("AUDIT#")
+            trail.append(
+                {
+                    **json.loads(item["record"]["S"]),
+                    "contract_id": contract_id,
+                    "recorded_at": item.get("recorded_at", {}).get("S", ""),
+                }
+            )
+        return sorted(trail, key=lambda record: (record["recorded_at"], record["contract_id"]))
+
+    def delivery(self, source: str, event_id: str) -> dict[str, str] | None:
+        """The accepted delivery of `(source, id)`: correlation id, raw payload key, acceptance time."""
+        item = self._get(f"DELIVERY#{source}#{event_id}", "DELIVERY")
+        return None if item is None else _plain_strings(item)
+
+    def deliveries(self) -> list[dict[str, str]]:
+        return [_plain_strings(item) for item in self._scan_prefix("DELIVERY#", sk="DELIVERY")]
+
     # --- low level -------------------------------------------------------------
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
@@ -328,3 +367,7 @@ def exception_item(exception: BillingException) -> dict[str, Any]:
         "state": {"S": exception.state.value},
         "exception": {"S": EXCEPTION_ADAPTER.dump_json(exception).decode()},
     }
+
+def _plain_strings(item: dict[str, Any]) -> dict[str, str]:
+    """The string attributes of an item, untyped (`{"S": "x"}` -> `"x"`)."""
+    return {name: value["S"] for name, value in item.items() if "S" in value}

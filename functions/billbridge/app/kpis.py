@@ -1,0 +1,496 @@
+"""Operating KPIs computed from the ledger: pure functions over books and timings.
+
+Choices, so the figures can be read without the code:
+- Unbilled: lines not on a counting invoice (held lines included), fees and the
+  retainer offset excluded (as in the replay report); hours from time lines.
+  Age = `as_of` - line date, in days; a line dated after `as_of` counts as 0-30.
+  Grouped by the legal entity of the line's contract version and by currency.
+- Approval to invoice, per billed time entry and invoice: approval is when the
+  entry's approval reached the hub (its first `entry_recorded` audit record),
+  invoicing is when the proposal was made (`invoice_proposed` audit record).
+  When either time is unknown both fall back to dates: the line date, and the
+  ERP posting date (else the last day of the invoice's period).
+- Invoices requiring correction: rejected by the ERP, posted with a tax
+  variance, or carrying an adjustment line.
+- Money at risk: the amount of open exceptions, except `rate_mismatch`
+  (informational: the line is billed at the contract's rate).
+- Cap burn: time invoiced on counting invoices / the cap in force (the latest
+  version's), as a percentage.
+- Integration failures: dead-lettered messages per workflow, and
+  `billing_failed` exceptions; resolution time = decision time - raised time,
+  where both are known.
+
+`emit_kpi_metrics` publishes the same figures as CloudWatch metrics (EMF).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from billbridge.domain.model import (
+    BillingLine,
+    ContractBook,
+    ExceptionState,
+    ExceptionType,
+    Invoice,
+)
+from billbridge.domain.money import format_amount
+
+ZERO = Decimal(0)
+AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-30", 0, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("90+", 91, None),
+)
+NOT_AT_RISK = frozenset({ExceptionType.RATE_MISMATCH})
+UNBILLED_KINDS = frozenset({"time", "expense", "milestone", "adjustment"})
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTimings:
+    """When things happened, from the audit trail (`recorded_at` of its records)."""
+
+    entry_recorded_at: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    """(contract id, entry id) -> first time the entry was recorded."""
+    invoice_proposed_at: Mapping[str, datetime] = field(default_factory=dict)
+    exception_raised_at: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterDepth:
+    workflow: str
+    messages: int
+    oldest_sent_at: datetime | None = None
+    error_types: Mapping[str, int] = field(default_factory=dict)
+
+
+def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> LedgerTimings:
+    """`trails`: contract id -> its audit records (each with `recorded_at`), oldest first."""
+    entries: dict[tuple[str, str], datetime] = {}
+    proposals: dict[str, datetime] = {}
+    raised: dict[str, datetime] = {}
+    for contract_id, records in trails.items():
+        for record in records:
+            at = _parse_time(str(record.get("recorded_at", "")))
+            if at is None:
+                continue
+            action, ref = record.get("action"), str(record.get("ref", ""))
+            if action == "entry_recorded":
+                entries.setdefault((contract_id, ref), at)
+            elif action == "invoice_proposed":
+                proposals.setdefault(ref, at)
+            elif action == "exception_raised":
+                raised.setdefault(ref, at)
+    return LedgerTimings(entries, proposals, raised)
+
+
+def invoiced_time_amount(book: ContractBook) -> Decimal:
+    """Time billed on invoices that count (not rejected): what a not-to-exceed cap limits."""
+    return sum(
+        (
+            line.amount
+            for invoice in book.invoices.values()
+            if invoice.counts
+            for line in invoice.lines
+            if line.kind == "time"
+        ),
+        ZERO,
+    )
+
+
+def age_bucket(line_date: date, as_of: date) -> str:
+    age = max((as_of - line_date).days, 0)
+    for name, low, high in AGE_BUCKETS:
+        if age >= low and (high is None or age <= high):
+            return name
+    return AGE_BUCKETS[-1][0]
+
+
+def compute_kpis(
+    books: Iterable[ContractBook],
+    *,
+    as_of: date,
+    timings: LedgerTimings | None = None,
+    dead_letters: Sequence[DeadLetterDepth] = (),
+) -> dict[str, Any]:
+    known = sorted((b for b in books if b.is_known), key=lambda b: b.contract_id)
+    timings = timings or LedgerTimings()
+    return {
+        "as_of": as_of.isoformat(),
+        "contracts": len(known),
+        "unbilled": _unbilled(known, as_of),
+        "approval_to_invoice": _approval_to_invoice(known, timings),
+        "corrections": _corrections(known),
+        "exceptions": _exceptions(known),
+        "cap_burn": _cap_burn(known),
+        "integration_failures": _integration_failures(known, timings, dead_letters, as_of),
+    }
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def _is_unbilled(book: ContractBook, line: BillingLine) -> bool:
+    if line.invoice_id is None:
+        return True
+    invoice = book.invoices.get(line.invoice_id)
+    return invoice is not None and not invoice.counts
+
+
+def _legal_entity(book: ContractBook, line: BillingLine) -> str:
+    if line.contract_version is not None and line.contract_version in book.versions:
+        return book.versions[line.contract_version].legal_entity
+    latest = book.latest_version
+    return latest.legal_entity if latest else "?"
+
+
+def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for book in books:
+        for line in book.lines.values():
+            if line.kind not in UNBILLED_KINDS or not _is_unbilled(book, line):
+                continue
+            key = (_legal_entity(book, line), line.currency, age_bucket(line.line_date, as_of))
+            cell = cells.setdefault(key, {"hours": ZERO, "amount": ZERO, "lines": 0})
+            cell["amount"] += line.amount
+            cell["lines"] += 1
+            if line.kind == "time":
+                cell["hours"] += line.quantity
+    rows = [
+        {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
+        for (entity, currency, bucket), cell in cells.items()
+    ]
+    order = {name: index for index, (name, _, _) in enumerate(AGE_BUCKETS)}
+    rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO})
+        total["hours"] += row["hours"]
+        total["amount"] += row["amount"]
+    return {
+        "buckets": [name for name, _, _ in AGE_BUCKETS],
+        "rows": rows,
+        "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
+    }
+
+
+def _period_end(period: str) -> date:
+    year, month = (int(part) for part in period.split("-"))
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _approval_to_invoice(books: Sequence[ContractBook], timings: LedgerTimings) -> dict[str, Any]:
+    samples: list[dict[str, Any]] = []
+    for book in books:
+        for invoice in book.invoices.values():
+            if not invoice.counts:
+                continue
+            first_line_of_entry: dict[str, BillingLine] = {}
+            for line in invoice.lines:
+                if line.kind == "time":
+                    current = first_line_of_entry.get(line.ref)
+                    if current is None or line.line_date < current.line_date:
+                        first_line_of_entry[line.ref] = line
+            for entry_id, line in sorted(first_line_of_entry.items()):
+                samples.append(_approval_sample(book.contract_id, entry_id, line, invoice, timings))
+    days = sorted(Decimal(sample["days"]) for sample in samples)
+    return {
+        "samples": len(samples),
+        "median_days": _median(days),
+        "p90_days": _percentile(days, 90),
+        "from_audit_times": sum(1 for s in samples if s["basis"] == "audit"),
+        "from_dates": sum(1 for s in samples if s["basis"] == "dates"),
+        "histogram": _histogram(days),
+        "entries": samples,
+    }
+
+
+def _approval_sample(
+    contract_id: str, entry_id: str, line: BillingLine, invoice: Invoice, timings: LedgerTimings
+) -> dict[str, Any]:
+    approved = timings.entry_recorded_at.get((contract_id, entry_id))
+    proposed = timings.invoice_proposed_at.get(invoice.proposal_id)
+    if approved is not None and proposed is not None:
+        elapsed = Decimal(str(round((proposed - approved).total_seconds() / 86400, 2)))
+        basis = "audit"
+    else:
+        invoiced_on = invoice.posting_date or _period_end(invoice.period)
+        elapsed = Decimal((invoiced_on - line.line_date).days)
+        basis = "dates"
+    return {
+        "contract_id": contract_id,
+        "entry_id": entry_id,
+        "proposal_id": invoice.proposal_id,
+        "days": max(elapsed, ZERO),
+        "basis": basis,
+    }
+
+
+def _median(values: Sequence[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    middle = len(values) // 2
+    if len(values) % 2:
+        return values[middle]
+    return (values[middle - 1] + values[middle]) / 2
+
+
+def _percentile(values: Sequence[Decimal], percent: int) -> Decimal | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    rank = max(math.ceil(percent / 100 * len(values)), 1)
+    return values[rank - 1]
+
+
+def _histogram(days: Sequence[Decimal]) -> list[dict[str, Any]]:
+    edges = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"), (61, None, "61+"))
+    counts = []
+    for low, high, label in edges:
+        count = sum(1 for d in days if d >= low and (high is None or d < high + 1))
+        counts.append({"label": label, "count": count})
+    return counts
+
+
+def _corrections(books: Sequence[ContractBook]) -> dict[str, Any]:
+    invoices = [invoice for book in books for invoice in book.invoices.values()]
+    variance_numbers = {
+        ref
+        for book in books
+        for exception in book.exceptions.values()
+        if exception.type is ExceptionType.TAX_VARIANCE
+        for ref in exception.refs
+    }
+    rows: list[dict[str, Any]] = []
+    for invoice in sorted(invoices, key=lambda i: (i.contract_id, i.period, i.seq)):
+        reasons: list[str] = []
+        if not invoice.counts:
+            reasons.append("rejected")
+        if invoice.erp_invoice_number in variance_numbers or invoice.proposal_id in variance_numbers:
+            reasons.append("tax_variance")
+        if any(line.kind == "adjustment" for line in invoice.lines):
+            reasons.append("adjustment")
+        if reasons:
+            rows.append(
+                {
+                    "proposal_id": invoice.proposal_id,
+                    "contract_id": invoice.contract_id,
+                    "currency": invoice.currency,
+                    "total": invoice.total,
+                    "reasons": reasons,
+                }
+            )
+    by_reason = {
+        reason: sum(1 for row in rows if reason in row["reasons"])
+        for reason in ("rejected", "tax_variance", "adjustment")
+    }
+    return {
+        "invoices": len(invoices),
+        "requiring_correction": len(rows),
+        "share_percent": _percent(Decimal(len(rows)), Decimal(len(invoices))),
+        "by_reason": by_reason,
+        "rows": rows,
+    }
+
+
+def _currency_of(book: ContractBook) -> str:
+    latest = book.latest_version
+    return latest.currency if latest else "?"
+
+
+def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for book in books:
+        currency = _currency_of(book)
+        for exception in book.exceptions.values():
+            cell = cells.setdefault(
+                (exception.type.value, currency),
+                {
+                    "total": 0,
+                    "open": 0,
+                    "approved": 0,
+                    "written_off": 0,
+                    "resolved": 0,
+                    "money_at_risk": ZERO,
+                },
+            )
+            cell["total"] += 1
+            cell[exception.state.value] += 1
+            if exception.state is ExceptionState.OPEN and exception.type not in NOT_AT_RISK:
+                cell["money_at_risk"] += exception.amount
+    rows = [{"type": t, "currency": c, **cell} for (t, c), cell in sorted(cells.items())]
+    at_risk: dict[str, Decimal] = {}
+    for row in rows:
+        at_risk[row["currency"]] = at_risk.get(row["currency"], ZERO) + row["money_at_risk"]
+    return {
+        "rows": rows,
+        "open": sum(row["open"] for row in rows),
+        "money_at_risk": [{"currency": c, "amount": a} for c, a in sorted(at_risk.items())],
+    }
+
+
+def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
+    rows = []
+    for book in books:
+        latest = book.latest_version
+        if latest is None or latest.cap_amount is None:
+            continue
+        invoiced = invoiced_time_amount(book)
+        held = sum(
+            (
+                e.amount
+                for e in book.exceptions.values()
+                if e.type is ExceptionType.CAP_EXCEEDED and e.state is ExceptionState.OPEN
+            ),
+            ZERO,
+        )
+        rows.append(
+            {
+                "contract_id": book.contract_id,
+                "currency": latest.currency,
+                "cap": latest.cap_amount,
+                "invoiced_time": invoiced,
+                "remaining": max(latest.cap_amount - invoiced, ZERO),
+                "held": held,
+                "burn_percent": _percent(invoiced, latest.cap_amount),
+            }
+        )
+    return rows
+
+
+def _integration_failures(
+    books: Sequence[ContractBook],
+    timings: LedgerTimings,
+    dead_letters: Sequence[DeadLetterDepth],
+    as_of: date,
+) -> dict[str, Any]:
+    failures = []
+    hours: list[Decimal] = []
+    for book in books:
+        for exception in book.exceptions.values():
+            if exception.type is not ExceptionType.BILLING_FAILED:
+                continue
+            raised = timings.exception_raised_at.get(exception.exception_id)
+            decided = _parse_time(exception.decision.decided_at) if exception.decision else None
+            resolution = None
+            if raised is not None and decided is not None:
+                resolution = Decimal(str(round((decided - raised).total_seconds() / 3600, 2)))
+                hours.append(resolution)
+            failures.append(
+                {
+                    "exception_id": exception.exception_id,
+                    "contract_id": exception.contract_id,
+                    "period": exception.period,
+                    "state": exception.state.value,
+                    "resolution_hours": resolution,
+                }
+            )
+    return {
+        "dead_letters": [
+            {
+                "workflow": depth.workflow,
+                "messages": depth.messages,
+                "oldest_sent_at": depth.oldest_sent_at.isoformat() if depth.oldest_sent_at else None,
+                "oldest_age_days": (
+                    max((as_of - depth.oldest_sent_at.date()).days, 0) if depth.oldest_sent_at else None
+                ),
+                "error_types": dict(depth.error_types),
+            }
+            for depth in dead_letters
+        ],
+        "dead_lettered_messages": sum(depth.messages for depth in dead_letters),
+        "billing_failed": failures,
+        "billing_failed_open": sum(1 for f in failures if f["state"] == "open"),
+        "median_resolution_hours": _median(sorted(hours)),
+    }
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _parse_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def kpi_document(kpis: Any) -> Any:
+    """JSON-ready: Decimals as decimal strings (money never becomes a float)."""
+    if isinstance(kpis, Decimal):
+        return format_amount(kpis)
+    if isinstance(kpis, Mapping):
+        return {str(k): kpi_document(v) for k, v in kpis.items()}
+    if isinstance(kpis, list | tuple):
+        return [kpi_document(v) for v in kpis]
+    return kpis
+
+
+def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -> int:
+    """Publish the KPIs as CloudWatch metrics in the embedded metric format (one EMF
+    document per metric and dimension set, written to stdout, which Lambda ships to
+    CloudWatch). Returns how many metrics were emitted.
+
+    Namespace: `namespace`, else POWERTOOLS_METRICS_NAMESPACE, else `Billbridge`.
+    """
+    import os
+
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    chosen = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Billbridge"
+    emitted = 0
+
+    def emit(name: str, unit: MetricUnit, value: Decimal | int | None, **dimensions: str) -> None:
+        nonlocal emitted
+        if value is None:
+            return
+        # CloudWatch takes doubles: the conversion happens here, at the edge, and nowhere else.
+        with single_metric(name=name, unit=unit, value=float(value), namespace=chosen) as metric:
+            for key, dimension in dimensions.items():
+                metric.add_dimension(name=key, value=dimension)
+        emitted += 1
+
+    for row in kpis["unbilled"]["rows"]:
+        labels = {
+            "LegalEntity": row["legal_entity"],
+            "Currency": row["currency"],
+            "AgeBucket": row["age_bucket"],
+        }
+        emit("UnbilledAmount", MetricUnit.NoUnit, row["amount"], **labels)
+        emit("UnbilledHours", MetricUnit.Count, row["hours"], **labels)
+    approval = kpis["approval_to_invoice"]
+    emit("ApprovalToInvoiceMedianDays", MetricUnit.Count, approval["median_days"])
+    emit("ApprovalToInvoiceP90Days", MetricUnit.Count, approval["p90_days"])
+    emit("InvoicesRequiringCorrection", MetricUnit.Count, kpis["corrections"]["requiring_correction"])
+    for row in kpis["exceptions"]["rows"]:
+        emit("ExceptionsOpen", MetricUnit.Count, row["open"], ExceptionType=row["type"])
+        emit(
+            "MoneyAtRisk",
+            MetricUnit.NoUnit,
+            row["money_at_risk"],
+            ExceptionType=row["type"],
+            Currency=row["currency"],
+        )
+    for row in kpis["cap_burn"]:
+        emit("CapBurnPercent", MetricUnit.Percent, row["burn_percent"], ContractId=row["contract_id"])
+    failures = kpis["integration_failures"]
+    for depth in failures["dead_letters"]:
+        emit("DeadLetteredMessages", MetricUnit.Count, depth["messages"], Workflow=depth["workflow"])
+    emit("BillingFailuresOpen", MetricUnit.Count, failures["billing_failed_open"])
+    emit("BillingFailureMedianResolutionHours", MetricUnit.Count, failures["median_resolution_hours"])
+    return emitted

@@ -1,0 +1,669 @@
+"""Where a figure comes from, and why an exception holds it.
+
+`trace_lineage(identifier, ...)` follows one id (an ERP invoice number, a
+proposal id, an entry / expense / milestone id or a correlation id) along the
+chain the hub keeps:
+
+    raw webhook (S3 key) -> canonical event (delivery record) -> ledger lines
+    (contract version, rate rule, rules) -> proposal -> ERP invoice -> payments
+
+`explain_exception(exception_id, ...)` gathers what an operator needs to decide
+on an exception: the lines and inputs it refers to, the contract version's
+terms, the cap remaining (cap_exceeded) and the audit trail of its correlation id.
+
+Both return JSON-ready documents (amounts as decimal strings); the tree in
+`trace["tree"]` is what the CLI draws.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from billbridge.app.kpis import invoiced_time_amount
+from billbridge.app.ledger import StoredBook
+from billbridge.app.replay_report import line_document
+from billbridge.domain.model import (
+    BillingException,
+    BillingLine,
+    ContractBook,
+    ContractVersion,
+    ExceptionType,
+    Invoice,
+    Provenance,
+)
+from billbridge.domain.money import format_amount
+
+
+class LineageLedger(Protocol):
+    def load(self, contract_id: str) -> StoredBook: ...
+
+    def contract_ids(self) -> list[str]: ...
+
+    def contract_of_entry(self, entry_id: str) -> str | None: ...
+
+    def contract_of_proposal(self, proposal_id: str) -> str | None: ...
+
+    def proposal_for_invoice_number(self, invoice_number: str) -> str | None: ...
+
+    def audit_trail_of_contract(self, contract_id: str) -> list[dict[str, Any]]: ...
+
+    def audit_trail_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]: ...
+
+    def delivery(self, source: str, event_id: str) -> dict[str, str] | None: ...
+
+    def exceptions(self) -> Iterable[BillingException]: ...
+
+
+class RawPayloadReader(Protocol):
+    def load(self, key: str) -> bytes: ...
+
+
+class UnknownIdentifierError(LookupError):
+    """The id is none of: ERP invoice number, proposal, entry, expense, milestone, exception, correlation."""
+
+
+RESOLUTION_HINTS: dict[ExceptionType, str] = {
+    ExceptionType.NO_RATE: "Add the role or resource to the rate card with a contract amendment (the entry "
+    "is re-rated and the exception resolves), or write it off.",
+    ExceptionType.INVALID_COST_CENTER: "Correct the cost center in the PSA (a new revision of the entry) or "
+    "add it to the contract's cost centers with an amendment; or write it off.",
+    ExceptionType.OUTSIDE_TERM: "Extend the term with an amendment if the work was agreed, "
+    "else write it off.",
+    ExceptionType.CURRENCY_MISMATCH: "Have the expense re-submitted in the contract's currency, "
+    "or write it off.",
+    ExceptionType.RATE_MISMATCH: "Informational: billed at the contract's rate. Fix the PSA rate card.",
+    ExceptionType.UNKNOWN_MILESTONE: "Add the milestone to the contract with an amendment, or write it off.",
+    ExceptionType.VERSION_CONFLICT: "Ask the CLM owner which body is right; re-issue it as a new version.",
+    ExceptionType.RETROACTIVE_CHANGE: "Approve to bill the delta as an adjustment line on the next invoice, "
+    "or write it off to leave the invoiced lines as they are.",
+    ExceptionType.INVOICED_ENTRY_CHANGED: "Approve to bill (or credit) the difference as an adjustment on "
+    "the next invoice, or write it off.",
+    ExceptionType.CAP_EXCEEDED: "Raise the cap with a change order (held lines are released in the next "
+    "run), approve to bill them anyway, or write them off.",
+    ExceptionType.UNKNOWN_TAX_JURISDICTION: "Add the jurisdiction to the tax table, then re-run the period.",
+    ExceptionType.UNKNOWN_LEGAL_ENTITY: "Route the legal entity to an ERP instance, then re-run the period.",
+    ExceptionType.TAX_VARIANCE: "The ERP's tax stands; check the tax table against the ERP's and correct it.",
+    ExceptionType.INVOICE_REJECTED: "Fix the cause given by the ERP; the lines are unbilled again and the "
+    "next run re-proposes them.",
+    ExceptionType.BILLING_FAILED: "Read the cause; fix it (configuration, ERP connectivity) and re-run.",
+}
+
+
+# --- trace ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    """What the identifier points at: the contracts, lines and proposals in view."""
+
+    matched: str
+    contract_ids: list[str]
+    lines: list[tuple[str, BillingLine]] = field(default_factory=list)
+    proposals: list[tuple[str, str]] = field(default_factory=list)
+    correlation_ids: set[str] = field(default_factory=set)
+
+
+def trace_lineage(
+    identifier: str, ledger: LineageLedger, raw_payloads: RawPayloadReader | None = None
+) -> dict[str, Any]:
+    books: dict[str, ContractBook] = {}
+
+    def book_of(contract_id: str) -> ContractBook:
+        if contract_id not in books:
+            books[contract_id] = ledger.load(contract_id).book
+        return books[contract_id]
+
+    scope = _resolve(identifier, ledger, book_of)
+    events = _EventResolver(ledger, raw_payloads)
+    audits = {contract_id: ledger.audit_trail_of_contract(contract_id) for contract_id in scope.contract_ids}
+
+    lines_doc: list[dict[str, Any]] = []
+    by_proposal: dict[str | None, list[dict[str, Any]]] = {}
+    for contract_id, line in scope.lines:
+        book = book_of(contract_id)
+        document = _line_lineage(book, line, audits.get(contract_id, []), events)
+        lines_doc.append(document)
+        by_proposal.setdefault(line.invoice_id, []).append(document)
+    proposals_doc = []
+    for contract_id, proposal_id in scope.proposals:
+        invoice = book_of(contract_id).invoices[proposal_id]
+        proposals_doc.append(_proposal_document(invoice))
+        scope.correlation_ids.add(invoice.correlation_id)
+    for document in lines_doc:
+        scope.correlation_ids.add(document["correlation_id"])
+        scope.correlation_ids.update(event["correlation_id"] for event in document["source_events"])
+    audit: list[dict[str, Any]] = []
+    for correlation_id in sorted(c for c in scope.correlation_ids if c):
+        audit.extend(ledger.audit_trail_by_correlation(correlation_id))
+    audit.sort(key=lambda record: (str(record.get("recorded_at", "")), str(record.get("contract_id", ""))))
+
+    canonical = events.seen()
+    return {
+        "query": identifier,
+        "matched": scope.matched,
+        "contracts": scope.contract_ids,
+        "raw_webhooks": sorted(
+            {
+                e["raw_key"]: {"raw_key": e["raw_key"], "source": e["source"]}
+                for e in canonical
+                if e["raw_key"]
+            }.values(),
+            key=lambda raw: raw["raw_key"],
+        ),
+        "canonical_events": canonical,
+        "lines": lines_doc,
+        "proposals": proposals_doc,
+        "erp_invoices": [p["erp_invoice"] for p in proposals_doc if p["erp_invoice"]],
+        "payments": [payment for p in proposals_doc for payment in p["payments"]],
+        "audit": audit,
+        "tree": _tree(scope.matched, identifier, proposals_doc, by_proposal),
+    }
+
+
+def _resolve(identifier: str, ledger: LineageLedger, book_of: Any) -> _Scope:
+    proposal_id = ledger.proposal_for_invoice_number(identifier)
+    matched = "erp_invoice"
+    if proposal_id is None and ledger.contract_of_proposal(identifier) is not None:
+        proposal_id, matched = identifier, "proposal"
+    if proposal_id is not None:
+        contract_id = ledger.contract_of_proposal(proposal_id)
+        if contract_id is None:
+            raise UnknownIdentifierError(f"invoice {identifier} refers to unknown proposal {proposal_id}")
+        invoice = book_of(contract_id).invoices[proposal_id]
+        return _Scope(
+            matched=matched,
+            contract_ids=[contract_id],
+            lines=[(contract_id, line) for line in invoice.lines],
+            proposals=[(contract_id, proposal_id)],
+        )
+    contract_id = ledger.contract_of_entry(identifier)
+    if contract_id is not None:
+        return _scope_of_refs("entry", contract_id, book_of(contract_id), {identifier})
+    trail = ledger.audit_trail_by_correlation(identifier)
+    if trail:
+        return _scope_of_correlation(identifier, trail, book_of)
+    for contract_id in ledger.contract_ids():
+        book = book_of(contract_id)
+        if identifier in book.expenses:
+            return _scope_of_refs("expense", contract_id, book, {identifier})
+        if identifier in book.completions:
+            return _scope_of_refs("milestone", contract_id, book, {identifier})
+        if identifier in book.lines:
+            return _scope_of_lines("line", contract_id, book, [book.lines[identifier]])
+        if identifier in book.exceptions:
+            exception = book.exceptions[identifier]
+            return _scope_of_refs("exception", contract_id, book, set(exception.refs) | {identifier})
+    raise UnknownIdentifierError(
+        f"{identifier!r} is not a known ERP invoice number, proposal, entry, expense, milestone, "
+        "line, exception or correlation id"
+    )
+
+
+def _scope_of_refs(matched: str, contract_id: str, book: ContractBook, refs: set[str]) -> _Scope:
+    lines = [line for line in book.lines.values() if line.ref in refs]
+    known = {line.line_id for line in lines}
+    for invoice in book.invoices.values():
+        lines.extend(line for line in invoice.lines if line.ref in refs and line.line_id not in known)
+    return _scope_of_lines(matched, contract_id, book, lines)
+
+
+def _scope_of_lines(matched: str, contract_id: str, book: ContractBook, lines: list[BillingLine]) -> _Scope:
+    lines = sorted(lines, key=lambda line: (line.line_date, line.ref, line.split_position))
+    proposals = sorted(
+        {line.invoice_id for line in lines if line.invoice_id and line.invoice_id in book.invoices}
+    )
+    return _Scope(
+        matched=matched,
+        contract_ids=[contract_id],
+        lines=[(contract_id, line) for line in lines],
+        proposals=[(contract_id, proposal_id) for proposal_id in proposals],
+    )
+
+
+def _scope_of_correlation(correlation_id: str, trail: list[dict[str, Any]], book_of: Any) -> _Scope:
+    scope = _Scope(matched="correlation", contract_ids=[], correlation_ids={correlation_id})
+    for contract_id in sorted({str(record["contract_id"]) for record in trail}):
+        scope.contract_ids.append(contract_id)
+        book: ContractBook = book_of(contract_id)
+        refs = {str(record["ref"]) for record in trail if record["contract_id"] == contract_id}
+        for line in sorted(book.lines.values(), key=lambda line: (line.line_date, line.ref)):
+            source = _provenance_of(book, line)
+            if (
+                line.correlation_id == correlation_id
+                or line.line_id in refs
+                or (source is not None and source.correlation_id == correlation_id)
+            ):
+                scope.lines.append((contract_id, line))
+        billed = {line.invoice_id for cid, line in scope.lines if cid == contract_id}
+        for invoice in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq)):
+            if (
+                invoice.correlation_id == correlation_id
+                or invoice.proposal_id in refs
+                or invoice.proposal_id in billed
+            ):
+                scope.proposals.append((contract_id, invoice.proposal_id))
+    return scope
+
+
+def _provenance_of(book: ContractBook, line: BillingLine) -> Provenance | None:
+    if line.kind == "time" and line.ref in book.entries:
+        return book.entries[line.ref].provenance
+    if line.kind == "expense" and line.ref in book.expenses:
+        return book.expenses[line.ref].provenance
+    if line.kind == "milestone" and line.ref in book.completions:
+        return book.completions[line.ref].provenance
+    return None
+
+
+class _EventResolver:
+    """Canonical events by `source:id`, with their delivery record and raw payload (read once each)."""
+
+    def __init__(self, ledger: LineageLedger, raw_payloads: RawPayloadReader | None) -> None:
+        self._ledger = ledger
+        self._raw_payloads = raw_payloads
+        self._events: dict[str, dict[str, Any]] = {}
+        self._bodies: dict[str, Any] = {}
+
+    def event(self, source_ref: str, correlation_id: str = "") -> dict[str, Any]:
+        if source_ref in self._events:
+            return self._events[source_ref]
+        source, _, event_id = source_ref.partition(":")
+        delivery = self._ledger.delivery(source, event_id) if event_id else None
+        raw_key = (delivery or {}).get("raw_key", "")
+        element = self._element(raw_key, event_id)
+        document = {
+            "ref": source_ref,
+            "source": source,
+            "id": event_id,
+            "type": element.get("type", ""),
+            "time": element.get("time", ""),
+            "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
+            "accepted_at": (delivery or {}).get("accepted_at", ""),
+            "raw_key": raw_key,
+            "delivery_known": delivery is not None,
+        }
+        self._events[source_ref] = document
+        return document
+
+    def seen(self) -> list[dict[str, Any]]:
+        return sorted(self._events.values(), key=lambda e: (e["accepted_at"], e["ref"]))
+
+    def _element(self, raw_key: str, event_id: str) -> dict[str, Any]:
+        if not raw_key or self._raw_payloads is None:
+            return {}
+        if raw_key not in self._bodies:
+            try:
+                self._bodies[raw_key] = json.loads(self._raw_payloads.load(raw_key))
+            except Exception:  # a missing or unreadable payload: the trace says so instead of failing
+                self._bodies[raw_key] = None
+        body = self._bodies[raw_key]
+        elements = body if isinstance(body, list) else [body]
+        for element in elements:
+            if isinstance(element, dict) and element.get("id") == event_id:
+                return element
+        return {}
+
+
+def _line_lineage(
+    book: ContractBook, line: BillingLine, audit: list[dict[str, Any]], events: _EventResolver
+) -> dict[str, Any]:
+    provenance = _provenance_of(book, line)
+    source_refs = list(dict.fromkeys([*line.source_refs, *([provenance.source_ref] if provenance else [])]))
+    source_events = [
+        events.event(ref, provenance.correlation_id if provenance else "")
+        for ref in source_refs
+        if ":" in ref and not ref.startswith(("adjustment:", "time:", "expense:", "milestone:", "fee:"))
+    ]
+    terms = None
+    if line.contract_version is not None and line.contract_version in book.versions:
+        version = book.versions[line.contract_version]
+        origin = next(
+            (
+                record
+                for record in audit
+                if record.get("action") == "version_stored"
+                and record.get("ref") == f"{book.contract_id}:v{version.version}"
+            ),
+            None,
+        )
+        terms = {
+            "version": version.version,
+            "effective_date": version.effective_date.isoformat(),
+            "term": f"{version.start_date.isoformat()}..{version.end_date.isoformat()}",
+            "source_event": (
+                events.event(str(origin["source_ref"]), str(origin.get("correlation_id", "")))
+                if origin and origin.get("source_ref")
+                else None
+            ),
+        }
+    return {
+        **line_document(line),
+        "contract_id": book.contract_id,
+        "line_date": line.line_date.isoformat(),
+        "currency": line.currency,
+        "invoice_id": line.invoice_id,
+        "source_events": source_events,
+        "contract_terms": terms,
+    }
+
+
+def _proposal_document(invoice: Invoice) -> dict[str, Any]:
+    erp_invoice = None
+    if invoice.erp_invoice_number:
+        erp_invoice = {
+            "invoice_number": invoice.erp_invoice_number,
+            "proposal_id": invoice.proposal_id,
+            "erp_instance": invoice.erp_instance,
+            "posting_date": invoice.posting_date.isoformat() if invoice.posting_date else None,
+            "tax": format_amount(invoice.tax),
+            "total": format_amount(invoice.total),
+        }
+    return {
+        "proposal_id": invoice.proposal_id,
+        "contract_id": invoice.contract_id,
+        "period": invoice.period,
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "subtotal": format_amount(invoice.subtotal),
+        "tax": format_amount(invoice.tax),
+        "total": format_amount(invoice.total),
+        "correlation_id": invoice.correlation_id,
+        "run_id": invoice.run_id,
+        "rejection_reason": invoice.rejection_reason,
+        "erp_invoice": erp_invoice,
+        "payments": [
+            {
+                "payment_id": payment.payment_id,
+                "invoice_number": invoice.erp_invoice_number,
+                "amount": format_amount(payment.amount),
+                "currency": payment.currency,
+                "paid_on": payment.paid_on.isoformat(),
+            }
+            for payment in invoice.payments
+        ],
+    }
+
+
+def _tree(
+    matched: str,
+    identifier: str,
+    proposals: list[dict[str, Any]],
+    lines_by_proposal: dict[str | None, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    children = []
+    for proposal in proposals:
+        branch: list[dict[str, Any]] = []
+        erp = proposal["erp_invoice"]
+        if erp:
+            branch.append(
+                _node(
+                    f"ERP invoice {erp['invoice_number']} ({erp['erp_instance']}), "
+                    f"posted {erp['posting_date']}, "
+                    f"total {erp['total']} {proposal['currency']}",
+                    [
+                        _node(f"payment {p['payment_id']}: {p['amount']} {p['currency']} on {p['paid_on']}")
+                        for p in proposal["payments"]
+                    ],
+                )
+            )
+        branch.extend(_line_node(line) for line in lines_by_proposal.get(proposal["proposal_id"], []))
+        children.append(
+            _node(
+                f"proposal {proposal['proposal_id']} ({proposal['contract_id']} {proposal['period']}, "
+                f"{proposal['status']}, total {proposal['total']} {proposal['currency']}, "
+                f"run {proposal['run_id']})",
+                branch,
+            )
+        )
+    shown = {p["proposal_id"] for p in proposals}
+    others = [line for key, lines in lines_by_proposal.items() if key not in shown for line in lines]
+    if others:
+        children.append(
+            _node("not invoiced (or on a rejected invoice)", [_line_node(line) for line in others])
+        )
+    return _node(f"{identifier} ({matched.replace('_', ' ')})", children)
+
+
+def _line_node(line: dict[str, Any]) -> dict[str, Any]:
+    rate = f" x {line['rate']}" if line["rate"] else ""
+    version = f", contract v{line['contract_version']}" if line["contract_version"] is not None else ""
+    rule = f", {line['rate_rule']}" if line["rate_rule"] else ""
+    children = []
+    if line["rules"]:
+        children.append(_node("rules: " + "; ".join(line["rules"])))
+    for event in line["source_events"]:
+        children.append(_event_node(event))
+    terms = line["contract_terms"]
+    if terms and terms["source_event"]:
+        children.append(
+            _node(
+                f"contract v{terms['version']} (effective {terms['effective_date']}, term {terms['term']})",
+                [_event_node(terms["source_event"])],
+            )
+        )
+    return _node(
+        f"line {line['kind']} {line['ref']} {line['quantity']}{rate} = {line['amount']} {line['currency']} "
+        f"({line['line_date']}{version}{rule}) [correlation {line['correlation_id'] or '-'}]",
+        children,
+    )
+
+
+def _event_node(event: dict[str, Any]) -> dict[str, Any]:
+    what = event["type"] or "event"
+    raw = (
+        [_node(f"raw webhook {event['raw_key']} (accepted {event['accepted_at']})")]
+        if event["raw_key"]
+        else [_node("raw webhook: no delivery record (expired, or the event came another way)")]
+    )
+    return _node(
+        f"canonical event {event['ref']} {what} at {event['time'] or '?'} "
+        f"[correlation {event['correlation_id'] or '-'}]",
+        raw,
+    )
+
+
+def _node(label: str, children: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"label": label, "children": children or []}
+
+
+def tree_lines(
+    node: dict[str, Any], prefix: str = "", is_last: bool = True, is_root: bool = True
+) -> list[str]:
+    """The tree as text, one node a line, with box-drawing branches."""
+    lines = [node["label"] if is_root else f"{prefix}{'└─ ' if is_last else '├─ '}{node['label']}"]
+    child_prefix = "" if is_root else prefix + ("   " if is_last else "│  ")
+    children = node["children"]
+    for index, child in enumerate(children):
+        lines.extend(tree_lines(child, child_prefix, index == len(children) - 1, is_root=False))
+    return lines
+
+
+# --- exceptions -------------------------------------------------------------------------------
+
+
+def explain_exception(
+    exception_id: str, ledger: LineageLedger, raw_payloads: RawPayloadReader | None = None
+) -> dict[str, Any]:
+    exception = next((e for e in ledger.exceptions() if e.exception_id == exception_id), None)
+    if exception is None:
+        raise UnknownIdentifierError(f"no exception {exception_id!r}")
+    book = ledger.load(exception.contract_id).book
+    events = _EventResolver(ledger, raw_payloads)
+    version = _version_of(book, exception)
+    lines = _lines_of_exception(book, exception)
+    trail = ledger.audit_trail_by_correlation(exception.correlation_id) if exception.correlation_id else []
+    decisions = [
+        record
+        for record in ledger.audit_trail_of_contract(exception.contract_id)
+        if record.get("ref") == exception.exception_id and record not in trail
+    ]
+    raised = next(
+        (r for r in trail if r.get("action") == "exception_raised" and r.get("ref") == exception_id), None
+    )
+    source_event = (
+        events.event(str(raised["source_ref"]), exception.correlation_id)
+        if raised
+        and ":" in str(raised.get("source_ref", ""))
+        and not str(raised["source_ref"]).startswith("billing-run")
+        else None
+    )
+    return {
+        "exception_id": exception.exception_id,
+        "type": exception.type.value,
+        "state": exception.state.value,
+        "contract_id": exception.contract_id,
+        "refs": list(exception.refs),
+        "amount": format_amount(exception.amount),
+        "currency": version.currency if version else None,
+        "period": exception.period,
+        "detail": exception.detail,
+        "correlation_id": exception.correlation_id,
+        "raised_by": exception.raised_by,
+        "raised_at": raised.get("recorded_at") if raised else None,
+        "decision": (
+            None
+            if exception.decision is None
+            else {
+                "actor": exception.decision.actor,
+                "reason": exception.decision.reason,
+                "decided_at": exception.decision.decided_at,
+            }
+        ),
+        "how_to_resolve": RESOLUTION_HINTS.get(exception.type, ""),
+        "contract_version": _terms_document(version) if version else None,
+        "cap": _cap_document(book, exception) if exception.type is ExceptionType.CAP_EXCEEDED else None,
+        "lines": lines,
+        "inputs": _inputs_of(book, exception),
+        "source_event": source_event,
+        "correlation_trail": [*trail, *decisions],
+    }
+
+
+def _version_of(book: ContractBook, exception: BillingException) -> ContractVersion | None:
+    if exception.contract_version is not None and exception.contract_version in book.versions:
+        return book.versions[exception.contract_version]
+    return book.latest_version
+
+
+def _terms_document(version: ContractVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "effective_date": version.effective_date.isoformat(),
+        "term": f"{version.start_date.isoformat()}..{version.end_date.isoformat()}",
+        "currency": version.currency,
+        "legal_entity": version.legal_entity,
+        "tax_jurisdiction": version.tax_jurisdiction,
+        "rate_card": [{"line": r.label, "rate": format_amount(r.rate)} for r in version.rate_card],
+        "cap_amount": None if version.cap_amount is None else format_amount(version.cap_amount),
+        "cost_centers": list(version.cost_centers),
+        "milestones": [
+            {"milestone_id": m.milestone_id, "name": m.name, "amount": format_amount(m.amount)}
+            for m in version.milestones
+        ],
+        "expense_policy": (
+            None
+            if version.expense_policy is None
+            else {
+                "billable_categories": list(version.expense_policy.billable_categories),
+                "markup_pct": format_amount(version.expense_policy.markup_pct),
+            }
+        ),
+    }
+
+
+def _cap_document(book: ContractBook, exception: BillingException) -> dict[str, Any]:
+    latest = book.latest_version
+    cap = latest.cap_amount if latest else None
+    invoiced = invoiced_time_amount(book)
+    return {
+        "cap_amount": None if cap is None else format_amount(cap),
+        "cap_version": latest.version if latest else None,
+        "invoiced_time": format_amount(invoiced),
+        "remaining": None if cap is None else format_amount(max(cap - invoiced, Decimal(0))),
+        "held": format_amount(exception.amount),
+    }
+
+
+def _lines_of_exception(book: ContractBook, exception: BillingException) -> list[dict[str, Any]]:
+    found: dict[str, BillingLine] = {}
+    for line_id in exception.line_ids:
+        if line_id in book.lines:
+            found[line_id] = book.lines[line_id]
+    for invoice in book.invoices.values():
+        for line in invoice.lines:
+            if line.line_id in exception.line_ids and line.line_id not in found:
+                found[line.line_id] = line
+    if not found:
+        for line in book.lines.values():
+            if line.ref in exception.refs:
+                found[line.line_id] = line
+    return [
+        {
+            **line_document(line),
+            "line_date": line.line_date.isoformat(),
+            "invoice_id": line.invoice_id,
+            "state": "invoiced" if line.invoice_id else ("held" if not line.cap_released else "released"),
+        }
+        for line in sorted(found.values(), key=lambda line: line.order_key)
+    ]
+
+
+def _inputs_of(book: ContractBook, exception: BillingException) -> list[dict[str, Any]]:
+    inputs: list[dict[str, Any]] = []
+    for ref in exception.refs:
+        if ref in book.entries:
+            entry = book.entries[ref]
+            inputs.append(
+                {
+                    "kind": "time_entry",
+                    "ref": ref,
+                    "revision": entry.revision,
+                    "resource_id": entry.resource_id,
+                    "role": entry.role,
+                    "cost_center": entry.cost_center,
+                    "bill_rate": None if entry.bill_rate is None else format_amount(entry.bill_rate),
+                    "hours": format_amount(entry.hours),
+                    "dates": f"{entry.days[0].date}..{entry.days[-1].date}" if entry.days else "",
+                    "rejected": entry.rejected,
+                    "source_ref": entry.provenance.source_ref if entry.provenance else "",
+                }
+            )
+        elif ref in book.expenses:
+            expense = book.expenses[ref]
+            inputs.append(
+                {
+                    "kind": "expense",
+                    "ref": ref,
+                    "date": expense.date.isoformat(),
+                    "category": expense.category,
+                    "amount": format_amount(expense.amount),
+                    "currency": expense.currency,
+                    "source_ref": expense.provenance.source_ref if expense.provenance else "",
+                }
+            )
+        elif ref in book.completions:
+            completion = book.completions[ref]
+            inputs.append(
+                {
+                    "kind": "milestone_completion",
+                    "ref": ref,
+                    "completed_on": completion.completed_on.isoformat(),
+                    "source_ref": completion.provenance.source_ref if completion.provenance else "",
+                }
+            )
+        elif ref in book.invoices:
+            invoice = book.invoices[ref]
+            inputs.append(
+                {
+                    "kind": "invoice",
+                    "ref": ref,
+                    "status": invoice.status.value,
+                    "total": format_amount(invoice.total),
+                    "rejection_reason": invoice.rejection_reason,
+                }
+            )
+    return inputs

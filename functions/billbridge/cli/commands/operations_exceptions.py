@@ -1,0 +1,282 @@
+"""`billbridge exceptions list|show|approve|write-off`: what the hub holds back, why, and the decision."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+from billbridge.domain.model import ExceptionState, ExceptionType
+
+STATES = tuple(state.value for state in ExceptionState)
+
+
+class StateOrStateFile(argparse.Action):
+    def __call__(self, parser: Any, namespace: argparse.Namespace, value: Any, option: Any = None) -> None:
+        if value in STATES:
+            namespace.exception_state = value
+        else:  # the target's state file, whatever the target options call it
+            namespace.state = Path(value)
+            namespace.state_file = Path(value)
+
+
+def register(subparsers: Any) -> None:
+    exceptions = subparsers.add_parser(
+        "exceptions", help="billing exceptions: list, explain, approve, write off"
+    )
+    commands = exceptions.add_subparsers(dest="exceptions_command", metavar="SUBCOMMAND")
+
+    # `--state` names both an exception state (the filter) and the local state file (the target):
+    # a value that is an exception state filters, any other value is the state file.
+    listing = commands.add_parser("list", help="exceptions, filtered", conflict_handler="resolve")
+    listing.add_argument("--type", choices=[t.value for t in ExceptionType], help="only this type")
+    listing.add_argument("--contract", help="only this contract")
+    add_target_options(listing)
+    listing.add_argument(
+        "--state",
+        action=StateOrStateFile,
+        metavar="STATE|PATH",
+        help=f"only exceptions in this state ({', '.join(STATES)}); any other value is the local state file "
+        "(may be given twice)",
+    )
+    listing.add_argument("--exception-state", choices=STATES, help="only exceptions in this state")
+    listing.set_defaults(handler=list_command, state=None, exception_state=None)
+
+    show = commands.add_parser(
+        "show", help="one exception with the lines, contract terms, cap and audit trail that explain it"
+    )
+    show.add_argument("exception_id")
+    add_target_options(show)
+    show.set_defaults(handler=show_command)
+
+    approve = commands.add_parser(
+        "approve",
+        help="approve: a retroactive or invoiced-entry change becomes an adjustment on the next invoice; "
+        "held cap lines are released",
+    )
+    approve.add_argument("exception_id")
+    approve.add_argument("--reason", default="", help="why (kept in the audit trail)")
+    add_target_options(approve)
+    approve.set_defaults(handler=decide_command, decision="approve")
+
+    write_off = commands.add_parser("write-off", help="write off: what the exception holds is never billed")
+    write_off.add_argument("exception_id")
+    write_off.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    add_target_options(write_off)
+    write_off.set_defaults(handler=decide_command, decision="write_off")
+
+    exceptions.set_defaults(handler=lambda args: (exceptions.print_help(), 2)[1])
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.tables import print_table
+    from billbridge.domain.money import format_amount
+
+    with open_hub(args) as hub:
+        currencies: dict[str, str] = {}
+        rows = []
+        for exception in hub.ledger.exceptions():
+            if args.type and exception.type.value != args.type:
+                continue
+            if args.exception_state and exception.state.value != args.exception_state:
+                continue
+            if args.contract and exception.contract_id != args.contract:
+                continue
+            if exception.contract_id not in currencies:
+                latest = hub.ledger.load(exception.contract_id).book.latest_version
+                currencies[exception.contract_id] = latest.currency if latest else ""
+            rows.append(
+                {
+                    "exception_id": exception.exception_id,
+                    "type": exception.type.value,
+                    "state": exception.state.value,
+                    "contract_id": exception.contract_id,
+                    "amount": format_amount(exception.amount),
+                    "currency": currencies[exception.contract_id],
+                    "refs": list(exception.refs),
+                    "period": exception.period,
+                    "correlation_id": exception.correlation_id,
+                    "decided_by": exception.decision.actor if exception.decision else None,
+                }
+            )
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["id", "type", "state", "contract", "amount", "refs", "correlation"],
+        [
+            [
+                r["exception_id"],
+                r["type"],
+                r["state"],
+                r["contract_id"],
+                f"{r['amount']} {r['currency']}".strip(),
+                ", ".join(r["refs"]),
+                r["correlation_id"] or "-",
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from billbridge.app.trace_lineage import UnknownIdentifierError, explain_exception
+    from billbridge.cli.commands.operations_target import raw_payloads_of
+
+    with open_hub(args) as hub:
+        try:
+            view = explain_exception(args.exception_id, hub.ledger, raw_payloads_of(hub))
+        except UnknownIdentifierError as unknown:
+            print(unknown.args[0])
+            return 1
+    if args.json:
+        print_json(view)
+    else:
+        _print_explanation(view)
+    return 0
+
+
+def _print_explanation(view: dict[str, Any]) -> None:
+    from billbridge.cli.tables import print_table
+
+    print(f"Exception {view['exception_id']}")
+    print(f"  type      {view['type']}   state {view['state']}")
+    print(f"  contract  {view['contract_id']}   period {view['period'] or '-'}")
+    print(f"  amount    {view['amount']} {view['currency'] or ''}   refs {', '.join(view['refs']) or '-'}")
+    print(
+        f"  raised    {view['raised_at'] or '-'} by {view['raised_by']}   "
+        f"correlation {view['correlation_id']}"
+    )
+    if view["detail"]:
+        print(f"  detail    {view['detail']}")
+    if view["decision"]:
+        decision = view["decision"]
+        print(
+            f"  decision  {view['state']} by {decision['actor']} at {decision['decided_at']}: "
+            f"{decision['reason']}"
+        )
+    if view["source_event"]:
+        event = view["source_event"]
+        print(f"  raised by {event['ref']} {event['type']} (raw webhook {event['raw_key'] or 'unknown'})")
+    print(f"\nHow to resolve: {view['how_to_resolve']}")
+    terms = view["contract_version"]
+    if terms:
+        print(
+            f"\nContract version {terms['version']} (effective {terms['effective_date']}, "
+            f"term {terms['term']}, "
+            f"{terms['currency']}, legal entity {terms['legal_entity']}, tax {terms['tax_jurisdiction']})"
+        )
+        print_table(["rate card line", "rate"], [[r["line"], r["rate"]] for r in terms["rate_card"]])
+        extras = []
+        if terms["cap_amount"]:
+            extras.append(f"cap {terms['cap_amount']}")
+        if terms["cost_centers"]:
+            extras.append(f"cost centers {', '.join(terms['cost_centers'])}")
+        if terms["milestones"]:
+            extras.append("milestones " + ", ".join(m["milestone_id"] for m in terms["milestones"]))
+        if terms["expense_policy"]:
+            policy = terms["expense_policy"]
+            extras.append(
+                f"billable expenses {', '.join(policy['billable_categories'])} (+{policy['markup_pct']})"
+            )
+        if extras:
+            print("  " + "; ".join(extras))
+    if view["cap"]:
+        cap = view["cap"]
+        print(
+            f"\nCap {cap['cap_amount']} (version {cap['cap_version']}): "
+            f"invoiced time {cap['invoiced_time']}, "
+            f"remaining {cap['remaining']}, held {cap['held']}"
+        )
+    print("\nLines")
+    print_table(
+        ["line", "date", "version", "quantity", "rate", "amount", "state", "rule"],
+        [
+            [
+                line["line_id"],
+                line["line_date"],
+                str(line["contract_version"] or "-"),
+                line["quantity"],
+                line["rate"] or "-",
+                line["amount"],
+                line["invoice_id"] or line["state"],
+                line["rate_rule"] or "-",
+            ]
+            for line in view["lines"]
+        ],
+    )
+    if view["inputs"]:
+        print("\nInputs")
+        for item in view["inputs"]:
+            print("  " + ", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, "", False)))
+    print("\nCorrelation trail")
+    print_table(
+        ["recorded", "contract", "action", "ref", "rule", "detail"],
+        [
+            [
+                r.get("recorded_at", ""),
+                r.get("contract_id", ""),
+                r["action"],
+                r["ref"],
+                r.get("rule", ""),
+                r.get("detail", ""),
+            ]
+            for r in view["correlation_trail"]
+        ],
+    )
+
+
+def decide_command(args: argparse.Namespace) -> int:
+    from billbridge.app.decide_exception import DecideException, MissingReasonError, UnknownExceptionError
+    from billbridge.cli.commands.operations_target import SystemClock, actor_of, publisher_of
+    from billbridge.domain.exception_decisions import ExceptionDecisionError
+    from billbridge.domain.money import format_amount
+
+    actor = actor_of(args)
+    with open_hub(args) as hub:
+        use_case = DecideException(hub.ledger, SystemClock(), publisher_of(hub))
+        try:
+            if args.decision == "approve":
+                decision = use_case.approve(args.exception_id, actor=actor, reason=args.reason)
+            else:
+                decision = use_case.write_off(args.exception_id, actor=actor, reason=args.reason)
+        except (UnknownExceptionError, ExceptionDecisionError, MissingReasonError) as refused:
+            print(refused.args[0])
+            return 1
+        hub.changed = True
+    exception = decision.exception
+    document = {
+        "exception_id": exception.exception_id,
+        "type": exception.type.value,
+        "state": exception.state.value,
+        "contract_id": exception.contract_id,
+        "amount": format_amount(exception.amount),
+        "actor": exception.decision.actor if exception.decision else actor,
+        "reason": exception.decision.reason if exception.decision else args.reason,
+        "decided_at": exception.decision.decided_at if exception.decision else None,
+        "adjustment_lines": [
+            {
+                "line_id": line.line_id,
+                "amount": format_amount(line.amount),
+                "line_date": line.line_date.isoformat(),
+            }
+            for line in decision.added_lines
+        ],
+    }
+    if args.json:
+        print_json(document)
+        return 0
+    print(
+        f"{exception.exception_id}: {exception.state.value} by {document['actor']} "
+        f"({document['reason'] or 'no reason given'})"
+    )
+    for line in document["adjustment_lines"]:
+        print(
+            f"  adjustment {line['line_id']}: {line['amount']} on the next invoice "
+            f"(dated {line['line_date']})"
+        )
+    if exception.type is ExceptionType.CAP_EXCEEDED and exception.state is ExceptionState.APPROVED:
+        print("  held lines released: the next billing run bills them")
+    return 0

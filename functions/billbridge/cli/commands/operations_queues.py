@@ -1,0 +1,235 @@
+"""`billbridge dlq list|show|redrive` and `billbridge replay-archive`: recovering deliveries."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+
+
+def register(subparsers: Any) -> None:
+    dlq = subparsers.add_parser("dlq", help="dead-letter queues: depth, messages and their errors, redrive")
+    commands = dlq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND")
+
+    listing = commands.add_parser("list", help="each workflow's dead-letter queue depth")
+    add_target_options(listing)
+    listing.set_defaults(handler=list_command)
+
+    show = commands.add_parser("show", help="the messages of a DLQ with their error and correlation id")
+    show.add_argument("queue", help="workflow name (contracts, actuals, feedback) or queue name")
+    show.add_argument("--limit", type=int, default=20, help="at most this many messages (default 20)")
+    add_target_options(show)
+    show.set_defaults(handler=show_command)
+
+    redrive = commands.add_parser("redrive", help="move a DLQ's messages back to its workflow queue")
+    redrive.add_argument("queue", help="workflow name (contracts, actuals, feedback) or queue name")
+    redrive.add_argument("--dry-run", action="store_true", help="say what would move, move nothing")
+    add_target_options(redrive)
+    redrive.set_defaults(handler=redrive_command)
+
+    dlq.set_defaults(handler=lambda args: (dlq.print_help(), 2)[1])
+
+    replay = subparsers.add_parser(
+        "replay-archive",
+        help="replay the canonical events received in a time window (idempotent: nothing is billed twice)",
+    )
+    replay.add_argument(
+        "--from", dest="start", required=True, help="start: YYYY-MM-DD or ISO 8601 time (UTC)"
+    )
+    replay.add_argument(
+        "--to", dest="end", required=True, help="end: YYYY-MM-DD (whole day) or ISO 8601 time"
+    )
+    replay.add_argument("--name", help="replay name on AWS (default: derived from the window)")
+    add_target_options(replay)
+    replay.set_defaults(handler=replay_archive_command)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.commands.operations_target import dead_letter_queues_of
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args) as hub:
+        depths = dead_letter_queues_of(hub).depths()
+    rows = [
+        {
+            "workflow": d.workflow,
+            "messages": d.messages,
+            "in_flight": d.in_flight,
+            "dead_letter_queue": d.dead_letter_queue_url.rsplit("/", 1)[-1],
+        }
+        for d in depths
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(
+            ["workflow", "messages", "in flight", "dead-letter queue"],
+            [[r["workflow"], str(r["messages"]), str(r["in_flight"]), r["dead_letter_queue"]] for r in rows],
+        )
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.commands.operations_target import dead_letter_queues_of
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args) as hub:
+        queues = dead_letter_queues_of(hub)
+        try:
+            messages = queues.peek(args.queue, limit=args.limit)
+        except KeyError as unknown:
+            print(unknown.args[0])
+            return 1
+    if args.json:
+        print_json([m.as_document() for m in messages])
+        return 0
+    if not messages:
+        print(f"the {args.queue} dead-letter queue is empty")
+        return 0
+    print_table(
+        ["message", "sent", "event", "type", "correlation", "error"],
+        [
+            [
+                m.message_id,
+                m.sent_at.isoformat(timespec="seconds") if m.sent_at else "-",
+                m.event_ref or "-",
+                m.event_type or "-",
+                m.correlation_id or "-",
+                m.error if len(m.error) <= 100 else m.error[:97] + "...",
+            ]
+            for m in messages
+        ],
+    )
+    missing = sum(1 for m in messages if not m.has_error_attributes)
+    if missing:
+        print(
+            f"\n{missing} message(s) carry no error attributes: the queue's redrive policy moved them after "
+            "their receive limit; the consumer's logs (by correlation id) hold the cause."
+        )
+    return 0
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.commands.operations_target import dead_letter_queues_of
+
+    with open_hub(args) as hub:
+        queues = dead_letter_queues_of(hub)
+        try:
+            outcome = queues.redrive(args.queue, dry_run=args.dry_run)
+        except KeyError as unknown:
+            print(unknown.args[0])
+            return 1
+        drained = None
+        if not args.dry_run:
+            hub.changed = True
+            if hub.is_local:
+                drained = hub.drain()
+        remaining = next(d.messages for d in queues.depths() if d.workflow == outcome.workflow)
+    document = {**outcome.as_document(), "remaining_in_dead_letter_queue": remaining}
+    if drained is not None:
+        document["drain"] = _drain_document(drained)
+    if args.json:
+        print_json(document)
+        return 0
+    if outcome.dry_run:
+        print(
+            f"dry run: {outcome.would_move} message(s) would move from the {outcome.workflow} DLQ back to "
+            f"its queue ({outcome.method}); nothing moved"
+        )
+        for message_id in outcome.message_ids:
+            print(f"  {message_id}")
+        return 0
+    if outcome.method == "message_move_task":
+        print(
+            f"started an SQS message move task for about {outcome.moved} message(s) "
+            f"(task {outcome.task_handle}); the consumers process them as they arrive"
+        )
+    else:
+        print(
+            f"moved {outcome.moved} message(s) from the {outcome.workflow} DLQ back to its queue "
+            "(each sent again before it was deleted from the DLQ)"
+        )
+    if drained is not None:
+        print("processed on the local stack: " + _drain_summary(document["drain"]))
+    print(
+        f"{remaining} message(s) now in the {outcome.workflow} DLQ"
+        + (" (they failed again: `billbridge dlq show " + outcome.workflow + "`)" if remaining else "")
+    )
+    return 0
+
+
+def _drain_document(summary: Any) -> Any:
+    as_dict = getattr(summary, "as_dict", None)
+    return as_dict() if callable(as_dict) else None
+
+
+def _drain_summary(document: Any) -> str:
+    queues = document.get("queues") if isinstance(document, dict) else None
+    if not isinstance(queues, dict):
+        return str(document)
+    parts = []
+    for name, stats in queues.items():
+        if isinstance(stats, dict) and any(stats.get(k) for k in ("processed", "failed", "dead_lettered")):
+            parts.append(
+                f"{name}: {stats.get('processed', 0)} processed, {stats.get('failed', 0)} failed attempt(s), "
+                f"{stats.get('dead_lettered', 0)} dead-lettered"
+            )
+    return "; ".join(parts) or "nothing to process"
+
+
+def replay_archive_command(args: argparse.Namespace) -> int:
+    from billbridge.adapters.dlq_operations import EventBridgeArchiveReplay, RawPayloadReplay
+    from billbridge.cli.commands.operations_target import (
+        event_bus_name,
+        parse_instant,
+        publisher_of,
+        raw_payload_bucket,
+    )
+
+    try:
+        start = parse_instant(args.start)
+        end = parse_instant(args.end, end_of_day=True)
+    except argparse.ArgumentTypeError as invalid:
+        print(invalid.args[0])
+        return 2
+    if end < start:
+        print("--to is before --from")
+        return 2
+    drained = None
+    with open_hub(args) as hub:
+        if hub.is_local:
+            outcome = RawPayloadReplay(
+                hub.client("s3"),
+                bucket=raw_payload_bucket(hub),
+                ledger=hub.ledger,
+                publisher=publisher_of(hub),
+            ).replay(start, end)
+            drained = hub.drain()
+            hub.changed = True
+        else:
+            name = args.name or f"billbridge-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
+            outcome = EventBridgeArchiveReplay(
+                hub.client("events"), event_bus_name=event_bus_name(hub)
+            ).replay(start, end, name=name)
+    document = outcome.as_document()
+    if drained is not None:
+        document["drain"] = _drain_document(drained)
+    if args.json:
+        print_json(document)
+        return 0
+    if outcome.method == "archive":
+        print(
+            f"started EventBridge replay {outcome.replay_name} ({outcome.state}) of {start.isoformat()} .. "
+            f"{end.isoformat()}: {outcome.replay_arn}"
+        )
+        print("the consumers are idempotent: events already applied change nothing")
+        return 0
+    print(
+        f"re-published {len(outcome.events)} event(s) from {outcome.payloads} stored webhook payload(s) "
+        f"received {start.isoformat()} .. {end.isoformat()}"
+    )
+    for skipped in outcome.skipped:
+        print(f"  skipped {skipped['event']} in {skipped['raw_key']}: {skipped['reason']}")
+    print("processed on the local stack: " + _drain_summary(document.get("drain")))
+    return 0

@@ -1,0 +1,147 @@
+"""`billbridge report [--as-of DATE] [--html FILE]`: operating KPIs from the ledger."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+
+DEAD_LETTERS_SAMPLED = 100
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report",
+        help="KPIs: unbilled by age, approval-to-invoice days, corrections, exceptions, cap burn, failures",
+    )
+    report.add_argument(
+        "--as-of", type=date.fromisoformat, help="ages are counted to this date (default today)"
+    )
+    report.add_argument("--html", type=Path, help="also write a single-file HTML report with charts")
+    add_target_options(report)
+    report.set_defaults(handler=report_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from billbridge.app.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
+    from billbridge.cli.commands.operations_target import dead_letter_queues_of
+
+    as_of = args.as_of or date.today()
+    with open_hub(args) as hub:
+        books = hub.ledger.books()
+        trails = {book.contract_id: hub.ledger.audit_trail_of_contract(book.contract_id) for book in books}
+        queues = dead_letter_queues_of(hub)
+        dead_letters = []
+        for depth in queues.depths():
+            sampled = queues.peek(depth.workflow, limit=DEAD_LETTERS_SAMPLED) if depth.messages else []
+            error_types: dict[str, int] = {}
+            for message in sampled:
+                key = message.error_type or "(no error attributes)"
+                error_types[key] = error_types.get(key, 0) + 1
+            sent = [m.sent_at for m in sampled if m.sent_at]
+            dead_letters.append(
+                DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types)
+            )
+    kpis = compute_kpis(books, as_of=as_of, timings=timings_from_audit(trails), dead_letters=dead_letters)
+    document = kpi_document(kpis)
+    if args.html:
+        from billbridge.app.html_report import render_html_report
+
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html_report(document), encoding="utf-8")
+    if args.json:
+        print_json(document)
+    else:
+        _print_report(document)
+        if args.html:
+            print(f"\nHTML report written to {args.html}")
+    return 0
+
+
+def _print_report(kpis: dict[str, Any]) -> None:
+    from billbridge.cli.tables import print_table
+
+    print(f"Billbridge KPIs as of {kpis['as_of']} ({kpis['contracts']} contracts)")
+    print("\nUnbilled approved work by age (days since the line date) and legal entity")
+    print_table(
+        ["legal entity", "currency", "age", "hours", "amount", "lines"],
+        [
+            [r["legal_entity"], r["currency"], r["age_bucket"], r["hours"], r["amount"], str(r["lines"])]
+            for r in kpis["unbilled"]["rows"]
+        ],
+    )
+    approval = kpis["approval_to_invoice"]
+    print(
+        f"\nApproval to invoice: median {approval['median_days'] or '-'} days, "
+        f"p90 {approval['p90_days'] or '-'} days "
+        f"over {approval['samples']} billed entries ({approval['from_audit_times']} from audit times, "
+        f"{approval['from_dates']} from dates)"
+    )
+    corrections = kpis["corrections"]
+    print(
+        f"\nInvoices requiring correction: {corrections['requiring_correction']} "
+        f"of {corrections['invoices']} "
+        f"({corrections['share_percent'] or '0'}%): "
+        + ", ".join(f"{reason} {count}" for reason, count in corrections["by_reason"].items())
+    )
+    print_table(
+        ["proposal", "contract", "total", "reasons"],
+        [
+            [r["proposal_id"], r["contract_id"], f"{r['total']} {r['currency']}", ", ".join(r["reasons"])]
+            for r in corrections["rows"]
+        ],
+    )
+    exceptions = kpis["exceptions"]
+    print("\nExceptions by type (money at risk = open, not informational)")
+    print_table(
+        ["type", "currency", "total", "open", "approved", "written off", "resolved", "money at risk"],
+        [
+            [
+                r["type"],
+                r["currency"],
+                str(r["total"]),
+                str(r["open"]),
+                str(r["approved"]),
+                str(r["written_off"]),
+                str(r["resolved"]),
+                r["money_at_risk"],
+            ]
+            for r in exceptions["rows"]
+        ],
+    )
+    print("\nCap burn (invoiced time / cap)")
+    print_table(
+        ["contract", "cap", "invoiced time", "remaining", "held", "burn"],
+        [
+            [
+                r["contract_id"],
+                f"{r['cap']} {r['currency']}",
+                r["invoiced_time"],
+                r["remaining"],
+                r["held"],
+                f"{r['burn_percent']}%",
+            ]
+            for r in kpis["cap_burn"]
+        ],
+    )
+    failures = kpis["integration_failures"]
+    print(
+        f"\nIntegration failures: {failures['dead_lettered_messages']} dead-lettered message(s), "
+        f"{len(failures['billing_failed'])} billing failure(s) ({failures['billing_failed_open']} open), "
+        f"median resolution {failures['median_resolution_hours'] or '-'} h"
+    )
+    print_table(
+        ["workflow", "DLQ messages", "oldest", "errors"],
+        [
+            [
+                d["workflow"],
+                str(d["messages"]),
+                d["oldest_sent_at"] or "-",
+                ", ".join(f"{k} {v}" for k, v in d["error_types"].items()) or "-",
+            ]
+            for d in failures["dead_letters"]
+        ],
+    )

@@ -1,0 +1,78 @@
+"""What the operator commands share: the acting person, the clock, and the
+adapters of the target hub (local stack or deployed stack)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from billbridge.cli.hub_target import Hub
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    """`--actor`, else the OS user."""
+    if getattr(args, "actor", None):
+        return str(args.actor)
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        return "operator"
+
+
+def event_bus_name(hub: Hub) -> str:
+    if hub.is_local:
+        return str(hub.extras["stack"].names.event_bus)
+    return str(hub.extras["outputs"]["EventBusName"])
+
+
+def raw_payload_bucket(hub: Hub) -> str:
+    if hub.is_local:
+        return str(hub.extras["stack"].names.raw_bucket)
+    return str(hub.extras["outputs"]["RawPayloadBucketName"])
+
+
+def publisher_of(hub: Hub) -> Any:
+    from billbridge.adapters.eventbridge_publisher import EventBridgeEventPublisher
+
+    return EventBridgeEventPublisher(event_bus_name=event_bus_name(hub), client=hub.client("events"))
+
+
+def raw_payloads_of(hub: Hub) -> Any:
+    from billbridge.adapters.s3_raw_payload_store import S3RawPayloadStore
+
+    return S3RawPayloadStore(bucket_name=raw_payload_bucket(hub), client=hub.client("s3"))
+
+
+def dead_letter_queues_of(hub: Hub) -> Any:
+    from billbridge.adapters.dlq_operations import SqsDeadLetterQueues, WorkflowQueues
+
+    return SqsDeadLetterQueues(
+        hub.client("sqs"),
+        [WorkflowQueues(q.workflow, q.queue_url, q.dead_letter_queue_url) for q in hub.queues],
+        # moto has no StartMessageMoveTask: the local stack resends instead.
+        message_move_task=not hub.is_local,
+    )
+
+
+def parse_instant(text: str, *, end_of_day: bool = False) -> datetime:
+    """`2026-03-01` (the start, or with end_of_day the end, of that UTC day) or an ISO 8601 time
+    (UTC when it has no offset)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        if len(text) == 10:
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date or ISO 8601 time: {text!r}") from error
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)

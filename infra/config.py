@@ -34,12 +34,18 @@ class BillbridgeConfig:
     api_throttle_burst_limit: int = 100
     queue_age_alarm_seconds: int = 900
     alarm_email: str = ""
+    audit_retention_days: int = 2557
+    """Ledger audit records expire (DynamoDB TTL) after this many days: 7 years."""
+    waf_web_acl_arn: str = ""
+    """A WAFv2 web ACL (REGIONAL) to associate with the API stage; empty: none."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.billing_day_of_month <= 28:
             raise ValueError("billing_day_of_month must be 1..28 so that every month has the day")
         if not 0 <= self.billing_hour <= 23:
             raise ValueError("billing_hour must be 0..23")
+        if self.audit_retention_days < 365:
+            raise ValueError("audit records must be kept at least a year (billing disputes)")
         if self.raw_payload_retention_days <= self.raw_payload_ia_transition_days:
             raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
 

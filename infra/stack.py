@@ -7,6 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from billbridge import topology
+from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS
+from billbridge.adapters.field_encryption import ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
 from constructs import Construct
 
 from infra.config import BillbridgeConfig
@@ -17,6 +19,7 @@ from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefau
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
+from infra.constructs.security_controls import SecurityControls
 from infra.constructs.tables import Tables
 from infra.constructs.webhook_api import WebhookApi
 from infra.constructs.webhook_secrets import WebhookSecrets
@@ -56,6 +59,7 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_RAW_BUCKET: self.raw_payloads.bucket.bucket_name,
                 topology.ENV_EVENT_BUS: bus.event_bus_name,
                 topology.ENV_CONNECTOR_MODE: "event",
+                ENV_AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
             },
         )
 
@@ -115,6 +119,8 @@ class BillbridgeStack(cdk.Stack):
             time_zone=config.billing_time_zone,
         )
 
+        self.security = self._security_controls(config)
+
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -132,6 +138,32 @@ class BillbridgeStack(cdk.Stack):
             alarm_email=config.alarm_email,
         )
         self._add_outputs()
+
+    def _security_controls(self, config: BillbridgeConfig) -> SecurityControls:
+        """Personal-data key, human roles, optional WAF; the contracts consumer seals billing contacts."""
+        security = SecurityControls(
+            self,
+            "Security",
+            ledger=self.tables.ledger,
+            bus=self.event_bus.bus,
+            dead_letter_queues=[
+                *(c.dead_letter_queue for c in self.consumers),
+                *(c.delivery_dead_letter_queue for c in self.consumers),
+                self.schedule.dead_letter_queue,
+            ],
+            redrive_queues=[c.queue for c in self.consumers],
+            waf_web_acl_arn=config.waf_web_acl_arn,
+            api_stage_arn=self.webhook_api.api.deployment_stage.stage_arn,
+        )
+        contracts = next(c for c in self.consumers if c.workflow.name == "contracts")
+        security.allow_encrypt(contracts.consumer.role)
+        security.allow_decrypt(contracts.consumer.role)
+        contracts.consumer.function.add_environment(
+            ENV_FIELD_ENCRYPTION_KEY_ARN, security.personal_data_key.key_arn
+        )
+        contracts.consumer.function.add_environment(ENV_FIELD_DECRYPTION, "enabled")
+        security.seal_key_policy()
+        return security
 
     def _grant_ledger(self, function: BillbridgeFunction) -> None:
         self.tables.ledger.grant_read_write_data(function.function)
@@ -170,6 +202,10 @@ class BillbridgeStack(cdk.Stack):
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
             "AlarmTopicArn": self.monitoring.alarm_topic.topic_arn,
             "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
+            "PersonalDataKeyArn": self.security.personal_data_key.key_arn,
+            "OperatorRoleArn": self.security.operator_role.role_arn,
+            "ApproverRoleArn": self.security.approver_role.role_arn,
+            "PersonalDataReaderRoleArn": self.security.personal_data_reader_role.role_arn,
         }
         for consumer in self.consumers:
             prefix = consumer.workflow.construct_id

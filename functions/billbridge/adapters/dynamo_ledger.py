@@ -7,11 +7,17 @@ Items (pk / sk):
 - `EXCEPTION#{exception_id}` / `EXCEPTION`: the operator's view of each
   exception; lookup index `EXCEPTIONS` / `{state}#{type}#{contract}#{id}`.
 - `AUDIT#{contract_id}` / `{revision}#{n}`: what changed and why; lookup
-  index `CORRELATION#{id}` so a correlation id finds its trail.
+  index `CORRELATION#{id}` so a correlation id finds its trail; expires
+  (TTL `expires_at`) after `audit_retention_seconds` (7 years by default).
 - `ENTRY#{entry_id}` / `CONTRACT`, `INVOICE#{number}` / `PROPOSAL`,
   `PROPOSAL#{id}` / `CONTRACT`: cross-system id lookups.
 - `PARKED#{key}` / `{n}`: feedback that arrived before what it refers to.
 - `CONFIG` / `BILLING`: the tax table and legal-entity routing.
+
+Personal data in the book is sealed field by field when a `field_encryption`
+is given (deployed functions; see billbridge.adapters.field_encryption):
+before `encode_book` on save, and opened after `decode_book` on load. Without
+one (the local stack's default) books are stored as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import json
 from dataclasses import asdict
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from pydantic import TypeAdapter
 
@@ -30,7 +36,15 @@ from billbridge.app.event_translation import billing_config_from, billing_config
 from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
 
+if TYPE_CHECKING:
+    from billbridge.adapters.field_encryption import FieldEncryption
+
 TRANSACTION_LIMIT = 100
+AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
+"""Audit records outlive billing disputes and statutory record keeping (7 years)."""
+ENV_AUDIT_RETENTION_DAYS = "AUDIT_RETENTION_DAYS"
+"""Set by the stack (`audit_retention_days`); the composition root passes it as `audit_retention_seconds`."""
+AUDIT_TTL_ATTRIBUTE = topology.LEDGER_TABLE.ttl_attribute or "expires_at"
 BOOK_ADAPTER: TypeAdapter[ContractBook] = TypeAdapter(ContractBook)
 EXCEPTION_ADAPTER: TypeAdapter[BillingException] = TypeAdapter(BillingException)
 
@@ -44,10 +58,20 @@ def decode_book(blob: bytes) -> ContractBook:
 
 
 class DynamoLedger:
-    def __init__(self, table_name: str, client: Any = None, clock: Any = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        clock: Any = None,
+        *,
+        field_encryption: FieldEncryption | None = None,
+        audit_retention_seconds: int = AUDIT_RETENTION_SECONDS,
+    ) -> None:
         self._table_name = table_name
         self._client = client
         self._clock = clock
+        self._field_encryption = field_encryption
+        self._audit_retention_seconds = audit_retention_seconds
 
     @cached_property
     def client(self) -> Any:
@@ -58,8 +82,21 @@ class DynamoLedger:
         return self._client
 
     def _now(self) -> str:
-        now = self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
-        return str(now.isoformat())
+        return str(self._now_datetime().isoformat())
+
+    def _now_datetime(self) -> datetime:
+        now: datetime = self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
+        return now
+
+    def _audit_expiry(self) -> int:
+        return int(self._now_datetime().timestamp()) + self._audit_retention_seconds
+
+    def _decode(self, blob: bytes) -> ContractBook:
+        book = decode_book(blob)
+        return book if self._field_encryption is None else self._field_encryption.reveal(book)
+
+    def _encode(self, book: ContractBook) -> bytes:
+        return encode_book(book if self._field_encryption is None else self._field_encryption.protect(book))
 
     # --- books -------------------------------------------------------------
 
@@ -72,7 +109,7 @@ class DynamoLedger:
         item = response.get("Item")
         if item is None:
             return StoredBook(ContractBook(contract_id=contract_id), 0)
-        return StoredBook(decode_book(item["body"]["B"]), int(item["revision"]["N"]))
+        return StoredBook(self._decode(item["body"]["B"]), int(item["revision"]["N"]))
 
     def save(self, stored: StoredBook, update: BookUpdate) -> None:
         book = update.book
@@ -82,7 +119,7 @@ class DynamoLedger:
             "sk": {"S": "BOOK"},
             "contract_id": {"S": book.contract_id},
             "revision": {"N": str(revision)},
-            "body": {"B": encode_book(book)},
+            "body": {"B": self._encode(book)},
             "updated_at": {"S": self._now()},
         }
         if book.is_known:
@@ -141,6 +178,7 @@ class DynamoLedger:
                 "sk": {"S": f"{revision:010d}#{index:05d}"},
                 "record": {"S": json.dumps(asdict(record), default=str)},
                 "recorded_at": {"S": self._now()},
+                AUDIT_TTL_ATTRIBUTE: {"N": str(self._audit_expiry())},
             }
             if record.correlation_id:
                 item["gsi1pk"] = {"S": f"CORRELATION#{record.correlation_id}"}
@@ -164,7 +202,7 @@ class DynamoLedger:
         """Every book, including contracts still pending (entries before their contract)."""
         books = []
         for item in self._scan_prefix("CONTRACT#", sk="BOOK"):
-            books.append(decode_book(item["body"]["B"]))
+            books.append(self._decode(item["body"]["B"]))
         return books
 
     def contract_of_entry(self, entry_id: str) -> str | None:
@@ -367,6 +405,7 @@ def exception_item(exception: BillingException) -> dict[str, Any]:
         "state": {"S": exception.state.value},
         "exception": {"S": EXCEPTION_ADAPTER.dump_json(exception).decode()},
     }
+
 
 def _plain_strings(item: dict[str, Any]) -> dict[str, str]:
     """The string attributes of an item, untyped (`{"S": "x"}` -> `"x"`)."""

@@ -1,0 +1,186 @@
+"""Security controls: the personal-data key, the human roles, and the optional WAF association.
+
+- `personal_data_key`: a customer-managed KMS key (rotation on) for field-level
+  encryption of personal data in the ledger. Its key policy denies
+  `kms:Decrypt` to every principal except the roles named in `decryptors`
+  (the contracts consumer and `PersonalDataReaderRole`), whatever IAM policies
+  elsewhere in the account say.
+- `OperatorRole`: reads the ledger (books, exceptions, audit), reads and
+  redrives the dead-letter queues, reads the stack's outputs.
+- `ApproverRole`: the operator's permissions plus writing the ledger and
+  putting events on the bus: approving or writing off an exception.
+- `PersonalDataReaderRole`: reads the ledger and may decrypt personal fields.
+All three are assumed by principals of this account that signed in with MFA
+(the account's IAM policies decide which users may assume which role).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
+from billbridge.adapters.field_encryption import CONTEXT_PURPOSE, PURPOSE
+from constructs import Construct
+
+ROLE_SESSION_DURATION = cdk.Duration.hours(1)
+PURPOSE_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_PURPOSE}": PURPOSE}}
+DLQ_READ_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:StartMessageMoveTask",
+    "sqs:ListMessageMoveTasks",
+    "sqs:CancelMessageMoveTask",
+)
+LEDGER_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable")
+LEDGER_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
+
+
+class SecurityControls(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ledger: dynamodb.ITable,
+        bus: events.IEventBus,
+        dead_letter_queues: Sequence[sqs.IQueue],
+        redrive_queues: Sequence[sqs.IQueue],
+        waf_web_acl_arn: str = "",
+        api_stage_arn: str = "",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self._ledger = ledger
+        self._decryptors: list[iam.IRole] = []
+
+        self.personal_data_key = kms.Key(
+            self,
+            "PersonalDataKey",
+            description="Field-level encryption of personal data (billing contacts) in the ledger",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        self.operator_role = self._human_role("OperatorRole", "Billbridge operator: reads, inspects, redrives")
+        self.approver_role = self._human_role(
+            "ApproverRole", "Billbridge approver: the operator's rights plus deciding exceptions"
+        )
+        self.personal_data_reader_role = self._human_role(
+            "PersonalDataReaderRole", "Reads billing contacts (personal data) in the ledger"
+        )
+
+        for role in (self.operator_role, self.approver_role, self.personal_data_reader_role):
+            self._read_ledger(role)
+        for role in (self.operator_role, self.approver_role):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(DLQ_READ_ACTIONS),
+                    resources=[queue.queue_arn for queue in dead_letter_queues],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                    resources=[queue.queue_arn for queue in redrive_queues],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id])
+            )
+        self.approver_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(LEDGER_WRITE_ACTIONS),  # transactions are authorised per item action
+                resources=[ledger.table_arn],
+            )
+        )
+        bus.grant_put_events_to(self.approver_role)
+        self.allow_decrypt(self.personal_data_reader_role)
+
+        if waf_web_acl_arn:
+            if not api_stage_arn:
+                raise ValueError("a WAF web ACL needs the API stage to attach to")
+            self.waf_association: wafv2.CfnWebACLAssociation | None = wafv2.CfnWebACLAssociation(
+                self, "WebAclAssociation", resource_arn=api_stage_arn, web_acl_arn=waf_web_acl_arn
+            )
+        else:
+            self.waf_association = None
+
+    def _human_role(self, construct_id: str, description: str) -> iam.Role:
+        role = iam.Role(
+            self,
+            construct_id,
+            description=description,
+            assumed_by=iam.AccountRootPrincipal().with_conditions(
+                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+            ),
+            max_session_duration=ROLE_SESSION_DURATION,
+        )
+        return role
+
+    def _read_ledger(self, role: iam.Role) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(LEDGER_READ_ACTIONS),
+                resources=[self._ledger.table_arn, f"{self._ledger.table_arn}/index/*"],
+            )
+        )
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{_logical_id(self._ledger)}.Arn>/index/*]",
+                reason="Queries on the ledger's lookup index (exceptions, audit by correlation id); "
+                "the wildcard covers only this table's indexes.",
+            )
+        )
+
+    def allow_encrypt(self, role: iam.IRole) -> None:
+        """New data keys for personal fields (the functions that store contract versions)."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[self.personal_data_key.key_arn],
+                conditions=PURPOSE_CONDITION,
+            )
+        )
+
+    def allow_decrypt(self, role: iam.IRole) -> None:
+        """Reading personal fields: granted in IAM, and the role is excepted from the key policy's deny."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.personal_data_key.key_arn],
+                conditions=PURPOSE_CONDITION,
+            )
+        )
+        self._decryptors.append(role)
+
+    def seal_key_policy(self) -> None:
+        """Deny kms:Decrypt to everyone but the decryptors (call once, after every `allow_decrypt`)."""
+        self.personal_data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyNamedRolesDecryptPersonalData",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [r.role_arn for r in self._decryptors]}},
+            )
+        )
+
+
+def _logical_id(construct: Construct) -> str:
+    return cdk.Stack.of(construct).get_logical_id(construct.node.default_child)  # type: ignore[arg-type]

@@ -1,0 +1,271 @@
+"""Ingest throughput on the local stack: signed deliveries accepted into the ledger.
+
+    python -m benchmarks.ingest_throughput [--contracts C --single N --batches B]
+
+A fresh LocalStack gets the billing configuration and `C` approved contracts,
+then two timed phases:
+
+- single: `N` deliveries of one `time_entry.approved` event each, then a drain;
+- batched: `B` deliveries of 100 events each (`application/cloudevents-batch+json`),
+  then a drain.
+
+Each delivery is signed like the PSA signs it and handed to the webhook handler
+as API Gateway's proxy event (`LocalStack.invoke_webhook`, in-process: no HTTP);
+`drain()` then plays the bus rules, queues and consumers until quiet. A phase
+counts only when every delivery was answered 2xx and every entry is in its
+contract's book afterwards. Throughput is entries per second over deliver + drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from dataclasses import dataclass
+from typing import Any
+
+from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.app.event_translation import billing_config_from
+from billbridge.app.webhook_signature import sign
+from billbridge.localstack.scenario_replay import generate_webhook_secrets
+from billbridge.localstack.stack import LocalStack
+
+BATCH_SIZE = 100
+PERIOD_DAYS = 20
+CONFIG: dict[str, Any] = {
+    "tax_rates": [{"jurisdiction": "US-NY", "rate": "0.08875", "effective_from": "2020-01-01"}],
+    "legal_entities": [{"legal_entity": "US01", "erp_instance": "erp-us"}],
+}
+
+
+@contextmanager
+def moto_without_transaction_backup(active: bool = True) -> Iterator[None]:
+    """Skip moto's whole-table deep copy before each TransactWriteItems (see the module doc)."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    if not active:
+        yield
+        return
+
+    def deepcopy(value: object, memo: dict[int, object] | None = None) -> object:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    original = models.copy
+    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        models.copy = original
+
+
+@contextmanager
+def quiet_functions() -> Iterator[None]:
+    """The handlers' log lines and EMF metrics (stdout) go nowhere while measuring."""
+    with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+def contract_id_of(index: int) -> str:
+    return f"SOW-BENCH-{index:05d}"
+
+
+def contract_event(index: int) -> dict[str, Any]:
+    contract_id = contract_id_of(index)
+    return {
+        "specversion": "1.0",
+        "id": f"clm-{contract_id}",
+        "source": "clm",
+        "type": "contract.approved",
+        "time": "2026-01-01T09:00:00Z",
+        "datacontenttype": "application/json",
+        "subject": contract_id,
+        "data": {
+            "contract_id": contract_id,
+            "version": 1,
+            "effective_date": "2026-01-01",
+            "customer_id": f"CUST-{contract_id}",
+            "legal_entity": "US01",
+            "currency": "USD",
+            "tax_jurisdiction": "US-NY",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "rate_card": [
+                {"role": "consultant", "rate": "150.00"},
+                {"role": "architect", "rate": "210.00"},
+                {"resource_id": "EMP-7", "rate": "225.00"},
+            ],
+            "expense_policy": {"billable_categories": ["travel"], "markup_pct": "0.10"},
+            "cost_centers": ["CC-100"],
+        },
+    }
+
+
+def time_entry_event(contract_index: int, entry: int) -> dict[str, Any]:
+    """Entry `entry` of a contract: a weekday of March 2026, consultant or architect, 1-8 hours."""
+    contract_id = contract_id_of(contract_index)
+    entry_id = f"TE-{contract_index:05d}-{entry:04d}"
+    return {
+        "specversion": "1.0",
+        "id": f"psa-{entry_id}",
+        "source": "psa",
+        "type": "time_entry.approved",
+        "time": "2026-03-31T18:00:00Z",
+        "datacontenttype": "application/json",
+        "subject": entry_id,
+        "data": {
+            "entry_id": entry_id,
+            "revision": 1,
+            "contract_id": contract_id,
+            "resource_id": f"EMP-{entry % 5}",
+            "role": "architect" if entry % 3 == 0 else "consultant",
+            "billable": True,
+            "cost_center": "CC-100",
+            "work_date": f"2026-03-{2 + entry % PERIOD_DAYS:02d}",
+            "hours": str(1 + entry % 8),
+        },
+    }
+
+
+def entries_round_robin(contracts: int, entries_per_contract: int, start: int = 0) -> list[dict[str, Any]]:
+    """Entries interleaved across contracts, as timesheets arrive (contract 0, 1, ..., 0, 1, ...)."""
+    return [
+        time_entry_event(c, start + e) for e in range(entries_per_contract) for c in range(contracts)
+    ]
+
+
+class Deliverer:
+    """Signs and delivers payloads to the stack's webhook handler; counts non-2xx answers."""
+
+    def __init__(self, stack: LocalStack, secrets: dict[str, list[str]]) -> None:
+        self.stack = stack
+        self.secrets = secrets
+        self.sent = 0
+        self.refused: list[tuple[int, bytes]] = []
+
+    def deliver(self, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
+        events = payload if isinstance(payload, list) else [payload]
+        source = str(events[0]["source"])
+        body = json.dumps(payload).encode()
+        self.sent += 1
+        headers = sign(self.secrets[source][0], f"msg_bench_{self.sent:07d}", int(time.time()), body)
+        headers["Content-Type"] = (
+            "application/cloudevents-batch+json" if isinstance(payload, list) else "application/cloudevents+json"
+        )
+        status, _, answer = self.stack.invoke_webhook(source, headers, body)
+        if not 200 <= status < 300:
+            self.refused.append((status, answer[:300]))
+
+    def deliver_all(self, events: list[dict[str, Any]], batch_size: int) -> int:
+        """Deliver one by one (`batch_size` 1) or in batches; returns the number of deliveries."""
+        if batch_size == 1:
+            for event in events:
+                self.deliver(event)
+            return len(events)
+        chunks = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
+        for chunk in chunks:
+            self.deliver(chunk)
+        return len(chunks)
+
+
+def ledger_of(stack: LocalStack) -> DynamoLedger:
+    return DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb"))
+
+
+@contextmanager
+def stack_with_contracts(contracts: int) -> Iterator[tuple[LocalStack, Deliverer]]:
+    """A running local stack with the billing configuration and `contracts` approved contracts."""
+    secrets = generate_webhook_secrets()
+    with LocalStack(secrets=secrets, extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        ledger_of(stack).save_config(billing_config_from(CONFIG))
+        deliverer = Deliverer(stack, secrets)
+        deliverer.deliver_all([contract_event(i) for i in range(contracts)], 1)
+        stack.drain(max_rounds=10_000)
+        if deliverer.refused:
+            raise RuntimeError(f"contract deliveries refused: {deliverer.refused[:3]}")
+        yield stack, deliverer
+
+
+def entries_in_ledger(stack: LocalStack) -> int:
+    return sum(len(book.entries) for book in ledger_of(stack).books())
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseResult:
+    entries: int
+    deliveries: int
+    deliver_s: float
+    drain_s: float
+
+    @property
+    def entries_per_s(self) -> float:
+        return self.entries / (self.deliver_s + self.drain_s)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "entries": self.entries,
+            "deliveries": self.deliveries,
+            "deliver_s": round(self.deliver_s, 3),
+            "drain_s": round(self.drain_s, 3),
+            "entries_per_s": round(self.entries_per_s, 1),
+            "deliveries_per_s": round(self.deliveries / (self.deliver_s + self.drain_s), 1),
+        }
+
+
+def run_phase(stack: LocalStack, deliverer: Deliverer, events: list[dict[str, Any]], batch_size: int) -> PhaseResult:
+    before = entries_in_ledger(stack)
+    started = time.perf_counter()
+    deliveries = deliverer.deliver_all(events, batch_size)
+    delivered = time.perf_counter()
+    summary = stack.drain(max_rounds=100_000)
+    drained = time.perf_counter()
+    landed = entries_in_ledger(stack) - before
+    if deliverer.refused or summary.dead_lettered or summary.exhausted or landed != len(events):
+        raise RuntimeError(
+            f"phase incomplete: {landed}/{len(events)} entries in the ledger, refused {deliverer.refused[:3]}, "
+            f"summary {summary.as_dict()}, errors {[q.errors[:2] for q in summary.queues.values()]}"
+        )
+    return PhaseResult(len(events), deliveries, delivered - started, drained - delivered)
+
+
+def run(contracts: int = 10, single: int = 300, batches: int = 5, *, moto_backup: bool = False) -> dict[str, Any]:
+    per_contract_single = max(1, single // contracts)
+    per_contract_batched = max(1, batches * BATCH_SIZE // contracts)
+    with (
+        moto_without_transaction_backup(not moto_backup),
+        quiet_functions(),
+        stack_with_contracts(contracts) as (stack, deliverer),
+    ):
+        single_result = run_phase(stack, deliverer, entries_round_robin(contracts, per_contract_single), 1)
+        batched_events = entries_round_robin(contracts, per_contract_batched, start=per_contract_single)
+        batched_result = run_phase(stack, deliverer, batched_events, BATCH_SIZE)
+    return {
+        "contracts": contracts,
+        "moto_transaction_backup": moto_backup,
+        "single": single_result.as_dict(),
+        "batched": batched_result.as_dict() | {"batch_size": BATCH_SIZE},
+        "single_entries_per_s": round(single_result.entries_per_s, 1),
+        "batched_entries_per_s": round(batched_result.entries_per_s, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contracts", type=int, default=10)
+    parser.add_argument("--single", type=int, default=300, help="single-event deliveries")
+    parser.add_argument("--batches", type=int, default=5, help="deliveries of 100 events")
+    parser.add_argument("--moto-transaction-backup", action="store_true", help="keep moto's table copy")
+    args = parser.parse_args(argv)
+    figures = run(args.contracts, args.single, args.batches, moto_backup=args.moto_transaction_backup)
+    print(json.dumps(figures, indent=2))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,9 @@ class SecurityControls(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
-        self.operator_role = self._human_role("OperatorRole", "Billbridge operator: reads, inspects, redrives")
+        self.operator_role = self._human_role(
+            "OperatorRole", "Billbridge operator: reads, inspects, redrives"
+        )
         self.approver_role = self._human_role(
             "ApproverRole", "Billbridge approver: the operator's rights plus deciding exceptions"
         )

@@ -69,6 +69,19 @@ class BillingSchedule(Construct):
             failure_queue=self.dead_letter_queue,
         )
         state_machine.grant_start_execution(self.starter.function)
+        # A duplicated tick finds its execution by name and starts nothing new.
+        state_machine.grant_execution(self.starter.function, "states:DescribeExecution")
+        machine_id = cdk.Stack.of(self).get_logical_id(state_machine.node.default_child)  # type: ignore[arg-type]
+        cdk.Validations.of(self.starter.function.role).acknowledge(  # type: ignore[arg-type]
+            cdk.Acknowledgment(
+                id=(
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
+                    f':execution:{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}:*]'
+                ),
+                reason="states:DescribeExecution on this one state machine's executions, whose names are "
+                "only known at run time (deterministic per period and request).",
+            )
+        )
 
         self.scheduler_role = iam.Role(
             self,

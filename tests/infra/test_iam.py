@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 from tests.infra.conftest import Synthesized
@@ -109,9 +111,16 @@ def test_billing_tasks_use_the_ledger_and_the_bus_only(synthesized: Synthesized)
         assert not any(a.startswith(("s3:", "secretsmanager:", "states:")) for a in actions)
 
 
-def test_the_starter_may_only_start_this_state_machine(synthesized: Synthesized) -> None:
+def test_the_starter_may_only_start_and_look_up_this_state_machines_runs(synthesized: Synthesized) -> None:
     stack = synthesized.stack
+    machine_id = synthesized.logical_id(stack.billing.state_machine)
     actions = _role_actions(synthesized, synthesized.logical_id(stack.schedule.starter.role))
-    assert actions["states:StartExecution"] == [{"Ref": synthesized.logical_id(stack.billing.state_machine)}]
-    assert [a for a in actions if a.startswith("states:")] == ["states:StartExecution"]
+    assert actions["states:StartExecution"] == [{"Ref": machine_id}]
+    assert sorted(a for a in actions if a.startswith("states:")) == [
+        "states:DescribeExecution",
+        "states:StartExecution",
+    ]
+    assert machine_id in json.dumps(actions["states:DescribeExecution"]), (
+        "executions of this state machine only"
+    )
     assert not any(a.startswith(("dynamodb:", "s3:", "events:", "secretsmanager:")) for a in actions)

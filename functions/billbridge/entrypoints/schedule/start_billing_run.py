@@ -23,9 +23,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = str(event.get("id") or event.get("request_id") or fired_at.isoformat())
     name = execution_name(period, None, request_id)
     client = boto3.client("stepfunctions")
+    state_machine_arn = hub_settings().billing_state_machine_arn
+    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    try:
+        client.describe_execution(executionArn=execution_arn)
+        return {"started": False, "name": name, "reason": "already started for this request"}
+    except client.exceptions.ExecutionDoesNotExist:
+        pass
     try:
         response = client.start_execution(
-            stateMachineArn=hub_settings().billing_state_machine_arn,
+            stateMachineArn=state_machine_arn,
             name=name,
             input=_input(period, name),
         )

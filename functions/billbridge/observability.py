@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools import Logger, Metrics, Tracer
 
 
 @lru_cache(maxsize=1)
@@ -21,6 +21,14 @@ def metrics() -> Metrics:
     from aws_lambda_powertools import Metrics
 
     return Metrics()
+
+
+@lru_cache(maxsize=1)
+def tracer() -> Tracer:
+    """X-Ray tracing (disabled on the local stack by POWERTOOLS_TRACE_DISABLED)."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
 
 
 def count(metric: str, value: int = 1) -> None:

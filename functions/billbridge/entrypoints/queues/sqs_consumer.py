@@ -13,9 +13,11 @@ import os
 from functools import lru_cache
 from typing import Any, Callable
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from billbridge import topology
 from billbridge.app.event_translation import IngestedEvent
-from billbridge.observability import count, logger, metrics
+from billbridge.observability import count, logger, metrics, tracer
 from billbridge.settings import hub_settings
 
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError)
@@ -44,27 +46,27 @@ def consume_batch(
         config=idempotency_config,
         key_prefix=f"billbridge.{workflow}",
     )
+    @tracer().capture_method(capture_response=False)
     def process(delivery: dict[str, Any]) -> dict[str, Any]:
         ingested = IngestedEvent.from_detail(delivery["type"], delivery["detail"])
         handle(ingested)
         return {"processed": delivery["id"]}
 
     def record_handler(record: Any) -> None:
-        correlation_id = ""
+        from aws_lambda_powertools.utilities.parser import parse
+
         try:
-            envelope = json.loads(record.body)
-            detail = envelope["detail"]
-            cloud_event = detail["event"]
-            correlation_id = str(detail.get("correlationid", ""))
-            delivery = {
-                "source": cloud_event["source"],
-                "id": cloud_event["id"],
-                "type": envelope.get("detail-type", cloud_event.get("type")),
-                "detail": detail,
-            }
-        except (ValueError, KeyError, TypeError) as error:
-            _dead_letter(record, error, correlation_id, workflow)
+            detail = parse(event=json.loads(record.body)["detail"], model=IngestedDetail)
+        except Exception as error:  # pydantic ValidationError, malformed JSON: the message itself is bad
+            _dead_letter(record, error, _correlation_id_of(record.body), workflow)
             return
+        correlation_id = detail.correlationid
+        delivery = {
+            "source": detail.event.source,
+            "id": detail.event.id,
+            "type": detail.event.type,
+            "detail": detail.model_dump(mode="json"),
+        }
         logger().append_keys(correlation_id=correlation_id, event_type=delivery["type"])
         try:
             process(delivery=delivery)
@@ -85,6 +87,47 @@ def consume_batch(
         )
     finally:
         metrics().flush_metrics()
+
+
+class CanonicalEventRef(BaseModel):
+    """The identity of the CloudEvent inside a bus event (the rest is the use case's to read)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
+class IngestedDetail(BaseModel):
+    """The `detail` of an event the webhook receiver put on the bus."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = 1
+    correlationid: str = ""
+    delivery: dict[str, Any] = Field(default_factory=dict)
+    event: CanonicalEventRef
+
+
+def describe_error(error: BaseException) -> str:
+    """The error without the input it was about: validation errors would
+    otherwise echo the payload (and its personal data) into logs and the DLQ."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}"
+            for detail in error.errors(include_input=False, include_url=False)
+        )
+    return str(error)
+
+
+def _correlation_id_of(body: str) -> str:
+    try:
+        return str(json.loads(body)["detail"]["correlationid"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +163,7 @@ def _dead_letter(record: Any, error: BaseException, correlation_id: str, workflo
     """Move the record to the DLQ ourselves, with the error attached; without a
     configured DLQ, fail the record so the queue's redrive policy moves it."""
     queue_url = os.environ.get(topology.ENV_DEAD_LETTER_QUEUE_URL, "")
-    message = f"{type(error).__name__}: {error}"[:1000]
+    message = f"{type(error).__name__}: {describe_error(error)}"[:1000]
     logger().error("record dead-lettered", extra={"error": message, "workflow": workflow})
     count("RecordsDeadLettered")
     if not queue_url:

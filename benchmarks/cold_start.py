@@ -88,13 +88,10 @@ def lambda_handler(event, context):
     return response
 '''
 
-IMPORT_PROBE = (
-    "import time; t = time.perf_counter(); import {module}; "
-    "print((time.perf_counter() - t) * 1000)"
-)
+IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
 BARE_PROBE = "print(0.0)"
 
-FIRST_CALL_PROBE = '''
+FIRST_CALL_PROBE = """
 import json, sys, time
 events = json.load(open(sys.argv[1]))
 class Context:
@@ -110,7 +107,7 @@ second = handler.lambda_handler(events[1], Context())
 t3 = time.perf_counter()
 print(json.dumps({{"import_ms": (t1 - t0) * 1000, "first_call_ms": (t2 - t1) * 1000,
     "second_call_ms": (t3 - t2) * 1000, "statuses": [first["statusCode"], second["statusCode"]]}}))
-'''
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +135,7 @@ def find_runtime() -> Runtime:
         version = _version_of(command, extra)
         if version == RUNTIME_VERSION:
             return Runtime(command, extra, version, f"Python {version}")
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     return Runtime((sys.executable,), {}, version, f"Python {version} (fallback: 3.13 not found)")
 
 
@@ -146,7 +143,11 @@ def _version_of(command: tuple[str, ...], extra: Mapping[str, str]) -> str | Non
     try:
         result = subprocess.run(
             [*command, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, env={**os.environ, **extra}, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **extra},
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -168,8 +169,23 @@ def site_directory(runtime: Runtime) -> Path:
     if (site / ".complete").exists():
         return site
     shutil.rmtree(site, ignore_errors=True)
-    _run(runtime, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-                   "--target", str(site), "--only-binary=:all:", "-r", str(REQUIREMENTS), *pins])
+    _run(
+        runtime,
+        [
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            str(site),
+            "--only-binary=:all:",
+            "-r",
+            str(REQUIREMENTS),
+            *pins,
+        ],
+    )
     compile_tree(runtime, site)
     (site / ".complete").write_text(key)
     return site
@@ -180,8 +196,13 @@ def compile_tree(runtime: Runtime, directory: Path) -> None:
 
 
 def _run(runtime: Runtime, args: list[str]) -> None:
-    subprocess.run([*runtime.command, *args], check=True, env={**os.environ, **runtime.env},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*runtime.command, *args],
+        check=True,
+        env={**os.environ, **runtime.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @contextmanager
@@ -190,8 +211,11 @@ def sandbox(runtime: Runtime) -> Iterator[Sandbox]:
     site = site_directory(runtime) if runtime.version == RUNTIME_VERSION else None
     with tempfile.TemporaryDirectory(prefix="billbridge-cold-") as temp:
         task = Path(temp) / "task"
-        shutil.copytree(FUNCTIONS_DIR / "billbridge", task / "billbridge",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "localstack", "cli"))
+        shutil.copytree(
+            FUNCTIONS_DIR / "billbridge",
+            task / "billbridge",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "localstack", "cli"),
+        )
         (task / f"{NAIVE_MODULE}.py").write_text(NAIVE_HANDLER_SOURCE)
         compile_tree(runtime, task)
         paths = [str(task)] + ([str(site)] if site is not None else [])
@@ -201,24 +225,32 @@ def sandbox(runtime: Runtime) -> Iterator[Sandbox]:
 def probe_env(box: Sandbox, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYTHON"))}
     env.update(box.runtime.env)
-    env.update({
-        "PYTHONPATH": box.python_path,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "billbridge",
-        "POWERTOOLS_METRICS_NAMESPACE": "Billbridge",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    })
+    env.update(
+        {
+            "PYTHONPATH": box.python_path,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "billbridge",
+            "POWERTOOLS_METRICS_NAMESPACE": "Billbridge",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
     env.update(extra or {})
     return env
 
 
-def run_probe(box: Sandbox, code: str, args: list[str] | None = None,
-              env: Mapping[str, str] | None = None) -> tuple[float, str]:
+def run_probe(
+    box: Sandbox, code: str, args: list[str] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[float, str]:
     """Wall time of one fresh process (ms) and its stdout."""
     started = time.perf_counter()
-    result = subprocess.run([*box.runtime.command, "-s", "-c", code, *(args or [])], capture_output=True,
-                            text=True, env=dict(env or probe_env(box)), check=False)
+    result = subprocess.run(
+        [*box.runtime.command, "-s", "-c", code, *(args or [])],
+        capture_output=True,
+        text=True,
+        env=dict(env or probe_env(box)),
+        check=False,
+    )
     elapsed = (time.perf_counter() - started) * 1000
     if result.returncode != 0:
         raise RuntimeError(f"probe failed: {result.stderr.strip().splitlines()[-1:]}")
@@ -227,10 +259,15 @@ def run_probe(box: Sandbox, code: str, args: list[str] | None = None,
 
 def import_targets() -> dict[str, str]:
     """Label -> module: the baselines and every Lambda entrypoint of the topology."""
+
     def module_of(path: str) -> str:
         return path.rpartition(".")[0]
 
-    targets = {"bare interpreter": "", "naive handler": NAIVE_MODULE, "webhook": module_of(topology.WEBHOOK_HANDLER)}
+    targets = {
+        "bare interpreter": "",
+        "naive handler": NAIVE_MODULE,
+        "webhook": module_of(topology.WEBHOOK_HANDLER),
+    }
     targets.update({f"queue {w.name}": module_of(w.handler) for w in topology.WORKFLOWS})
     targets.update({f"task {t.name}": module_of(t.handler) for t in topology.BILLING_TASKS})
     targets["start_billing_run"] = module_of(topology.START_BILLING_RUN_HANDLER)
@@ -270,10 +307,9 @@ def with_ratios(imports: dict[str, dict[str, float]]) -> dict[str, dict[str, flo
 def moto_backend() -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]:
     """A moto server with the webhook's resources; yields (endpoint, handler env, webhook secrets)."""
     import boto3
-    from moto.server import ThreadedMotoServer
-
     from billbridge.localstack import resources
     from billbridge.localstack.scenario_replay import generate_webhook_secrets
+    from moto.server import ThreadedMotoServer
 
     secrets = generate_webhook_secrets()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -281,15 +317,18 @@ def moto_backend() -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name="us-east-1")
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
         names = resources.LocalNames()
         resources.create_tables(session.client("dynamodb", endpoint_url=endpoint), names)
         resources.create_bucket(session.client("s3", endpoint_url=endpoint), names)
-        resources.create_queues_and_rules(session.client("sqs", endpoint_url=endpoint),
-                                          session.client("events", endpoint_url=endpoint), names)
-        secret_arn = resources.create_secret(session.client("secretsmanager", endpoint_url=endpoint),
-                                             names, secrets)
+        resources.create_queues_and_rules(
+            session.client("sqs", endpoint_url=endpoint),
+            session.client("events", endpoint_url=endpoint),
+            names,
+        )
+        secret_arn = resources.create_secret(session.client("secretsmanager", endpoint_url=endpoint), names, secrets)
         env = {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -348,8 +387,13 @@ def signed_proxy_event(secret: str, payload: dict[str, Any] | list[dict[str, Any
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None,
         "pathParameters": {"source": "psa"},
-        "requestContext": {"requestId": message_id, "stage": "bench", "resourcePath": topology.WEBHOOK_ROUTE,
-                           "httpMethod": "POST", "path": "/bench/webhooks/psa"},
+        "requestContext": {
+            "requestId": message_id,
+            "stage": "bench",
+            "resourcePath": topology.WEBHOOK_ROUTE,
+            "httpMethod": "POST",
+            "path": "/bench/webhooks/psa",
+        },
         "body": body,
         "isBase64Encoded": False,
     }
@@ -364,8 +408,9 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
         for run in range(runs):
             for label, module in modules.items():
                 tag = f"{label.split()[0]}-{run}"
-                events = [signed_proxy_event(secret, time_entry_event(f"TE-{tag}-{n}"), f"msg_{tag}_{n}")
-                          for n in (1, 2)]
+                events = [
+                    signed_proxy_event(secret, time_entry_event(f"TE-{tag}-{n}"), f"msg_{tag}_{n}") for n in (1, 2)
+                ]
                 events_file = Path(temp) / f"{tag}.json"
                 events_file.write_text(json.dumps(events))
                 wall, out = run_probe(box, FIRST_CALL_PROBE.format(module=module), [str(events_file)], env)
@@ -378,7 +423,11 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
             key: round(statistics.median(float(s[key]) for s in values), 1)
             for key in ("import_ms", "first_call_ms", "second_call_ms", "process_ms")
         }
-        | {"import_plus_first_call_ms": round(statistics.median(s["import_ms"] + s["first_call_ms"] for s in values), 1)}
+        | {
+            "import_plus_first_call_ms": round(
+                statistics.median(s["import_ms"] + s["first_call_ms"] for s in values), 1
+            )
+        }
         for label, values in samples.items()
     }
 

@@ -26,8 +26,8 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import SimpleNamespace
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
@@ -135,9 +135,7 @@ def time_entry_event(contract_index: int, entry: int) -> dict[str, Any]:
 
 def entries_round_robin(contracts: int, entries_per_contract: int, start: int = 0) -> list[dict[str, Any]]:
     """Entries interleaved across contracts, as timesheets arrive (contract 0, 1, ..., 0, 1, ...)."""
-    return [
-        time_entry_event(c, start + e) for e in range(entries_per_contract) for c in range(contracts)
-    ]
+    return [time_entry_event(c, start + e) for e in range(entries_per_contract) for c in range(contracts)]
 
 
 class Deliverer:

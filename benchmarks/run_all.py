@@ -1,0 +1,415 @@
+"""Run every benchmark, write `benchmarks/results/figures.json`, regenerate the README tables.
+
+    python -m benchmarks.run_all [--quick] [--only NAME ...]
+
+Default sizes keep the whole run around 10-15 minutes on a 2-core machine;
+`--quick` runs each at a small size (a few minutes). Each benchmark's figures go
+under its name in figures.json, with the run's date, Python and sizes; the
+sections between this module's markers in benchmarks/README.md are rewritten
+from them (other sections of the README are left as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCHMARKS_DIR / "results"
+FIGURES = RESULTS_DIR / "figures.json"
+README = BENCHMARKS_DIR / "README.md"
+
+Runner = Callable[[bool], dict[str, Any]]
+
+
+def cold_start(quick: bool) -> dict[str, Any]:
+    from benchmarks import cold_start as bench
+
+    return bench.run(runs=3 if quick else 11, first_call_runs=2 if quick else 5)
+
+
+def ingest_throughput(quick: bool) -> dict[str, Any]:
+    from benchmarks import ingest_throughput as bench
+
+    return bench.run(contracts=5, single=50 if quick else 300, batches=1 if quick else 3)
+
+
+def aws_calls(quick: bool) -> dict[str, Any]:
+    from benchmarks import aws_calls as bench
+
+    return bench.run(contracts=2 if quick else 4, entries_per_contract=20 if quick else 50)
+
+
+def billing_scale(quick: bool) -> dict[str, Any]:
+    from benchmarks import billing_scale as bench
+
+    return bench.run(sizes=(20,) if quick else (20, 200), entries=50)
+
+
+def package_size(quick: bool) -> dict[str, Any]:
+    from benchmarks import package_size as bench
+
+    return bench.run()
+
+
+def domain_throughput(quick: bool) -> dict[str, Any]:
+    from benchmarks import domain_throughput as bench
+
+    argv = ["--contracts", "100", "--entries", "10000"] if quick else []
+    return dict(bench.main(argv))
+
+
+RUNNERS: dict[str, Runner] = {
+    "cold_start": cold_start,
+    "ingest_throughput": ingest_throughput,
+    "aws_calls": aws_calls,
+    "billing_scale": billing_scale,
+    "package_size": package_size,
+    "domain_throughput": domain_throughput,
+}
+
+
+def available(name: str) -> bool:
+    return find_spec(f"benchmarks.{name}") is not None
+
+
+def run_benchmarks(names: list[str], quick: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for name in names:
+        if not available(name):
+            figures[name] = {"skipped": "module not present"}
+            continue
+        print(f"== {name}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            result = RUNNERS[name](quick)
+        except Exception as error:  # one failing benchmark must not lose the others' figures
+            traceback.print_exc()
+            result = {"error": f"{type(error).__name__}: {error}"}
+        result["elapsed_s"] = round(time.perf_counter() - started, 1)
+        figures[name] = result
+        print(f"   {name}: {result['elapsed_s']} s", file=sys.stderr, flush=True)
+    return figures
+
+
+def merged(previous: dict[str, Any], fresh: dict[str, Any], quick: bool) -> dict[str, Any]:
+    return {
+        **previous,
+        **fresh,
+        "run": {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "quick": quick,
+            "python_host": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": _cpu_count(),
+        },
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+# -- README sections -----------------------------------------------------------------------------
+
+SECTION_TITLES = {
+    "overview": "Performance and cost: how these figures are made",
+    "cold_start": "Cold start proxy (import time per Lambda entrypoint)",
+    "ingest_throughput": "Ingest throughput on the local stack",
+    "aws_calls": "AWS calls and cost per effect",
+    "billing_scale": "Billing run scale",
+    "package_size": "Package size",
+}
+
+
+def _marker(name: str, end: bool = False) -> str:
+    return f"<!-- {'/' if end else ''}perf:{name} -->"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def render_overview(figures: dict[str, Any]) -> str:
+    run = figures.get("run", {})
+    return (
+        "`python -m benchmarks.run_all` (or `make bench`) runs every benchmark (about 10-15 minutes; "
+        "`--quick` for a few; `--only NAME ...` for some) and writes `benchmarks/results/figures.json`; "
+        "the sections below are regenerated from it. Each module also runs alone: "
+        "`python -m benchmarks.<name> --help`. Figures are medians of the same run; ratios compare "
+        "figures of the same run. The machine is shared and noisy: compare ratios, not milliseconds, "
+        "across runs.\n\n"
+        f"Last run: {run.get('date', '?')}, {'quick' if run.get('quick') else 'default'} sizes, "
+        f"host Python {run.get('python_host', '?')}, {run.get('machine', '?')}, {run.get('cpus', '?')} CPUs."
+    )
+
+
+def render_cold_start(f: dict[str, Any]) -> str:
+    rows = [
+        [
+            label,
+            row["import_ms"],
+            row["import_ratio_to_naive"],
+            row["process_ms"],
+            row["process_ratio_to_naive"],
+        ]
+        for label, row in f["imports"].items()
+    ]
+    first = f["first_invocation"]
+    first_rows = [
+        [label, r["import_ms"], r["first_call_ms"], r["import_plus_first_call_ms"], r["second_call_ms"]]
+        for label, r in first.items()
+    ]
+    goal = f["goal_webhook_import_ratio_max"]
+    return "\n\n".join(
+        [
+            f"{f['python']}, byte-compiled code and dependencies, median of {f['runs']} fresh processes per "
+            "row (round-robin). `import ms`: the handler module's import timed inside the process; "
+            '`process ms`: wall time of `python -c "import module"` including interpreter start. '
+            "The naive handler imports Powertools Logger, Tracer, Metrics, APIGatewayRestResolver, "
+            "pydantic and boto3 at module level and builds the first three and the resolver there.",
+            _table(["entrypoint", "import ms", "x naive", "process ms", "x naive"], rows),
+            f"Goal: webhook import at most {goal:.0%} of the naive handler's: "
+            f"{f['webhook_import_ratio_to_naive']:.0%} ({_verdict(f['webhook_import_ratio_to_naive'] <= goal)}); "
+            f"whole process {f['webhook_process_ratio_to_naive']:.0%}.",
+            f"First invocation (median of {f['first_call_runs']} processes each): import, then one signed "
+            "delivery handled against a moto server (secret read, S3 put, DynamoDB claim, EventBridge put), "
+            "then a second one. Lazy imports move cost into the first call; this is the figure that "
+            "counts for a cold request.",
+            _table(
+                ["handler", "import ms", "first call ms", "import + first call ms", "second call ms"],
+                first_rows,
+            ),
+            f"Webhook import + first call: {f['webhook_first_invocation_ratio_to_naive']:.0%} of the naive "
+            "handler's. The queue consumers import pydantic (settings, event translation) and are around "
+            "40% of naive; the workflow tasks import almost nothing until called.",
+        ]
+    )
+
+
+def render_ingest(f: dict[str, Any]) -> str:
+    rows = [
+        [
+            name,
+            f[name]["entries"],
+            f[name]["deliveries"],
+            f[name]["deliver_s"],
+            f[name]["drain_s"],
+            f[name]["entries_per_s"],
+        ]
+        for name in ("single", "batched")
+    ]
+    return "\n\n".join(
+        [
+            f"{f['contracts']} contracts; signed deliveries handed to the webhook handler in-process "
+            "(API Gateway proxy events), then `drain()` (rules, queues, consumers) until quiet. Every entry "
+            "is checked in its contract's book. moto's whole-table copy before TransactWriteItems is "
+            f"{'kept' if f.get('moto_transaction_backup') else 'skipped'} (see the module doc).",
+            _table(["deliveries of", "entries", "deliveries", "deliver s", "drain s", "entries/s"], rows),
+            "These are local-stack figures: most of the time is moto's (its DynamoDB Query walks the "
+            "whole table; every consumer record loads and rewrites its contract's book). They say nothing "
+            "about Lambda throughput, which scales with concurrency; see the cost section for the hub's "
+            "own time per invocation.",
+        ]
+    )
+
+
+def render_aws_calls(f: dict[str, Any]) -> str:
+    prices = [[key, f"{p['usd']:.10g}", p["what"]] for key, p in f["prices"].items()]
+    items = list(f["single"]["usd_per_million_entries_by_item"])
+    cost_rows = [
+        [
+            key,
+            f["single"]["units_per_entry"][key],
+            f["single"]["usd_per_million_entries_by_item"][key],
+            f["batched"]["units_per_entry"][key],
+            f["batched"]["usd_per_million_entries_by_item"][key],
+        ]
+        for key in items
+    ]
+    cost_rows.append(["**total**", "", f["single_usd_per_million_entries"], "", f["batched_usd_per_million_entries"]])
+    calls = sorted(set(f["single"]["calls_per_entry"]) | set(f["batched"]["calls_per_entry"]))
+    call_rows = [
+        [name, f["single"]["calls_per_entry"].get(name, 0), f["batched"]["calls_per_entry"].get(name, 0)]
+        for name in calls
+    ]
+    line_rows = [[name, n] for name, n in f["calls_per_invoice_line"].items()]
+    single_goal, batched_goal = f["goal_single_usd_per_million_max"], f["goal_batched_usd_per_million_max"]
+    batched_ok = f["batched_usd_per_million_entries"] <= batched_goal
+    return "\n\n".join(
+        [
+            f"{f['contracts']} contracts x {f['entries'] // max(f['contracts'], 1)} time entries: half delivered one "
+            "per request, half in batches of 100, then one billing run "
+            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Compressed "
+            f"book at the end: median {f['book_compressed'].get('median_bytes')} bytes. Billing-run costs "
+            "are spread over the entries billed.",
+            f"Prices, {f['price_date']}:",
+            _table(["item", "USD per unit", "what"], prices),
+            "Hub calls per accepted time entry (handlers' own boto3 calls; the modelled AWS-side work is "
+            "in the units below):",
+            _table(["service:operation", "one per request", "batches of 100"], call_rows),
+            "Hub calls per invoice line in the billing run (including Step Functions' Lambda invokes):",
+            _table(["service:operation", "calls per line"], line_rows),
+            "Units and USD per 1,000,000 time entries (ingest + their share of the billing run):",
+            _table(
+                [
+                    "item",
+                    "units/entry (single)",
+                    "USD/M (single)",
+                    "units/entry (batch 100)",
+                    "USD/M (batch 100)",
+                ],
+                cost_rows,
+            ),
+            f"Goals: batches of 100 at most USD {batched_goal:g} per million: USD "
+            f"{f['batched_usd_per_million_entries']} ({_verdict(batched_ok)}); "
+            f"one per request at most USD {single_goal:g}: USD {f['single_usd_per_million_entries']} "
+            f"({_verdict(f['single_usd_per_million_entries'] <= single_goal)}). Dominant cost: "
+            f"`{f['batched']['dominant_cost']}` (batched), `{f['single']['dominant_cost']}` (single).",
+            "Modelled, not measured: Lambda duration (own time scaled to a 512 MB function's CPU share, "
+            "plus an assumed round trip per AWS call), cold starts (not included), the SQS pollers' empty "
+            "receives (a fixed cost per queue, not per entry), CloudWatch Logs, metrics and X-Ray (not "
+            "included).",
+        ]
+    )
+
+
+def render_billing_scale(f: dict[str, Any]) -> str:
+    rows = [
+        [
+            size,
+            r["entries_per_contract"],
+            r["run_s"],
+            r["contracts_per_s"],
+            r["invoices_proposed"],
+            r["transitions"],
+            r["transitions_per_contract"],
+        ]
+        for size, r in f["sizes"].items()
+    ]
+    definition = next(iter(f["sizes"].values()))["definition"]
+    return "\n\n".join(
+        [
+            "Books built by the hub's use cases on the in-memory ledger and batch-written to the local "
+            "ledger table; one billing run over all contracts by moto's interpreter of the deployed "
+            "definition, tasks run in-process, one at a time.",
+            _table(
+                [
+                    "contracts",
+                    "entries each",
+                    "run s",
+                    "contracts/s",
+                    "invoices",
+                    "transitions",
+                    "transitions/contract",
+                ],
+                rows,
+            ),
+            f"From the definition: {definition['per_contract_invoiced']} transitions per invoiced contract "
+            f"({', '.join(f'{k}: {v}' for k, v in definition['per_contract_by_outcome'].items())}), plus "
+            f"{definition['run_fixed']} per run; {definition['retries_and_catches_add']}.",
+            "2,000 contracts (`python -m benchmarks.billing_scale --contracts 2000`) is not in the default "
+            "run: moto's DynamoDB Query walks the whole table, so each contract costs time in proportion to "
+            "the table's size and the run grows quadratically on the local stack (not on AWS).",
+        ]
+    )
+
+
+def render_package_size(f: dict[str, Any]) -> str:
+    code, layer = f["code_asset"], f["dependency_layer"]
+    rows = [
+        ["function code asset", code["unpacked_mb"], code["zipped_mb"], code["files"]],
+        ["dependency layer", layer["unpacked_mb"], layer["zipped_mb"], layer["files"]],
+    ]
+    top = ", ".join(f"{name} {mb} MB" for name, mb in layer["largest_mb"].items())
+    return "\n\n".join(
+        [
+            "Built by the stack's own local bundlers into a temporary directory (byte-compiled; the layer "
+            "for Linux arm64 and Python 3.13, without the runtime-provided boto3/botocore).",
+            _table(["artifact", "unpacked MB", "zipped MB", "files"], rows),
+            f"Together {f['total_unpacked_mb']} MB of Lambda's {f['lambda_unzipped_limit_mb']} MB unzipped "
+            f"limit. Largest in the layer: {top}.",
+        ]
+    )
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "cold_start": render_cold_start,
+    "ingest_throughput": render_ingest,
+    "aws_calls": render_aws_calls,
+    "billing_scale": render_billing_scale,
+    "package_size": render_package_size,
+}
+
+
+def section(name: str, body: str) -> str:
+    return f"{_marker(name)}\n## {SECTION_TITLES[name]}\n\n{body}\n{_marker(name, end=True)}"
+
+
+def rendered_sections(figures: dict[str, Any]) -> dict[str, str]:
+    sections = {"overview": section("overview", render_overview(figures))}
+    for name, render in RENDERERS.items():
+        result = figures.get(name)
+        if not isinstance(result, dict) or "error" in result or "skipped" in result:
+            continue
+        try:
+            sections[name] = section(name, render(result))
+        except (KeyError, TypeError, ValueError, StopIteration) as error:
+            sections[name] = section(name, f"(figures incomplete: {type(error).__name__}: {error})")
+    return sections
+
+
+def replace_sections(text: str, sections: dict[str, str]) -> str:
+    """Replace each marked section in place; append the ones not there yet."""
+    for name, body in sections.items():
+        start, end = _marker(name), _marker(name, end=True)
+        if start in text and end in text:
+            head, _, rest = text.partition(start)
+            _, _, tail = rest.partition(end)
+            text = head + body + tail
+        else:
+            text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + body + "\n"
+    return text
+
+
+def update_readme(readme: Path, figures: dict[str, Any]) -> None:
+    """Rewrite this module's sections of the README, reading the file right before writing it."""
+    sections = rendered_sections(figures)
+    current = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
+    readme.write_text(replace_sections(current, sections), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--only", nargs="+", choices=sorted(RUNNERS), help="run only these")
+    args = parser.parse_args(argv)
+    names = args.only or list(RUNNERS)
+    previous = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    figures = merged(previous, run_benchmarks(names, args.quick), args.quick)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    update_readme(README, figures)
+    print(f"figures: {FIGURES.relative_to(BENCHMARKS_DIR.parent)}", file=sys.stderr)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,8 @@ scenarios through the use cases with no AWS at all."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -85,7 +86,7 @@ class DynamoLedger:
         return str(self._now_datetime().isoformat())
 
     def _now_datetime(self) -> datetime:
-        now: datetime = self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
+        now: datetime = self._clock.now() if self._clock is not None else datetime.now(UTC)
         return now
 
     def _audit_expiry(self) -> int:

@@ -4,7 +4,7 @@ benchmarks and runs of the domain core without AWS."""
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook

@@ -19,10 +19,6 @@ def execution_name(period: str, contract_ids: list[str] | None, request_id: str)
     """Deterministic per (period, contracts, request): at most 80 characters of
     [A-Za-z0-9-_] as Step Functions requires."""
     Period.parse(period)
-    scope = (
-        "all"
-        if not contract_ids
-        else hashlib.sha256(",".join(sorted(contract_ids)).encode()).hexdigest()[:10]
-    )
+    scope = "all" if not contract_ids else hashlib.sha256(",".join(sorted(contract_ids)).encode()).hexdigest()[:10]
     request = re.sub(r"[^A-Za-z0-9_-]", "-", request_id)[:40]
     return f"bill-{period}-{scope}-{request}"[:80]

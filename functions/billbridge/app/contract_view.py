@@ -33,8 +33,7 @@ def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
                 "cap_amount": None if v.cap_amount is None else format_amount(v.cap_amount),
                 "retainer_amount": None if v.retainer_amount is None else format_amount(v.retainer_amount),
                 "rate_card": [
-                    {"role": r.role, "resource_id": r.resource_id, "rate": format_amount(r.rate)}
-                    for r in v.rate_card
+                    {"role": r.role, "resource_id": r.resource_id, "rate": format_amount(r.rate)} for r in v.rate_card
                 ],
             }
             for v in sorted(book.versions.values(), key=lambda v: v.version)
@@ -52,11 +51,9 @@ def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
                 "invoice_id": line.invoice_id,
                 "rules": list(line.rules),
             }
-            for line in sorted(book.lines.values(), key=lambda l: (l.line_date, l.ref, l.split_position))
+            for line in sorted(book.lines.values(), key=lambda line: (line.line_date, line.ref, line.split_position))
         ],
-        "invoices": [
-            invoice_document(i) for i in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq))
-        ],
+        "invoices": [invoice_document(i) for i in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq))],
         "exceptions": [
             {
                 "exception_id": e.exception_id,

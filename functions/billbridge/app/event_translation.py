@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from billbridge.domain.model import (
     BillingConfig,
@@ -129,9 +130,7 @@ def contract_version_from(data: Mapping[str, Any]) -> ContractVersion:
                 description=str(f.get("description", "")),
                 amount=decimal_field(f.get("amount"), f"data.recurring_fees[{i}].amount"),
                 start_date=date_field(f.get("start_date"), f"data.recurring_fees[{i}].start_date"),
-                end_date=date_field(f["end_date"], f"data.recurring_fees[{i}].end_date")
-                if f.get("end_date")
-                else None,
+                end_date=date_field(f["end_date"], f"data.recurring_fees[{i}].end_date") if f.get("end_date") else None,
             )
             for i, f in enumerate(data.get("recurring_fees") or ())
         ),
@@ -145,9 +144,7 @@ def contract_version_from(data: Mapping[str, Any]) -> ContractVersion:
         ),
         cost_centers=tuple(data.get("cost_centers") or ()),
         billing_contact=(
-            BillingContact(name=str(contact.get("name", "")), email=str(contact.get("email", "")))
-            if contact
-            else None
+            BillingContact(name=str(contact.get("name", "")), email=str(contact.get("email", ""))) if contact else None
         ),
     )
 
@@ -212,9 +209,7 @@ def expense_from(data: Mapping[str, Any], provenance: Provenance | None = None) 
     )
 
 
-def milestone_completion_from(
-    data: Mapping[str, Any], provenance: Provenance | None = None
-) -> MilestoneCompletion:
+def milestone_completion_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> MilestoneCompletion:
     return MilestoneCompletion(
         contract_id=str(_required(data, "contract_id")),
         milestone_id=str(_required(data, "milestone_id")),

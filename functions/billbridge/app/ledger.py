@@ -10,8 +10,9 @@ changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
 from billbridge.app.ports import EventPublisher, OutboundEvent
 from billbridge.domain.model import AuditRecord, BillingConfig, BillingException, BookUpdate, ContractBook
@@ -89,9 +90,7 @@ def apply_to_book(
         if publisher is not None and update.events:
             publisher.publish(domain_events_to_outbound(update))
         return update
-    raise LedgerContentionError(
-        f"contract {contract_id} changed {MAX_ATTEMPTS} times while applying a change"
-    )
+    raise LedgerContentionError(f"contract {contract_id} changed {MAX_ATTEMPTS} times while applying a change")
 
 
 def domain_events_to_outbound(update: BookUpdate) -> Sequence[OutboundEvent]:

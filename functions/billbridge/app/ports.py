@@ -6,10 +6,11 @@ them under billbridge.adapters; tests use in-memory fakes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 
 class Clock(Protocol):

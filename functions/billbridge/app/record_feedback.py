@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from billbridge.app.event_translation import (
     IngestedEvent,
     UntranslatableEventError,
+    contract_id_of_proposal,
     date_field,
     decimal_field,
-    contract_id_of_proposal,
     payment_from,
 )
 from billbridge.app.ledger import Ledger, apply_to_book

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from billbridge.domain.model import BillingLine, ContractBook, Invoice
 from billbridge.domain.money import ZERO, format_amount, round_money
@@ -86,13 +87,9 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
                 if not entry.rejected:
                     pending.append({"kind": "time", "ref": entry.entry_id, "contract_id": book.contract_id})
             for expense in book.expenses.values():
-                pending.append(
-                    {"kind": "expense", "ref": expense.expense_id, "contract_id": book.contract_id}
-                )
+                pending.append({"kind": "expense", "ref": expense.expense_id, "contract_id": book.contract_id})
             for completion in book.completions.values():
-                pending.append(
-                    {"kind": "milestone", "ref": completion.milestone_id, "contract_id": book.contract_id}
-                )
+                pending.append({"kind": "milestone", "ref": completion.milestone_id, "contract_id": book.contract_id})
             continue
         currency = book.latest_version.currency if book.latest_version else "USD"
         unbilled[book.contract_id] = format_amount(round_money(unbilled_amount(book), currency))

@@ -17,7 +17,7 @@ def _same_value(expected: Any, actual: Any) -> bool:
         except InvalidOperation:
             return expected == actual
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(_same_value(e, a) for e, a in zip(expected, actual))
+        return len(expected) == len(actual) and all(_same_value(e, a) for e, a in zip(expected, actual, strict=True))
     return bool(expected == actual)
 
 
@@ -35,9 +35,8 @@ def _matches(expected: dict[str, Any], actual: dict[str, Any], skip: tuple[str, 
 
 def _match_lines(expected: list[dict[str, Any]], actual: list[dict[str, Any]]) -> list[str]:
     if len(expected) != len(actual):
-        return [
-            f"lines: expected {len(expected)}, got {len(actual)}: {[(a['kind'], a['ref'], a['amount']) for a in actual]}"
-        ]
+        found = [(a["kind"], a["ref"], a["amount"]) for a in actual]
+        return [f"lines: expected {len(expected)}, got {len(actual)}: {found}"]
     remaining = list(actual)
     problems = []
     for line in expected:

@@ -51,9 +51,7 @@ class ComposeInvoice:
         update = apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: (
-                compose_invoice(book, period=period, config=config, run_id=run_id, context=context).update
-            ),
+            lambda book: compose_invoice(book, period=period, config=config, run_id=run_id, context=context).update,
             self.publisher,
         )
         pending = unsubmitted_invoices(update.book)
@@ -102,13 +100,11 @@ class PostInvoice:
                 raise TransientError(str(error)) from error
             if not receipt.accepted:
                 raise ErpRejectedCommandError(f"{invoice.proposal_id}: {receipt.detail}")
-            context = RuleContext(
-                correlation_id=invoice.correlation_id or correlation_id, source_ref="erp-connector"
-            )
+            context = RuleContext(correlation_id=invoice.correlation_id or correlation_id, source_ref="erp-connector")
             apply_to_book(
                 self.ledger,
                 contract_id,
-                lambda book, invoice=invoice, receipt=receipt: mark_invoice_submitted(
+                lambda book, invoice=invoice, receipt=receipt, context=context: mark_invoice_submitted(
                     book, proposal_id=invoice.proposal_id, reference=receipt.reference, context=context
                 ),
                 self.publisher,
@@ -127,9 +123,7 @@ class RecordBillingFailure:
         apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: record_billing_failure(
-                book, period=period, error=error, cause=cause, context=context
-            ),
+            lambda book: record_billing_failure(book, period=period, error=error, cause=cause, context=context),
             self.publisher,
         )
 

@@ -87,12 +87,10 @@ def project_payload(version: ContractVersion) -> dict[str, object]:
         "end_date": version.end_date.isoformat(),
         "currency": version.currency,
         "rates": [
-            {"role": line.role, "resource_id": line.resource_id, "rate": str(line.rate)}
-            for line in version.rate_card
+            {"role": line.role, "resource_id": line.resource_id, "rate": str(line.rate)} for line in version.rate_card
         ],
         "milestones": [
-            {"milestone_id": m.milestone_id, "name": m.name, "amount": str(m.amount)}
-            for m in version.milestones
+            {"milestone_id": m.milestone_id, "name": m.name, "amount": str(m.amount)} for m in version.milestones
         ],
         "cap_amount": None if version.cap_amount is None else str(version.cap_amount),
         "cost_centers": list(version.cost_centers),

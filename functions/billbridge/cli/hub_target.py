@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from billbridge import topology
 from billbridge.adapters.dynamo_ledger import DynamoLedger

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.local",

@@ -158,8 +158,9 @@ def mark_invoice_submitted(
     if invoice.submitted_to_erp:
         return BookUpdate.unchanged(book)
     draft.invoices[proposal_id] = replace(invoice, submitted_to_erp=True, erp_reference=reference)
-    draft.record("invoice_submitted", proposal_id, rule=f"ERP instance {invoice.erp_instance}",
-                 detail=reference or "")
+    draft.record(
+        "invoice_submitted", proposal_id, rule=f"ERP instance {invoice.erp_instance}", detail=reference or ""
+    )
     draft.emit(
         "billing",
         "InvoiceProposed",

@@ -6,8 +6,8 @@ builds a million lines) and safe to share between book snapshots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from typing import Literal
@@ -349,9 +349,9 @@ class BillingConfig:
     def tax_rate_on(self, jurisdiction: str, on: dt.date) -> Decimal | None:
         best: TaxRate | None = None
         for tax in self.tax_rates:
-            if tax.jurisdiction == jurisdiction and tax.effective_from <= on:
-                if best is None or tax.effective_from > best.effective_from:
-                    best = tax
+            applies = tax.jurisdiction == jurisdiction and tax.effective_from <= on
+            if applies and (best is None or tax.effective_from > best.effective_from):
+                best = tax
         return None if best is None else best.rate
 
     def erp_instance_for(self, legal_entity: str) -> str | None:

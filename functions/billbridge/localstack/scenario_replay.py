@@ -14,10 +14,11 @@ import secrets as random_secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.billing_requests import execution_name

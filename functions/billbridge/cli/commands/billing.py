@@ -10,9 +10,7 @@ from billbridge.cli.hub_target import add_target_options, open_hub, print_json
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "bill", help="run the billing workflow for a month (and optionally some contracts)"
-    )
+    parser = subparsers.add_parser("bill", help="run the billing workflow for a month (and optionally some contracts)")
     parser.add_argument("--period", required=True, help="calendar month, YYYY-MM")
     parser.add_argument(
         "--contract",
@@ -39,9 +37,7 @@ def bill_command(args: argparse.Namespace) -> int:
     name = execution_name(args.period, args.contracts, request_id)
     with open_hub(args) as hub:
         before = {c: set(hub.ledger.load(c).book.invoices) for c in hub.ledger.contract_ids()}
-        result = hub.start_run(
-            {"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name
-        )
+        result = hub.start_run({"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name)
         hub.drain()
         hub.changed = True
         new_invoices = []

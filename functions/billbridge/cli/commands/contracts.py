@@ -85,31 +85,25 @@ def show_command(args: argparse.Namespace) -> int:
         ["kind", "ref", "version", "quantity", "rate", "amount", "invoice"],
         [
             [
-                l["kind"],
-                l["ref"],
-                str(l["contract_version"] or "-"),
-                l["quantity"],
-                l["rate"] or "-",
-                l["amount"],
-                l["invoice_id"] or "unbilled",
+                line["kind"],
+                line["ref"],
+                str(line["contract_version"] or "-"),
+                line["quantity"],
+                line["rate"] or "-",
+                line["amount"],
+                line["invoice_id"] or "unbilled",
             ]
-            for l in view["lines"]
+            for line in view["lines"]
         ],
     )
     print("\nInvoices")
     print_table(
         ["proposal", "status", "ERP invoice", "total"],
-        [
-            [i["proposal_id"], i["status"], i["erp_invoice_number"] or "-", i["total"]]
-            for i in view["invoices"]
-        ],
+        [[i["proposal_id"], i["status"], i["erp_invoice_number"] or "-", i["total"]] for i in view["invoices"]],
     )
     print("\nExceptions")
     print_table(
         ["id", "type", "state", "amount", "refs"],
-        [
-            [e["exception_id"], e["type"], e["state"], e["amount"], ", ".join(e["refs"])]
-            for e in view["exceptions"]
-        ],
+        [[e["exception_id"], e["type"], e["state"], e["amount"], ", ".join(e["refs"])] for e in view["exceptions"]],
     )
     return 0

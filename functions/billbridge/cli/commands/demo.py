@@ -12,12 +12,8 @@ DEFAULT_REPORT = Path("reports/demo-report.json")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="replay the built-in engagement on the local stack and show the result"
-    )
-    parser.add_argument(
-        "--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})"
-    )
+    parser = subparsers.add_parser("demo", help="replay the built-in engagement on the local stack and show the result")
+    parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})")
     parser.add_argument(
         "--state", type=Path, help="where to save the local state (default .billbridge/local-state.json)"
     )
@@ -34,9 +30,7 @@ def demo_command(args: argparse.Namespace) -> int:
     secrets = generate_webhook_secrets()
     state_path = args.state or default_state_path()
     print(f"Billbridge demo: {scenario['name']}")
-    print(
-        "Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)..."
-    )
+    print("Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)...")
     with (
         LocalStack(secrets=secrets) as stack,
         ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
@@ -56,21 +50,14 @@ def demo_command(args: argparse.Namespace) -> int:
             elif "erp_feedback" in step:
                 posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
         report = replayer.report()
-        ids = {
-            contract_id: replayer.ledger.mapping(contract_id)
-            for contract_id in replayer.ledger.contract_ids()
-        }
+        ids = {contract_id: replayer.ledger.mapping(contract_id) for contract_id in replayer.ledger.contract_ids()}
         stack.save(state_path)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"  {deliveries} signed webhook deliveries ({refused} refused), {runs} billing runs, {posted} ERP postings\n"
-    )
+    print(f"  {deliveries} signed webhook deliveries ({refused} refused), {runs} billing runs, {posted} ERP postings\n")
     _show(report, ids)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
-    print(
-        "Next: `billbridge contracts show SOW-GLX-2026-01`, `billbridge exceptions list`, `billbridge trace <id>`"
-    )
+    print("Next: `billbridge contracts show SOW-GLX-2026-01`, `billbridge exceptions list`, `billbridge trace <id>`")
     return 0
 
 
@@ -151,24 +138,21 @@ def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
             ["kind", "ref", "version", "quantity", "rate", "amount", "rule"],
             [
                 [
-                    l["kind"],
-                    l["ref"],
-                    str(l["contract_version"] or "-"),
-                    l["quantity"],
-                    l["rate"] or "-",
-                    l["amount"],
-                    l["rate_rule"],
+                    line["kind"],
+                    line["ref"],
+                    str(line["contract_version"] or "-"),
+                    line["quantity"],
+                    line["rate"] or "-",
+                    line["amount"],
+                    line["rate_rule"],
                 ]
-                for l in invoice["lines"]
+                for line in invoice["lines"]
             ],
         )
     print("\nExceptions (held, visible, resolvable)")
     print_table(
         ["type", "contract", "refs", "amount", "state"],
-        [
-            [e["type"], e["contract_id"], ", ".join(e["refs"]), e["amount"], e["state"]]
-            for e in report["exceptions"]
-        ],
+        [[e["type"], e["contract_id"], ", ".join(e["refs"]), e["amount"], e["state"]] for e in report["exceptions"]],
     )
     print("\nRe-rated after amendments")
     print_table(

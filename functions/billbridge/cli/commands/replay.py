@@ -62,10 +62,7 @@ def replay_command(args: argparse.Namespace) -> int:
             print(f"{len(differences)} difference(s) with {args.compare}:")
             print_table(
                 ["contract", "period", "billbridge", "legacy", "difference"],
-                [
-                    [d["contract_id"], d["period"], d["billbridge"], d["legacy"], d["difference"]]
-                    for d in differences
-                ],
+                [[d["contract_id"], d["period"], d["billbridge"], d["legacy"], d["difference"]] for d in differences],
             )
             status = 1
         else:

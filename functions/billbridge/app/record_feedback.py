@@ -63,8 +63,8 @@ class RecordFeedback:
         if event.event_type == "payment.applied":
             invoice_number = str(data.get("invoice_number") or "")
             payment = payment_from(data)
-            proposal_id = self.ledger.proposal_for_invoice_number(invoice_number)
-            if proposal_id is None:
+            known_proposal = self.ledger.proposal_for_invoice_number(invoice_number)
+            if known_proposal is None:
                 # The payment overtook the posting: keep it until the invoice number is known.
                 self.ledger.park_feedback(
                     f"payment#{invoice_number}",
@@ -80,8 +80,8 @@ class RecordFeedback:
                 return BookUpdate.unchanged(ContractBook(contract_id=""))
             return apply_to_book(
                 self.ledger,
-                contract_id_of_proposal(proposal_id),
-                lambda book: apply_payment(book, proposal_id=proposal_id, payment=payment, context=context),
+                contract_id_of_proposal(known_proposal),
+                lambda book: apply_payment(book, proposal_id=known_proposal, payment=payment, context=context),
                 self.publisher,
             )
         raise UntranslatableEventError(f"type: {event.event_type!r} is not an ERP feedback event")

@@ -9,6 +9,7 @@ loser finds the lines already billed, so nothing is billed twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from billbridge.app.ledger import Ledger, apply_to_book
@@ -16,7 +17,7 @@ from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher, Tr
 from billbridge.domain.billing_run import Period, compose_invoice
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.invoice_feedback import mark_invoice_submitted, record_billing_failure
-from billbridge.domain.model import ContractBook, Invoice, InvoiceStatus
+from billbridge.domain.model import BookUpdate, ContractBook, Invoice, InvoiceStatus
 
 
 class TransientError(Exception):
@@ -104,13 +105,17 @@ class PostInvoice:
             apply_to_book(
                 self.ledger,
                 contract_id,
-                lambda book, invoice=invoice, receipt=receipt, context=context: mark_invoice_submitted(
-                    book, proposal_id=invoice.proposal_id, reference=receipt.reference, context=context
+                partial(
+                    _mark_submitted, proposal_id=invoice.proposal_id, reference=receipt.reference, context=context
                 ),
                 self.publisher,
             )
             posted.append(invoice.proposal_id)
         return posted
+
+
+def _mark_submitted(book: ContractBook, *, proposal_id: str, reference: str | None, context: RuleContext) -> BookUpdate:
+    return mark_invoice_submitted(book, proposal_id=proposal_id, reference=reference, context=context)
 
 
 @dataclass

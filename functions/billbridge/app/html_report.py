@@ -119,9 +119,13 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             "Exceptions by type",
             _horizontal_bars(
                 "exceptions-by-type",
-                "Open exceptions by type",
+                "Exceptions by type (all states; open and money at risk in the label)",
                 [
-                    (f"{r['type']} ({r['currency']})", Decimal(r["open"]), str(r["open"]))
+                    (
+                        f"{r['type']} ({r['currency']})",
+                        Decimal(r["total"]),
+                        f"{r['total']} ({r['open']} open, {r['money_at_risk']} at risk)",
+                    )
                     for r in exceptions["rows"]
                 ],
             )
@@ -175,10 +179,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             _horizontal_bars(
                 "dead-letters",
                 "Dead-lettered messages per workflow",
-                [
-                    (d["workflow"], Decimal(d["messages"]), str(d["messages"]))
-                    for d in failures["dead_letters"]
-                ],
+                [(d["workflow"], Decimal(d["messages"]), str(d["messages"])) for d in failures["dead_letters"]],
             )
             + _table(
                 ["Workflow", "Messages", "Oldest", "Errors"],
@@ -210,8 +211,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
         ),
     ]
     card_html = "".join(
-        f'<div class="card"><div class="value">{escape(value)}</div>'
-        f'<div class="label">{escape(label)}</div></div>'
+        f'<div class="card"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
         for label, value in cards
     )
     return (
@@ -231,9 +231,7 @@ def _unbilled_series(unbilled: dict[str, Any]) -> list[tuple[str, list[Decimal]]
         name = f"{row['legal_entity']} {row['currency']}"
         values = series.setdefault(name, {})
         values[row["age_bucket"]] = values.get(row["age_bucket"], Decimal(0)) + Decimal(row["amount"])
-    return [
-        (name, [values.get(b, Decimal(0)) for b in unbilled["buckets"]]) for name, values in series.items()
-    ]
+    return [(name, [values.get(b, Decimal(0)) for b in unbilled["buckets"]]) for name, values in series.items()]
 
 
 def _section(title: str, body: str) -> str:
@@ -316,9 +314,7 @@ def _horizontal_bars(
 ) -> str:
     row_height = 22
     height = MARGIN_TOP + row_height * max(len(rows), 1) + 20
-    peak = max(
-        [float(value) for _, value, _ in rows] + ([float(full_scale)] if full_scale else []), default=0.0
-    )
+    peak = max([float(value) for _, value, _ in rows] + ([float(full_scale)] if full_scale else []), default=0.0)
     if not rows or peak <= 0:
         return _svg(chart_id, title, height, _no_data(height))
     label_width = 230

@@ -1,0 +1,160 @@
+"""`billbridge dlq ...` and `billbridge replay-archive` on the local stack after scenario 02."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.localstack.stack import LocalStack
+
+
+def canonical_envelope(event_id: str, entry_id: str, correlation_id: str) -> str:
+    """An EventBridge envelope of a canonical time_entry.approved, as the actuals rule delivers it."""
+    event = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "psa",
+        "type": "time_entry.approved",
+        "time": "2026-04-10T17:00:00Z",
+        "data": {
+            "entry_id": entry_id,
+            "revision": 1,
+            "contract_id": "SOW-200",
+            "resource_id": "EMP-1",
+            "role": "consultant",
+            "billable": True,
+            "days": [{"date": "2026-04-06", "hours": "8"}],
+        },
+    }
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"bus-{event_id}",
+            "detail-type": "time_entry.approved",
+            "source": "billbridge.ingest",
+            "account": "123456789012",
+            "time": "2026-04-10T17:00:01Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {
+                "schema_version": 1,
+                "correlationid": correlation_id,
+                "delivery": {"source": "psa", "id": event_id, "webhook_id": "msg_dlq", "raw_key": ""},
+                "event": event,
+            },
+        }
+    )
+
+
+def string_attribute(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def poison_the_actuals_workflow(state: Path) -> None:
+    """Three dead letters in the actuals DLQ:
+    - a valid event dead-lettered earlier (say, during an outage), with the consumer's attributes;
+    - a message moved by the queue's redrive policy: no attributes;
+    - a malformed message the consumer itself dead-letters (the consumer path)."""
+    with LocalStack(state_file=state) as stack:
+        sqs = stack.client("sqs")
+        dlq = stack.queue_url(stack.names.dead_letter_queue(_workflow("actuals")))
+        queue = stack.queue_url(stack.names.queue(_workflow("actuals")))
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=canonical_envelope("psa-dlq-1", "TE-90", "corr-outage-1"),
+            MessageAttributes={
+                "error": string_attribute("LedgerContentionError: contract SOW-200 changed 8 times"),
+                "error_type": string_attribute("LedgerContentionError"),
+                "correlation_id": string_attribute("corr-outage-1"),
+                "workflow": string_attribute("actuals"),
+            },
+        )
+        sqs.send_message(QueueUrl=dlq, MessageBody=canonical_envelope("psa-dlq-2", "TE-91", "corr-limit-2"))
+        sqs.send_message(QueueUrl=queue, MessageBody='{"detail-type": "time_entry.approved", "detail": "oops"}')
+        summary = stack.drain()
+        assert summary.dead_lettered >= 1 or stack.dead_letters("actuals")
+        stack.save(state)
+
+
+def _workflow(name: str) -> Any:
+    from billbridge import topology
+
+    return next(w for w in topology.WORKFLOWS if w.name == name)
+
+
+def entries_of(state: Path) -> set[str]:
+    with LocalStack(state_file=state) as stack:
+        ledger = DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb"))
+        return set(ledger.load("SOW-200").book.entries)
+
+
+def test_dlq_list_show_and_redrive_lose_nothing(state: Path, cli, cli_json) -> None:
+    poison_the_actuals_workflow(state)
+
+    depths = {row["workflow"]: row["messages"] for row in cli_json("dlq", "list", state=state)}
+    assert depths == {"contracts": 0, "actuals": 3, "feedback": 0}
+
+    messages = cli_json("dlq", "show", "actuals", state=state)
+    by_ref = {m["event_ref"]: m for m in messages}
+    assert by_ref["psa:psa-dlq-1"]["error_type"] == "LedgerContentionError"
+    assert by_ref["psa:psa-dlq-1"]["correlation_id"] == "corr-outage-1"
+    assert by_ref["psa:psa-dlq-2"]["has_error_attributes"] is False
+    assert by_ref["psa:psa-dlq-2"]["correlation_id"] == "corr-limit-2"  # from the body
+    (consumer_made,) = [m for m in messages if not m["event_ref"]]
+    assert consumer_made["has_error_attributes"] and consumer_made["error_type"]
+    assert consumer_made["workflow"] == "actuals"
+    assert len(cli_json("dlq", "show", "actuals", "--limit", "1", state=state)) == 1
+    code, text = cli("dlq", "show", "actuals", state=state)
+    assert code == 0 and "corr-outage-1" in text and "no error attributes" in text
+
+    dry = cli_json("dlq", "redrive", "actuals", "--dry-run", state=state)
+    assert dry["dry_run"] and dry["would_move"] == 3 and dry["moved"] == 0
+    assert dry["remaining_in_dead_letter_queue"] == 3
+
+    redriven = cli_json("dlq", "redrive", "actuals", state=state)
+    assert redriven["method"] == "resend" and redriven["moved"] == 3
+    assert redriven["drain"]["queues"]["actuals"]["processed"] >= 2
+    # The two valid events were applied; the malformed one is back in the DLQ, not lost.
+    assert {"TE-90", "TE-91"} <= entries_of(state)
+    assert redriven["remaining_in_dead_letter_queue"] == 1
+    (left,) = cli_json("dlq", "show", "actuals", state=state)
+    assert left["has_error_attributes"] and not left["event_ref"]
+
+
+def test_an_unknown_queue_is_refused(state: Path, cli) -> None:
+    code, out = cli("dlq", "show", "invoices", state=state)
+    assert code == 1 and "contracts" in out
+
+
+def ledger_items(state: Path, *, ignore: tuple[str, ...] = ()) -> list[Any]:
+    document = json.loads(state.read_text())
+    return sorted(
+        json.dumps({k: v for k, v in item.items() if k not in ignore}, sort_keys=True)
+        for item in document["tables"]["ledger"]
+    )
+
+
+def test_replay_archive_republishes_the_stored_payloads_and_bills_nothing_twice(state: Path, cli_json) -> None:
+    before = ledger_items(state)
+    replayed = cli_json("replay-archive", "--from", "2000-01-01", "--to", "2100-12-31", state=state)
+    assert replayed["method"] == "raw_payloads"
+    assert replayed["payloads"] == 7 and len(replayed["events"]) == 7
+    assert "psa:psa-0002" in replayed["events"] and "erp:erp-0007" in replayed["events"]
+    assert sum(q["processed"] for q in replayed["drain"]["queues"].values()) == 7
+    assert ledger_items(state) == before
+    assert cli_json("replay-archive", "--from", "2000-01-01", "--to", "2000-01-02", state=state)["events"] == []
+
+
+def test_replay_without_the_idempotency_records_still_changes_no_book(state: Path, cli_json) -> None:
+    """Past the idempotency window the consumers run again: the books themselves absorb the replay
+    (book revisions, lines, invoices, exceptions and audit unchanged; only the cross-system id map
+    is re-sent downstream and its `updated_at` refreshed)."""
+    document = json.loads(state.read_text())
+    document["tables"]["idempotency"] = []
+    state.write_text(json.dumps(document))
+    before = ledger_items(state, ignore=("updated_at",))
+    replayed = cli_json("replay-archive", "--from", "2000-01-01", "--to", "2100-12-31", state=state)
+    assert len(replayed["events"]) == 7
+    assert ledger_items(state, ignore=("updated_at",)) == before

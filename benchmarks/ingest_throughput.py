@@ -232,9 +232,16 @@ def run_phase(stack: LocalStack, deliverer: Deliverer, events: list[dict[str, An
     return PhaseResult(len(events), deliveries, delivered - started, drained - delivered)
 
 
-def run(contracts: int = 10, single: int = 300, batches: int = 5, *, moto_backup: bool = False) -> dict[str, Any]:
+def run(
+    contracts: int = 10,
+    single: int = 300,
+    batches: int = 5,
+    *,
+    moto_backup: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, Any]:
     per_contract_single = max(1, single // contracts)
-    per_contract_batched = max(1, batches * BATCH_SIZE // contracts)
+    per_contract_batched = max(1, batches * batch_size // contracts)
     with (
         moto_without_transaction_backup(not moto_backup),
         quiet_functions(),
@@ -242,12 +249,12 @@ def run(contracts: int = 10, single: int = 300, batches: int = 5, *, moto_backup
     ):
         single_result = run_phase(stack, deliverer, entries_round_robin(contracts, per_contract_single), 1)
         batched_events = entries_round_robin(contracts, per_contract_batched, start=per_contract_single)
-        batched_result = run_phase(stack, deliverer, batched_events, BATCH_SIZE)
+        batched_result = run_phase(stack, deliverer, batched_events, batch_size)
     return {
         "contracts": contracts,
         "moto_transaction_backup": moto_backup,
         "single": single_result.as_dict(),
-        "batched": batched_result.as_dict() | {"batch_size": BATCH_SIZE},
+        "batched": batched_result.as_dict() | {"batch_size": batch_size},
         "single_entries_per_s": round(single_result.entries_per_s, 1),
         "batched_entries_per_s": round(batched_result.entries_per_s, 1),
     }

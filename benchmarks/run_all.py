@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     FIGURES.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     update_readme(README, figures)
-    print(f"figures: {FIGURES.relative_to(BENCHMARKS_DIR.parent)}", file=sys.stderr)
+    print(f"figures: {FIGURES.name} and {README.name} written", file=sys.stderr)
     return figures
 
 

@@ -1,0 +1,115 @@
+"""Each benchmark runs at a tiny size and produces its named figures (values are not judged here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import aws_calls, billing_scale, cold_start, ingest_throughput, package_size, run_all
+
+
+def test_cold_start_measures_every_entrypoint_and_both_baselines() -> None:
+    figures = cold_start.run(runs=1, first_call_runs=1)
+    assert set(figures["imports"]) == set(cold_start.import_targets())
+    for row in figures["imports"].values():
+        assert row["process_ms"] > 0
+        assert "import_ratio_to_naive" in row
+    assert set(figures["first_invocation"]) == {"webhook", "naive handler"}
+    assert figures["webhook_first_invocation_ratio_to_naive"] > 0
+    assert figures["python"]
+
+
+def test_ingest_throughput_lands_every_entry_single_and_batched() -> None:
+    figures = ingest_throughput.run(contracts=1, single=2, batches=1, batch_size=3)
+    assert figures["single"]["entries"] == 2
+    assert figures["batched"]["entries"] == 3
+    assert figures["batched"]["deliveries"] == 1
+    assert figures["single_entries_per_s"] > 0
+    assert figures["batched_entries_per_s"] > 0
+
+
+def test_aws_calls_counts_calls_and_prices_them() -> None:
+    figures = aws_calls.run(contracts=1, entries_per_contract=4)
+    assert figures["invoice_lines"] > 0
+    assert figures["billing_transitions"] > 0
+    for phase in ("single", "batched"):
+        assert figures[phase]["calls_per_entry"]["s3:PutObject"] > 0
+        assert set(figures[phase]["usd_per_million_entries_by_item"]) == set(aws_calls.PRICES)
+        assert figures[f"{phase}_usd_per_million_entries"] > 0
+    assert figures["calls_per_invoice_line"]["lambda:Invoke"] > 0
+
+
+def test_dynamodb_units_follow_the_item_size_rules() -> None:
+    small = {"pk": {"S": "A"}, "sk": {"S": "B"}}
+    big = {"pk": {"S": "A"}, "body": {"B": b"x" * 3000}}
+    indexed = {**big, "gsi1pk": {"S": "CONTRACTS"}}
+    assert aws_calls.write_units(small) == 1
+    assert aws_calls.write_units(big) == 3
+    assert aws_calls.write_units(big, transactional=True) == 6
+    assert aws_calls.write_units(indexed, transactional=True) == 9
+    assert aws_calls.read_units(5000, consistent=True) == 2
+    assert aws_calls.read_units(100, consistent=False) == 0.5
+
+
+def test_billing_scale_runs_and_counts_transitions() -> None:
+    figures = billing_scale.run(sizes=(2,), entries=3)
+    size = figures["sizes"]["2"]
+    assert size["invoices_proposed"] == 2
+    assert size["transitions"] > 0
+    assert figures["transitions_per_contract_definition"] == size["definition"]["per_contract_invoiced"]
+
+
+def test_package_size_reports_both_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import bundling
+
+    def tiny_layer(self: Any, output_dir: str, *_: Any, **__: Any) -> bool:
+        package = Path(output_dir) / "python" / "somepackage"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("VALUE = 1\n")
+        return True
+
+    monkeypatch.setattr(bundling.DependencyLayerBundler, "try_bundle", tiny_layer)
+    figures = package_size.run()
+    assert figures["code_asset"]["files"] > 0
+    assert figures["layer_unpacked_mb"] >= 0
+    assert figures["dependency_layer"]["largest_mb"] == {"somepackage": 0.0}
+
+
+def test_run_all_writes_figures_and_keeps_other_readme_sections(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Domain core\n\nkept as it is\n")
+    monkeypatch.setattr(run_all, "README", readme)
+    monkeypatch.setattr(run_all, "FIGURES", tmp_path / "figures.json")
+    monkeypatch.setattr(run_all, "RESULTS_DIR", tmp_path)
+    fake = {"sizes": {"2": _fake_scale()}, "largest_contracts": 2}
+    monkeypatch.setitem(run_all.RUNNERS, "billing_scale", lambda quick: dict(fake))
+    run_all.main(["--only", "billing_scale", "--quick"])
+    written = json.loads((tmp_path / "figures.json").read_text())
+    assert written["billing_scale"]["largest_contracts"] == 2
+    text = readme.read_text()
+    assert "kept as it is" in text
+    assert text.count("<!-- perf:billing_scale -->") == 1
+    run_all.main(["--only", "billing_scale", "--quick"])
+    assert readme.read_text().count("<!-- perf:billing_scale -->") == 1
+
+
+def _fake_scale() -> dict[str, Any]:
+    return {
+        "entries_per_contract": 3,
+        "run_s": 1.0,
+        "contracts_per_s": 2.0,
+        "invoices_proposed": 2,
+        "transitions": 11,
+        "transitions_per_contract": 5.5,
+        "definition": {
+            "per_contract_invoiced": 4,
+            "per_contract_by_outcome": {"InvoicePosted": 4},
+            "run_fixed": 3,
+            "retries_and_catches_add": "more",
+        },
+    }

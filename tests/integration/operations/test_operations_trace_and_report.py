@@ -230,3 +230,14 @@ def test_the_html_report_renders_in_headless_chromium(cap_report, tmp_path: Path
     assert set(parser.charts) == CHARTS and parser.charts["cap-burn"] == 1
     assert screenshot.exists() and _png_size(screenshot) == (1000, 2400)
     assert screenshot.stat().st_size > 20_000  # charts and tables drawn, not a blank page
+
+
+def test_the_scheduled_entrypoint_publishes_the_kpis(cap_state: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    from billbridge.entrypoints.schedule.publish_kpis import lambda_handler
+    from billbridge.localstack.stack import LocalStack
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    with LocalStack(state_file=shutil.copy(cap_state, tmp_path / "state.json")):
+        result = lambda_handler({"time": "2026-06-30T06:00:00Z"}, None)
+    assert result["as_of"] == "2026-06-30" and result["metrics"] > 0
+    assert '"CapBurnPercent"' in capsys.readouterr().out

@@ -70,9 +70,7 @@ def _identity(actor: str | None) -> str:
     return name
 
 
-def raiser_of(
-    exception: BillingException, policy: SegregationPolicy, requested_by: str | None = None
-) -> str | None:
+def raiser_of(exception: BillingException, policy: SegregationPolicy, requested_by: str | None = None) -> str | None:
     """The person who raised the exception, or requested its decision when the system raised it."""
     if policy.is_person(exception.raised_by):
         return exception.raised_by
@@ -93,8 +91,7 @@ def check_segregation(
         return
     if not policy.is_person(actor):
         raise SegregationOfDutiesError(
-            f"{exception.exception_id}: deciding {exception.amount} needs a named actor (--actor), "
-            f"not {actor!r}"
+            f"{exception.exception_id}: deciding {exception.amount} needs a named actor (--actor), not {actor!r}"
         )
     raiser = raiser_of(exception, policy, requested_by)
     if raiser is not None and _identity(raiser) == _identity(actor):

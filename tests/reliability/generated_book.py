@@ -31,9 +31,7 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def cloud_event(
-    source: str, event_id: str, event_type: str, data: dict[str, Any], subject: str
-) -> dict[str, Any]:
+def cloud_event(source: str, event_id: str, event_type: str, data: dict[str, Any], subject: str) -> dict[str, Any]:
     return {
         "specversion": "1.0",
         "id": event_id,
@@ -123,14 +121,8 @@ def generate_book(seed: int, min_events: int, *, contact_email: str | None = Non
             hours: list[Decimal] = []
             for revision in range(1, revisions + 1):
                 start = date(2026, 3, rng.randint(1, 24))
-                hours = [
-                    Decimal(rng.choice(("1", "2.5", "4", "6.25", "7.5", "8")))
-                    for _ in range(rng.randint(1, 5))
-                ]
-                days = [
-                    {"date": (start + timedelta(days=i)).isoformat(), "hours": str(h)}
-                    for i, h in enumerate(hours)
-                ]
+                hours = [Decimal(rng.choice(("1", "2.5", "4", "6.25", "7.5", "8"))) for _ in range(rng.randint(1, 5))]
+                days = [{"date": (start + timedelta(days=i)).isoformat(), "hours": str(h)} for i, h in enumerate(hours)]
                 book.events.append(
                     cloud_event(
                         "psa",
@@ -206,9 +198,7 @@ def storm(
         if rng.random() < batch_share:
             source = copies[index]["source"]
             batch = []
-            while (
-                index < len(copies) and len(batch) < rng.randint(2, 10) and copies[index]["source"] == source
-            ):
+            while index < len(copies) and len(batch) < rng.randint(2, 10) and copies[index]["source"] == source:
                 batch.append(copies[index])
                 index += 1
             deliveries.append(batch)

@@ -81,9 +81,7 @@ class LocalHub:
             int(self.clock()) if timestamp is None else timestamp,
             body,
         )
-        headers["Content-Type"] = (
-            "application/cloudevents-batch+json" if batch else "application/cloudevents+json"
-        )
+        headers["Content-Type"] = "application/cloudevents-batch+json" if batch else "application/cloudevents+json"
         return headers
 
     def post_raw(self, source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:

@@ -15,9 +15,7 @@ from typing import Any
 from billbridge.adapters.dynamo_ledger import BOOK_ADAPTER
 from billbridge.domain.model import ContractBook, InvoiceStatus
 
-VOLATILE_KEYS = frozenset(
-    {"correlation_id", "run_id", "decided_at", "erp_reference", "recorded_at", "updated_at"}
-)
+VOLATILE_KEYS = frozenset({"correlation_id", "run_id", "decided_at", "erp_reference", "recorded_at", "updated_at"})
 """Business content excludes when and through which run something happened."""
 
 
@@ -26,9 +24,7 @@ def _plain(value: Any) -> Any:
         value = {k: v for k, v in asdict(value).items()}
     if isinstance(value, dict):
         return {
-            str(k): _plain(v)
-            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-            if k not in VOLATILE_KEYS
+            str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0])) if k not in VOLATILE_KEYS
         }
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
@@ -54,10 +50,7 @@ def _strip(value: Any) -> Any:
 def ledger_document(books: Iterable[ContractBook]) -> list[Any]:
     """The business content of every book, sorted, without timestamps, revisions or run ids
     (the stored book has no timestamps; its revision is the item's, not the book's)."""
-    return [
-        _strip(BOOK_ADAPTER.dump_python(book, mode="json"))
-        for book in sorted(books, key=lambda b: b.contract_id)
-    ]
+    return [_strip(BOOK_ADAPTER.dump_python(book, mode="json")) for book in sorted(books, key=lambda b: b.contract_id)]
 
 
 def ledger_hash(books: Iterable[ContractBook]) -> str:
@@ -116,9 +109,7 @@ def rated_hours(books: Iterable[ContractBook]) -> dict[str, Decimal]:
 def money_drift(expected: dict[str, Decimal], actual: dict[str, Decimal]) -> Decimal:
     """Sum of absolute per-contract differences."""
     keys = set(expected) | set(actual)
-    return sum(
-        (abs(expected.get(k, Decimal("0")) - actual.get(k, Decimal("0"))) for k in keys), Decimal("0.00")
-    )
+    return sum((abs(expected.get(k, Decimal("0")) - actual.get(k, Decimal("0"))) for k in keys), Decimal("0.00"))
 
 
 def ledger_effects(books: Iterable[ContractBook]) -> Counter[str]:

@@ -49,11 +49,7 @@ shard per group of contracts changes nothing the storm checks."""
 def expected_effects(book: GeneratedBook) -> set[str]:
     return (
         {f"entry:{entry_id}" for entry_id in book.entries}
-        | {
-            f"expense:{event['data']['expense_id']}"
-            for event in book.events
-            if event["type"] == "expense.approved"
-        }
+        | {f"expense:{event['data']['expense_id']}" for event in book.events if event["type"] == "expense.approved"}
         | {f"milestone:{key}" for key in book.milestones}
     )
 
@@ -124,9 +120,7 @@ def inject_queue_duplicates(hub: LocalHub, share: float, rng: random.Random) -> 
     copied = 0
     for workflow in topology.WORKFLOWS:
         url = hub.stack.queue_url(hub.stack.names.queue(workflow))
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-            "Messages", []
-        )
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
         for message in messages:
             if rng.random() < share:
                 sqs.send_message(QueueUrl=url, MessageBody=message["Body"])

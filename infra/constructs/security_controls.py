@@ -76,9 +76,7 @@ class SecurityControls(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
-        self.operator_role = self._human_role(
-            "OperatorRole", "Billbridge operator: reads, inspects, redrives"
-        )
+        self.operator_role = self._human_role("OperatorRole", "Billbridge operator: reads, inspects, redrives")
         self.approver_role = self._human_role(
             "ApproverRole", "Billbridge approver: the operator's rights plus deciding exceptions"
         )
@@ -127,9 +125,7 @@ class SecurityControls(Construct):
             self,
             construct_id,
             description=description,
-            assumed_by=iam.AccountRootPrincipal().with_conditions(
-                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
-            ),
+            assumed_by=iam.AccountRootPrincipal().with_conditions({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
             max_session_duration=ROLE_SESSION_DURATION,
         )
         return role

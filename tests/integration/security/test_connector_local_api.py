@@ -116,9 +116,7 @@ def secrets_manager(fake_aws_credentials: None) -> Iterator[Any]:
         client = boto3.client("secretsmanager")
         client.create_secret(
             Name=SECRET_NAME,
-            SecretString=json.dumps(
-                {"psa": {"signing_secret": SIGNING_SECRET, "client_secret": "secret-v1"}}
-            ),
+            SecretString=json.dumps({"psa": {"signing_secret": SIGNING_SECRET, "client_secret": "secret-v1"}}),
         )
         yield client
 
@@ -165,9 +163,7 @@ def test_commands_reach_the_api_signed_with_one_cached_token(
     assert state.commands[0]["correlation"] == "corr-1"
 
 
-def test_a_token_close_to_expiry_is_refreshed_before_use(
-    vendor: tuple[FakeVendor, str], secrets_manager: Any
-) -> None:
+def test_a_token_close_to_expiry_is_refreshed_before_use(vendor: tuple[FakeVendor, str], secrets_manager: Any) -> None:
     state, base = vendor
     state.token_lifetime = 30  # inside the 60 s refresh margin: every call needs a new token
     connector = build_connector(base, secrets_manager)

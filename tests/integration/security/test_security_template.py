@@ -168,9 +168,7 @@ def synth() -> Synth:
     return _synth()
 
 
-def _unacknowledged(
-    statements: Iterator[tuple[str, dict[str, Any]]], allowed: tuple[Allowed, ...]
-) -> list[Any]:
+def _unacknowledged(statements: Iterator[tuple[str, dict[str, Any]]], allowed: tuple[Allowed, ...]) -> list[Any]:
     findings = []
     for logical_id, statement in statements:
         if statement.get("Effect") != "Allow":
@@ -205,9 +203,7 @@ def test_every_wildcard_in_a_key_policy_is_acknowledged_with_a_reason(synth: Syn
 def test_the_walk_finds_a_new_wildcard() -> None:
     """The check is live: a statement outside the allow-list is reported."""
     statement = {"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": "*"}
-    assert _unacknowledged(iter([("Probe", statement)]), WILDCARD_ALLOW_LIST) == [
-        ("Probe", ["dynamodb:*"], ["*"])
-    ]
+    assert _unacknowledged(iter([("Probe", statement)]), WILDCARD_ALLOW_LIST) == [("Probe", ["dynamodb:*"], ["*"])]
 
 
 def test_only_the_contracts_consumer_and_the_reader_role_may_decrypt_personal_data(synth: Synth) -> None:
@@ -250,9 +246,7 @@ def test_the_operator_reads_and_redrives_and_only_the_approver_writes_the_ledger
     operator = synth.role_actions(security.operator_role)
     approver = synth.role_actions(security.approver_role)
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-    assert {"dynamodb:GetItem", "dynamodb:Query", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"} <= set(
-        operator
-    )
+    assert {"dynamodb:GetItem", "dynamodb:Query", "sqs:ReceiveMessage", "sqs:StartMessageMoveTask"} <= set(operator)
     assert "sqs:SendMessage" in operator  # redrive to the workflow queues
     assert not writes & set(operator) and "events:PutEvents" not in operator
     assert writes <= set(approver) and "events:PutEvents" in approver

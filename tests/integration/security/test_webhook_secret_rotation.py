@@ -103,7 +103,5 @@ def test_a_vendor_may_sign_with_both_secrets_during_its_switch(secretsmanager: A
     hub = receiver(secretsmanager, max_age=0)
     request = delivery(PSA_NEXT_SECRET, 1)
     old_signature = delivery(PSA_SECRET, 1).headers["webhook-signature"]
-    both = dict(request.headers) | {
-        "webhook-signature": f"{request.headers['webhook-signature']} {old_signature}"
-    }
+    both = dict(request.headers) | {"webhook-signature": f"{request.headers['webhook-signature']} {old_signature}"}
     assert hub.handle(WebhookRequest(source="psa", headers=both, body=request.body)).status == 202

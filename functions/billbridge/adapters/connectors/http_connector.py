@@ -369,8 +369,7 @@ class HttpConnector:
             self.sleep(delay)
             slept += delay
         raise TransientConnectorError(
-            f"{command.target} {command.name} {command.idempotency_key}: {last_problem}"
-            f" after {attempt} attempt(s)"
+            f"{command.target} {command.name} {command.idempotency_key}: {last_problem} after {attempt} attempt(s)"
         )
 
     def _call(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
@@ -411,10 +410,7 @@ class HttpConnector:
 
 def _message_id(command: ConnectorCommand) -> str:
     """Stable across retries of one command (Standard Webhooks: the receiver's dedup key)."""
-    return (
-        "msg_"
-        + uuid.uuid5(uuid.NAMESPACE_URL, f"{command.target}/{command.name}/{command.idempotency_key}").hex
-    )
+    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{command.target}/{command.name}/{command.idempotency_key}").hex
 
 
 def _reference(response: HttpResponse) -> str | None:

@@ -85,8 +85,7 @@ class OAuthClientCredentials:
         if status != 200:
             error = document.get("error", "")
             raise TokenRequestError(
-                f"token endpoint answered {status}"
-                + (f" ({error})" if isinstance(error, str) and error else "")
+                f"token endpoint answered {status}" + (f" ({error})" if isinstance(error, str) and error else "")
             )
         token = document.get("access_token")
         if not isinstance(token, str) or not token:

@@ -22,9 +22,18 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def ledger() -> DynamoLedger:
-    from billbridge.adapters.dynamo_ledger import DynamoLedger
+    """The ledger; personal data is sealed with the stack's KMS key where the
+    function is given one (deployed), and kept as is on the local stack."""
+    import os
 
-    return DynamoLedger(hub_settings().ledger_table_name)
+    from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS, DynamoLedger
+    from billbridge.adapters.field_encryption import field_encryption_from_environment
+
+    return DynamoLedger(
+        hub_settings().ledger_table_name,
+        field_encryption=field_encryption_from_environment(),
+        audit_retention_seconds=int(os.environ.get(ENV_AUDIT_RETENTION_DAYS, "2557")) * 86400,
+    )
 
 
 @lru_cache(maxsize=1)

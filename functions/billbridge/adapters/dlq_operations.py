@@ -153,9 +153,7 @@ class SqsDeadLetterQueues:
                         seen.setdefault(message["MessageId"], _dead_letter(queues.workflow, message))
         finally:
             self._release(queues.dead_letter_queue_url, handles)
-        return sorted(
-            seen.values(), key=lambda m: (m.sent_at or datetime.min.replace(tzinfo=UTC), m.message_id)
-        )
+        return sorted(seen.values(), key=lambda m: (m.sent_at or datetime.min.replace(tzinfo=UTC), m.message_id))
 
     def redrive(self, workflow: str, *, dry_run: bool = False) -> RedriveOutcome:
         queues = self.queues(workflow)
@@ -200,9 +198,7 @@ class SqsDeadLetterQueues:
                 if attributes:
                     send["MessageAttributes"] = attributes
                 self._sqs.send_message(**send)  # raises: the message stays in the DLQ
-                self._sqs.delete_message(
-                    QueueUrl=queues.dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+                self._sqs.delete_message(QueueUrl=queues.dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
                 outcome.moved += 1
                 outcome.message_ids.append(message["MessageId"])
 
@@ -228,9 +224,9 @@ class SqsDeadLetterQueues:
             )
 
     def _arn(self, queue_url: str) -> str:
-        arn: str = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        arn: str = self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         return arn
 
 
@@ -357,9 +353,7 @@ class RawPayloadReplay:
             for event in _events_of(body):
                 replayed = self._canonical(event, key, received_at)
                 if isinstance(replayed, str):
-                    outcome.skipped.append(
-                        {"raw_key": key, "event": str(event.get("id", "?")), "reason": replayed}
-                    )
+                    outcome.skipped.append({"raw_key": key, "event": str(event.get("id", "?")), "reason": replayed})
                     continue
                 pending.append(replayed)
                 outcome.events.append(f"{event['source']}:{event['id']}")

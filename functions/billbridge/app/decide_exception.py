@@ -74,8 +74,6 @@ class DecideException:
 
         update = apply_to_book(self._ledger, found.contract_id, decide, self._publisher)
         added = tuple(
-            line
-            for line in update.book.lines.values()
-            if line.kind == "adjustment" and line.ref == exception_id
+            line for line in update.book.lines.values() if line.kind == "adjustment" and line.ref == exception_id
         )
         return ExceptionDecision(exception=update.book.exceptions[exception_id], added_lines=added)

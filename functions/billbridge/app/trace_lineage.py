@@ -71,10 +71,8 @@ RESOLUTION_HINTS: dict[ExceptionType, str] = {
     "is re-rated and the exception resolves), or write it off.",
     ExceptionType.INVALID_COST_CENTER: "Correct the cost center in the PSA (a new revision of the entry) or "
     "add it to the contract's cost centers with an amendment; or write it off.",
-    ExceptionType.OUTSIDE_TERM: "Extend the term with an amendment if the work was agreed, "
-    "else write it off.",
-    ExceptionType.CURRENCY_MISMATCH: "Have the expense re-submitted in the contract's currency, "
-    "or write it off.",
+    ExceptionType.OUTSIDE_TERM: "Extend the term with an amendment if the work was agreed, else write it off.",
+    ExceptionType.CURRENCY_MISMATCH: "Have the expense re-submitted in the contract's currency, or write it off.",
     ExceptionType.RATE_MISMATCH: "Informational: billed at the contract's rate. Fix the PSA rate card.",
     ExceptionType.UNKNOWN_MILESTONE: "Add the milestone to the contract with an amendment, or write it off.",
     ExceptionType.VERSION_CONFLICT: "Ask the CLM owner which body is right; re-issue it as a new version.",
@@ -148,9 +146,7 @@ def trace_lineage(
         "contracts": scope.contract_ids,
         "raw_webhooks": sorted(
             {
-                e["raw_key"]: {"raw_key": e["raw_key"], "source": e["source"]}
-                for e in canonical
-                if e["raw_key"]
+                e["raw_key"]: {"raw_key": e["raw_key"], "source": e["source"]} for e in canonical if e["raw_key"]
             }.values(),
             key=lambda raw: raw["raw_key"],
         ),
@@ -213,9 +209,7 @@ def _scope_of_refs(matched: str, contract_id: str, book: ContractBook, refs: set
 
 def _scope_of_lines(matched: str, contract_id: str, book: ContractBook, lines: list[BillingLine]) -> _Scope:
     lines = sorted(lines, key=lambda line: (line.line_date, line.ref, line.split_position))
-    proposals = sorted(
-        {line.invoice_id for line in lines if line.invoice_id and line.invoice_id in book.invoices}
-    )
+    proposals = sorted({line.invoice_id for line in lines if line.invoice_id and line.invoice_id in book.invoices})
     return _Scope(
         matched=matched,
         contract_ids=[contract_id],
@@ -240,11 +234,7 @@ def _scope_of_correlation(correlation_id: str, trail: list[dict[str, Any]], book
                 scope.lines.append((contract_id, line))
         billed = {line.invoice_id for cid, line in scope.lines if cid == contract_id}
         for invoice in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq)):
-            if (
-                invoice.correlation_id == correlation_id
-                or invoice.proposal_id in refs
-                or invoice.proposal_id in billed
-            ):
+            if invoice.correlation_id == correlation_id or invoice.proposal_id in refs or invoice.proposal_id in billed:
                 scope.proposals.append((contract_id, invoice.proposal_id))
     return scope
 
@@ -422,9 +412,7 @@ def _tree(
     shown = {p["proposal_id"] for p in proposals}
     others = [line for key, lines in lines_by_proposal.items() if key not in shown for line in lines]
     if others:
-        children.append(
-            _node("not invoiced (or on a rejected invoice)", [_line_node(line) for line in others])
-        )
+        children.append(_node("not invoiced (or on a rejected invoice)", [_line_node(line) for line in others]))
     return _node(f"{identifier} ({matched.replace('_', ' ')})", children)
 
 
@@ -470,9 +458,7 @@ def _node(label: str, children: list[dict[str, Any]] | None = None) -> dict[str,
     return {"label": label, "children": children or []}
 
 
-def tree_lines(
-    node: dict[str, Any], prefix: str = "", is_last: bool = True, is_root: bool = True
-) -> list[str]:
+def tree_lines(node: dict[str, Any], prefix: str = "", is_last: bool = True, is_root: bool = True) -> list[str]:
     """The tree as text, one node a line, with box-drawing branches."""
     lines = [node["label"] if is_root else f"{prefix}{'└─ ' if is_last else '├─ '}{node['label']}"]
     child_prefix = "" if is_root else prefix + ("   " if is_last else "│  ")
@@ -501,9 +487,7 @@ def explain_exception(
         for record in ledger.audit_trail_of_contract(exception.contract_id)
         if record.get("ref") == exception.exception_id and record not in trail
     ]
-    raised = next(
-        (r for r in trail if r.get("action") == "exception_raised" and r.get("ref") == exception_id), None
-    )
+    raised = next((r for r in trail if r.get("action") == "exception_raised" and r.get("ref") == exception_id), None)
     source_event = (
         events.event(str(raised["source_ref"]), exception.correlation_id)
         if raised

@@ -22,9 +22,7 @@ class StateOrStateFile(argparse.Action):
 
 
 def register(subparsers: Any) -> None:
-    exceptions = subparsers.add_parser(
-        "exceptions", help="billing exceptions: list, explain, approve, write off"
-    )
+    exceptions = subparsers.add_parser("exceptions", help="billing exceptions: list, explain, approve, write off")
     commands = exceptions.add_subparsers(dest="exceptions_command", metavar="SUBCOMMAND")
 
     # `--state` names both an exception state (the filter) and the local state file (the target):
@@ -145,18 +143,12 @@ def _print_explanation(view: dict[str, Any]) -> None:
     print(f"  type      {view['type']}   state {view['state']}")
     print(f"  contract  {view['contract_id']}   period {view['period'] or '-'}")
     print(f"  amount    {view['amount']} {view['currency'] or ''}   refs {', '.join(view['refs']) or '-'}")
-    print(
-        f"  raised    {view['raised_at'] or '-'} by {view['raised_by']}   "
-        f"correlation {view['correlation_id']}"
-    )
+    print(f"  raised    {view['raised_at'] or '-'} by {view['raised_by']}   correlation {view['correlation_id']}")
     if view["detail"]:
         print(f"  detail    {view['detail']}")
     if view["decision"]:
         decision = view["decision"]
-        print(
-            f"  decision  {view['state']} by {decision['actor']} at {decision['decided_at']}: "
-            f"{decision['reason']}"
-        )
+        print(f"  decision  {view['state']} by {decision['actor']} at {decision['decided_at']}: {decision['reason']}")
     if view["source_event"]:
         event = view["source_event"]
         print(f"  raised by {event['ref']} {event['type']} (raw webhook {event['raw_key'] or 'unknown'})")
@@ -178,9 +170,7 @@ def _print_explanation(view: dict[str, Any]) -> None:
             extras.append("milestones " + ", ".join(m["milestone_id"] for m in terms["milestones"]))
         if terms["expense_policy"]:
             policy = terms["expense_policy"]
-            extras.append(
-                f"billable expenses {', '.join(policy['billable_categories'])} (+{policy['markup_pct']})"
-            )
+            extras.append(f"billable expenses {', '.join(policy['billable_categories'])} (+{policy['markup_pct']})")
         if extras:
             print("  " + "; ".join(extras))
     if view["cap"]:
@@ -273,10 +263,7 @@ def decide_command(args: argparse.Namespace) -> int:
         f"({document['reason'] or 'no reason given'})"
     )
     for line in document["adjustment_lines"]:
-        print(
-            f"  adjustment {line['line_id']}: {line['amount']} on the next invoice "
-            f"(dated {line['line_date']})"
-        )
+        print(f"  adjustment {line['line_id']}: {line['amount']} on the next invoice (dated {line['line_date']})")
     if exception.type is ExceptionType.CAP_EXCEEDED and exception.state is ExceptionState.APPROVED:
         print("  held lines released: the next billing run bills them")
     return 0

@@ -14,8 +14,7 @@ from billbridge.cli.hub_target import add_target_options, open_hub, print_json
 def register(subparsers: Any) -> None:
     trace = subparsers.add_parser(
         "trace",
-        help="the chain raw webhook -> canonical event -> ledger lines -> proposal -> ERP invoice "
-        "-> payments",
+        help="the chain raw webhook -> canonical event -> ledger lines -> proposal -> ERP invoice -> payments",
     )
     trace.add_argument(
         "identifier", help="ERP invoice number, proposal id, entry/expense/milestone id, or correlation id"

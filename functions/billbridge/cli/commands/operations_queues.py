@@ -34,12 +34,8 @@ def register(subparsers: Any) -> None:
         "replay-archive",
         help="replay the canonical events received in a time window (idempotent: nothing is billed twice)",
     )
-    replay.add_argument(
-        "--from", dest="start", required=True, help="start: YYYY-MM-DD or ISO 8601 time (UTC)"
-    )
-    replay.add_argument(
-        "--to", dest="end", required=True, help="end: YYYY-MM-DD (whole day) or ISO 8601 time"
-    )
+    replay.add_argument("--from", dest="start", required=True, help="start: YYYY-MM-DD or ISO 8601 time (UTC)")
+    replay.add_argument("--to", dest="end", required=True, help="end: YYYY-MM-DD (whole day) or ISO 8601 time")
     replay.add_argument("--name", help="replay name on AWS (default: derived from the window)")
     add_target_options(replay)
     replay.set_defaults(handler=replay_archive_command)
@@ -209,9 +205,9 @@ def replay_archive_command(args: argparse.Namespace) -> int:
             hub.changed = True
         else:
             name = args.name or f"billbridge-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
-            outcome = EventBridgeArchiveReplay(
-                hub.client("events"), event_bus_name=event_bus_name(hub)
-            ).replay(start, end, name=name)
+            outcome = EventBridgeArchiveReplay(hub.client("events"), event_bus_name=event_bus_name(hub)).replay(
+                start, end, name=name
+            )
     document = outcome.as_document()
     if drained is not None:
         document["drain"] = _drain_document(drained)

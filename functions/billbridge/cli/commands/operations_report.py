@@ -17,9 +17,7 @@ def register(subparsers: Any) -> None:
         "report",
         help="KPIs: unbilled by age, approval-to-invoice days, corrections, exceptions, cap burn, failures",
     )
-    report.add_argument(
-        "--as-of", type=date.fromisoformat, help="ages are counted to this date (default today)"
-    )
+    report.add_argument("--as-of", type=date.fromisoformat, help="ages are counted to this date (default today)")
     report.add_argument("--html", type=Path, help="also write a single-file HTML report with charts")
     add_target_options(report)
     report.set_defaults(handler=report_command)

@@ -12,8 +12,9 @@ Choices, so the figures can be read without the code:
   ERP posting date (else the last day of the invoice's period).
 - Invoices requiring correction: rejected by the ERP, posted with a tax
   variance, or carrying an adjustment line.
-- Money at risk: the amount of open exceptions, except `rate_mismatch`
-  (informational: the line is billed at the contract's rate).
+- Money at risk: the absolute amount of open exceptions (a credit owed is at
+  risk as much as a charge held), except `rate_mismatch` (informational: the
+  line is billed at the contract's rate).
 - Cap burn: time invoiced on counting invoices / the cap in force (the latest
   version's), as a percentage.
 - Integration failures: dead-lettered messages per workflow, and
@@ -324,7 +325,7 @@ def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
             cell["total"] += 1
             cell[exception.state.value] += 1
             if exception.state is ExceptionState.OPEN and exception.type not in NOT_AT_RISK:
-                cell["money_at_risk"] += exception.amount
+                cell["money_at_risk"] += abs(exception.amount)
     rows = [{"type": t, "currency": c, **cell} for (t, c), cell in sorted(cells.items())]
     at_risk: dict[str, Decimal] = {}
     for row in rows:

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Clock, EventPublisher
+from billbridge.app.segregation_of_duties import (
+    SegregationOfDutiesError,
+    SegregationPolicy,
+    check_segregation,
+    refused_decision,
+    requester_from_audit,
+)
 from billbridge.domain.book_draft import RuleContext
-from billbridge.domain.exception_decisions import approve_exception, write_off_exception
+from billbridge.domain.exception_decisions import ADJUSTING_TYPES, approve_exception, write_off_exception
 from billbridge.domain.model import BillingException, BillingLine, BookUpdate, ContractBook
 
 
@@ -40,13 +47,45 @@ Decide = Callable[..., BookUpdate]
 
 
 class DecideException:
-    def __init__(self, ledger: Ledger, clock: Clock, publisher: EventPublisher | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        clock: Clock,
+        publisher: EventPublisher | None = None,
+        policy: SegregationPolicy | None = None,
+    ) -> None:
         self._ledger = ledger
         self._clock = clock
         self._publisher = publisher
+        self._policy = policy or SegregationPolicy()
 
     def approve(self, exception_id: str, *, actor: str, reason: str = "") -> ExceptionDecision:
+        found = self.find(exception_id)
+        if found.type in ADJUSTING_TYPES:
+            self._check_segregation(found, actor)
         return self._decide(approve_exception, exception_id, actor=actor, reason=reason)
+
+    def _check_segregation(self, exception: BillingException, actor: str) -> None:
+        """Approving an adjustment at or above the policy's amount takes a second
+        person: not whoever raised or requested it. A refusal is audited."""
+        audit_of_contract = getattr(self._ledger, "audit_of_contract", None)
+        trail = audit_of_contract(exception.contract_id) if callable(audit_of_contract) else []
+        requested_by = requester_from_audit(trail, exception.exception_id)
+        try:
+            check_segregation(exception, actor, self._policy, requested_by=requested_by)
+        except SegregationOfDutiesError:
+            context = RuleContext(
+                correlation_id=exception.correlation_id,
+                source_ref=f"operator:{actor}",
+                actor=actor,
+                decided_at=self._clock.now().isoformat(),
+            )
+            apply_to_book(
+                self._ledger,
+                exception.contract_id,
+                lambda book: refused_decision(book, exception.exception_id, actor=actor, error=error, context=context),
+            )
+            raise
 
     def write_off(self, exception_id: str, *, actor: str, reason: str) -> ExceptionDecision:
         if not reason.strip():

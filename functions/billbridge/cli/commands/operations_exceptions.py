@@ -219,19 +219,29 @@ def _print_explanation(view: dict[str, Any]) -> None:
 
 
 def decide_command(args: argparse.Namespace) -> int:
+    import os
+    from decimal import Decimal
+
     from billbridge.app.decide_exception import DecideException, MissingReasonError, UnknownExceptionError
+    from billbridge.app.segregation_of_duties import SegregationOfDutiesError, SegregationPolicy
     from billbridge.cli.commands.operations_target import SystemClock, actor_of, publisher_of
     from billbridge.domain.exception_decisions import ExceptionDecisionError
     from billbridge.domain.money import format_amount
 
     actor = actor_of(args)
+    threshold = os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLD")
+    policy = SegregationPolicy(threshold=Decimal(threshold)) if threshold else SegregationPolicy()
     with open_hub(args) as hub:
-        use_case = DecideException(hub.ledger, SystemClock(), publisher_of(hub))
+        use_case = DecideException(hub.ledger, SystemClock(), publisher_of(hub), policy=policy)
         try:
             if args.decision == "approve":
                 decision = use_case.approve(args.exception_id, actor=actor, reason=args.reason)
             else:
                 decision = use_case.write_off(args.exception_id, actor=actor, reason=args.reason)
+        except SegregationOfDutiesError as refused:
+            hub.changed = True  # the refusal is in the audit trail
+            print(f"refused (segregation of duties): {refused.args[0]}")
+            return 1
         except (UnknownExceptionError, ExceptionDecisionError, MissingReasonError) as refused:
             print(refused.args[0])
             return 1

@@ -14,6 +14,10 @@ $(STAMP): requirements.lock pyproject.toml package.json
 	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	npm ci --no-audit --no-fund --loglevel=error
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "note: no Chromium found; the HTML report's browser test needs one (apt-get install chromium)"
 	touch $(STAMP)
 
 env: $(STAMP)

@@ -46,9 +46,7 @@ def _decimal_from_string(value: object, *, number_hint: str) -> Decimal:
             raise PydanticCustomError("decimal_not_finite", "must be a finite decimal")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "decimal_not_string", "must be a decimal string: {hint}", {"hint": number_hint}
-        )
+        raise PydanticCustomError("decimal_not_string", "must be a decimal string: {hint}", {"hint": number_hint})
     if not isinstance(value, str):
         raise PydanticCustomError("decimal_not_string", "must be a decimal string")
     text = value.strip()
@@ -71,9 +69,7 @@ def _money(value: object) -> Decimal:
 
 
 def _quantity(value: object) -> Decimal:
-    return _decimal_from_string(
-        value, number_hint='quantities are decimal strings such as "7.5", not JSON numbers'
-    )
+    return _decimal_from_string(value, number_hint='quantities are decimal strings such as "7.5", not JSON numbers')
 
 
 def _iso_date(value: object) -> date:
@@ -84,9 +80,7 @@ def _iso_date(value: object) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise PydanticCustomError(
-            "date_invalid", "{value} is not a calendar date", {"value": value}
-        ) from None
+        raise PydanticCustomError("date_invalid", "{value} is not a calendar date", {"value": value}) from None
 
 
 def _rfc3339(value: object) -> object:
@@ -95,9 +89,7 @@ def _rfc3339(value: object) -> object:
     if not isinstance(value, str) or not re.fullmatch(
         r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
     ):
-        raise PydanticCustomError(
-            "rfc3339", "must be an RFC 3339 timestamp with a zone, e.g. 2026-03-16T09:30:00Z"
-        )
+        raise PydanticCustomError("rfc3339", "must be an RFC 3339 timestamp with a zone, e.g. 2026-03-16T09:30:00Z")
     return value
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Clock, EventPublisher
@@ -73,7 +74,7 @@ class DecideException:
         requested_by = requester_from_audit(trail, exception.exception_id)
         try:
             check_segregation(exception, actor, self._policy, requested_by=requested_by)
-        except SegregationOfDutiesError:
+        except SegregationOfDutiesError as refusal:
             context = RuleContext(
                 correlation_id=exception.correlation_id,
                 source_ref=f"operator:{actor}",
@@ -83,7 +84,9 @@ class DecideException:
             apply_to_book(
                 self._ledger,
                 exception.contract_id,
-                lambda book: refused_decision(book, exception.exception_id, actor=actor, error=error, context=context),
+                partial(
+                    refused_decision, exception_id=exception.exception_id, actor=actor, error=refusal, context=context
+                ),
             )
             raise
 

@@ -196,9 +196,7 @@ def _parse_json(body: bytes) -> Any:
     try:
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise _MalformedBodyError(
-            "body is not acceptable JSON: a \\u escape is an unpaired surrogate"
-        ) from None
+        raise _MalformedBodyError("body is not acceptable JSON: a \\u escape is an unpaired surrogate") from None
     if _json_depth_exceeds(document, MAX_JSON_DEPTH):
         raise _MalformedBodyError(f"body is not acceptable JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     return document
@@ -264,9 +262,7 @@ class IngestWebhook:
                 field_path="source",
             )
         if len(request.body) > self._max_body_bytes:
-            return _error(
-                413, f"body is {len(request.body)} bytes; at most {self._max_body_bytes} are accepted"
-            )
+            return _error(413, f"body is {len(request.body)} bytes; at most {self._max_body_bytes} are accepted")
         media_type = _media_type(request.headers.get("content-type"))
         if media_type not in ACCEPTED_CONTENT_TYPES:
             shown = media_type[:80] or "none"
@@ -414,9 +410,7 @@ class IngestWebhook:
     def _check_size(raw: Any) -> None:
         size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
         if size > MAX_EVENT_BYTES:
-            raise InvalidEventError(
-                f"the event is {size} bytes; at most {MAX_EVENT_BYTES} are accepted per event"
-            )
+            raise InvalidEventError(f"the event is {size} bytes; at most {MAX_EVENT_BYTES} are accepted per event")
 
     @staticmethod
     def _outbound(

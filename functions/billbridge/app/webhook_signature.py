@@ -146,8 +146,7 @@ def verify_signature(
         )
     if timestamp > current + tolerance_seconds:
         raise TimestampOutOfToleranceError(
-            f"{HEADER_TIMESTAMP} is {timestamp - current} s in the future;"
-            f" at most {tolerance_seconds} s is accepted"
+            f"{HEADER_TIMESTAMP} is {timestamp - current} s in the future; at most {tolerance_seconds} s is accepted"
         )
     offered = _offered_signatures(signature_header)
     if not offered:

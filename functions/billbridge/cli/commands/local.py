@@ -23,9 +23,7 @@ def register(subparsers: Any) -> None:
 
     serve = commands.add_parser("serve", help="serve POST /webhooks/{source} on this machine")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
-    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
     serve.add_argument(
         "--secrets",
         type=Path,

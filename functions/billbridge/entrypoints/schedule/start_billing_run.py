@@ -7,7 +7,7 @@ starts nothing new.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from billbridge.app.billing_requests import execution_name, previous_period
@@ -51,4 +51,4 @@ def _fired_at(event: dict[str, Any]) -> date:
     text = event.get("time")
     if text:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00")).date()
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()

@@ -72,3 +72,8 @@ class InMemoryLedger:
 
     def mapping(self, contract_id: str) -> dict[str, str]:
         return dict(self._mappings.get(contract_id, {}))
+
+    def audit_of_contract(self, contract_id: str) -> list[dict[str, object]]:
+        from dataclasses import asdict
+
+        return [asdict(record) for owner, record in self.audit if owner == contract_id]  # type: ignore[call-overload]

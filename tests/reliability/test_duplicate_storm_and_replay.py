@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -38,7 +39,8 @@ from tests.reliability.measures import (
 
 CORE_EVENTS = 10_000
 LOCAL_EVENTS = 180
-LARGE_LOCAL_EVENTS = 10_000
+LARGE_LOCAL_EVENTS = int(os.environ.get("BILLBRIDGE_LARGE_EVENTS", "10000"))
+"""10,000 by default; a smaller figure only to try the large path quickly."""
 LARGE_SHARD_EVENTS = 500
 """The large run is sharded by contract over fresh local stacks: moto's DynamoDB
 queries scan the whole table, so one table of 10,000 events' items would make

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: env demo test lint synth bench reliability clean
+.PHONY: env demo test lint synth bench reliability reliability-large clean
 
 $(STAMP): requirements.lock pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ synth: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -q
+	$(BIN)/python -m benchmarks.reliability_table
+
+reliability-large: $(STAMP)
+	BILLBRIDGE_LARGE=1 $(BIN)/python -m pytest tests/reliability -q -m large
+	$(BIN)/python -m benchmarks.reliability_table
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build

@@ -52,7 +52,8 @@ def quiet_function_logs(environ: dict[str, str] | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    quiet_function_logs()
+    if argv is None:  # the console script, not a caller inside another program
+        quiet_function_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

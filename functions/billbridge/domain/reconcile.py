@@ -7,13 +7,14 @@ and resolve the exceptions that no longer apply). Invoiced lines never change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft
 from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry
 from billbridge.domain.money import ZERO, round_money
-from billbridge.domain.rating import RatingIssue, rate_expense, rate_milestone, rate_time_entry
+from billbridge.domain.rating import RatingIssue, RatingResult, rate_expense, rate_milestone, rate_time_entry
 from billbridge.domain.versions import VersionTimeline
 
 HOLDING_TYPES = (ExceptionType.NO_RATE, ExceptionType.INVALID_COST_CENTER, ExceptionType.OUTSIDE_TERM)
@@ -37,9 +38,7 @@ def reconcile_entry(
 ) -> None:
     if entry.entry_id in draft.written_off_refs:
         return
-    held = draft.exceptions.get(
-        f"{ExceptionType.INVOICED_ENTRY_CHANGED.value}:{draft.contract_id}:{entry.entry_id}"
-    )
+    held = draft.exceptions.get(f"{ExceptionType.INVOICED_ENTRY_CHANGED.value}:{draft.contract_id}:{entry.entry_id}")
     if held is not None and held.state.value == "open":
         return
     existing = draft.lines_of("time", entry.entry_id)
@@ -195,64 +194,60 @@ def _record_rerates(
 
 
 def reconcile_expense(draft: BookDraft, expense_id: str, timeline: VersionTimeline) -> None:
-    expense = draft.expenses[expense_id]
     if expense_id in draft.written_off_refs:
         return
-    existing = draft.lines_of("expense", expense_id)
-    if any(draft.is_billed(line) for line in existing):
-        return
-    result = rate_expense(expense, timeline)
-    if not _same_lines(existing, list(result.lines)):
-        for line in existing:
-            draft.drop_line(line.line_id)
-        for line in result.lines:
-            draft.put_line(line)
-            draft.record(
-                "line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule
-            )
-    raised = set()
-    for issue in result.issues:
-        raised.add(issue.type)
-        draft.raise_exception(
-            issue.type,
-            expense_id,
-            refs=(expense_id,),
-            amount=issue.amount,
-            detail=issue.detail,
-            contract_version=issue.contract_version,
-        )
-    for exception_type in (ExceptionType.OUTSIDE_TERM, ExceptionType.CURRENCY_MISMATCH):
-        if exception_type not in raised:
-            draft.resolve_exception(exception_type, expense_id, "the expense now rates")
+    _settle_single_line(
+        draft,
+        "expense",
+        expense_id,
+        lambda: rate_expense(draft.expenses[expense_id], timeline),
+        resolvable=(ExceptionType.OUTSIDE_TERM, ExceptionType.CURRENCY_MISMATCH),
+    )
 
 
 def reconcile_milestone(draft: BookDraft, milestone_id: str, timeline: VersionTimeline) -> None:
-    completion = draft.completions[milestone_id]
     if milestone_id in draft.written_off_refs:
         return
-    existing = draft.lines_of("milestone", milestone_id)
+    _settle_single_line(
+        draft,
+        "milestone",
+        milestone_id,
+        lambda: rate_milestone(draft.completions[milestone_id], timeline),
+        resolvable=(ExceptionType.UNKNOWN_MILESTONE, ExceptionType.OUTSIDE_TERM),
+    )
+
+
+def _settle_single_line(
+    draft: BookDraft,
+    kind: str,
+    ref: str,
+    rate: Callable[[], RatingResult],
+    *,
+    resolvable: tuple[ExceptionType, ...],
+) -> None:
+    """An input that makes at most one line (an expense, a milestone): rate it
+    unless invoiced, replace its unbilled line, raise or resolve its exceptions."""
+    existing = draft.lines_of(kind, ref)
     if any(draft.is_billed(line) for line in existing):
         return
-    result = rate_milestone(completion, timeline)
+    result = rate()
     if not _same_lines(existing, list(result.lines)):
         for line in existing:
             draft.drop_line(line.line_id)
         for line in result.lines:
             draft.put_line(line)
-            draft.record(
-                "line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule
-            )
+            draft.record("line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule)
     raised = set()
     for issue in result.issues:
         raised.add(issue.type)
         draft.raise_exception(
             issue.type,
-            milestone_id,
-            refs=(milestone_id,),
+            ref,
+            refs=(ref,),
             amount=issue.amount,
             detail=issue.detail,
             contract_version=issue.contract_version,
         )
-    for exception_type in (ExceptionType.UNKNOWN_MILESTONE, ExceptionType.OUTSIDE_TERM):
+    for exception_type in resolvable:
         if exception_type not in raised:
-            draft.resolve_exception(exception_type, milestone_id, "the milestone now rates")
+            draft.resolve_exception(exception_type, ref, f"the {kind} now rates")

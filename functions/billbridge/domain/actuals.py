@@ -99,9 +99,7 @@ def apply_expense(book: ContractBook, expense: Expense, context: RuleContext) ->
     if current is not None and _same_expense(current, expense):
         draft.record("expense_ignored", expense.expense_id, rule="already recorded")
         return BookUpdate.unchanged(book, tuple(draft.audit))
-    if current is not None and any(
-        draft.is_billed(line) for line in draft.lines_of("expense", expense.expense_id)
-    ):
+    if current is not None and any(draft.is_billed(line) for line in draft.lines_of("expense", expense.expense_id)):
         billed = sum((line.amount for line in draft.lines_of("expense", expense.expense_id)), ZERO)
         draft.raise_exception(
             ExceptionType.INVOICED_ENTRY_CHANGED,
@@ -122,9 +120,7 @@ def apply_expense(book: ContractBook, expense: Expense, context: RuleContext) ->
     return draft.freeze()
 
 
-def apply_milestone_completion(
-    book: ContractBook, completion: MilestoneCompletion, context: RuleContext
-) -> BookUpdate:
+def apply_milestone_completion(book: ContractBook, completion: MilestoneCompletion, context: RuleContext) -> BookUpdate:
     """A milestone is billed exactly once per (contract, milestone)."""
     draft = BookDraft(book, context)
     if completion.milestone_id in book.completions:
@@ -161,9 +157,7 @@ def _flag_invoiced_entry_changed(draft: BookDraft, entry: TimeEntry, why: str) -
 
 
 def invoiced_entry_delta(draft: BookDraft, entry: TimeEntry) -> Decimal:
-    billed = sum(
-        (line.amount for line in draft.lines_of("time", entry.entry_id) if draft.is_billed(line)), ZERO
-    )
+    billed = sum((line.amount for line in draft.lines_of("time", entry.entry_id) if draft.is_billed(line)), ZERO)
     if entry.rejected or not draft.versions:
         return -billed
     rated = rate_time_entry(entry, draft.timeline())

@@ -236,7 +236,10 @@ def _apply_cap(
                 line.line_id,
                 contract_version=line.contract_version,
                 rule=f"not-to-exceed cap {cap}",
-                detail=f"billed {billed_part.quantity} h = {billed_part.amount}; held {rest.quantity} h = {rest.amount}",
+                detail=(
+                    f"billed {billed_part.quantity} h = {billed_part.amount}; "
+                    f"held {rest.quantity} h = {rest.amount}"
+                ),
             )
             billed.append(billed_part)
             held.append(rest)
@@ -274,9 +277,7 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
     return first, rest
 
 
-def _allocate_days(
-    days: tuple[WorkDay, ...], quantity: Decimal
-) -> tuple[tuple[WorkDay, ...], tuple[WorkDay, ...]]:
+def _allocate_days(days: tuple[WorkDay, ...], quantity: Decimal) -> tuple[tuple[WorkDay, ...], tuple[WorkDay, ...]]:
     first: list[WorkDay] = []
     rest: list[WorkDay] = []
     left = quantity
@@ -299,9 +300,7 @@ def _track_cap(draft: BookDraft, held: list[BillingLine], latest: ContractVersio
     open_exception = _open_cap_exception(draft)
     if not held:
         if open_exception is not None:
-            draft.exceptions[open_exception.exception_id] = replace(
-                open_exception, state=ExceptionState.RESOLVED
-            )
+            draft.exceptions[open_exception.exception_id] = replace(open_exception, state=ExceptionState.RESOLVED)
             draft.record(
                 "exception_resolved",
                 open_exception.exception_id,

@@ -127,6 +127,7 @@ class BookDraft:
         contract_version: int | None = None,
         period: str | None = None,
         line_ids: tuple[str, ...] = (),
+        repriced: tuple[tuple[str, Decimal], ...] = (),
     ) -> BillingException:
         """Raise one exception per offending input: the same input updates the
         open exception (or reopens a resolved one) instead of raising another.
@@ -151,18 +152,15 @@ class BookDraft:
             contract_version=contract_version,
             period=period,
             line_ids=line_ids,
+            repriced=repriced,
         )
         if existing == raised:
             return existing
         self.exceptions[exception_id] = raised
         action = (
-            "exception_raised"
-            if existing is None or existing.state != ExceptionState.OPEN
-            else "exception_updated"
+            "exception_raised" if existing is None or existing.state != ExceptionState.OPEN else "exception_updated"
         )
-        self.record(
-            action, exception_id, contract_version=contract_version, rule=exception_type.value, detail=detail
-        )
+        self.record(action, exception_id, contract_version=contract_version, rule=exception_type.value, detail=detail)
         self.emit(
             "operations",
             "ExceptionRaised",

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft, RuleContext
 from billbridge.domain.model import (
+    BillingException,
     BillingLine,
     BookUpdate,
     ContractBook,
     ContractVersion,
+    ExceptionState,
     ExceptionType,
     Termination,
 )
@@ -95,8 +97,15 @@ def _flag_retroactive_change(
     draft: BookDraft, before: VersionTimeline, after: VersionTimeline, version: ContractVersion
 ) -> None:
     """Invoiced lines are immutable: when the new version now governs some of
-    their days, raise one `retroactive_change` with the total delta."""
+    their days, raise one `retroactive_change` with the total delta.
+
+    The delta of a line is measured from what it is worth already: its invoiced
+    amount, or the amount an approved earlier retroactive change re-priced it
+    to (that adjustment is billed). An earlier change still open whose lines
+    are all re-priced again by this one is superseded by it."""
+    baselines, earlier_open = _retroactive_baselines(draft)
     affected: list[BillingLine] = []
+    repriced: list[tuple[str, Decimal]] = []
     delta = ZERO
     for line in draft.lines.values():
         if line.kind != "time" or not draft.is_billed(line):
@@ -106,9 +115,18 @@ def _flag_retroactive_change(
             continue
         new_amount = _amount_under(after, draft, line)
         affected.append(line)
-        delta += new_amount - line.amount
+        repriced.append((line.line_id, new_amount))
+        delta += new_amount - baselines.get(line.line_id, line.amount)
     if not affected:
         return
+    covered = {line.line_id for line in affected}
+    for exception in earlier_open:
+        if set(exception.line_ids) <= covered:
+            draft.resolve_exception(
+                ExceptionType.RETROACTIVE_CHANGE,
+                exception.exception_id.rsplit(":", 1)[1],
+                f"superseded by version {version.version}, which re-prices the same invoiced lines",
+            )
     refs = tuple(sorted({line.ref for line in affected}))
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
@@ -121,7 +139,25 @@ def _flag_retroactive_change(
         ),
         contract_version=version.version,
         line_ids=tuple(line.line_id for line in affected),
+        repriced=tuple(repriced),
     )
+
+
+def _retroactive_baselines(draft: BookDraft) -> tuple[dict[str, Decimal], list[BillingException]]:
+    """What each invoiced line is worth after the approved retroactive changes
+    (latest version wins), and the retroactive changes still open."""
+    baselines: dict[str, Decimal] = {}
+    open_changes: list[BillingException] = []
+    changes = sorted(
+        (e for e in draft.exceptions.values() if e.type is ExceptionType.RETROACTIVE_CHANGE),
+        key=lambda e: e.contract_version or 0,
+    )
+    for exception in changes:
+        if exception.state is ExceptionState.APPROVED:
+            baselines.update(dict(exception.repriced))
+        elif exception.state is ExceptionState.OPEN:
+            open_changes.append(exception)
+    return baselines, open_changes
 
 
 def _governs(timeline: VersionTimeline, version: ContractVersion, day: object) -> bool:

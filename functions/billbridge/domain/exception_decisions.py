@@ -30,9 +30,7 @@ class ExceptionDecisionError(ValueError):
     """The decision does not apply to this exception (unknown, or already decided)."""
 
 
-def approve_exception(
-    book: ContractBook, exception_id: str, *, reason: str, context: RuleContext
-) -> BookUpdate:
+def approve_exception(book: ContractBook, exception_id: str, *, reason: str, context: RuleContext) -> BookUpdate:
     exception = _open_exception(book, exception_id)
     draft = BookDraft(book, context)
     if exception.type in ADJUSTING_TYPES:
@@ -48,9 +46,7 @@ def approve_exception(
     return draft.freeze()
 
 
-def write_off_exception(
-    book: ContractBook, exception_id: str, *, reason: str, context: RuleContext
-) -> BookUpdate:
+def write_off_exception(book: ContractBook, exception_id: str, *, reason: str, context: RuleContext) -> BookUpdate:
     exception = _open_exception(book, exception_id)
     draft = BookDraft(book, context)
     if exception.type in (

@@ -61,9 +61,7 @@ def apply_invoice_posted(
     return draft.freeze()
 
 
-def apply_invoice_rejected(
-    book: ContractBook, *, proposal_id: str, reason: str, context: RuleContext
-) -> BookUpdate:
+def apply_invoice_rejected(book: ContractBook, *, proposal_id: str, reason: str, context: RuleContext) -> BookUpdate:
     """A rejected proposal's lines return to unbilled; `invoice_rejected` is raised."""
     invoice = _invoice(book, proposal_id)
     draft = BookDraft(book, context)
@@ -109,9 +107,7 @@ def apply_payment(
         return BookUpdate.unchanged(book, tuple(draft.audit))
     paid = _with_payment_status(replace(invoice, payments=(*invoice.payments, payment)))
     draft.invoices[proposal_id] = paid
-    draft.record(
-        "payment_applied", proposal_id, detail=f"{payment.payment_id}: {payment.amount} {payment.currency}"
-    )
+    draft.record("payment_applied", proposal_id, detail=f"{payment.payment_id}: {payment.amount} {payment.currency}")
     _status_changed(draft, invoice, paid)
     return draft.freeze()
 
@@ -158,9 +154,7 @@ def mark_invoice_submitted(
     if invoice.submitted_to_erp:
         return BookUpdate.unchanged(book)
     draft.invoices[proposal_id] = replace(invoice, submitted_to_erp=True, erp_reference=reference)
-    draft.record(
-        "invoice_submitted", proposal_id, rule=f"ERP instance {invoice.erp_instance}", detail=reference or ""
-    )
+    draft.record("invoice_submitted", proposal_id, rule=f"ERP instance {invoice.erp_instance}", detail=reference or "")
     draft.emit(
         "billing",
         "InvoiceProposed",

@@ -321,6 +321,8 @@ class BillingException:
     decision: Decision | None = None
     line_ids: tuple[str, ...] = ()
     """Lines the exception holds or concerns (held cap lines, affected invoiced lines)."""
+    repriced: tuple[tuple[str, Decimal], ...] = ()
+    """For a retroactive change: each affected invoiced line's amount under the new terms."""
 
 
 # --- configuration -------------------------------------------------------------

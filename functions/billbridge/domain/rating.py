@@ -277,9 +277,7 @@ def _amount_at_stake(
     return ZERO
 
 
-def _outside_term_issue(
-    entry: TimeEntry, outside: list[WorkDay], version: ContractVersion | None
-) -> RatingIssue:
+def _outside_term_issue(entry: TimeEntry, outside: list[WorkDay], version: ContractVersion | None) -> RatingIssue:
     dates = ", ".join(d.date.isoformat() for d in outside)
     return RatingIssue(
         type=ExceptionType.OUTSIDE_TERM,

@@ -25,9 +25,7 @@ class VersionTimeline:
     """Derived per-version facts rating looks up many times (rate-card matches, rule texts)."""
 
     @classmethod
-    def of(
-        cls, versions: Mapping[int, ContractVersion], termination: Termination | None = None
-    ) -> VersionTimeline:
+    def of(cls, versions: Mapping[int, ContractVersion], termination: Termination | None = None) -> VersionTimeline:
         ordered = sorted(versions.values(), key=lambda v: (v.effective_date, v.version))
         breakpoints: list[date] = []
         versions_at: list[ContractVersion] = []

@@ -9,6 +9,7 @@ from decimal import Decimal
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.exception_decisions import approve_exception
 from billbridge.domain.model import ExceptionState
+
 from tests.fakes.hub import CoreHub
 from tests.scenarios.catalog import load_scenario
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from billbridge import topology
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.webhook_signature import sign

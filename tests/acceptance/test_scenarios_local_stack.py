@@ -4,10 +4,10 @@ webhooks over HTTP, bus, rules, queues, consumers, and the billing state machine
 from __future__ import annotations
 
 import pytest
-
 from billbridge.app.report_comparison import compare_report
 from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
 from billbridge.localstack.stack import LocalStack
+
 from tests.scenarios.catalog import load_scenario, scenario_names
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from billbridge.app.report_comparison import compare_report
+
 from tests.fakes.hub import CoreHub
 from tests.scenarios.catalog import load_scenario, scenario_names
 

@@ -4,11 +4,10 @@ the name the state machine retries; other errors pass through to its Catch."""
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
-
 from billbridge.app.ledger import LedgerContentionError
 from billbridge.app.run_billing import TransientError
 from billbridge.entrypoints.workflow.transient_failures import retried_when_transient
+from botocore.exceptions import ClientError
 
 
 def client_error(code: str) -> ClientError:

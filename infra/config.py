@@ -38,6 +38,9 @@ class BillbridgeConfig:
     """Ledger audit records expire (DynamoDB TTL) after this many days: 7 years."""
     waf_web_acl_arn: str = ""
     """A WAFv2 web ACL (REGIONAL) to associate with the API stage; empty: none."""
+    kpi_schedule: str = "rate(1 hour)"
+    """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
+    `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.billing_day_of_month <= 28:
@@ -48,6 +51,8 @@ class BillbridgeConfig:
             raise ValueError("audit records must be kept at least a year (billing disputes)")
         if self.raw_payload_retention_days <= self.raw_payload_ia_transition_days:
             raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
+        if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
+            raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
 
     @classmethod
     def from_context(cls, node: Node) -> BillbridgeConfig:

@@ -16,6 +16,7 @@ from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
 from infra.constructs.event_bus import EventBus
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults, log_retention
+from infra.constructs.kpi_publisher import KpiPublisher
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
@@ -28,7 +29,7 @@ WEBHOOK_TIMEOUT = cdk.Duration.seconds(15)
 
 
 class BillbridgeStack(cdk.Stack):
-    """Webhook edge, event bus, workflow queues and consumers, ledger, billing run, monitoring."""
+    """Webhook edge, event bus, workflow queues and consumers, ledger, billing run, KPIs, monitoring."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: BillbridgeConfig, **kwargs: Any
@@ -118,6 +119,14 @@ class BillbridgeStack(cdk.Stack):
             hour=config.billing_hour,
             time_zone=config.billing_time_zone,
         )
+        self.kpi_publisher = KpiPublisher(
+            self,
+            "KpiPublisher",
+            functions=self.functions,
+            ledger=self.tables.ledger,
+            schedule_expression=config.kpi_schedule,
+            time_zone=config.billing_time_zone,
+        )
 
         self.security = self._security_controls(config)
 
@@ -131,10 +140,15 @@ class BillbridgeStack(cdk.Stack):
                 **{c.workflow.name: c.consumer.function for c in self.consumers},
                 **{name: task.function for name, task in self.billing.task_functions.items()},
                 "start_billing_run": self.schedule.starter.function,
+                "publish_kpis": self.kpi_publisher.publisher.function,
             },
             consumers=self.consumers,
             state_machine=self.billing.state_machine,
-            extra_alarms=[self.schedule.dead_letter_alarm],
+            extra_dead_letter_queues={
+                "billing start": self.schedule.dead_letter_queue,
+                "KPI publisher": self.kpi_publisher.dead_letter_queue,
+            },
+            extra_alarms=[self.schedule.dead_letter_alarm, self.kpi_publisher.dead_letter_alarm],
             alarm_email=config.alarm_email,
         )
         self._add_outputs()
@@ -150,6 +164,7 @@ class BillbridgeStack(cdk.Stack):
                 *(c.dead_letter_queue for c in self.consumers),
                 *(c.delivery_dead_letter_queue for c in self.consumers),
                 self.schedule.dead_letter_queue,
+                self.kpi_publisher.dead_letter_queue,
             ],
             redrive_queues=[c.queue for c in self.consumers],
             waf_web_acl_arn=config.waf_web_acl_arn,
@@ -202,6 +217,7 @@ class BillbridgeStack(cdk.Stack):
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
             "AlarmTopicArn": self.monitoring.alarm_topic.topic_arn,
             "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
+            "KpiPublisherDeadLetterQueueUrl": self.kpi_publisher.dead_letter_queue.queue_url,
             "PersonalDataKeyArn": self.security.personal_data_key.key_arn,
             "OperatorRoleArn": self.security.operator_role.role_arn,
             "ApproverRoleArn": self.security.approver_role.role_arn,

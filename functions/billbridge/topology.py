@@ -7,9 +7,9 @@ cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 WEBHOOK_SOURCES: tuple[str, ...] = ("clm", "psa", "erp", "crm")
 WEBHOOK_ROUTE = "/webhooks/{source}"
@@ -139,3 +139,5 @@ ENV_CONNECTOR_MODE = "CONNECTOR_MODE"
 ENV_TIMESTAMP_TOLERANCE = "WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS"
 ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+
+PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
@@ -13,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -27,9 +29,57 @@ BUSINESS_METRICS: tuple[str, ...] = (
 )
 """Custom metrics the functions emit (Powertools, namespace Billbridge, dimension `service`)."""
 
+
+@dataclass(frozen=True, slots=True)
+class KpiMetric:
+    """A metric `billbridge.app.kpis.emit_kpi_metrics` writes (namespace Billbridge)."""
+
+    name: str
+    dimensions: tuple[str, ...] = ()
+    """Its dimensions besides `service` (which Powertools adds); several series when not empty."""
+
+
+KPI_METRICS: tuple[KpiMetric, ...] = (
+    KpiMetric("UnbilledAmount", ("LegalEntity", "Currency", "AgeBucket")),
+    KpiMetric("UnbilledHours", ("LegalEntity", "Currency", "AgeBucket")),
+    KpiMetric("ApprovalToInvoiceMedianDays"),
+    KpiMetric("ApprovalToInvoiceP90Days"),
+    KpiMetric("InvoicesRequiringCorrection"),
+    KpiMetric("ExceptionsOpen", ("ExceptionType",)),
+    KpiMetric("MoneyAtRisk", ("ExceptionType", "Currency")),
+    KpiMetric("CapBurnPercent", ("ContractId",)),
+    KpiMetric("DeadLetteredMessages", ("Workflow",)),
+    KpiMetric("BillingFailuresOpen"),
+    KpiMetric("BillingFailureMedianResolutionHours"),
+)
+"""The operating KPIs, as `emit_kpi_metrics` names and dimensions them."""
+KPI_BY_NAME = {metric.name: metric for metric in KPI_METRICS}
+
 PERIOD = cdk.Duration.minutes(5)
+KPI_PERIOD = cdk.Duration.hours(1)
+"""KPIs are gauges published once per schedule tick (hourly by default): the hour's maximum."""
 API_4XX_RATE_THRESHOLD = 0.2
 """A fifth of webhooks refused over 15 minutes means a sender's secret or payload changed."""
+API_5XX_RATE_THRESHOLD = 0.01
+"""More than 1 % of webhooks failing in 5 minutes: senders retry, but something is broken."""
+
+
+def api_error_rate(
+    api: apigateway.RestApi, errors_id: str, errors: cloudwatch.IMetric, label: str
+) -> cloudwatch.MathExpression:
+    """`errors` / requests of `api` per period (0 without requests), as a fraction.
+
+    `errors_id` names the errors in the expression; the rates drawn on one graph need distinct ids.
+    """
+    return cloudwatch.MathExpression(
+        expression=f"IF(requests > 0, {errors_id} / requests, 0)",
+        using_metrics={
+            errors_id: errors,
+            "requests": api.metric_count(period=PERIOD, statistic=cloudwatch.Stats.SUM),
+        },
+        period=PERIOD,
+        label=label,
+    )
 
 
 class Monitoring(Construct):
@@ -45,6 +95,7 @@ class Monitoring(Construct):
         functions: Mapping[str, lambda_.IFunction],
         consumers: Sequence[QueueConsumer],
         state_machine: sfn.StateMachine,
+        extra_dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
         extra_alarms: Sequence[cloudwatch.IAlarm] = (),
         alarm_email: str = "",
     ) -> None:
@@ -61,21 +112,29 @@ class Monitoring(Construct):
         if alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        self.api_5xx_alarm = cloudwatch.Alarm(
+        self.api_5xx_rate = api_error_rate(
+            api, "server_errors", api.metric_server_error(period=PERIOD, statistic=cloudwatch.Stats.SUM), "5xx rate"
+        )
+        self.api_4xx_rate = api_error_rate(
+            api, "client_errors", api.metric_client_error(period=PERIOD, statistic=cloudwatch.Stats.SUM), "4xx rate"
+        )
+        self.api_5xx_rate_alarm = cloudwatch.Alarm(
             self,
-            "Api5xxAlarm",
-            alarm_description="The webhook API answered 5xx: senders will retry, but something is broken",
-            metric=api.metric_server_error(period=PERIOD, statistic=cloudwatch.Stats.SUM),
-            threshold=0,
+            "Api5xxRateAlarm",
+            alarm_description="More than 1 % of webhooks answered 5xx in 5 minutes: senders will retry, "
+            "but something is broken",
+            metric=self.api_5xx_rate,
+            threshold=API_5XX_RATE_THRESHOLD,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.api_4xx_alarm = cloudwatch.Alarm(
+        self.api_4xx_rate_alarm = cloudwatch.Alarm(
             self,
             "Api4xxRateAlarm",
-            alarm_description="Many webhooks are refused (bad signature, unknown source, too large)",
-            metric=api.metric_client_error(period=PERIOD, statistic=cloudwatch.Stats.AVERAGE),
+            alarm_description="More than 20 % of webhooks refused for 15 minutes (bad signature, "
+            "unknown source, too large)",
+            metric=self.api_4xx_rate,
             threshold=API_4XX_RATE_THRESHOLD,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=3,
@@ -101,8 +160,8 @@ class Monitoring(Construct):
         )
 
         self.alarms: list[cloudwatch.IAlarm] = [
-            self.api_5xx_alarm,
-            self.api_4xx_alarm,
+            self.api_5xx_rate_alarm,
+            self.api_4xx_rate_alarm,
             self.workflow_failed_alarm,
             *(alarm for consumer in consumers for alarm in consumer.alarms),
             *extra_alarms,
@@ -120,8 +179,13 @@ class Monitoring(Construct):
                     api.metric_client_error(period=PERIOD),
                     api.metric_server_error(period=PERIOD),
                 ],
-                right=[api.metric_latency(period=PERIOD, statistic=cloudwatch.Stats.p(99))],
-                width=12,
+                right=[self.api_4xx_rate, self.api_5xx_rate],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Webhook latency p99 (ms)",
+                left=[api.metric_latency(period=PERIOD, statistic=cloudwatch.Stats.p(99))],
+                width=4,
             ),
             cloudwatch.GraphWidget(
                 title="Business events",
@@ -196,6 +260,10 @@ class Monitoring(Construct):
                         ("consumer", consumer.dead_letter_queue),
                         ("delivery", consumer.delivery_dead_letter_queue),
                     )
+                ]
+                + [
+                    queue.metric_approximate_number_of_messages_visible(period=PERIOD, label=name)
+                    for name, queue in (extra_dead_letter_queues or {}).items()
                 ],
                 width=8,
             ),
@@ -211,4 +279,77 @@ class Monitoring(Construct):
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
+        )
+        self._add_kpi_widgets(service_name)
+
+    def _add_kpi_widgets(self, service_name: str) -> None:
+        """The operating KPIs (`KPI_METRICS`), one series per dimension value where they have some."""
+
+        def kpi(name: str, label: str | None = None) -> cloudwatch.IMetric:
+            metric = KPI_BY_NAME[name]
+            if not metric.dimensions:
+                return cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=name,
+                    dimensions_map={"service": service_name},
+                    statistic=cloudwatch.Stats.MAXIMUM,
+                    period=KPI_PERIOD,
+                    label=label or name,
+                )
+            # Dimension values (entities, contracts, ...) are only known at run time: a search
+            # over the exact dimension set that emit_kpi_metrics writes, one series per value.
+            schema = ",".join((METRICS_NAMESPACE, *metric.dimensions, "service"))
+            return cloudwatch.MathExpression(
+                expression=(
+                    f"SEARCH('{{{schema}}} MetricName=\"{name}\" service=\"{service_name}\"', "
+                    f"'Maximum', {int(KPI_PERIOD.to_seconds())})"
+                ),
+                using_metrics={},
+                period=KPI_PERIOD,
+                label="",
+            )
+
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown="## Operating KPIs\nPublished from the ledger by the KPI publisher on its "
+                "schedule; amounts are in each series' currency.",
+                width=24,
+                height=2,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Unbilled amount (entity, currency, age)", left=[kpi("UnbilledAmount")], width=8
+            ),
+            cloudwatch.GraphWidget(
+                title="Unbilled hours (entity, currency, age)", left=[kpi("UnbilledHours")], width=8
+            ),
+            cloudwatch.GraphWidget(
+                title="Approval to invoice (days)",
+                left=[
+                    kpi("ApprovalToInvoiceMedianDays", "median"),
+                    kpi("ApprovalToInvoiceP90Days", "p90"),
+                ],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Open exceptions by type", left=[kpi("ExceptionsOpen")], width=6),
+            cloudwatch.GraphWidget(title="Money at risk (type, currency)", left=[kpi("MoneyAtRisk")], width=6),
+            cloudwatch.GraphWidget(
+                title="Cap burn % by contract",
+                left=[kpi("CapBurnPercent")],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Corrections and integration failures",
+                left=[
+                    kpi("InvoicesRequiringCorrection", "invoices requiring correction"),
+                    kpi("BillingFailuresOpen", "billing failures open"),
+                    kpi("DeadLetteredMessages"),
+                ],
+                right=[kpi("BillingFailureMedianResolutionHours", "median resolution (h)")],
+                width=6,
+            ),
         )

@@ -22,6 +22,7 @@ def test_there_is_one_function_per_handler_of_the_topology(synthesized: Synthesi
     expected = {
         topology.WEBHOOK_HANDLER,
         topology.START_BILLING_RUN_HANDLER,
+        topology.PUBLISH_KPIS_HANDLER,
         *(workflow.handler for workflow in topology.WORKFLOWS),
         *(task.handler for task in topology.BILLING_TASKS),
     }
@@ -82,9 +83,15 @@ def test_no_function_uses_a_managed_policy(synthesized: Synthesized) -> None:
         assert "ManagedPolicyArns" not in roles[role_id]["Properties"], role_id
 
 
-def test_the_starter_sends_failed_asynchronous_invocations_to_a_queue(synthesized: Synthesized) -> None:
+def test_the_scheduled_functions_send_failed_asynchronous_invocations_to_a_queue(
+    synthesized: Synthesized,
+) -> None:
+    stack = synthesized.stack
     configs = synthesized.properties("AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == 1
-    (config,) = configs
-    assert "OnFailure" in config["DestinationConfig"]
-    assert config["MaximumRetryAttempts"] >= 1
+    assert {config["FunctionName"]["Ref"] for config in configs} == {
+        synthesized.logical_id(stack.schedule.starter.function),
+        synthesized.logical_id(stack.kpi_publisher.publisher.function),
+    }
+    for config in configs:
+        assert "OnFailure" in config["DestinationConfig"]
+        assert config["MaximumRetryAttempts"] >= 1

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from infra.config import BillbridgeConfig
 from tests.infra.conftest import Synthesized
 
 
+def _billing_schedule(synthesized: Synthesized) -> dict[str, Any]:
+    starter_arn = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.schedule.starter.function), "Arn"]}
+    (schedule,) = (
+        props for props in synthesized.properties("AWS::Scheduler::Schedule") if props["Target"]["Arn"] == starter_arn
+    )
+    return schedule
+
+
 def test_schedule_runs_monthly_in_the_configured_time_zone(synthesized: Synthesized) -> None:
-    (schedule,) = synthesized.properties("AWS::Scheduler::Schedule")
+    schedule = _billing_schedule(synthesized)
     config = BillbridgeConfig()
     assert schedule["ScheduleExpression"] == (
         f"cron(0 {config.billing_hour} {config.billing_day_of_month} * ? *)"
@@ -17,7 +27,7 @@ def test_schedule_runs_monthly_in_the_configured_time_zone(synthesized: Synthesi
 
 
 def test_schedule_target_is_the_starter_with_retry_and_dead_letter_queue(synthesized: Synthesized) -> None:
-    (schedule,) = synthesized.properties("AWS::Scheduler::Schedule")
+    schedule = _billing_schedule(synthesized)
     billing_schedule = synthesized.stack.schedule
     target = schedule["Target"]
     assert target["Arn"] == {"Fn::GetAtt": [synthesized.logical_id(billing_schedule.starter.function), "Arn"]}

@@ -11,7 +11,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.local",
@@ -41,26 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_function_logs(environ: dict[str, str] | None = None) -> None:
+@contextmanager
+def quiet_function_logs() -> Iterator[None]:
     """The functions log JSON lines and EMF metrics for CloudWatch; on a terminal
-    the commands print tables instead. BILLBRIDGE_VERBOSE=1 shows them again."""
-    env = os.environ if environ is None else environ
-    if env.get("BILLBRIDGE_VERBOSE"):
+    (and in `--json` output) the commands print only their own result.
+    BILLBRIDGE_VERBOSE=1 shows them. The environment is restored afterwards."""
+    if os.environ.get("BILLBRIDGE_VERBOSE"):
+        yield
         return
-    env.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    saved = {name: os.environ.get(name) for name in quiet}
+    for name, value in quiet.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:  # the console script, not a caller inside another program
-        quiet_function_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    return int(handler(args) or 0)
+    with quiet_function_logs():
+        return int(handler(args) or 0)
 
 
 if __name__ == "__main__":

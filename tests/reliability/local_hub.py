@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.adapters.dynamo_ledger import DynamoLedger, audit_records_of
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
@@ -135,9 +135,9 @@ class LocalHub:
         while True:
             page = client.scan(**kwargs)
             for item in page.get("Items", []):
-                record = json.loads(item["record"]["S"])
                 revision = item["pk"]["S"] + "/" + item["sk"]["S"].split("#", 1)[0]
-                revisions.setdefault(record.get("correlation_id") or "", set()).add(revision)
+                for record in audit_records_of(item):
+                    revisions.setdefault(record.get("correlation_id") or "", set()).add(revision)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

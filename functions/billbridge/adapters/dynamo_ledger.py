@@ -123,9 +123,6 @@ class DynamoLedger:
             "body": {"B": self._encode(book)},
             "updated_at": {"S": self._now()},
         }
-        if book.is_known:
-            book_item["gsi1pk"] = {"S": "CONTRACTS"}
-            book_item["gsi1sk"] = {"S": book.contract_id}
         if stored.revision == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
@@ -152,10 +149,17 @@ class DynamoLedger:
             chunk = rest[chunk_start : chunk_start + 25]
             self._batch_put([entry["Put"]["Item"] for entry in chunk])
 
-    def _projection_items(
-        self, before: ContractBook, update: BookUpdate, revision: int
-    ) -> Iterator[dict[str, Any]]:
+    def _projection_items(self, before: ContractBook, update: BookUpdate, revision: int) -> Iterator[dict[str, Any]]:
         book = update.book
+        if book.is_known and not before.is_known:
+            # The list of known contracts is a small marker item on the lookup
+            # index, so saving a book never rewrites the book into the index.
+            yield {
+                "pk": {"S": f"CONTRACT#{book.contract_id}"},
+                "sk": {"S": "KNOWN"},
+                "gsi1pk": {"S": "CONTRACTS"},
+                "gsi1sk": {"S": book.contract_id},
+            }
         for exception_id, exception in book.exceptions.items():
             if before.exceptions.get(exception_id) != exception:
                 yield exception_item(exception)
@@ -173,17 +177,19 @@ class DynamoLedger:
                     "sk": {"S": "CONTRACT"},
                     "contract_id": {"S": book.contract_id},
                 }
-        for index, record in enumerate(update.audit):
+        if update.audit:
+            # One audit item per save (a save has one cause, so one correlation id).
+            correlation_id = next((r.correlation_id for r in update.audit if r.correlation_id), "")
             item: dict[str, Any] = {
                 "pk": {"S": f"AUDIT#{book.contract_id}"},
-                "sk": {"S": f"{revision:010d}#{index:05d}"},
-                "record": {"S": json.dumps(asdict(record), default=str)},
+                "sk": {"S": f"{revision:010d}"},
+                "records": {"S": json.dumps([asdict(record) for record in update.audit], default=str)},
                 "recorded_at": {"S": self._now()},
                 AUDIT_TTL_ATTRIBUTE: {"N": str(self._audit_expiry())},
             }
-            if record.correlation_id:
-                item["gsi1pk"] = {"S": f"CORRELATION#{record.correlation_id}"}
-                item["gsi1sk"] = {"S": f"{self._now()}#{book.contract_id}#{revision:010d}#{index:05d}"}
+            if correlation_id:
+                item["gsi1pk"] = {"S": f"CORRELATION#{correlation_id}"}
+                item["gsi1sk"] = {"S": f"{self._now()}#{book.contract_id}#{revision:010d}"}
             yield item
 
     def _batch_put(self, items: list[dict[str, Any]]) -> None:
@@ -289,11 +295,14 @@ class DynamoLedger:
 
     def audit_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
         return [
-            json.loads(item["record"]["S"]) for item in self._query_index(f"CORRELATION#{correlation_id}")
+            record
+            for item in self._query_index(f"CORRELATION#{correlation_id}")
+            for record in audit_records_of(item)
+            if record.get("correlation_id") in (correlation_id, "")
         ]
 
     def audit_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
-        return [json.loads(item["record"]["S"]) for item in self._query_pk(f"AUDIT#{contract_id}")]
+        return [record for item in self._query_pk(f"AUDIT#{contract_id}") for record in audit_records_of(item)]
 
     # --- operations reads: trace, report, archive replay ----------------------
 
@@ -305,11 +314,12 @@ class DynamoLedger:
         """The contract's audit records in order, each with `recorded_at` and `contract_id`."""
         return [
             {
-                **json.loads(item["record"]["S"]),
+                **record,
                 "contract_id": contract_id,
                 "recorded_at": item.get("recorded_at", {}).get("S", ""),
             }
             for item in self._query_pk(f"AUDIT#{contract_id}")
+            for record in audit_records_of(item)
         ]
 
     def audit_trail_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
@@ -317,12 +327,13 @@ class DynamoLedger:
         trail = []
         for item in self._query_index(f"CORRELATION#{correlation_id}"):
             contract_id = item["pk"]["S"].removeprefix("AUDIT#")
-            trail.append(
+            trail.extend(
                 {
-                    **json.loads(item["record"]["S"]),
+                    **record,
                     "contract_id": contract_id,
                     "recorded_at": item.get("recorded_at", {}).get("S", ""),
                 }
+                for record in audit_records_of(item)
             )
         return sorted(trail, key=lambda record: (record["recorded_at"], record["contract_id"]))
 
@@ -391,6 +402,12 @@ class DynamoLedger:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def audit_records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The audit records an audit item holds (one save's records)."""
+    records: list[dict[str, Any]] = json.loads(item["records"]["S"])
+    return records
 
 
 def exception_item(exception: BillingException) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def rate_time_entry(
         for line in lines:
             if line.rate != entry.bill_rate:
                 psa_amount = round_money(line.quantity * entry.bill_rate, line.currency)
-                difference += psa_amount - line.amount
+                difference += abs(line.amount - psa_amount)
         if any(line.rate != entry.bill_rate for line in lines):
             mismatch = RatingIssue(
                 type=ExceptionType.RATE_MISMATCH,

@@ -83,7 +83,7 @@ def test_psa_rate_mismatch_is_billed_at_the_contract_rate_with_the_difference() 
     assert (line.rate, line.amount) == (D("100.00"), D("750.00"))
     mismatch = desk.exception(ExceptionType.RATE_MISMATCH)
     assert mismatch.refs == ("TE-1",)
-    assert abs(mismatch.amount) == D("37.50")  # 7.5 x 100.00 - 7.5 x 95.00
+    assert mismatch.amount == D("37.50")  # |7.5 x 100.00 - 7.5 x 95.00|, whichever rate is higher
     assert "95.00" in mismatch.detail and "100.00" in mismatch.detail
 
 

@@ -40,6 +40,9 @@ class WebhookApi(Construct):
             "Api",
             description="Webhook receiver for the CLM, PSA, ERP and CRM senders",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Every body reaches the function base64-encoded, byte for byte, so the
+            # signature is checked over exactly what the sender signed.
+            binary_media_types=["*/*"],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
             deploy_options=apigateway.StageOptions(

@@ -29,9 +29,9 @@ def test_a_duplicated_schedule_trigger_starts_nothing_new() -> None:
     with LocalStack(secrets={}) as stack:
         first = start_billing_run(tick, new_context("start-billing-run"))
         again = start_billing_run(tick, new_context("start-billing-run"))
-        executions = stack.client("stepfunctions").list_executions(
-            stateMachineArn=stack.names.state_machine_arn
-        )
+        executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.names.state_machine_arn)
+        finished = stack.wait_for_execution(first["execution_arn"])
     assert first["started"] is True and first["name"].startswith("bill-2026-03-all-")
     assert again == {"started": False, "name": first["name"], "reason": "already started for this request"}
     assert [e["name"] for e in executions["executions"]] == [first["name"]]
+    assert finished["status"] == "SUCCEEDED", finished

@@ -44,9 +44,12 @@ def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthe
 def test_the_api_may_invoke_only_the_webhook_function(synthesized: Synthesized) -> None:
     webhook_id = synthesized.logical_id(synthesized.stack.webhook.function)
     permissions = [
-        p
-        for p in synthesized.properties("AWS::Lambda::Permission")
-        if p["Principal"] == "apigateway.amazonaws.com"
+        p for p in synthesized.properties("AWS::Lambda::Permission") if p["Principal"] == "apigateway.amazonaws.com"
     ]
     assert permissions
     assert all(p["FunctionName"] == {"Fn::GetAtt": [webhook_id, "Arn"]} for p in permissions)
+
+
+def test_bodies_reach_the_function_byte_for_byte(synthesized: Synthesized) -> None:
+    (api,) = synthesized.properties("AWS::ApiGateway::RestApi")
+    assert api["BinaryMediaTypes"] == ["*/*"]

@@ -127,6 +127,8 @@ class LocalStack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._dispatcher is not None and self._mock is not None:
+            self._finish_running_executions()
         if self._dispatcher is not None:
             self._dispatcher.__exit__(None, None, None)
             self._dispatcher = None
@@ -159,9 +161,7 @@ class LocalStack:
         if isinstance(definition_source, str):
             asl = definition_source
         elif "Resources" in definition_source:
-            asl = definitions.TemplateResolver(
-                definition_source, self.names, secret_arn=self.secret_arn
-            ).definition()
+            asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
         else:
             asl = json.dumps(definition_source)
         resources.create_state_machine(c["stepfunctions"], self.names, asl)
@@ -327,9 +327,7 @@ class LocalStack:
                     for name, value in message.get("MessageAttributes", {}).items()
                 }
                 if attributes:
-                    sqs.send_message(
-                        QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes=attributes
-                    )
+                    sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes=attributes)
                 else:
                     sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
                 sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
@@ -343,6 +341,21 @@ class LocalStack:
         raise KeyError(f"no workflow {name!r}; workflows: {[w.name for w in topology.WORKFLOWS]}")
 
     # -- billing workflow --------------------------------------------------------------------------
+
+    def _finish_running_executions(self, timeout_seconds: float = 60.0) -> None:
+        """Executions run on moto's threads: let them end here, so none of them
+        reaches the handlers of a stack started after this one."""
+        try:
+            running = self.client("stepfunctions").list_executions(
+                stateMachineArn=self.names.state_machine_arn, statusFilter="RUNNING"
+            )["executions"]
+        except ClientError:
+            return
+        for execution in running:
+            try:
+                self.wait_for_execution(execution["executionArn"], timeout_seconds=timeout_seconds)
+            except TimeoutError:
+                LOGGER.warning("execution %s still running at shutdown", execution["executionArn"])
 
     def start_billing_run(
         self, input: Mapping[str, Any], name: str, *, timeout_seconds: float = 120.0

@@ -31,9 +31,7 @@ WEBHOOK_TIMEOUT = cdk.Duration.seconds(15)
 class BillbridgeStack(cdk.Stack):
     """Webhook edge, event bus, workflow queues and consumers, ledger, billing run, KPIs, monitoring."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: BillbridgeConfig, **kwargs: Any
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: BillbridgeConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         retention = log_retention(config)
 
@@ -44,9 +42,7 @@ class BillbridgeStack(cdk.Stack):
             infrequent_access_after_days=config.raw_payload_ia_transition_days,
             retention_days=config.raw_payload_retention_days,
         )
-        self.event_bus = EventBus(
-            self, "EventBus", archive_retention_days=config.event_archive_retention_days
-        )
+        self.event_bus = EventBus(self, "EventBus", archive_retention_days=config.event_archive_retention_days)
         self.webhook_secrets = WebhookSecrets(self, "WebhookSecrets")
         bus = self.event_bus.bus
 
@@ -103,9 +99,7 @@ class BillbridgeStack(cdk.Stack):
             self.tables.idempotency.grant_read_write_data(consumer.consumer.function)
             bus.grant_put_events_to(consumer.consumer.function)
 
-        self.billing = BillingWorkflow(
-            self, "BillingWorkflow", functions=self.functions, log_retention=retention
-        )
+        self.billing = BillingWorkflow(self, "BillingWorkflow", functions=self.functions, log_retention=retention)
         for task in self.billing.task_functions.values():
             self._grant_ledger(task)
             bus.grant_put_events_to(task.function)
@@ -173,10 +167,11 @@ class BillbridgeStack(cdk.Stack):
         contracts = next(c for c in self.consumers if c.workflow.name == "contracts")
         security.allow_encrypt(contracts.consumer.role)
         security.allow_decrypt(contracts.consumer.role)
-        contracts.consumer.function.add_environment(
-            ENV_FIELD_ENCRYPTION_KEY_ARN, security.personal_data_key.key_arn
-        )
+        contracts.consumer.function.add_environment(ENV_FIELD_ENCRYPTION_KEY_ARN, security.personal_data_key.key_arn)
         contracts.consumer.function.add_environment(ENV_FIELD_DECRYPTION, "enabled")
+        # The webhook seals billing contacts before they reach the bus (encrypt only).
+        security.allow_encrypt(self.webhook.role)
+        self.webhook.function.add_environment(ENV_FIELD_ENCRYPTION_KEY_ARN, security.personal_data_key.key_arn)
         security.seal_key_policy()
         return security
 

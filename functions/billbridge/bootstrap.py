@@ -57,9 +57,17 @@ def connector() -> Connector:
 
 
 def sync_contract() -> SyncContract:
+    from billbridge.adapters.field_encryption import KmsFieldEncryption, field_encryption_from_environment
     from billbridge.app.sync_contract import SyncContract
 
-    return SyncContract(ledger(), publisher(), psa=connector(), erp=connector())
+    vault = field_encryption_from_environment()
+    return SyncContract(
+        ledger(),
+        publisher(),
+        psa=connector(),
+        erp=connector(),
+        personal_data=vault if isinstance(vault, KmsFieldEncryption) else None,
+    )
 
 
 def record_actuals() -> RecordActuals:

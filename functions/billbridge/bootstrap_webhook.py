@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from billbridge.settings import HubSettings, hub_settings
 
@@ -45,6 +45,7 @@ def _build(settings: HubSettings) -> IngestWebhook:
 
     clock = SystemClock()
     return IngestWebhook(
+        personal_data=_personal_data_sealer(),
         secrets=SecretsManagerWebhookSecrets(secret_id=settings.webhook_secrets_arn),
         raw_payloads=S3RawPayloadStore(bucket_name=settings.raw_payload_bucket_name),
         deliveries=DynamoDeliveryRegistry(table_name=settings.ledger_table_name, now=clock.now),
@@ -54,6 +55,16 @@ def _build(settings: HubSettings) -> IngestWebhook:
         timestamp_tolerance_seconds=settings.webhook_timestamp_tolerance_seconds,
         max_body_bytes=topology.MAX_WEBHOOK_BODY_BYTES,
     )
+
+
+def _personal_data_sealer() -> Any:
+    """Seals billing contacts before they reach the bus, where the function is given the key."""
+    import os
+
+    from billbridge.adapters.field_encryption import ENV_FIELD_ENCRYPTION_KEY_ARN, KmsFieldEncryption
+
+    key_arn = os.environ.get(ENV_FIELD_ENCRYPTION_KEY_ARN, "")
+    return KmsFieldEncryption(key_id=key_arn, decrypt=False) if key_arn else None
 
 
 def reset() -> None:

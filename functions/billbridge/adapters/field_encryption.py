@@ -159,6 +159,33 @@ class KmsFieldEncryption:
 
         return _map_contacts(book, open_)
 
+    # --- PersonalDataVault: contacts in transit ----------------------------------------------
+
+    def seal(self, contract_id: str, version: int, contact: Mapping[str, str]) -> dict[str, str]:
+        clear = {field: value for field, value in contact.items() if value and not is_token(value)}
+        if not clear:
+            return dict(contact)
+        response = self.client.generate_data_key(
+            KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=encryption_context(contract_id)
+        )
+        data_key = _DataKey(response["Plaintext"], response["CiphertextBlob"])
+        return {
+            field: (
+                self._seal(data_key, _associated_data(contract_id, version, f"billing_contact.{field}"), value)
+                if field in clear
+                else value
+            )
+            for field, value in contact.items()
+        }
+
+    def open(self, contract_id: str, version: int, contact: Mapping[str, str]) -> dict[str, str]:
+        if not self._decrypt:
+            return dict(contact)
+        return {
+            field: (self._open(contract_id, version, f"billing_contact.{field}", value) if is_token(value) else value)
+            for field, value in contact.items()
+        }
+
     # --- tokens --------------------------------------------------------------------------------
 
     @staticmethod

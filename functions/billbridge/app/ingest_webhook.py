@@ -21,6 +21,7 @@ from typing import Any
 
 from billbridge import topology
 from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event
+from billbridge.app.personal_data_in_transit import PersonalDataVault, seal_contract_event
 from billbridge.app.ports import (
     ClaimOutcome,
     Clock,
@@ -228,7 +229,9 @@ class IngestWebhook:
         timestamp_tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
         max_body_bytes: int = topology.MAX_WEBHOOK_BODY_BYTES,
         retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
+        personal_data: PersonalDataVault | None = None,
     ) -> None:
+        self._personal_data = personal_data
         self._secrets = secrets
         self._raw_payloads = raw_payloads
         self._deliveries = deliveries
@@ -398,7 +401,9 @@ class IngestWebhook:
             )
         else:
             claimed.append(candidate)
-            candidate.outbound = self._outbound(event, raw, correlation_id, delivery, raw_key, received_at)
+            candidate.outbound = self._outbound(
+                event, seal_contract_event(raw, self._personal_data), correlation_id, delivery, raw_key, received_at
+            )
             candidate.outcome = EventOutcome(
                 index=candidate.index,
                 event_id=event.id,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from billbridge.app.event_translation import IngestedEvent, contract_version_from, termination_from
 from billbridge.app.ledger import Ledger, apply_to_book
+from billbridge.app.personal_data_in_transit import PersonalDataVault, open_contract_data
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.contract_changes import apply_contract_version, apply_termination
@@ -19,6 +20,8 @@ class SyncContract:
     publisher: EventPublisher
     psa: Connector | None = None
     erp: Connector | None = None
+    personal_data: PersonalDataVault | None = None
+    """Opens the billing contact sealed at the webhook edge (deployed stacks)."""
 
     def handle(self, event: IngestedEvent) -> BookUpdate:
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
@@ -30,7 +33,7 @@ class SyncContract:
                 lambda book: apply_termination(book, termination, context),
                 self.publisher,
             )
-        version = contract_version_from(event.data)
+        version = contract_version_from(open_contract_data(event.data, self.personal_data))
         update = apply_to_book(
             self.ledger,
             version.contract_id,

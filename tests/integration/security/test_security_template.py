@@ -230,13 +230,14 @@ def test_only_the_contracts_consumer_and_the_reader_role_may_decrypt_personal_da
         assert not any(a.startswith("kms:") for a in synth.role_actions(role))
 
 
-def test_only_the_contracts_consumer_is_configured_to_seal_contacts(synth: Synth) -> None:
+def test_only_the_webhook_seals_and_only_the_contracts_consumer_opens_contacts(synth: Synth) -> None:
     contracts = next(c for c in synth.stack.consumers if c.workflow.name == "contracts")
     contracts_id = synth.logical_id(contracts.consumer.function)
+    webhook_id = synth.logical_id(synth.stack.webhook.function)
     for logical_id, function in synth.resources("AWS::Lambda::Function").items():
         variables = function["Properties"]["Environment"]["Variables"]
         sealed = ENV_FIELD_ENCRYPTION_KEY_ARN in variables
-        assert sealed == (logical_id == contracts_id), logical_id
+        assert sealed == (logical_id in (contracts_id, webhook_id)), logical_id
         assert (variables.get(ENV_FIELD_DECRYPTION) == "enabled") == (logical_id == contracts_id)
         assert variables[ENV_AUDIT_RETENTION_DAYS] == "2557"
 

@@ -101,9 +101,7 @@ def generate(contracts: int, entries: int, amend_share: float, seed: int) -> Gen
             )
             effective = date(2026, 2, 1) + timedelta(days=rng.randrange(0, 60))
             known.append(
-                ContractVersion(
-                    **{**_fields(v1), "version": 2, "effective_date": effective, "rate_card": raised}
-                )
+                ContractVersion(**{**_fields(v1), "version": 2, "effective_date": effective, "rate_card": raised})
             )
         versions[contract_id] = tuple(known)
 
@@ -144,8 +142,7 @@ def _fields(version: ContractVersion) -> dict[str, object]:
 
 def timelines_of(book: GeneratedBook) -> dict[str, VersionTimeline]:
     return {
-        contract_id: VersionTimeline.of({v.version: v for v in known})
-        for contract_id, known in book.versions.items()
+        contract_id: VersionTimeline.of({v.version: v for v in known}) for contract_id, known in book.versions.items()
     }
 
 
@@ -184,9 +181,7 @@ def compose_all(books: list[ContractBook], config: BillingConfig) -> int:
     context = RuleContext(correlation_id="bench")
     invoices = 0
     for contract_book in books:
-        outcome = compose_invoice(
-            contract_book, period=PERIOD, config=config, run_id="bench", context=context
-        )
+        outcome = compose_invoice(contract_book, period=PERIOD, config=config, run_id="bench", context=context)
         invoices += outcome.invoice is not None
     return invoices
 

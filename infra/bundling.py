@@ -141,9 +141,7 @@ class CodeAssetBundler:
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         output = Path(output_dir)
-        shutil.copytree(
-            self._source, output, dirs_exist_ok=True, ignore=_ignore(self._excludes, self._source)
-        )
+        shutil.copytree(self._source, output, dirs_exist_ok=True, ignore=_ignore(self._excludes, self._source))
         compile_bytecode(output, runtime_path="/var/task")
         return True
 

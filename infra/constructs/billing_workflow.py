@@ -76,9 +76,7 @@ class BillingWorkflow(Construct):
         compose = self._invoke("compose_invoice", "ComposeInvoice")
         post = self._invoke("post_invoice", "PostInvoice")
         record_failure = self._invoke("record_failure", "RecordFailure", result_path=sfn.JsonPath.DISCARD)
-        record_run_failure = self._invoke(
-            "record_failure", "RecordRunFailure", result_path=sfn.JsonPath.DISCARD
-        )
+        record_run_failure = self._invoke("record_failure", "RecordRunFailure", result_path=sfn.JsonPath.DISCARD)
 
         contract_failed = record_failure.next(sfn.Succeed(self, "ContractFailed"))
         for step in (compose, post):
@@ -133,9 +131,7 @@ class BillingWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(select.next(for_each_contract).next(summarize)),
             timeout=EXECUTION_TIMEOUT,
             tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         self._acknowledge_role_wildcards()
 

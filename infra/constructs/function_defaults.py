@@ -108,9 +108,7 @@ class BillbridgeFunction(Construct):
         else:
             cdk.Validations.of(self.function).acknowledge(
                 cdk.Acknowledgment(id="Serverless-LambdaDLQ", reason=str(synchronous_reason)),
-                cdk.Acknowledgment(
-                    id="Serverless-LambdaAsyncFailureDestination", reason=str(synchronous_reason)
-                ),
+                cdk.Acknowledgment(id="Serverless-LambdaAsyncFailureDestination", reason=str(synchronous_reason)),
             )
 
 

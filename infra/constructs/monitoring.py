@@ -206,17 +206,12 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Lambda errors",
-                left=[
-                    function.metric_errors(period=PERIOD, label=name) for name, function in functions.items()
-                ],
+                left=[function.metric_errors(period=PERIOD, label=name) for name, function in functions.items()],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Lambda throttles",
-                left=[
-                    function.metric_throttles(period=PERIOD, label=name)
-                    for name, function in functions.items()
-                ],
+                left=[function.metric_throttles(period=PERIOD, label=name) for name, function in functions.items()],
                 width=8,
             ),
             cloudwatch.GraphWidget(
@@ -242,9 +237,7 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Oldest message age (s)",
                 left=[
-                    consumer.queue.metric_approximate_age_of_oldest_message(
-                        period=PERIOD, label=consumer.workflow.name
-                    )
+                    consumer.queue.metric_approximate_age_of_oldest_message(period=PERIOD, label=consumer.workflow.name)
                     for consumer in consumers
                 ],
                 width=8,
@@ -301,7 +294,7 @@ class Monitoring(Construct):
             schema = ",".join((METRICS_NAMESPACE, *metric.dimensions, "service"))
             return cloudwatch.MathExpression(
                 expression=(
-                    f"SEARCH('{{{schema}}} MetricName=\"{name}\" service=\"{service_name}\"', "
+                    f'SEARCH(\'{{{schema}}} MetricName="{name}" service="{service_name}"\', '
                     f"'Maximum', {int(KPI_PERIOD.to_seconds())})"
                 ),
                 using_metrics={},

@@ -26,9 +26,7 @@ class RawPayloads(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(retention_days))
-            ],
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(retention_days))],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         cdk.Validations.of(self.access_logs).acknowledge(

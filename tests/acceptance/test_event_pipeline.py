@@ -87,13 +87,9 @@ class Endpoint:
         headers = {"Content-Type": content_type}
         if signed:
             headers.update(
-                sign(
-                    secret or self.secrets[source][0], f"msg_{self.sent}", int(timestamp or time.time()), body
-                )
+                sign(secret or self.secrets[source][0], f"msg_{self.sent}", int(timestamp or time.time()), body)
             )
-        request = urllib.request.Request(
-            f"{self.url}/webhooks/{source}", data=body, headers=headers, method="POST"
-        )
+        request = urllib.request.Request(f"{self.url}/webhooks/{source}", data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"{}")
@@ -246,9 +242,7 @@ def test_partial_batch_retries_only_the_failing_record_then_dead_letters_it(
 def test_audit_trail_answers_what_a_correlation_id_caused(hub: tuple[LocalStack, Endpoint, Path]) -> None:
     stack, endpoint, _ = hub
     assert endpoint.post("clm", CONTRACT)[0] == 202
-    status, body = endpoint.post(
-        "psa", {**time_entry("TE-1", event_id="psa-1"), "correlationid": "corr-te-1"}
-    )
+    status, body = endpoint.post("psa", {**time_entry("TE-1", event_id="psa-1"), "correlationid": "corr-te-1"})
     assert status == 202 and body["outcomes"][0]["correlationid"] == "corr-te-1"
     trail = ledger_of(stack).audit_by_correlation("corr-te-1")
     actions = [record["action"] for record in trail]

@@ -19,8 +19,6 @@ def test_scenario_replays_through_the_local_stack(name: str) -> None:
         result = replayer.run(scenario)
         dead_letters = {wf: stack.dead_letters(wf) for wf in ("contracts", "actuals", "feedback")}
     assert all(run.status == "SUCCEEDED" for run in result.runs), result.runs
-    assert all(d.status in (200, 202) for d in result.deliveries), [
-        d for d in result.deliveries if d.status >= 300
-    ]
+    assert all(d.status in (200, 202) for d in result.deliveries), [d for d in result.deliveries if d.status >= 300]
     assert dead_letters == {"contracts": [], "actuals": [], "feedback": []}
     assert compare_report(result.report, expected) == []

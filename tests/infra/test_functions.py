@@ -55,12 +55,8 @@ def test_only_the_webhook_knows_the_secret_and_only_the_starter_the_state_machin
     synthesized: Synthesized,
 ) -> None:
     functions = _functions_by_handler(synthesized)
-    with_secret = {
-        h for h, p in functions.items() if topology.ENV_WEBHOOK_SECRETS_ARN in p["Environment"]["Variables"]
-    }
-    with_machine = {
-        h for h, p in functions.items() if topology.ENV_STATE_MACHINE_ARN in p["Environment"]["Variables"]
-    }
+    with_secret = {h for h, p in functions.items() if topology.ENV_WEBHOOK_SECRETS_ARN in p["Environment"]["Variables"]}
+    with_machine = {h for h, p in functions.items() if topology.ENV_STATE_MACHINE_ARN in p["Environment"]["Variables"]}
     assert with_secret == {topology.WEBHOOK_HANDLER}
     assert with_machine == {topology.START_BILLING_RUN_HANDLER}
 

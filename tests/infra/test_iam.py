@@ -119,7 +119,5 @@ def test_the_starter_may_only_start_and_look_up_this_state_machines_runs(synthes
         "states:DescribeExecution",
         "states:StartExecution",
     ]
-    assert machine_id in json.dumps(actions["states:DescribeExecution"]), (
-        "executions of this state machine only"
-    )
+    assert machine_id in json.dumps(actions["states:DescribeExecution"]), "executions of this state machine only"
     assert not any(a.startswith(("dynamodb:", "s3:", "events:", "secretsmanager:")) for a in actions)

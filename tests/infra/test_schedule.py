@@ -19,9 +19,7 @@ def _billing_schedule(synthesized: Synthesized) -> dict[str, Any]:
 def test_schedule_runs_monthly_in_the_configured_time_zone(synthesized: Synthesized) -> None:
     schedule = _billing_schedule(synthesized)
     config = BillbridgeConfig()
-    assert schedule["ScheduleExpression"] == (
-        f"cron(0 {config.billing_hour} {config.billing_day_of_month} * ? *)"
-    )
+    assert schedule["ScheduleExpression"] == (f"cron(0 {config.billing_hour} {config.billing_day_of_month} * ? *)")
     assert schedule["ScheduleExpressionTimezone"] == config.billing_time_zone
     assert schedule["State"] == "ENABLED"
 

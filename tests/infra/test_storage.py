@@ -77,9 +77,7 @@ def test_raw_payload_bucket_versioning_lifecycle_and_access_logs(synthesized: Sy
     assert rule["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": config.raw_payload_ia_transition_days}
     ]
-    assert props["LoggingConfiguration"]["DestinationBucketName"] == {
-        "Ref": synthesized.logical_id(raw.access_logs)
-    }
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": synthesized.logical_id(raw.access_logs)}
 
 
 def test_bucket_policies_refuse_plain_http(synthesized: Synthesized) -> None:

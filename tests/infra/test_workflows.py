@@ -14,9 +14,7 @@ def _consumer(synthesized: Synthesized, workflow: topology.Workflow):  # type: i
 
 
 @pytest.mark.parametrize("workflow", topology.WORKFLOWS, ids=lambda w: w.name)
-def test_consumer_reports_partial_batch_failures(
-    synthesized: Synthesized, workflow: topology.Workflow
-) -> None:
+def test_consumer_reports_partial_batch_failures(synthesized: Synthesized, workflow: topology.Workflow) -> None:
     consumer = _consumer(synthesized, workflow)
     mappings = [
         props
@@ -31,9 +29,7 @@ def test_consumer_reports_partial_batch_failures(
 
 
 @pytest.mark.parametrize("workflow", topology.WORKFLOWS, ids=lambda w: w.name)
-def test_queue_redrives_to_its_dead_letter_queue(
-    synthesized: Synthesized, workflow: topology.Workflow
-) -> None:
+def test_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized, workflow: topology.Workflow) -> None:
     consumer = _consumer(synthesized, workflow)
     queue = synthesized.resources("AWS::SQS::Queue")[synthesized.logical_id(consumer.queue)]["Properties"]
     assert queue["RedrivePolicy"] == {
@@ -41,9 +37,7 @@ def test_queue_redrives_to_its_dead_letter_queue(
         "maxReceiveCount": workflow.max_receive_count,
     }
     timeout = next(
-        p["Timeout"]
-        for p in synthesized.properties("AWS::Lambda::Function")
-        if p["Handler"] == workflow.handler
+        p["Timeout"] for p in synthesized.properties("AWS::Lambda::Function") if p["Handler"] == workflow.handler
     )
     assert queue["VisibilityTimeout"] >= timeout
 
@@ -66,9 +60,7 @@ def test_rule_matches_the_workflow_pattern_and_its_target_has_dlq_and_retry(
 
 
 @pytest.mark.parametrize("workflow", topology.WORKFLOWS, ids=lambda w: w.name)
-def test_both_dead_letter_queues_and_the_queue_age_alarm(
-    synthesized: Synthesized, workflow: topology.Workflow
-) -> None:
+def test_both_dead_letter_queues_and_the_queue_age_alarm(synthesized: Synthesized, workflow: topology.Workflow) -> None:
     consumer = _consumer(synthesized, workflow)
     alarms = synthesized.properties("AWS::CloudWatch::Alarm")
     watched = {
@@ -112,6 +104,4 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized
 def test_the_bus_is_archived_for_replay(synthesized: Synthesized) -> None:
     (archive,) = synthesized.properties("AWS::Events::Archive")
     assert archive["RetentionDays"] == BillbridgeConfig().event_archive_retention_days
-    assert archive["SourceArn"] == {
-        "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.event_bus.bus), "Arn"]
-    }
+    assert archive["SourceArn"] == {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.event_bus.bus), "Arn"]}

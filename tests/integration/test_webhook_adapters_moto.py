@@ -84,9 +84,7 @@ def bus_queue(aws: None) -> str:
     sqs = boto3.client("sqs")
     events.create_event_bus(Name=BUS)
     queue_url = sqs.create_queue(QueueName="captured")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="capture", EventBusName=BUS, EventPattern=json.dumps({"source": [topology.INGEST_EVENT_SOURCE]})
     )
@@ -158,9 +156,7 @@ def test_another_digest_is_a_conflict_and_is_recorded(ledger_table: str) -> None
     clash = registry.claim(source="psa", event_id="e-1", body_digest="d2", correlation_id="c2", raw_key="k2")
     assert clash.outcome is ClaimOutcome.CONFLICT
     for _ in range(2):
-        registry.record_conflict(
-            source="psa", event_id="e-1", body_digest="d2", correlation_id="c2", raw_key="k2"
-        )
+        registry.record_conflict(source="psa", event_id="e-1", body_digest="d2", correlation_id="c2", raw_key="k2")
 
     client = boto3.client("dynamodb")
     items = client.query(

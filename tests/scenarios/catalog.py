@@ -11,9 +11,7 @@ SCENARIO_DIR = Path(__file__).parent
 
 def scenario_names() -> list[str]:
     return sorted(
-        p.name.removesuffix(".json")
-        for p in SCENARIO_DIR.glob("*.json")
-        if not p.name.endswith(".expected.json")
+        p.name.removesuffix(".json") for p in SCENARIO_DIR.glob("*.json") if not p.name.endswith(".expected.json")
     )
 
 

@@ -100,8 +100,6 @@ class EventBridgeEventPublisher:
         failing = []
         for (event, entry), result in zip(chunk, response.get("Entries", []), strict=False):
             if "ErrorCode" in result or "EventId" not in result:
-                reason = f"{result.get('ErrorCode', 'Unknown')}: {result.get('ErrorMessage', '')}".rstrip(
-                    ": "
-                )
+                reason = f"{result.get('ErrorCode', 'Unknown')}: {result.get('ErrorMessage', '')}".rstrip(": ")
                 failing.append((event, entry, reason))
         return failing

@@ -105,9 +105,7 @@ class PostInvoice:
             apply_to_book(
                 self.ledger,
                 contract_id,
-                partial(
-                    _mark_submitted, proposal_id=invoice.proposal_id, reference=receipt.reference, context=context
-                ),
+                partial(_mark_submitted, proposal_id=invoice.proposal_id, reference=receipt.reference, context=context),
                 self.publisher,
             )
             posted.append(invoice.proposal_id)

@@ -237,8 +237,7 @@ def _apply_cap(
                 contract_version=line.contract_version,
                 rule=f"not-to-exceed cap {cap}",
                 detail=(
-                    f"billed {billed_part.quantity} h = {billed_part.amount}; "
-                    f"held {rest.quantity} h = {rest.amount}"
+                    f"billed {billed_part.quantity} h = {billed_part.amount}; held {rest.quantity} h = {rest.amount}"
                 ),
             )
             billed.append(billed_part)

@@ -142,9 +142,7 @@ class TemplateResolver:
         return {
             "Ref": self._ref,
             "Fn::GetAtt": self._get_att,
-            "Fn::Join": lambda v: str(self.resolve(v[0])).join(
-                str(self.resolve(p)) for p in self.resolve(v[1])
-            ),
+            "Fn::Join": lambda v: str(self.resolve(v[0])).join(str(self.resolve(p)) for p in self.resolve(v[1])),
             "Fn::Sub": self._sub,
             "Fn::Select": lambda v: self.resolve(v[1])[int(self.resolve(v[0]))],
             "Fn::Split": lambda v: str(self.resolve(v[1])).split(str(self.resolve(v[0]))),
@@ -177,9 +175,7 @@ class TemplateResolver:
     def _attribute(self, logical_id: str, attribute: str) -> str:
         resource = self._resources.get(logical_id)
         if resource is None:
-            raise UnresolvableReferenceError(
-                f"the definition refers to {logical_id!r}, absent from the template"
-            )
+            raise UnresolvableReferenceError(f"the definition refers to {logical_id!r}, absent from the template")
         kind = resource.get("Type", "")
         properties = resource.get("Properties", {})
         names = self._names
@@ -223,16 +219,12 @@ class TemplateResolver:
         )
 
     def _table(self, logical_id: str, properties: Mapping[str, Any]) -> str:
-        hash_keys = [
-            k["AttributeName"] for k in properties.get("KeySchema", []) if k.get("KeyType") == "HASH"
-        ]
+        hash_keys = [k["AttributeName"] for k in properties.get("KeySchema", []) if k.get("KeyType") == "HASH"]
         if hash_keys == [topology.LEDGER_TABLE.partition_key]:
             return self._names.ledger_table
         if hash_keys == [topology.IDEMPOTENCY_TABLE.partition_key]:
             return self._names.idempotency_table
-        raise UnresolvableReferenceError(
-            f"table {logical_id} has key schema {hash_keys}, not a topology table"
-        )
+        raise UnresolvableReferenceError(f"table {logical_id} has key schema {hash_keys}, not a topology table")
 
     def _queue(self, logical_id: str) -> str:
         lowered = logical_id.lower()

@@ -29,9 +29,7 @@ CONFIG: dict[str, Any] = {
 }
 
 
-def _contract(
-    version: int, effective: str, consultant_rate: str, architect_rate: str, **extra: Any
-) -> dict[str, Any]:
+def _contract(version: int, effective: str, consultant_rate: str, architect_rate: str, **extra: Any) -> dict[str, Any]:
     return {
         "contract_id": CONTRACT_ID,
         "version": version,
@@ -247,11 +245,7 @@ def engagement() -> dict[str, Any]:
         {"erp_feedback": {"pay": False}},
         # March: a late revision of an invoiced January timesheet, and the March run.
         {"deliver": _time("psa-glx-10", "TS-1001", "EMP-11", "consultant", week(12)[:4], revision=2)},
-        {
-            "deliver": _time(
-                "psa-glx-11", "TS-3001", "EMP-11", "consultant", [("2026-03-02", "8"), ("2026-03-03", "8")]
-            )
-        },
+        {"deliver": _time("psa-glx-11", "TS-3001", "EMP-11", "consultant", [("2026-03-02", "8"), ("2026-03-03", "8")])},
         {"billing_run": {"period": "2026-03"}},
     ]
     return {

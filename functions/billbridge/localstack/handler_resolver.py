@@ -33,9 +33,7 @@ class HandlerResolver:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as missing:
-            raise HandlerNotFoundError(
-                f"handler module {module_name!r} cannot be imported: {missing}"
-            ) from missing
+            raise HandlerNotFoundError(f"handler module {module_name!r} cannot be imported: {missing}") from missing
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise HandlerNotFoundError(f"{module_name!r} has no callable {attribute!r}")

@@ -19,9 +19,7 @@ from billbridge import topology
 from billbridge.localstack.stack import LocalStack
 
 LOGGER = logging.getLogger(__name__)
-ROUTE = re.compile(
-    "^" + re.escape(topology.WEBHOOK_ROUTE).replace(re.escape("{source}"), "(?P<source>[^/?]+)") + "$"
-)
+ROUTE = re.compile("^" + re.escape(topology.WEBHOOK_ROUTE).replace(re.escape("{source}"), "(?P<source>[^/?]+)") + "$")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 AfterRequest = Callable[[LocalStack, int], None]
@@ -78,9 +76,7 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
         server = self.server
         with server.lock:
             try:
-                status, response_headers, payload = server.stack.invoke_webhook(
-                    match["source"], headers, body
-                )
+                status, response_headers, payload = server.stack.invoke_webhook(match["source"], headers, body)
                 summary = server.stack.drain()
                 LOGGER.info("POST %s -> %s; drained %s", path, status, summary.as_dict()["queues"])
             except Exception:

@@ -63,9 +63,7 @@ class LambdaDispatcher:
         LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
         LambdaDispatcher._installed = None
 
-    def run(
-        self, function_name: str, handler_path: str, body: Any, response_headers: dict[str, str]
-    ) -> bytes:
+    def run(self, function_name: str, handler_path: str, body: Any, response_headers: dict[str, str]) -> bytes:
         raw = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
         event = json.loads(raw) if raw else {}
         try:

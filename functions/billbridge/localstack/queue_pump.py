@@ -118,9 +118,7 @@ class QueuePump:
             QueueUrl=self.queue_url(queue_name),
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def drain(self, max_rounds: int = 100) -> DrainSummary:
         workflows = topology.WORKFLOWS
@@ -168,8 +166,7 @@ class QueuePump:
             self._sqs.change_message_visibility_batch(
                 QueueUrl=queue_url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": handles[mid], "VisibilityTimeout": 0}
-                    for i, mid in enumerate(retry)
+                    {"Id": str(i), "ReceiptHandle": handles[mid], "VisibilityTimeout": 0} for i, mid in enumerate(retry)
                 ],
             )
         stats.processed += len(done)
@@ -184,9 +181,7 @@ class QueuePump:
         }
         return {getattr(topology, k): v for k, v in values.items() if hasattr(topology, k)}
 
-    def _invoke(
-        self, workflow: topology.Workflow, records: list[dict[str, Any]], stats: QueueDrainStats
-    ) -> set[str]:
+    def _invoke(self, workflow: topology.Workflow, records: list[dict[str, Any]], stats: QueueDrainStats) -> set[str]:
         all_ids = {r["messageId"] for r in records}
         try:
             handler = self._resolver.resolve(workflow.handler)

@@ -168,9 +168,7 @@ def create_queues_and_rules(sqs: Any, events: Any, names: LocalNames) -> None:
 
 
 def _route(events: Any, names: LocalNames, *, rule: str, pattern: Mapping[str, Any], queue: str) -> None:
-    events.put_rule(
-        Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps(pattern), State="ENABLED"
-    )
+    events.put_rule(Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(
         Rule=rule,
         EventBusName=names.event_bus,
@@ -187,9 +185,7 @@ def webhook_secrets_document(secrets: Mapping[str, Sequence[str]] | None) -> dic
     given = dict(secrets or {})
     unknown = sorted(set(given) - set(topology.WEBHOOK_SOURCES))
     if unknown:
-        raise ValueError(
-            f"webhook secrets for unknown source(s) {unknown}; sources: {topology.WEBHOOK_SOURCES}"
-        )
+        raise ValueError(f"webhook secrets for unknown source(s) {unknown}; sources: {topology.WEBHOOK_SOURCES}")
     return {source: list(given.get(source, ())) for source in topology.WEBHOOK_SOURCES}
 
 

@@ -33,8 +33,7 @@ from billbridge.topology import WEBHOOK_SOURCES
 def generate_webhook_secrets() -> dict[str, list[str]]:
     """One fresh `whsec_` secret per source, as a vendor would be given."""
     return {
-        source: ["whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()]
-        for source in WEBHOOK_SOURCES
+        source: ["whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()] for source in WEBHOOK_SOURCES
     }
 
 
@@ -103,9 +102,7 @@ class ScenarioReplayer:
         message_id = f"msg_{self.request_prefix}_{self._deliveries:06d}"
         headers = sign(self.webhook_secrets[source][0], message_id, int(self.clock()), body)
         headers["Content-Type"] = (
-            "application/cloudevents-batch+json"
-            if isinstance(payload, list)
-            else "application/cloudevents+json"
+            "application/cloudevents-batch+json" if isinstance(payload, list) else "application/cloudevents+json"
         )
         request = urllib.request.Request(
             f"{self.server.url}/webhooks/{source}", data=body, headers=headers, method="POST"
@@ -128,9 +125,7 @@ class ScenarioReplayer:
                 {"period": period, "contract_ids": contract_ids or None, "run_id": name}, name=name
             )
             self.stack.drain()
-        return RunOutcome(
-            step=0, period=period, name=name, status=str(result["status"]), error=result.get("error")
-        )
+        return RunOutcome(step=0, period=period, name=name, status=str(result["status"]), error=result.get("error"))
 
     def run(self, scenario: dict[str, Any]) -> ReplayResult:
         if scenario.get("config"):

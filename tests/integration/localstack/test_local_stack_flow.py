@@ -31,9 +31,7 @@ def test_webhook_event_reaches_the_consumer_of_its_workflow_only(stack: LocalSta
     status, headers, body = stack.invoke_webhook(
         "psa",
         {"Content-Type": "application/cloudevents+json"},
-        json.dumps(
-            {"id": "TE-1", "source": "psa", "type": "time_entry.approved", "data": {"hours": 8}}
-        ).encode(),
+        json.dumps({"id": "TE-1", "source": "psa", "type": "time_entry.approved", "data": {"hours": 8}}).encode(),
     )
 
     summary = stack.drain()

@@ -35,9 +35,7 @@ def request(server: LocalWebhookServer, method: str, path: str, body: bytes = b"
     return result
 
 
-def test_a_posted_webhook_is_answered_after_its_consumer_ran(
-    server: LocalWebhookServer, stack: LocalStack
-) -> None:
+def test_a_posted_webhook_is_answered_after_its_consumer_ran(server: LocalWebhookServer, stack: LocalStack) -> None:
     body = json.dumps({"id": "TE-7", "source": "psa", "type": "time_entry.approved", "data": {"hours": 4}})
 
     status, headers, payload = request(server, "POST", "/webhooks/psa", body.encode())

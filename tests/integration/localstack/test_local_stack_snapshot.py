@@ -27,9 +27,7 @@ ITEM = {
 
 def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None:
     state = tmp_path / "state" / "local.json"
-    with LocalStack(
-        secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state
-    ) as first:
+    with LocalStack(secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state) as first:
         first.client("dynamodb").put_item(TableName=first.names.ledger_table, Item=ITEM)
         first.client("dynamodb").put_item(
             TableName=first.names.idempotency_table, Item={"id": {"S": "key-1"}, "expiration": {"N": "99"}}
@@ -44,14 +42,10 @@ def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None
             MessageBody=json.dumps({"detail": {"id": "TE-2"}}),
             MessageAttributes={"ErrorType": {"DataType": "String", "StringValue": "ValidationError"}},
         )
-        sqs.send_message(
-            QueueUrl=first.queue_url(first.names.queue(actuals)), MessageBody='{"pending": true}'
-        )
+        sqs.send_message(QueueUrl=first.queue_url(first.names.queue(actuals)), MessageBody='{"pending": true}')
         saved = first.save()
 
-    with LocalStack(
-        secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state
-    ) as second:
+    with LocalStack(secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state) as second:
         dynamodb = second.client("dynamodb")
         item = dynamodb.get_item(TableName=second.names.ledger_table, Key={k: ITEM[k] for k in ("pk", "sk")})
         by_lookup = dynamodb.query(

@@ -161,9 +161,7 @@ def test_the_single_day_form_is_normalised_to_days() -> None:
     assert isinstance(entry, TimeEntryApprovedData)
     assert entry.days == (WorkDayData(date=date(2026, 3, 16), hours=Decimal("8")),)
     assert entry.work_date is None and entry.hours is None
-    as_days = parse_event_data(
-        "time_entry.approved", TIME_ENTRY | {"days": [{"date": "2026-03-16", "hours": "8"}]}
-    )
+    as_days = parse_event_data("time_entry.approved", TIME_ENTRY | {"days": [{"date": "2026-03-16", "hours": "8"}]})
     assert entry == as_days
 
 
@@ -278,9 +276,7 @@ def test_numeric_hours_of_the_single_day_form_name_hours() -> None:
 
 def test_a_day_over_24_hours_is_refused() -> None:
     with pytest.raises(InvalidEventError) as exc:
-        parse_event_data(
-            "time_entry.approved", TIME_ENTRY | {"days": [{"date": "2026-03-16", "hours": "25"}]}
-        )
+        parse_event_data("time_entry.approved", TIME_ENTRY | {"days": [{"date": "2026-03-16", "hours": "25"}]})
     assert exc.value.field == "data.days[0].hours"
 
 

@@ -84,9 +84,7 @@ def version(
 ) -> ContractVersion:
     rate_card = tuple(
         RateCardLine(rate=D(rate), resource_id=resource) for resource, rate in (resources or {}).items()
-    ) + tuple(
-        RateCardLine(rate=D(rate), role=role) for role, rate in (roles or {"consultant": "100.00"}).items()
-    )
+    ) + tuple(RateCardLine(rate=D(rate), role=role) for role, rate in (roles or {"consultant": "100.00"}).items())
     return ContractVersion(
         contract_id=contract_id,
         version=number,
@@ -106,9 +104,7 @@ def version(
         ),
         recurring_fees=tuple(fees),
         expense_policy=(
-            None
-            if categories is None
-            else ExpensePolicy(billable_categories=tuple(categories), markup_pct=D(markup))
+            None if categories is None else ExpensePolicy(billable_categories=tuple(categories), markup_pct=D(markup))
         ),
         cost_centers=tuple(cost_centers),
     )
@@ -150,9 +146,7 @@ def entry(
         resource_id=resource_id,
         role=role,
         billable=billable,
-        days=tuple(
-            WorkDay(date=d(day), hours=D(hours)) for day, hours in (days or {"2026-03-02": "8"}).items()
-        ),
+        days=tuple(WorkDay(date=d(day), hours=D(hours)) for day, hours in (days or {"2026-03-02": "8"}).items()),
         cost_center=cost_center,
         bill_rate=None if bill_rate is None else D(bill_rate),
         provenance=provenance(f"{entry_id}-r{revision}"),
@@ -187,9 +181,7 @@ def expense(
     )
 
 
-def completion(
-    milestone_id: str = "M1", on: str = "2026-03-15", *, contract_id: str = CONTRACT
-) -> MilestoneCompletion:
+def completion(milestone_id: str = "M1", on: str = "2026-03-15", *, contract_id: str = CONTRACT) -> MilestoneCompletion:
     return MilestoneCompletion(
         contract_id=contract_id,
         milestone_id=milestone_id,
@@ -203,15 +195,11 @@ def config(tax: Mapping[str, str] | None = None, entities: Mapping[str, str] | N
     return BillingConfig(
         tax_rates=tuple(
             TaxRate(jurisdiction=j, rate=D(rate), effective_from=d("2020-01-01"))
-            for j, rate in (
-                tax if tax is not None else {"US-NY": "0.08875", "US-OR": "0", "DE": "0.19"}
-            ).items()
+            for j, rate in (tax if tax is not None else {"US-NY": "0.08875", "US-OR": "0", "DE": "0.19"}).items()
         ),
         legal_entities=tuple(
             LegalEntityRoute(legal_entity=le, erp_instance=erp)
-            for le, erp in (
-                entities if entities is not None else {"US01": "erp-us", "DE01": "erp-eu"}
-            ).items()
+            for le, erp in (entities if entities is not None else {"US01": "erp-us", "DE01": "erp-eu"}).items()
         ),
     )
 
@@ -242,9 +230,7 @@ class Desk:
         return update
 
     def version(self, contract_version: ContractVersion) -> BookUpdate:
-        return self._apply(
-            apply_contract_version(self.book, contract_version, context(f"v{contract_version.version}"))
-        )
+        return self._apply(apply_contract_version(self.book, contract_version, context(f"v{contract_version.version}")))
 
     def terminate(self, on: str, number: int = 9) -> BookUpdate:
         termination = Termination(contract_id=self.book.contract_id, version=number, effective_date=d(on))
@@ -278,9 +264,7 @@ class Desk:
         self._apply(outcome.update)
         return outcome
 
-    def posted(
-        self, proposal_id: str, number: str, tax: str, total: str, on: str = "2026-04-02"
-    ) -> BookUpdate:
+    def posted(self, proposal_id: str, number: str, tax: str, total: str, on: str = "2026-04-02") -> BookUpdate:
         return self._apply(
             apply_invoice_posted(
                 self.book,
@@ -307,14 +291,10 @@ class Desk:
         )
 
     def approve(self, exception_id: str) -> BookUpdate:
-        return self._apply(
-            approve_exception(self.book, exception_id, reason="agreed", context=context("ops"))
-        )
+        return self._apply(approve_exception(self.book, exception_id, reason="agreed", context=context("ops")))
 
     def write_off(self, exception_id: str) -> BookUpdate:
-        return self._apply(
-            write_off_exception(self.book, exception_id, reason="not billable", context=context("ops"))
-        )
+        return self._apply(write_off_exception(self.book, exception_id, reason="not billable", context=context("ops")))
 
     # --- reading ------------------------------------------------------------
 
@@ -323,11 +303,7 @@ class Desk:
 
     def lines(self, kind: str = "time", ref: str | None = None) -> list[BillingLine]:
         return sorted(
-            (
-                line
-                for line in self.book.lines.values()
-                if line.kind == kind and (ref is None or line.ref == ref)
-            ),
+            (line for line in self.book.lines.values() if line.kind == kind and (ref is None or line.ref == ref)),
             key=lambda line: line.order_key,
         )
 

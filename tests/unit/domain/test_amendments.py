@@ -97,9 +97,7 @@ def test_higher_revision_of_an_unbilled_entry_replaces_its_lines() -> None:
     desk.entry(entry("TE-1", week("2026-03-30")))
     assert len(desk.lines()) == 2
     desk.entry(entry("TE-1", {"2026-03-31": "4"}, revision=2))
-    assert [(line.revision, line.quantity, line.amount) for line in desk.lines()] == [
-        (2, D("4"), D("400.00"))
-    ]
+    assert [(line.revision, line.quantity, line.amount) for line in desk.lines()] == [(2, D("4"), D("400.00"))]
 
 
 def test_lower_or_equal_revision_is_ignored() -> None:
@@ -205,8 +203,7 @@ def test_amendment_through_the_hub_reports_rerated_lines() -> None:
     hub.bill("2026-03")
     report = hub.report()
     assert [
-        (r["ref"], r["from_version"], r["to_version"], r["old_amount"], r["new_amount"])
-        for r in report["rerated"]
+        (r["ref"], r["from_version"], r["to_version"], r["old_amount"], r["new_amount"]) for r in report["rerated"]
     ] == [("TE-4", 1, 2, "1200.00", "1320.00")]
     (invoice,) = report["invoices"]
     assert [(line["contract_version"], line["amount"]) for line in invoice["lines"]] == [(2, "1320.00")]

@@ -119,9 +119,7 @@ def test_two_concurrent_runs_of_the_same_period_bill_nothing_twice() -> None:
     retried = apply_to_book(
         ledger,
         CONTRACT,
-        lambda book: (
-            compose_invoice(book, period="2026-03", config=config(), run_id="b", context=context("b")).update
-        ),
+        lambda book: compose_invoice(book, period="2026-03", config=config(), run_id="b", context=context("b")).update,
     )
     assert retried.changed is False
     (invoice,) = ledger.load(CONTRACT).book.invoices.values()

@@ -93,9 +93,7 @@ def test_later_run_updates_the_open_cap_exceeded_instead_of_raising_another() ->
 def test_cap_does_not_limit_expenses_milestones_or_fees() -> None:
     desk = Desk()
     desk.version(
-        version(
-            cap="100.00", categories=["travel"], milestones={"M1": "5000.00"}, fees=[fee("F1", "2000.00")]
-        )
+        version(cap="100.00", categories=["travel"], milestones={"M1": "5000.00"}, fees=[fee("F1", "2000.00")])
     )
     desk.expense(expense("EX-1", "300.00"))
     desk.complete(completion("M1"))
@@ -126,9 +124,7 @@ def test_later_version_raising_the_cap_releases_held_lines_in_the_next_run() -> 
     desk.version(version(2, effective="2026-04-01", cap="2000.00"))
     invoice = desk.bill("2026-04")
     assert invoice is not None
-    assert [(line.ref, line.quantity, line.amount) for line in invoice.lines] == [
-        ("TE-2", D("2.00"), D("200.00"))
-    ]
+    assert [(line.ref, line.quantity, line.amount) for line in invoice.lines] == [("TE-2", D("2.00"), D("200.00"))]
     assert desk.unbilled() == []
     assert desk.exception(ExceptionType.CAP_EXCEEDED).state is ExceptionState.RESOLVED
     assert invoiced_time(desk) == D("1200.00")

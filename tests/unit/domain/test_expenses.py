@@ -15,9 +15,7 @@ def test_billable_expense_in_a_policy_category_is_billed_with_markup() -> None:
     assert line.amount == D("135.80")  # 123.45 x 1.10 = 135.795 -> 135.80
     invoice = desk.bill("2026-03")
     assert invoice is not None
-    assert [(line.kind, line.ref, line.amount) for line in invoice.lines] == [
-        ("expense", "EX-1", D("135.80"))
-    ]
+    assert [(line.kind, line.ref, line.amount) for line in invoice.lines] == [("expense", "EX-1", D("135.80"))]
 
 
 def test_expense_without_markup_bills_its_amount() -> None:

@@ -55,10 +55,7 @@ def test_late_posting_after_payment_does_not_move_status_back() -> None:
     desk, invoice = billed_desk()
     desk.posted(invoice.proposal_id, "INV-1", tax=str(invoice.tax), total=str(invoice.total))
     desk.paid(invoice.proposal_id, "P-1", str(invoice.total))
-    assert (
-        desk.posted(invoice.proposal_id, "INV-1", tax=str(invoice.tax), total=str(invoice.total)).changed
-        is False
-    )
+    assert desk.posted(invoice.proposal_id, "INV-1", tax=str(invoice.tax), total=str(invoice.total)).changed is False
     assert desk.invoice(invoice.proposal_id).status is InvoiceStatus.PAID
 
 
@@ -86,9 +83,7 @@ def test_lines_of_a_rejected_invoice_are_billed_again_under_the_next_seq() -> No
     again = desk.bill("2026-03")
     assert again is not None
     assert again.proposal_id == "SOW-1-2026-03-2"
-    assert [(line.kind, line.amount) for line in again.lines] == [
-        (line.kind, line.amount) for line in invoice.lines
-    ]
+    assert [(line.kind, line.amount) for line in again.lines] == [(line.kind, line.amount) for line in invoice.lines]
 
 
 def test_rejected_invoice_stays_rejected() -> None:

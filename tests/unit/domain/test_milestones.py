@@ -13,9 +13,7 @@ def test_milestone_bills_its_amount_once() -> None:
     desk.complete(completion("M1", on="2026-03-15"))
     invoice = desk.bill("2026-03")
     assert invoice is not None
-    assert [(line.kind, line.ref, line.amount) for line in invoice.lines] == [
-        ("milestone", "M1", D("5000.00"))
-    ]
+    assert [(line.kind, line.ref, line.amount) for line in invoice.lines] == [("milestone", "M1", D("5000.00"))]
     assert desk.bill("2026-03") is None
     assert desk.bill("2026-04") is None
 

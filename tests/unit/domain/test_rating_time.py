@@ -108,9 +108,7 @@ def test_entry_is_split_by_effective_date() -> None:
     v1 = version(1)
     v2 = version(2, effective="2026-03-04", roles={"consultant": "120.00"})
     lines = rate_time_entry(entry("TE-1", week("2026-03-02")), timeline(v1, v2)).lines
-    assert [
-        (line.contract_version, line.quantity, line.rate, line.amount, line.line_date) for line in lines
-    ] == [
+    assert [(line.contract_version, line.quantity, line.rate, line.amount, line.line_date) for line in lines] == [
         (1, D("16"), D("100.00"), D("1600.00"), d("2026-03-03")),
         (2, D("24"), D("120.00"), D("2880.00"), d("2026-03-06")),
     ]
@@ -126,14 +124,10 @@ def test_weekly_entry_straddling_a_month_end_gives_two_lines_each_billed_in_its_
     ]
     march = desk.bill("2026-03")
     assert march is not None
-    assert [(line.ref, line.quantity, line.amount) for line in march.lines] == [
-        ("TE-1", D("16"), D("1600.00"))
-    ]
+    assert [(line.ref, line.quantity, line.amount) for line in march.lines] == [("TE-1", D("16"), D("1600.00"))]
     april = desk.bill("2026-04")
     assert april is not None
-    assert [(line.ref, line.quantity, line.amount) for line in april.lines] == [
-        ("TE-1", D("24"), D("2400.00"))
-    ]
+    assert [(line.ref, line.quantity, line.amount) for line in april.lines] == [("TE-1", D("24"), D("2400.00"))]
 
 
 def test_split_by_version_and_month_together_gives_one_line_per_group() -> None:

@@ -9,9 +9,7 @@ def fee_lines(desk: Desk, period: str) -> list[tuple[str, int | None, D, D]]:
     invoice = desk.bill(period)
     assert invoice is not None
     return [
-        (line.ref, line.contract_version, line.quantity, line.amount)
-        for line in invoice.lines
-        if line.kind == "fee"
+        (line.ref, line.contract_version, line.quantity, line.amount) for line in invoice.lines if line.kind == "fee"
     ]
 
 

@@ -102,18 +102,14 @@ def signed_headers(
 
 def test_a_signed_event_is_accepted(use_case: IngestWebhook, clock: FixedClock, publisher: Any) -> None:
     body = json.dumps(EVENT).encode()
-    response = webhook.handle_api_event(
-        proxy_event(body, signed_headers(clock, body)), LambdaContext(), use_case
-    )
+    response = webhook.handle_api_event(proxy_event(body, signed_headers(clock, body)), LambdaContext(), use_case)
     assert response["statusCode"] == 202
     assert response["headers"]["Content-Type"] == "application/json"
     assert json.loads(response["body"])["correlationid"] == "corr-0001"
     assert len(publisher.published) == 1
 
 
-def test_a_base64_body_is_decoded_before_the_signature_is_checked(
-    use_case: IngestWebhook, clock: FixedClock
-) -> None:
+def test_a_base64_body_is_decoded_before_the_signature_is_checked(use_case: IngestWebhook, clock: FixedClock) -> None:
     body = json.dumps(EVENT | {"note": "caf\u00e9"}, ensure_ascii=False).encode()
     event = proxy_event(body, signed_headers(clock, body), base64_body=True)
     assert webhook.handle_api_event(event, LambdaContext(), use_case)["statusCode"] == 202
@@ -131,9 +127,7 @@ def test_an_unsigned_event_is_401(use_case: IngestWebhook) -> None:
 def test_the_503_carries_retry_after(use_case: IngestWebhook, clock: FixedClock, publisher: Any) -> None:
     publisher.unavailable = True
     body = json.dumps(EVENT).encode()
-    response = webhook.handle_api_event(
-        proxy_event(body, signed_headers(clock, body)), LambdaContext(), use_case
-    )
+    response = webhook.handle_api_event(proxy_event(body, signed_headers(clock, body)), LambdaContext(), use_case)
     assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"] == "30"
 
@@ -189,9 +183,7 @@ def test_metrics_count_accepted_and_rejected_events(
     bad = EVENT | {"id": "psa-2", "type": "nope"}
     body = json.dumps([good, bad]).encode()
     headers = signed_headers(clock, body, "application/cloudevents-batch+json")
-    assert (
-        webhook.handle_api_event(proxy_event(body, headers), LambdaContext(), use_case)["statusCode"] == 202
-    )
+    assert webhook.handle_api_event(proxy_event(body, headers), LambdaContext(), use_case)["statusCode"] == 202
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     values = {
         metric["Name"]: record[metric["Name"]]

@@ -60,6 +60,7 @@ class BookDraft:
         self.exceptions = dict(book.exceptions)
         self.rerates = list(book.rerates)
         self.written_off_refs = set(book.written_off_refs)
+        self.written_off_days = dict(book.written_off_days)
         self.audit: list[AuditRecord] = []
         self.events: list[DomainEvent] = []
 
@@ -201,6 +202,7 @@ class BookDraft:
             exceptions=self.exceptions,
             rerates=tuple(self.rerates),
             written_off_refs=frozenset(self.written_off_refs),
+            written_off_days=self.written_off_days,
         )
         changed = book != self.original
         return BookUpdate(book=book, audit=tuple(self.audit), events=tuple(self.events), changed=changed)

@@ -64,6 +64,7 @@ def write_off_exception(book: ContractBook, exception_id: str, *, reason: str, c
             line = draft.lines.get(line_id)
             if line is not None and not draft.is_billed(line):
                 draft.drop_line(line_id)
+                draft.written_off_days[line.ref] = (*draft.written_off_days.get(line.ref, ()), *line.days)
                 draft.record("line_written_off", line_id, rule="cap_exceeded", detail=str(line.amount))
                 if not draft.lines_of(line.kind, line.ref):
                     # Nothing of the entry is left: a later version must not rate it again.

@@ -405,6 +405,8 @@ class ContractBook:
     exceptions: dict[str, BillingException] = field(default_factory=dict)
     rerates: tuple[RerateRecord, ...] = ()
     written_off_refs: frozenset[str] = frozenset()
+    written_off_days: dict[str, tuple[WorkDay, ...]] = field(default_factory=dict)
+    """Hours of an entry written off (held past the cap): never rated again."""
 
     @property
     def is_known(self) -> bool:

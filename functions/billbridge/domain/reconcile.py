@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft
-from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry
+from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry, WorkDay
 from billbridge.domain.money import ZERO, round_money
 from billbridge.domain.rating import RatingIssue, RatingResult, rate_expense, rate_milestone, rate_time_entry
 from billbridge.domain.versions import VersionTimeline
@@ -48,7 +48,9 @@ def reconcile_entry(
     issues: tuple[RatingIssue, ...] = ()
     mismatch: RatingIssue | None = None
     if not billed:
-        result = rate_time_entry(entry, timeline)
+        written_off = draft.written_off_days.get(entry.entry_id)
+        days = _without(entry.days, written_off) if written_off else None
+        result = rate_time_entry(entry, timeline, days=days)
         new_lines = list(result.lines)
         issues = result.issues
         mismatch = result.rate_mismatch
@@ -120,6 +122,19 @@ def reconcile_entry(
             )
         else:
             draft.resolve_exception(ExceptionType.RATE_MISMATCH, entry.entry_id, "rates agree now")
+
+
+def _without(days: tuple[WorkDay, ...], removed: tuple[WorkDay, ...]) -> tuple[WorkDay, ...]:
+    """The entry's days less the hours written off (per date)."""
+    left: dict[object, Decimal] = {}
+    for day in removed:
+        left[day.date] = left.get(day.date, ZERO) + day.hours
+    kept = []
+    for day in days:
+        hours = day.hours - left.pop(day.date, ZERO)
+        if hours > 0:
+            kept.append(WorkDay(date=day.date, hours=hours))
+    return tuple(kept)
 
 
 def replace_release(lines: tuple[BillingLine, ...], previous: BillingLine) -> list[BillingLine]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.exception_decisions import write_off_exception
 from billbridge.domain.model import ExceptionType
+
 from tests.fakes.hub import CoreHub
 
 CONFIG = {

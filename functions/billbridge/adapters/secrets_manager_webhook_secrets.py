@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from billbridge.adapters.secret_document import JsonSecretDocument
+
 DEFAULT_MAX_AGE_SECONDS = 300
 
 
@@ -26,20 +28,10 @@ class SecretsManagerWebhookSecrets:
     ) -> None:
         if not secret_id:
             raise WebhookSecretsConfigurationError("no webhook secrets ARN configured")
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-        self._client = client
-        self._provider: Any | None = None
-
-    def _secrets_provider(self) -> Any:
-        if self._provider is None:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            self._provider = SecretsProvider(boto3_client=self._client)
-        return self._provider
+        self._secret = JsonSecretDocument(secret_id=secret_id, max_age_seconds=max_age_seconds, client=client)
 
     def active_secrets(self, source: str) -> list[str]:
-        document = self._secrets_provider().get(self._secret_id, max_age=self._max_age, transform="json")
+        document = self._secret.read()
         if not isinstance(document, dict):
             raise WebhookSecretsConfigurationError("the webhook secrets value must be a JSON object")
         value = document.get(source, [])

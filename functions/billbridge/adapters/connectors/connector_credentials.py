@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from billbridge.adapters.secret_document import JsonSecretDocument
+
 DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 
 
@@ -52,22 +54,10 @@ class ConnectorSecrets:
     ) -> None:
         if not secret_id:
             raise ConnectorCredentialsError("no connector secrets ARN configured")
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-        self._client = client
-        self._provider: Any | None = None
-
-    def _secrets_provider(self) -> Any:
-        if self._provider is None:
-            from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-            self._provider = SecretsProvider(boto3_client=self._client)
-        return self._provider
+        self._secret = JsonSecretDocument(secret_id=secret_id, max_age_seconds=max_age_seconds, client=client)
 
     def document(self, *, force: bool = False) -> dict[str, Any]:
-        value = self._secrets_provider().get(
-            self._secret_id, max_age=self._max_age, transform="json", force_fetch=force
-        )
+        value = self._secret.read(force=force)
         if not isinstance(value, dict):
             raise ConnectorCredentialsError("the connector secrets value must be a JSON object")
         return value

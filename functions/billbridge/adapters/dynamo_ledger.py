@@ -406,8 +406,10 @@ class DynamoLedger:
 
 def audit_records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
     """The audit records an audit item holds (one save's records)."""
-    records: list[dict[str, Any]] = json.loads(item["records"]["S"])
-    return records
+    if "records" in item:
+        records: list[dict[str, Any]] = json.loads(item["records"]["S"])
+        return records
+    return [json.loads(item["record"]["S"])]  # an item written one record at a time (older ledgers)
 
 
 def exception_item(exception: BillingException) -> dict[str, Any]:

@@ -13,6 +13,15 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
+from billbridge.app.kpi_tables import (
+    KpiTable,
+    cap_burn_table,
+    corrections_table,
+    dead_letters_table,
+    exceptions_table,
+    unbilled_table,
+)
+
 PALETTE = ("#2f6690", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#3a7d44", "#9c6644", "#00798c")
 CHART_WIDTH = 640
 BAR_AREA_HEIGHT = 200
@@ -70,21 +79,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                 unbilled["buckets"],
                 _unbilled_series(unbilled),
             )
-            + _table(
-                ["Legal entity", "Currency", "Age (days)", "Hours", "Amount", "Lines"],
-                [
-                    [
-                        r["legal_entity"],
-                        r["currency"],
-                        r["age_bucket"],
-                        r["hours"],
-                        r["amount"],
-                        str(r["lines"]),
-                    ]
-                    for r in unbilled["rows"]
-                ],
-                numeric={3, 4, 5},
-            ),
+            + _kpi_table(unbilled_table(kpis)),
         ),
         _section(
             "Days from approval to invoice",
@@ -101,19 +96,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
         ),
         _section(
             "Invoices requiring correction",
-            _table(
-                ["Proposal", "Contract", "Total", "Reasons"],
-                [
-                    [
-                        r["proposal_id"],
-                        r["contract_id"],
-                        f"{r['total']} {r['currency']}",
-                        ", ".join(r["reasons"]),
-                    ]
-                    for r in corrections["rows"]
-                ],
-                numeric={2},
-            ),
+            _kpi_table(corrections_table(kpis)),
         ),
         _section(
             "Exceptions by type",
@@ -129,23 +112,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                     for r in exceptions["rows"]
                 ],
             )
-            + _table(
-                ["Type", "Currency", "Total", "Open", "Approved", "Written off", "Resolved", "Money at risk"],
-                [
-                    [
-                        r["type"],
-                        r["currency"],
-                        str(r["total"]),
-                        str(r["open"]),
-                        str(r["approved"]),
-                        str(r["written_off"]),
-                        str(r["resolved"]),
-                        r["money_at_risk"],
-                    ]
-                    for r in exceptions["rows"]
-                ],
-                numeric={2, 3, 4, 5, 6, 7},
-            ),
+            + _kpi_table(exceptions_table(kpis)),
         ),
         _section(
             "Cap burn per contract",
@@ -158,21 +125,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                 ],
                 full_scale=Decimal(100),
             )
-            + _table(
-                ["Contract", "Cap", "Invoiced time", "Remaining", "Held", "Burn"],
-                [
-                    [
-                        r["contract_id"],
-                        f"{r['cap']} {r['currency']}",
-                        r["invoiced_time"],
-                        r["remaining"],
-                        r["held"],
-                        f"{r['burn_percent']}%",
-                    ]
-                    for r in kpis["cap_burn"]
-                ],
-                numeric={1, 2, 3, 4, 5},
-            ),
+            + _kpi_table(cap_burn_table(kpis)),
         ),
         _section(
             "Integration failures",
@@ -181,19 +134,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                 "Dead-lettered messages per workflow",
                 [(d["workflow"], Decimal(d["messages"]), str(d["messages"])) for d in failures["dead_letters"]],
             )
-            + _table(
-                ["Workflow", "Messages", "Oldest", "Errors"],
-                [
-                    [
-                        d["workflow"],
-                        str(d["messages"]),
-                        d["oldest_sent_at"] or "-",
-                        ", ".join(f"{k} {v}" for k, v in d["error_types"].items()) or "-",
-                    ]
-                    for d in failures["dead_letters"]
-                ],
-                numeric={1},
-            )
+            + _kpi_table(dead_letters_table(kpis))
             + _table(
                 ["Billing failure", "Contract", "Period", "State", "Resolution (h)"],
                 [
@@ -236,6 +177,10 @@ def _unbilled_series(unbilled: dict[str, Any]) -> list[tuple[str, list[Decimal]]
 
 def _section(title: str, body: str) -> str:
     return f"<section>\n<h2>{escape(title)}</h2>\n{body}\n</section>"
+
+
+def _kpi_table(table: KpiTable) -> str:
+    return _table(table.headers, table.rows, numeric=set(table.numeric))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int] | None = None) -> str:

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from billbridge.app.kpi_tables import KpiTable
 from billbridge.cli.hub_target import add_target_options, open_hub, print_json
 
 DEAD_LETTERS_SAMPLED = 100
@@ -59,18 +60,24 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(kpis: dict[str, Any]) -> None:
+def _print(table: KpiTable) -> None:
     from billbridge.cli.tables import print_table
+
+    print_table(table.headers, table.rows)
+
+
+def _print_report(kpis: dict[str, Any]) -> None:
+    from billbridge.app.kpi_tables import (
+        cap_burn_table,
+        corrections_table,
+        dead_letters_table,
+        exceptions_table,
+        unbilled_table,
+    )
 
     print(f"Billbridge KPIs as of {kpis['as_of']} ({kpis['contracts']} contracts)")
     print("\nUnbilled approved work by age (days since the line date) and legal entity")
-    print_table(
-        ["legal entity", "currency", "age", "hours", "amount", "lines"],
-        [
-            [r["legal_entity"], r["currency"], r["age_bucket"], r["hours"], r["amount"], str(r["lines"])]
-            for r in kpis["unbilled"]["rows"]
-        ],
-    )
+    _print(unbilled_table(kpis))
     approval = kpis["approval_to_invoice"]
     print(
         f"\nApproval to invoice: median {approval['median_days'] or '-'} days, "
@@ -85,61 +92,15 @@ def _print_report(kpis: dict[str, Any]) -> None:
         f"({corrections['share_percent'] or '0'}%): "
         + ", ".join(f"{reason} {count}" for reason, count in corrections["by_reason"].items())
     )
-    print_table(
-        ["proposal", "contract", "total", "reasons"],
-        [
-            [r["proposal_id"], r["contract_id"], f"{r['total']} {r['currency']}", ", ".join(r["reasons"])]
-            for r in corrections["rows"]
-        ],
-    )
-    exceptions = kpis["exceptions"]
+    _print(corrections_table(kpis))
     print("\nExceptions by type (money at risk = open, not informational)")
-    print_table(
-        ["type", "currency", "total", "open", "approved", "written off", "resolved", "money at risk"],
-        [
-            [
-                r["type"],
-                r["currency"],
-                str(r["total"]),
-                str(r["open"]),
-                str(r["approved"]),
-                str(r["written_off"]),
-                str(r["resolved"]),
-                r["money_at_risk"],
-            ]
-            for r in exceptions["rows"]
-        ],
-    )
+    _print(exceptions_table(kpis))
     print("\nCap burn (invoiced time / cap)")
-    print_table(
-        ["contract", "cap", "invoiced time", "remaining", "held", "burn"],
-        [
-            [
-                r["contract_id"],
-                f"{r['cap']} {r['currency']}",
-                r["invoiced_time"],
-                r["remaining"],
-                r["held"],
-                f"{r['burn_percent']}%",
-            ]
-            for r in kpis["cap_burn"]
-        ],
-    )
+    _print(cap_burn_table(kpis))
     failures = kpis["integration_failures"]
     print(
         f"\nIntegration failures: {failures['dead_lettered_messages']} dead-lettered message(s), "
         f"{len(failures['billing_failed'])} billing failure(s) ({failures['billing_failed_open']} open), "
         f"median resolution {failures['median_resolution_hours'] or '-'} h"
     )
-    print_table(
-        ["workflow", "DLQ messages", "oldest", "errors"],
-        [
-            [
-                d["workflow"],
-                str(d["messages"]),
-                d["oldest_sent_at"] or "-",
-                ", ".join(f"{k} {v}" for k, v in d["error_types"].items()) or "-",
-            ]
-            for d in failures["dead_letters"]
-        ],
-    )
+    _print(dead_letters_table(kpis))

@@ -1,0 +1,90 @@
+"""The KPI report's tables, once: the terminal and the HTML report render the same rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class KpiTable:
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+    numeric: frozenset[int] = field(default_factory=frozenset)
+    """Columns aligned right in the HTML report."""
+
+
+def unbilled_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Legal entity", "Currency", "Age (days)", "Hours", "Amount", "Lines"),
+        [
+            [r["legal_entity"], r["currency"], r["age_bucket"], r["hours"], r["amount"], str(r["lines"])]
+            for r in kpis["unbilled"]["rows"]
+        ],
+        frozenset({3, 4, 5}),
+    )
+
+
+def corrections_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Proposal", "Contract", "Total", "Reasons"),
+        [
+            [r["proposal_id"], r["contract_id"], f"{r['total']} {r['currency']}", ", ".join(r["reasons"])]
+            for r in kpis["corrections"]["rows"]
+        ],
+        frozenset({2}),
+    )
+
+
+def exceptions_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Type", "Currency", "Total", "Open", "Approved", "Written off", "Resolved", "Money at risk"),
+        [
+            [
+                r["type"],
+                r["currency"],
+                str(r["total"]),
+                str(r["open"]),
+                str(r["approved"]),
+                str(r["written_off"]),
+                str(r["resolved"]),
+                r["money_at_risk"],
+            ]
+            for r in kpis["exceptions"]["rows"]
+        ],
+        frozenset({2, 3, 4, 5, 6, 7}),
+    )
+
+
+def cap_burn_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Contract", "Cap", "Invoiced time", "Remaining", "Held", "Burn"),
+        [
+            [
+                r["contract_id"],
+                f"{r['cap']} {r['currency']}",
+                r["invoiced_time"],
+                r["remaining"],
+                r["held"],
+                f"{r['burn_percent']}%",
+            ]
+            for r in kpis["cap_burn"]
+        ],
+        frozenset({1, 2, 3, 4, 5}),
+    )
+
+
+def dead_letters_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Workflow", "DLQ messages", "Oldest", "Errors"),
+        [
+            [
+                d["workflow"],
+                str(d["messages"]),
+                d["oldest_sent_at"] or "-",
+                ", ".join(f"{k} {v}" for k, v in d["error_types"].items()) or "-",
+            ]
+            for d in kpis["integration_failures"]["dead_letters"]
+        ],
+        frozenset({1}),
+    )

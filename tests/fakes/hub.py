@@ -53,6 +53,11 @@ class CoreHub:
         if key in self.seen:
             return "duplicate" if self.seen[key] == body else "conflict"
         self.seen[key] = body
+        self.consume(event)
+        return "accepted"
+
+    def consume(self, event: dict[str, Any]) -> None:
+        """What a queue consumer does with one event, with no de-duplication in front of it."""
         ingested = IngestedEvent(
             event_type=event["type"],
             data=event.get("data") or {},
@@ -67,7 +72,6 @@ class CoreHub:
             RecordActuals(self.ledger, self.publisher).handle(ingested)
         else:
             RecordFeedback(self.ledger, self.publisher).handle(ingested)
-        return "accepted"
 
     def bill(self, period: str, contract_ids: list[str] | None = None) -> list[str]:
         self.runs += 1

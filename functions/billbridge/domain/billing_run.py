@@ -115,7 +115,7 @@ def compose_invoice(
     ]
     fee_lines = _fee_lines(draft, timeline, billing_period)
 
-    _track_cap(draft, held_time, latest, str(billing_period))
+    _track_cap(draft, held_time, latest, str(billing_period), billed_time)
     chargeable = billed_time + expense_lines + milestone_lines + adjustment_lines + fee_lines
     if not chargeable:
         draft.record("nothing_to_bill", f"{book.contract_id}:{billing_period}", rule="no invoice")
@@ -293,23 +293,33 @@ def _allocate_days(days: tuple[WorkDay, ...], quantity: Decimal) -> tuple[tuple[
     return tuple(first), tuple(rest)
 
 
-def _track_cap(draft: BookDraft, held: list[BillingLine], latest: ContractVersion, period: str) -> None:
+def _track_cap(
+    draft: BookDraft,
+    held: list[BillingLine],
+    latest: ContractVersion,
+    period: str,
+    chargeable_time: list[BillingLine],
+) -> None:
     """One open `cap_exceeded` per contract, updated by each run; resolved once
     nothing is held any more."""
     open_exception = _open_cap_exception(draft)
     if not held:
         if open_exception is not None:
-            draft.exceptions[open_exception.exception_id] = replace(open_exception, state=ExceptionState.RESOLVED)
-            draft.record(
-                "exception_resolved",
-                open_exception.exception_id,
-                rule="cap_exceeded",
-                detail="held time billed after the cap was raised or released",
+            # Resolved when what it held was billed; withdrawn when it went away
+            # (its entries rejected or replaced before they could bill).
+            billed_refs = {line.ref for line in chargeable_time if line.ref in open_exception.refs}
+            state = ExceptionState.RESOLVED if billed_refs else ExceptionState.WITHDRAWN
+            draft.exceptions[open_exception.exception_id] = replace(open_exception, state=state)
+            why = (
+                "held time billed after the cap was raised or released"
+                if billed_refs
+                else "the held time went away before it could bill"
             )
+            draft.record(f"exception_{state.value}", open_exception.exception_id, rule="cap_exceeded", detail=why)
             draft.emit(
                 "operations",
-                "ExceptionResolved",
-                {"exception_id": open_exception.exception_id, "type": "cap_exceeded"},
+                "ExceptionResolved" if billed_refs else "ExceptionWithdrawn",
+                {"exception_id": open_exception.exception_id, "type": "cap_exceeded", "state": state.value},
             )
         return
     if open_exception is not None:

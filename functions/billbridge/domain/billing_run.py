@@ -261,6 +261,7 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
         days=first_days,
         line_date=first_days[-1].date if first_days else line.line_date,
         rules=(*line.rules, "split at the not-to-exceed cap: billed part"),
+        description=f"{line.description}; billed up to the not-to-exceed cap: {quantity} of {line.quantity} h",
     )
     rest_first_date = rest_days[0].date if rest_days else line.line_date
     rest = replace(
@@ -272,6 +273,9 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
         first_date=rest_first_date,
         split_position=line.split_position + 1,
         rules=(*line.rules, "split at the not-to-exceed cap: held part"),
+        description=(
+            f"{line.description}; held past the not-to-exceed cap: {line.quantity - quantity} of {line.quantity} h"
+        ),
     )
     return first, rest
 
@@ -391,10 +395,21 @@ def _fee_lines(draft: BookDraft, timeline: VersionTimeline, period: Period) -> l
                     "full month" if whole else f"prorated {len(days)}/{period.days} days",
                 ),
                 correlation_id=draft.context.correlation_id,
-                description=f"{fee.description} {period} ({days[0].isoformat()}..{days[-1].isoformat()})",
+                description=_fee_description(fee, version, period, days),
             )
         )
     return lines
+
+
+def _fee_description(fee: RecurringFee, version: ContractVersion, period: Period, days: list[date]) -> str:
+    """What a fee line is, on the line itself: the month, its days, the proration and the version."""
+    span = f"{days[0].isoformat()}..{days[-1].isoformat()}"
+    monthly = f"{fee.amount} {version.currency} a month"
+    if len(days) == period.days:
+        share = f"full month, {period.days} days ({span}): {monthly}"
+    else:
+        share = f"{len(days)} of {period.days} days ({span}): {monthly} x {len(days)}/{period.days} (prorated)"
+    return f"{fee.description}, {period}: {share}, contract version {version.version}"
 
 
 def _retainer_line(
@@ -428,7 +443,10 @@ def _retainer_line(
         rate_rule="retainer_amount",
         rules=(f"retainer {latest.retainer_amount}: {remaining} remaining before this invoice",),
         correlation_id=draft.context.correlation_id,
-        description=f"Retainer drawdown ({remaining - offset} remaining)",
+        description=(
+            f"Retainer drawdown: {offset} {latest.currency} of the {latest.retainer_amount} prepaid "
+            f"({remaining - offset} remaining)"
+        ),
         invoice_id=proposal_id,
     )
 

@@ -132,7 +132,7 @@ def rate_time_entry(
     provenance = entry.provenance
     source_refs = (provenance.source_ref,) if provenance else ()
     correlation_id = provenance.correlation_id if provenance else ""
-    who = f"{entry.role or 'time'} {entry.resource_id or ''} "
+    who = " ".join(part for part in (entry.role, entry.resource_id) if part) or "time"
     for index, (version, group_days, pricing) in enumerate(priced):
         if len(group_days) == 1:
             quantity = ZERO + group_days[0].hours
@@ -175,7 +175,10 @@ def rate_time_entry(
                 rules=rules,
                 source_refs=source_refs,
                 correlation_id=correlation_id,
-                description=f"{who}{quantity} h {first_iso}..{last_iso}".replace("  ", " "),
+                description=(
+                    f"Time: {who.strip()}, {quantity} h on {first_iso}..{last_iso} at {rate} {version.currency}/h "
+                    f"(contract version {version.version})"
+                ).replace(" ,", ","),
             )
         )
 
@@ -379,7 +382,10 @@ def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
         ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=f"{expense.category} expense {expense.date.isoformat()}",
+        description=(
+            f"Expense: {expense.category} on {expense.date.isoformat()}, {expense.amount} {expense.currency} "
+            f"+ markup {policy.markup_pct} (contract version {version.version})"
+        ),
     )
     return RatingResult(lines=(line,), issues=())
 
@@ -434,6 +440,9 @@ def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -
         ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=f"Milestone {milestone.milestone_id} {milestone.name}",
+        description=(
+            f"Milestone {milestone.milestone_id} {milestone.name}, completed {completion.completed_on.isoformat()} "
+            f"(contract version {version.version})"
+        ),
     )
     return RatingResult(lines=(line,), issues=())

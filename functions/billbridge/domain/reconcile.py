@@ -186,6 +186,7 @@ def keep_exact_rest(previous: BillingLine, rated: tuple[BillingLine, ...]) -> tu
             quantity=previous.quantity,
             amount=amount,
             rules=(*line.rules, "held rest of a line split at the not-to-exceed cap: line amount minus billed amount"),
+            description=previous.description if line.rate == previous.rate else line.description,
         ),
     )
 

@@ -440,9 +440,6 @@ def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -
         ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=(
-            f"Milestone {milestone.milestone_id} {milestone.name}, completed {completion.completed_on.isoformat()} "
-            f"(contract version {version.version})"
-        ),
+        description=f"Milestone {milestone.milestone_id} {milestone.name} (contract version {version.version})",
     )
     return RatingResult(lines=(line,), issues=())

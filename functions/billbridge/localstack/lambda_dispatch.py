@@ -5,13 +5,16 @@ an Invoke (from a state machine task or from boto3) of a function created by the
 local stack runs that function's configured handler in-process. An exception
 raised by the handler becomes an unhandled function error whose `errorType` is
 the exception's class name, as the Lambda runtime reports it, so a state
-machine's Retry and Catch match on it.
+machine's Retry and Catch match on it. Handlers run one at a time: the Map's
+parallel branches would otherwise call moto's DynamoDB backend concurrently,
+which it does not survive (a transaction copies tables other threads write).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import traceback
 from types import TracebackType
 from typing import Any
@@ -22,6 +25,8 @@ from billbridge.localstack.handler_resolver import HandlerResolver
 from billbridge.localstack.lambda_context import new_context
 
 LOGGER = logging.getLogger(__name__)
+HANDLER_LOCK = threading.RLock()
+"""Serializes in-process handler runs (re-entrant: a handler may invoke another)."""
 
 
 class LambdaDispatcher:
@@ -68,7 +73,8 @@ class LambdaDispatcher:
         event = json.loads(raw) if raw else {}
         try:
             handler = self._resolver.resolve(handler_path)
-            result = handler(event, new_context(function_name))
+            with HANDLER_LOCK:
+                result = handler(event, new_context(function_name))
         except Exception as error:
             LOGGER.info("function %s raised %s: %s", function_name, type(error).__name__, error)
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -44,7 +44,7 @@ def test_time_expense_and_milestone_lines_name_rate_currency_and_version() -> No
         time.description == "Time: consultant EMP-1, 8 h on 2026-03-02..2026-03-02 at 100.00 USD/h (contract version 1)"
     )
     assert cost.description == "Expense: travel on 2026-03-10, 200.00 USD + markup 0.10 (contract version 1)"
-    assert milestone.description == "Milestone M1 Milestone M1, completed 2026-03-15 (contract version 1)"
+    assert milestone.description == "Milestone M1 Milestone M1 (contract version 1)"
 
 
 def test_cap_split_parts_say_which_part_they_are() -> None:

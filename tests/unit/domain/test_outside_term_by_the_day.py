@@ -37,3 +37,21 @@ def test_a_version_that_brings_the_held_days_into_the_term_releases_them_and_res
     invoice = desk.bill("2026-04")
     assert invoice is not None
     assert [(line.ref, line.quantity, line.amount) for line in invoice.lines] == [("TE-1", D("4"), D("400.00"))]
+
+
+def test_days_without_a_rate_are_held_per_day_and_released_after_the_rest_was_invoiced() -> None:
+    desk = Desk()
+    desk.version(version(roles={"consultant": "100.00"}))
+    desk.version(version(number=2, effective="2026-03-04", roles={"architect": "150.00"}))
+    desk.entry(entry("TE-1", {"2026-03-02": "8", "2026-03-03": "8", "2026-03-04": "4"}))
+    held = desk.exception(ExceptionType.NO_RATE)
+    assert "2026-03-04" in held.detail and held.state is ExceptionState.OPEN
+    first = desk.bill("2026-03")
+    assert first is not None and first.subtotal == D("1600.00")
+    desk.version(version(number=3, effective="2026-03-04", roles={"consultant": "110.00"}))
+    assert desk.exception(ExceptionType.NO_RATE).state is ExceptionState.RESOLVED
+    second = desk.bill("2026-03")
+    assert second is not None
+    assert [(line.ref, line.quantity, line.amount, line.contract_version) for line in second.lines] == [
+        ("TE-1", D("4"), D("440.00"), 3)
+    ]

@@ -118,6 +118,8 @@ def compose_invoice(
     _track_cap(draft, held_time, latest, str(billing_period), billed_time)
     chargeable = billed_time + expense_lines + milestone_lines + adjustment_lines + fee_lines
     if not chargeable:
+        for kind in (ExceptionType.UNKNOWN_TAX_JURISDICTION, ExceptionType.UNKNOWN_LEGAL_ENTITY):
+            draft.withdraw_exception(kind, str(billing_period), "nothing is left to bill for the period")
         draft.record("nothing_to_bill", f"{book.contract_id}:{billing_period}", rule="no invoice")
         update = draft.freeze()
         return BillingOutcome(update=update, invoice=None)

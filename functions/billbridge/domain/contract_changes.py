@@ -196,7 +196,7 @@ def _flag_terminated_invoiced_days(
     credited at the line's rate (the whole line when all its days are after
     it); a fee's days at the fee's daily share; an expense or milestone dated
     after it, whole."""
-    baselines, _ = _retroactive_baselines(draft)
+    baselines, earlier_open = _retroactive_baselines(draft)
     last_day = termination.effective_date
     affected: list[BillingLine] = []
     repriced: list[tuple[str, Decimal]] = []
@@ -213,6 +213,14 @@ def _flag_terminated_invoiced_days(
         credit += worth - kept
     if not affected:
         return
+    covered = {line.line_id for line in affected}
+    for exception in earlier_open:
+        if set(exception.line_ids) <= covered:
+            draft.withdraw_exception(
+                ExceptionType.RETROACTIVE_CHANGE,
+                exception.exception_id.rsplit(":", 1)[1],
+                f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines",
+            )
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
         f"termination-v{termination.version}",

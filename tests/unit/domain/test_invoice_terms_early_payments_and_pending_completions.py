@@ -56,3 +56,13 @@ def test_a_completion_before_its_contract_is_pending_then_billed() -> None:
     assert desk.lines("milestone") == [] and desk.exceptions() == []
     desk.version(version(milestones={"M1": "2500.00"}))
     assert [line.amount for line in desk.lines("milestone")] == [D("2500.00")]
+
+
+def test_a_routing_hold_whose_work_went_away_is_withdrawn() -> None:
+    desk = Desk(billing_config=config(tax={"US-OR": "0"}))
+    desk.version(version())
+    desk.entry(entry("TE-1", {"2026-03-02": "1"}))
+    desk.bill("2026-03")
+    desk.reject_entry("TE-1", 2)
+    assert desk.bill("2026-03") is None
+    assert desk.exception(ExceptionType.UNKNOWN_TAX_JURISDICTION).state is ExceptionState.WITHDRAWN

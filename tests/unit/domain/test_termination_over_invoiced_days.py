@@ -59,3 +59,18 @@ def test_termination_with_nothing_invoiced_after_it_raises_nothing() -> None:
     desk.bill("2026-06")
     desk.terminate("2026-06-24")
     assert desk.exceptions(ExceptionType.RETROACTIVE_CHANGE) == []
+
+
+def test_an_earlier_termination_supersedes_the_open_credit_of_a_later_one() -> None:
+    desk = Desk()
+    desk.version(version())
+    desk.entry(entry("TE-1", {"2026-06-29": "8"}))
+    desk.entry(entry("TE-2", {"2026-06-22": "2"}))
+    desk.bill("2026-06")
+    desk.terminate("2026-06-24", number=8)
+    desk.terminate("2026-06-15", number=9)
+    states = {e.exception_id.rsplit(":", 1)[1]: (e.state, e.amount) for e in desk.exceptions()}
+    assert states == {
+        "termination-v8": (ExceptionState.WITHDRAWN, D("-800.00")),
+        "termination-v9": (ExceptionState.OPEN, D("-1000.00")),
+    }

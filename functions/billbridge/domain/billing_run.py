@@ -31,6 +31,8 @@ from billbridge.domain.money import ZERO, round_hours, round_money
 from billbridge.domain.rating import time_line_id
 from billbridge.domain.versions import VersionTimeline
 
+ROUTING_HOLDS = (ExceptionType.UNKNOWN_TAX_JURISDICTION, ExceptionType.UNKNOWN_LEGAL_ENTITY)
+"""Exceptions that hold a contract's invoice for a period (one open of each per period)."""
 LINE_ORDER = {"fee": 0, "milestone": 1, "time": 2, "expense": 3, "adjustment": 4, "retainer": 5}
 
 
@@ -118,8 +120,8 @@ def compose_invoice(
     _track_cap(draft, held_time, latest, str(billing_period), billed_time)
     chargeable = billed_time + expense_lines + milestone_lines + adjustment_lines + fee_lines
     if not chargeable:
-        for kind in (ExceptionType.UNKNOWN_TAX_JURISDICTION, ExceptionType.UNKNOWN_LEGAL_ENTITY):
-            draft.withdraw_exception(kind, str(billing_period), "nothing is left to bill for the period")
+        for routing in ROUTING_HOLDS:
+            draft.withdraw_exception(routing, str(billing_period), "nothing is left to bill for the period")
         draft.record("nothing_to_bill", f"{book.contract_id}:{billing_period}", rule="no invoice")
         update = draft.freeze()
         return BillingOutcome(update=update, invoice=None)
@@ -177,8 +179,8 @@ def compose_invoice(
         estimated_tax=tax,
     )
     draft.invoices[proposal_id] = invoice
-    for kind in ("unknown_tax_jurisdiction", "unknown_legal_entity"):
-        draft.resolve_exception(ExceptionType(kind), str(billing_period), "the invoice could be routed")
+    for routing in ROUTING_HOLDS:
+        draft.resolve_exception(routing, str(billing_period), "the invoice could be routed")
     draft.record(
         "invoice_proposed",
         proposal_id,

@@ -1,4 +1,5 @@
-"""A billing run at scale on the local stack, and the state machine's transitions per contract.
+"""A billing run at scale on the local stack: history events per execution (the run's own
+and each child execution's), wall time and state transitions per contract.
 
     python -m benchmarks.billing_scale [--contracts 200 2000 --entries 50]
 
@@ -8,9 +9,12 @@ ledger, written to the local stack's ledger table with batch writes (delivering
 100,000 entries through the webhook would measure ingest, not billing), and one
 billing run over all contracts is executed by moto's interpreter of the deployed
 state machine definition, its task Lambdas run in-process. Reported: the run's
-wall time, contracts per second, invoices proposed, and state transitions per
-contract from the execution history (one per state entered). Beside it, the
-transitions per contract that the definition implies, counted from the ASL.
+wall time per contract, invoices proposed, the history events of the run's own
+execution and of each child execution of its Distributed Map (moto keeps no
+history for children: `recorded_child_histories` gives each one its own), state
+transitions (one per state entered), and the projection at 100,000 contracts
+from the measured per-item figures. Beside it, the states entered per contract
+that the definition implies, counted from the ASL.
 
 moto's whole-table copy before each TransactWriteItems is skipped (see
 `benchmarks.ingest_throughput`).
@@ -21,8 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
+
+from billbridge import topology
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
@@ -100,18 +108,72 @@ def seed(stack: LocalStack, books: list[ContractBook]) -> None:
         ledger.save(StoredBook(ContractBook(contract_id=book.contract_id), 0), BookUpdate(book=book))
 
 
-def transitions_from_history(stack: LocalStack, execution_arn: str) -> int:
-    return sum(1 for event in stack.execution_history(execution_arn) if event["type"].endswith("StateEntered"))
+CHILD_EXECUTION_BOUNDARY_EVENTS = 2
+"""ExecutionStarted and ExecutionSucceeded: Step Functions records them in every child
+execution's history; moto evaluates a child inline and records neither."""
+AWS_HISTORY_LIMIT = 25_000
+PROJECTED_CONTRACTS = 100_000
 
 
-def definition_transitions(definition: dict[str, Any]) -> dict[str, Any]:
-    """Transitions of the run's fixed part and of one contract on each path of the Map's item processor."""
+@dataclass
+class ChildHistories:
+    """Events of each child execution of a Distributed Map, one count per child, as moto evaluates them."""
+
+    events: list[int] = field(default_factory=list)
+    transitions: list[int] = field(default_factory=list)
+    contracts: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def recorded_child_histories() -> Iterator[ChildHistories]:
+    """moto runs a Distributed Map's children inside the parent and sends their events to a
+    discarded history; here each child gets a history of its own, which is counted."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker_module,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    worker = worker_module.DistributedItemProcessorWorker
+    original = worker._eval_job
+    recorded = ChildHistories()
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        env.event_manager = EventManager()
+        try:
+            original(self, env, job)
+        finally:
+            history = env.event_manager.get_event_history()
+            recorded.events.append(len(history) + CHILD_EXECUTION_BOUNDARY_EVENTS)
+            recorded.transitions.append(sum(1 for e in history if str(e["type"]).endswith("StateEntered")))
+            item = job.job_input if isinstance(job.job_input, dict) else {}  # the batch, before ItemSelector
+            recorded.contracts.append(len(item.get("contract_ids") or ()))
+
+    worker._eval_job = eval_job  # type: ignore[method-assign]
+    try:
+        yield recorded
+    finally:
+        worker._eval_job = original  # type: ignore[method-assign]
+
+
+def parent_history(stack: LocalStack, execution_arn: str) -> tuple[int, int]:
+    """(history events, state transitions) of the run's own execution."""
+    events = stack.execution_history(execution_arn)
+    return len(events), sum(1 for event in events if event["type"].endswith("StateEntered"))
+
+
+def definition_shape(definition: dict[str, Any]) -> dict[str, Any]:
+    """States entered per contract on each path of the per-contract processor, per child
+    outside its contracts, and per run outside the Distributed Map (Catch paths excluded)."""
     states = definition["States"]
-    map_name, map_state = next((n, s) for n, s in states.items() if s["Type"] == "Map")
-    processor = map_state.get("ItemProcessor") or map_state["Iterator"]
+    distributed_name, distributed = next(
+        (n, s) for n, s in states.items() if s["Type"] == "Map" and s.get("ItemReader") is not None
+    )
+    child = distributed["ItemProcessor"]
+    inline_name, inline = next((n, s) for n, s in child["States"].items() if s["Type"] == "Map")
+    per_contract_graph = inline["ItemProcessor"]
 
     def path_lengths(graph: dict[str, Any], start: str) -> dict[str, int]:
-        """Ending state -> states entered, for every Choice branch (Catch paths excluded)."""
+        """Ending state -> states entered, for every Choice branch."""
         results: dict[str, int] = {}
 
         def walk(name: str, depth: int) -> None:
@@ -128,13 +190,14 @@ def definition_transitions(definition: dict[str, Any]) -> dict[str, Any]:
         walk(start, 0)
         return results
 
-    per_contract = path_lengths(processor["States"], processor["StartAt"])
-    run_path = path_lengths(states, definition["StartAt"])
+    per_contract = path_lengths(per_contract_graph["States"], per_contract_graph["StartAt"])
     return {
+        "distributed_map": distributed_name,
+        "inline_map": inline_name,
         "per_contract_by_outcome": per_contract,
         "per_contract_invoiced": max(per_contract.values()),
-        "run_fixed": max(run_path.values()),
-        "map_state": map_name,
+        "per_child_fixed": max(path_lengths(child["States"], child["StartAt"]).values()),
+        "run_fixed": max(path_lengths(states, definition["StartAt"]).values()),
         "retries_and_catches_add": (
             "one transition per retry attempt; a caught failure adds RecordFailure + ContractFailed"
         ),
@@ -148,29 +211,61 @@ def run_size(contracts: int, entries: int) -> dict[str, Any]:
     with LocalStack(extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         seed(stack, books)
         seeded = time.perf_counter()
-        result = stack.start_billing_run(
-            {"period": PERIOD, "contract_ids": None, "run_id": f"scale-{contracts}"},
-            name=f"scale-{contracts}",
-            timeout_seconds=7200,
-        )
+        with recorded_child_histories() as children:
+            result = stack.start_billing_run(
+                {"period": PERIOD, "contract_ids": None, "run_id": f"scale-{contracts}"},
+                name=f"scale-{contracts}",
+                timeout_seconds=4 * 3600,
+            )
         finished = time.perf_counter()
         if result["status"] != "SUCCEEDED":
             raise RuntimeError(f"billing run {result['status']}: {result.get('error')} {result.get('cause')}")
-        transitions = transitions_from_history(stack, result["executionArn"])
+        parent_events, parent_transitions = parent_history(stack, result["executionArn"])
         proposed = sum(len(b.invoices) for b in ledger_of(stack).books())
         definition = json.loads(stack.definition)
     run_s = finished - seeded
+    largest_child = max(range(len(children.events)), key=lambda i: children.events[i])
+    transitions = parent_transitions + sum(children.transitions)
     return {
         "contracts": contracts,
         "entries_per_contract": entries,
         "build_books_s": round(built - started, 1),
         "stack_start_and_seed_s": round(seeded - built, 1),
         "run_s": round(run_s, 1),
+        "ms_per_contract": round(1000 * run_s / contracts, 1),
         "contracts_per_s": round(contracts / run_s, 2),
         "invoices_proposed": proposed,
+        "children": len(children.events),
+        "parent_events": parent_events,
+        "child_events_max": children.events[largest_child],
+        "contracts_in_largest_child": children.contracts[largest_child],
+        "child_events_per_contract": round(
+            children.events[largest_child] / max(children.contracts[largest_child], 1), 2
+        ),
         "transitions": transitions,
         "transitions_per_contract": round(transitions / contracts, 2),
-        "definition": definition_transitions(definition),
+        "definition": definition_shape(definition),
+    }
+
+
+def projection(sizes: dict[str, dict[str, Any]], contracts: int = PROJECTED_CONTRACTS) -> dict[str, Any]:
+    """History events per execution at `contracts`, from the measured per-item figures: the
+    parent's count (measured flat across sizes, taken at its largest) and a child's events
+    per contract (the largest measured, fixed part included) times the batch size."""
+    parent = max(s["parent_events"] for s in sizes.values())
+    per_contract = max(s["child_events_per_contract"] for s in sizes.values())
+    child = per_contract * topology.BILLING_BATCH_SIZE
+    return {
+        "contracts": contracts,
+        "batch_size": topology.BILLING_BATCH_SIZE,
+        "children": -(-contracts // topology.BILLING_BATCH_SIZE),
+        "parent_events": parent,
+        "child_events_per_contract": per_contract,
+        "child_events": round(child),
+        "max_events_per_execution": round(max(parent, child)),
+        "limit": AWS_HISTORY_LIMIT,
+        "under_limit": max(parent, child) < AWS_HISTORY_LIMIT,
+        "largest_batch_under_limit": int((AWS_HISTORY_LIMIT - 1) // per_contract),
     }
 
 
@@ -184,8 +279,10 @@ def run(sizes: Sequence[int] = (200,), entries: int = 50) -> dict[str, Any]:
         "sizes": results,
         "largest_contracts": max(sizes),
         "largest_run_s": largest["run_s"],
+        "batch_size": topology.BILLING_BATCH_SIZE,
         "transitions_per_contract_measured": largest["transitions_per_contract"],
         "transitions_per_contract_definition": largest["definition"]["per_contract_invoiced"],
+        "projection": projection(results),
     }
 
 
@@ -193,9 +290,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, nargs="+", default=[200])
     parser.add_argument("--entries", type=int, default=50, help="time entries per contract")
+    parser.add_argument("--output", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     figures = run(args.contracts, args.entries)
     print(json.dumps(figures, indent=2))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            json.dump(figures, out, indent=2)
     return figures
 
 

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from billbridge.app.ports import Connector, EventPublisher
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
-    from billbridge.app.run_billing import ComposeInvoice, PostInvoice, RecordBillingFailure, SelectContracts
+    from billbridge.app.run_billing import (
+        ComposeInvoice,
+        ConcludeBatch,
+        ConcludeRun,
+        PlanBillingRun,
+        PostInvoice,
+        RecordBillingFailure,
+        RunWorkspace,
+        SelectContracts,
+    )
     from billbridge.app.sync_contract import SyncContract
 
 
@@ -88,6 +97,31 @@ def select_contracts() -> SelectContracts:
     return SelectContracts(ledger())
 
 
+@lru_cache(maxsize=1)
+def run_workspace() -> RunWorkspace:
+    from billbridge.adapters.s3_run_workspace import S3RunWorkspace
+
+    return S3RunWorkspace(bucket_name=hub_settings().billing_run_bucket_name)
+
+
+def plan_billing_run() -> PlanBillingRun:
+    from billbridge.app.run_billing import PlanBillingRun
+
+    return PlanBillingRun(select_contracts(), run_workspace(), batch_size=hub_settings().billing_batch_size)
+
+
+def conclude_batch() -> ConcludeBatch:
+    from billbridge.app.run_billing import ConcludeBatch
+
+    return ConcludeBatch(run_workspace())
+
+
+def conclude_run() -> ConcludeRun:
+    from billbridge.app.run_billing import ConcludeRun
+
+    return ConcludeRun(run_workspace())
+
+
 def compose_invoice() -> ComposeInvoice:
     from billbridge.app.run_billing import ComposeInvoice
 
@@ -109,5 +143,5 @@ def record_billing_failure() -> RecordBillingFailure:
 def reset() -> None:
     """Forget built adapters (after the environment changed)."""
     reset_settings_cache()
-    for cached in (ledger, publisher, connector):
+    for cached in (ledger, publisher, connector, run_workspace):
         cached.cache_clear()

@@ -25,6 +25,8 @@ class HubSettings(BaseModel):
     billing_state_machine_arn: str = ""
     connector_mode: Literal["event", "http"] = "event"
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
+    billing_run_bucket_name: str = ""
+    billing_batch_size: int = Field(default=topology.BILLING_BATCH_SIZE, ge=1, le=1000)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -38,6 +40,8 @@ class HubSettings(BaseModel):
             billing_state_machine_arn=env.get(topology.ENV_STATE_MACHINE_ARN, ""),
             connector_mode=env.get(topology.ENV_CONNECTOR_MODE, "event"),  # type: ignore[arg-type]
             webhook_timestamp_tolerance_seconds=int(env.get(topology.ENV_TIMESTAMP_TOLERANCE, "300")),
+            billing_run_bucket_name=env.get(topology.ENV_BILLING_RUN_BUCKET, ""),
+            billing_batch_size=int(env.get(topology.ENV_BILLING_BATCH_SIZE, str(topology.BILLING_BATCH_SIZE))),
         )
 
 

@@ -108,9 +108,25 @@ BILLING_TASKS: tuple[WorkflowTask, ...] = (
         construct_id="RecordFailure",
         handler="billbridge.entrypoints.workflow.record_failure.lambda_handler",
     ),
+    WorkflowTask(
+        name="conclude_batch",
+        construct_id="ConcludeBatch",
+        handler="billbridge.entrypoints.workflow.conclude_batch.lambda_handler",
+    ),
+    WorkflowTask(
+        name="conclude_run",
+        construct_id="ConcludeRun",
+        handler="billbridge.entrypoints.workflow.conclude_run.lambda_handler",
+    ),
 )
 
 BILLING_MAP_MAX_CONCURRENCY = 10
+"""Child executions (batches of contracts) of one billing run running at once."""
+BILLING_BATCH_MAX_CONCURRENCY = 5
+"""Contracts of one batch billed at once inside its child execution."""
+BILLING_BATCH_SIZE = 100
+"""Contracts per child execution: about 17 history events each, so a child stays near 1,700
+of the 25,000 events a Standard execution may record, whatever the size of the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,5 +155,7 @@ ENV_CONNECTOR_MODE = "CONNECTOR_MODE"
 ENV_TIMESTAMP_TOLERANCE = "WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS"
 ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
+ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
+ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

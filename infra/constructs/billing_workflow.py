@@ -1,27 +1,40 @@
-"""The billing run: a Standard state machine over one Lambda per `topology.BILLING_TASKS` item.
+"""The billing run: a Standard state machine whose Distributed Map bills batches of contracts
+in child executions, so that no execution's history grows with the number of contracts.
 
 Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": "..."}`.
 
-    SelectContracts            returns its input plus `contracts: [{"contract_id": ...}, ...]`
-    ForEachContract (Map over $.contracts, MaxConcurrency BILLING_MAP_MAX_CONCURRENCY)
-      item = {contract_id, period, run_id}
-      ComposeInvoice           returns the item plus `proposal_id` (absent or null: nothing to bill)
-      HasProposal              $.proposal_id present and not null -> PostInvoice, else NothingToInvoice
-      PostInvoice              -> InvoicePosted
-      any task failure         -> RecordFailure (input + `error`) -> ContractFailed (Succeed)
-    Summarize                  {run_id, period, contract_count}
+    SelectContracts          writes the selected contract ids, in batches of `BILLING_BATCH_SIZE`,
+                             to the run workspace bucket; adds `plan` (counts, bucket, items key,
+                             workspace prefix) to the state: never the ids themselves
+    BillBatches              Distributed Map: ItemReader = the batches object (one item per batch),
+                             one Standard child execution per batch, MaxConcurrency
+                             BILLING_MAP_MAX_CONCURRENCY, ToleratedFailureCount 0, ResultWriter to
+                             the workspace bucket; its result is discarded
+      child: ForEachContract   inline Map over the batch's contract ids (BILLING_BATCH_MAX_CONCURRENCY)
+               ComposeInvoice  item plus `proposal_id` (absent or null: nothing to bill)
+               HasProposal     -> PostInvoice -> Invoiced, else NothingToInvoice
+               any failure     -> RecordFailure -> ContractFailed
+               each path ends in a Pass that yields `{contract_id, outcome}`
+             ConcludeBatch     counts the outcomes, writes the batch's summary to the workspace
+    ConcludeRun              adds up the summaries into `summary`; a batch without a summary
+                             counts as failed
+    RunComplete              summary.complete -> Summarize, else ContractsFailed (Fail)
 
-Every task Lambda returns the state for the next step (its input plus what it adds):
-the tasks use `payload_response_only`, so their `Resource` is the function ARN and the
-definition runs unchanged in the local stack's interpreter. JSONPath only.
-A contract's failure is recorded and never fails the other contracts; a failure to
-select the contracts, or to record a failure, fails the execution (and alarms).
+History events: the parent records a fixed number (the Map Run's events, not its children's);
+a child about 17 per contract of its batch. A contract's failure never stops the other
+contracts, and it fails the run at the end (`ContractsFailed`, the cause names the contracts).
+A failure outside a contract's steps (a child that fails, selection, concluding) fails the
+run through RecordRunFailure -> RunFailed. Tasks use `payload_response_only`, so their
+`Resource` is the function ARN and the definition runs unchanged in the local stack's
+interpreter, which has no ItemBatcher: batching is done by SelectContracts. JSONPath only.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from billbridge import topology
@@ -39,16 +52,33 @@ RETRYABLE_ERRORS: tuple[str, ...] = (
 """`TransientError` is what a task handler raises for a failure worth retrying."""
 
 TASK_TIMEOUTS: dict[str, cdk.Duration] = {
-    "select_contracts": cdk.Duration.seconds(60),
-    "compose_invoice": cdk.Duration.seconds(120),
-    "post_invoice": cdk.Duration.seconds(60),
+    "select_contracts": cdk.Duration.seconds(300),
+    "compose_invoice": cdk.Duration.seconds(300),
+    "post_invoice": cdk.Duration.seconds(120),
     "record_failure": cdk.Duration.seconds(30),
+    "conclude_batch": cdk.Duration.seconds(30),
+    "conclude_run": cdk.Duration.seconds(300),
 }
-EXECUTION_TIMEOUT = cdk.Duration.hours(6)
+EXECUTION_TIMEOUT = cdk.Duration.hours(24)
+WORKSPACE_EXPIRY = cdk.Duration.days(35)
+MAP_RESULTS_PREFIX = "map-results"
+TASKS_WRITING_THE_WORKSPACE = ("select_contracts", "conclude_batch")
+TASKS_READING_THE_WORKSPACE = ("conclude_run",)
+
+
+class _DistributedMapFailingOnAnyChild(sfn.DistributedMap):
+    """CDK leaves out `ToleratedFailureCount: 0` (a falsy value); the definition states it, so
+    that a child execution's failure fails the Map and, through its Catch, the run."""
+
+    def to_state_json(self, state_machine: object = None) -> dict[str, object]:
+        state = dict(super().to_state_json(state_machine))  # type: ignore[arg-type]
+        state["ToleratedFailureCount"] = 0
+        return state
 
 
 class BillingWorkflow(Construct):
-    """The billing run state machine and its task functions (`task_functions` by task name)."""
+    """The billing run state machine, its task functions (`task_functions` by task name)
+    and the run workspace bucket (`workspace`)."""
 
     def __init__(
         self,
@@ -59,6 +89,7 @@ class BillingWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.workspace = self._workspace_bucket()
         self.task_functions: dict[str, BillbridgeFunction] = {
             task.name: functions.new_function(
                 self,
@@ -68,27 +99,103 @@ class BillingWorkflow(Construct):
                 timeout=TASK_TIMEOUTS.get(task.name, cdk.Duration.seconds(60)),
                 synchronous_reason="Invoked synchronously by the billing run state machine, whose "
                 "Retry and Catch handle its failures.",
+                environment={topology.ENV_BILLING_RUN_BUCKET: self.workspace.bucket_name},
             )
             for task in topology.BILLING_TASKS
         }
+        self._grant_workspace()
 
-        select = self._invoke("select_contracts", "SelectContracts")
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            comment="Monthly billing run: select contracts, bill them in batches (child executions), conclude",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            timeout=EXECUTION_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        self._acknowledge_role_wildcards()
+
+    def _definition(self) -> sfn.IChainable:
+        select = self._invoke("select_contracts", "SelectContracts", result_path="$.plan")
+        record_run_failure = self._invoke("record_failure", "RecordRunFailure", result_path=sfn.JsonPath.DISCARD)
+        run_failed = record_run_failure.next(
+            sfn.Fail(
+                self,
+                "RunFailed",
+                error="BillingRunFailed",
+                cause="Contracts could not be selected, or a batch of contracts failed outside a "
+                "contract's own steps; see the execution history",
+            )
+        )
+        select.add_catch(run_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+
+        bill_batches = _DistributedMapFailingOnAnyChild(
+            self,
+            "BillBatches",
+            item_reader=sfn.S3JsonItemReader(
+                bucket=self.workspace, key=sfn.JsonPath.string_at("$.plan.items_key")
+            ),
+            item_selector={
+                "period": sfn.JsonPath.string_at("$.period"),
+                "run_id": sfn.JsonPath.string_at("$.run_id"),
+                "workspace": sfn.JsonPath.string_at("$.plan.workspace"),
+                "batch": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=topology.BILLING_MAP_MAX_CONCURRENCY,
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            result_writer_v2=sfn.ResultWriterV2(bucket=self.workspace, prefix=MAP_RESULTS_PREFIX),
+            result_path=sfn.JsonPath.DISCARD,
+        ).item_processor(self._bill_one_batch())
+        bill_batches.add_catch(run_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+
+        conclude = self._invoke("conclude_run", "ConcludeRun", result_path="$.summary")
+        conclude.add_catch(run_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        summarize = sfn.Pass(
+            self,
+            "Summarize",
+            parameters={
+                "run_id": sfn.JsonPath.string_at("$.run_id"),
+                "period": sfn.JsonPath.string_at("$.period"),
+                "contract_count": sfn.JsonPath.number_at("$.plan.contract_count"),
+                "batch_count": sfn.JsonPath.number_at("$.plan.batch_count"),
+                "invoiced": sfn.JsonPath.number_at("$.summary.invoiced"),
+                "nothing_to_invoice": sfn.JsonPath.number_at("$.summary.nothing_to_invoice"),
+            },
+        )
+        contracts_failed = sfn.Fail(
+            self,
+            "ContractsFailed",
+            error="ContractsFailed",
+            cause_path=sfn.JsonPath.string_at("$.summary.cause"),
+        )
+        outcome = (
+            sfn.Choice(self, "RunComplete")
+            .when(sfn.Condition.boolean_equals("$.summary.complete", True), summarize)
+            .otherwise(contracts_failed)
+        )
+        return select.next(bill_batches).next(conclude).next(outcome)
+
+    def _bill_one_batch(self) -> sfn.IChainable:
+        """A child execution: every contract of one batch, then the batch's summary."""
         compose = self._invoke("compose_invoice", "ComposeInvoice")
         post = self._invoke("post_invoice", "PostInvoice")
         record_failure = self._invoke("record_failure", "RecordFailure", result_path=sfn.JsonPath.DISCARD)
-        record_run_failure = self._invoke("record_failure", "RecordRunFailure", result_path=sfn.JsonPath.DISCARD)
 
-        contract_failed = record_failure.next(sfn.Succeed(self, "ContractFailed"))
+        def outcome(state_id: str, value: str, **extra: str) -> sfn.Pass:
+            return sfn.Pass(
+                self,
+                state_id,
+                parameters={"contract_id": sfn.JsonPath.string_at("$.contract_id"), "outcome": value, **extra},
+            )
+
+        contract_failed = record_failure.next(
+            outcome("ContractFailed", "failed", error=sfn.JsonPath.string_at("$.error.Error"))
+        )
         for step in (compose, post):
             step.add_catch(contract_failed, errors=[sfn.Errors.ALL], result_path="$.error")
-        select.add_catch(
-            record_run_failure.next(
-                sfn.Fail(self, "RunFailed", error="BillingRunFailed", cause="Contracts could not be selected")
-            ),
-            errors=[sfn.Errors.ALL],
-            result_path="$.error",
-        )
-
         per_contract = compose.next(
             sfn.Choice(self, "HasProposal")
             .when(
@@ -96,44 +203,75 @@ class BillingWorkflow(Construct):
                     sfn.Condition.is_present("$.proposal_id"),
                     sfn.Condition.is_not_null("$.proposal_id"),
                 ),
-                post.next(sfn.Succeed(self, "InvoicePosted")),
+                post.next(outcome("Invoiced", "invoiced")),
             )
-            .otherwise(sfn.Succeed(self, "NothingToInvoice"))
+            .otherwise(outcome("NothingToInvoice", "nothing_to_invoice"))
         )
         for_each_contract = sfn.Map(
             self,
             "ForEachContract",
-            items_path="$.contracts",
-            max_concurrency=topology.BILLING_MAP_MAX_CONCURRENCY,
+            items_path="$.batch.contract_ids",
+            max_concurrency=topology.BILLING_BATCH_MAX_CONCURRENCY,
             item_selector={
-                "contract_id": sfn.JsonPath.string_at("$$.Map.Item.Value.contract_id"),
+                "contract_id": sfn.JsonPath.string_at("$$.Map.Item.Value"),
                 "period": sfn.JsonPath.string_at("$.period"),
                 "run_id": sfn.JsonPath.string_at("$.run_id"),
             },
-            result_path=sfn.JsonPath.DISCARD,
+            result_path="$.outcomes",
         ).item_processor(per_contract)
-        summarize = sfn.Pass(
-            self,
-            "Summarize",
-            parameters={
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "period": sfn.JsonPath.string_at("$.period"),
-                "contract_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.contracts")),
-            },
-        )
+        return for_each_contract.next(self._invoke("conclude_batch", "ConcludeBatch"))
 
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
-        self.state_machine = sfn.StateMachine(
+    def _workspace_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
             self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            comment="Monthly billing run: select contracts, compose and post one invoice each",
-            definition_body=sfn.DefinitionBody.from_chainable(select.next(for_each_contract).next(summarize)),
-            timeout=EXECUTION_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            "RunWorkspace",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireRunWorkspaces",
+                    expiration=WORKSPACE_EXPIRY,
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self._acknowledge_role_wildcards()
+        cdk.Validations.of(bucket).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Working data of billing runs (batches of contract ids, batch summaries), written "
+                "and read only by the run's own roles and expired after 35 days; every write is in "
+                "the execution history and the task logs. The ledger is the record.",
+            )
+        )
+        return bucket
+
+    def _grant_workspace(self) -> None:
+        objects = self.workspace.arn_for_objects("runs/*")
+        for name in TASKS_WRITING_THE_WORKSPACE:
+            self.task_functions[name].role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects])
+            )
+        for name in TASKS_READING_THE_WORKSPACE:
+            role = self.task_functions[name].role
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self.workspace.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
+                )
+            )
+        bucket_id = cdk.Stack.of(self).get_logical_id(self.workspace.node.default_child)  # type: ignore[arg-type]
+        for name in (*TASKS_WRITING_THE_WORKSPACE, *TASKS_READING_THE_WORKSPACE):
+            cdk.Validations.of(self.task_functions[name].role).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/runs/*]",
+                    reason="The objects of billing run workspaces: every run writes under its own "
+                    "new prefix, so the keys cannot be named in advance.",
+                )
+            )
 
     def _invoke(self, task_name: str, state_id: str, *, result_path: str | None = None) -> tasks.LambdaInvoke:
         step = tasks.LambdaInvoke(

@@ -37,6 +37,8 @@ PSEUDO_PARAMETERS: Mapping[str, str] = {
     "AWS::StackName": "billbridge-local",
     "AWS::NoValue": "",
 }
+RUN_WORKSPACE_ID = "RunWorkspace"
+"""The billing workflow's bucket (batches and summaries of runs); any other bucket is the raw payloads'."""
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -191,7 +193,7 @@ class TemplateResolver:
             url = names.queue_url(queue)
             values = {"Ref": url, "QueueUrl": url, "Arn": names.queue_arn(queue), "QueueName": queue}
         elif kind == "AWS::S3::Bucket":
-            bucket = names.raw_bucket
+            bucket = names.billing_run_bucket if RUN_WORKSPACE_ID in logical_id else names.raw_bucket
             values = {"Ref": bucket, "Arn": f"arn:{PARTITION}:s3:::{bucket}"}
         elif kind == "AWS::Events::EventBus":
             values = {"Ref": names.event_bus, "Name": names.event_bus, "Arn": names.event_bus_arn}

@@ -38,6 +38,10 @@ class LocalNames:
         return f"{self.prefix}-raw-payloads"
 
     @property
+    def billing_run_bucket(self) -> str:
+        return f"{self.prefix}-billing-runs"
+
+    @property
     def event_bus(self) -> str:
         return f"{self.prefix}-bus"
 
@@ -178,6 +182,7 @@ def _route(events: Any, names: LocalNames, *, rule: str, pattern: Mapping[str, A
 
 def create_bucket(s3: Any, names: LocalNames) -> None:
     s3.create_bucket(Bucket=names.raw_bucket)
+    s3.create_bucket(Bucket=names.billing_run_bucket)
 
 
 def webhook_secrets_document(secrets: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:

@@ -173,6 +173,7 @@ class LocalStack:
             topology.ENV_EVENT_BUS: self.names.event_bus,
             topology.ENV_WEBHOOK_SECRETS_ARN: self.secret_arn,
             topology.ENV_STATE_MACHINE_ARN: self.names.state_machine_arn,
+            topology.ENV_BILLING_RUN_BUCKET: self.names.billing_run_bucket,
             topology.ENV_CONNECTOR_MODE: "event",
             **self._extra_env,
         }

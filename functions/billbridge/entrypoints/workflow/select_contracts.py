@@ -1,7 +1,12 @@
-"""SelectContracts: which contracts this run bills."""
+"""SelectContracts: which contracts this run bills, written in batches to the run's workspace.
+
+Returns the plan only (counts, where the batches are): the contract ids never enter the
+state, so the run's state stays small whatever the number of contracts.
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from billbridge.entrypoints.workflow.transient_failures import retried_when_transient
@@ -11,7 +16,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
 
     with retried_when_transient():
-        contract_ids = bootstrap.select_contracts().handle(
-            period=str(event["period"]), contract_ids=event.get("contract_ids") or None
+        return bootstrap.plan_billing_run().handle(
+            period=str(event["period"]),
+            contract_ids=event.get("contract_ids") or None,
+            run_id=str(event["run_id"]),
+            attempt=uuid.uuid4().hex,
         )
-        return {**event, "contracts": [{"contract_id": contract_id} for contract_id in contract_ids]}

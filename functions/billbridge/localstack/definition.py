@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +41,15 @@ PSEUDO_PARAMETERS: Mapping[str, str] = {
 RUN_WORKSPACE_ID = "RunWorkspace"
 """The billing workflow's bucket (batches and summaries of runs); any other bucket is the raw payloads'."""
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+INTERPRETER_PARSER_LOGGER = "moto.stepfunctions.parser.asl.parse.preprocessor"
+
+
+def quiet_interpreter_notices() -> None:
+    """moto's ASL parser warns, on every execution, that it does not enforce
+    `ToleratedFailureCount`; the run does not rely on it (ConcludeRun counts the batches)."""
+    logging.getLogger(INTERPRETER_PARSER_LOGGER).setLevel(logging.ERROR)
 
 
 class DefinitionUnavailableError(RuntimeError):

@@ -164,6 +164,7 @@ class LocalStack:
             asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
         else:
             asl = json.dumps(definition_source)
+        definitions.quiet_interpreter_notices()
         resources.create_state_machine(c["stepfunctions"], self.names, asl)
         self.definition = asl
         self.environment = {

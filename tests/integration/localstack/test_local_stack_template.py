@@ -80,25 +80,43 @@ def test_the_billing_definition_resolves_to_the_local_task_functions(template: d
     assert "Fn::" not in resolved and "Ref" not in resolved
 
 
+CONTRACTS = ("SOW-1", "SOW-BAD", "SOW-EMPTY")
+
+
 @pytest.fixture
-def billing_stack(template: dict[str, Any]) -> Iterator[tuple[LocalStack, list[dict[str, Any]]]]:
+def billing_stack(template: dict[str, Any]) -> Iterator[tuple[LocalStack, list[dict[str, Any]], list[str], set[str]]]:
+    """The deployed definition with stand-ins for the ledger-facing tasks; SelectContracts
+    writes its batches (two contracts each) to the run workspace bucket as the real one does,
+    and the real ConcludeBatch and ConcludeRun handlers count the outcomes."""
     failures: list[dict[str, Any]] = []
-    posted: list[dict[str, Any]] = []
+    posted: list[str] = []
+    rejected = {"SOW-BAD"}
 
     class ComposeRejectedError(Exception):
         pass
 
     def select(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {**event, "contracts": [{"contract_id": c} for c in ("SOW-1", "SOW-BAD", "SOW-EMPTY")]}
+        stack.client("s3").put_object(
+            Bucket=stack.names.billing_run_bucket,
+            Key="runs/r/a/batches.json",
+            Body=json.dumps([{"batch": 0, "contract_ids": list(CONTRACTS[:2])}, {"batch": 1, "contract_ids": list(CONTRACTS[2:])}]),
+        )
+        return {
+            "contract_count": 3,
+            "batch_count": 2,
+            "bucket": stack.names.billing_run_bucket,
+            "items_key": "runs/r/a/batches.json",
+            "workspace": "runs/r/a/",
+        }
 
     def compose(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if event["contract_id"] == "SOW-BAD":
+        if event["contract_id"] in rejected:
             raise ComposeRejectedError("rate card has no role 'architect'")
         proposal = None if event["contract_id"] == "SOW-EMPTY" else f"P-{event['contract_id']}"
         return {**event, "proposal_id": proposal}
 
     def post(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        posted.append(event)
+        posted.append(event["proposal_id"])
         return event
 
     def record(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -112,18 +130,44 @@ def billing_stack(template: dict[str, Any]) -> Iterator[tuple[LocalStack, list[d
         TASKS["record_failure"].handler: record,
     }
     with LocalStack(template=template, handlers=handlers) as stack:
-        yield stack, failures
-        assert [p["proposal_id"] for p in posted] == ["P-SOW-1"]
+        yield stack, failures, posted, rejected
 
 
-def test_the_deployed_definition_runs_locally_and_catches_a_failed_contract(
-    billing_stack: tuple[LocalStack, list[dict[str, Any]]],
+def test_the_deployed_definition_runs_locally_and_a_failed_contract_fails_the_run_after_the_others(
+    billing_stack: tuple[LocalStack, list[dict[str, Any]], list[str], set[str]],
 ) -> None:
-    stack, failures = billing_stack
+    stack, failures, posted, _ = billing_stack
 
     result = stack.start_billing_run({"period": "2026-03", "contract_ids": None, "run_id": "r-1"}, name="r-1")
 
-    assert result["status"] == "SUCCEEDED", result
-    assert result["output"] == {"run_id": "r-1", "period": "2026-03", "contract_count": 3}
+    assert (result["status"], result["error"]) == ("FAILED", "ContractsFailed"), result
+    assert result["cause"] == "1 contract(s) failed and are held as exceptions: SOW-BAD"
+    assert posted == ["P-SOW-1"]
     (failure,) = failures
     assert (failure["contract_id"], failure["error"]["Error"]) == ("SOW-BAD", "ComposeRejectedError")
+
+
+def test_the_deployed_definition_bills_every_batch_and_succeeds_when_no_contract_fails(
+    billing_stack: tuple[LocalStack, list[dict[str, Any]], list[str], set[str]],
+) -> None:
+    stack, failures, posted, rejected = billing_stack
+    rejected.clear()
+
+    result = stack.start_billing_run({"period": "2026-03", "contract_ids": None, "run_id": "r-2"}, name="r-2")
+
+    assert result["status"] == "SUCCEEDED", result
+    assert result["output"] == {
+        "run_id": "r-2",
+        "period": "2026-03",
+        "contract_count": 3,
+        "batch_count": 2,
+        "invoiced": 2,
+        "nothing_to_invoice": 1,
+    }
+    assert sorted(posted) == ["P-SOW-1", "P-SOW-BAD"]
+    assert failures == []
+    events = stack.execution_history(result["executionArn"])
+    assert any(e["type"] == "MapRunStarted" for e in events)
+    assert not any(e["type"] == "TaskStateEntered" and "ComposeInvoice" in json.dumps(e, default=str) for e in events), (
+        "the contracts' steps belong to the child executions, not to the run's history"
+    )

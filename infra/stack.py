@@ -96,7 +96,6 @@ class BillbridgeStack(cdk.Stack):
         ]
         for consumer in self.consumers:
             self._grant_ledger(consumer.consumer)
-            self.tables.idempotency.grant_read_write_data(consumer.consumer.function)
             bus.grant_put_events_to(consumer.consumer.function)
 
         self.billing = BillingWorkflow(self, "BillingWorkflow", functions=self.functions, log_retention=retention)

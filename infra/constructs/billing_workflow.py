@@ -309,4 +309,29 @@ class BillingWorkflow(Construct):
                     "(ARN:*), granted by the LambdaInvoke task; scoped to this one function.",
                 )
             )
+        bucket_id = stack.get_logical_id(self.workspace.node.default_child)  # type: ignore[arg-type]
+        acknowledgments.append(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{bucket_id}>/*]",
+                reason="The Distributed Map reads its item list (a run's batches) and writes the "
+                "children's results under keys that each run chooses; this one bucket only.",
+            )
+        )
         cdk.Validations.of(role).acknowledge(*acknowledgments)
+        machine_id = stack.get_logical_id(self.state_machine.node.default_child)  # type: ignore[arg-type]
+        executions = (
+            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'
+        )
+        cdk.Validations.of(self.state_machine).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{executions}:*]",
+                reason="The Distributed Map describes and stops its own child executions, whose "
+                "names Step Functions chooses; scoped to this state machine's executions.",
+            ),
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{executions}/*:*]",
+                reason="The Distributed Map redrives its own Map Runs' child executions; scoped to "
+                "this state machine's executions.",
+            ),
+        )

@@ -56,7 +56,9 @@ class QueueConsumer(Construct):
     - the rule's target retries delivery, then parks the event in `delivery_dead_letter_queue`;
     - the queue redrives a message to `dead_letter_queue` after `workflow.max_receive_count`
       receives;
-    - the consumer reports partial batch failures, so one bad message is retried alone;
+    - the consumer reports partial batch failures, so one bad message is retried alone
+      (which is also what makes a large batch with a batching window safe: one invocation
+      for many records, `workflow.max_batching_window_seconds`, where volume makes it pay);
     - alarms on both dead-letter queues and on the age of the oldest queued message.
     """
 
@@ -77,7 +79,10 @@ class QueueConsumer(Construct):
         self.queue = _queue(
             self,
             "Queue",
-            visibility_timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT.to_seconds() * 6),
+            # Lambda's guidance: six times the function timeout, plus the batching window.
+            visibility_timeout=cdk.Duration.seconds(
+                CONSUMER_TIMEOUT.to_seconds() * 6 + workflow.max_batching_window_seconds
+            ),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=workflow.max_receive_count
             ),
@@ -126,6 +131,11 @@ class QueueConsumer(Construct):
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=workflow.batch_size,
+                max_batching_window=(
+                    cdk.Duration.seconds(workflow.max_batching_window_seconds)
+                    if workflow.max_batching_window_seconds
+                    else None
+                ),
                 report_batch_item_failures=True,
             )
         )

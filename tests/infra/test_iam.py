@@ -87,12 +87,10 @@ def test_webhook_reads_one_secret_puts_objects_and_events(synthesized: Synthesiz
     assert not any(a.startswith("states:") for a in actions)
 
 
-def test_consumers_use_ledger_idempotency_and_bus_only(synthesized: Synthesized) -> None:
+def test_consumers_use_the_ledger_and_the_bus_only(synthesized: Synthesized) -> None:
+    """No deduplication store: the webhook's delivery claim deduplicates, the ledger absorbs redeliveries."""
     stack = synthesized.stack
-    allowed_tables = {
-        synthesized.logical_id(stack.tables.ledger),
-        synthesized.logical_id(stack.tables.idempotency),
-    }
+    allowed_tables = {synthesized.logical_id(stack.tables.ledger)}
     for consumer in stack.consumers:
         actions = _role_actions(synthesized, synthesized.logical_id(consumer.consumer.role))
         assert "dynamodb:PutItem" in actions and "events:PutEvents" in actions
@@ -100,14 +98,16 @@ def test_consumers_use_ledger_idempotency_and_bus_only(synthesized: Synthesized)
         assert not any(a.startswith(("s3:", "secretsmanager:", "states:")) for a in actions)
 
 
-def test_billing_tasks_use_the_ledger_and_the_bus_only(synthesized: Synthesized) -> None:
+def test_billing_tasks_use_the_ledger_the_bus_and_their_run_workspace_only(synthesized: Synthesized) -> None:
     stack = synthesized.stack
     ledger_id = synthesized.logical_id(stack.tables.ledger)
+    workspace_id = synthesized.logical_id(stack.billing.workspace)
     for task in stack.billing.task_functions.values():
         actions = _role_actions(synthesized, synthesized.logical_id(task.role))
         assert _referenced_ids(actions["dynamodb:PutItem"]) == {ledger_id}
         assert "events:PutEvents" in actions
-        assert not any(a.startswith(("s3:", "secretsmanager:", "states:")) for a in actions)
+        assert all(_referenced_ids(actions[a]) == {workspace_id} for a in actions if a.startswith("s3:"))
+        assert not any(a.startswith(("secretsmanager:", "states:")) for a in actions)
 
 
 def test_the_starter_may_only_start_and_look_up_this_state_machines_runs(synthesized: Synthesized) -> None:

@@ -28,6 +28,40 @@ def test_consumer_reports_partial_batch_failures(synthesized: Synthesized, workf
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [synthesized.logical_id(consumer.queue), "Arn"]}
 
 
+def _mapping(synthesized: Synthesized, workflow: topology.Workflow) -> dict:  # type: ignore[type-arg]
+    consumer = _consumer(synthesized, workflow)
+    (mapping,) = [
+        props
+        for props in synthesized.properties("AWS::Lambda::EventSourceMapping")
+        if props["FunctionName"] == {"Ref": synthesized.logical_id(consumer.consumer.function)}
+    ]
+    return mapping
+
+
+def test_the_actuals_consumer_gathers_up_to_100_records_for_at_most_5_seconds(synthesized: Synthesized) -> None:
+    """Time entries arrive in bursts: one invocation per 100 records instead of one per few."""
+    actuals = next(w for w in topology.WORKFLOWS if w.name == "actuals")
+    mapping = _mapping(synthesized, actuals)
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (100, 5)
+
+
+@pytest.mark.parametrize("workflow", [w for w in topology.WORKFLOWS if w.name != "actuals"], ids=lambda w: w.name)
+def test_low_volume_consumers_are_invoked_at_once(synthesized: Synthesized, workflow: topology.Workflow) -> None:
+    """Contracts and ERP feedback are a few events a day: a window would only add latency."""
+    mapping = _mapping(synthesized, workflow)
+    assert mapping["BatchSize"] == 10
+    assert "MaximumBatchingWindowInSeconds" not in mapping
+
+
+@pytest.mark.parametrize("workflow", topology.WORKFLOWS, ids=lambda w: w.name)
+def test_a_batch_fits_in_the_queue_visibility_timeout(synthesized: Synthesized, workflow: topology.Workflow) -> None:
+    consumer = _consumer(synthesized, workflow)
+    queue = synthesized.template["Resources"][synthesized.logical_id(consumer.queue)]["Properties"]
+    function = synthesized.template["Resources"][synthesized.logical_id(consumer.consumer.function)]["Properties"]
+    window = _mapping(synthesized, workflow).get("MaximumBatchingWindowInSeconds", 0)
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"] + window
+
+
 @pytest.mark.parametrize("workflow", topology.WORKFLOWS, ids=lambda w: w.name)
 def test_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized, workflow: topology.Workflow) -> None:
     consumer = _consumer(synthesized, workflow)

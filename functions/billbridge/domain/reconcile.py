@@ -97,23 +97,8 @@ def reconcile_entry(
                 rule=line.rate_rule,
                 detail=f"{line.quantity} x {line.rate} = {line.amount} {line.currency}",
             )
-        if new_lines:
-            draft.emit(
-                "actuals",
-                "EntryRated",
-                {
-                    "entry_id": entry.entry_id,
-                    "revision": entry.revision,
-                    "lines": [
-                        {
-                            "line_id": line.line_id,
-                            "contract_version": line.contract_version,
-                            "amount": str(line.amount),
-                        }
-                        for line in new_lines
-                    ],
-                },
-            )
+        # No `EntryRated` event: nothing consumes one. The `line_rated` audit records above
+        # are the lineage, and `InvoiceProposed` tells downstream systems what was billed.
 
     issues = merge_issues(issues)
     raised = {issue.type for issue in issues}

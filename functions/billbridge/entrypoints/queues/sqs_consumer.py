@@ -1,9 +1,16 @@
 """What every queue consumer does around its use case.
 
-Partial batch responses (a failed record is retried alone); Powertools
-idempotency keyed by the delivery identity (source, id); a record that can never
-succeed (malformed, or out of retries) is sent to the dead-letter queue with
-the error and the correlation id as message attributes, so an operator sees why.
+Partial batch responses (a failed record is retried alone); a record that can
+never succeed (malformed, or out of retries) is sent to the dead-letter queue
+with the error and the correlation id as message attributes, so an operator
+sees why.
+
+No deduplication store here: an event is deduplicated once, by the webhook's
+delivery claim on (source, id) before it reaches the bus. What still arrives
+twice (SQS at-least-once delivery, a DLQ redrive, an archive replay) is
+absorbed by the ledger itself: every rule is keyed by business identity (entry
+id + revision, contract version, proposal id, payment id), and a change that
+changes nothing is neither saved nor published (`apply_to_book`).
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from billbridge import topology
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.observability import count, logger, metrics, tracer
-from billbridge.settings import hub_settings
 
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError)
 """Errors of the input itself: retrying cannot help."""
@@ -31,22 +37,9 @@ def consume_batch(
     event: dict[str, Any], context: Any, *, workflow: str, use_case: Callable[[], UseCase]
 ) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    idempotency_config = IdempotencyConfig(
-        event_key_jmespath="[source, id]",
-        expires_after_seconds=topology.IDEMPOTENCY_EXPIRY_SECONDS,
-        raise_on_no_idempotency_key=True,
-    )
-    idempotency_config.register_lambda_context(context)
     handle = use_case()
 
-    @idempotent_function(
-        data_keyword_argument="delivery",
-        persistence_store=_idempotency_store(),
-        config=idempotency_config,
-        key_prefix=f"billbridge.{workflow}",
-    )
     @tracer().capture_method(capture_response=False)
     def process(delivery: dict[str, Any]) -> dict[str, Any]:
         ingested = IngestedEvent.from_detail(delivery["type"], delivery["detail"])
@@ -129,17 +122,6 @@ def _correlation_id_of(body: str) -> str:
         return str(json.loads(body)["detail"]["correlationid"])
     except (ValueError, KeyError, TypeError):
         return ""
-
-
-@lru_cache(maxsize=1)
-def _idempotency_store() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=hub_settings().idempotency_table_name, key_attr="id")
-
-
-def reset_idempotency_store() -> None:
-    _idempotency_store.cache_clear()
 
 
 def _receive_count(record: Any) -> int:

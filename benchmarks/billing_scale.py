@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billbridge import topology
-
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ledger import StoredBook

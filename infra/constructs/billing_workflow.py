@@ -135,9 +135,7 @@ class BillingWorkflow(Construct):
         bill_batches = _DistributedMapFailingOnAnyChild(
             self,
             "BillBatches",
-            item_reader=sfn.S3JsonItemReader(
-                bucket=self.workspace, key=sfn.JsonPath.string_at("$.plan.items_key")
-            ),
+            item_reader=sfn.S3JsonItemReader(bucket=self.workspace, key=sfn.JsonPath.string_at("$.plan.items_key")),
             item_selector={
                 "period": sfn.JsonPath.string_at("$.period"),
                 "run_id": sfn.JsonPath.string_at("$.run_id"),

@@ -26,7 +26,9 @@ def scenario() -> dict[str, Any]:
 
 
 def contract(contract_id: str) -> dict[str, Any]:
-    template = next(s["deliver"] for s in scenario()["steps"] if s.get("deliver", {}).get("type") == "contract.approved")
+    template = next(
+        s["deliver"] for s in scenario()["steps"] if s.get("deliver", {}).get("type") == "contract.approved"
+    )
     event = copy.deepcopy(template)
     event["id"] = f"clm-{contract_id}"
     event["subject"] = contract_id

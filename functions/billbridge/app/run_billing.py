@@ -161,7 +161,8 @@ class ConcludeBatch:
         missing = [c for c in contract_ids if c not in by_contract]
         if unknown or missing:
             raise IncompleteBatchError(
-                f"batch {batch}: outcomes {unknown or 'known'}, contracts without an outcome {missing[:LISTED_FAILURES]}"
+                f"batch {batch}: outcomes {unknown or 'known'}, "
+                f"contracts without an outcome {missing[:LISTED_FAILURES]}"
             )
         outcomes_of = [by_contract[c] for c in contract_ids]
         summary = BatchSummary(

@@ -99,7 +99,9 @@ def billing_stack(template: dict[str, Any]) -> Iterator[tuple[LocalStack, list[d
         stack.client("s3").put_object(
             Bucket=stack.names.billing_run_bucket,
             Key="runs/r/a/batches.json",
-            Body=json.dumps([{"batch": 0, "contract_ids": list(CONTRACTS[:2])}, {"batch": 1, "contract_ids": list(CONTRACTS[2:])}]),
+            Body=json.dumps(
+                [{"batch": 0, "contract_ids": list(CONTRACTS[:2])}, {"batch": 1, "contract_ids": list(CONTRACTS[2:])}]
+            ),
         )
         return {
             "contract_count": 3,
@@ -168,6 +170,6 @@ def test_the_deployed_definition_bills_every_batch_and_succeeds_when_no_contract
     assert failures == []
     events = stack.execution_history(result["executionArn"])
     assert any(e["type"] == "MapRunStarted" for e in events)
-    assert not any(e["type"] == "TaskStateEntered" and "ComposeInvoice" in json.dumps(e, default=str) for e in events), (
-        "the contracts' steps belong to the child executions, not to the run's history"
-    )
+    assert not any(
+        e["type"] == "TaskStateEntered" and "ComposeInvoice" in json.dumps(e, default=str) for e in events
+    ), "the contracts' steps belong to the child executions, not to the run's history"

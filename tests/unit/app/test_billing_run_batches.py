@@ -35,7 +35,9 @@ class ContractsOnly(InMemoryLedger):
         return [ContractBook(contract_id=c) for c in self._ids]
 
 
-def plan(contract_ids: list[str], *, batch_size: int, wanted: list[str] | None = None) -> tuple[dict, InMemoryRunWorkspace]:
+def plan(
+    contract_ids: list[str], *, batch_size: int, wanted: list[str] | None = None
+) -> tuple[dict, InMemoryRunWorkspace]:
     workspace = InMemoryRunWorkspace()
     planned = PlanBillingRun(SelectContracts(ContractsOnly(contract_ids)), workspace, batch_size=batch_size).handle(
         period="2026-03", contract_ids=wanted, run_id="bill-2026-03-all", attempt="a1"
@@ -120,9 +122,7 @@ def test_the_cause_names_the_first_failures_and_counts_them_all() -> None:
     workspace = InMemoryRunWorkspace()
     conclude_batch(workspace, 0, {f"F{i:03d}": "failed" for i in range(LISTED_FAILURES + 5)})
 
-    summary = ConcludeRun(workspace).handle(
-        workspace="runs/r/a/", contract_count=LISTED_FAILURES + 5, batch_count=1
-    )
+    summary = ConcludeRun(workspace).handle(workspace="runs/r/a/", contract_count=LISTED_FAILURES + 5, batch_count=1)
 
     assert summary.failed_contracts == LISTED_FAILURES + 5
     assert len(summary.failed_contract_ids) == LISTED_FAILURES

@@ -301,35 +301,54 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             size,
             r["entries_per_contract"],
             r["run_s"],
-            r["contracts_per_s"],
+            r["ms_per_contract"],
             r["invoices_proposed"],
-            r["transitions"],
+            r["children"],
+            r["parent_events"],
+            r["child_events_max"],
+            r["contracts_in_largest_child"],
             r["transitions_per_contract"],
         ]
         for size, r in f["sizes"].items()
     ]
     definition = next(iter(f["sizes"].values()))["definition"]
+    projected = f["projection"]
     return "\n\n".join(
         [
             "Books built by the hub's use cases on the in-memory ledger and batch-written to the local "
             "ledger table; one billing run over all contracts by moto's interpreter of the deployed "
-            "definition, tasks run in-process, one at a time.",
+            "definition (a Distributed Map over batches of "
+            f"{f['batch_size']} contracts, one child execution each), tasks run in-process, one at a time. "
+            "History events: the run's own execution (`parent`) as moto records it, and the largest child "
+            "execution's (moto keeps no history for children: the benchmark gives each one its own, plus "
+            "the ExecutionStarted/Succeeded pair AWS records).",
             _table(
                 [
                     "contracts",
                     "entries each",
                     "run s",
-                    "contracts/s",
+                    "ms/contract",
                     "invoices",
-                    "transitions",
+                    "children",
+                    "parent events",
+                    "child events (max)",
+                    "contracts in that child",
                     "transitions/contract",
                 ],
                 rows,
             ),
-            f"From the definition: {definition['per_contract_invoiced']} transitions per invoiced contract "
+            f"At {projected['contracts']:,} contracts, from the measured per-item figures: "
+            f"{projected['children']:,} children; parent {projected['parent_events']} events (flat across "
+            f"sizes), a child {projected['child_events_per_contract']} events per contract x "
+            f"{projected['batch_size']} = {projected['child_events']:,}; largest execution "
+            f"{projected['max_events_per_execution']:,} of {projected['limit']:,} "
+            f"({_verdict(projected['under_limit'])}). A child would reach the limit at "
+            f"{projected['largest_batch_under_limit']:,} contracts per batch.",
+            f"From the definition: {definition['per_contract_invoiced']} states entered per invoiced contract "
             f"({', '.join(f'{k}: {v}' for k, v in definition['per_contract_by_outcome'].items())}), plus "
-            f"{definition['run_fixed']} per run; {definition['retries_and_catches_add']}.",
-            "On the local stack the rate per contract falls as the ledger table grows (moto's DynamoDB "
+            f"{definition['per_child_fixed']} per child and {definition['run_fixed']} per run; "
+            f"{definition['retries_and_catches_add']}.",
+            "On the local stack the time per contract grows with the ledger table (moto's DynamoDB "
             "Query walks the whole table; on AWS a Query reads only its partition). `--quick` runs 20 "
             "contracts; `python -m benchmarks.billing_scale --contracts N [N ...]` any sizes.",
         ]

@@ -54,12 +54,17 @@ def test_dynamodb_units_follow_the_item_size_rules() -> None:
     assert aws_calls.read_units(100, consistent=False) == 0.5
 
 
-def test_billing_scale_runs_and_counts_transitions() -> None:
+def test_billing_scale_runs_and_counts_the_parent_and_child_histories() -> None:
     figures = billing_scale.run(sizes=(2,), entries=3)
     size = figures["sizes"]["2"]
     assert size["invoices_proposed"] == 2
+    assert size["children"] == 1 and size["contracts_in_largest_child"] == 2
+    assert size["child_events_max"] > size["parent_events"] > 0
     assert size["transitions"] > 0
     assert figures["transitions_per_contract_definition"] == size["definition"]["per_contract_invoiced"]
+    projected = figures["projection"]
+    assert projected["children"] == 100_000 // figures["batch_size"]
+    assert projected["max_events_per_execution"] == max(projected["parent_events"], projected["child_events"])
 
 
 def test_package_size_reports_both_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +91,8 @@ def test_run_all_writes_figures_and_keeps_other_readme_sections(
     monkeypatch.setattr(run_all, "README", readme)
     monkeypatch.setattr(run_all, "FIGURES", tmp_path / "figures.json")
     monkeypatch.setattr(run_all, "RESULTS_DIR", tmp_path)
-    fake = {"sizes": {"2": _fake_scale()}, "largest_contracts": 2}
+    sizes = {"2": _fake_scale()}
+    fake = {"sizes": sizes, "largest_contracts": 2, "batch_size": 100, "projection": billing_scale.projection(sizes)}
     monkeypatch.setitem(run_all.RUNNERS, "billing_scale", lambda quick: dict(fake))
     run_all.main(["--only", "billing_scale", "--quick"])
     written = json.loads((tmp_path / "figures.json").read_text())
@@ -102,14 +108,21 @@ def _fake_scale() -> dict[str, Any]:
     return {
         "entries_per_contract": 3,
         "run_s": 1.0,
+        "ms_per_contract": 500.0,
         "contracts_per_s": 2.0,
         "invoices_proposed": 2,
+        "children": 1,
+        "parent_events": 12,
+        "child_events_max": 45,
+        "contracts_in_largest_child": 2,
+        "child_events_per_contract": 22.5,
         "transitions": 11,
         "transitions_per_contract": 5.5,
         "definition": {
-            "per_contract_invoiced": 4,
-            "per_contract_by_outcome": {"InvoicePosted": 4},
-            "run_fixed": 3,
+            "per_contract_invoiced": 5,
+            "per_contract_by_outcome": {"Invoiced": 5},
+            "per_child_fixed": 2,
+            "run_fixed": 5,
             "retries_and_catches_add": "more",
         },
     }

@@ -91,6 +91,21 @@ WILDCARD_ALLOW_LIST: tuple[Allowed, ...] = (
         r"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*",
         "The starter reads the executions of its own state machine (deterministic run names).",
     ),
+    Allowed(
+        frozenset({"s3:PutObject", "s3:GetObject"}),
+        r"<BillingWorkflowRunWorkspace[A-Z0-9]+\.Arn>/runs/\*",
+        "Billing run tasks write and read their run's batches and summaries; each run has a new prefix.",
+    ),
+    Allowed(
+        frozenset({"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}),
+        r"arn:<AWS::Partition>:s3:::<BillingWorkflowRunWorkspace[A-Z0-9]+>/\*",
+        "The Distributed Map's item reader and result writer, on the run workspace bucket only.",
+    ),
+    Allowed(
+        frozenset({"states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"}),
+        r"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*BillingWorkflowStateMachine.*:\*",
+        "The Distributed Map describes, stops and redrives its own child executions.",
+    ),
 )
 
 KEY_POLICY_ALLOW_LIST: tuple[Allowed, ...] = (

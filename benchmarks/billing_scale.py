@@ -247,6 +247,73 @@ def run_size(contracts: int, entries: int) -> dict[str, Any]:
     }
 
 
+class NamedContracts:
+    """A SelectContracts stand-in: the given contract ids, without a ledger."""
+
+    def __init__(self, contract_ids: list[str]) -> None:
+        self._ids = contract_ids
+
+    def handle(self, *, period: str, contract_ids: list[str] | None) -> list[str]:
+        return list(self._ids)
+
+
+def run_definition_only(contracts: int) -> dict[str, Any]:
+    """The deployed definition over `contracts` contracts with stand-in tasks: selection writes
+    the batches (the real PlanBillingRun over named ids), compose proposes, post posts, the real
+    ConcludeBatch and ConcludeRun count. No ledger: what is measured is the state machine's
+    history and the interpreter's time, which do not depend on the billing work."""
+    from billbridge.adapters.s3_run_workspace import S3RunWorkspace
+    from billbridge.app.run_billing import PlanBillingRun
+
+    tasks = {task.name: task.handler for task in topology.BILLING_TASKS}
+    ids = [f"SOW-DEF-{i:06d}" for i in range(contracts)]
+
+    def select(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        workspace = S3RunWorkspace(bucket_name=stack.names.billing_run_bucket, client=stack.client("s3"))
+        plan = PlanBillingRun(NamedContracts(ids), workspace, batch_size=topology.BILLING_BATCH_SIZE)  # type: ignore[arg-type]
+        return plan.handle(period=PERIOD, contract_ids=None, run_id=str(event["run_id"]), attempt="a")
+
+    def compose(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {**event, "proposal_id": f"{event['contract_id']}-{PERIOD}-1"}
+
+    def post(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {**event, "posted": [event["proposal_id"]]}
+
+    handlers = {tasks["select_contracts"]: select, tasks["compose_invoice"]: compose, tasks["post_invoice"]: post}
+    with LocalStack(handlers=handlers, extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        started = time.perf_counter()
+        with recorded_child_histories() as children:
+            result = stack.start_billing_run(
+                {"period": PERIOD, "contract_ids": None, "run_id": f"definition-{contracts}"},
+                name=f"definition-{contracts}",
+                timeout_seconds=4 * 3600,
+            )
+        run_s = time.perf_counter() - started
+        if result["status"] != "SUCCEEDED":
+            raise RuntimeError(f"billing run {result['status']}: {result.get('error')} {result.get('cause')}")
+        parent_events, parent_transitions = parent_history(stack, result["executionArn"])
+        output = result["output"]
+    largest_child = max(range(len(children.events)), key=lambda i: children.events[i])
+    transitions = parent_transitions + sum(children.transitions)
+    return {
+        "contracts": contracts,
+        "entries_per_contract": "stand-in tasks",
+        "run_s": round(run_s, 1),
+        "ms_per_contract": round(1000 * run_s / contracts, 1),
+        "contracts_per_s": round(contracts / run_s, 2),
+        "invoices_proposed": int(output["invoiced"]),
+        "children": len(children.events),
+        "parent_events": parent_events,
+        "child_events_max": children.events[largest_child],
+        "contracts_in_largest_child": children.contracts[largest_child],
+        "child_events_per_contract": round(
+            children.events[largest_child] / max(children.contracts[largest_child], 1), 2
+        ),
+        "transitions": transitions,
+        "transitions_per_contract": round(transitions / contracts, 2),
+    }
+
+
 def projection(sizes: dict[str, dict[str, Any]], contracts: int = PROJECTED_CONTRACTS) -> dict[str, Any]:
     """History events per execution at `contracts`, from the measured per-item figures: the
     parent's count (measured flat across sizes, taken at its largest) and a child's events
@@ -290,8 +357,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--contracts", type=int, nargs="+", default=[200])
     parser.add_argument("--entries", type=int, default=50, help="time entries per contract")
     parser.add_argument("--output", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--definition-only",
+        action="store_true",
+        help="stand-in tasks, no ledger: the state machine's history and the interpreter's time only",
+    )
     args = parser.parse_args(argv)
-    figures = run(args.contracts, args.entries)
+    if args.definition_only:
+        with quiet_functions():
+            figures = {"definition_only": {str(n): run_definition_only(n) for n in args.contracts}}
+    else:
+        figures = run(args.contracts, args.entries)
     print(json.dumps(figures, indent=2))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:

@@ -69,12 +69,19 @@ class Hub:
 
 
 @contextmanager
-def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
+def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[Hub]:
+    """The hub a command acts on.
+
+    Local and `read_only`: the saved state is read from the store as it is committed,
+    without starting the stand-ins (fast). Local otherwise: the local stack is started
+    from the store and the whole command is one unit of work (one transaction of the
+    store: it sees what other processes committed before it, and what it writes is
+    committed when it ends, even if it fails half-way, as AWS would keep it)."""
     if getattr(args, "stack", None):
         yield _deployed_hub(args)
         return
-    from billbridge.localstack.snapshot import default_state_path
-    from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.resources import LocalNames
+    from billbridge.localstack.store import default_state_path
 
     state = Path(args.state_file) if getattr(args, "state_file", None) else default_state_path()
     if not state.is_file():
@@ -82,27 +89,51 @@ def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
             f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
             "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
         )
-    with LocalStack(state_file=state) as stack:
-        hub = Hub(
-            ledger=DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb")),
+    names = LocalNames()
+    queues = [
+        QueueNames(
+            workflow=workflow.name,
+            queue_url=names.queue_url(names.queue(workflow)),
+            dead_letter_queue_url=names.queue_url(names.dead_letter_queue(workflow)),
+        )
+        for workflow in topology.WORKFLOWS
+    ]
+    if read_only:
+        yield from _store_hub(state, names, queues)
+        return
+    from billbridge.localstack.stack import LocalStack
+
+    with LocalStack(state_file=state) as stack, stack.unit_of_work():
+        yield Hub(
+            ledger=DynamoLedger(names.ledger_table, client=stack.client("dynamodb")),
             client=stack.client,
-            queues=[
-                QueueNames(
-                    workflow=workflow.name,
-                    queue_url=stack.queue_url(stack.names.queue(workflow)),
-                    dead_letter_queue_url=stack.queue_url(stack.names.dead_letter_queue(workflow)),
-                )
-                for workflow in topology.WORKFLOWS
-            ],
-            state_machine_arn=stack.names.state_machine_arn,
+            queues=queues,
+            state_machine_arn=names.state_machine_arn,
             is_local=True,
             start_run=lambda run_input, name: stack.start_billing_run(run_input, name=name),
             drain=stack.drain,
-            extras={"stack": stack, "state_file": state},
+            extras={"stack": stack, "names": names, "state_file": state},
         )
-        yield hub
-        if hub.changed:
-            stack.save(state)
+
+
+def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hub]:
+    from billbridge.localstack.store import LocalStore
+    from billbridge.localstack.store_reader import StoreClients
+
+    def refuse_run(run_input: dict[str, Any], name: str) -> dict[str, Any]:
+        raise RuntimeError("a read-only command cannot start a billing run")
+
+    with LocalStore(state, create=False) as store:
+        clients = StoreClients(store, names)
+        yield Hub(
+            ledger=DynamoLedger(names.ledger_table, client=clients("dynamodb")),
+            client=clients,
+            queues=queues,
+            state_machine_arn=names.state_machine_arn,
+            is_local=True,
+            start_run=refuse_run,
+            extras={"names": names, "state_file": state},
+        )
 
 
 def _deployed_hub(args: argparse.Namespace) -> Hub:

@@ -2,7 +2,7 @@
 
 Each command family lives in its own module under billbridge.cli.commands and
 exposes `register(subparsers)`; the chosen sub-command's `handler(args)` returns
-the process exit code.
+the process exit code (see EXIT_CODES).
 """
 
 from __future__ import annotations
@@ -25,10 +25,29 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+EXIT_OK = 0
+EXIT_DIFFERENCES = 1
+"""The command ran, and its answer is "no": differences with the legacy or expected report, a refused decision."""
+EXIT_USAGE = 2
+"""Bad arguments, or a local state that cannot be used (missing, damaged: the message says what to do)."""
+EXIT_HUB_FAILED = 3
+"""The hub failed: a billing step failed, a function crashed, a delivery was answered 5xx."""
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  done; every contract billed or held by a rule (deliveries refused with a 4xx and
+     messages dead-lettered with a stated reason are the senders' errors: reported, still {EXIT_OK})
+  {EXIT_DIFFERENCES}  done, with differences (replay --compare/--expected) or a refused decision
+  {EXIT_USAGE}  usage error, or the local state is missing or damaged (the message says what to do)
+  {EXIT_HUB_FAILED}  the hub failed: a billing step failed, a function crashed or a delivery got a 5xx
+     (each printed; tracebacks in the log on stderr)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billbridge",
         description="Billbridge integration hub: contracts (CLM), delivery (PSA) and invoicing (ERP) in step.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
@@ -71,8 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from billbridge.localstack.store import LocalStateError
+
     with quiet_function_logs():
-        return int(handler(args) or 0)
+        try:
+            return int(handler(args) or 0)
+        except LocalStateError as error:
+            print(f"billbridge: {error}", file=sys.stderr)
+            return EXIT_USAGE
 
 
 if __name__ == "__main__":

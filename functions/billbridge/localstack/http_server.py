@@ -16,8 +16,8 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -77,9 +77,7 @@ class LocalWebhookServer(ThreadingHTTPServer):
         if age > DEFAULT_TOLERANCE_SECONDS:
             reason = f"{HEADER_TIMESTAMP} is {age} s old; at most {DEFAULT_TOLERANCE_SECONDS} s is accepted"
         elif -age > DEFAULT_TOLERANCE_SECONDS:
-            reason = (
-                f"{HEADER_TIMESTAMP} is {-age} s in the future; at most {DEFAULT_TOLERANCE_SECONDS} s is accepted"
-            )
+            reason = f"{HEADER_TIMESTAMP} is {-age} s in the future; at most {DEFAULT_TOLERANCE_SECONDS} s is accepted"
         else:
             return None
         return json.dumps({"error": f"signature rejected: {reason}"}).encode()

@@ -193,9 +193,7 @@ class QueuePump:
             with PatchedEnvironment(self.consumer_environment(workflow), isolate=False):
                 response = handler({"Records": records}, new_context(self._names.queue(workflow)))
         except Exception as error:
-            LOGGER.error(
-                "consumer of %s raised %s: %s", workflow.name, type(error).__name__, error, exc_info=True
-            )
+            LOGGER.error("consumer of %s raised %s: %s", workflow.name, type(error).__name__, error, exc_info=True)
             first_line = next(iter(str(error).splitlines()), "")
             stats.errors.append(f"{type(error).__name__}: {first_line}")
             return all_ids

@@ -9,7 +9,6 @@ base64, messages keep their body and message attributes.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 

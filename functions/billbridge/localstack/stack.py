@@ -37,14 +37,14 @@ from moto.core.config import DefaultConfig
 from billbridge import topology
 from billbridge.localstack import definition as definitions
 from billbridge.localstack import resources, snapshot
-from billbridge.localstack.stand_in_boundary import StandInBoundary
-from billbridge.localstack.store import LocalStore
-from billbridge.localstack.store_sync import StoreSync, table_keys
 from billbridge.localstack.aws_environment import ACCOUNT_ID, BASE_ENVIRONMENT, REGION, PatchedEnvironment
 from billbridge.localstack.handler_resolver import HandlerResolver, LambdaHandler
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.lambda_dispatch import LambdaDispatcher
 from billbridge.localstack.queue_pump import DrainSummary, QueuePump
+from billbridge.localstack.stand_in_boundary import StandInBoundary
+from billbridge.localstack.store import LocalStore
+from billbridge.localstack.store_sync import StoreSync, table_keys
 
 LOGGER = logging.getLogger(__name__)
 MOTO_CONFIG: DefaultConfig = {
@@ -127,7 +127,10 @@ class LocalStack:
         self._env.__enter__()
         try:
             self._boundary = StandInBoundary(
-                {physical: (schema.partition_key, schema.sort_key) for physical, (_, schema) in table_keys(self.names).items()}
+                {
+                    physical: (schema.partition_key, schema.sort_key)
+                    for physical, (_, schema) in table_keys(self.names).items()
+                }
             )
             self._boundary.__enter__()
             self._mock = mock_aws(config=MOTO_CONFIG)
@@ -435,9 +438,7 @@ class LocalStack:
         result["succeeded"] = result["status"] == "SUCCEEDED" and not result["failed_steps"]
         return result
 
-    def _start_and_wait(
-        self, sfn: Any, input: Mapping[str, Any], name: str, timeout_seconds: float
-    ) -> dict[str, Any]:
+    def _start_and_wait(self, sfn: Any, input: Mapping[str, Any], name: str, timeout_seconds: float) -> dict[str, Any]:
         try:
             execution_arn = sfn.start_execution(
                 stateMachineArn=self.names.state_machine_arn, name=name, input=json.dumps(input)

@@ -46,13 +46,13 @@ def index_keys(item: dict[str, Any], store_table: str) -> tuple[str | None, str 
     if store_table != "ledger":
         return None, None
     lookup = topology.LEDGER_LOOKUP_KEYS
-    return scalar(item.get(lookup.partition_key)), (
-        scalar(item.get(lookup.sort_key)) if lookup.sort_key else None
-    )
+    return scalar(item.get(lookup.partition_key)), (scalar(item.get(lookup.sort_key)) if lookup.sort_key else None)
 
 
 class StoreSync:
-    def __init__(self, store: LocalStore, names: LocalNames, clients: dict[str, Any], boundary: StandInBoundary) -> None:
+    def __init__(
+        self, store: LocalStore, names: LocalNames, clients: dict[str, Any], boundary: StandInBoundary
+    ) -> None:
         self.store = store
         self.names = names
         self.clients = clients

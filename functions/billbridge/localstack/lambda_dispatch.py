@@ -121,6 +121,7 @@ class LambdaDispatcher:
         return json.dumps(result).encode("utf-8")
 
     def _record_failed_step(self, function_name: str, event: dict[str, Any]) -> None:
+        """The state machine caught a step's error (after its retries) and hands it to record_failure."""
         error = event.get("error") if isinstance(event.get("error"), dict) else {}
         cause = str(error.get("Cause", ""))
         try:
@@ -130,7 +131,7 @@ class LambdaDispatcher:
         trace = parsed.get("stackTrace") if isinstance(parsed, dict) else None
         message = parsed.get("errorMessage") if isinstance(parsed, dict) else cause
         failure = FunctionFailure(
-            function=function_name,
+            function="billing step",
             error_type=str(error.get("Error", "UnknownError")),
             message=str(message or ""),
             run_id=_text(event, "run_id"),

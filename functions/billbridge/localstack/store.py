@@ -314,6 +314,21 @@ class LocalStore:
         self._db.execute("UPDATE objects SET body = NULL, gen = ? WHERE body IS NOT NULL", (generation,))
         self._db.execute("UPDATE messages SET body = NULL, gen = ? WHERE body IS NOT NULL", (generation,))
 
+    def forget_items(self, table: str) -> int:
+        """Delete every item of one table (e.g. `idempotency`) in one transaction; returns how many."""
+        self.begin()
+        try:
+            generation = self.generation() + 1
+            count = self._db.execute(
+                "UPDATE items SET item = NULL, gen = ? WHERE tbl = ? AND item IS NOT NULL", (generation, table)
+            ).rowcount
+            self.set_generation(generation)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        return int(count)
+
     def put_item(
         self,
         table: str,

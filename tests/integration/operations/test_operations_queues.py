@@ -8,6 +8,7 @@ from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.localstack.stack import LocalStack
+from billbridge.localstack.store import LocalStore, encode_binary
 
 
 def canonical_envelope(event_id: str, entry_id: str, correlation_id: str) -> str:
@@ -129,11 +130,11 @@ def test_an_unknown_queue_is_refused(state: Path, cli) -> None:
 
 
 def ledger_items(state: Path, *, ignore: tuple[str, ...] = ()) -> list[Any]:
-    document = json.loads(state.read_text())
-    return sorted(
-        json.dumps({k: v for k, v in item.items() if k not in ignore}, sort_keys=True)
-        for item in document["tables"]["ledger"]
-    )
+    with LocalStore(state, create=False) as store:
+        return sorted(
+            json.dumps({k: v for k, v in encode_binary(item).items() if k not in ignore}, sort_keys=True)
+            for item in store.items("ledger")
+        )
 
 
 def test_replay_archive_republishes_the_stored_payloads_and_bills_nothing_twice(state: Path, cli_json) -> None:
@@ -151,9 +152,8 @@ def test_replay_without_the_idempotency_records_still_changes_no_book(state: Pat
     """Past the idempotency window the consumers run again: the books themselves absorb the replay
     (book revisions, lines, invoices, exceptions and audit unchanged; only the cross-system id map
     is re-sent downstream and its `updated_at` refreshed)."""
-    document = json.loads(state.read_text())
-    document["tables"]["idempotency"] = []
-    state.write_text(json.dumps(document))
+    with LocalStore(state, create=False) as store:
+        assert store.forget_items("idempotency") > 0
     before = ledger_items(state, ignore=("updated_at",))
     replayed = cli_json("replay-archive", "--from", "2000-01-01", "--to", "2100-12-31", state=state)
     assert len(replayed["events"]) == 7

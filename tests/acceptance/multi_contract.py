@@ -30,7 +30,9 @@ def _event(event_id: str, source: str, event_type: str, data: dict[str, Any], su
     }
 
 
-def multi_contract_scenario(contracts: int = 6, entries_per_contract: int = 3, period: str = "2026-03") -> dict[str, Any]:
+def multi_contract_scenario(
+    contracts: int = 6, entries_per_contract: int = 3, period: str = "2026-03"
+) -> dict[str, Any]:
     base, _ = load_scenario("01-time-and-materials")
     steps: list[dict[str, Any]] = []
     for n in range(1, contracts + 1):

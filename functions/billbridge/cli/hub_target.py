@@ -103,7 +103,7 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
         return
     from billbridge.localstack.stack import LocalStack
 
-    with LocalStack(state_file=state) as stack, stack.unit_of_work():
+    with LocalStack(state_file=state, lazy_billing=True) as stack, stack.unit_of_work():
         yield Hub(
             ledger=DynamoLedger(names.ledger_table, client=stack.client("dynamodb")),
             client=stack.client,

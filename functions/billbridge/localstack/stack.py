@@ -55,7 +55,9 @@ WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
 API_STAGE = "local"
 
 Response = tuple[int, dict[str, str], bytes]
-SERVICES = ("dynamodb", "s3", "sqs", "events", "secretsmanager", "lambda", "iam", "stepfunctions")
+CORE_SERVICES = ("dynamodb", "s3", "sqs", "events", "secretsmanager")
+"""Clients the stack needs from the start; lambda, iam and stepfunctions come with the billing workflow."""
+SERVICES = (*CORE_SERVICES, "lambda", "iam", "stepfunctions")
 _CLIENTS: dict[str, Any] = {}
 
 
@@ -93,6 +95,7 @@ class LocalStack:
         extra_env: Mapping[str, str] | None = None,
         names: resources.LocalNames | None = None,
         reset_state: bool = False,
+        lazy_billing: bool = False,
     ) -> None:
         self.names = names or resources.LocalNames()
         self.state_file = Path(state_file) if state_file is not None else None
@@ -111,6 +114,9 @@ class LocalStack:
         self.environment: dict[str, str] = {}
         self.started_in_seconds = 0.0
         self._reset_state = reset_state
+        self._lazy_billing = lazy_billing
+        self._billing_created = False
+        self.definition = ""
         self._boundary: StandInBoundary | None = None
         self._store: LocalStore | None = None
         self._sync: StoreSync | None = None
@@ -120,7 +126,7 @@ class LocalStack:
 
     def __enter__(self) -> LocalStack:
         started = time.perf_counter()
-        definition = self._load_definition_source()
+        definition = None if self._lazy_billing else self._load_definition_source()
         if self.state_file is not None:
             self._store = LocalStore(self.state_file)
         self._env = PatchedEnvironment(BASE_ENVIRONMENT)
@@ -191,23 +197,16 @@ class LocalStack:
             return self._template
         return definitions.load_billing_template(self._repo_root)
 
-    def _create(self, definition_source: str | Mapping[str, Any]) -> None:
-        for service in SERVICES:
+    def _create(self, definition_source: str | Mapping[str, Any] | None) -> None:
+        for service in CORE_SERVICES:
             self._clients[service] = _shared_client(service)
         c = self._clients
         resources.create_tables(c["dynamodb"], self.names)
         resources.create_bucket(c["s3"], self.names)
         resources.create_queues_and_rules(c["sqs"], c["events"], self.names)
         self.secret_arn = resources.create_secret(c["secretsmanager"], self.names, self._secrets)
-        resources.create_task_functions(c["iam"], c["lambda"], self.names)
-        if isinstance(definition_source, str):
-            asl = definition_source
-        elif "Resources" in definition_source:
-            asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
-        else:
-            asl = json.dumps(definition_source)
-        resources.create_state_machine(c["stepfunctions"], self.names, asl)
-        self.definition = asl
+        if definition_source is not None:
+            self._create_billing(definition_source)
         self.environment = {
             topology.ENV_LEDGER_TABLE: self.names.ledger_table,
             topology.ENV_IDEMPOTENCY_TABLE: self.names.idempotency_table,
@@ -222,6 +221,25 @@ class LocalStack:
         self._env.update(self.environment)
         self._reset_settings()
         self._pump = QueuePump(c["sqs"], self.names, self.resolver)
+
+    def _create_billing(self, definition_source: str | Mapping[str, Any]) -> None:
+        """The billing task functions and the state machine (moto's ASL interpreter costs ~2 s to load)."""
+        resources.create_task_functions(self.client("iam"), self.client("lambda"), self.names)
+        if isinstance(definition_source, str):
+            asl = definition_source
+        elif "Resources" in definition_source:
+            asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
+        else:
+            asl = json.dumps(definition_source)
+        resources.create_state_machine(self.client("stepfunctions"), self.names, asl)
+        self.definition = asl
+        self._billing_created = True
+
+    def ensure_billing(self) -> None:
+        """Create the billing workflow now if the stack was started with `lazy_billing`."""
+        with self._unit_lock:
+            if not self._billing_created:
+                self._create_billing(self._load_definition_source())
 
     @staticmethod
     def _reset_settings() -> None:
@@ -403,6 +421,8 @@ class LocalStack:
     def _finish_running_executions(self, timeout_seconds: float = 60.0) -> None:
         """Executions run on moto's threads: let them end here, so none of them
         reaches the handlers of a stack started after this one."""
+        if not self._billing_created:
+            return
         try:
             running = self.client("stepfunctions").list_executions(
                 stateMachineArn=self.names.state_machine_arn, statusFilter="RUNNING"
@@ -425,6 +445,7 @@ class LocalStack:
         and `function_errors` (every exception a task function raised during the run, each
         logged with its traceback); `succeeded` is True only when the execution SUCCEEDED
         and no step failed."""
+        self.ensure_billing()
         sfn = self.client("stepfunctions")
         dispatcher = self._dispatcher
         raised_before = len(dispatcher.raised) if dispatcher else 0

@@ -27,7 +27,7 @@ from billbridge.localstack.resources import LocalNames
 from billbridge.localstack.stand_in_boundary import STAND_IN_LOCK, StandInBoundary, canonical_key
 from billbridge.localstack.store import Changes, LocalStore, MessageRow, ObjectRow, scalar
 
-RAW_BUCKET_KEY = "raw"
+BATCH_WRITE_LIMIT = 25
 
 
 def table_keys(names: LocalNames) -> dict[str, tuple[str, topology.KeySchema]]:
@@ -113,14 +113,7 @@ class StoreSync:
         with STAND_IN_LOCK:
             self.boundary.tracking = False
             try:
-                for row in changes.items:
-                    physical = self.store_tables.get(row.table)
-                    if physical is None:
-                        continue
-                    if row.item is None:
-                        dynamodb.delete_item(TableName=physical, Key=json.loads(row.key))
-                    else:
-                        dynamodb.put_item(TableName=physical, Item=row.item)
+                self._apply_items(dynamodb, changes)
                 for obj in changes.objects:
                     if obj.body is None:
                         s3.delete_object(Bucket=self.names.raw_bucket, Key=obj.key)
@@ -139,6 +132,24 @@ class StoreSync:
                     self._apply_message(message)
             finally:
                 self.boundary.tracking = True
+
+    def _apply_items(self, dynamodb: Any, changes: Changes) -> None:
+        """Puts and deletes, 25 to a BatchWriteItem (a row appears once per change set)."""
+        requests: dict[str, list[dict[str, Any]]] = {}
+        for row in changes.items:
+            physical = self.store_tables.get(row.table)
+            if physical is None:
+                continue
+            if row.item is None:
+                request = {"DeleteRequest": {"Key": json.loads(row.key)}}
+            else:
+                request = {"PutRequest": {"Item": row.item}}
+            requests.setdefault(physical, []).append(request)
+        for physical, pending in requests.items():
+            for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+                batch = {physical: pending[start : start + BATCH_WRITE_LIMIT]}
+                while batch:
+                    batch = dynamodb.batch_write_item(RequestItems=batch).get("UnprocessedItems") or {}
 
     def _apply_message(self, row: MessageRow) -> None:
         queue_name = self.queues.get(row.queue)

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
-from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+if TYPE_CHECKING:
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
 
 DEFAULT_STACK_NAME = "Billbridge"
 
@@ -27,7 +30,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--state-file",
         type=Path,
-        help="local state file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
+        help="local state (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
     group.add_argument("--stack", help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME})")
     group.add_argument("--profile", help="AWS profile for --stack")
@@ -45,9 +48,11 @@ class QueueNames:
 
 @dataclass
 class Hub:
-    """What the operator commands need, the same for local and deployed."""
+    """What the operator commands need, the same for local and deployed.
 
-    ledger: DynamoLedger
+    The ledger is built on first use (`dlq list` never loads pydantic and the domain)."""
+
+    ledger_table: str
     client: Callable[[str], Any]
     queues: list[QueueNames]
     state_machine_arn: str
@@ -56,6 +61,12 @@ class Hub:
     drain: Callable[[], Any] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
+
+    @cached_property
+    def ledger(self) -> DynamoLedger:
+        from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+        return DynamoLedger(self.ledger_table, client=self.client("dynamodb"))
 
     def queue(self, name: str) -> QueueNames:
         for queue in self.queues:
@@ -105,7 +116,7 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
 
     with LocalStack(state_file=state, lazy_billing=True) as stack, stack.unit_of_work():
         yield Hub(
-            ledger=DynamoLedger(names.ledger_table, client=stack.client("dynamodb")),
+            ledger_table=names.ledger_table,
             client=stack.client,
             queues=queues,
             state_machine_arn=names.state_machine_arn,
@@ -126,7 +137,7 @@ def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hu
     with LocalStore(state, create=False) as store:
         clients = StoreClients(store, names)
         yield Hub(
-            ledger=DynamoLedger(names.ledger_table, client=clients("dynamodb")),
+            ledger_table=names.ledger_table,
             client=clients,
             queues=queues,
             state_machine_arn=names.state_machine_arn,
@@ -173,7 +184,7 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
             time.sleep(2)
 
     return Hub(
-        ledger=DynamoLedger(outputs["LedgerTableName"], client=client("dynamodb")),
+        ledger_table=outputs["LedgerTableName"],
         client=client,
         queues=[
             QueueNames(

@@ -42,7 +42,24 @@ EXIT_CODES = f"""exit codes:
      (each printed; tracebacks in the log on stderr)"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMAND_FAMILIES: dict[str, str] = {
+    "local": "billbridge.cli.commands.local",
+    "contracts": "billbridge.cli.commands.contracts",
+    "bill": "billbridge.cli.commands.billing",
+    "replay": "billbridge.cli.commands.replay",
+    "demo": "billbridge.cli.commands.demo",
+    "exceptions": "billbridge.cli.commands.operations_exceptions",
+    "dlq": "billbridge.cli.commands.operations_queues",
+    "replay-archive": "billbridge.cli.commands.operations_queues",
+    "trace": "billbridge.cli.commands.operations_lineage",
+    "report": "billbridge.cli.commands.operations_report",
+    "config": "billbridge.cli.commands.config",
+}
+"""Which module registers each command: a command imports only its own module (and what that
+needs), not every command's; `billbridge --help` or an unknown name registers them all."""
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="billbridge",
         description="Billbridge integration hub: contracts (CLM), delivery (PSA) and invoicing (ERP) in step.",
@@ -50,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((w for w in words if not w.startswith("-")), None)
+    modules = (COMMAND_FAMILIES[chosen],) if chosen in COMMAND_FAMILIES else COMMAND_MODULES
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as missing:
@@ -84,7 +104,7 @@ def quiet_function_logs() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -170,10 +170,15 @@ class LocalStack:
         if self._dispatcher is not None:
             self._dispatcher.__exit__(None, None, None)
             self._dispatcher = None
+        shutdown_error: BaseException | None = None
         if self._sync is not None:
-            with self._sync.unit_of_work():
-                pass  # what the finished executions wrote
-            self._sync = None
+            sync, self._sync = self._sync, None
+            try:
+                with sync.unit_of_work():
+                    pass  # what the finished executions wrote
+            except Exception as error:  # the rest must still be torn down
+                LOGGER.error("the local state could not be committed at shutdown", exc_info=True)
+                shutdown_error = error
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -189,6 +194,8 @@ class LocalStack:
         self._clients = {}
         self._pump = None
         self._reset_settings()
+        if shutdown_error is not None and exc_type is None:
+            raise shutdown_error
 
     def _load_definition_source(self) -> str | Mapping[str, Any]:
         if self._definition is not None:

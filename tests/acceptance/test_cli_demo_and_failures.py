@@ -149,3 +149,47 @@ def test_exit_codes_are_documented_in_help(capsys: Any) -> None:
             main(command)
         text = capsys.readouterr().out
         assert "exit codes:" in text and f"{EXIT_HUB_FAILED}  the hub failed" in text
+
+
+def test_a_message_dead_lettered_for_a_stated_reason_is_reported_and_the_replay_succeeds(
+    tmp_path: Path, capsys: Any
+) -> None:
+    scenario = multi_contract_scenario(contracts=2, entries_per_contract=1)
+    scenario["steps"].append(
+        {
+            "deliver": {
+                "specversion": "1.0",
+                "id": "erp-unknown-1",
+                "source": "erp",
+                "type": "invoice.posted",
+                "time": "2026-04-02T09:00:00Z",
+                "datacontenttype": "application/json",
+                "data": {
+                    "proposal_id": "SOW-NOPE-2026-03-1",
+                    "invoice_number": "INV-X",
+                    "posting_date": "2026-04-02",
+                    "subtotal": "1.00",
+                    "tax": "0.00",
+                    "total": "1.00",
+                    "currency": "EUR",
+                },
+            }
+        }
+    )
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+
+    code = main(
+        [
+            "replay",
+            str(tmp_path / "scenario.json"),
+            "--report",
+            str(tmp_path / "r.json"),
+            "--state",
+            str(tmp_path / "s"),
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "dead-lettered (the sender's error): 1 x feedback: UnknownInvoiceError" in out
+    assert "SOW-NOPE-2026-03-1" in out and "billing run 2026-03 (step 5): SUCCEEDED" in out

@@ -27,7 +27,7 @@ from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.localstack.stack import LocalStack
-from billbridge.topology import WEBHOOK_SOURCES
+from billbridge.topology import WEBHOOK_SOURCES, WORKFLOWS
 
 
 def generate_webhook_secrets() -> dict[str, list[str]]:
@@ -73,6 +73,14 @@ class RunOutcome:
 
 
 @dataclass
+class DeadLetterOutcome:
+    workflow: str
+    reason: str | None
+    """The consumer's stated reason (the message's `error` attribute); None when the queue's
+    redrive policy moved it after its receive limit (the hub kept failing on it)."""
+
+
+@dataclass
 class ReplayResult:
     report: dict[str, Any]
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
@@ -81,6 +89,7 @@ class ReplayResult:
     """Deliveries answered 5xx (the handler failed)."""
     consumer_errors: list[str] = field(default_factory=list)
     """Consumer batches that raised (a crash, not a refusal or a dead-letter with a reason)."""
+    dead_letters: list[DeadLetterOutcome] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -92,7 +101,22 @@ class ReplayResult:
                 lines.append(f"billing run {run.name}: {run.status} {run.error or ''}".rstrip())
             lines += [f"billing run {run.name}: step failed: {f}" for f in run.failed_steps]
             lines += [f"billing run {run.name}: consumer crashed: {c}" for c in run.crashes]
+        lines += [
+            f"dead-lettered without a stated reason in {d.workflow} (its consumer kept failing)"
+            for d in self.dead_letters
+            if d.reason is None
+        ]
         return lines
+
+    @property
+    def dead_lettered_with_reason(self) -> dict[str, int]:
+        """`workflow: reason` -> count: the senders' errors (unknown proposal, invalid content, ...)."""
+        counts: dict[str, int] = {}
+        for d in self.dead_letters:
+            if d.reason is not None:
+                key = f"{d.workflow}: {d.reason}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     @property
     def refusals(self) -> list[DeliveryOutcome]:
@@ -192,10 +216,19 @@ class ScenarioReplayer:
                 )
                 outcome.step = index
                 result.runs.append(outcome)
+        self.finish(result)
+        return result
+
+    def finish(self, result: ReplayResult) -> None:
+        """Fill the report and what went wrong: 5xx answers, consumer crashes, dead letters."""
         result.report = self.report()
         result.server_errors = list(self.server.server_errors)
         result.consumer_errors = list(self.server.consumer_errors)
-        return result
+        with self.stack.unit_of_work():
+            for workflow in WORKFLOWS:
+                for message in self.stack.dead_letters(workflow.name):
+                    error = message.get("messageAttributes", {}).get("error", {}).get("StringValue")
+                    result.dead_letters.append(DeadLetterOutcome(workflow.name, str(error) if error else None))
 
     def report(self) -> dict[str, Any]:
         with self.stack.unit_of_work():

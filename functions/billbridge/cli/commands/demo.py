@@ -66,11 +66,11 @@ def demo_command(args: argparse.Namespace) -> int:
                 print(f"  billing run {step['billing_run']['period']}: {run.shown_status}")
             elif "erp_feedback" in step:
                 posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
-        report = replayer.report()
+        result = ReplayResult(report={}, runs=runs)
+        replayer.finish(result)
+        report = result.report
         with stack.unit_of_work():
             ids = {contract_id: replayer.ledger.mapping(contract_id) for contract_id in replayer.ledger.contract_ids()}
-        server_errors = list(replayer.server.server_errors)
-        consumer_errors = list(replayer.server.consumer_errors)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(
@@ -79,9 +79,9 @@ def demo_command(args: argparse.Namespace) -> int:
     )
     _show(report, ids)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
-    failures = ReplayResult(
-        report=report, runs=runs, server_errors=server_errors, consumer_errors=consumer_errors
-    ).failures
+    for reason, count in result.dead_lettered_with_reason.items():
+        print(f"  dead-lettered (the sender's error): {count} x {reason}")
+    failures = result.failures
     if failures:
         print(f"\nFAILED: {len(failures)} failure(s) of the hub (tracebacks above, on stderr):", file=sys.stderr)
         for line in failures:

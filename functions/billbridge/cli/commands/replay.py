@@ -66,6 +66,8 @@ def replay_command(args: argparse.Namespace) -> int:
         print(f"  step {delivery.step}: HTTP {delivery.status} {delivery.body.get('error', '')}")
     for run in result.runs:
         print(f"  billing run {run.period} (step {run.step}): {run.shown_status}")
+    for reason, count in result.dead_lettered_with_reason.items():
+        print(f"  dead-lettered (the sender's error): {count} x {reason}")
     print_table(
         ["proposal", "status", "lines", "subtotal", "tax", "total"],
         [

@@ -61,6 +61,7 @@ class Hub:
     drain: Callable[[], Any] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
+    """Set by commands that write; informational: the local unit of work commits whatever changed."""
 
     @cached_property
     def ledger(self) -> DynamoLedger:

@@ -42,6 +42,8 @@ class KpiMetric:
 KPI_METRICS: tuple[KpiMetric, ...] = (
     KpiMetric("UnbilledAmount", ("LegalEntity", "Currency", "AgeBucket")),
     KpiMetric("UnbilledHours", ("LegalEntity", "Currency", "AgeBucket")),
+    KpiMetric("HeldWorkAmount", ("LegalEntity", "Currency", "AgeBucket")),
+    KpiMetric("HeldWorkHours", ("LegalEntity", "Currency", "AgeBucket")),
     KpiMetric("ApprovalToInvoiceMedianDays"),
     KpiMetric("ApprovalToInvoiceP90Days"),
     KpiMetric("InvoicesRequiringCorrection"),
@@ -329,6 +331,12 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Open exceptions by type", left=[kpi("ExceptionsOpen")], width=6),
             cloudwatch.GraphWidget(title="Money at risk (type, currency)", left=[kpi("MoneyAtRisk")], width=6),
+            cloudwatch.GraphWidget(
+                title="Held work, no line yet (entity, currency, age)",
+                left=[kpi("HeldWorkAmount")],
+                right=[kpi("HeldWorkHours")],
+                width=6,
+            ),
             cloudwatch.GraphWidget(
                 title="Cap burn % by contract",
                 left=[kpi("CapBurnPercent")],

@@ -197,6 +197,17 @@ def _every_kpi() -> dict[str, Any]:
                 }
             ]
         },
+        "held_work": {
+            "rows": [
+                {
+                    "legal_entity": "ACME-DE",
+                    "currency": "EUR",
+                    "age_bucket": "0-30",
+                    "amount": Decimal("640.00"),
+                    "hours": Decimal("4"),
+                }
+            ]
+        },
         "approval_to_invoice": {"median_days": Decimal("4"), "p90_days": Decimal("11")},
         "corrections": {"requiring_correction": 2},
         "exceptions": {
@@ -259,7 +270,7 @@ def test_the_dashboard_graphs_every_metric_emit_kpi_metrics_writes(
     for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
         monkeypatch.setenv(name, env[name])
     emitted = _emitted_metrics(env, capsys)
-    assert len({name for _, name, _ in emitted}) == 11
+    assert len({name for _, name, _ in emitted}) == 13
     graphed = _graphed_metrics(_dashboard(synthesized), env["POWERTOOLS_SERVICE_NAME"])
     assert emitted - graphed == set()
 

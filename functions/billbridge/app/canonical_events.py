@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from billbridge import topology
+from billbridge.domain.money import is_iso_currency
 
 MAX_ID_LENGTH = 256
 
@@ -126,6 +127,12 @@ Text = Annotated[str, StringConstraints(strict=True, max_length=4096)]
 def _currency_code(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", value):
         raise PydanticCustomError("currency_code", "must be a three-letter ISO 4217 code such as USD")
+    if not is_iso_currency(value):
+        raise PydanticCustomError(
+            "currency_code",
+            "{code} is not a currency of the ISO 4217 list (with a minor unit amounts can be rounded to)",
+            {"code": value},
+        )
     return value
 
 

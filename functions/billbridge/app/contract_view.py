@@ -48,6 +48,8 @@ def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
                 "quantity": format_amount(line.quantity),
                 "rate": None if line.rate is None else format_amount(line.rate),
                 "amount": format_amount(line.amount),
+                "currency": line.currency,
+                "description": line.description,
                 "invoice_id": line.invoice_id,
                 "rules": list(line.rules),
             }
@@ -60,6 +62,7 @@ def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
                 "type": e.type.value,
                 "state": e.state.value,
                 "amount": format_amount(e.amount),
+                "currency": e.currency or (latest.currency if latest else ""),
                 "refs": list(e.refs),
                 "detail": e.detail,
             }

@@ -67,8 +67,9 @@ class DecideException:
         return self._decide(approve_exception, exception_id, actor=actor, reason=reason)
 
     def _check_segregation(self, exception: BillingException, actor: str) -> None:
-        """Approving an adjustment at or above the policy's amount takes a second
-        person: not whoever raised or requested it. A refusal is audited."""
+        """Approving an adjustment, or writing anything off, at or above the
+        policy's amount takes a second person: not whoever raised or requested
+        it. A refusal is audited."""
         audit_of_contract = getattr(self._ledger, "audit_of_contract", None)
         trail = audit_of_contract(exception.contract_id) if callable(audit_of_contract) else []
         requested_by = requester_from_audit(trail, exception.exception_id)
@@ -93,6 +94,7 @@ class DecideException:
     def write_off(self, exception_id: str, *, actor: str, reason: str) -> ExceptionDecision:
         if not reason.strip():
             raise MissingReasonError("a write-off needs a reason (--reason)")
+        self._check_segregation(self.find(exception_id), actor)
         return self._decide(write_off_exception, exception_id, actor=actor, reason=reason)
 
     def find(self, exception_id: str) -> BillingException:

@@ -19,6 +19,8 @@ from billbridge.app.kpi_tables import (
     corrections_table,
     dead_letters_table,
     exceptions_table,
+    held_work_table,
+    money,
     unbilled_table,
 )
 
@@ -54,10 +56,13 @@ def render_html_report(kpis: dict[str, Any]) -> str:
     corrections = kpis["corrections"]
     exceptions = kpis["exceptions"]
     failures = kpis["integration_failures"]
-    at_risk = ", ".join(f"{r['amount']} {r['currency']}" for r in exceptions["money_at_risk"]) or "0"
-    unbilled_total = ", ".join(f"{t['amount']} {t['currency']}" for t in unbilled["totals"]) or "0"
+    held = kpis["held_work"]
+    money_tiles = (
+        _money_tiles("unbilled", "Unbilled approved work", unbilled["totals"])
+        + _money_tiles("held-work", "Held work (no line yet)", held["totals"])
+        + _money_tiles("money-at-risk", "Money at risk", exceptions["money_at_risk"])
+    )
     cards = [
-        ("Unbilled approved work", unbilled_total),
         (
             "Approval to invoice (median / p90 days)",
             f"{approval['median_days'] or '-'} / {approval['p90_days'] or '-'}",
@@ -67,7 +72,6 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             f"{corrections['requiring_correction']} of {corrections['invoices']}",
         ),
         ("Open exceptions", str(exceptions["open"])),
-        ("Money at risk", at_risk),
         ("Dead-lettered messages", str(failures["dead_lettered_messages"])),
     ]
     sections = [
@@ -80,6 +84,18 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                 _unbilled_series(unbilled),
             )
             + _kpi_table(unbilled_table(kpis)),
+        ),
+        _section(
+            "Held work by age",
+            _grouped_bars(
+                "held-work-by-age",
+                "Held amount by age bucket (days since the work)",
+                held["buckets"],
+                _unbilled_series(held),
+            )
+            + '<p class="note">Approved work an open exception holds (no_rate, invalid_cost_center, '
+            "outside_term, unknown_milestone, currency_mismatch): it has no line yet, so it is not in the "
+            "unbilled figures above.</p>" + _kpi_table(held_work_table(kpis)),
         ),
         _section(
             "Days from approval to invoice",
@@ -107,7 +123,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
                     (
                         f"{r['type']} ({r['currency']})",
                         Decimal(r["total"]),
-                        f"{r['total']} ({r['open']} open, {r['money_at_risk']} at risk)",
+                        f"{r['total']} ({r['open']} open, {money(r['money_at_risk'], r['currency'])} at risk)",
                     )
                     for r in exceptions["rows"]
                 ],
@@ -151,7 +167,7 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             ),
         ),
     ]
-    card_html = "".join(
+    card_html = money_tiles + "".join(
         f'<div class="card"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
         for label, value in cards
     )
@@ -163,6 +179,21 @@ def render_html_report(kpis: dict[str, Any]) -> str:
         f'<h1>Billbridge operating KPIs</h1>\n<p class="subtitle">As of {escape(kpis["as_of"])}, '
         f"{kpis['contracts']} contracts, computed from the ledger.</p>\n"
         f'<div class="cards">{card_html}</div>\n' + "\n".join(sections) + "\n</body>\n</html>\n"
+    )
+
+
+def _money_tiles(kind: str, label: str, totals: Sequence[dict[str, Any]]) -> str:
+    """One tile per currency: amounts in different currencies are never added."""
+    if not totals:
+        return (
+            f'<div class="card money" data-tile="{escape(kind)}" data-currency="">'
+            f'<div class="value">none</div><div class="label">{escape(label)}</div></div>'
+        )
+    return "".join(
+        f'<div class="card money" data-tile="{escape(kind)}" data-currency="{escape(total["currency"])}">'
+        f'<div class="value">{escape(money(total["amount"], total["currency"]))}</div>'
+        f'<div class="label">{escape(label)} in {escape(total["currency"])}</div></div>'
+        for total in totals
     )
 
 

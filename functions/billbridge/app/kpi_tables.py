@@ -14,14 +14,44 @@ class KpiTable:
     """Columns aligned right in the HTML report."""
 
 
+def money(amount: Any, currency: str) -> str:
+    """An amount as shown anywhere: always with its own currency (`610.00 EUR`)."""
+    return f"{amount} {currency}".strip()
+
+
 def unbilled_table(kpis: dict[str, Any]) -> KpiTable:
     return KpiTable(
         ("Legal entity", "Currency", "Age (days)", "Hours", "Amount", "Lines"),
         [
-            [r["legal_entity"], r["currency"], r["age_bucket"], r["hours"], r["amount"], str(r["lines"])]
+            [
+                r["legal_entity"],
+                r["currency"],
+                r["age_bucket"],
+                r["hours"],
+                money(r["amount"], r["currency"]),
+                str(r["lines"]),
+            ]
             for r in kpis["unbilled"]["rows"]
         ],
         frozenset({3, 4, 5}),
+    )
+
+
+def held_work_table(kpis: dict[str, Any]) -> KpiTable:
+    return KpiTable(
+        ("Contract", "Held", "Held by", "Work date", "Hours", "Amount at stake"),
+        [
+            [
+                r["contract_id"],
+                f"{r['kind']} {r['ref']}",
+                r["held_by"],
+                r["work_date"],
+                r["hours"] if r["kind"] == "time" else "-",
+                money(r["amount"], r["currency"]),
+            ]
+            for r in kpis["held_work"]["items"]
+        ],
+        frozenset({4, 5}),
     )
 
 
@@ -29,7 +59,7 @@ def corrections_table(kpis: dict[str, Any]) -> KpiTable:
     return KpiTable(
         ("Proposal", "Contract", "Total", "Reasons"),
         [
-            [r["proposal_id"], r["contract_id"], f"{r['total']} {r['currency']}", ", ".join(r["reasons"])]
+            [r["proposal_id"], r["contract_id"], money(r["total"], r["currency"]), ", ".join(r["reasons"])]
             for r in kpis["corrections"]["rows"]
         ],
         frozenset({2}),
@@ -38,7 +68,7 @@ def corrections_table(kpis: dict[str, Any]) -> KpiTable:
 
 def exceptions_table(kpis: dict[str, Any]) -> KpiTable:
     return KpiTable(
-        ("Type", "Currency", "Total", "Open", "Approved", "Written off", "Resolved", "Money at risk"),
+        ("Type", "Currency", "Total", "Open", "Approved", "Written off", "Resolved", "Withdrawn", "Money at risk"),
         [
             [
                 r["type"],
@@ -48,11 +78,12 @@ def exceptions_table(kpis: dict[str, Any]) -> KpiTable:
                 str(r["approved"]),
                 str(r["written_off"]),
                 str(r["resolved"]),
-                r["money_at_risk"],
+                str(r["withdrawn"]),
+                money(r["money_at_risk"], r["currency"]),
             ]
             for r in kpis["exceptions"]["rows"]
         ],
-        frozenset({2, 3, 4, 5, 6, 7}),
+        frozenset({2, 3, 4, 5, 6, 7, 8}),
     )
 
 
@@ -62,10 +93,10 @@ def cap_burn_table(kpis: dict[str, Any]) -> KpiTable:
         [
             [
                 r["contract_id"],
-                f"{r['cap']} {r['currency']}",
-                r["invoiced_time"],
-                r["remaining"],
-                r["held"],
+                money(r["cap"], r["currency"]),
+                money(r["invoiced_time"], r["currency"]),
+                money(r["remaining"], r["currency"]),
+                money(r["held"], r["currency"]),
                 f"{r['burn_percent']}%",
             ]
             for r in kpis["cap_burn"]

@@ -10,6 +10,12 @@ Choices, so the figures can be read without the code:
   invoicing is when the proposal was made (`invoice_proposed` audit record).
   When either time is unknown both fall back to dates: the line date, and the
   ERP posting date (else the last day of the invoice's period).
+- Held work: approved work that has no line because an open exception holds
+  it (`no_rate`, `invalid_cost_center`, `outside_term`, `unknown_milestone`,
+  `currency_mismatch`), apart from unbilled lines: hours from the held days of
+  time entries, amount = the exception's amount at stake in its own currency.
+  Age = `as_of` - the date of the work (a time entry's last held day).
+- Amounts in different currencies are never added: every total is per currency.
 - Invoices requiring correction: rejected by the ERP, posted with a tax
   variance, or carrying an adjustment line.
 - Money at risk: the absolute amount of open exceptions (a credit owed is at
@@ -51,6 +57,15 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("90+", 91, None),
 )
 NOT_AT_RISK = frozenset({ExceptionType.RATE_MISMATCH})
+HOLDING_WORK = frozenset(
+    {
+        ExceptionType.NO_RATE,
+        ExceptionType.INVALID_COST_CENTER,
+        ExceptionType.OUTSIDE_TERM,
+        ExceptionType.UNKNOWN_MILESTONE,
+        ExceptionType.CURRENCY_MISMATCH,
+    }
+)
 UNBILLED_KINDS = frozenset({"time", "expense", "milestone", "adjustment"})
 
 
@@ -127,6 +142,7 @@ def compute_kpis(
         "as_of": as_of.isoformat(),
         "contracts": len(known),
         "unbilled": _unbilled(known, as_of),
+        "held_work": _held_work(known, as_of),
         "approval_to_invoice": _approval_to_invoice(known, timings),
         "corrections": _corrections(known),
         "exceptions": _exceptions(known),
@@ -180,6 +196,86 @@ def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
         "rows": rows,
         "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
     }
+
+
+def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    items: list[dict[str, Any]] = []
+    for book in books:
+        for exception in sorted(book.exceptions.values(), key=lambda e: e.exception_id):
+            if exception.type not in HOLDING_WORK or exception.state is not ExceptionState.OPEN:
+                continue
+            for ref in exception.refs:
+                held = _held_item(book, exception.type, ref)
+                if held is None:
+                    continue
+                kind, work_date, hours = held
+                currency = exception.currency or _currency_of(book)
+                entity = _entity_on(book, work_date)
+                bucket = age_bucket(work_date, as_of)
+                cell = cells.setdefault((entity, currency, bucket), {"hours": ZERO, "amount": ZERO, "items": 0})
+                cell["hours"] += hours
+                cell["amount"] += exception.amount
+                cell["items"] += 1
+                items.append(
+                    {
+                        "contract_id": book.contract_id,
+                        "kind": kind,
+                        "ref": ref,
+                        "held_by": exception.type.value,
+                        "work_date": work_date.isoformat(),
+                        "hours": hours,
+                        "amount": exception.amount,
+                        "currency": currency,
+                    }
+                )
+    rows = [
+        {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
+        for (entity, currency, bucket), cell in cells.items()
+    ]
+    order = {name: index for index, (name, _, _) in enumerate(AGE_BUCKETS)}
+    rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO, "items": 0})
+        total["hours"] += row["hours"]
+        total["amount"] += row["amount"]
+        total["items"] += row["items"]
+    return {
+        "buckets": [name for name, _, _ in AGE_BUCKETS],
+        "rows": rows,
+        "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
+        "items": items,
+    }
+
+
+def _held_item(book: ContractBook, exception_type: ExceptionType, ref: str) -> tuple[str, date, Decimal] | None:
+    """(kind, date of the work, held hours) of what an open exception holds."""
+    entry = book.entries.get(ref)
+    if entry is not None and exception_type is not ExceptionType.UNKNOWN_MILESTONE:
+        taken: dict[date, Decimal] = {}
+        for line in book.lines.values():
+            if line.kind == "time" and line.ref == ref:
+                for day in line.days:
+                    taken[day.date] = taken.get(day.date, ZERO) + day.hours
+        held = [(day.date, day.hours - taken.get(day.date, ZERO)) for day in entry.days]
+        held = [(on, hours) for on, hours in held if hours > 0]
+        if not held:
+            return None
+        return "time", max(on for on, _ in held), sum((hours for _, hours in held), ZERO)
+    expense = book.expenses.get(ref)
+    if expense is not None:
+        return "expense", expense.date, ZERO
+    completion = book.completions.get(ref)
+    if completion is not None:
+        return "milestone", completion.completed_on, ZERO
+    return None
+
+
+def _entity_on(book: ContractBook, on: date) -> str:
+    applicable = [v for v in book.versions.values() if v.effective_date <= on]
+    chosen = max(applicable, key=lambda v: v.version) if applicable else book.latest_version
+    return chosen.legal_entity if chosen else "?"
 
 
 def _period_end(period: str) -> date:
@@ -309,8 +405,8 @@ def _currency_of(book: ContractBook) -> str:
 def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for book in books:
-        currency = _currency_of(book)
         for exception in book.exceptions.values():
+            currency = exception.currency or _currency_of(book)
             cell = cells.setdefault(
                 (exception.type.value, currency),
                 {
@@ -319,6 +415,7 @@ def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
                     "approved": 0,
                     "written_off": 0,
                     "resolved": 0,
+                    "withdrawn": 0,
                     "money_at_risk": ZERO,
                 },
             )
@@ -474,6 +571,14 @@ def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -
         }
         emit("UnbilledAmount", MetricUnit.NoUnit, row["amount"], **labels)
         emit("UnbilledHours", MetricUnit.Count, row["hours"], **labels)
+    for row in kpis["held_work"]["rows"]:
+        labels = {
+            "LegalEntity": row["legal_entity"],
+            "Currency": row["currency"],
+            "AgeBucket": row["age_bucket"],
+        }
+        emit("HeldWorkAmount", MetricUnit.NoUnit, row["amount"], **labels)
+        emit("HeldWorkHours", MetricUnit.Count, row["hours"], **labels)
     approval = kpis["approval_to_invoice"]
     emit("ApprovalToInvoiceMedianDays", MetricUnit.Count, approval["median_days"])
     emit("ApprovalToInvoiceP90Days", MetricUnit.Count, approval["p90_days"])

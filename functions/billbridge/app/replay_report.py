@@ -19,6 +19,7 @@ def line_document(line: BillingLine) -> dict[str, Any]:
         "quantity": format_amount(line.quantity),
         "rate": None if line.rate is None else format_amount(line.rate),
         "amount": format_amount(line.amount),
+        "currency": line.currency,
         "description": line.description,
         "rate_rule": line.rate_rule,
         "rules": list(line.rules),
@@ -52,6 +53,7 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
     rerated: list[dict[str, Any]] = []
     pending: list[dict[str, Any]] = []
     unbilled: dict[str, str] = {}
+    currencies: dict[str, str] = {}
     for book in sorted(books, key=lambda b: b.contract_id):
         for invoice in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq)):
             invoices.append(invoice_document(invoice))
@@ -63,6 +65,7 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
                     "contract_id": exception.contract_id,
                     "refs": list(exception.refs),
                     "amount": format_amount(exception.amount),
+                    "currency": exception.currency or _contract_currency(book),
                     "state": exception.state.value,
                     "detail": exception.detail,
                     "correlation_id": exception.correlation_id,
@@ -80,6 +83,7 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
                     "new_rate": format_amount(record.new_rate),
                     "old_amount": format_amount(record.old_amount),
                     "new_amount": format_amount(record.new_amount),
+                    "currency": _contract_currency(book),
                 }
             )
         if not book.is_known:
@@ -91,7 +95,8 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
             for completion in book.completions.values():
                 pending.append({"kind": "milestone", "ref": completion.milestone_id, "contract_id": book.contract_id})
             continue
-        currency = book.latest_version.currency if book.latest_version else "USD"
+        currency = _contract_currency(book)
+        currencies[book.contract_id] = currency
         unbilled[book.contract_id] = format_amount(round_money(unbilled_amount(book), currency))
     return {
         "invoices": invoices,
@@ -99,7 +104,13 @@ def build_replay_report(books: Iterable[ContractBook]) -> dict[str, Any]:
         "rerated": rerated,
         "pending": pending,
         "unbilled": unbilled,
+        "currencies": currencies,
     }
+
+
+def _contract_currency(book: ContractBook) -> str:
+    latest = book.latest_version
+    return latest.currency if latest else ""
 
 
 def unbilled_amount(book: ContractBook) -> Decimal:

@@ -1,7 +1,7 @@
 """Compare a replay report with an expected one, under the scenario rules:
 decimals by value, invoices as a set by proposal id with their lines one to one
 (only the fields given), exceptions as a multiset of (type, contract_id) with
-refs and amount where given, rerated/pending entries present (empty = empty)."""
+refs, amount and state where given, rerated/pending entries present (empty = empty)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ def compare_report(report: dict[str, Any], expected: dict[str, Any]) -> list[str
                 if "refs" in exception and set(exception["refs"]) != set(candidate["refs"]):
                     continue
                 if "amount" in exception and not _same_value(exception["amount"], candidate["amount"]):
+                    continue
+                if "state" in exception and exception["state"] != candidate.get("state"):
                     continue
                 del remaining[index]
                 break

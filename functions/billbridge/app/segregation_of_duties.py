@@ -1,7 +1,9 @@
 """Segregation of duties on exception decisions (four eyes above an amount).
 
-The rule: whoever raised an exception cannot also decide it (approve or write
-off) when the amount at stake is at or above `SegregationPolicy.threshold`.
+The rule: whoever raised an exception cannot also decide it when the amount
+at stake is at or above `SegregationPolicy.threshold`. It covers approvals that
+bill an adjustment (`retroactive_change`, `invoiced_entry_changed`) and every
+write-off (money given up is decided by two people as money billed is).
 
 Who "raised" it:
 - an exception raised by a person (`raised_by` is not a system identity) was

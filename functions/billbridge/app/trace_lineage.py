@@ -502,7 +502,7 @@ def explain_exception(
         "contract_id": exception.contract_id,
         "refs": list(exception.refs),
         "amount": format_amount(exception.amount),
-        "currency": version.currency if version else None,
+        "currency": exception.currency or (version.currency if version else None),
         "period": exception.period,
         "detail": exception.detail,
         "correlation_id": exception.correlation_id,

@@ -14,3 +14,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def money(amount: object, currency: object) -> str:
+    """An amount as a table shows it: always with its own currency (`610.00 EUR`)."""
+    return f"{amount} {currency or ''}".strip()

@@ -88,7 +88,7 @@ def apply_entry_rejection(book: ContractBook, rejection: EntryRejection, context
         ExceptionType.OUTSIDE_TERM,
         ExceptionType.RATE_MISMATCH,
     ):
-        draft.resolve_exception(exception_type, rejection.entry_id, "the entry was withdrawn")
+        draft.withdraw_exception(exception_type, rejection.entry_id, "the entry was rejected")
     draft.record("entry_rejected", rejection.entry_id, rule="unbilled lines removed")
     return draft.freeze()
 

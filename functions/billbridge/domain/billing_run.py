@@ -31,6 +31,8 @@ from billbridge.domain.money import ZERO, round_hours, round_money
 from billbridge.domain.rating import time_line_id
 from billbridge.domain.versions import VersionTimeline
 
+ROUTING_HOLDS = (ExceptionType.UNKNOWN_TAX_JURISDICTION, ExceptionType.UNKNOWN_LEGAL_ENTITY)
+"""Exceptions that hold a contract's invoice for a period (one open of each per period)."""
 LINE_ORDER = {"fee": 0, "milestone": 1, "time": 2, "expense": 3, "adjustment": 4, "retainer": 5}
 
 
@@ -115,9 +117,11 @@ def compose_invoice(
     ]
     fee_lines = _fee_lines(draft, timeline, billing_period)
 
-    _track_cap(draft, held_time, latest, str(billing_period))
+    _track_cap(draft, held_time, latest, str(billing_period), billed_time)
     chargeable = billed_time + expense_lines + milestone_lines + adjustment_lines + fee_lines
     if not chargeable:
+        for routing in ROUTING_HOLDS:
+            draft.withdraw_exception(routing, str(billing_period), "nothing is left to bill for the period")
         draft.record("nothing_to_bill", f"{book.contract_id}:{billing_period}", rule="no invoice")
         update = draft.freeze()
         return BillingOutcome(update=update, invoice=None)
@@ -175,8 +179,8 @@ def compose_invoice(
         estimated_tax=tax,
     )
     draft.invoices[proposal_id] = invoice
-    for kind in ("unknown_tax_jurisdiction", "unknown_legal_entity"):
-        draft.resolve_exception(ExceptionType(kind), str(billing_period), "the invoice could be routed")
+    for routing in ROUTING_HOLDS:
+        draft.resolve_exception(routing, str(billing_period), "the invoice could be routed")
     draft.record(
         "invoice_proposed",
         proposal_id,
@@ -261,6 +265,7 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
         days=first_days,
         line_date=first_days[-1].date if first_days else line.line_date,
         rules=(*line.rules, "split at the not-to-exceed cap: billed part"),
+        description=f"{line.description}; billed up to the not-to-exceed cap: {quantity} of {line.quantity} h",
     )
     rest_first_date = rest_days[0].date if rest_days else line.line_date
     rest = replace(
@@ -272,6 +277,9 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
         first_date=rest_first_date,
         split_position=line.split_position + 1,
         rules=(*line.rules, "split at the not-to-exceed cap: held part"),
+        description=(
+            f"{line.description}; held past the not-to-exceed cap: {line.quantity - quantity} of {line.quantity} h"
+        ),
     )
     return first, rest
 
@@ -293,23 +301,33 @@ def _allocate_days(days: tuple[WorkDay, ...], quantity: Decimal) -> tuple[tuple[
     return tuple(first), tuple(rest)
 
 
-def _track_cap(draft: BookDraft, held: list[BillingLine], latest: ContractVersion, period: str) -> None:
+def _track_cap(
+    draft: BookDraft,
+    held: list[BillingLine],
+    latest: ContractVersion,
+    period: str,
+    chargeable_time: list[BillingLine],
+) -> None:
     """One open `cap_exceeded` per contract, updated by each run; resolved once
     nothing is held any more."""
     open_exception = _open_cap_exception(draft)
     if not held:
         if open_exception is not None:
-            draft.exceptions[open_exception.exception_id] = replace(open_exception, state=ExceptionState.RESOLVED)
-            draft.record(
-                "exception_resolved",
-                open_exception.exception_id,
-                rule="cap_exceeded",
-                detail="held time billed after the cap was raised or released",
+            # Resolved when what it held was billed; withdrawn when it went away
+            # (its entries rejected or replaced before they could bill).
+            billed_refs = {line.ref for line in chargeable_time if line.ref in open_exception.refs}
+            state = ExceptionState.RESOLVED if billed_refs else ExceptionState.WITHDRAWN
+            draft.exceptions[open_exception.exception_id] = replace(open_exception, state=state)
+            why = (
+                "held time billed after the cap was raised or released"
+                if billed_refs
+                else "the held time went away before it could bill"
             )
+            draft.record(f"exception_{state.value}", open_exception.exception_id, rule="cap_exceeded", detail=why)
             draft.emit(
                 "operations",
-                "ExceptionResolved",
-                {"exception_id": open_exception.exception_id, "type": "cap_exceeded"},
+                "ExceptionResolved" if billed_refs else "ExceptionWithdrawn",
+                {"exception_id": open_exception.exception_id, "type": "cap_exceeded", "state": state.value},
             )
         return
     if open_exception is not None:
@@ -381,10 +399,21 @@ def _fee_lines(draft: BookDraft, timeline: VersionTimeline, period: Period) -> l
                     "full month" if whole else f"prorated {len(days)}/{period.days} days",
                 ),
                 correlation_id=draft.context.correlation_id,
-                description=f"{fee.description} {period} ({days[0].isoformat()}..{days[-1].isoformat()})",
+                description=_fee_description(fee, version, period, days),
             )
         )
     return lines
+
+
+def _fee_description(fee: RecurringFee, version: ContractVersion, period: Period, days: list[date]) -> str:
+    """What a fee line is, on the line itself: the month, its days, the proration and the version."""
+    span = f"{days[0].isoformat()}..{days[-1].isoformat()}"
+    monthly = f"{fee.amount} {version.currency} a month"
+    if len(days) == period.days:
+        share = f"full month, {period.days} days ({span}): {monthly}"
+    else:
+        share = f"{len(days)} of {period.days} days ({span}): {monthly} x {len(days)}/{period.days} (prorated)"
+    return f"{fee.description}, {period}: {share}, contract version {version.version}"
 
 
 def _retainer_line(
@@ -418,7 +447,10 @@ def _retainer_line(
         rate_rule="retainer_amount",
         rules=(f"retainer {latest.retainer_amount}: {remaining} remaining before this invoice",),
         correlation_id=draft.context.correlation_id,
-        description=f"Retainer drawdown ({remaining - offset} remaining)",
+        description=(
+            f"Retainer drawdown: {offset} {latest.currency} of the {latest.retainer_amount} prepaid "
+            f"({remaining - offset} remaining)"
+        ),
         invoice_id=proposal_id,
     )
 

@@ -69,6 +69,10 @@ class BookDraft:
     def timeline(self) -> VersionTimeline:
         return VersionTimeline.of(self.versions, self.termination)
 
+    def contract_currency(self) -> str:
+        """The latest known version's currency ("" before any version)."""
+        return self.versions[max(self.versions)].currency if self.versions else ""
+
     def lines_of(self, kind: str, ref: str) -> list[BillingLine]:
         return [line for line in self.lines.values() if line.kind == kind and line.ref == ref]
 
@@ -129,6 +133,7 @@ class BookDraft:
         period: str | None = None,
         line_ids: tuple[str, ...] = (),
         repriced: tuple[tuple[str, Decimal], ...] = (),
+        currency: str = "",
     ) -> BillingException:
         """Raise one exception per offending input: the same input updates the
         open exception (or reopens a resolved one) instead of raising another.
@@ -154,6 +159,7 @@ class BookDraft:
             period=period,
             line_ids=line_ids,
             repriced=repriced,
+            currency=currency or self.contract_currency(),
         )
         if existing == raised:
             return existing
@@ -170,6 +176,7 @@ class BookDraft:
                 "type": exception_type.value,
                 "refs": list(refs),
                 "amount": format_amount(amount),
+                "currency": raised.currency,
                 "state": ExceptionState.OPEN.value,
                 "detail": detail,
             },
@@ -177,16 +184,33 @@ class BookDraft:
         return raised
 
     def resolve_exception(self, exception_type: ExceptionType, key: str, why: str) -> None:
+        """What the open exception held was billed: it becomes `resolved`."""
+        self._close_exception(exception_type, key, why, ExceptionState.RESOLVED)
+
+    def withdraw_exception(self, exception_type: ExceptionType, key: str, why: str) -> None:
+        """What the open exception held went away (rejected, failing another
+        check, superseded): it becomes `withdrawn`."""
+        self._close_exception(exception_type, key, why, ExceptionState.WITHDRAWN)
+
+    def settle_exception(self, exception_type: ExceptionType, key: str, why: str, *, billed: bool) -> None:
+        """Close an open holding exception that no longer applies: `resolved`
+        when its input now bills, `withdrawn` when nothing of it does."""
+        if billed:
+            self.resolve_exception(exception_type, key, why)
+        else:
+            self.withdraw_exception(exception_type, key, why)
+
+    def _close_exception(self, exception_type: ExceptionType, key: str, why: str, state: ExceptionState) -> None:
         exception_id = exception_id_for(exception_type, self.contract_id, key)
         existing = self.exceptions.get(exception_id)
         if existing is None or existing.state != ExceptionState.OPEN:
             return
-        self.exceptions[exception_id] = replace(existing, state=ExceptionState.RESOLVED)
-        self.record("exception_resolved", exception_id, rule=exception_type.value, detail=why)
+        self.exceptions[exception_id] = replace(existing, state=state)
+        self.record(f"exception_{state.value}", exception_id, rule=exception_type.value, detail=why)
         self.emit(
             "operations",
-            "ExceptionResolved",
-            {"exception_id": exception_id, "type": exception_type.value, "detail": why},
+            "ExceptionResolved" if state is ExceptionState.RESOLVED else "ExceptionWithdrawn",
+            {"exception_id": exception_id, "type": exception_type.value, "state": state.value, "detail": why},
         )
 
     def freeze(self) -> BookUpdate:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft, RuleContext
@@ -122,7 +124,7 @@ def _flag_retroactive_change(
     covered = {line.line_id for line in affected}
     for exception in earlier_open:
         if set(exception.line_ids) <= covered:
-            draft.resolve_exception(
+            draft.withdraw_exception(
                 ExceptionType.RETROACTIVE_CHANGE,
                 exception.exception_id.rsplit(":", 1)[1],
                 f"superseded by version {version.version}, which re-prices the same invoiced lines",
@@ -188,20 +190,67 @@ def _amount_under(timeline: VersionTimeline, draft: BookDraft, line: BillingLine
 def _flag_terminated_invoiced_days(
     draft: BookDraft, before: VersionTimeline, after: VersionTimeline, termination: Termination
 ) -> None:
-    """Invoiced time after the termination date cannot be unbilled: flag it."""
-    affected = [
-        line
-        for line in draft.lines.values()
-        if line.kind == "time" and draft.is_billed(line) and line.line_date > termination.effective_date
-    ]
+    """Invoiced days after the termination date cannot be unbilled: one
+    `retroactive_change` for the termination, whose delta is minus what those
+    days were invoiced (a credit owed). A time line's days after the date are
+    credited at the line's rate (the whole line when all its days are after
+    it); a fee's days at the fee's daily share; an expense or milestone dated
+    after it, whole."""
+    baselines, earlier_open = _retroactive_baselines(draft)
+    last_day = termination.effective_date
+    affected: list[BillingLine] = []
+    repriced: list[tuple[str, Decimal]] = []
+    credit = ZERO
+    for line in sorted(draft.lines.values(), key=lambda line: line.line_id):
+        if not draft.is_billed(line) or line.kind in ("retainer", "adjustment"):
+            continue
+        worth = baselines.get(line.line_id, line.amount)
+        kept = _worth_up_to(line, worth, last_day)
+        if kept is None or kept == worth:
+            continue
+        affected.append(line)
+        repriced.append((line.line_id, kept))
+        credit += worth - kept
     if not affected:
         return
+    covered = {line.line_id for line in affected}
+    for exception in earlier_open:
+        if set(exception.line_ids) <= covered:
+            draft.withdraw_exception(
+                ExceptionType.RETROACTIVE_CHANGE,
+                exception.exception_id.rsplit(":", 1)[1],
+                f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines",
+            )
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
         f"termination-v{termination.version}",
         refs=tuple(sorted({line.ref for line in affected})),
-        amount=-sum((line.amount for line in affected), ZERO),
-        detail=f"invoiced time after the termination date {termination.effective_date.isoformat()}",
+        amount=-credit,
+        detail=(
+            f"termination on {last_day.isoformat()}: {len(affected)} invoiced line(s) cover later days; "
+            f"approve to credit {credit}"
+        ),
         contract_version=termination.version,
         line_ids=tuple(line.line_id for line in affected),
+        repriced=tuple(repriced),
     )
+
+
+def _worth_up_to(line: BillingLine, worth: Decimal, last_day: date) -> Decimal | None:
+    """What an invoiced line is worth once the days after `last_day` are taken
+    out (None when it has no day after it)."""
+    first = line.first_date or line.line_date
+    if line.line_date <= last_day:
+        return None
+    if first > last_day:
+        return ZERO
+    if line.kind == "time" and line.days and line.rate is not None:
+        after = sum((day.hours for day in line.days if day.date > last_day), ZERO)
+        if after == line.quantity:
+            return ZERO
+        return worth - round_money(after * line.rate, line.currency)
+    if line.kind == "fee" and line.rate is not None:
+        month_days = calendar.monthrange(line.line_date.year, line.line_date.month)[1]
+        kept_days = (last_day - first).days + 1
+        return round_money(line.rate * kept_days / month_days, line.currency)
+    return ZERO

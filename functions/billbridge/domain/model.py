@@ -38,6 +38,10 @@ class ExceptionState(str, Enum):
     APPROVED = "approved"
     WRITTEN_OFF = "written_off"
     RESOLVED = "resolved"
+    """What it held was billed later (set by the hub)."""
+    WITHDRAWN = "withdrawn"
+    """What it held went away: the input was rejected, a revision failed another
+    check, or a later exception superseded it (set by the hub)."""
 
 
 class InvoiceStatus(str, Enum):
@@ -323,6 +327,9 @@ class BillingException:
     """Lines the exception holds or concerns (held cap lines, affected invoiced lines)."""
     repriced: tuple[tuple[str, Decimal], ...] = ()
     """For a retroactive change: each affected invoiced line's amount under the new terms."""
+    currency: str = ""
+    """The currency of `amount` (an expense's own currency for `currency_mismatch`);
+    empty only on exceptions recorded before amounts carried their currency."""
 
 
 # --- configuration -------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision
+from billbridge.domain.iso_4217 import MINOR_UNITS
 
 ZERO = Decimal("0")
 HOURS_QUANTUM = Decimal("0.01")
@@ -18,10 +18,15 @@ class UnknownCurrencyError(ValueError):
 @lru_cache(maxsize=256)
 def minor_unit_quantum(currency: str) -> Decimal:
     """`Decimal('0.01')` for USD, `Decimal('1')` for JPY, `Decimal('0.001')` for BHD."""
-    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+    digits = MINOR_UNITS.get(currency)
+    if digits is None:
         raise UnknownCurrencyError(f"not an ISO 4217 currency code: {currency!r}")
-    digits = get_currency_precision(currency)
     return Decimal(1).scaleb(-digits)
+
+
+def is_iso_currency(currency: str) -> bool:
+    """Whether the code is in the ISO 4217 list (with a minor unit amounts can be rounded to)."""
+    return currency in MINOR_UNITS
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -33,6 +33,8 @@ class RatingIssue:
     amount: Decimal
     detail: str
     contract_version: int | None = None
+    currency: str = ""
+    """The currency of `amount` when it is not the contract's (an expense's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +65,11 @@ def rate_time_entry(
     """Rate an approved entry (or some of its days): group the days by (applicable
     version, calendar month), one line per group at that version's rate.
 
-    Non-billable or rejected entries produce nothing. A missing rate or a cost
-    center outside the contract's list holds the whole entry; days outside the
-    term are left out with an `outside_term` issue.
+    The order of checks: a cost center outside the contract's list holds the
+    whole entry (`invalid_cost_center`); then, per day, a day outside the term
+    is held (`outside_term`), then a day without a rate in its version is held
+    (`no_rate`). The other days are rated. Non-billable or rejected entries
+    produce nothing.
     """
     if not entry.billable or entry.rejected:
         return NOTHING
@@ -74,33 +78,9 @@ def rate_time_entry(
 
     applicable_on = timeline.applicable_on
     end_date_of = timeline.end_date_of
-    groups: dict[tuple[int, int, int], list[WorkDay]] = {}
-    group_versions: dict[tuple[int, int, int], ContractVersion] = {}
-    outside: list[WorkDay] = []
-    outside_version: ContractVersion | None = None
     for day in ordered:
-        on = day.date
-        version = applicable_on(on)
-        if version is None or not version.start_date <= on <= end_date_of(version):
-            outside.append(day)
-            outside_version = outside_version or version
-            continue
-        key = (version.version, on.year, on.month)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [day]
-            group_versions[key] = version
-        else:
-            group.append(day)
-
-    issues: list[RatingIssue] = []
-    if outside:
-        issues.append(_outside_term_issue(entry, outside, outside_version))
-
-    priced: list[tuple[ContractVersion, list[WorkDay], _Pricing]] = []
-    for key, group_days in groups.items():
-        version = group_versions[key]
-        if version.cost_centers and entry.cost_center not in version.cost_centers:
+        version = applicable_on(day.date)
+        if version is not None and version.cost_centers and entry.cost_center not in version.cost_centers:
             return RatingResult(
                 lines=(),
                 issues=(
@@ -115,30 +95,44 @@ def rate_time_entry(
                     ),
                 ),
             )
+
+    groups: dict[tuple[int, int, int], list[WorkDay]] = {}
+    group_versions: dict[tuple[int, int, int], ContractVersion] = {}
+    group_pricing: dict[tuple[int, int, int], _Pricing] = {}
+    outside: list[tuple[WorkDay, ContractVersion | None]] = []
+    unrated: list[tuple[WorkDay, ContractVersion]] = []
+    for day in ordered:
+        on = day.date
+        version = applicable_on(on)
+        if version is None or not version.start_date <= on <= end_date_of(version):
+            outside.append((day, version))
+            continue
         pricing = _pricing(timeline, version, entry.resource_id, entry.role)
         if pricing is None:
-            return RatingResult(
-                lines=(),
-                issues=(
-                    RatingIssue(
-                        type=ExceptionType.NO_RATE,
-                        amount=_amount_at_stake(entry, work_days, None),
-                        detail=(
-                            f"no rate for resource {entry.resource_id!r} or role {entry.role!r} "
-                            f"in contract version {version.version}"
-                        ),
-                        contract_version=version.version,
-                    ),
-                ),
-            )
-        priced.append((version, group_days, pricing))
+            unrated.append((day, version))
+            continue
+        key = (version.version, on.year, on.month)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [day]
+            group_versions[key] = version
+            group_pricing[key] = pricing
+        else:
+            group.append(day)
+
+    issues: list[RatingIssue] = []
+    if outside:
+        issues.append(_outside_term_issue(entry, outside))
+    if unrated:
+        issues.append(_no_rate_issue(entry, unrated))
+    priced = [(group_versions[key], group_days, group_pricing[key]) for key, group_days in groups.items()]
 
     lines: list[BillingLine] = []
     group_count = len(priced)
     provenance = entry.provenance
     source_refs = (provenance.source_ref,) if provenance else ()
     correlation_id = provenance.correlation_id if provenance else ""
-    who = f"{entry.role or 'time'} {entry.resource_id or ''} "
+    who = " ".join(part for part in (entry.role, entry.resource_id) if part) or "time"
     for index, (version, group_days, pricing) in enumerate(priced):
         if len(group_days) == 1:
             quantity = ZERO + group_days[0].hours
@@ -181,7 +175,10 @@ def rate_time_entry(
                 rules=rules,
                 source_refs=source_refs,
                 correlation_id=correlation_id,
-                description=f"{who}{quantity} h {first_iso}..{last_iso}".replace("  ", " "),
+                description=(
+                    f"Time: {who.strip()}, {quantity} h on {first_iso}..{last_iso} at {rate} {version.currency}/h "
+                    f"(contract version {version.version})"
+                ).replace(" ,", ","),
             )
         )
 
@@ -272,26 +269,70 @@ def _amount_at_stake(
         rate_line = version.rate_for(entry.resource_id, entry.role)
         if rate_line is not None:
             return round_money(hours * rate_line.rate, version.currency)
+    if entry.bill_rate is not None and version is not None:
+        return round_money(hours * entry.bill_rate, version.currency)
     if entry.bill_rate is not None:
         return hours * entry.bill_rate
     return ZERO
 
 
-def _outside_term_issue(entry: TimeEntry, outside: list[WorkDay], version: ContractVersion | None) -> RatingIssue:
-    dates = ", ".join(d.date.isoformat() for d in outside)
+def _held_at_rates(entry: TimeEntry, held: list[tuple[WorkDay, ContractVersion | None]]) -> Decimal:
+    """The held hours at the rate that would apply to each day (rounded per
+    version, like lines); a day no version would price adds 0."""
+    hours_by_version: dict[int, tuple[ContractVersion, Decimal]] = {}
+    for day, version in held:
+        if version is None or version.rate_for(entry.resource_id, entry.role) is None:
+            continue
+        _, hours = hours_by_version.get(version.version, (version, ZERO))
+        hours_by_version[version.version] = (version, hours + day.hours)
+    total = ZERO
+    for version, hours in hours_by_version.values():
+        rate_line = version.rate_for(entry.resource_id, entry.role)
+        assert rate_line is not None
+        total += round_money(hours * rate_line.rate, version.currency)
+    return total
+
+
+def _outside_term_issue(entry: TimeEntry, outside: list[tuple[WorkDay, ContractVersion | None]]) -> RatingIssue:
+    dates = ", ".join(day.date.isoformat() for day, _ in outside)
+    hours = sum((day.hours for day, _ in outside), ZERO)
+    versions = [version for _, version in outside if version is not None]
     return RatingIssue(
         type=ExceptionType.OUTSIDE_TERM,
-        amount=_amount_at_stake(entry, outside, version),
-        detail=f"work dated outside the contract term: {dates}",
-        contract_version=version.version if version else None,
+        amount=_held_at_rates(entry, outside),
+        detail=f"{hours} h dated outside the contract term held: {dates}",
+        contract_version=versions[0].version if versions else None,
+    )
+
+
+def _no_rate_issue(entry: TimeEntry, unrated: list[tuple[WorkDay, ContractVersion]]) -> RatingIssue:
+    dates = ", ".join(day.date.isoformat() for day, _ in unrated)
+    hours = sum((day.hours for day, _ in unrated), ZERO)
+    numbers = sorted({version.version for _, version in unrated})
+    version = unrated[0][1]
+    return RatingIssue(
+        type=ExceptionType.NO_RATE,
+        amount=_amount_at_stake(entry, [day for day, _ in unrated], None if entry.bill_rate is None else version),
+        detail=(
+            f"no rate for resource {entry.resource_id!r} or role {entry.role!r} in contract "
+            f"version(s) {', '.join(str(n) for n in numbers)}: {hours} h held ({dates})"
+        ),
+        contract_version=numbers[-1],
     )
 
 
 def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
-    """Billable when the category is in the policy; billed at amount x (1 + markup)."""
+    """The order of checks: not billable (`billable: false`, its category not in
+    the policy, or no policy) records it and raises nothing, whatever its date;
+    then outside the term (`outside_term`); then another currency than the
+    contract's (`currency_mismatch`). Billed at amount x (1 + markup)."""
     if not expense.billable:
         return NOTHING
     version = timeline.applicable_on(expense.date)
+    policy_version = version or timeline.first_version()
+    policy = policy_version.expense_policy if policy_version is not None else None
+    if policy is None or expense.category not in policy.billable_categories:
+        return NOTHING
     if version is None or not timeline.in_term(version, expense.date):
         return RatingResult(
             lines=(),
@@ -301,12 +342,12 @@ def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
                     amount=expense.amount,
                     detail=f"expense dated {expense.date.isoformat()} is outside the contract term",
                     contract_version=version.version if version else None,
+                    currency=expense.currency,
                 ),
             ),
         )
     policy = version.expense_policy
-    if policy is None or expense.category not in policy.billable_categories:
-        return NOTHING
+    assert policy is not None
     if expense.currency != version.currency:
         return RatingResult(
             lines=(),
@@ -314,8 +355,9 @@ def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
                 RatingIssue(
                     type=ExceptionType.CURRENCY_MISMATCH,
                     amount=expense.amount,
-                    detail=f"expense in {expense.currency}, contract in {version.currency}",
+                    detail=f"expense of {expense.amount} {expense.currency}, contract in {version.currency}",
                     contract_version=version.version,
+                    currency=expense.currency,
                 ),
             ),
         )
@@ -340,28 +382,22 @@ def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
         ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=f"{expense.category} expense {expense.date.isoformat()}",
+        description=(
+            f"Expense: {expense.category} on {expense.date.isoformat()}, {expense.amount} {expense.currency} "
+            f"+ markup {policy.markup_pct} (contract version {version.version})"
+        ),
     )
     return RatingResult(lines=(line,), issues=())
 
 
 def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -> RatingResult:
-    """Bills the milestone amount of the version applicable on the completion date."""
-    version = timeline.applicable_on(completion.completed_on)
-    if version is None or not timeline.in_term(version, completion.completed_on):
-        return RatingResult(
-            lines=(),
-            issues=(
-                RatingIssue(
-                    type=ExceptionType.OUTSIDE_TERM,
-                    amount=ZERO,
-                    detail=f"milestone completed {completion.completed_on.isoformat()} outside the term",
-                    contract_version=version.version if version else None,
-                ),
-            ),
-        )
-    milestone = version.milestone(completion.milestone_id)
-    if milestone is None:
+    """Bills the milestone amount of the version applicable on the completion
+    date. The order of checks: the milestone is not in that version
+    (`unknown_milestone`); then `completed_on` is outside the term (`outside_term`)."""
+    on = completion.completed_on
+    version = timeline.applicable_on(on)
+    milestone = version.milestone(completion.milestone_id) if version is not None else None
+    if version is not None and milestone is None:
         return RatingResult(
             lines=(),
             issues=(
@@ -370,6 +406,18 @@ def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -
                     amount=ZERO,
                     detail=f"milestone {completion.milestone_id!r} is not in contract version {version.version}",
                     contract_version=version.version,
+                ),
+            ),
+        )
+    if version is None or milestone is None or not timeline.in_term(version, on):
+        return RatingResult(
+            lines=(),
+            issues=(
+                RatingIssue(
+                    type=ExceptionType.OUTSIDE_TERM,
+                    amount=round_money(milestone.amount, version.currency) if version and milestone else ZERO,
+                    detail=f"milestone {completion.milestone_id} completed {on.isoformat()} outside the term",
+                    contract_version=version.version if version else None,
                 ),
             ),
         )
@@ -392,6 +440,6 @@ def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -
         ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=f"Milestone {milestone.milestone_id} {milestone.name}",
+        description=f"Milestone {milestone.milestone_id} {milestone.name} (contract version {version.version})",
     )
     return RatingResult(lines=(line,), issues=())

@@ -14,10 +14,18 @@ from decimal import Decimal
 from billbridge.domain.book_draft import BookDraft
 from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry, WorkDay
 from billbridge.domain.money import ZERO, round_money
-from billbridge.domain.rating import RatingIssue, RatingResult, rate_expense, rate_milestone, rate_time_entry
+from billbridge.domain.rating import (
+    SPLIT_STRIDE,
+    RatingIssue,
+    RatingResult,
+    rate_expense,
+    rate_milestone,
+    rate_time_entry,
+)
 from billbridge.domain.versions import VersionTimeline
 
 HOLDING_TYPES = (ExceptionType.NO_RATE, ExceptionType.INVALID_COST_CENTER, ExceptionType.OUTSIDE_TERM)
+"""Exceptions that hold (part of) a time entry until it can be rated."""
 
 
 def reconcile_book(draft: BookDraft, *, cause_version: int | None = None) -> None:
@@ -28,9 +36,9 @@ def reconcile_book(draft: BookDraft, *, cause_version: int | None = None) -> Non
     for entry in list(draft.entries.values()):
         reconcile_entry(draft, entry, timeline, cause_version=cause_version)
     for expense_id in list(draft.expenses):
-        reconcile_expense(draft, expense_id, timeline)
+        reconcile_expense(draft, expense_id, timeline, cause_version=cause_version)
     for milestone_id in list(draft.completions):
-        reconcile_milestone(draft, milestone_id, timeline)
+        reconcile_milestone(draft, milestone_id, timeline, cause_version=cause_version)
 
 
 def reconcile_entry(
@@ -45,22 +53,32 @@ def reconcile_entry(
     billed = [line for line in existing if draft.is_billed(line)]
     unbilled = [line for line in existing if not draft.is_billed(line)]
 
-    issues: tuple[RatingIssue, ...] = ()
+    issues: list[RatingIssue] = []
     mismatch: RatingIssue | None = None
     if not billed:
         written_off = draft.written_off_days.get(entry.entry_id)
         days = _without(entry.days, written_off) if written_off else None
         result = rate_time_entry(entry, timeline, days=days)
         new_lines = list(result.lines)
-        issues = result.issues
+        issues.extend(result.issues)
         mismatch = result.rate_mismatch
     else:
-        # Part of the entry is invoiced (a cap split): only the unbilled remainder
-        # lines are re-rated, each in its own place.
+        # Part of the entry is invoiced (a cap split, or days held when the rest
+        # was invoiced): the unbilled lines are re-rated each in its own place,
+        # and the days no line holds yet are rated again.
         new_lines = []
         for line in unbilled:
             result = rate_time_entry(entry, timeline, days=line.days, position_base=line.split_position)
-            new_lines.extend(replace_release(result.lines, line))
+            new_lines.extend(replace_release(keep_exact_rest(line, result.lines), line))
+            issues.extend(result.issues)
+        taken = tuple(day for line in existing for day in line.days)
+        taken += draft.written_off_days.get(entry.entry_id, ())
+        uncovered = _without(entry.days, taken)
+        if uncovered:
+            base = (max(line.split_position for line in existing) // SPLIT_STRIDE + 1) * SPLIT_STRIDE
+            result = rate_time_entry(entry, timeline, days=uncovered, position_base=base)
+            new_lines.extend(result.lines)
+            issues.extend(result.issues)
 
     if _same_lines(unbilled, new_lines):
         new_lines = unbilled
@@ -97,6 +115,7 @@ def reconcile_entry(
                 },
             )
 
+    issues = merge_issues(issues)
     raised = {issue.type for issue in issues}
     for issue in issues:
         draft.raise_exception(
@@ -107,10 +126,16 @@ def reconcile_entry(
             detail=issue.detail,
             contract_version=issue.contract_version,
         )
+    bills = bool(new_lines) or bool(billed)
+    for holding_type in HOLDING_TYPES:
+        if holding_type not in raised:
+            draft.settle_exception(
+                holding_type,
+                entry.entry_id,
+                "the entry now bills" if bills else "the entry no longer holds anything to bill",
+                billed=bills,
+            )
     if not billed:
-        for holding_type in HOLDING_TYPES:
-            if holding_type not in raised:
-                draft.resolve_exception(holding_type, entry.entry_id, "the entry now rates")
         if mismatch is not None:
             draft.raise_exception(
                 ExceptionType.RATE_MISMATCH,
@@ -121,7 +146,49 @@ def reconcile_entry(
                 contract_version=mismatch.contract_version,
             )
         else:
-            draft.resolve_exception(ExceptionType.RATE_MISMATCH, entry.entry_id, "rates agree now")
+            draft.settle_exception(ExceptionType.RATE_MISMATCH, entry.entry_id, "rates agree now", billed=bills)
+
+
+def merge_issues(issues: list[RatingIssue]) -> list[RatingIssue]:
+    """At most one issue of each type per input: amounts added, details joined."""
+    merged: dict[ExceptionType, RatingIssue] = {}
+    for issue in issues:
+        before = merged.get(issue.type)
+        if before is None:
+            merged[issue.type] = issue
+        else:
+            merged[issue.type] = RatingIssue(
+                type=issue.type,
+                amount=before.amount + issue.amount,
+                detail=f"{before.detail}; {issue.detail}",
+                contract_version=before.contract_version or issue.contract_version,
+            )
+    return list(merged.values())
+
+
+def keep_exact_rest(previous: BillingLine, rated: tuple[BillingLine, ...]) -> tuple[BillingLine, ...]:
+    """The held rest of a cap-split line keeps its exact amount (the line's
+    amount minus the billed amount), not one re-priced from its rounded
+    quantity. An amendment that changes its rate scales that exact amount by
+    the new rate over the old."""
+    if previous.split_position % SPLIT_STRIDE == 0 or len(rated) != 1:
+        return rated
+    line = rated[0]
+    if line.rate is None or not previous.rate or line.days != previous.days:
+        return rated
+    if line.rate == previous.rate:
+        amount = previous.amount
+    else:
+        amount = round_money(previous.amount * line.rate / previous.rate, line.currency)
+    return (
+        replace(
+            line,
+            quantity=previous.quantity,
+            amount=amount,
+            rules=(*line.rules, "held rest of a line split at the not-to-exceed cap: line amount minus billed amount"),
+            description=previous.description if line.rate == previous.rate else line.description,
+        ),
+    )
 
 
 def _without(days: tuple[WorkDay, ...], removed: tuple[WorkDay, ...]) -> tuple[WorkDay, ...]:
@@ -168,6 +235,7 @@ def _record_rerates(
 ) -> None:
     """One re-rate record per new line whose days were priced under another
     version or rate before."""
+    old_by_id = {line.line_id: line for line in old_lines}
     old_by_day: dict[object, BillingLine] = {}
     for line in old_lines:
         for day in line.days:
@@ -180,12 +248,16 @@ def _record_rerates(
         if not changed:
             continue
         before = changed[0]
-        old_amount = ZERO
-        for day in line.days:
-            old = old_by_day.get(day.date)
-            if old is not None and old.rate is not None:
-                old_amount += day.hours * old.rate
-        old_amount = round_money(old_amount, line.currency)
+        same_place = old_by_id.get(line.line_id)
+        if same_place is not None and same_place.days == line.days:
+            old_amount = same_place.amount
+        else:
+            old_amount = ZERO
+            for day in line.days:
+                old = old_by_day.get(day.date)
+                if old is not None and old.rate is not None:
+                    old_amount += day.hours * old.rate
+            old_amount = round_money(old_amount, line.currency)
         record = RerateRecord(
             ref=line.ref,
             line_id=line.line_id,
@@ -208,7 +280,9 @@ def _record_rerates(
         )
 
 
-def reconcile_expense(draft: BookDraft, expense_id: str, timeline: VersionTimeline) -> None:
+def reconcile_expense(
+    draft: BookDraft, expense_id: str, timeline: VersionTimeline, *, cause_version: int | None = None
+) -> None:
     if expense_id in draft.written_off_refs:
         return
     _settle_single_line(
@@ -217,10 +291,13 @@ def reconcile_expense(draft: BookDraft, expense_id: str, timeline: VersionTimeli
         expense_id,
         lambda: rate_expense(draft.expenses[expense_id], timeline),
         resolvable=(ExceptionType.OUTSIDE_TERM, ExceptionType.CURRENCY_MISMATCH),
+        cause_version=cause_version,
     )
 
 
-def reconcile_milestone(draft: BookDraft, milestone_id: str, timeline: VersionTimeline) -> None:
+def reconcile_milestone(
+    draft: BookDraft, milestone_id: str, timeline: VersionTimeline, *, cause_version: int | None = None
+) -> None:
     if milestone_id in draft.written_off_refs:
         return
     _settle_single_line(
@@ -229,6 +306,7 @@ def reconcile_milestone(draft: BookDraft, milestone_id: str, timeline: VersionTi
         milestone_id,
         lambda: rate_milestone(draft.completions[milestone_id], timeline),
         resolvable=(ExceptionType.UNKNOWN_MILESTONE, ExceptionType.OUTSIDE_TERM),
+        cause_version=cause_version,
     )
 
 
@@ -239,9 +317,12 @@ def _settle_single_line(
     rate: Callable[[], RatingResult],
     *,
     resolvable: tuple[ExceptionType, ...],
+    cause_version: int | None,
 ) -> None:
     """An input that makes at most one line (an expense, a milestone): rate it
-    unless invoiced, replace its unbilled line, raise or resolve its exceptions."""
+    unless invoiced, replace its unbilled line (an amendment that changes it is
+    recorded as a re-rate), raise its exceptions, and close those that no
+    longer apply (resolved when it bills, withdrawn when it does not)."""
     existing = draft.lines_of(kind, ref)
     if any(draft.is_billed(line) for line in existing):
         return
@@ -252,6 +333,8 @@ def _settle_single_line(
         for line in result.lines:
             draft.put_line(line)
             draft.record("line_rated", line.line_id, contract_version=line.contract_version, rule=line.rate_rule)
+        if cause_version is not None and len(existing) == 1 and len(result.lines) == 1:
+            _record_single_rerate(draft, existing[0], result.lines[0], cause_version)
     raised = set()
     for issue in result.issues:
         raised.add(issue.type)
@@ -262,7 +345,40 @@ def _settle_single_line(
             amount=issue.amount,
             detail=issue.detail,
             contract_version=issue.contract_version,
+            currency=issue.currency,
         )
+    bills = bool(result.lines)
     for exception_type in resolvable:
         if exception_type not in raised:
-            draft.resolve_exception(exception_type, ref, f"the {kind} now rates")
+            draft.settle_exception(
+                exception_type,
+                ref,
+                f"the {kind} now bills" if bills else f"the {kind} no longer holds anything to bill",
+                billed=bills,
+            )
+
+
+def _record_single_rerate(draft: BookDraft, old: BillingLine, new: BillingLine, cause_version: int) -> None:
+    """An expense or milestone line priced again by an amendment (new markup, new amount)."""
+    if (old.contract_version, old.amount) == (new.contract_version, new.amount):
+        return
+    record = RerateRecord(
+        ref=new.ref,
+        line_id=new.line_id,
+        from_version=old.contract_version,
+        to_version=new.contract_version or cause_version,
+        old_rate=old.rate,
+        new_rate=new.rate or Decimal(0),
+        old_amount=old.amount,
+        new_amount=new.amount,
+        cause_version=cause_version,
+        correlation_id=draft.context.correlation_id,
+    )
+    draft.rerates.append(record)
+    draft.record(
+        "line_rerated",
+        new.line_id,
+        contract_version=new.contract_version,
+        rule=new.rate_rule,
+        detail=f"version {record.from_version} -> {record.to_version}: {old.amount} -> {new.amount}",
+    )

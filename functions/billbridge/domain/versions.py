@@ -48,6 +48,10 @@ class VersionTimeline:
         index = bisect_right(self.breakpoints, day) - 1
         return self.versions_at[index] if index >= 0 else None
 
+    def first_version(self) -> ContractVersion | None:
+        """The version that applies from the earliest effective date."""
+        return self.versions_at[0] if self.versions_at else None
+
     def end_date_of(self, version: ContractVersion) -> date:
         """The version's end date, cut short by a termination."""
         if self.termination_date is not None and self.termination_date < version.end_date:

@@ -5,7 +5,9 @@ an Invoke (from a state machine task or from boto3) of a function created by the
 local stack runs that function's configured handler in-process. An exception
 raised by the handler becomes an unhandled function error whose `errorType` is
 the exception's class name, as the Lambda runtime reports it, so a state
-machine's Retry and Catch match on it.
+machine's Retry and Catch match on it. Handlers run one at a time: the Map's
+parallel branches would otherwise call moto's DynamoDB backend concurrently,
+which it does not survive (a transaction copies tables other threads write).
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from billbridge import topology
 from billbridge.localstack.handler_resolver import HandlerResolver
 from billbridge.localstack.lambda_context import new_context
+from billbridge.localstack.stand_in_boundary import STAND_IN_LOCK
 
 LOGGER = logging.getLogger(__name__)
+HANDLER_LOCK = STAND_IN_LOCK
+"""Serializes in-process handler runs (re-entrant: a handler may invoke another). The same lock
+as every call into moto, so the two can never be taken in opposite orders."""
 RECORD_FAILURE_HANDLERS = frozenset(t.handler for t in topology.BILLING_TASKS if t.name == "record_failure")
 """The task the state machine runs when a contract's step failed after its retries."""
 
@@ -96,7 +102,8 @@ class LambdaDispatcher:
             self._record_failed_step(function_name, event)
         try:
             handler = self._resolver.resolve(handler_path)
-            result = handler(event, new_context(function_name))
+            with HANDLER_LOCK:
+                result = handler(event, new_context(function_name))
         except Exception as error:
             LOGGER.error("function %s raised %s: %s", function_name, type(error).__name__, error, exc_info=True)
             with self._lock:

@@ -19,7 +19,14 @@ from billbridge.cli.main import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL = "apt-get install -y chromium"
-CHARTS = {"unbilled-by-age", "approval-to-invoice", "exceptions-by-type", "cap-burn", "dead-letters"}
+CHARTS = {
+    "unbilled-by-age",
+    "held-work-by-age",
+    "approval-to-invoice",
+    "exceptions-by-type",
+    "cap-burn",
+    "dead-letters",
+}
 
 
 def test_trace_from_a_proposal_reaches_the_raw_webhooks(amendments_state: Path, cli, cli_json) -> None:
@@ -230,6 +237,38 @@ def test_the_html_report_renders_in_headless_chromium(cap_report, tmp_path: Path
     assert set(parser.charts) == CHARTS and parser.charts["cap-burn"] == 1
     assert screenshot.exists() and _png_size(screenshot) == (1000, 2400)
     assert screenshot.stat().st_size > 20_000  # charts and tables drawn, not a blank page
+
+
+def test_the_html_report_shows_money_tiles_per_currency_in_headless_chromium(tmp_path: Path) -> None:
+    """The demo engagement holds a euro expense on a dollar contract: the browser
+    shows a money-at-risk tile per currency, never their sum."""
+    from datetime import date
+
+    from billbridge.app.html_report import render_html_report
+    from billbridge.app.kpis import compute_kpis
+    from billbridge.localstack.demo_engagement import engagement
+
+    from tests.fakes.hub import CoreHub
+    from tests.unit.app.test_money_per_currency import TileParser
+
+    scenario = engagement()
+    hub = CoreHub(scenario.get("config"))
+    hub.run_scenario(scenario)
+    page = tmp_path / "kpis.html"
+    page.write_text(
+        render_html_report(kpi_document(compute_kpis(hub.ledger.books(), as_of=date(2026, 4, 30)))), encoding="utf-8"
+    )
+    dom, log, _ = _render(page, tmp_path)
+    assert _console_errors(log) == []
+    tiles = TileParser()
+    tiles.feed(dom)
+    at_risk = {currency: value for (tile, currency), value in tiles.tiles.items() if tile == "money-at-risk"}
+    assert set(at_risk) == {"EUR", "USD"}
+    assert at_risk["EUR"] == "610.00 EUR"
+    assert at_risk["USD"].endswith(" USD") and not at_risk["USD"].startswith("1930.00")
+    for (tile, currency), value in tiles.tiles.items():
+        assert tile in {"unbilled", "held-work", "money-at-risk"}
+        assert value == "none" if not currency else value.endswith(f" {currency}")
 
 
 def test_the_scheduled_entrypoint_publishes_the_kpis(cap_state: Path, tmp_path: Path, capsys, monkeypatch) -> None:

@@ -286,6 +286,18 @@ def test_a_currency_is_an_iso_code() -> None:
     assert exc.value.field == "data.currency"
 
 
+@pytest.mark.parametrize("code", ["XYZ", "HRK", "XAU"])
+def test_a_contract_in_a_code_outside_iso_4217_is_refused_naming_the_field(code: str) -> None:
+    with pytest.raises(InvalidEventError, match=code) as exc:
+        parse_event_data("contract.approved", CONTRACT | {"currency": code})
+    assert exc.value.field == "data.currency"
+
+
+@pytest.mark.parametrize("code", ["HUF", "IQD", "JPY", "KWD", "CLF"])
+def test_a_contract_in_any_iso_4217_currency_is_accepted(code: str) -> None:
+    assert parse_event_data("contract.approved", CONTRACT | {"currency": code}).currency == code
+
+
 def test_a_rate_card_line_needs_a_role_or_a_resource() -> None:
     with pytest.raises(InvalidEventError) as exc:
         parse_event_data("contract.approved", CONTRACT | {"rate_card": [{"rate": "150.00"}]})

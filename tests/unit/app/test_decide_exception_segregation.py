@@ -68,3 +68,28 @@ def test_an_anonymous_actor_cannot_approve_above_the_threshold() -> None:
     use_case = DecideException(hub.ledger, FixedClock(), policy=SegregationPolicy(threshold=Decimal("500")))
     with pytest.raises(SegregationOfDutiesError):
         use_case.approve(RETROACTIVE, actor="root", reason="ok")
+
+
+def test_the_requester_of_a_write_off_cannot_write_it_off_and_the_refusal_is_audited() -> None:
+    hub = hub_with_retroactive_change()
+    request_decision(hub, "alice")
+    use_case = DecideException(hub.ledger, FixedClock(), policy=SegregationPolicy(threshold=Decimal("500")))
+    with pytest.raises(SegregationOfDutiesError):
+        use_case.write_off(RETROACTIVE, actor="alice", reason="customer will not pay")
+    assert hub.ledger.load("SOW-200").book.exceptions[RETROACTIVE].state is ExceptionState.OPEN
+    assert any(r["action"] == "decision_refused" for r in hub.ledger.audit_of_contract("SOW-200"))
+    decided = use_case.write_off(RETROACTIVE, actor="bob", reason="second pair of eyes")
+    assert decided.exception.state is ExceptionState.WRITTEN_OFF
+
+
+def test_an_anonymous_actor_cannot_write_off_a_held_entry_above_the_threshold() -> None:
+    scenario, _ = load_scenario("01-time-and-materials")
+    hub = CoreHub(scenario["config"])
+    hub.run_scenario(scenario)
+    held = next(e for e in hub.ledger.exceptions() if e.state is ExceptionState.OPEN and abs(e.amount) >= 1)
+    use_case = DecideException(hub.ledger, FixedClock(), policy=SegregationPolicy(threshold=Decimal("1")))
+    with pytest.raises(SegregationOfDutiesError):
+        use_case.write_off(held.exception_id, actor="root", reason="no")
+    assert use_case.write_off(held.exception_id, actor="carol", reason="agreed").exception.state is (
+        ExceptionState.WRITTEN_OFF
+    )

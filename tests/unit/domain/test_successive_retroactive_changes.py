@@ -40,7 +40,7 @@ def test_a_later_amendment_supersedes_an_open_retroactive_change_of_the_same_lin
     assert hub.ledger.load("SOW-200").book.exceptions[V3].amount == Decimal("960.00")
     hub.deliver(fourth_version(amendment, "140.00"))
     exceptions = hub.ledger.load("SOW-200").book.exceptions
-    assert exceptions[V3].state is ExceptionState.RESOLVED
+    assert exceptions[V3].state is ExceptionState.WITHDRAWN
     assert exceptions[V4].amount == Decimal("1440.00"), "48 h at 140 minus the 5280.00 invoiced"
 
 

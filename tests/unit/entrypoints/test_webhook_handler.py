@@ -12,6 +12,7 @@ from billbridge.app.webhook_signature import sign
 from billbridge.entrypoints.api import webhook
 
 from tests.fakes.edge import (
+    CLM_SECRET,
     PSA_SECRET,
     FixedClock,
     InMemoryDeliveryRegistry,
@@ -113,6 +114,42 @@ def test_a_base64_body_is_decoded_before_the_signature_is_checked(use_case: Inge
     body = json.dumps(EVENT | {"note": "caf\u00e9"}, ensure_ascii=False).encode()
     event = proxy_event(body, signed_headers(clock, body), base64_body=True)
     assert webhook.handle_api_event(event, LambdaContext(), use_case)["statusCode"] == 202
+
+
+def test_a_contract_in_a_currency_outside_iso_4217_is_400_naming_the_field(
+    clock: FixedClock, publisher: InMemoryEventPublisher
+) -> None:
+    use_case = IngestWebhook(
+        secrets=InMemoryWebhookSecrets({"clm": [CLM_SECRET]}),
+        raw_payloads=InMemoryRawPayloadStore(),
+        deliveries=InMemoryDeliveryRegistry(),
+        publisher=publisher,
+        clock=clock,
+        ids=SequentialIds(),
+    )
+    contract = {
+        "contract_id": "SOW-1",
+        "version": 1,
+        "effective_date": "2026-03-01",
+        "customer_id": "CUST-1",
+        "legal_entity": "US01",
+        "currency": "XYZ",
+        "tax_jurisdiction": "US-NY",
+        "start_date": "2026-03-01",
+        "end_date": "2026-12-31",
+        "rate_card": [{"role": "consultant", "rate": "150.00"}],
+    }
+    event = {**EVENT, "id": "clm-1", "source": "clm", "type": "contract.approved", "data": contract}
+    body = json.dumps(event).encode()
+    headers = {"Content-Type": "application/cloudevents+json"} | {
+        k.title(): v for k, v in sign(CLM_SECRET, "msg_1", clock.now(), body).items()
+    }
+    response = webhook.handle_api_event(proxy_event(body, headers, source="clm"), LambdaContext(), use_case)
+    assert response["statusCode"] == 400
+    error = json.loads(response["body"])
+    assert "data.currency" in json.dumps(error)
+    assert "XYZ" in json.dumps(error)
+    assert publisher.published == []
 
 
 def test_an_unsigned_event_is_401(use_case: IngestWebhook) -> None:

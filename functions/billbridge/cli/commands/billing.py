@@ -67,7 +67,12 @@ def bill_command(args: argparse.Namespace) -> int:
         print_table(
             ["proposal", "status", "lines", "subtotal", "tax", "total"],
             [
-                [i["proposal_id"], i["status"], str(len(i["lines"])), i["subtotal"], i["tax"], i["total"]]
+                [
+                    i["proposal_id"],
+                    i["status"],
+                    str(len(i["lines"])),
+                    *(f"{i[key]} {i['currency']}" for key in ("subtotal", "tax", "total")),
+                ]
                 for i in new_invoices
             ],
         )

@@ -50,7 +50,7 @@ def list_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     from billbridge.app.contract_view import contract_view
-    from billbridge.cli.tables import print_table
+    from billbridge.cli.tables import money, print_table
 
     with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
@@ -72,8 +72,8 @@ def show_command(args: argparse.Namespace) -> int:
                 v["currency"],
                 v["legal_entity"],
                 v["tax_jurisdiction"],
-                v["cap_amount"] or "-",
-                v["retainer_amount"] or "-",
+                money(v["cap_amount"], v["currency"]) if v["cap_amount"] else "-",
+                money(v["retainer_amount"], v["currency"]) if v["retainer_amount"] else "-",
             ]
             for v in view["versions"]
         ],
@@ -82,16 +82,17 @@ def show_command(args: argparse.Namespace) -> int:
     print_table(["system", "id"], [[k, v] for k, v in view["ids"].items()])
     print("\nLines")
     print_table(
-        ["kind", "ref", "version", "quantity", "rate", "amount", "invoice"],
+        ["kind", "ref", "version", "quantity", "rate", "amount", "invoice", "what it is"],
         [
             [
                 line["kind"],
                 line["ref"],
                 str(line["contract_version"] or "-"),
                 line["quantity"],
-                line["rate"] or "-",
-                line["amount"],
+                money(line["rate"], line["currency"]) if line["rate"] else "-",
+                money(line["amount"], line["currency"]),
                 line["invoice_id"] or "unbilled",
+                line["description"],
             ]
             for line in view["lines"]
         ],
@@ -99,11 +100,17 @@ def show_command(args: argparse.Namespace) -> int:
     print("\nInvoices")
     print_table(
         ["proposal", "status", "ERP invoice", "total"],
-        [[i["proposal_id"], i["status"], i["erp_invoice_number"] or "-", i["total"]] for i in view["invoices"]],
+        [
+            [i["proposal_id"], i["status"], i["erp_invoice_number"] or "-", money(i["total"], i["currency"])]
+            for i in view["invoices"]
+        ],
     )
     print("\nExceptions")
     print_table(
         ["id", "type", "state", "amount", "refs"],
-        [[e["exception_id"], e["type"], e["state"], e["amount"], ", ".join(e["refs"])] for e in view["exceptions"]],
+        [
+            [e["exception_id"], e["type"], e["state"], money(e["amount"], e["currency"]), ", ".join(e["refs"])]
+            for e in view["exceptions"]
+        ],
     )
     return 0

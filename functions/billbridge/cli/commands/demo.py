@@ -143,21 +143,20 @@ def _answer_as_erp(replayer: Any, *, pay: bool, step: int) -> int:
 
 
 def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
-    from billbridge.cli.tables import print_table
+    from billbridge.cli.tables import money, print_table
 
     print("Invoices")
     print_table(
-        ["proposal", "ERP", "status", "ERP invoice", "currency", "subtotal", "tax", "total"],
+        ["proposal", "ERP", "status", "ERP invoice", "subtotal", "tax", "total"],
         [
             [
                 i["proposal_id"],
                 i["erp_instance"],
                 i["status"],
                 i["erp_invoice_number"] or "-",
-                i["currency"],
-                i["subtotal"],
-                i["tax"],
-                i["total"],
+                money(i["subtotal"], i["currency"]),
+                money(i["tax"], i["currency"]),
+                money(i["total"], i["currency"]),
             ]
             for i in report["invoices"]
         ],
@@ -165,16 +164,16 @@ def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
     for invoice in report["invoices"]:
         print(f"\n  {invoice['proposal_id']} lines")
         print_table(
-            ["kind", "ref", "version", "quantity", "rate", "amount", "rule"],
+            ["kind", "ref", "version", "quantity", "rate", "amount", "what it is"],
             [
                 [
                     line["kind"],
                     line["ref"],
                     str(line["contract_version"] or "-"),
                     line["quantity"],
-                    line["rate"] or "-",
-                    line["amount"],
-                    line["rate_rule"],
+                    money(line["rate"], line["currency"]) if line["rate"] else "-",
+                    money(line["amount"], line["currency"]),
+                    line["description"],
                 ]
                 for line in invoice["lines"]
             ],
@@ -182,13 +181,22 @@ def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
     print("\nExceptions (held, visible, resolvable)")
     print_table(
         ["type", "contract", "refs", "amount", "state"],
-        [[e["type"], e["contract_id"], ", ".join(e["refs"]), e["amount"], e["state"]] for e in report["exceptions"]],
+        [
+            [e["type"], e["contract_id"], ", ".join(e["refs"]), money(e["amount"], e["currency"]), e["state"]]
+            for e in report["exceptions"]
+        ],
     )
     print("\nRe-rated after amendments")
     print_table(
         ["ref", "from", "to", "old amount", "new amount"],
         [
-            [r["ref"], str(r["from_version"]), str(r["to_version"]), r["old_amount"], r["new_amount"]]
+            [
+                r["ref"],
+                str(r["from_version"]),
+                str(r["to_version"]),
+                money(r["old_amount"], r["currency"]),
+                money(r["new_amount"], r["currency"]),
+            ]
             for r in report["rerated"]
         ],
     )
@@ -207,4 +215,5 @@ def _show(report: dict[str, Any], ids: dict[str, dict[str, str]]) -> None:
         ],
     )
     print("\nUnbilled (rated, not yet invoiced)")
-    print_table(["contract", "amount"], [[c, a] for c, a in report["unbilled"].items()])
+    currencies = report.get("currencies", {})
+    print_table(["contract", "amount"], [[c, money(a, currencies.get(c, ""))] for c, a in report["unbilled"].items()])

@@ -81,7 +81,7 @@ def list_command(args: argparse.Namespace) -> int:
                 continue
             if args.contract and exception.contract_id != args.contract:
                 continue
-            if exception.contract_id not in currencies:
+            if not exception.currency and exception.contract_id not in currencies:
                 latest = hub.ledger.load(exception.contract_id).book.latest_version
                 currencies[exception.contract_id] = latest.currency if latest else ""
             rows.append(
@@ -91,7 +91,7 @@ def list_command(args: argparse.Namespace) -> int:
                     "state": exception.state.value,
                     "contract_id": exception.contract_id,
                     "amount": format_amount(exception.amount),
-                    "currency": currencies[exception.contract_id],
+                    "currency": exception.currency or currencies[exception.contract_id],
                     "refs": list(exception.refs),
                     "period": exception.period,
                     "correlation_id": exception.correlation_id,
@@ -142,7 +142,8 @@ def _print_explanation(view: dict[str, Any]) -> None:
     print(f"Exception {view['exception_id']}")
     print(f"  type      {view['type']}   state {view['state']}")
     print(f"  contract  {view['contract_id']}   period {view['period'] or '-'}")
-    print(f"  amount    {view['amount']} {view['currency'] or ''}   refs {', '.join(view['refs']) or '-'}")
+    currency = view["currency"] or ""
+    print(f"  amount    {view['amount']} {currency}   refs {', '.join(view['refs']) or '-'}")
     print(f"  raised    {view['raised_at'] or '-'} by {view['raised_by']}   correlation {view['correlation_id']}")
     if view["detail"]:
         print(f"  detail    {view['detail']}")
@@ -160,14 +161,19 @@ def _print_explanation(view: dict[str, Any]) -> None:
             f"term {terms['term']}, "
             f"{terms['currency']}, legal entity {terms['legal_entity']}, tax {terms['tax_jurisdiction']})"
         )
-        print_table(["rate card line", "rate"], [[r["line"], r["rate"]] for r in terms["rate_card"]])
+        print_table(
+            ["rate card line", "rate"], [[r["line"], f"{r['rate']} {terms['currency']}"] for r in terms["rate_card"]]
+        )
         extras = []
         if terms["cap_amount"]:
-            extras.append(f"cap {terms['cap_amount']}")
+            extras.append(f"cap {terms['cap_amount']} {terms['currency']}")
         if terms["cost_centers"]:
             extras.append(f"cost centers {', '.join(terms['cost_centers'])}")
         if terms["milestones"]:
-            extras.append("milestones " + ", ".join(m["milestone_id"] for m in terms["milestones"]))
+            extras.append(
+                "milestones "
+                + ", ".join(f"{m['milestone_id']} {m['amount']} {terms['currency']}" for m in terms["milestones"])
+            )
         if terms["expense_policy"]:
             policy = terms["expense_policy"]
             extras.append(f"billable expenses {', '.join(policy['billable_categories'])} (+{policy['markup_pct']})")
@@ -175,24 +181,26 @@ def _print_explanation(view: dict[str, Any]) -> None:
             print("  " + "; ".join(extras))
     if view["cap"]:
         cap = view["cap"]
+        cap_currency = (terms or {}).get("currency") or currency
         print(
-            f"\nCap {cap['cap_amount']} (version {cap['cap_version']}): "
-            f"invoiced time {cap['invoiced_time']}, "
-            f"remaining {cap['remaining']}, held {cap['held']}"
+            f"\nCap {cap['cap_amount']} {cap_currency} (version {cap['cap_version']}): "
+            f"invoiced time {cap['invoiced_time']} {cap_currency}, "
+            f"remaining {cap['remaining']} {cap_currency}, held {cap['held']} {cap_currency}"
         )
     print("\nLines")
     print_table(
-        ["line", "date", "version", "quantity", "rate", "amount", "state", "rule"],
+        ["line", "date", "version", "quantity", "rate", "amount", "state", "rule", "what it is"],
         [
             [
                 line["line_id"],
                 line["line_date"],
                 str(line["contract_version"] or "-"),
                 line["quantity"],
-                line["rate"] or "-",
-                line["amount"],
+                f"{line['rate']} {line['currency']}" if line["rate"] else "-",
+                f"{line['amount']} {line['currency']}",
                 line["invoice_id"] or line["state"],
                 line["rate_rule"] or "-",
+                line["description"],
             ]
             for line in view["lines"]
         ],
@@ -253,6 +261,7 @@ def decide_command(args: argparse.Namespace) -> int:
         "state": exception.state.value,
         "contract_id": exception.contract_id,
         "amount": format_amount(exception.amount),
+        "currency": exception.currency,
         "actor": exception.decision.actor if exception.decision else actor,
         "reason": exception.decision.reason if exception.decision else args.reason,
         "decided_at": exception.decision.decided_at if exception.decision else None,
@@ -260,6 +269,7 @@ def decide_command(args: argparse.Namespace) -> int:
             {
                 "line_id": line.line_id,
                 "amount": format_amount(line.amount),
+                "currency": line.currency,
                 "line_date": line.line_date.isoformat(),
             }
             for line in decision.added_lines
@@ -273,7 +283,10 @@ def decide_command(args: argparse.Namespace) -> int:
         f"({document['reason'] or 'no reason given'})"
     )
     for line in document["adjustment_lines"]:
-        print(f"  adjustment {line['line_id']}: {line['amount']} on the next invoice (dated {line['line_date']})")
+        print(
+            f"  adjustment {line['line_id']}: {line['amount']} {line['currency']} on the next invoice "
+            f"(dated {line['line_date']})"
+        )
     if exception.type is ExceptionType.CAP_EXCEEDED and exception.state is ExceptionState.APPROVED:
         print("  held lines released: the next billing run bills them")
     return 0

@@ -72,12 +72,22 @@ def _print_report(kpis: dict[str, Any]) -> None:
         corrections_table,
         dead_letters_table,
         exceptions_table,
+        held_work_table,
+        money,
         unbilled_table,
     )
 
+    def per_currency(totals: list[dict[str, Any]]) -> str:
+        return ", ".join(money(t["amount"], t["currency"]) for t in totals) or "none"
+
     print(f"Billbridge KPIs as of {kpis['as_of']} ({kpis['contracts']} contracts)")
-    print("\nUnbilled approved work by age (days since the line date) and legal entity")
+    print(f"\nUnbilled approved work: {per_currency(kpis['unbilled']['totals'])}")
+    print("by age (days since the line date) and legal entity")
     _print(unbilled_table(kpis))
+    print(
+        f"\nHeld work (approved, no line yet: an open exception holds it): {per_currency(kpis['held_work']['totals'])}"
+    )
+    _print(held_work_table(kpis))
     approval = kpis["approval_to_invoice"]
     print(
         f"\nApproval to invoice: median {approval['median_days'] or '-'} days, "
@@ -93,7 +103,10 @@ def _print_report(kpis: dict[str, Any]) -> None:
         + ", ".join(f"{reason} {count}" for reason, count in corrections["by_reason"].items())
     )
     _print(corrections_table(kpis))
-    print("\nExceptions by type (money at risk = open, not informational)")
+    print(
+        "\nExceptions by type (money at risk = open, not informational): "
+        + per_currency(kpis["exceptions"]["money_at_risk"])
+    )
     _print(exceptions_table(kpis))
     print("\nCap burn (invoiced time / cap)")
     _print(cap_burn_table(kpis))

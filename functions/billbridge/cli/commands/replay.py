@@ -71,7 +71,12 @@ def replay_command(args: argparse.Namespace) -> int:
     print_table(
         ["proposal", "status", "lines", "subtotal", "tax", "total"],
         [
-            [i["proposal_id"], i["status"], str(len(i["lines"])), i["subtotal"], i["tax"], i["total"]]
+            [
+                i["proposal_id"],
+                i["status"],
+                str(len(i["lines"])),
+                *(f"{i[key]} {i['currency']}" for key in ("subtotal", "tax", "total")),
+            ]
             for i in result.report["invoices"]
         ],
     )

@@ -72,6 +72,12 @@ def domain_throughput(quick: bool) -> dict[str, Any]:
         return dict(bench.main(["--contracts", "100", "--entries", "10000", "--output", f"{temp}/domain.json"]))
 
 
+def command_time(quick: bool) -> dict[str, Any]:
+    from benchmarks import command_time as bench
+
+    return bench.run(runs=1 if quick else 5, include_bill=not quick)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -79,6 +85,7 @@ RUNNERS: dict[str, Runner] = {
     "billing_scale": billing_scale,
     "package_size": package_size,
     "domain_throughput": domain_throughput,
+    "command_time": command_time,
 }
 
 
@@ -134,6 +141,7 @@ SECTION_TITLES = {
     "aws_calls": "AWS calls and cost per effect",
     "billing_scale": "Billing run scale",
     "package_size": "Package size",
+    "command_time": "Operator command wall time",
 }
 
 
@@ -391,12 +399,38 @@ def render_package_size(f: dict[str, Any]) -> str:
     )
 
 
+def render_command_time(f: dict[str, Any]) -> str:
+    rows = [
+        [
+            name,
+            "read-only (store)" if r["read_only"] else ("starts the stand-ins" if r["starts_stand_ins"] else "-"),
+            r["median_ms"],
+            r["ratio_to_bare_import"],
+        ]
+        for name, r in f["commands"].items()
+    ]
+    goal = f["goal_read_only_ratio_max"]
+    return "\n\n".join(
+        [
+            f"Fresh processes, median of {f['runs']} per command, round-robin in one run, on a local state "
+            f"built by `billbridge demo` ({f['demo_state_build_s']} s). Ratio: the command's wall time over "
+            '`python -c "import billbridge"` (interpreter start included) of the same run. Read-only commands '
+            "read the SQLite store without starting the stand-ins; `config load` starts the local stack "
+            "without the billing workflow; `bill` creates the state machine and runs it.",
+            _table(["command", "path", "median ms", "x bare import"], rows),
+            f"Goal: read-only commands at most {goal:g}x the bare import: worst {f['read_only_ratio_max']}x "
+            f"({_verdict(f['read_only_ratio_max'] <= goal)}).",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
     "aws_calls": render_aws_calls,
     "billing_scale": render_billing_scale,
     "package_size": render_package_size,
+    "command_time": render_command_time,
 }
 
 

@@ -1,24 +1,43 @@
-"""The published scenarios replayed through the whole local stack: signed
-webhooks over HTTP, bus, rules, queues, consumers, and the billing state machine."""
+"""The published scenarios replayed by `billbridge replay` (its default, the full
+stack): signed webhooks over HTTP, bus, rules, queues, consumers, and the billing
+state machine; the report must match the scenario's expected report, with no
+failure of the hub, no refused delivery and nothing dead-lettered."""
 
 from __future__ import annotations
 
-import pytest
-from billbridge.app.report_comparison import compare_report
-from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+import json
+from pathlib import Path
+from typing import Any
 
-from tests.scenarios.catalog import load_scenario, scenario_names
+import pytest
+from billbridge.cli.main import main
+from billbridge.localstack.store import LocalStore
+
+from tests.scenarios.catalog import SCENARIO_DIR, scenario_names
 
 
 @pytest.mark.parametrize("name", scenario_names())
-def test_scenario_replays_through_the_local_stack(name: str) -> None:
-    scenario, expected = load_scenario(name)
-    secrets = generate_webhook_secrets()
-    with LocalStack(secrets=secrets) as stack, ScenarioReplayer(stack, secrets) as replayer:
-        result = replayer.run(scenario)
-        dead_letters = {wf: stack.dead_letters(wf) for wf in ("contracts", "actuals", "feedback")}
-    assert all(run.status == "SUCCEEDED" for run in result.runs), result.runs
-    assert all(d.status in (200, 202) for d in result.deliveries), [d for d in result.deliveries if d.status >= 300]
-    assert dead_letters == {"contracts": [], "actuals": [], "feedback": []}
-    assert compare_report(result.report, expected) == []
+def test_scenario_replays_through_the_local_stack(name: str, tmp_path: Path, capsys: Any) -> None:
+    state, report = tmp_path / "state.sqlite", tmp_path / "report.json"
+
+    code = main(
+        [
+            "replay",
+            str(SCENARIO_DIR / f"{name}.json"),
+            "--report",
+            str(report),
+            "--expected",
+            str(SCENARIO_DIR / f"{name}.expected.json"),
+            "--state",
+            str(state),
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "matches the expected report" in out and "(0 refused)" in out
+    assert "FAILED" not in out
+    assert json.loads(report.read_text())["invoices"]
+    with LocalStore(state, create=False) as store:
+        for queue in ("contracts-dlq", "actuals-dlq", "feedback-dlq"):
+            assert store.messages(queue) == [], queue

@@ -21,8 +21,6 @@ from billbridge.localstack.scenario_replay import generate_webhook_secrets
 from billbridge.localstack.stack import LocalStack
 from billbridge.topology import WORKFLOWS
 
-from tests.reliability.moto_transactions import item_level_transaction_rollback
-
 Payload = dict[str, Any] | list[dict[str, Any]]
 
 
@@ -153,7 +151,7 @@ def local_hub(
     handlers: dict[str, Any] | None = None,
 ) -> Iterator[LocalHub]:
     webhook_secrets = secrets or generate_webhook_secrets()
-    with item_level_transaction_rollback(), LocalStack(secrets=webhook_secrets, handlers=handlers) as stack:
+    with LocalStack(secrets=webhook_secrets, handlers=handlers) as stack:
         hub = LocalHub(stack, webhook_secrets, prefix=prefix)
         if config:
             hub.configure(config)

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
-from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+if TYPE_CHECKING:
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
 
 DEFAULT_STACK_NAME = "Billbridge"
 
@@ -27,7 +30,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--state-file",
         type=Path,
-        help="local state file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
+        help="local state (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
     group.add_argument("--stack", help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME})")
     group.add_argument("--profile", help="AWS profile for --stack")
@@ -45,9 +48,11 @@ class QueueNames:
 
 @dataclass
 class Hub:
-    """What the operator commands need, the same for local and deployed."""
+    """What the operator commands need, the same for local and deployed.
 
-    ledger: DynamoLedger
+    The ledger is built on first use (`dlq list` never loads pydantic and the domain)."""
+
+    ledger_table: str
     client: Callable[[str], Any]
     queues: list[QueueNames]
     state_machine_arn: str
@@ -56,6 +61,13 @@ class Hub:
     drain: Callable[[], Any] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
+    """Set by commands that write; informational: the local unit of work commits whatever changed."""
+
+    @cached_property
+    def ledger(self) -> DynamoLedger:
+        from billbridge.adapters.dynamo_ledger import DynamoLedger
+
+        return DynamoLedger(self.ledger_table, client=self.client("dynamodb"))
 
     def queue(self, name: str) -> QueueNames:
         for queue in self.queues:
@@ -69,12 +81,19 @@ class Hub:
 
 
 @contextmanager
-def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
+def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[Hub]:
+    """The hub a command acts on.
+
+    Local and `read_only`: the saved state is read from the store as it is committed,
+    without starting the stand-ins (fast). Local otherwise: the local stack is started
+    from the store and the whole command is one unit of work (one transaction of the
+    store: it sees what other processes committed before it, and what it writes is
+    committed when it ends, even if it fails half-way, as AWS would keep it)."""
     if getattr(args, "stack", None):
         yield _deployed_hub(args)
         return
-    from billbridge.localstack.snapshot import default_state_path
-    from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.resources import LocalNames
+    from billbridge.localstack.store import default_state_path
 
     state = Path(args.state_file) if getattr(args, "state_file", None) else default_state_path()
     if not state.is_file():
@@ -82,27 +101,51 @@ def open_hub(args: argparse.Namespace) -> Iterator[Hub]:
             f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
             "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
         )
-    with LocalStack(state_file=state) as stack:
-        hub = Hub(
-            ledger=DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb")),
+    names = LocalNames()
+    queues = [
+        QueueNames(
+            workflow=workflow.name,
+            queue_url=names.queue_url(names.queue(workflow)),
+            dead_letter_queue_url=names.queue_url(names.dead_letter_queue(workflow)),
+        )
+        for workflow in topology.WORKFLOWS
+    ]
+    if read_only:
+        yield from _store_hub(state, names, queues)
+        return
+    from billbridge.localstack.stack import LocalStack
+
+    with LocalStack(state_file=state, lazy_billing=True) as stack, stack.unit_of_work():
+        yield Hub(
+            ledger_table=names.ledger_table,
             client=stack.client,
-            queues=[
-                QueueNames(
-                    workflow=workflow.name,
-                    queue_url=stack.queue_url(stack.names.queue(workflow)),
-                    dead_letter_queue_url=stack.queue_url(stack.names.dead_letter_queue(workflow)),
-                )
-                for workflow in topology.WORKFLOWS
-            ],
-            state_machine_arn=stack.names.state_machine_arn,
+            queues=queues,
+            state_machine_arn=names.state_machine_arn,
             is_local=True,
             start_run=lambda run_input, name: stack.start_billing_run(run_input, name=name),
             drain=stack.drain,
-            extras={"stack": stack, "state_file": state},
+            extras={"stack": stack, "names": names, "state_file": state},
         )
-        yield hub
-        if hub.changed:
-            stack.save(state)
+
+
+def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hub]:
+    from billbridge.localstack.store import LocalStore
+    from billbridge.localstack.store_reader import StoreClients
+
+    def refuse_run(run_input: dict[str, Any], name: str) -> dict[str, Any]:
+        raise RuntimeError("a read-only command cannot start a billing run")
+
+    with LocalStore(state, create=False) as store:
+        clients = StoreClients(store, names)
+        yield Hub(
+            ledger_table=names.ledger_table,
+            client=clients,
+            queues=queues,
+            state_machine_arn=names.state_machine_arn,
+            is_local=True,
+            start_run=refuse_run,
+            extras={"names": names, "state_file": state},
+        )
 
 
 def _deployed_hub(args: argparse.Namespace) -> Hub:
@@ -142,7 +185,7 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
             time.sleep(2)
 
     return Hub(
-        ledger=DynamoLedger(outputs["LedgerTableName"], client=client("dynamodb")),
+        ledger_table=outputs["LedgerTableName"],
         client=client,
         queues=[
             QueueNames(

@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
 
         return LocalStack
     if name == "default_state_path":
-        from billbridge.localstack.snapshot import default_state_path
+        from billbridge.localstack.store import default_state_path
 
         return default_state_path
     raise AttributeError(name)

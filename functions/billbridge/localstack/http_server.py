@@ -1,21 +1,28 @@
 """A local HTTP front for the webhook route: `POST /webhooks/{source}` into the local stack.
 
-Each request is handed to `LocalStack.invoke_webhook` and then the queues are
-drained, so a delivery has gone through bus -> rule -> queue -> consumer before
-the response is sent and before the next request is handled. Requests are
-serialized by a lock: moto in-process is not thread-safe.
+Each request runs on its own thread. On receipt, before waiting for anything,
+the signature and its timestamp are checked against the stack's webhook secrets
+(a stale or forged delivery is answered 401 at once, as the handler would).
+Then, in one unit of work of the stack (`LocalStack.unit_of_work`: one
+transaction of the shared store, one request of this process at a time), the
+request is handed to `LocalStack.invoke_webhook` and the queues are drained, so
+a delivery has gone through bus -> rule -> queue -> consumer, and its effects
+are committed, before the response is sent.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from billbridge import topology
+from billbridge.app.webhook_signature import DEFAULT_TOLERANCE_SECONDS, HEADER_TIMESTAMP
 from billbridge.localstack.stack import LocalStack
 
 LOGGER = logging.getLogger(__name__)
@@ -29,6 +36,8 @@ class LocalWebhookServer(ThreadingHTTPServer):
     """Binds only to `host`; port 0 picks a free port (read it from `server_port`)."""
 
     daemon_threads = True
+    request_queue_size = 256
+    """The listen backlog: parallel connects queue here instead of being reset."""
 
     def __init__(
         self,
@@ -39,15 +48,39 @@ class LocalWebhookServer(ThreadingHTTPServer):
         after_request: AfterRequest | None = None,
     ) -> None:
         self.stack = stack
-        self.lock = threading.Lock()
         self.after_request = after_request
         self.requests_handled = 0
+        self.server_errors: list[str] = []
+        """One line per request answered 5xx (the handler or the consumers crashed)."""
+        self.consumer_errors: list[str] = []
+        """One line per consumer batch that raised while draining after a request."""
+        self._count_lock = threading.Lock()
         super().__init__((host, port), WebhookRequestHandler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def refuse_on_receipt(self, headers: dict[str, str], *, now: float | None = None) -> bytes | None:
+        """The 401 body when the delivery's signature timestamp is outside the tolerance now, else None.
+
+        Checked on receipt, before the request waits for its unit of work, so a correctly
+        signed delivery is judged by when it arrived, not by how long it queued. Everything
+        else about the signature (and a missing or malformed timestamp) is the handler's to judge."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        text = lowered.get(HEADER_TIMESTAMP, "").strip()
+        if not text.isdigit() or len(text) > 12:
+            return None
+        current = int(time.time() if now is None else now)
+        age = current - int(text)
+        if age > DEFAULT_TOLERANCE_SECONDS:
+            reason = f"{HEADER_TIMESTAMP} is {age} s old; at most {DEFAULT_TOLERANCE_SECONDS} s is accepted"
+        elif -age > DEFAULT_TOLERANCE_SECONDS:
+            reason = f"{HEADER_TIMESTAMP} is {-age} s in the future; at most {DEFAULT_TOLERANCE_SECONDS} s is accepted"
+        else:
+            return None
+        return json.dumps({"error": f"signature rejected: {reason}"}).encode()
 
     def start_in_background(self) -> threading.Thread:
         thread = threading.Thread(
@@ -74,21 +107,32 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
             return
         headers = {name: value for name, value in self.headers.items()}
         server = self.server
-        with server.lock:
-            try:
-                status, response_headers, payload = server.stack.invoke_webhook(match["source"], headers, body)
+        source = match["source"]
+        refused = server.refuse_on_receipt(headers)
+        if refused is not None:
+            self._reply(401, {"Content-Type": "application/json"}, refused)
+            return
+        try:
+            with server.stack.unit_of_work():
+                status, response_headers, payload = server.stack.invoke_webhook(source, headers, body)
                 summary = server.stack.drain()
-                LOGGER.info("POST %s -> %s; drained %s", path, status, summary.as_dict()["queues"])
-            except Exception:
-                LOGGER.exception("the webhook handler failed")
-                status, response_headers, payload = (
-                    502,
-                    {"Content-Type": "application/json"},
-                    b'{"message": "Internal server error"}',
-                )
+            LOGGER.info("POST %s -> %s; drained %s", path, status, summary.as_dict()["queues"])
+            errors = summary.errors
+        except Exception as error:
+            LOGGER.exception("the webhook handler failed")
+            status, response_headers, payload = (
+                502,
+                {"Content-Type": "application/json"},
+                b'{"message": "Internal server error"}',
+            )
+            errors = [f"{type(error).__name__}: {error}"]
+        with server._count_lock:
             server.requests_handled += 1
-            if server.after_request is not None:
-                server.after_request(server.stack, status)
+            server.consumer_errors.extend(errors)
+            if status >= 500:
+                server.server_errors.append(f"POST {path}: HTTP {status} {payload[:200].decode(errors='replace')}")
+        if server.after_request is not None:
+            server.after_request(server.stack, status)
         self._reply(status, response_headers, payload)
 
     def do_GET(self) -> None:

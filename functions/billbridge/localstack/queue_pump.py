@@ -57,6 +57,11 @@ class DrainSummary:
     def dead_lettered(self) -> int:
         return sum(q.dead_lettered for q in self.queues.values())
 
+    @property
+    def errors(self) -> list[str]:
+        """`workflow: ExceptionType: message` of each batch whose consumer raised (a crash, not a refusal)."""
+        return [f"{name}: {error}" for name, s in self.queues.items() for error in s.errors]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds,
@@ -188,7 +193,7 @@ class QueuePump:
             with PatchedEnvironment(self.consumer_environment(workflow), isolate=False):
                 response = handler({"Records": records}, new_context(self._names.queue(workflow)))
         except Exception as error:
-            LOGGER.warning("consumer of %s raised %s: %s", workflow.name, type(error).__name__, error)
+            LOGGER.error("consumer of %s raised %s: %s", workflow.name, type(error).__name__, error, exc_info=True)
             first_line = next(iter(str(error).splitlines()), "")
             stats.errors.append(f"{type(error).__name__}: {first_line}")
             return all_ids

@@ -27,7 +27,7 @@ from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.localstack.stack import LocalStack
-from billbridge.topology import WEBHOOK_SOURCES
+from billbridge.topology import WEBHOOK_SOURCES, WORKFLOWS
 
 
 def generate_webhook_secrets() -> dict[str, list[str]]:
@@ -51,7 +51,33 @@ class RunOutcome:
     period: str
     name: str
     status: str
+    """The execution's status (SUCCEEDED also when a contract's step failed: see `succeeded`)."""
     error: str | None = None
+    failed_steps: list[str] = field(default_factory=list)
+    function_errors: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    """Consumer batches that raised while the queues were drained after the run."""
+
+    @property
+    def succeeded(self) -> bool:
+        """Every contract billed or held by a rule: the execution SUCCEEDED and no step failed."""
+        return self.status == "SUCCEEDED" and not self.failed_steps and not self.crashes
+
+    @property
+    def shown_status(self) -> str:
+        if self.succeeded:
+            return "SUCCEEDED"
+        if self.status == "SUCCEEDED":
+            return f"FAILED ({len(self.failed_steps)} failed step(s), {len(self.crashes)} crash(es))"
+        return f"{self.status} ({self.error or 'no error name'})"
+
+
+@dataclass
+class DeadLetterOutcome:
+    workflow: str
+    reason: str | None
+    """The consumer's stated reason (the message's `error` attribute); None when the queue's
+    redrive policy moved it after its receive limit (the hub kept failing on it)."""
 
 
 @dataclass
@@ -59,6 +85,43 @@ class ReplayResult:
     report: dict[str, Any]
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
     runs: list[RunOutcome] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+    """Deliveries answered 5xx (the handler failed)."""
+    consumer_errors: list[str] = field(default_factory=list)
+    """Consumer batches that raised (a crash, not a refusal or a dead-letter with a reason)."""
+    dead_letters: list[DeadLetterOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        """What went wrong on the hub's side, one line each; empty when the replay is sound."""
+        lines = [f"HTTP 5xx: {e}" for e in self.server_errors]
+        lines += [f"consumer crashed: {e}" for e in self.consumer_errors]
+        for run in self.runs:
+            if run.status != "SUCCEEDED":
+                lines.append(f"billing run {run.name}: {run.status} {run.error or ''}".rstrip())
+            lines += [f"billing run {run.name}: step failed: {f}" for f in run.failed_steps]
+            lines += [f"billing run {run.name}: consumer crashed: {c}" for c in run.crashes]
+        lines += [
+            f"dead-lettered without a stated reason in {d.workflow} (its consumer kept failing)"
+            for d in self.dead_letters
+            if d.reason is None
+        ]
+        return lines
+
+    @property
+    def dead_lettered_with_reason(self) -> dict[str, int]:
+        """`workflow: reason` -> count: the senders' errors (unknown proposal, invalid content, ...)."""
+        counts: dict[str, int] = {}
+        for d in self.dead_letters:
+            if d.reason is not None:
+                key = f"{d.workflow}: {d.reason}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    @property
+    def refusals(self) -> list[DeliveryOutcome]:
+        """Deliveries refused with a 4xx: the sender's error, reported, not a failure of the replay."""
+        return [d for d in self.deliveries if 400 <= d.status < 500]
 
 
 class ScenarioReplayer:
@@ -92,7 +155,8 @@ class ScenarioReplayer:
         return DynamoLedger(self.stack.names.ledger_table, client=self.stack.client("dynamodb"))
 
     def configure(self, config: dict[str, Any]) -> None:
-        self.ledger.save_config(billing_config_from(config))
+        with self.stack.unit_of_work():
+            self.ledger.save_config(billing_config_from(config))
 
     def deliver(self, payload: dict[str, Any] | list[dict[str, Any]], *, step: int = 0) -> DeliveryOutcome:
         events = payload if isinstance(payload, list) else [payload]
@@ -120,12 +184,21 @@ class ScenarioReplayer:
 
     def bill(self, period: str, contract_ids: list[str] | None = None, *, request_id: str) -> RunOutcome:
         name = execution_name(period, contract_ids, request_id)
-        with self.server.lock:
+        with self.stack.unit_of_work():
             result = self.stack.start_billing_run(
                 {"period": period, "contract_ids": contract_ids or None, "run_id": name}, name=name
             )
-            self.stack.drain()
-        return RunOutcome(step=0, period=period, name=name, status=str(result["status"]), error=result.get("error"))
+            drained = self.stack.drain()
+        return RunOutcome(
+            step=0,
+            period=period,
+            name=name,
+            status=str(result["status"]),
+            error=result.get("error"),
+            failed_steps=list(result.get("failed_steps", [])),
+            function_errors=list(result.get("function_errors", [])),
+            crashes=drained.errors,
+        )
 
     def run(self, scenario: dict[str, Any]) -> ReplayResult:
         if scenario.get("config"):
@@ -143,11 +216,22 @@ class ScenarioReplayer:
                 )
                 outcome.step = index
                 result.runs.append(outcome)
-        result.report = self.report()
+        self.finish(result)
         return result
 
+    def finish(self, result: ReplayResult) -> None:
+        """Fill the report and what went wrong: 5xx answers, consumer crashes, dead letters."""
+        result.report = self.report()
+        result.server_errors = list(self.server.server_errors)
+        result.consumer_errors = list(self.server.consumer_errors)
+        with self.stack.unit_of_work():
+            for workflow in WORKFLOWS:
+                for message in self.stack.dead_letters(workflow.name):
+                    error = message.get("messageAttributes", {}).get("error", {}).get("StringValue")
+                    result.dead_letters.append(DeadLetterOutcome(workflow.name, str(error) if error else None))
+
     def report(self) -> dict[str, Any]:
-        with self.server.lock:
+        with self.stack.unit_of_work():
             return build_replay_report(self.ledger.books())
 
 

@@ -7,7 +7,10 @@
         stack.start_billing_run({"period": "2026-03"}, name="billing-2026-03")
 
 Everything runs in this process: moto in-process (`mock_aws`), handlers called
-directly. Not thread-safe: callers serialize access (the HTTP server holds a lock).
+directly. Every call into moto is serialized (`StandInBoundary`), so threads (the
+Map's iterations, the HTTP front's requests) may use one stack. With a
+`state_file`, the state lives in an SQLite store that other processes share;
+`unit_of_work()` makes a group of calls one transaction of that store.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import base64
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +42,9 @@ from billbridge.localstack.handler_resolver import HandlerResolver, LambdaHandle
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.lambda_dispatch import LambdaDispatcher
 from billbridge.localstack.queue_pump import DrainSummary, QueuePump
+from billbridge.localstack.stand_in_boundary import StandInBoundary
+from billbridge.localstack.store import LocalStore
+from billbridge.localstack.store_sync import StoreSync, table_keys
 
 LOGGER = logging.getLogger(__name__)
 MOTO_CONFIG: DefaultConfig = {
@@ -47,7 +55,9 @@ WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
 API_STAGE = "local"
 
 Response = tuple[int, dict[str, str], bytes]
-SERVICES = ("dynamodb", "s3", "sqs", "events", "secretsmanager", "lambda", "iam", "stepfunctions")
+CORE_SERVICES = ("dynamodb", "s3", "sqs", "events", "secretsmanager")
+"""Clients the stack needs from the start; lambda, iam and stepfunctions come with the billing workflow."""
+SERVICES = (*CORE_SERVICES, "lambda", "iam", "stepfunctions")
 _CLIENTS: dict[str, Any] = {}
 
 
@@ -68,7 +78,9 @@ class LocalStack:
     paths are imported when first called. The state machine definition comes
     from `definition` (an ASL document), else from `template` (a CloudFormation
     template dict), else from the synthesized stack (cached under `.build/`).
-    `state_file` is restored on enter when it exists; `save()` writes it.
+    `state_file` is the SQLite store the stack reads on enter and writes at the
+    end of each `unit_of_work()` (created when absent; `reset_state=True` empties
+    it first, as a fresh replay does). `save(path)` copies the whole state to another store.
     """
 
     def __init__(
@@ -82,6 +94,8 @@ class LocalStack:
         repo_root: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         names: resources.LocalNames | None = None,
+        reset_state: bool = False,
+        lazy_billing: bool = False,
     ) -> None:
         self.names = names or resources.LocalNames()
         self.state_file = Path(state_file) if state_file is not None else None
@@ -99,22 +113,46 @@ class LocalStack:
         self.secret_arn = ""
         self.environment: dict[str, str] = {}
         self.started_in_seconds = 0.0
+        self._reset_state = reset_state
+        self._lazy_billing = lazy_billing
+        self._billing_created = False
+        self.definition = ""
+        self._boundary: StandInBoundary | None = None
+        self._store: LocalStore | None = None
+        self._sync: StoreSync | None = None
+        self._unit_lock = threading.RLock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
         started = time.perf_counter()
-        definition = self._load_definition_source()
+        definition = None if self._lazy_billing else self._load_definition_source()
+        if self.state_file is not None:
+            self._store = LocalStore(self.state_file)
         self._env = PatchedEnvironment(BASE_ENVIRONMENT)
         self._env.__enter__()
         try:
+            self._boundary = StandInBoundary(
+                {
+                    physical: (schema.partition_key, schema.sort_key)
+                    for physical, (_, schema) in table_keys(self.names).items()
+                }
+            )
+            self._boundary.__enter__()
             self._mock = mock_aws(config=MOTO_CONFIG)
             self._mock.start()
             self._dispatcher = LambdaDispatcher(self.resolver)
             self._dispatcher.__enter__()
             self._create(definition)
-            if self.state_file is not None and self.state_file.is_file():
-                snapshot.restore(snapshot.load(self.state_file), self._clients, self.names)
+            if self._store is not None:
+                self._sync = StoreSync(self._store, self.names, self._clients, self._boundary)
+                if self._reset_state:
+                    self._store.begin()
+                    self._store.tombstone_everything(self._store.generation() + 1)
+                    self._store.set_generation(self._store.generation() + 1)
+                    self._store.commit()
+                with self._sync.unit_of_work():
+                    pass
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -132,15 +170,32 @@ class LocalStack:
         if self._dispatcher is not None:
             self._dispatcher.__exit__(None, None, None)
             self._dispatcher = None
+        shutdown_error: BaseException | None = None
+        if self._sync is not None:
+            sync, self._sync = self._sync, None
+            try:
+                with sync.unit_of_work():
+                    pass  # what the finished executions wrote
+            except Exception as error:  # the rest must still be torn down
+                LOGGER.error("the local state could not be committed at shutdown", exc_info=True)
+                shutdown_error = error
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._boundary is not None:
+            self._boundary.__exit__(None, None, None)
+            self._boundary = None
         if self._env is not None:
             self._env.__exit__(None, None, None)
             self._env = None
         self._clients = {}
         self._pump = None
         self._reset_settings()
+        if shutdown_error is not None and exc_type is None:
+            raise shutdown_error
 
     def _load_definition_source(self) -> str | Mapping[str, Any]:
         if self._definition is not None:
@@ -149,24 +204,16 @@ class LocalStack:
             return self._template
         return definitions.load_billing_template(self._repo_root)
 
-    def _create(self, definition_source: str | Mapping[str, Any]) -> None:
-        for service in SERVICES:
+    def _create(self, definition_source: str | Mapping[str, Any] | None) -> None:
+        for service in CORE_SERVICES:
             self._clients[service] = _shared_client(service)
         c = self._clients
         resources.create_tables(c["dynamodb"], self.names)
         resources.create_bucket(c["s3"], self.names)
         resources.create_queues_and_rules(c["sqs"], c["events"], self.names)
         self.secret_arn = resources.create_secret(c["secretsmanager"], self.names, self._secrets)
-        resources.create_task_functions(c["iam"], c["lambda"], self.names)
-        if isinstance(definition_source, str):
-            asl = definition_source
-        elif "Resources" in definition_source:
-            asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
-        else:
-            asl = json.dumps(definition_source)
-        definitions.quiet_interpreter_notices()
-        resources.create_state_machine(c["stepfunctions"], self.names, asl)
-        self.definition = asl
+        if definition_source is not None:
+            self._create_billing(definition_source)
         self.environment = {
             topology.ENV_LEDGER_TABLE: self.names.ledger_table,
             topology.ENV_IDEMPOTENCY_TABLE: self.names.idempotency_table,
@@ -183,6 +230,26 @@ class LocalStack:
         self._reset_settings()
         self._pump = QueuePump(c["sqs"], self.names, self.resolver)
 
+    def _create_billing(self, definition_source: str | Mapping[str, Any]) -> None:
+        """The billing task functions and the state machine (moto's ASL interpreter costs ~2 s to load)."""
+        resources.create_task_functions(self.client("iam"), self.client("lambda"), self.names)
+        if isinstance(definition_source, str):
+            asl = definition_source
+        elif "Resources" in definition_source:
+            asl = definitions.TemplateResolver(definition_source, self.names, secret_arn=self.secret_arn).definition()
+        else:
+            asl = json.dumps(definition_source)
+        definitions.quiet_interpreter_notices()
+        resources.create_state_machine(self.client("stepfunctions"), self.names, asl)
+        self.definition = asl
+        self._billing_created = True
+
+    def ensure_billing(self) -> None:
+        """Create the billing workflow now if the stack was started with `lazy_billing`."""
+        with self._unit_lock:
+            if not self._billing_created:
+                self._create_billing(self._load_definition_source())
+
     @staticmethod
     def _reset_settings() -> None:
         """Forget settings and adapters built from an earlier environment."""
@@ -195,6 +262,22 @@ class LocalStack:
         reset_adapters = getattr(bootstrap, "reset", None)
         if callable(reset_adapters):
             reset_adapters()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """One step for the outside world: with a store, one transaction of it (see `store_sync`);
+        in this process, one caller at a time."""
+        if self._sync is None:
+            with self._unit_lock:
+                yield
+            return
+        with self._sync.unit_of_work():
+            yield
+
+    @property
+    def webhook_secrets(self) -> dict[str, list[str]]:
+        """The webhook secrets per source the stack was started with."""
+        return {source: list(values) for source, values in self._secrets.items()}
 
     def client(self, service: str) -> Any:
         """A boto3 client of the running stack (same mock, same region)."""
@@ -347,6 +430,8 @@ class LocalStack:
     def _finish_running_executions(self, timeout_seconds: float = 60.0) -> None:
         """Executions run on moto's threads: let them end here, so none of them
         reaches the handlers of a stack started after this one."""
+        if not self._billing_created:
+            return
         try:
             running = self.client("stepfunctions").list_executions(
                 stateMachineArn=self.names.state_machine_arn, statusFilter="RUNNING"
@@ -362,8 +447,28 @@ class LocalStack:
     def start_billing_run(
         self, input: Mapping[str, Any], name: str, *, timeout_seconds: float = 120.0
     ) -> dict[str, Any]:
-        """Start (or find, if `name` was already used) a billing run and wait until it stops running."""
+        """Start (or find, if `name` was already used) a billing run and wait until it stops running.
+
+        Besides the execution's `status`, the result lists `failed_steps` (contracts whose
+        step failed after its retries: the state machine records them and still succeeds)
+        and `function_errors` (every exception a task function raised during the run, each
+        logged with its traceback); `succeeded` is True only when the execution SUCCEEDED
+        and no step failed."""
+        self.ensure_billing()
         sfn = self.client("stepfunctions")
+        dispatcher = self._dispatcher
+        raised_before = len(dispatcher.raised) if dispatcher else 0
+        failed_before = len(dispatcher.failed_steps) if dispatcher else 0
+        result = self._start_and_wait(sfn, input, name, timeout_seconds)
+        if dispatcher is not None:
+            result["failed_steps"] = [f.line() for f in dispatcher.failed_steps[failed_before:]]
+            result["function_errors"] = [f.line() for f in dispatcher.raised[raised_before:]]
+        else:
+            result["failed_steps"], result["function_errors"] = [], []
+        result["succeeded"] = result["status"] == "SUCCEEDED" and not result["failed_steps"]
+        return result
+
+    def _start_and_wait(self, sfn: Any, input: Mapping[str, Any], name: str, timeout_seconds: float) -> dict[str, Any]:
         try:
             execution_arn = sfn.start_execution(
                 stateMachineArn=self.names.state_machine_arn, name=name, input=json.dumps(input)
@@ -409,9 +514,19 @@ class LocalStack:
         return snapshot.capture(self._clients, self.names)
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the snapshot to `path`, default the `state_file` given at construction."""
+        """Commit to the stack's own store (`path` None or the `state_file`), or replace what the
+        store at `path` holds by this stack's whole state."""
         target = Path(path) if path is not None else self.state_file
         if target is None:
-            raise ValueError("no snapshot path: pass one or construct LocalStack(state_file=...)")
-        snapshot.save(self.snapshot(), target)
+            raise ValueError("no state path: pass one or construct LocalStack(state_file=...)")
+        if self._sync is not None and self.state_file is not None and target.resolve() == self.state_file.resolve():
+            with self.unit_of_work():
+                pass
+            return target
+        store = LocalStore(target)
+        try:
+            sync = StoreSync(store, self.names, self._clients, self._boundary or StandInBoundary())
+            sync.copy_everything(store)
+        finally:
+            store.close()
         return target

@@ -1,4 +1,4 @@
-"""A snapshot carries tables (typed), raw payloads and queued messages to a new local stack."""
+"""The store carries tables (typed), raw payloads and queued messages to a new local stack."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from billbridge import topology
-from billbridge.localstack.snapshot import default_state_path
 from billbridge.localstack.stack import LocalStack
+from billbridge.localstack.store import LocalStore, default_state_path
 from conftest import SECRETS, STANDINS, billing_template
 
 ITEM = {
@@ -26,7 +26,7 @@ ITEM = {
 
 
 def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None:
-    state = tmp_path / "state" / "local.json"
+    state = tmp_path / "state" / "local.sqlite"
     with LocalStack(secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state) as first:
         first.client("dynamodb").put_item(TableName=first.names.ledger_table, Item=ITEM)
         first.client("dynamodb").put_item(
@@ -72,9 +72,10 @@ def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None
 def test_a_fresh_stack_without_state_file_is_empty(tmp_path: Path) -> None:
     with LocalStack(template=billing_template(), state_file=tmp_path / "absent.json") as stack:
         assert stack.client("dynamodb").scan(TableName=stack.names.ledger_table)["Items"] == []
-    assert not (tmp_path / "absent.json").exists()
+    with LocalStore(tmp_path / "absent.json") as store:
+        assert store.generation() == 0
 
 
 def test_default_state_path_is_configurable_by_environment(tmp_path: Path) -> None:
-    assert default_state_path({}) == Path.cwd() / ".billbridge" / "local-state.json"
+    assert default_state_path({}) == Path.cwd() / ".billbridge" / "local-state.sqlite"
     assert default_state_path({"BILLBRIDGE_LOCAL_STATE": str(tmp_path / "s.json")}) == tmp_path / "s.json"

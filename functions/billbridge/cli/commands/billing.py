@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
 from typing import Any
 
@@ -10,7 +11,14 @@ from billbridge.cli.hub_target import add_target_options, open_hub, print_json
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("bill", help="run the billing workflow for a month (and optionally some contracts)")
+    from billbridge.cli.main import EXIT_CODES
+
+    parser = subparsers.add_parser(
+        "bill",
+        help="run the billing workflow for a month (and optionally some contracts)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--period", required=True, help="calendar month, YYYY-MM")
     parser.add_argument(
         "--contract",
@@ -31,6 +39,7 @@ def register(subparsers: Any) -> None:
 def bill_command(args: argparse.Namespace) -> int:
     from billbridge.app.billing_requests import execution_name
     from billbridge.app.replay_report import invoice_document
+    from billbridge.cli.main import EXIT_HUB_FAILED
     from billbridge.cli.tables import print_table
 
     request_id = args.request_id or uuid.uuid4().hex[:12]
@@ -38,7 +47,7 @@ def bill_command(args: argparse.Namespace) -> int:
     with open_hub(args) as hub:
         before = {c: set(hub.ledger.load(c).book.invoices) for c in hub.ledger.contract_ids()}
         result = hub.start_run({"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name)
-        hub.drain()
+        drained = hub.drain()
         hub.changed = True
         new_invoices = []
         for contract_id in hub.ledger.contract_ids():
@@ -46,10 +55,15 @@ def bill_command(args: argparse.Namespace) -> int:
             for proposal_id, invoice in book.invoices.items():
                 if proposal_id not in before.get(contract_id, set()):
                     new_invoices.append(invoice_document(invoice))
+    failures = [f"step failed: {line}" for line in result.get("failed_steps", [])]
+    failures += [f"consumer crashed: {line}" for line in getattr(drained, "errors", [])]
+    if result["status"] != "SUCCEEDED":
+        failures.insert(0, f"execution {result['status']}: {result.get('error') or ''}".rstrip())
+    status = "SUCCEEDED" if not failures else "FAILED"
     if args.json:
-        print_json({"execution": result, "invoices": new_invoices})
+        print_json({"execution": result, "status": status, "failures": failures, "invoices": new_invoices})
     else:
-        print(f"billing run {name}: {result['status']}")
+        print(f"billing run {name}: {status}")
         print_table(
             ["proposal", "status", "lines", "subtotal", "tax", "total"],
             [
@@ -62,4 +76,9 @@ def bill_command(args: argparse.Namespace) -> int:
                 for i in new_invoices
             ],
         )
-    return 0 if result["status"] == "SUCCEEDED" else 1
+    if failures:
+        print(f"FAILED: {len(failures)} failure(s) (tracebacks above, on stderr):", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_HUB_FAILED
+    return 0

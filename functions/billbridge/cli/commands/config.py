@@ -42,7 +42,7 @@ def load_command(args: argparse.Namespace) -> int:
 def show_command(args: argparse.Namespace) -> int:
     from billbridge.app.event_translation import billing_config_to_document
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         document = billing_config_to_document(hub.ledger.load_config())
     print_json(document)
     return 0

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         rows = []
         for contract_id in hub.ledger.contract_ids():
             book = hub.ledger.load(contract_id).book
@@ -52,7 +52,7 @@ def show_command(args: argparse.Namespace) -> int:
     from billbridge.app.contract_view import contract_view
     from billbridge.cli.tables import money, print_table
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
         view = contract_view(stored.book, hub.ledger.mapping(args.contract_id))
     if not stored.revision:

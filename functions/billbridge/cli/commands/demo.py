@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,51 +13,80 @@ DEFAULT_REPORT = Path("reports/demo-report.json")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="replay the built-in engagement on the local stack and show the result")
+    from billbridge.cli.main import EXIT_CODES
+
+    parser = subparsers.add_parser(
+        "demo",
+        help="replay the built-in engagement on the local stack and show the result",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})")
     parser.add_argument(
-        "--state", type=Path, help="where to save the local state (default .billbridge/local-state.json)"
+        "--state",
+        type=Path,
+        help="the local state it replaces (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
     parser.set_defaults(handler=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    from billbridge.cli.main import EXIT_HUB_FAILED
     from billbridge.localstack.demo_engagement import engagement
-    from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-    from billbridge.localstack.snapshot import default_state_path
+    from billbridge.localstack.scenario_replay import (
+        ReplayResult,
+        RunOutcome,
+        ScenarioReplayer,
+        generate_webhook_secrets,
+    )
     from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.store import default_state_path
 
     scenario = engagement()
     secrets = generate_webhook_secrets()
     state_path = args.state or default_state_path()
     print(f"Billbridge demo: {scenario['name']}")
     print("Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)...")
+    runs: list[RunOutcome] = []
     with (
-        LocalStack(secrets=secrets) as stack,
+        LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
         ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
     ):
         replayer.configure(scenario["config"])
-        deliveries = refused = runs = 0
+        deliveries = refused = 0
         posted = 0
         for index, step in enumerate(scenario["steps"], start=1):
             if "deliver" in step:
                 outcome = replayer.deliver(step["deliver"], step=index)
                 deliveries += 1
-                refused += outcome.status >= 400
+                refused += 400 <= outcome.status < 500
             elif "billing_run" in step:
                 run = replayer.bill(step["billing_run"]["period"], None, request_id=f"demo-step-{index}")
-                runs += 1
-                print(f"  billing run {step['billing_run']['period']}: {run.status}")
+                runs.append(run)
+                print(f"  billing run {step['billing_run']['period']}: {run.shown_status}")
             elif "erp_feedback" in step:
                 posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
-        report = replayer.report()
-        ids = {contract_id: replayer.ledger.mapping(contract_id) for contract_id in replayer.ledger.contract_ids()}
-        stack.save(state_path)
+        result = ReplayResult(report={}, runs=runs)
+        replayer.finish(result)
+        report = result.report
+        with stack.unit_of_work():
+            ids = {contract_id: replayer.ledger.mapping(contract_id) for contract_id in replayer.ledger.contract_ids()}
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"  {deliveries} signed webhook deliveries ({refused} refused), {runs} billing runs, {posted} ERP postings\n")
+    print(
+        f"  {deliveries} signed webhook deliveries ({refused} refused), {len(runs)} billing runs, "
+        f"{posted} ERP postings\n"
+    )
     _show(report, ids)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
+    for reason, count in result.dead_lettered_with_reason.items():
+        print(f"  dead-lettered (the sender's error): {count} x {reason}")
+    failures = result.failures
+    if failures:
+        print(f"\nFAILED: {len(failures)} failure(s) of the hub (tracebacks above, on stderr):", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_HUB_FAILED
     print("Next: `billbridge contracts show SOW-GLX-2026-01`, `billbridge exceptions list`, `billbridge trace <id>`")
     return 0
 

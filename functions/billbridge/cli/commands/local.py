@@ -6,7 +6,6 @@ import argparse
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -31,13 +30,6 @@ def register(subparsers: Any) -> None:
         help='JSON file of webhook secrets per source: {"clm": ["whsec_..."], "psa": [...], ...}',
     )
     _add_state_option(serve)
-    serve.add_argument(
-        "--save-interval",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="save the state at most this often after requests (default 0: after every request)",
-    )
     serve.set_defaults(handler=serve_command)
 
     reset = commands.add_parser("reset", help="forget the saved local state")
@@ -52,7 +44,8 @@ def _add_state_option(parser: argparse.ArgumentParser) -> None:
         "--state",
         type=Path,
         default=None,
-        help="snapshot file (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.json)",
+        help="the local state, an SQLite database several processes share "
+        "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
 
 
@@ -62,7 +55,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _state_path(args: argparse.Namespace) -> Path:
-    from billbridge.localstack.snapshot import default_state_path
+    from billbridge.localstack.store import default_state_path
 
     return Path(args.state) if args.state is not None else default_state_path()
 
@@ -84,6 +77,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from billbridge.localstack.definition import DefinitionUnavailableError
     from billbridge.localstack.http_server import LocalWebhookServer
     from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.store import LocalStateError
 
     try:
         secrets = read_secrets(args.secrets)
@@ -94,19 +88,11 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         stack = LocalStack(secrets=secrets, state_file=state)
         stack.__enter__()
-    except (DefinitionUnavailableError, ValueError) as error:
+    except (DefinitionUnavailableError, LocalStateError, ValueError) as error:
         print(f"billbridge local serve: {error}", file=sys.stderr)
-        return 1
-    last_save = [0.0]
-
-    def save_after_request(running: LocalStack, status: int) -> None:
-        now = time.monotonic()
-        if now - last_save[0] >= args.save_interval:
-            running.save()
-            last_save[0] = now
-
+        return 2 if isinstance(error, LocalStateError) else 1
     try:
-        server = LocalWebhookServer(stack, args.host, args.port, after_request=save_after_request)
+        server = LocalWebhookServer(stack, args.host, args.port)
     except OSError as error:
         stack.__exit__(None, None, None)
         print(f"billbridge local serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
@@ -115,26 +101,22 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"billbridge local stack ready in {stack.started_in_seconds:.1f} s", flush=True)
     print(f"listening on {server.url}{topology.WEBHOOK_ROUTE}", flush=True)
     print(f"sources: {', '.join(topology.WEBHOOK_SOURCES)}", flush=True)
-    print(f"state: {state}", flush=True)
+    print(f"state: {state} (each request committed before its response)", flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.1)
     except KeyboardInterrupt:
         print("shutting down", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
         server.server_close()
-        with server.lock:
-            stack.save()
-            stack.__exit__(None, None, None)
-        print(f"state saved to {state}", flush=True)
+        stack.__exit__(None, None, None)
     return 0
 
 
 def reset_command(args: argparse.Namespace) -> int:
     state = _state_path(args)
-    if state.exists():
-        state.unlink()
-        print(f"removed {state}")
-    else:
-        print(f"no local state at {state}")
+    removed = [p for p in (state, Path(f"{state}-wal"), Path(f"{state}-shm")) if p.exists()]
+    for path in removed:
+        path.unlink()
+    print(f"removed {state}" if removed else f"no local state at {state}")
     return 0

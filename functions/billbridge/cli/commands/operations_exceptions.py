@@ -71,7 +71,7 @@ def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
     from billbridge.domain.money import format_amount
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         currencies: dict[str, str] = {}
         rows = []
         for exception in hub.ledger.exceptions():
@@ -123,7 +123,7 @@ def show_command(args: argparse.Namespace) -> int:
     from billbridge.app.trace_lineage import UnknownIdentifierError, explain_exception
     from billbridge.cli.commands.operations_target import raw_payloads_of
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         try:
             view = explain_exception(args.exception_id, hub.ledger, raw_payloads_of(hub))
         except UnknownIdentifierError as unknown:

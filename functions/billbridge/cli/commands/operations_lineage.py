@@ -27,7 +27,7 @@ def trace_command(args: argparse.Namespace) -> int:
     from billbridge.app.trace_lineage import UnknownIdentifierError, trace_lineage, tree_lines
     from billbridge.cli.commands.operations_target import raw_payloads_of
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         try:
             trace = trace_lineage(args.identifier, hub.ledger, raw_payloads_of(hub))
         except UnknownIdentifierError as unknown:

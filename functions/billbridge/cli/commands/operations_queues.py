@@ -45,7 +45,7 @@ def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
     from billbridge.cli.tables import print_table
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         depths = dead_letter_queues_of(hub).depths()
     rows = [
         {
@@ -70,7 +70,7 @@ def show_command(args: argparse.Namespace) -> int:
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
     from billbridge.cli.tables import print_table
 
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         queues = dead_letter_queues_of(hub)
         try:
             messages = queues.peek(args.queue, limit=args.limit)

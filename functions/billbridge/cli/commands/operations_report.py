@@ -29,7 +29,7 @@ def report_command(args: argparse.Namespace) -> int:
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
 
     as_of = args.as_of or date.today()
-    with open_hub(args) as hub:
+    with open_hub(args, read_only=True) as hub:
         books = hub.ledger.books()
         trails = {book.contract_id: hub.ledger.audit_trail_of_contract(book.contract_id) for book in books}
         queues = dead_letter_queues_of(hub)

@@ -28,13 +28,13 @@ def actor_of(args: argparse.Namespace) -> str:
 
 def event_bus_name(hub: Hub) -> str:
     if hub.is_local:
-        return str(hub.extras["stack"].names.event_bus)
+        return str(hub.extras["names"].event_bus)
     return str(hub.extras["outputs"]["EventBusName"])
 
 
 def raw_payload_bucket(hub: Hub) -> str:
     if hub.is_local:
-        return str(hub.extras["stack"].names.raw_bucket)
+        return str(hub.extras["names"].raw_bucket)
     return str(hub.extras["outputs"]["RawPayloadBucketName"])
 
 

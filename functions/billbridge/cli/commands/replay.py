@@ -4,49 +4,70 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from billbridge.cli.main import EXIT_CODES
+
     parser = subparsers.add_parser(
-        "replay", help="replay a scenario through the whole local stack and write the replay report"
+        "replay",
+        help="replay a scenario through the whole local stack and write the replay report",
+        description="Replay a scenario through the whole local stack: each delivery signed as its vendor "
+        "would sign it and posted to the local webhook endpoint over HTTP, each billing run an execution "
+        "of the deployed state machine definition. The report is computed from the ledger.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", type=Path, help="scenario file (deliveries and billing runs)")
     parser.add_argument("--report", type=Path, required=True, help="where to write the replay report (JSON)")
     parser.add_argument("--compare", type=Path, help="legacy invoice totals (CSV: contract_id,period,total)")
     parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
-    parser.add_argument("--state", type=Path, help="also save the local state here (for operator commands)")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="the local state it replaces, for operator commands afterwards "
+        "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
+    )
     parser.set_defaults(handler=replay_command)
 
 
 def replay_command(args: argparse.Namespace) -> int:
     from billbridge.app.report_comparison import compare_report
+    from billbridge.cli.main import EXIT_DIFFERENCES, EXIT_HUB_FAILED
     from billbridge.cli.tables import print_table
     from billbridge.localstack.scenario_replay import (
         ScenarioReplayer,
         generate_webhook_secrets,
         legacy_differences,
     )
-    from billbridge.localstack.snapshot import default_state_path
     from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.store import default_state_path
 
     scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
     secrets = generate_webhook_secrets()
     state_path = args.state or default_state_path()
-    with LocalStack(secrets=secrets) as stack, ScenarioReplayer(stack, secrets) as replayer:
+    with (
+        LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
+        ScenarioReplayer(stack, secrets) as replayer,
+    ):
         result = replayer.run(scenario)
-        stack.save(state_path)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
 
-    rejected = [d for d in result.deliveries if d.status >= 400]
+    refused = result.refusals
     print(
         f"replayed {scenario.get('name', args.scenario.name)}: {len(result.deliveries)} deliveries "
-        f"({len(rejected)} refused), {len(result.runs)} billing run(s)"
+        f"({len(refused)} refused), {len(result.runs)} billing run(s)"
     )
-    for delivery in rejected:
+    for delivery in refused:
         print(f"  step {delivery.step}: HTTP {delivery.status} {delivery.body.get('error', '')}")
+    for run in result.runs:
+        print(f"  billing run {run.period} (step {run.step}): {run.shown_status}")
+    for reason, count in result.dead_lettered_with_reason.items():
+        print(f"  dead-lettered (the sender's error): {count} x {reason}")
     print_table(
         ["proposal", "status", "lines", "subtotal", "tax", "total"],
         [
@@ -60,6 +81,11 @@ def replay_command(args: argparse.Namespace) -> int:
         ],
     )
     print(f"report written to {args.report}; local state saved to {state_path}")
+    failures = result.failures
+    if failures:
+        print(f"FAILED: {len(failures)} failure(s) of the hub (tracebacks above, on stderr):", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
     status = 0
     if args.compare:
         differences = legacy_differences(result.report, args.compare)
@@ -69,7 +95,7 @@ def replay_command(args: argparse.Namespace) -> int:
                 ["contract", "period", "billbridge", "legacy", "difference"],
                 [[d["contract_id"], d["period"], d["billbridge"], d["legacy"], d["difference"]] for d in differences],
             )
-            status = 1
+            status = EXIT_DIFFERENCES
         else:
             print(f"no differences with {args.compare}")
     if args.expected:
@@ -77,5 +103,5 @@ def replay_command(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  mismatch: {problem}")
         print("matches the expected report" if not problems else f"{len(problems)} mismatch(es)")
-        status = status or (1 if problems else 0)
-    return status
+        status = status or (EXIT_DIFFERENCES if problems else 0)
+    return EXIT_HUB_FAILED if failures else status

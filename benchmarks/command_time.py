@@ -1,0 +1,126 @@
+"""Wall time of the operator commands against a bare `python -c "import billbridge"`, same run.
+
+    python -m benchmarks.command_time [--runs 7]
+
+Builds a local state once (`billbridge demo`, in a temporary directory), then
+times fresh processes round-robin: the bare import, each read-only command
+(they read the SQLite store without starting the stand-ins) and commands that
+must start the local stack (`config load`, which writes; `bill`, a billing run
+over the demo's contracts). Figures are medians of `--runs` processes per
+command; ratios are against the bare import's median of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+GOAL_READ_ONLY_RATIO_MAX = 3.0
+CONTRACT = "SOW-GLX-2026-01"
+
+
+def _commands(state: Path, config: Path, exception_id: str, correlation_id: str) -> dict[str, tuple[bool, list[str]]]:
+    """name -> (read-only, argv after `billbridge`)."""
+    target = ["--state-file", str(state)]
+    return {
+        "contracts list": (True, ["contracts", "list", *target]),
+        "contracts show": (True, ["contracts", "show", CONTRACT, *target]),
+        "exceptions list": (True, ["exceptions", "list", *target]),
+        "exceptions show": (True, ["exceptions", "show", exception_id, *target]),
+        "report": (True, ["report", *target]),
+        "trace": (True, ["trace", correlation_id, *target]),
+        "dlq list": (True, ["dlq", "list", *target]),
+        "config show": (True, ["config", "show", *target]),
+        "config load": (False, ["config", "load", str(config), *target]),
+        "bill": (False, ["bill", "--period", "2026-04", *target]),
+    }
+
+
+def _wall(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=600)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[2:5])} exited {result.returncode}: {result.stderr[-400:]}")
+    return elapsed
+
+
+def run(runs: int = 7, *, include_bill: bool = True) -> dict[str, Any]:
+    python = sys.executable
+    cli = [python, "-m", "billbridge.cli.main"]
+    env = {k: v for k, v in os.environ.items() if k != "BILLBRIDGE_LOCAL_STATE"}
+    with tempfile.TemporaryDirectory(prefix="billbridge-commands-") as temp:
+        work = Path(temp)
+        state = work / "state.sqlite"
+        started = time.perf_counter()
+        subprocess.run(
+            [*cli, "demo", "--state", str(state), "--report", str(work / "demo.json")],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=work,
+            check=True,
+            timeout=900,
+        )
+        demo_s = time.perf_counter() - started
+        report = json.loads((work / "demo.json").read_text())
+        exception_id = report["exceptions"][0]["exception_id"]
+        correlation_id = next(
+            line["correlation_id"]
+            for invoice in report["invoices"]
+            for line in invoice["lines"]
+            if line.get("correlation_id")
+        )
+        config = work / "config.json"
+        from billbridge.localstack.demo_engagement import CONFIG
+
+        config.write_text(json.dumps(CONFIG))
+        commands = _commands(state, config, exception_id, correlation_id)
+        if not include_bill:
+            commands.pop("bill")
+        samples: dict[str, list[float]] = {"bare import": [], **{name: [] for name in commands}}
+        for _ in range(runs):
+            samples["bare import"].append(_wall([python, "-c", "import billbridge"], env, work))
+            for name, (_, argv) in commands.items():
+                samples[name].append(_wall([*cli, *argv], env, work))
+    bare = statistics.median(samples["bare import"])
+    rows = {}
+    for name, values in samples.items():
+        median = statistics.median(values)
+        read_only = name != "bare import" and commands[name][0]
+        rows[name] = {
+            "read_only": read_only,
+            "starts_stand_ins": name != "bare import" and not read_only,
+            "median_ms": round(median * 1000),
+            "ratio_to_bare_import": round(median / bare, 1),
+        }
+    read_only_ratios = [r["ratio_to_bare_import"] for r in rows.values() if r["read_only"]]
+    return {
+        "runs": runs,
+        "demo_state_build_s": round(demo_s, 1),
+        "commands": rows,
+        "read_only_ratio_max": max(read_only_ratios),
+        "goal_read_only_ratio_max": GOAL_READ_ONLY_RATIO_MAX,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="processes per command (median)")
+    parser.add_argument("--no-bill", action="store_true", help="skip the billing run (the slowest command)")
+    args = parser.parse_args(argv)
+    figures = run(args.runs, include_bill=not args.no_bill)
+    print(json.dumps(figures, indent=2))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

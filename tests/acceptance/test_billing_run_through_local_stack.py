@@ -71,7 +71,7 @@ def hub() -> Iterator[tuple[LocalStack, ScenarioReplayer]]:
         for contract_id in CONTRACTS:
             assert replayer.deliver(contract(contract_id)).status in (200, 202)
             assert replayer.deliver(time_entry(contract_id)).status in (200, 202)
-        with replayer.server.lock:
+        with stack.unit_of_work():
             stack.drain()
         yield stack, replayer
 

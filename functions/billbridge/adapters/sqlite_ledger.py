@@ -27,7 +27,7 @@ import json
 import sqlite3
 import typing
 from collections.abc import Iterable
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +116,9 @@ class SqliteLedger:
         self._persisted: dict[str, StoredBook] = {}
         """What the file holds for each book in `_books` (to write only what changed)."""
         self._dirty: set[str] = set()
-        self._entry_contracts: dict[str, str] = {}
         self._pending_entry_contracts: list[tuple[str, str]] = []
-        self._pending_audit: list[tuple[str, int, int, str]] = []
+        self._pending_audit: list[tuple[str, int, int, AuditRecord]] = []
+        self._parked_keys = {str(row[0]) for row in self._db.execute("SELECT DISTINCT key FROM parked")}
         self._config = config
         if config is not None:
             self.save_config(config)
@@ -156,12 +156,8 @@ class SqliteLedger:
         revision = stored.revision + 1
         self._books[contract_id] = StoredBook(update.book, revision)
         self._dirty.add(contract_id)
-        for entry_id in update.book.entries.keys() - stored.book.entries.keys():
-            if entry_id not in self._entry_contracts:
-                self._entry_contracts[entry_id] = contract_id
-                self._pending_entry_contracts.append((entry_id, contract_id))
         for n, record in enumerate(update.audit):
-            self._pending_audit.append((contract_id, revision, n, _audit_json(record)))
+            self._pending_audit.append((contract_id, revision, n, record))
         if not self.write_back:
             self.checkpoint()
 
@@ -176,9 +172,9 @@ class SqliteLedger:
         return sorted(contract_id for contract_id, stored in self._books.items() if stored.book.is_known)
 
     def contract_of_entry(self, entry_id: str) -> str | None:
-        found = self._entry_contracts.get(entry_id)
-        if found is not None:
-            return found
+        for contract_id in self._dirty:  # saved since the last checkpoint
+            if entry_id in self._books[contract_id].book.entries:
+                return contract_id
         row = self._db.execute("SELECT contract_id FROM entry_contracts WHERE entry_id = ?", (entry_id,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -200,7 +196,10 @@ class SqliteLedger:
                     "INSERT OR REPLACE INTO entry_contracts VALUES (?, ?)", self._pending_entry_contracts
                 )
             if self._pending_audit:
-                self._db.executemany("INSERT OR REPLACE INTO audit VALUES (?, ?, ?, ?)", self._pending_audit)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO audit VALUES (?, ?, ?, ?)",
+                    [(c, revision, n, _audit_json(record)) for c, revision, n, record in self._pending_audit],
+                )
             if progress is not None:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('progress', ?)", (json.dumps(progress, sort_keys=True),)
@@ -243,6 +242,8 @@ class SqliteLedger:
                     if old_value.get(key) is not item:
                         self._seq += 1
                         upserts.append((contract_id, codec.name, str(key), self._seq, codec.dump(item)))
+                        if codec.name == "entries" and key not in old_value:
+                            self._pending_entry_contracts.append((str(key), contract_id))
                 deletes.extend(
                     (contract_id, codec.name, str(key)) for key in old_value.keys() - new_value.keys()
                 )
@@ -318,8 +319,12 @@ class SqliteLedger:
         with self._transaction():
             row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM parked WHERE key = ?", (key,)).fetchone()
             self._db.execute("INSERT INTO parked VALUES (?, ?, ?)", (key, int(row[0]) + 1, json.dumps(event)))
+        self._parked_keys.add(key)
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]:
+        if key not in self._parked_keys:  # asked after every time entry: answered without a query
+            return []
+        self._parked_keys.discard(key)
         with self._transaction():
             rows = self._db.execute("SELECT doc FROM parked WHERE key = ? ORDER BY seq", (key,)).fetchall()
             if rows:
@@ -345,8 +350,12 @@ class SqliteLedger:
         return int(self._db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
 
 
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
+
+
 def _audit_json(record: AuditRecord) -> str:
-    return json.dumps(asdict(record), separators=(",", ":"), default=str)
+    """The record's fields (all plain values) as JSON, without `asdict`'s deep copy."""
+    return json.dumps({name: getattr(record, name) for name in _AUDIT_FIELDS}, separators=(",", ":"), default=str)
 
 
 class _Transaction:

@@ -368,6 +368,38 @@ def read_actuals(
         )
 
 
+DATE_COLUMNS = {"time": "work_date", "expense": "date", "milestone": "completed_on"}
+
+
+def _scan_order(kind: str, path: Path) -> tuple[bool, int]:
+    """Whether a file is in date order, and its rows: a quick pass over the date
+    cells (ISO dates compare as strings), nothing parsed or validated."""
+    if path.suffix.lower() != ".csv":
+        return _is_sorted(read_actuals(kind, path, [], validate=False))
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [cell.strip() for cell in next(reader, [])]
+        approved = header.index("approved_on") if "approved_on" in header else None
+        dated = header.index(DATE_COLUMNS[kind]) if DATE_COLUMNS[kind] in header else None
+        days = header.index("days") if "days" in header else None
+        previous, count, ordered = "", 0, True
+        for row in reader:
+            if not row:
+                continue
+            count += 1
+            key = ""
+            if approved is not None and approved < len(row):
+                key = row[approved].strip()
+            if not key and dated is not None and dated < len(row):
+                key = row[dated].strip()
+            if not key and days is not None and days < len(row):
+                key = max((part.partition("=")[0].strip() for part in row[days].split(";")), default="")
+            if key and key < previous:
+                ordered = False
+            previous = key or previous
+        return ordered, count
+
+
 def _is_sorted(records: Iterable[HistoryRecord]) -> tuple[bool, int]:
     previous = None
     count = 0
@@ -394,7 +426,7 @@ def history_stream(
         streams.append(records)
         total += len(records)
     for kind, path in files.actuals_files():
-        ordered, count = _is_sorted(read_actuals(kind, path, [], validate=False))
+        ordered, count = _scan_order(kind, path)
         total += count
         if ordered:
             streams.append(_lazy(kind, path, rejected))

@@ -120,6 +120,9 @@ class SqliteLedger:
         self._pending_audit: list[tuple[str, int, int, AuditRecord]] = []
         self._parked_keys = {str(row[0]) for row in self._db.execute("SELECT DISTINCT key FROM parked")}
         self._config = config
+        if write_back:
+            # One open transaction: every write joins it and commits at the next checkpoint.
+            self._db.execute("BEGIN IMMEDIATE")
         if config is not None:
             self.save_config(config)
 
@@ -204,6 +207,9 @@ class SqliteLedger:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('progress', ?)", (json.dumps(progress, sort_keys=True),)
                 )
+        if self.write_back:  # everything since the last checkpoint commits at once
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
         for contract_id in self._dirty:
             self._persisted[contract_id] = self._books[contract_id]
         self._dirty.clear()

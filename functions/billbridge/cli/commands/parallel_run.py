@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
     from billbridge.parallel_run.export_files import RejectedRow, read_legacy_invoices
     from billbridge.parallel_run.progress_bar import ProgressBar
-    from billbridge.parallel_run.reconciliation_page import render_reconciliation_html
+    from billbridge.parallel_run.reconciliation_page import _cell, render_reconciliation_html
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
                 [
                     [d["difference"], d["contract_id"], d["period"],
                      "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
-                     str(d.get("billbridge", "-")), str(d.get("legacy", "-"))]
+                     _cell(d.get("billbridge")), _cell(d.get("legacy"))]
                     for d in first
                 ],
             )

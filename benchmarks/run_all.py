@@ -72,6 +72,15 @@ def domain_throughput(quick: bool) -> dict[str, Any]:
         return dict(bench.main(["--contracts", "100", "--entries", "10000", "--output", f"{temp}/domain.json"]))
 
 
+def parallel_run(quick: bool) -> dict[str, Any]:
+    from benchmarks import parallel_run as bench
+
+    # The 1,000,000-entry history (about 10 minutes alone) runs with `python -m benchmarks.parallel_run`.
+    if quick:
+        return bench.run(entries=10_000, contracts=200, months=12)
+    return bench.run(entries=100_000, contracts=2000, months=12)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -79,6 +88,7 @@ RUNNERS: dict[str, Runner] = {
     "billing_scale": billing_scale,
     "package_size": package_size,
     "domain_throughput": domain_throughput,
+    "parallel_run": parallel_run,
 }
 
 
@@ -134,6 +144,7 @@ SECTION_TITLES = {
     "aws_calls": "AWS calls and cost per effect",
     "billing_scale": "Billing run scale",
     "package_size": "Package size",
+    "parallel_run": "Parallel run at history scale",
 }
 
 
@@ -354,12 +365,38 @@ def render_package_size(f: dict[str, Any]) -> str:
     )
 
 
+def render_parallel_run(f: dict[str, Any]) -> str:
+    g = f["generated"]
+    r = f["reconciliation"]
+    return "\n\n".join(
+        [
+            f"A generated history (seed {g['seed']}): {g['entries']:,} time entries over {g['contracts']:,} "
+            f"contracts and {g['months']} months ({g['amended_contracts']} amended with a rate change, "
+            f"{g['capped_contracts']} capped, {g['expenses']:,} expenses, {g['milestones']} milestones, "
+            f"{g['corrections']:,} corrected entries), {f['export_mb']} MB of export files, through "
+            "`billbridge parallel-run` in its own process: reading and validating, ingest, "
+            f"{len(f['billing_runs'])} monthly billing runs, the report and the reconciliation with "
+            f"{g['legacy_lines']:,} legacy invoice lines.",
+            _table(
+                ["entries", "records", "wall s", "entries/s", "CPU s", "peak RSS MB", "store MB", "invoices",
+                 "checkpoints"],
+                [[f"{g['entries']:,}", f"{f['records']:,}", f["wall_s"], f["entries_per_s"], f["cpu_s"],
+                  f["peak_rss_mb"], f["store_mb"], f["invoices"], f["checkpoints"]]],
+            ),
+            f"Goal: at least {f['goal_entries_per_s_min']:,} entries/s end to end: {f['entries_per_s']:,} "
+            f"({_verdict(f['goal_met'])}). Reconciliation: {r['total_differences']:,} differences "
+            f"({', '.join(f'{k} {v:,}' for k, v in r['differences'].items())}) over {r['lines_compared']:,} lines.",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
     "aws_calls": render_aws_calls,
     "billing_scale": render_billing_scale,
     "package_size": render_package_size,
+    "parallel_run": render_parallel_run,
 }
 
 

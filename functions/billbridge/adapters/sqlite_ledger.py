@@ -98,7 +98,7 @@ class SqliteLedger:
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL" if write_back else "PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a commit survives a power loss too
             self._db.executescript(_SCHEMA)
             found = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as error:

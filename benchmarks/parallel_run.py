@@ -151,8 +151,10 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
                     "rate_card": [{"role": role, "rate": str(rate)} for role, rate in version.rates.items()]
                     + [{"resource_id": r, "rate": str(rate)} for r, rate in version.resource_rates.items()],
                     "cap_amount": None if contract.cap is None else str(contract.cap),
-                    "milestones": [{"milestone_id": m, "name": f"Milestone {m}", "amount": str(a)}
-                                   for m, a, _ in contract.milestones],
+                    "milestones": [
+                        {"milestone_id": m, "name": f"Milestone {m}", "amount": str(a)}
+                        for m, a, _ in contract.milestones
+                    ],
                     "expense_policy": None
                     if contract.markup is None
                     else {"billable_categories": ["travel", "lodging"], "markup_pct": str(contract.markup)},
@@ -169,8 +171,19 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
     corrected = 0
     with (directory / "time_entries.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["entry_id", "revision", "contract_id", "resource_id", "role", "billable", "work_date",
-                         "hours", "approved_on"])
+        writer.writerow(
+            [
+                "entry_id",
+                "revision",
+                "contract_id",
+                "resource_id",
+                "role",
+                "billable",
+                "work_date",
+                "hours",
+                "approved_on",
+            ]
+        )
         for index, day in enumerate(days):
             target = round(per_day * (index + 1)) if index < len(days) - 1 else entries
             for row in corrections.pop(day, []):
@@ -183,24 +196,53 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
                 hours = Decimal(rng.randrange(4, 33)) / 4
                 billable = rng.random() < 0.95
                 entry_id = f"E{written:08d}"
-                writer.writerow([entry_id, 1, contract.contract_id, resource_id, role, str(billable).lower(),
-                                 day.isoformat(), str(hours), day.isoformat()])
+                writer.writerow(
+                    [
+                        entry_id,
+                        1,
+                        contract.contract_id,
+                        resource_id,
+                        role,
+                        str(billable).lower(),
+                        day.isoformat(),
+                        str(hours),
+                        day.isoformat(),
+                    ]
+                )
                 if rng.random() < 0.005:  # corrected a few days later (sometimes after the month was billed)
                     later = day + timedelta(days=rng.randint(1, 5))
                     while later.weekday() >= 5:
                         later += timedelta(days=1)
                     if later <= last_day:
                         corrections.setdefault(later, []).append(
-                            [entry_id, 2, contract.contract_id, resource_id, role, str(billable).lower(),
-                             day.isoformat(), str(hours + Decimal("0.5")), later.isoformat()]
+                            [
+                                entry_id,
+                                2,
+                                contract.contract_id,
+                                resource_id,
+                                role,
+                                str(billable).lower(),
+                                day.isoformat(),
+                                str(hours + Decimal("0.5")),
+                                later.isoformat(),
+                            ]
                         )
                 if billable:
                     rate = contract.rate_on(day, resource_id, role)
                     if rng.random() < 0.001:
                         rate += 5
                         deliberate_errors += 1
-                    legacy_rows.append([contract.contract_id, f"{day:%Y-%m}", "time", entry_id, str(hours),
-                                        str(rate), _money(hours * rate)])
+                    legacy_rows.append(
+                        [
+                            contract.contract_id,
+                            f"{day:%Y-%m}",
+                            "time",
+                            entry_id,
+                            str(hours),
+                            str(rate),
+                            _money(hours * rate),
+                        ]
+                    )
 
     expenses = 0
     with (directory / "expenses.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -213,11 +255,21 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
                 category = rng.choice(("travel", "lodging", "meals"))
                 amount = Decimal(rng.randrange(2000, 60000)) / 100
                 currency, _ = CURRENCY[contract.legal_entity]
-                writer.writerow([f"X{expenses:07d}", contract.contract_id, day.isoformat(), category, str(amount),
-                                 currency, "true"])
+                writer.writerow(
+                    [f"X{expenses:07d}", contract.contract_id, day.isoformat(), category, str(amount), currency, "true"]
+                )
                 if contract.markup is not None and category in ("travel", "lodging"):
-                    legacy_rows.append([contract.contract_id, f"{day:%Y-%m}", "expense", f"X{expenses:07d}", "1",
-                                        "", _money(amount * (1 + contract.markup))])
+                    legacy_rows.append(
+                        [
+                            contract.contract_id,
+                            f"{day:%Y-%m}",
+                            "expense",
+                            f"X{expenses:07d}",
+                            "1",
+                            "",
+                            _money(amount * (1 + contract.markup)),
+                        ]
+                    )
 
     completions = sorted((when, c.contract_id, m, amount) for c in book for m, amount, when in c.milestones)
     with (directory / "milestones.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -225,8 +277,9 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
         writer.writerow(["contract_id", "milestone_id", "completed_on"])
         for when, contract_id, milestone_id, amount in completions:
             writer.writerow([contract_id, milestone_id, when.isoformat()])
-            legacy_rows.append([contract_id, f"{when:%Y-%m}", "milestone", milestone_id, "1", str(amount),
-                                _money(amount)])
+            legacy_rows.append(
+                [contract_id, f"{when:%Y-%m}", "milestone", milestone_id, "1", str(amount), _money(amount)]
+            )
 
     legacy_rows.sort(key=lambda row: (row[0], row[1]))
     with (directory / "legacy_invoices.csv").open("w", newline="", encoding="utf-8") as handle:
@@ -249,8 +302,15 @@ def generate(directory: Path, *, entries: int, contracts: int, months: int = 12,
     }
 
 
-def run(*, entries: int = 1_000_000, contracts: int = 2000, months: int = 12, seed: int = 7,
-        workdir: Path | None = None, checkpoint_every: int = 100_000) -> dict[str, Any]:
+def run(
+    *,
+    entries: int = 1_000_000,
+    contracts: int = 2000,
+    months: int = 12,
+    seed: int = 7,
+    workdir: Path | None = None,
+    checkpoint_every: int = 100_000,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="parallel-run-") as temp:
         base = workdir or Path(temp)
         history, out = base / "history", base / "out"
@@ -258,8 +318,19 @@ def run(*, entries: int = 1_000_000, contracts: int = 2000, months: int = 12, se
         generated = generate(history, entries=entries, contracts=contracts, months=months, seed=seed)
         generate_s = time.perf_counter() - started
         size_mb = sum(p.stat().st_size for p in history.iterdir()) / 1e6
-        command = [sys.executable, "-m", "billbridge.cli.main", "parallel-run", "--history", str(history),
-                   "--out", str(out), "--no-progress", "--checkpoint-every", str(checkpoint_every)]
+        command = [
+            sys.executable,
+            "-m",
+            "billbridge.cli.main",
+            "parallel-run",
+            "--history",
+            str(history),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--checkpoint-every",
+            str(checkpoint_every),
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, check=False)
@@ -303,8 +374,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
     parser.add_argument("--output", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args(argv)
-    figures = run(entries=args.entries, contracts=args.contracts, months=args.months, seed=args.seed,
-                  workdir=args.keep, checkpoint_every=args.checkpoint_every)
+    figures = run(
+        entries=args.entries,
+        contracts=args.contracts,
+        months=args.months,
+        seed=args.seed,
+        workdir=args.keep,
+        checkpoint_every=args.checkpoint_every,
+    )
     text = json.dumps(figures, indent=2)
     print(text)
     if args.output:

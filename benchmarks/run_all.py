@@ -378,10 +378,30 @@ def render_parallel_run(f: dict[str, Any]) -> str:
             f"{len(f['billing_runs'])} monthly billing runs, the report and the reconciliation with "
             f"{g['legacy_lines']:,} legacy invoice lines.",
             _table(
-                ["entries", "records", "wall s", "entries/s", "CPU s", "peak RSS MB", "store MB", "invoices",
-                 "checkpoints"],
-                [[f"{g['entries']:,}", f"{f['records']:,}", f["wall_s"], f["entries_per_s"], f["cpu_s"],
-                  f["peak_rss_mb"], f["store_mb"], f["invoices"], f["checkpoints"]]],
+                [
+                    "entries",
+                    "records",
+                    "wall s",
+                    "entries/s",
+                    "CPU s",
+                    "peak RSS MB",
+                    "store MB",
+                    "invoices",
+                    "checkpoints",
+                ],
+                [
+                    [
+                        f"{g['entries']:,}",
+                        f"{f['records']:,}",
+                        f["wall_s"],
+                        f["entries_per_s"],
+                        f["cpu_s"],
+                        f["peak_rss_mb"],
+                        f["store_mb"],
+                        f["invoices"],
+                        f["checkpoints"],
+                    ]
+                ],
             ),
             f"Goal: at least {f['goal_entries_per_s_min']:,} entries/s end to end: {f['entries_per_s']:,} "
             f"({_verdict(f['goal_met'])}). Reconciliation: {r['total_differences']:,} differences "

@@ -250,9 +250,7 @@ class SqliteLedger:
                         upserts.append((contract_id, codec.name, str(key), self._seq, codec.dump(item)))
                         if codec.name == "entries" and key not in old_value:
                             self._pending_entry_contracts.append((str(key), contract_id))
-                deletes.extend(
-                    (contract_id, codec.name, str(key)) for key in old_value.keys() - new_value.keys()
-                )
+                deletes.extend((contract_id, codec.name, str(key)) for key in old_value.keys() - new_value.keys())
             elif new_value is not old_value and new_value != old_value:
                 self._seq += 1
                 upserts.append((contract_id, codec.name, WHOLE_FIELD_KEY, self._seq, codec.dump(new_value)))
@@ -380,4 +378,3 @@ class _Transaction:
         if not self._outer:
             return
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-

@@ -156,11 +156,13 @@ def reconcile_invoices(
         ours, theirs = hub.get((contract_id, period)), legacy.get((contract_id, period))
         found_before = len(differences)
         if ours is None and theirs is not None:
-            difference("missing", contract_id, period, line=None, legacy=_amount(theirs.total),
-                       legacy_rows=theirs.locations)
+            difference(
+                "missing", contract_id, period, line=None, legacy=_amount(theirs.total), legacy_rows=theirs.locations
+            )
         elif theirs is None and ours is not None:
-            difference("extra", contract_id, period, line=None, billbridge=_amount(ours.total),
-                       proposals=ours.proposal_ids)
+            difference(
+                "extra", contract_id, period, line=None, billbridge=_amount(ours.total), proposals=ours.proposal_ids
+            )
         elif ours is not None and theirs is not None:
             if by_line:
                 for line_key in sorted(set(ours.lines) | set(theirs.lines)):
@@ -168,36 +170,73 @@ def reconcile_invoices(
                     line = {"kind": line_key[0], "ref": line_key[1]}
                     mine, legacy_line = ours.lines.get(line_key), theirs.lines.get(line_key)
                     if mine is None and legacy_line is not None:
-                        difference("missing", contract_id, period, line=line, legacy=_amount(legacy_line.amount),
-                                   legacy_rows=legacy_line.locations)
+                        difference(
+                            "missing",
+                            contract_id,
+                            period,
+                            line=line,
+                            legacy=_amount(legacy_line.amount),
+                            legacy_rows=legacy_line.locations,
+                        )
                         continue
                     if legacy_line is None and mine is not None:
-                        difference("extra", contract_id, period, line=line, billbridge=_amount(mine.amount),
-                                   lines=mine.locations)
+                        difference(
+                            "extra",
+                            contract_id,
+                            period,
+                            line=line,
+                            billbridge=_amount(mine.amount),
+                            lines=mine.locations,
+                        )
                         continue
                     assert mine is not None and legacy_line is not None
                     same = True
                     if mine.amount != legacy_line.amount:
                         same = False
-                        difference("amount", contract_id, period, line=line, billbridge=_amount(mine.amount),
-                                   legacy=_amount(legacy_line.amount),
-                                   delta=_amount(mine.amount - legacy_line.amount),
-                                   legacy_rows=legacy_line.locations)
+                        difference(
+                            "amount",
+                            contract_id,
+                            period,
+                            line=line,
+                            billbridge=_amount(mine.amount),
+                            legacy=_amount(legacy_line.amount),
+                            delta=_amount(mine.amount - legacy_line.amount),
+                            legacy_rows=legacy_line.locations,
+                        )
                     if legacy_line.rates and mine.rates != legacy_line.rates:
                         same = False
-                        difference("rate", contract_id, period, line=line, billbridge=_rates(mine.rates),
-                                   legacy=_rates(legacy_line.rates), legacy_rows=legacy_line.locations)
+                        difference(
+                            "rate",
+                            contract_id,
+                            period,
+                            line=line,
+                            billbridge=_rates(mine.rates),
+                            legacy=_rates(legacy_line.rates),
+                            legacy_rows=legacy_line.locations,
+                        )
                     matching_lines += same
-            elif (
-                theirs.subtotal is not None and ours.subtotal != theirs.subtotal
-            ) or ours.total != theirs.total:
-                difference("amount", contract_id, period, line=None, billbridge=_amount(ours.total),
-                           legacy=_amount(theirs.total), delta=_amount(ours.total - theirs.total),
-                           legacy_rows=theirs.locations)
+            elif (theirs.subtotal is not None and ours.subtotal != theirs.subtotal) or ours.total != theirs.total:
+                difference(
+                    "amount",
+                    contract_id,
+                    period,
+                    line=None,
+                    billbridge=_amount(ours.total),
+                    legacy=_amount(theirs.total),
+                    delta=_amount(ours.total - theirs.total),
+                    legacy_rows=theirs.locations,
+                )
             if theirs.tax is not None and ours.tax != theirs.tax:
-                difference("tax", contract_id, period, line=None, billbridge=_amount(ours.tax),
-                           legacy=_amount(theirs.tax), delta=_amount((ours.tax or ZERO) - theirs.tax),
-                           legacy_rows=theirs.locations)
+                difference(
+                    "tax",
+                    contract_id,
+                    period,
+                    line=None,
+                    billbridge=_amount(ours.tax),
+                    legacy=_amount(theirs.tax),
+                    delta=_amount((ours.tax or ZERO) - theirs.tax),
+                    legacy_rows=theirs.locations,
+                )
         invoice_rows.append(
             {
                 "contract_id": contract_id,

@@ -148,7 +148,9 @@ class BulkHub:
                     self.deliveries.duplicate += 1
                 else:
                     self.deliveries.conflict += 1
-                    self.deliveries.reasons.append(f"event {event.id!r} of {source!r} delivered again with another body")
+                    self.deliveries.reasons.append(
+                        f"event {event.id!r} of {source!r} delivered again with another body"
+                    )
                 continue
             self._claims[(source, event.id)] = digest
             self.deliveries.accepted += 1
@@ -179,7 +181,9 @@ class BulkHub:
                     contract_id=contract_id, period=period, run_id=run_id, correlation_id=correlation_id
                 )
                 if composed["proposal_id"]:
-                    outcome.proposals += self.post_invoice.handle(contract_id=contract_id, correlation_id=correlation_id)
+                    outcome.proposals += self.post_invoice.handle(
+                        contract_id=contract_id, correlation_id=correlation_id
+                    )
             except Exception as error:  # the workflow's Catch: hold the contract, report the run as failed
                 cause = json.dumps(
                     {
@@ -197,8 +201,12 @@ class BulkHub:
                 )
                 outcome.status = "FAILED"
                 outcome.failures.append(
-                    {"contract_id": contract_id, "error": type(error).__name__, "message": str(error),
-                     "traceback": "".join(traceback.format_exception(error))}
+                    {
+                        "contract_id": contract_id,
+                        "error": type(error).__name__,
+                        "message": str(error),
+                        "traceback": "".join(traceback.format_exception(error)),
+                    }
                 )
         self.runs.append(outcome)
         return outcome

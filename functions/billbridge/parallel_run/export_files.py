@@ -232,7 +232,11 @@ def _time_row(row: dict[str, Any], from_csv: bool) -> tuple[str, dict[str, Any],
     else:
         data.setdefault("revision", 1)
     if status == "rejected":
-        data = {"entry_id": data.get("entry_id"), "revision": data.get("revision"), "contract_id": data.get("contract_id")}
+        data = {
+            "entry_id": data.get("entry_id"),
+            "revision": data.get("revision"),
+            "contract_id": data.get("contract_id"),
+        }
         return "time_entry.rejected", data, _date(approved_on, "approved_on") if approved_on else None
     return "time_entry.approved", data, _date(approved_on, "approved_on") if approved_on else None
 
@@ -413,9 +417,7 @@ def _is_sorted(records: Iterable[HistoryRecord]) -> tuple[bool, int]:
     return ordered, count
 
 
-def history_stream(
-    files: HistoryFiles, rejected: list[RejectedRow]
-) -> tuple[Iterator[HistoryRecord], int]:
+def history_stream(files: HistoryFiles, rejected: list[RejectedRow]) -> tuple[Iterator[HistoryRecord], int]:
     """Every record of the history in the order the hub would have seen them, and
     their number. Files already in date order (the usual export) are streamed;
     a file out of order is sorted in memory."""
@@ -445,9 +447,7 @@ LINE_COLUMNS = ("contract_id", "period", "kind", "ref", "amount")
 INVOICE_COLUMNS = ("contract_id", "period", "total")
 
 
-def read_legacy_invoices(
-    path: Path, rejected: list[RejectedRow]
-) -> tuple[list[LegacyLine], list[LegacyInvoice]]:
+def read_legacy_invoices(path: Path, rejected: list[RejectedRow]) -> tuple[list[LegacyLine], list[LegacyInvoice]]:
     """A CSV per invoice line (`contract_id,period,kind,ref,quantity,rate,amount[,tax]`)
     or per invoice (`contract_id,period[,subtotal,tax],total`), told apart by the header."""
     with path.open(newline="", encoding="utf-8-sig") as handle:

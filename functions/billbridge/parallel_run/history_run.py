@@ -136,9 +136,9 @@ def run_history(
         current_month: str | None = None
         for record in stream:
             month = _month(record)
-            if current_month is not None and month > current_month:
-                if billed_through is None or billed_through < current_month:
-                    bill_until(current_month, done)
+            passed_a_month = current_month is not None and month > current_month
+            if passed_a_month and (billed_through is None or billed_through < current_month):
+                bill_until(current_month, done)
             current_month = month
             done += 1
             if done <= done_before:
@@ -173,4 +173,3 @@ def _apply(hub: BulkHub, record: HistoryRecord) -> None:
         ),
         where=f"{record.file}:{record.line}",
     )
-

@@ -43,7 +43,7 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
             d["difference"],
             d["contract_id"],
             d["period"],
-            "" if d.get("line") is None else f'{d["line"]["kind"]} {d["line"]["ref"]}',
+            "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
             _cell(d.get("billbridge")),
             _cell(d.get("legacy")),
             _cell(d.get("delta")),
@@ -65,7 +65,7 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
         [
             f"<h1>{escape(title)}</h1>",
             f'<p class="subtitle">Billbridge invoices against the legacy system, compared by '
-            f'{escape(summary["compared_by"])}</p>',
+            f"{escape(summary['compared_by'])}</p>",
             verdict,
             '<div class="cards">',
             *(
@@ -85,8 +85,11 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
             else "<p>None.</p>",
             more,
             "<h2>Invoices per contract and period</h2>",
-            _table(["contract", "period", "billbridge total", "legacy total", "differences"], invoice_rows,
-                   numeric={2, 3, 4}),
+            _table(
+                ["contract", "period", "billbridge total", "legacy total", "differences"],
+                invoice_rows,
+                numeric={2, 3, 4},
+            ),
             "<h2>The run</h2>",
             _table(["", ""], run_rows),
         ]

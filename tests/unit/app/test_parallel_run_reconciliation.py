@@ -8,8 +8,13 @@ from typing import Any
 from billbridge.app.legacy_reconciliation import LegacyInvoice, LegacyLine, reconcile_invoices
 
 
-def _invoice(contract_id: str, period: str, lines: list[tuple[str, str, str, str | None, str]], tax: str,
-             status: str = "proposed") -> dict[str, Any]:
+def _invoice(
+    contract_id: str,
+    period: str,
+    lines: list[tuple[str, str, str, str | None, str]],
+    tax: str,
+    status: str = "proposed",
+) -> dict[str, Any]:
     subtotal = sum(Decimal(line[4]) for line in lines)
     return {
         "proposal_id": f"{contract_id}-{period}-1",
@@ -20,24 +25,55 @@ def _invoice(contract_id: str, period: str, lines: list[tuple[str, str, str, str
         "tax": tax,
         "total": str(subtotal + Decimal(tax)),
         "lines": [
-            {"line_id": f"{kind}:{ref}:{n}", "kind": kind, "ref": ref, "quantity": quantity, "rate": rate,
-             "amount": amount}
+            {
+                "line_id": f"{kind}:{ref}:{n}",
+                "kind": kind,
+                "ref": ref,
+                "quantity": quantity,
+                "rate": rate,
+                "amount": amount,
+            }
             for n, (kind, ref, quantity, rate, amount) in enumerate(lines)
         ],
     }
 
 
-def _line(contract_id: str, period: str, kind: str, ref: str, quantity: str, rate: str | None, amount: str,
-          tax: str | None = None) -> LegacyLine:
-    return LegacyLine(contract_id, period, kind, ref, Decimal(quantity), None if rate is None else Decimal(rate),
-                      Decimal(amount), None if tax is None else Decimal(tax), location=f"legacy.csv:{ref}")
+def _line(
+    contract_id: str,
+    period: str,
+    kind: str,
+    ref: str,
+    quantity: str,
+    rate: str | None,
+    amount: str,
+    tax: str | None = None,
+) -> LegacyLine:
+    return LegacyLine(
+        contract_id,
+        period,
+        kind,
+        ref,
+        Decimal(quantity),
+        None if rate is None else Decimal(rate),
+        Decimal(amount),
+        None if tax is None else Decimal(tax),
+        location=f"legacy.csv:{ref}",
+    )
 
 
 REPORT = {
     "invoices": [
         # split at an amendment: one (kind, ref), two hub lines
-        _invoice("C-1", "2026-02", [("time", "T-1", "8", "200", "1600"), ("time", "T-1", "16", "220", "3520"),
-                                    ("time", "T-2", "4", "150", "600")], tax="100"),
+        _invoice(
+            "C-1",
+            "2026-02",
+            [
+                ("time", "T-1", "8", "200", "1600"),
+                ("time", "T-1", "16", "220", "3520"),
+                ("time", "T-2", "4", "150", "600"),
+            ],
+            tax="100",
+        ),
         _invoice("C-1", "2026-03", [("milestone", "M1", "1", "3000", "3000")], tax="0"),
         _invoice("C-2", "2026-02", [("time", "T-9", "1", "100", "100")], tax="0", status="rejected"),
     ]

@@ -15,13 +15,18 @@ def _files(directory: Path) -> dict[str, bytes]:
 def test_the_generator_is_deterministic_and_writes_every_export(tmp_path: Path) -> None:
     first = parallel_run.generate(tmp_path / "a", entries=400, contracts=12, months=3, seed=3)
     second = parallel_run.generate(tmp_path / "b", entries=400, contracts=12, months=3, seed=3)
-    other = parallel_run.generate(tmp_path / "c", entries=400, contracts=12, months=3, seed=4)
+    parallel_run.generate(tmp_path / "c", entries=400, contracts=12, months=3, seed=4)
 
     assert first == second
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     assert _files(tmp_path / "a") != _files(tmp_path / "c")
     assert set(_files(tmp_path / "a")) == {
-        "config.json", "contracts.json", "time_entries.csv", "expenses.csv", "milestones.csv", "legacy_invoices.csv"
+        "config.json",
+        "contracts.json",
+        "time_entries.csv",
+        "expenses.csv",
+        "milestones.csv",
+        "legacy_invoices.csv",
     }
     rows = (tmp_path / "a" / "time_entries.csv").read_text().splitlines()[1:]
     assert len(rows) == first["entries"] + first["corrections"]

@@ -151,10 +151,15 @@ def _run(args: argparse.Namespace) -> int:
     summary["rejected_rows"] = [r.as_json() for r in rejected]
     (out / "run-summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
-    print(f"parallel run: {summary.get('records', summary.get('deliveries'))} inputs, {len(hub.runs)} billing run(s), "
-          f"{summary['invoices']} invoice(s), {summary['exceptions']} exception(s)")
+    print(
+        f"parallel run: {summary.get('records', summary.get('deliveries'))} inputs, {len(hub.runs)} billing run(s), "
+        f"{summary['invoices']} invoice(s), {summary['exceptions']} exception(s)"
+    )
     if "records_per_second" in summary:
-        print(f"  {summary['seconds']} s, {summary['records_per_second']} records/s, {summary['checkpoints']} checkpoint(s)")
+        print(
+            f"  {summary['seconds']} s, {summary['records_per_second']} records/s, "
+            f"{summary['checkpoints']} checkpoint(s)"
+        )
     for row in rejected[:20]:
         print(f"  refused: {row}")
     if len(rejected) > 20:
@@ -181,9 +186,14 @@ def _run(args: argparse.Namespace) -> int:
             print_table(
                 ["difference", "contract", "period", "line", "billbridge", "legacy"],
                 [
-                    [d["difference"], d["contract_id"], d["period"],
-                     "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
-                     _cell(d.get("billbridge")), _cell(d.get("legacy"))]
+                    [
+                        d["difference"],
+                        d["contract_id"],
+                        d["period"],
+                        "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
+                        _cell(d.get("billbridge")),
+                        _cell(d.get("legacy")),
+                    ]
                     for d in first
                 ],
             )

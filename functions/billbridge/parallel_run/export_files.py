@@ -308,7 +308,7 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | No
                 raise ExportFileError(f"{path}: empty file (a CSV needs a header row)")
             for row in reader:
                 if None in row:
-                    yield reader.line_num, None, f"{len(row[None])} cell(s) more than the header has"  # type: ignore[index]
+                    yield reader.line_num, None, f"{len(row[None])} cell(s) more than the header has"
                     continue
                 yield reader.line_num, row, None
         return

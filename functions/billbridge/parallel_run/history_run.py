@@ -136,8 +136,8 @@ def run_history(
         current_month: str | None = None
         for record in stream:
             month = _month(record)
-            passed_a_month = current_month is not None and month > current_month
-            if passed_a_month and (billed_through is None or billed_through < current_month):
+            moved_on = current_month is not None and current_month < month
+            if moved_on and current_month is not None and (billed_through is None or billed_through < current_month):
                 bill_until(current_month, done)
             current_month = month
             done += 1

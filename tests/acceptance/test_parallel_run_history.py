@@ -126,3 +126,42 @@ def test_resuming_another_history_is_refused(tmp_path: Path) -> None:
     (other / "milestones.csv").write_text("contract_id,milestone_id,completed_on\n")
     with pytest.raises(ResumeError):
         run_history(HistoryFiles.in_directory(other), store, resume=True)
+
+
+def test_a_scenario_file_runs_directly_and_matches_its_expected_report(tmp_path: Path) -> None:
+    scenarios = Path(__file__).resolve().parents[1] / "scenarios"
+    status = main(
+        [
+            "parallel-run",
+            "--scenario",
+            str(scenarios / "02-amendment-split.json"),
+            "--expected",
+            str(scenarios / "02-amendment-split.expected.json"),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    summary = json.loads((tmp_path / "run-summary.json").read_text())
+    assert summary["accepted"] > 0 and summary["refused"] == 0
+    assert [run["status"] for run in summary["billing_runs"]] == ["SUCCEEDED"] * len(summary["billing_runs"])
+
+
+def test_a_scenario_with_a_wrong_expectation_exits_non_zero(tmp_path: Path) -> None:
+    scenarios = Path(__file__).resolve().parents[1] / "scenarios"
+    wrong = tmp_path / "wrong.expected.json"
+    wrong.write_text(json.dumps({"invoices": []}))
+    status = main(
+        [
+            "parallel-run",
+            "--scenario",
+            str(scenarios / "01-time-and-materials.json"),
+            "--expected",
+            str(wrong),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ]
+    )
+    assert status == 1

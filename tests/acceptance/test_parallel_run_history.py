@@ -165,3 +165,29 @@ def test_a_scenario_with_a_wrong_expectation_exits_non_zero(tmp_path: Path) -> N
         ]
     )
     assert status == 1
+
+
+def test_a_failing_billing_step_is_held_reported_and_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billbridge.app import run_billing
+
+    compose = run_billing.compose_invoice
+
+    def compose_failing_for_gamma(book: Any, **kwargs: Any) -> Any:
+        if book.contract_id == "C-GAMMA":
+            raise RuntimeError("the ERP mapping is broken")
+        return compose(book, **kwargs)
+
+    monkeypatch.setattr(run_billing, "compose_invoice", compose_failing_for_gamma)
+    out = tmp_path / "out"
+    status = main(["parallel-run", "--history", str(EXAMPLE), "--out", str(out), "--no-progress"])
+
+    assert status == 3
+    printed = capsys.readouterr().out
+    assert "billing run 2026-01: FAILED" in printed
+    assert "C-GAMMA: RuntimeError: the ERP mapping is broken" in printed
+    assert "Traceback" in printed
+    report = json.loads((out / "replay-report.json").read_text())
+    assert not [i for i in report["invoices"] if i["contract_id"] == "C-GAMMA"]
+    assert [e["type"] for e in report["exceptions"] if e["contract_id"] == "C-GAMMA"] == ["billing_failed"] * 3

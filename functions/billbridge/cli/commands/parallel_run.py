@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             else None,
         }
 
-    (out / "replay-report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "replay-report.json", report)
     summary.update(
         {
             "invoices": len(report["invoices"]),
@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     if legacy_path is not None:
         lines, invoices = read_legacy_invoices(legacy_path, rejected)
         reconciliation = reconcile_invoices(report, legacy_lines=lines, legacy_invoices=invoices)
-        (out / "reconciliation.json").write_text(json.dumps(reconciliation, indent=2) + "\n", encoding="utf-8")
+        write_json(out / "reconciliation.json", reconciliation)
         page = render_reconciliation_html(
             reconciliation,
             title=f"Parallel run: {args.scenario.name if args.scenario else (args.history or out).name}",
@@ -209,6 +209,22 @@ def _run(args: argparse.Namespace) -> int:
     if hub.dead_letters or any(run.status != "SUCCEEDED" for run in hub.runs):
         status = 3
     return status
+
+
+LARGE_DOCUMENT_ITEMS = 20_000
+"""Above this many invoice lines, invoices or differences a document is written compact:
+Python's JSON encoder is pure Python (and many times slower) when it indents."""
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    invoices = document.get("invoices", ())
+    items = len(invoices) + sum(len(i.get("lines", ())) for i in invoices) + len(document.get("differences", ()))
+    with path.open("w", encoding="utf-8") as handle:
+        if items > LARGE_DOCUMENT_ITEMS:
+            json.dump(document, handle, separators=(",", ":"))
+        else:
+            json.dump(document, handle, indent=2)
+        handle.write("\n")
 
 
 def _run_scenario(path: Path, store: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:

@@ -310,6 +310,7 @@ def run(
     seed: int = 7,
     workdir: Path | None = None,
     checkpoint_every: int = 100_000,
+    workers: int = 2,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="parallel-run-") as temp:
         base = workdir or Path(temp)
@@ -330,6 +331,8 @@ def run(
             "--no-progress",
             "--checkpoint-every",
             str(checkpoint_every),
+            "--workers",
+            str(workers),
         ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
@@ -340,7 +343,7 @@ def run(
             raise RuntimeError(f"parallel-run exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}")
         summary = json.loads((out / "run-summary.json").read_text(encoding="utf-8"))
         reconciliation = json.loads((out / "reconciliation.json").read_text(encoding="utf-8"))["summary"]
-        store_mb = (out / "ledger.sqlite").stat().st_size / 1e6
+        store_mb = sum(Path(store).stat().st_size for store in summary["stores"]) / 1e6
     entries_per_s = entries / wall_s
     return {
         "generated": generated,
@@ -350,7 +353,11 @@ def run(
         "wall_s": round(wall_s, 1),
         "run_s": summary["seconds"],
         "entries_per_s": round(entries_per_s, 1),
+        "workers": workers,
         "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "peak_rss_mb_all_processes": round(
+            summary["peak_rss_mb_main"] + (sum(summary["peak_rss_mb_per_worker"]) if workers > 1 else 0), 1
+        ),
         "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
         "store_mb": round(store_mb, 1),
         "invoices": summary["invoices"],
@@ -371,6 +378,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--checkpoint-every", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2, help="processes of the parallel run (one per core)")
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this directory")
     parser.add_argument("--output", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args(argv)
@@ -381,6 +389,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=args.seed,
         workdir=args.keep,
         checkpoint_every=args.checkpoint_every,
+        workers=args.workers,
     )
     text = json.dumps(figures, indent=2)
     print(text)

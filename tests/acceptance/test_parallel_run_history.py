@@ -191,3 +191,16 @@ def test_a_failing_billing_step_is_held_reported_and_exits_non_zero(
     report = json.loads((out / "replay-report.json").read_text())
     assert not [i for i in report["invoices"] if i["contract_id"] == "C-GAMMA"]
     assert [e["type"] for e in report["exceptions"] if e["contract_id"] == "C-GAMMA"] == ["billing_failed"] * 3
+
+
+def test_two_workers_give_the_report_of_one(tmp_path: Path) -> None:
+    files = HistoryFiles.in_directory(EXAMPLE)
+    alone = run_history(files, tmp_path / "one" / "ledger.sqlite", checkpoint_every=5)
+    shared = run_history(files, tmp_path / "two" / "ledger.sqlite", checkpoint_every=5, workers=2)
+
+    assert _comparable(shared.report) == _comparable(alone.report)
+    assert [run.as_json() for run in shared.runs] == [run.as_json() for run in alone.runs]
+    assert shared.published == alone.published
+    assert [path.name for path in shared.stores] == ["ledger-1-of-2.sqlite", "ledger-2-of-2.sqlite"]
+    assert all(path.exists() for path in shared.stores)
+    assert len(shared.peak_rss_mb) == 2

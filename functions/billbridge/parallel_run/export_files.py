@@ -13,6 +13,7 @@ import csv
 import hashlib
 import heapq
 import json
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +35,24 @@ CONVENTIONAL_NAMES = {
     "milestones": ("milestones.csv", "milestones.jsonl"),
     "legacy_invoices": ("legacy_invoices.csv",),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One of `count` worker processes; contracts are split between them by a stable
+    hash of the contract id (a contract's book is the unit of consistency, so
+    contracts need nothing from each other)."""
+
+    index: int
+    count: int
+
+    def keeps(self, event_type: str, data: dict[str, Any]) -> bool:
+        contract_id = data.get("contract_id")
+        if not isinstance(contract_id, str) or not contract_id:
+            # A withdrawal may name only its entry: every shard sees it (the one holding
+            # the entry applies it). Anything else without a contract is shard 0's to refuse.
+            return self.index == 0 or event_type == "time_entry.rejected"
+        return zlib.crc32(contract_id.encode()) % self.count == self.index
 
 
 class ExportFileError(Exception):
@@ -125,7 +144,7 @@ def read_config(path: Path) -> dict[str, Any]:
 CONTRACT_EVENT_TYPES = ("contract.approved", "contract.amended", "contract.terminated")
 
 
-def read_contracts(path: Path, rejected: list[RejectedRow]) -> list[HistoryRecord]:
+def read_contracts(path: Path, rejected: list[RejectedRow], shard: Shard | None = None) -> list[HistoryRecord]:
     """A JSON array (or `{"contracts": [...]}`) of contract versions: each object is the
     `data` of a `contract.approved` (version 1) / `contract.amended` event, or of a
     `contract.terminated` one with `"type": "contract.terminated"`. `approved_on`
@@ -158,6 +177,8 @@ def read_contracts(path: Path, rejected: list[RejectedRow]) -> list[HistoryRecor
             continue
         except ValueError as error:
             rejected.append(RejectedRow(path.name, index + 1, f"{where}.approved_on", str(error)))
+            continue
+        if shard is not None and not shard.keeps(event_type, data):
             continue
         kind = "termination" if event_type == "contract.terminated" else "contract"
         contract_id = str(data["contract_id"])
@@ -331,7 +352,7 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | No
 
 
 def read_actuals(
-    kind: str, path: Path, rejected: list[RejectedRow], *, validate: bool = True
+    kind: str, path: Path, rejected: list[RejectedRow], *, validate: bool = True, shard: Shard | None = None
 ) -> Iterator[HistoryRecord]:
     """The file's valid rows as records, in file order; bad rows go to `rejected`.
     `validate=False` skips the event model (a quick pass for dates and counts)."""
@@ -344,6 +365,8 @@ def read_actuals(
             continue
         try:
             event_type, data, approved_on = reader(row, from_csv)
+            if shard is not None and not shard.keeps(event_type, data):
+                continue  # another worker's contract: not validated twice
             if validate:
                 parse_event_data(event_type, data)
             known_on = _known_on(event_type, data, approved_on)
@@ -375,18 +398,26 @@ def read_actuals(
 DATE_COLUMNS = {"time": "work_date", "expense": "date", "milestone": "completed_on"}
 
 
-def _scan_order(kind: str, path: Path) -> tuple[bool, int]:
-    """Whether a file is in date order, and its rows: a quick pass over the date
-    cells (ISO dates compare as strings), nothing parsed or validated."""
+@dataclass(frozen=True, slots=True)
+class FileScan:
+    ordered: bool
+    rows: int
+    last_day: str
+    """The latest day a row is known on (ISO), "" if none."""
+
+
+def _scan_order(kind: str, path: Path) -> FileScan:
+    """Whether a file is in date order, its rows and its last day: a quick pass over
+    the date cells (ISO dates compare as strings), nothing parsed or validated."""
     if path.suffix.lower() != ".csv":
-        return _is_sorted(read_actuals(kind, path, [], validate=False))
+        return _scan_records(read_actuals(kind, path, [], validate=False))
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = [cell.strip() for cell in next(reader, [])]
         approved = header.index("approved_on") if "approved_on" in header else None
         dated = header.index(DATE_COLUMNS[kind]) if DATE_COLUMNS[kind] in header else None
         days = header.index("days") if "days" in header else None
-        previous, count, ordered = "", 0, True
+        previous, last, count, ordered = "", "", 0, True
         for row in reader:
             if not row:
                 continue
@@ -401,44 +432,63 @@ def _scan_order(kind: str, path: Path) -> tuple[bool, int]:
             if key and key < previous:
                 ordered = False
             previous = key or previous
-        return ordered, count
+            if len(key) == 10 and key[:4].isdigit():  # a bad cell is the row's problem, found later
+                last = max(last, key)
+        return FileScan(ordered, count, last)
 
 
-def _is_sorted(records: Iterable[HistoryRecord]) -> tuple[bool, int]:
+def _scan_records(records: Iterable[HistoryRecord]) -> FileScan:
     previous = None
     count = 0
     ordered = True
+    last = ""
     for record in records:
         count += 1
         key = record.known_on
         if previous is not None and key < previous:
             ordered = False
         previous = key
-    return ordered, count
+        last = max(last, key.isoformat())
+    return FileScan(ordered, count, last)
 
 
-def history_stream(files: HistoryFiles, rejected: list[RejectedRow]) -> tuple[Iterator[HistoryRecord], int]:
-    """Every record of the history in the order the hub would have seen them, and
-    their number. Files already in date order (the usual export) are streamed;
-    a file out of order is sorted in memory."""
+@dataclass
+class HistoryStream:
+    records: Iterator[HistoryRecord]
+    total: int
+    """Rows in all files (before any split between workers)."""
+    last_day: date | None
+
+
+def history_stream(files: HistoryFiles, rejected: list[RejectedRow], shard: Shard | None = None) -> HistoryStream:
+    """Every record of the history (of one worker's contracts, given a shard) in the
+    order the hub would have seen them. Files already in date order (the usual
+    export) are streamed; a file out of order is sorted in memory."""
     streams: list[Iterable[HistoryRecord]] = []
     total = 0
+    last = ""
     for path in files.contracts:
-        records = sorted(read_contracts(path, rejected), key=lambda r: r.sort_key)
-        streams.append(records)
-        total += len(records)
+        everything = read_contracts(path, [])
+        total += len(everything)
+        last = max([last, *(r.known_on.isoformat() for r in everything)])
+        streams.append(sorted(read_contracts(path, rejected, shard), key=lambda r: r.sort_key))
     for kind, path in files.actuals_files():
-        ordered, count = _scan_order(kind, path)
-        total += count
-        if ordered:
-            streams.append(_lazy(kind, path, rejected))
+        scan = _scan_order(kind, path)
+        total += scan.rows
+        last = max(last, scan.last_day)
+        if scan.ordered:
+            streams.append(_lazy(kind, path, rejected, shard))
         else:
-            streams.append(sorted(read_actuals(kind, path, rejected), key=lambda r: r.sort_key))
-    return heapq.merge(*streams, key=lambda r: r.sort_key), total
+            streams.append(sorted(read_actuals(kind, path, rejected, shard=shard), key=lambda r: r.sort_key))
+    try:
+        last_day = date.fromisoformat(last) if last else None
+    except ValueError:
+        last_day = None
+    return HistoryStream(heapq.merge(*streams, key=lambda r: r.sort_key), total, last_day)
 
 
-def _lazy(kind: str, path: Path, rejected: list[RejectedRow]) -> Iterator[HistoryRecord]:
-    yield from read_actuals(kind, path, rejected)
+def _lazy(kind: str, path: Path, rejected: list[RejectedRow], shard: Shard | None) -> Iterator[HistoryRecord]:
+    yield from read_actuals(kind, path, rejected, shard=shard)
 
 
 # --- legacy invoices -------------------------------------------------------------------------

@@ -17,7 +17,11 @@ re-applying one would change nothing: the rules are keyed by business identity).
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import resource
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +31,12 @@ from billbridge.adapters.sqlite_ledger import SqliteLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.replay_report import build_replay_report
 from billbridge.domain.billing_run import Period
-from billbridge.parallel_run.bulk_hub import BulkHub
+from billbridge.parallel_run.bulk_hub import BillingRunOutcome, BulkHub, DeadLetter
 from billbridge.parallel_run.export_files import (
     HistoryFiles,
     HistoryRecord,
     RejectedRow,
+    Shard,
     history_stream,
     read_config,
 )
@@ -49,17 +54,18 @@ class ResumeError(Exception):
 @dataclass
 class HistoryRunResult:
     report: dict[str, Any]
-    hub: BulkHub
     records: int
+    runs: list[BillingRunOutcome] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    published: Counter[str] = field(default_factory=Counter)
     rejected: list[RejectedRow] = field(default_factory=list)
     resumed_from: int = 0
     checkpoints: int = 0
     seconds: float = 0.0
     periods: list[str] = field(default_factory=list)
-
-    @property
-    def failed_runs(self) -> list[str]:
-        return [run.period for run in self.hub.runs if run.status != "SUCCEEDED"]
+    peak_rss_mb: list[float] = field(default_factory=list)
+    """Peak resident memory of each process that ran (one per worker)."""
+    stores: list[Path] = field(default_factory=list)
 
 
 def _month(record: HistoryRecord) -> str:
@@ -78,6 +84,12 @@ def months_between(first: str, last: str) -> list[str]:
     return months
 
 
+def shard_stores(store: Path, workers: int) -> list[Path]:
+    if workers == 1:
+        return [store]
+    return [store.with_name(f"{store.stem}-{i + 1}-of-{workers}{store.suffix}") for i in range(workers)]
+
+
 def run_history(
     files: HistoryFiles,
     store: Path,
@@ -86,11 +98,132 @@ def run_history(
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     resume: bool = False,
     progress: ProgressCallback | None = None,
+    workers: int = 1,
 ) -> HistoryRunResult:
+    """The history through the hub; with `workers` > 1, in that many processes, each
+    with its share of the contracts and its own store, the reports merged."""
     started = time.perf_counter()
     if through is not None:
         Period.parse(through)
-    fingerprint = files.fingerprint()
+    if workers < 1:
+        raise ValueError("workers: at least 1")
+    fingerprint = f"{files.fingerprint()}/{workers}"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    stores = shard_stores(store, workers)
+    if workers == 1:
+        result = _run_shard(files, store, None, fingerprint, through, checkpoint_every, resume, progress)
+    else:
+        result = _run_sharded(files, stores, fingerprint, through, checkpoint_every, resume, progress)
+    result.stores = stores
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+_SHARED_PROGRESS: Any = None
+"""Records done per worker (a shared array inherited by forked workers)."""
+
+
+def _run_sharded(
+    files: HistoryFiles,
+    stores: list[Path],
+    fingerprint: str,
+    through: str | None,
+    checkpoint_every: int,
+    resume: bool,
+    progress: ProgressCallback | None,
+) -> HistoryRunResult:
+    global _SHARED_PROGRESS
+    workers = len(stores)
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if forking else "spawn")
+    _SHARED_PROGRESS = context.Array("q", workers, lock=False) if forking else None
+    total = history_stream(files, []).total if progress else 0
+    tasks = [
+        (files, stores[i], Shard(i, workers), fingerprint, through, checkpoint_every, resume) for i in range(workers)
+    ]
+    try:
+        with context.Pool(workers) as pool:
+            pending = pool.starmap_async(_worker, tasks)
+            while not pending.ready():
+                if progress and _SHARED_PROGRESS is not None:
+                    progress(sum(_SHARED_PROGRESS), total, "history")
+                pending.wait(0.5)
+            parts = pending.get()
+    finally:
+        _SHARED_PROGRESS = None
+    return merge_results(parts)
+
+
+def _worker(
+    files: HistoryFiles,
+    store: Path,
+    shard: Shard,
+    fingerprint: str,
+    through: str | None,
+    checkpoint_every: int,
+    resume: bool,
+) -> HistoryRunResult:
+    shared = _SHARED_PROGRESS
+
+    def report_progress(done: int, total: int, stage: str) -> None:
+        if shared is not None:
+            shared[shard.index] = done
+
+    return _run_shard(files, store, shard, fingerprint, through, checkpoint_every, resume, report_progress)
+
+
+def merge_results(parts: list[HistoryRunResult]) -> HistoryRunResult:
+    """One result from the workers': the report as one process would have written it
+    (every section in contract order), billing runs combined per month."""
+    report: dict[str, Any] = {}
+    for section in ("invoices", "exceptions", "rerated", "pending"):
+        merged = [item for part in parts for item in part.report[section]]
+        report[section] = sorted(merged, key=lambda item: str(item["contract_id"]))  # stable: order within kept
+    report["unbilled"] = dict(sorted((k, v) for part in parts for k, v in part.report["unbilled"].items()))
+    runs: dict[str, BillingRunOutcome] = {}
+    for part in parts:
+        for run in part.runs:
+            combined = runs.setdefault(
+                run.period, BillingRunOutcome(period=run.period, run_id=run.run_id, status="SUCCEEDED", contracts=0)
+            )
+            combined.contracts += run.contracts
+            combined.proposals += run.proposals
+            combined.failures += run.failures
+            if run.status != "SUCCEEDED":
+                combined.status = run.status
+    seen: set[RejectedRow] = set()
+    rejected = []
+    for row in sorted((r for part in parts for r in part.rejected), key=lambda r: (r.file, r.line)):
+        if row not in seen:
+            seen.add(row)
+            rejected.append(row)
+    published: Counter[str] = Counter()
+    for part in parts:
+        published.update(part.published)
+    return HistoryRunResult(
+        report=report,
+        records=sum(part.records for part in parts),
+        runs=[runs[period] for period in sorted(runs)],
+        dead_letters=[letter for part in parts for letter in part.dead_letters],
+        published=published,
+        rejected=rejected,
+        resumed_from=sum(part.resumed_from for part in parts),
+        checkpoints=sum(part.checkpoints for part in parts),
+        periods=parts[0].periods,
+        peak_rss_mb=[mb for part in parts for mb in part.peak_rss_mb],
+    )
+
+
+def _run_shard(
+    files: HistoryFiles,
+    store: Path,
+    shard: Shard | None,
+    fingerprint: str,
+    through: str | None,
+    checkpoint_every: int,
+    resume: bool,
+    progress: ProgressCallback | None,
+) -> HistoryRunResult:
     if not resume and store.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(f"{store}{suffix}").unlink(missing_ok=True)
@@ -102,8 +235,8 @@ def run_history(
         if resume and marker is not None:
             if marker.get("fingerprint") != fingerprint:
                 raise ResumeError(
-                    f"{store} holds the progress of another history (or of changed files): "
-                    "run without --resume to start afresh"
+                    f"{store} holds the progress of another history (or of changed files, or another "
+                    "number of workers): run without --resume to start afresh"
                 )
             done_before = int(marker["records"])
             billed_through = marker.get("billed_through")
@@ -111,8 +244,9 @@ def run_history(
             ledger.save_config(billing_config_from(read_config(files.config)))
         hub = BulkHub(ledger)
         rejected: list[RejectedRow] = []
-        stream, total = history_stream(files, rejected)
-        result = HistoryRunResult(report={}, hub=hub, records=0, rejected=rejected, resumed_from=done_before)
+        history = history_stream(files, rejected, shard)
+        total = history.total
+        result = HistoryRunResult(report={}, records=0, rejected=rejected, resumed_from=done_before)
 
         def checkpoint(done: int) -> None:
             ledger.checkpoint({"fingerprint": fingerprint, "records": done, "billed_through": billed_through})
@@ -134,7 +268,7 @@ def run_history(
 
         done = 0
         current_month: str | None = None
-        for record in stream:
+        for record in history.records:
             month = _month(record)
             moved_on = current_month is not None and current_month < month
             if moved_on and current_month is not None and (billed_through is None or billed_through < current_month):
@@ -148,7 +282,8 @@ def run_history(
                 checkpoint(done)
             if progress and done % 1000 == 0:
                 progress(done, total, f"history {month}")
-        last = through or current_month
+        last_seen = f"{history.last_day:%Y-%m}" if history.last_day else current_month
+        last = through or last_seen
         if last is not None:
             bill_until(last, done)
         checkpoint(done)
@@ -156,10 +291,17 @@ def run_history(
             progress(done, total, "report")
         result.records = done
         result.report = build_replay_report(ledger.books())
-        result.seconds = time.perf_counter() - started
+        result.runs, result.dead_letters, result.published = hub.runs, hub.dead_letters, hub.publisher.counts
+        result.peak_rss_mb = [peak_rss_mb()]
         return result
     finally:
         ledger.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _apply(hub: BulkHub, record: HistoryRecord) -> None:

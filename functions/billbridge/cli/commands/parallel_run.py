@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--through", help="bill every month up to this one (YYYY-MM; default: the last month seen)")
     parser.add_argument("--checkpoint-every", type=int, default=100_000, help="records per committed checkpoint")
     parser.add_argument("--resume", action="store_true", help="continue from the store's last committed checkpoint")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the contracts (one store each: STORE-1-of-N.sqlite, ...); e.g. one per core",
+    )
     parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress")
@@ -82,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     from billbridge.app.report_comparison import compare_report
     from billbridge.cli.tables import print_table
     from billbridge.parallel_run.export_files import RejectedRow, read_legacy_invoices
+    from billbridge.parallel_run.history_run import peak_rss_mb
     from billbridge.parallel_run.progress_bar import ProgressBar
     from billbridge.parallel_run.reconciliation_page import _cell, render_reconciliation_html
 
@@ -93,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     rejected: list[RejectedRow] = []
     if args.scenario:
         hub, report, summary = _run_scenario(args.scenario, store)
+        runs, dead_letters, published = hub.runs, hub.dead_letters, hub.publisher.counts
         files = None
     else:
         from billbridge.parallel_run.history_run import run_history
@@ -109,11 +117,13 @@ def _run(args: argparse.Namespace) -> int:
                 checkpoint_every=args.checkpoint_every,
                 resume=args.resume,
                 progress=bar,
+                workers=args.workers,
             )
         finally:
             if bar:
                 bar.close()
-        hub, report = result.hub, result.report
+        report = result.report
+        runs, dead_letters, published = result.runs, result.dead_letters, result.published
         rejected += result.rejected
         summary = {
             "records": result.records,
@@ -124,6 +134,9 @@ def _run(args: argparse.Namespace) -> int:
             "records_per_second": round((result.records - result.resumed_from) / result.seconds, 1)
             if result.seconds
             else None,
+            "workers": args.workers,
+            "peak_rss_mb_per_worker": result.peak_rss_mb,
+            "stores": [str(path) for path in result.stores],
         }
 
     write_json(out / "replay-report.json", report)
@@ -131,9 +144,9 @@ def _run(args: argparse.Namespace) -> int:
         {
             "invoices": len(report["invoices"]),
             "exceptions": len(report["exceptions"]),
-            "billing_runs": [run.as_json() for run in hub.runs],
-            "dead_letters": [d.as_json() for d in hub.dead_letters],
-            "published_events": dict(sorted(hub.publisher.counts.items())),
+            "billing_runs": [run.as_json() for run in runs],
+            "dead_letters": [d.as_json() for d in dead_letters],
+            "published_events": dict(sorted(published.items())),
         }
     )
     legacy_path = args.legacy_invoices or (files.legacy_invoices[0] if files and files.legacy_invoices else None)
@@ -149,10 +162,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         (out / "reconciliation.html").write_text(page, encoding="utf-8")
     summary["rejected_rows"] = [r.as_json() for r in rejected]
+    summary["peak_rss_mb_main"] = peak_rss_mb()
     (out / "run-summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
     print(
-        f"parallel run: {summary.get('records', summary.get('deliveries'))} inputs, {len(hub.runs)} billing run(s), "
+        f"parallel run: {summary.get('records', summary.get('deliveries'))} inputs, {len(runs)} billing run(s), "
         f"{summary['invoices']} invoice(s), {summary['exceptions']} exception(s)"
     )
     if "records_per_second" in summary:
@@ -164,15 +178,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  refused: {row}")
     if len(rejected) > 20:
         print(f"  ... {len(rejected) - 20} more refused row(s) in {out / 'run-summary.json'}")
-    for dead in hub.dead_letters[:20]:
+    for dead in dead_letters[:20]:
         print(f"  dead-lettered: {dead.where} {dead.event_type}: {dead.error}")
-    for run in hub.runs:
+    for run in runs:
         if run.status != "SUCCEEDED":
             print(f"  billing run {run.period}: {run.status}")
             for failure in run.failures:
                 print(f"    {failure['contract_id']}: {failure['error']}: {failure['message']}")
                 print("      " + failure["traceback"].replace("\n", "\n      "))
-    print(f"report: {out / 'replay-report.json'}; store: {store}")
+    print(f"report: {out / 'replay-report.json'}; store: {', '.join(summary.get('stores', [str(store)]))}")
     status = 0
     if reconciliation is not None:
         counts = reconciliation["summary"]["differences"]
@@ -206,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
         status = status or (1 if problems else 0)
     if rejected:
         status = max(status, 2)
-    if hub.dead_letters or any(run.status != "SUCCEEDED" for run in hub.runs):
+    if dead_letters or any(run.status != "SUCCEEDED" for run in runs):
         status = 3
     return status
 

@@ -20,9 +20,11 @@ import gc
 import multiprocessing
 import resource
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +136,9 @@ def _run_sharded(
 ) -> HistoryRunResult:
     global _SHARED_PROGRESS
     workers = len(stores)
-    forking = "fork" in multiprocessing.get_all_start_methods()
+    # Fork is quick and shares the progress counters; a process with other threads
+    # running (a test session, an embedding program) spawns fresh interpreters instead.
+    forking = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     context = multiprocessing.get_context("fork" if forking else "spawn")
     _SHARED_PROGRESS = context.Array("q", workers, lock=False) if forking else None
     total = history_stream(files, []).total if progress else 0
@@ -142,13 +146,16 @@ def _run_sharded(
         (files, stores[i], Shard(i, workers), fingerprint, through, checkpoint_every, resume) for i in range(workers)
     ]
     try:
-        with context.Pool(workers) as pool:
-            pending = pool.starmap_async(_worker, tasks)
-            while not pending.ready():
+        # A pool of futures: a worker that dies ends the run with BrokenProcessPool, never a hang.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_worker, *task) for task in tasks]
+            while True:
+                done, _ = wait(futures, timeout=0.5)
+                if len(done) == len(futures):
+                    break
                 if progress and _SHARED_PROGRESS is not None:
                     progress(sum(_SHARED_PROGRESS), total, "history")
-                pending.wait(0.5)
-            parts = pending.get()
+            parts = [future.result() for future in futures]
     finally:
         _SHARED_PROGRESS = None
     return merge_results(parts)

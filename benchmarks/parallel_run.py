@@ -334,17 +334,20 @@ def run(
             "--workers",
             str(workers),
         ]
+        load_before = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ}, check=False)
         wall_s = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_after = os.getloadavg()[0]
         if completed.returncode not in (0, 1):  # 1: differences with the legacy invoices, expected here
             raise RuntimeError(f"parallel-run exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}")
         summary = json.loads((out / "run-summary.json").read_text(encoding="utf-8"))
         reconciliation = json.loads((out / "reconciliation.json").read_text(encoding="utf-8"))["summary"]
         store_mb = sum(Path(store).stat().st_size for store in summary["stores"]) / 1e6
     entries_per_s = entries / wall_s
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "generated": generated,
         "generate_s": round(generate_s, 1),
@@ -358,7 +361,10 @@ def run(
         "peak_rss_mb_all_processes": round(
             summary["peak_rss_mb_main"] + (sum(summary["peak_rss_mb_per_worker"]) if workers > 1 else 0), 1
         ),
-        "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
+        "cpu_s": round(cpu_s, 1),
+        "entries_per_cpu_s": round(entries / cpu_s, 1),
+        "load_average_1m": [round(load_before, 1), round(load_after, 1)],
+        "cpus": os.cpu_count(),
         "store_mb": round(store_mb, 1),
         "invoices": summary["invoices"],
         "exceptions": summary["exceptions"],

@@ -384,6 +384,7 @@ def render_parallel_run(f: dict[str, Any]) -> str:
                     "wall s",
                     "entries/s",
                     "CPU s",
+                    "entries/CPU s",
                     "workers",
                     "peak RSS MB (largest process / all)",
                     "store MB",
@@ -397,6 +398,7 @@ def render_parallel_run(f: dict[str, Any]) -> str:
                         f["wall_s"],
                         f["entries_per_s"],
                         f["cpu_s"],
+                        f.get("entries_per_cpu_s", "-"),
                         f.get("workers", 1),
                         f"{f['peak_rss_mb']} / {f.get('peak_rss_mb_all_processes', f['peak_rss_mb'])}",
                         f["store_mb"],
@@ -406,7 +408,10 @@ def render_parallel_run(f: dict[str, Any]) -> str:
                 ],
             ),
             f"Goal: at least {f['goal_entries_per_s_min']:,} entries/s end to end: {f['entries_per_s']:,} "
-            f"({_verdict(f['goal_met'])}). Reconciliation: {r['total_differences']:,} differences "
+            f"({_verdict(f['goal_met'])}), with the machine's 1-minute load average at "
+            f"{' -> '.join(str(x) for x in f.get('load_average_1m', ['?']))} on {f.get('cpus', '?')} CPUs "
+            "(other work shares the cores: wall time depends on it, CPU seconds much less). "
+            f"Reconciliation: {r['total_differences']:,} differences "
             f"({', '.join(f'{k} {v:,}' for k, v in r['differences'].items())}) over {r['lines_compared']:,} lines.",
         ]
     )

@@ -183,10 +183,13 @@ def merge_results(parts: list[HistoryRunResult]) -> HistoryRunResult:
     """One result from the workers': the report as one process would have written it
     (every section in contract order), billing runs combined per month."""
     report: dict[str, Any] = {}
-    for section in ("invoices", "exceptions", "rerated", "pending"):
-        merged = [item for part in parts for item in part.report[section]]
-        report[section] = sorted(merged, key=lambda item: str(item["contract_id"]))  # stable: order within kept
-    report["unbilled"] = dict(sorted((k, v) for part in parts for k, v in part.report["unbilled"].items()))
+    for section in parts[0].report:
+        values = [part.report[section] for part in parts]
+        if isinstance(values[0], dict):  # keyed by contract (e.g. `unbilled`)
+            report[section] = dict(sorted((k, v) for value in values for k, v in value.items()))
+        else:  # items of contracts, each worker's in contract order: stable sort keeps the order within one
+            merged = [item for value in values for item in value]
+            report[section] = sorted(merged, key=lambda item: str(item.get("contract_id", "")))
     runs: dict[str, BillingRunOutcome] = {}
     for part in parts:
         for run in part.runs:

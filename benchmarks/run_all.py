@@ -78,6 +78,15 @@ def command_time(quick: bool) -> dict[str, Any]:
     return bench.run(runs=1 if quick else 5, include_bill=not quick)
 
 
+def parallel_run(quick: bool) -> dict[str, Any]:
+    from benchmarks import parallel_run as bench
+
+    # The 1,000,000-entry history (about 10 minutes alone) runs with `python -m benchmarks.parallel_run`.
+    if quick:
+        return bench.run(entries=10_000, contracts=200, months=12)
+    return bench.run(entries=100_000, contracts=2000, months=12)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -86,6 +95,7 @@ RUNNERS: dict[str, Runner] = {
     "package_size": package_size,
     "domain_throughput": domain_throughput,
     "command_time": command_time,
+    "parallel_run": parallel_run,
 }
 
 
@@ -142,6 +152,7 @@ SECTION_TITLES = {
     "billing_scale": "Billing run scale",
     "package_size": "Package size",
     "command_time": "Operator command wall time",
+    "parallel_run": "Parallel run at history scale",
 }
 
 
@@ -424,6 +435,58 @@ def render_command_time(f: dict[str, Any]) -> str:
     )
 
 
+def render_parallel_run(f: dict[str, Any]) -> str:
+    g = f["generated"]
+    r = f["reconciliation"]
+    return "\n\n".join(
+        [
+            f"A generated history (seed {g['seed']}): {g['entries']:,} time entries over {g['contracts']:,} "
+            f"contracts and {g['months']} months ({g['amended_contracts']} amended with a rate change, "
+            f"{g['capped_contracts']} capped, {g['expenses']:,} expenses, {g['milestones']} milestones, "
+            f"{g['corrections']:,} corrected entries), {f['export_mb']} MB of export files, through "
+            "`billbridge parallel-run` in its own process: reading and validating, ingest, "
+            f"{len(f['billing_runs'])} monthly billing runs, the report and the reconciliation with "
+            f"{g['legacy_lines']:,} legacy invoice lines.",
+            _table(
+                [
+                    "entries",
+                    "records",
+                    "wall s",
+                    "entries/s",
+                    "CPU s",
+                    "entries/CPU s",
+                    "workers",
+                    "peak RSS MB (largest process / all)",
+                    "store MB",
+                    "invoices",
+                    "checkpoints",
+                ],
+                [
+                    [
+                        f"{g['entries']:,}",
+                        f"{f['records']:,}",
+                        f["wall_s"],
+                        f["entries_per_s"],
+                        f["cpu_s"],
+                        f.get("entries_per_cpu_s", "-"),
+                        f.get("workers", 1),
+                        f"{f['peak_rss_mb']} / {f.get('peak_rss_mb_all_processes', f['peak_rss_mb'])}",
+                        f["store_mb"],
+                        f["invoices"],
+                        f["checkpoints"],
+                    ]
+                ],
+            ),
+            f"Goal: at least {f['goal_entries_per_s_min']:,} entries/s end to end: {f['entries_per_s']:,} "
+            f"({_verdict(f['goal_met'])}), with the machine's 1-minute load average at "
+            f"{' -> '.join(str(x) for x in f.get('load_average_1m', ['?']))} on {f.get('cpus', '?')} CPUs "
+            "(other work shares the cores: wall time depends on it, CPU seconds much less). "
+            f"Reconciliation: {r['total_differences']:,} differences "
+            f"({', '.join(f'{k} {v:,}' for k, v in r['differences'].items())}) over {r['lines_compared']:,} lines.",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
@@ -431,6 +494,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "billing_scale": render_billing_scale,
     "package_size": render_package_size,
     "command_time": render_command_time,
+    "parallel_run": render_parallel_run,
 }
 
 

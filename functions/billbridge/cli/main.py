@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.contracts",
     "billbridge.cli.commands.billing",
     "billbridge.cli.commands.replay",
+    "billbridge.cli.commands.parallel_run",
     "billbridge.cli.commands.demo",
     "billbridge.cli.commands.operations",
     "billbridge.cli.commands.config",

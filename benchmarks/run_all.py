@@ -261,8 +261,9 @@ def render_aws_calls(f: dict[str, Any]) -> str:
         [
             f"{f['contracts']} contracts x {f['entries'] // max(f['contracts'], 1)} time entries: half delivered one "
             "per request, half in batches of 100, then one billing run "
-            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Compressed "
-            f"book at the end: median {f['book_compressed'].get('median_bytes')} bytes. Billing-run costs "
+            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Items holding "
+            f"the books at the end: median {f['contract_items'].get('median_bytes')} bytes, largest "
+            f"{f['contract_items'].get('max_bytes')} bytes. Billing-run costs "
             "are spread over the entries billed.",
             f"Prices, {f['price_date']}:",
             _table(["item", "USD per unit", "what"], prices),

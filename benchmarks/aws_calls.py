@@ -341,6 +341,12 @@ def billed_ms_by_actor(rec: Recording) -> dict[str, float]:
     return {actor: sorted(values)[len(values) // 2] for actor, values in sorted(durations.items())}
 
 
+def consumer_own_ms_per_entry(rec: Recording, entries: int, actor: str = "queue actuals") -> float:
+    """The actuals consumer's own time (wall time less the time inside AWS calls) per entry."""
+    own = sum(max(0.0, i.wall_ms - i.aws_ms) for i in rec.invocations if i.actor == f"{HUB_ACTOR_PREFIX}{actor}")
+    return round(own / max(entries, 1), 3)
+
+
 def calls_table(rec: Recording, per: int) -> dict[str, float]:
     """Hub calls per unit (entry or line): `service:Operation` -> calls."""
     table: Counter[str] = Counter()
@@ -463,6 +469,7 @@ def summarize(
             "calls_per_entry": calls_table(rec, count),
             "units_per_entry": {k: round(v / count, 4) for k, v in phase_units(rec).items()},
             "billed_ms_by_function": billed_ms_by_actor(rec),
+            "consumer_own_ms_per_entry": consumer_own_ms_per_entry(rec, count),
             "usd_per_million_entries_by_item": total,
             "usd_per_million_entries": round(sum(total.values()), 2),
             "dominant_cost": max(total, key=lambda k: total[k]),

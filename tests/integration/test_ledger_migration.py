@@ -43,7 +43,9 @@ def legacy_items(book: ContractBook, revision: int = 3) -> list[dict[str, Any]]:
         }
     ]
     if book.is_known:
-        items.append({"pk": {"S": pk}, "sk": {"S": "KNOWN"}, "gsi1pk": {"S": "CONTRACTS"}, "gsi1sk": {"S": book.contract_id}})
+        items.append(
+            {"pk": {"S": pk}, "sk": {"S": "KNOWN"}, "gsi1pk": {"S": "CONTRACTS"}, "gsi1sk": {"S": book.contract_id}}
+        )
     items += [exception_item(exception) for exception in book.exceptions.values()]
     items += [
         {"pk": {"S": f"ENTRY#{entry_id}"}, "sk": {"S": "CONTRACT"}, "contract_id": {"S": book.contract_id}}
@@ -57,7 +59,9 @@ def legacy_items(book: ContractBook, revision: int = 3) -> list[dict[str, Any]]:
         {
             "pk": {"S": f"AUDIT#{book.contract_id}"},
             "sk": {"S": f"{revision:010d}"},
-            "records": {"S": json.dumps([{"action": "version_stored", "ref": book.contract_id, "correlation_id": "corr-old"}])},
+            "records": {
+                "S": json.dumps([{"action": "version_stored", "ref": book.contract_id, "correlation_id": "corr-old"}])
+            },
             "recorded_at": {"S": "2026-03-31T00:00:00+00:00"},
             "gsi1pk": {"S": "CORRELATION#corr-old"},
             "gsi1sk": {"S": f"2026-03-31T00:00:00+00:00#{book.contract_id}#{revision:010d}"},

@@ -88,6 +88,7 @@ class _Loaded:
     revisions: dict[str, int] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     epoch: int = 0
     fence: str | None = None
 
@@ -186,6 +187,7 @@ class DynamoBookStore:
                 if self._field_encryption is not None:
                     body = BOOK_ADAPTER.dump_json(self._field_encryption.reveal(BOOK_ADAPTER.validate_json(body)))
             if sk.startswith(INPUT_PREFIX):
+                body, loaded.audits[sk] = _split_input_body(body)
                 loaded.revisions[sk] = int(item["ir"]["N"])
                 loaded.epochs[sk] = int(item.get("epoch", {}).get("N", "0"))
             loaded.raw[sk] = body
@@ -299,8 +301,8 @@ class DynamoBookStore:
         records = [asdict(record) for record in update.audit]
         correlation_id = next((r["correlation_id"] for r in records if r.get("correlation_id")), "")
         previous = loaded.attributes.get(own)
-        audit_saves = _input_audit(previous) if previous is not None else []
-        indexed = previous.get("audit_corr", {}).get("S") if previous is not None else correlation_id
+        audit_saves = loaded.audits.get(own, [])
+        indexed = previous.get("ac", {}).get("S") if previous is not None else correlation_id
         extra: list[dict[str, Any]] = []
         if records and (previous is None or indexed == correlation_id):
             audit_saves = [*audit_saves, {"at": now, "records": records}]
@@ -328,16 +330,15 @@ class DynamoBookStore:
             item = {
                 "pk": {"S": pk},
                 "sk": {"S": own},
-                "body": pack(changed.get(own, loaded.raw.get(own, b""))),
+                "body": _input_body(changed.get(own, loaded.raw.get(own, b"")), audit_saves),
                 "ir": {"N": str(loaded.revisions.get(own, 0) + 1)},
                 "epoch": {"N": str(loaded.epoch)},
             }
-            if audit_saves:
-                item["audit"] = {"S": json.dumps(audit_saves, default=str)}
-                item["audit_corr"] = {"S": indexed or ""}
-                if indexed:
-                    item["gsi1pk"] = {"S": f"INPUT_AUDIT#{indexed}"}
-                    item["gsi1sk"] = {"S": f"{audit_saves[0]['at']}#{book.contract_id}#{own}"}
+            if indexed and audit_saves:
+                # The input's audit is found by the correlation id of its first change.
+                item["ac"] = {"S": indexed}
+                item["gsi1pk"] = {"S": f"INPUT_AUDIT#{indexed}"}
+                item["gsi1sk"] = {"S": str(audit_saves[0]["at"])}
             write = {
                 "Put": {
                     "TableName": self._table.table_name,
@@ -346,12 +347,7 @@ class DynamoBookStore:
                 }
             }
         if not extra:
-            ((kind, request),) = write.items()
-            call = self.client.put_item if kind == "Put" else self.client.delete_item
-            try:
-                call(**request)
-            except self.client.exceptions.ConditionalCheckFailedException as error:
-                raise ConcurrentUpdateError(book.contract_id) from error
+            self._write_one(write, book.contract_id)
             return
         self._transact([write, *extra], book.contract_id)
 
@@ -373,28 +369,36 @@ class DynamoBookStore:
         table = self._table.table_name
         changed, deleted = self._changes(stored, loaded, update)
         epoch = loaded.epoch + (1 if HEAD in changed else 0)
+        inputs: list[dict[str, Any]] = []
         early: list[dict[str, Any]] = []
         final: list[dict[str, Any]] = []
         # Inputs: every changed one, and every one behind the head's epoch (rewritten with it).
         for sk in sorted(set(changed) | {sk for sk, e in loaded.epochs.items() if e < epoch and sk not in deleted}):
             if not sk.startswith(INPUT_PREFIX):
                 continue
-            item = dict(loaded.attributes.get(sk, {}))
+            item = {
+                name: value
+                for name, value in loaded.attributes.get(sk, {}).items()
+                if name in ("ac", "gsi1pk", "gsi1sk")
+            }
             item.update(
                 {
                     "pk": {"S": pk},
                     "sk": {"S": sk},
-                    "body": pack(changed.get(sk, loaded.raw.get(sk, b""))),
+                    "body": _input_body(changed.get(sk, loaded.raw.get(sk, b"")), loaded.audits.get(sk, [])),
                     "ir": {"N": str(loaded.revisions.get(sk, 0) + 1)},
                     "epoch": {"N": str(epoch)},
                 }
             )
-            early.append({"Put": {"TableName": table, "Item": item, **_revision_condition(loaded.revisions.get(sk))}})
+            inputs.append({"Put": {"TableName": table, "Item": item, **_revision_condition(loaded.revisions.get(sk))}})
         for sk in sorted(deleted):
             key = {"pk": {"S": pk}, "sk": {"S": sk}}
-            condition = _revision_condition(loaded.revisions.get(sk)) if sk.startswith(INPUT_PREFIX) else {}
+            if sk.startswith(INPUT_PREFIX):
+                condition = _revision_condition(loaded.revisions.get(sk))
+                inputs.append({"Delete": {"TableName": table, "Key": key, **condition}})
+                continue
             target = final if sk.startswith(INVOICE_PREFIX) else early
-            target.append({"Delete": {"TableName": table, "Key": key, **condition}})
+            target.append({"Delete": {"TableName": table, "Key": key}})
         for sk in sorted(changed):
             if sk.startswith(INPUT_PREFIX):
                 continue
@@ -442,6 +446,10 @@ class DynamoBookStore:
                 f"{contract_id}: {len(final)} items must be written together (limit {TRANSACTION_LIMIT})"
             )
         try:
+            # Inputs' items one conditional write each (on their own revision); then the rest,
+            # fenced; the head, invoices and audit last.
+            for write in inputs:
+                self._write_one(write, contract_id)
             for chunk in iter_chunks(early, TRANSACTION_LIMIT - 1):
                 self._transact([fence_check, *chunk], contract_id)
             self._transact(final, contract_id)
@@ -451,6 +459,14 @@ class DynamoBookStore:
             raise
         if not keep_fence:
             loaded.fence = None
+
+    def _write_one(self, write: dict[str, Any], contract_id: str) -> None:
+        ((kind, request),) = write.items()
+        call = self.client.put_item if kind == "Put" else self.client.delete_item
+        try:
+            call(**request)
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise ConcurrentUpdateError(contract_id) from error
 
     def _transact(self, items: list[dict[str, Any]], contract_id: str) -> None:
         try:
@@ -570,11 +586,19 @@ def _lookup_item(pk: str, contract_id: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": "CONTRACT"}, "contract_id": {"S": contract_id}}
 
 
+def _input_body(group: bytes, audit_saves: list[dict[str, Any]]) -> dict[str, Any]:
+    """An input item's body: the input's JSON, a newline, its audit's JSON (compressed together)."""
+    return pack(group + b"\n" + json.dumps(audit_saves, default=str, separators=(",", ":")).encode())
+
+
+def _split_input_body(body: bytes) -> tuple[bytes, list[dict[str, Any]]]:
+    group, _, audit = body.partition(b"\n")
+    saves: list[dict[str, Any]] = json.loads(audit) if audit else []
+    return group, saves
+
+
 def _input_audit(item: dict[str, Any]) -> list[dict[str, Any]]:
-    if "audit" not in item:
-        return []
-    saves: list[dict[str, Any]] = json.loads(item["audit"]["S"])
-    return saves
+    return _split_input_body(unpack(item["body"]))[1] if "body" in item else []
 
 
 __all__ = ["AUDIT_TTL_ATTRIBUTE", "DynamoBookStore"]

@@ -174,10 +174,13 @@ def apply_to_book(
             return update
         try:
             ledger.save(stored, update)
-        except ScopeExceededError:
-            scope = WHOLE_BOOK
-            continue
-        except ConcurrentUpdateError:
+        except BaseException as error:
+            _release(ledger, stored)  # whatever stopped the save, the view is given up
+            if isinstance(error, ScopeExceededError):
+                scope = WHOLE_BOOK
+                continue
+            if not isinstance(error, ConcurrentUpdateError):
+                raise
             if attempt:
                 sleep(BACKOFF_SECONDS * (2**attempt))
             continue

@@ -72,6 +72,12 @@ def domain_throughput(quick: bool) -> dict[str, Any]:
         return dict(bench.main(["--contracts", "100", "--entries", "10000", "--output", f"{temp}/domain.json"]))
 
 
+def ledger_scale(quick: bool) -> dict[str, Any]:
+    from benchmarks import ledger_scale as bench
+
+    return bench.run(bench.QUICK_SHAPES if quick else bench.DEFAULT_SHAPES)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -79,6 +85,7 @@ RUNNERS: dict[str, Runner] = {
     "billing_scale": billing_scale,
     "package_size": package_size,
     "domain_throughput": domain_throughput,
+    "ledger_scale": ledger_scale,
 }
 
 
@@ -132,6 +139,7 @@ SECTION_TITLES = {
     "cold_start": "Cold start proxy (import time per Lambda entrypoint)",
     "ingest_throughput": "Ingest throughput on the local stack",
     "aws_calls": "AWS calls and cost per effect",
+    "ledger_scale": "Ledger cost per entry as a contract's history grows",
     "billing_scale": "Billing run scale",
     "package_size": "Package size",
 }
@@ -355,12 +363,82 @@ def render_package_size(f: dict[str, Any]) -> str:
     )
 
 
+def render_ledger_scale(f: dict[str, Any]) -> str:
+    rows = []
+    for name, row in f["shapes"].items():
+        items = row.get("contract_items", {})
+        rows.append(
+            [
+                name,
+                row["entries"],
+                f"{items.get('median_bytes')} / {items.get('max_bytes')}",
+                row["single"]["wru_per_entry"],
+                row["batched"]["wru_per_entry"],
+                row["single"]["rru_per_entry"],
+                row["single"]["dynamodb_calls_per_entry"],
+                row["single"]["aws_calls_per_entry"],
+                row["batched"]["aws_calls_per_entry"],
+                row["single"]["consumer_own_ms_per_entry"],
+                row["batched"]["consumer_own_ms_per_entry"],
+                row["single"]["usd_per_million_entries"],
+                row["batched"]["usd_per_million_entries"],
+            ]
+        )
+    v = f["verdicts"]
+    goals = f["goals"]
+    cost_lines = [
+        f"{name}: batches of 100 USD {c['batched']} ({_verdict(c['batched_ok'])}), one per request USD "
+        f"{c['single']} ({_verdict(c['single_ok'])})"
+        for name, c in v.get("cost", {}).items()
+        if name in goals["cost_shapes"]
+    ]
+    cpu = v.get("consumer_cpu_ratio", {})
+    return "\n\n".join(
+        [
+            "`python -m benchmarks.ledger_scale`: for each shape (contracts x entries each), one "
+            "`benchmarks.aws_calls` run on a fresh local stack (half the entries one per request, half in "
+            "batches of 100, then one billing run). Ingest figures per entry; USD per 1,000,000 entries "
+            "includes the entries' share of the billing run. Consumer ms: the actuals consumer's own time "
+            "per entry (wall time less time inside AWS calls). Item bytes: the items holding the books "
+            "(median / largest, DynamoDB's size rules).",
+            _table(
+                [
+                    "shape",
+                    "entries",
+                    "item bytes",
+                    "WRU/entry (single)",
+                    "WRU/entry (batch)",
+                    "RRU/entry",
+                    "DynamoDB calls/entry",
+                    "AWS calls/entry (single)",
+                    "AWS calls/entry (batch)",
+                    "consumer ms/entry (single)",
+                    "consumer ms/entry (batch)",
+                    "USD/M (single)",
+                    "USD/M (batch)",
+                ],
+                rows,
+            ),
+            f"Write units flat (largest within {goals['flat_units_max_ratio']}x of smallest): spread "
+            f"{v.get('single_wru_spread')} single, {v.get('batched_wru_spread')} batched "
+            f"({_verdict(v.get('wru_flat', False))}); "
+            f"AWS calls spread {v.get('single_calls_spread')} / {v.get('batched_calls_spread')}. Consumer time "
+            f"{' vs '.join(v.get('consumer_cpu_compared', []))}: x{cpu.get('single')} single, x{cpu.get('batched')} "
+            f"batched (goal within {goals['flat_cpu_max_ratio']}x: {_verdict(v.get('consumer_cpu_flat', False))}).",
+            "Cost goals (at most USD "
+            f"{goals['batched_usd_per_million_max']:g} batched, {goals['single_usd_per_million_max']:g} one per "
+            "request): " + "; ".join(cost_lines) + ".",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
     "aws_calls": render_aws_calls,
     "billing_scale": render_billing_scale,
     "package_size": render_package_size,
+    "ledger_scale": render_ledger_scale,
 }
 
 

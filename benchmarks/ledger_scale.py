@@ -1,8 +1,20 @@
 """The ledger's cost per entry as a contract's history grows.
 
-    python -m benchmarks.ledger_scale [--shapes 1x100 1x1000 1x10000 100x100]
+    python -m benchmarks.ledger_scale [--shapes 1x100 1x1000 1x10000 100x100] [--direct-only]
 
-Each shape `CxE` (C contracts, E time entries each) is one `benchmarks.aws_calls`
+Two measurements per shape:
+
+**Ledger, direct** (`direct_shape`, seconds per shape): the use cases
+(`SyncContract`, `RecordActuals`, `ComposeInvoice`) over `DynamoLedger` on moto,
+every DynamoDB call counted and its request units computed with
+`aws_calls.dynamodb_units`: write and read units and calls per entry, the
+consumer's own time per record (wall time less time inside DynamoDB calls)
+over the last tenth of each contract's entries (when the contract already holds
+the rest), and per invoice line in the billing run.
+
+**Whole hub** (`shape_figures`, minutes per shape; skipped with `--direct-only`):
+
+each shape `CxE` (C contracts, E time entries each) is one `benchmarks.aws_calls`
 run on a fresh local stack: half the entries delivered one per request, half in
 batches of 100, then one billing run. Reported per shape: DynamoDB write and
 read units and AWS calls per entry (ingest only, and the hub's calls), USD per
@@ -19,10 +31,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks import aws_calls
+from benchmarks.ingest_throughput import CONFIG, contract_event, time_entry_event
 
 DEFAULT_SHAPES = ("1x100", "1x1000", "1x10000", "100x100")
 QUICK_SHAPES = ("1x20", "1x200", "10x20")
@@ -64,6 +79,176 @@ def shape_figures(contracts: int, entries: int) -> dict[str, Any]:
     return row
 
 
+class CountingClient:
+    """A DynamoDB client that counts calls and request units and the time spent in them."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+        self.calls: dict[str, int] = {}
+        self.wru = 0.0
+        self.rru = 0.0
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+        operation = "".join(part.capitalize() for part in name.split("_"))
+
+        def call(**kwargs: Any) -> Any:
+            started = time.perf_counter()
+            response: dict[str, Any] = {}
+            try:
+                response = target(**kwargs)
+                return response
+            finally:
+                self.seconds += time.perf_counter() - started
+                self.calls[operation] = self.calls.get(operation, 0) + 1
+                rru, wru = aws_calls.dynamodb_units(operation, kwargs, response or {})
+                self.rru += rru
+                self.wru += wru
+
+        return call
+
+    def snapshot(self) -> tuple[dict[str, int], float, float, float]:
+        return dict(self.calls), self.wru, self.rru, self.seconds
+
+
+def _table(client: Any, name: str) -> None:
+    from billbridge import topology
+
+    schema, lookup = topology.LEDGER_TABLE, topology.LEDGER_LOOKUP_KEYS
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"}
+            for n in (schema.partition_key, schema.sort_key, lookup.partition_key, lookup.sort_key)
+        ],
+        KeySchema=[
+            {"AttributeName": schema.partition_key, "KeyType": "HASH"},
+            {"AttributeName": schema.sort_key, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": topology.LEDGER_LOOKUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": lookup.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": lookup.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+def _delta(
+    after: tuple[dict[str, int], float, float, float], before: tuple[dict[str, int], float, float, float]
+) -> tuple[dict[str, int], float, float, float]:
+    calls = {k: n - before[0].get(k, 0) for k, n in after[0].items() if n - before[0].get(k, 0)}
+    return calls, after[1] - before[1], after[2] - before[2], after[3] - before[3]
+
+
+def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
+    """The ledger alone under the use cases, on moto (see the module doc)."""
+    import os
+
+    import boto3
+    from billbridge.adapters.connectors.event_connector import EventBusConnector
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.app.event_translation import IngestedEvent, billing_config_from
+    from billbridge.app.record_actuals import RecordActuals
+    from billbridge.app.run_billing import ComposeInvoice
+    from billbridge.app.sync_contract import SyncContract
+    from moto import mock_aws
+
+    from benchmarks.billing_scale import DiscardingPublisher
+    from benchmarks.ingest_throughput import moto_without_transaction_backup
+
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+    ):
+        os.environ.setdefault(name, value)
+
+    def ingested(payload: dict[str, Any]) -> IngestedEvent:
+        return IngestedEvent.from_detail(
+            str(payload["type"]), {"event": payload, "correlationid": f"corr-{payload['id']}"}
+        )
+
+    started = time.perf_counter()
+    with mock_aws(), moto_without_transaction_backup():
+        raw = boto3.client("dynamodb")
+        _table(raw, "ledger")
+        client = CountingClient(raw)
+        ledger = DynamoLedger("ledger", client=client)
+        ledger.save_config(billing_config_from(CONFIG))
+        publisher = DiscardingPublisher()
+        connector = EventBusConnector(publisher)
+        sync = SyncContract(ledger, publisher, psa=connector, erp=connector)  # type: ignore[arg-type]
+        actuals = RecordActuals(ledger, publisher)  # type: ignore[arg-type]
+        for index in range(contracts):
+            sync.handle(ingested(contract_event(index)))
+        tail_from = entries - max(1, entries // 10)
+        before = client.snapshot()
+        tail_own = 0.0
+        tail_count = 0
+        for entry in range(entries):
+            for index in range(contracts):
+                event = ingested(time_entry_event(index, entry))
+                in_calls = client.seconds
+                began = time.perf_counter()
+                actuals.handle(event)
+                if entry >= tail_from:
+                    tail_own += (time.perf_counter() - began) - (client.seconds - in_calls)
+                    tail_count += 1
+        calls, wru, rru, _ = _delta(client.snapshot(), before)
+        total = contracts * entries
+        before_billing = client.snapshot()
+        compose = ComposeInvoice(ledger, publisher)  # type: ignore[arg-type]
+        for index in range(contracts):
+            compose.handle(contract_id=f"SOW-BENCH-{index:05d}", period="2026-03", run_id="bench", correlation_id="c")
+        billing_calls, billing_wru, billing_rru, _ = _delta(client.snapshot(), before_billing)
+        sizes = sorted(aws_calls.item_size(item) for item in ledger.table.scan_prefix("CONTRACT#"))
+        lines = sum(len(i.lines) for b in ledger.books() for i in b.invoices.values())
+    return {
+        "contracts": contracts,
+        "entries_per_contract": entries,
+        "entries": total,
+        "wru_per_entry": round(wru / total, 3),
+        "rru_per_entry": round(rru / total, 3),
+        "calls_per_entry": {k: round(n / total, 3) for k, n in sorted(calls.items())},
+        "dynamodb_calls_per_entry": round(sum(calls.values()) / total, 3),
+        "consumer_own_ms_per_entry_last_tenth": round(tail_own / max(tail_count, 1) * 1000, 3),
+        "invoice_lines": lines,
+        "billing_wru_per_line": round(billing_wru / max(lines, 1), 3),
+        "billing_rru_per_line": round(billing_rru / max(lines, 1), 3),
+        "billing_calls_per_line": round(sum(billing_calls.values()) / max(lines, 1), 3),
+        "item_bytes": {"median": sizes[len(sizes) // 2], "max": sizes[-1], "items": len(sizes)} if sizes else {},
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def direct_verdicts(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    wru = [row["wru_per_entry"] for row in rows.values()]
+    calls = [row["dynamodb_calls_per_entry"] for row in rows.values()]
+    result: dict[str, Any] = {
+        "wru_spread": round(max(wru) / min(wru), 3),
+        "calls_spread": round(max(calls) / min(calls), 3),
+    }
+    result["wru_flat"] = result["wru_spread"] <= GOAL_FLAT_UNITS
+    one = sorted((row for row in rows.values() if row["contracts"] == 1), key=lambda r: r["entries_per_contract"])
+    if len(one) >= 2:
+        small, large = one[0], one[-1]
+        ratio = large["consumer_own_ms_per_entry_last_tenth"] / max(small["consumer_own_ms_per_entry_last_tenth"], 1e-9)
+        result["consumer_cpu_ratio"] = round(ratio, 3)
+        result["consumer_cpu_compared"] = [f"1x{small['entries_per_contract']}", f"1x{large['entries_per_contract']}"]
+        result["consumer_cpu_flat"] = ratio <= GOAL_FLAT_CPU
+    return result
+
+
 def verdicts(shapes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not shapes:
         return {}
@@ -101,13 +286,19 @@ def verdicts(shapes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def run(shapes: tuple[str, ...] = DEFAULT_SHAPES) -> dict[str, Any]:
-    rows = {}
-    for shape in shapes:
-        contracts, entries = parse_shape(shape)
-        rows[shape] = shape_figures(contracts, entries)
-    return {
-        "shapes": rows,
+def run(
+    shapes: tuple[str, ...] = DEFAULT_SHAPES,
+    *,
+    direct_only: bool = False,
+    hub_shapes: tuple[str, ...] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """`hub_shapes`: the shapes also measured through the whole hub (default: all of `shapes`);
+    `progress` is given the figures so far after each shape."""
+    figures: dict[str, Any] = {
+        "direct": {},
+        "direct_verdicts": {},
+        "shapes": {},
         "goals": {
             "flat_units_max_ratio": GOAL_FLAT_UNITS,
             "flat_cpu_max_ratio": GOAL_FLAT_CPU,
@@ -115,21 +306,43 @@ def run(shapes: tuple[str, ...] = DEFAULT_SHAPES) -> dict[str, Any]:
             "single_usd_per_million_max": aws_calls.GOAL_SINGLE_USD_PER_MILLION,
             "cost_shapes": list(COST_SHAPES),
         },
-        "verdicts": verdicts(rows),
+        "verdicts": {},
     }
+    for shape in shapes:
+        print(f"   ledger_scale direct {shape}", file=sys.stderr, flush=True)
+        figures["direct"][shape] = direct_shape(*parse_shape(shape))
+        figures["direct_verdicts"] = direct_verdicts(figures["direct"])
+        if progress is not None:
+            progress(figures)
+    for shape in () if direct_only else (hub_shapes if hub_shapes is not None else shapes):
+        print(f"   ledger_scale hub {shape}", file=sys.stderr, flush=True)
+        figures["shapes"][shape] = shape_figures(*parse_shape(shape))
+        figures["verdicts"] = verdicts(figures["shapes"])
+        if progress is not None:
+            progress(figures)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", nargs="+", default=list(DEFAULT_SHAPES), help="CxE: contracts x entries each")
-    parser.add_argument("--output", help="also write the figures to this JSON file")
+    parser.add_argument("--hub-shapes", nargs="*", help="the shapes also run through the whole hub (default: all)")
+    parser.add_argument("--output", help="also write the figures to this JSON file (after each shape)")
+    parser.add_argument("--direct-only", action="store_true", help="only the ledger under the use cases")
     args = parser.parse_args(argv)
-    figures = run(tuple(args.shapes))
-    text = json.dumps(figures, indent=2, default=str)
-    print(text)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+
+    def write(figures: dict[str, Any]) -> None:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(figures, indent=2, default=str) + "\n")
+
+    figures = run(
+        tuple(args.shapes),
+        direct_only=args.direct_only,
+        hub_shapes=None if args.hub_shapes is None else tuple(args.hub_shapes),
+        progress=write,
+    )
+    print(json.dumps(figures, indent=2, default=str))
     return figures
 
 

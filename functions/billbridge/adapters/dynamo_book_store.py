@@ -302,9 +302,10 @@ class DynamoBookStore:
         correlation_id = next((r["correlation_id"] for r in records if r.get("correlation_id")), "")
         previous = loaded.attributes.get(own)
         audit_saves = loaded.audits.get(own, [])
-        indexed = previous.get("ac", {}).get("S") if previous is not None else correlation_id
+        # The input's item is indexed by the correlation id of the first change that audited it.
+        indexed = (previous.get("ac", {}).get("S") if previous is not None else None) or correlation_id
         extra: list[dict[str, Any]] = []
-        if records and (previous is None or indexed == correlation_id):
+        if records and indexed == correlation_id:
             audit_saves = [*audit_saves, {"at": now, "records": records}]
         elif records:
             extra.append(

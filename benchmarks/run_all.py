@@ -247,6 +247,7 @@ def render_ingest(f: dict[str, Any]) -> str:
 
 
 def render_aws_calls(f: dict[str, Any]) -> str:
+    book_items = f.get("contract_items") or f.get("book_compressed") or {}  # earlier runs: one book item
     prices = [[key, f"{p['usd']:.10g}", p["what"]] for key, p in f["prices"].items()]
     items = list(f["single"]["usd_per_million_entries_by_item"])
     cost_rows = [
@@ -273,8 +274,8 @@ def render_aws_calls(f: dict[str, Any]) -> str:
             f"{f['contracts']} contracts x {f['entries'] // max(f['contracts'], 1)} time entries: half delivered one "
             "per request, half in batches of 100, then one billing run "
             f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Items holding "
-            f"the books at the end: median {f['contract_items'].get('median_bytes')} bytes, largest "
-            f"{f['contract_items'].get('max_bytes')} bytes. Billing-run costs "
+            f"the books at the end: median {book_items.get('median_bytes')} bytes, largest "
+            f"{book_items.get('max_bytes')} bytes. Billing-run costs "
             "are spread over the entries billed.",
             f"Prices, {f['price_date']}:",
             _table(["item", "USD per unit", "what"], prices),

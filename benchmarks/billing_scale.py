@@ -68,7 +68,12 @@ class BatchWritingClient:
         return getattr(self._client, name)
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
-        puts = [entry["Put"] for entry in TransactItems]
+        puts = [entry["Put"] for entry in TransactItems if "Put" in entry]
+        for entry in TransactItems:  # the ledger's fence (Update) and deletes, one call each
+            if "Update" in entry:
+                self._client.update_item(**entry["Update"])
+            elif "Delete" in entry:
+                self._client.delete_item(**entry["Delete"])
         for start in range(0, len(puts), BATCH_WRITE_LIMIT):
             chunk = puts[start : start + BATCH_WRITE_LIMIT]
             self._client.batch_write_item(

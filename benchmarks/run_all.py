@@ -87,6 +87,15 @@ def parallel_run(quick: bool) -> dict[str, Any]:
     return bench.run(entries=100_000, contracts=2000, months=12)
 
 
+def ledger_scale(quick: bool) -> dict[str, Any]:
+    from benchmarks import ledger_scale as bench
+
+    if quick:
+        return bench.run(bench.QUICK_SHAPES, hub_shapes=bench.QUICK_SHAPES[:2])
+    # The whole hub at 1x10000 and 100x100 takes most of an hour: `python -m benchmarks.ledger_scale`.
+    return bench.run(bench.DEFAULT_SHAPES, hub_shapes=("1x100", "1x1000"))
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -96,6 +105,7 @@ RUNNERS: dict[str, Runner] = {
     "domain_throughput": domain_throughput,
     "command_time": command_time,
     "parallel_run": parallel_run,
+    "ledger_scale": ledger_scale,
 }
 
 
@@ -149,6 +159,7 @@ SECTION_TITLES = {
     "cold_start": "Cold start proxy (import time per Lambda entrypoint)",
     "ingest_throughput": "Ingest throughput on the local stack",
     "aws_calls": "AWS calls and cost per effect",
+    "ledger_scale": "Ledger cost per entry as a contract's history grows",
     "billing_scale": "Billing run scale",
     "package_size": "Package size",
     "command_time": "Operator command wall time",
@@ -255,6 +266,7 @@ def render_ingest(f: dict[str, Any]) -> str:
 
 
 def render_aws_calls(f: dict[str, Any]) -> str:
+    book_items = f.get("contract_items") or f.get("book_compressed") or {}  # earlier runs: one book item
     prices = [[key, f"{p['usd']:.10g}", p["what"]] for key, p in f["prices"].items()]
     items = list(f["single"]["usd_per_million_entries_by_item"])
     cost_rows = [
@@ -280,8 +292,9 @@ def render_aws_calls(f: dict[str, Any]) -> str:
         [
             f"{f['contracts']} contracts x {f['entries'] // max(f['contracts'], 1)} time entries: half delivered one "
             "per request, half in batches of 100, then one billing run "
-            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Compressed "
-            f"book at the end: median {f['book_compressed'].get('median_bytes')} bytes. Billing-run costs "
+            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Items holding "
+            f"the books at the end: median {book_items.get('median_bytes')} bytes, largest "
+            f"{book_items.get('max_bytes')} bytes. Billing-run costs "
             "are spread over the entries billed.",
             f"Prices, {f['price_date']}:",
             _table(["item", "USD per unit", "what"], prices),
@@ -487,6 +500,107 @@ def render_parallel_run(f: dict[str, Any]) -> str:
     )
 
 
+def render_ledger_scale(f: dict[str, Any]) -> str:
+    direct_rows = [
+        [
+            name,
+            row["entries"],
+            f"{row['item_bytes'].get('median')} / {row['item_bytes'].get('max')}",
+            row["wru_per_entry"],
+            row["rru_per_entry"],
+            row["dynamodb_calls_per_entry"],
+            ", ".join(f"{k} {n}" for k, n in row["calls_per_entry"].items()),
+            row["consumer_own_ms_per_entry_last_tenth"],
+            row["billing_wru_per_line"],
+            row["billing_calls_per_line"],
+        ]
+        for name, row in f.get("direct", {}).items()
+    ]
+    dv = f.get("direct_verdicts", {})
+    goals = f["goals"]
+    parts = [
+        "`python -m benchmarks.ledger_scale`. **The ledger under the use cases** (`SyncContract`, "
+        "`RecordActuals`, `ComposeInvoice` over `DynamoLedger` on moto; every DynamoDB call counted, its "
+        "units computed by `aws_calls.dynamodb_units`): per time entry ingested, and per invoice line in the "
+        "billing run. Consumer ms: the use case's own time per entry (wall time less time inside DynamoDB "
+        "calls) over the last tenth of each contract's entries. Item bytes: every item of the contracts' "
+        "partitions (median / largest).",
+        _table(
+            [
+                "shape",
+                "entries",
+                "item bytes",
+                "WRU/entry",
+                "RRU/entry",
+                "DynamoDB calls/entry",
+                "calls",
+                "consumer ms/entry",
+                "billing WRU/line",
+                "billing calls/line",
+            ],
+            direct_rows,
+        ),
+        f"Write units per entry flat (largest within {goals['flat_units_max_ratio']}x of smallest): spread "
+        f"{dv.get('wru_spread')} ({_verdict(dv.get('wru_flat', False))}); calls spread {dv.get('calls_spread')}. "
+        f"Consumer time {' vs '.join(dv.get('consumer_cpu_compared', []))}: x{dv.get('consumer_cpu_ratio')} "
+        f"(goal within {goals['flat_cpu_max_ratio']}x: {_verdict(dv.get('consumer_cpu_flat', False))}).",
+    ]
+    rows = []
+    for name, row in f.get("shapes", {}).items():
+        items = row.get("contract_items", {})
+        rows.append(
+            [
+                name,
+                row["entries"],
+                f"{items.get('median_bytes')} / {items.get('max_bytes')}",
+                row["single"]["wru_per_entry"],
+                row["batched"]["wru_per_entry"],
+                row["single"]["aws_calls_per_entry"],
+                row["batched"]["aws_calls_per_entry"],
+                row["single"]["consumer_own_ms_per_entry"],
+                row["batched"]["consumer_own_ms_per_entry"],
+                row["single"]["usd_per_million_entries"],
+                row["batched"]["usd_per_million_entries"],
+            ]
+        )
+    if rows:
+        v = f.get("verdicts", {})
+        cost = v.get("cost", {})
+        cost_lines = [
+            f"{name}: batches of 100 USD {c['batched']} ({_verdict(c['batched_ok'])}), one per request USD "
+            f"{c['single']} ({_verdict(c['single_ok'])})"
+            for name, c in cost.items()
+        ]
+        missing = [name for name in goals["cost_shapes"] if name not in cost]
+        parts += [
+            "**The whole hub** (one `benchmarks.aws_calls` run per shape on a fresh local stack: half the "
+            "entries one per request, half in batches of 100, then one billing run; ingest units per entry, "
+            "USD per 1,000,000 entries including their share of the billing run; AWS calls: the hub's own):",
+            _table(
+                [
+                    "shape",
+                    "entries",
+                    "item bytes",
+                    "WRU/entry (single)",
+                    "WRU/entry (batch)",
+                    "AWS calls/entry (single)",
+                    "AWS calls/entry (batch)",
+                    "consumer ms/entry (single)",
+                    "consumer ms/entry (batch)",
+                    "USD/M (single)",
+                    "USD/M (batch)",
+                ],
+                rows,
+            ),
+            f"Cost goals (at most USD {goals['batched_usd_per_million_max']:g} batched, "
+            f"{goals['single_usd_per_million_max']:g} one per request, at {' and '.join(goals['cost_shapes'])}): "
+            + "; ".join(cost_lines)
+            + (f"; not measured through the whole hub in this run: {', '.join(missing)}" if missing else "")
+            + ".",
+        ]
+    return "\n\n".join(parts)
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
@@ -495,6 +609,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "package_size": render_package_size,
     "command_time": render_command_time,
     "parallel_run": render_parallel_run,
+    "ledger_scale": render_ledger_scale,
 }
 
 

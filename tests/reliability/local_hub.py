@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from billbridge.adapters.dynamo_ledger import DynamoLedger, audit_records_of
+from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
@@ -122,24 +122,9 @@ class LocalHub:
         return {workflow.name: self.stack.dead_letters(workflow.name) for workflow in WORKFLOWS}
 
     def saves_per_correlation(self) -> Counter[str]:
-        """How many book revisions each correlation id changed (from the audit items)."""
-        revisions: dict[str, set[str]] = {}
-        client = self.stack.client("dynamodb")
-        kwargs: dict[str, Any] = {
-            "TableName": self.stack.names.ledger_table,
-            "FilterExpression": "begins_with(pk, :audit)",
-            "ExpressionAttributeValues": {":audit": {"S": "AUDIT#"}},
-        }
-        while True:
-            page = client.scan(**kwargs)
-            for item in page.get("Items", []):
-                revision = item["pk"]["S"] + "/" + item["sk"]["S"].split("#", 1)[0]
-                for record in audit_records_of(item):
-                    revisions.setdefault(record.get("correlation_id") or "", set()).add(revision)
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return Counter({corr: len(revs) for corr, revs in revisions.items()})
+        """How many saves each correlation id made (an input's own item, or a whole-book change's
+        audit item)."""
+        return Counter({corr: len(saves) for corr, saves in self.ledger.saves_by_correlation().items()})
 
 
 @contextmanager

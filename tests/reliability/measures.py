@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from billbridge.adapters.dynamo_ledger import BOOK_ADAPTER
+from billbridge.adapters.dynamo_book_items import BOOK_ADAPTER
 from billbridge.domain.model import ContractBook, InvoiceStatus
 
 VOLATILE_KEYS = frozenset({"correlation_id", "run_id", "decided_at", "erp_reference", "recorded_at", "updated_at"})

@@ -1,5 +1,10 @@
 """An in-memory Ledger: the same contract as the DynamoDB one, for tests,
-benchmarks and runs of the domain core without AWS."""
+benchmarks and runs of the domain core without AWS.
+
+It keeps whole books under one revision each (optimistic concurrency on the
+whole book): it offers no `load_for_update`, so `apply_to_book` gives every rule
+the whole book, which is always a correct view (an input's view is an
+optimisation of the DynamoDB store)."""
 
 from __future__ import annotations
 

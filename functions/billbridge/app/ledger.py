@@ -1,25 +1,46 @@
-"""The ledger port and the optimistic apply-and-save loop every use case shares.
+"""The ledger ports, split by use, and the optimistic apply-and-save loop every
+use case shares.
 
-A contract's book is the unit of consistency: it is loaded, changed by a pure
-rule, and saved only if nobody saved it in between (a conditional write on the
-book's revision). A concurrent writer loses the race, reloads and re-applies;
-because the rules are keyed by business identity (entry id + revision,
-contract version, proposal id), re-applying an input that already took effect
-changes nothing.
+A contract's book is the unit of meaning: a rule takes a book and returns a
+new one. What a rule reads is a *view* of the book (`BookScope`): the whole
+book, or only what one input needs (the contract's terms, the input itself,
+its lines and exceptions). A storage adapter may store the book as many small
+items and save only the items an update changed; each save is conditional on
+business identity, so re-applying an input that already took effect changes
+nothing, and a writer that lost a race reloads and re-applies
+(`ConcurrentUpdateError`). See docs/decisions/0003-ledger-storage-at-scale.md.
+
+The ports:
+- `BookStore`: contract books (load a view, save an update) and the lookups
+  written with them (entry -> contract, proposal -> contract, known contracts);
+- `ConfigurationStore`: the billing configuration;
+- `CrossSystemLookups`: invoice numbers, parked feedback, cross-system ids;
+- `AuditReadSide`: the operators' views (exceptions inbox, audit trails).
+`Ledger` is all four together: what the use cases are given.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from billbridge.app.ports import EventPublisher, OutboundEvent
+from billbridge.domain.book_draft import BookDraft, RuleContext
 from billbridge.domain.model import AuditRecord, BillingConfig, BillingException, BookUpdate, ContractBook
+from billbridge.domain.reconcile import reconcile_entry, reconcile_expense, reconcile_milestone
+
+InputKind = Literal["time", "expense", "milestone"]
 
 
 class ConcurrentUpdateError(Exception):
     """The book changed since it was loaded."""
+
+
+class ScopeExceededError(ConcurrentUpdateError):
+    """A rule given one input's view changed something outside it: the change is
+    applied again on the whole book."""
 
 
 class LedgerContentionError(Exception):
@@ -27,17 +48,47 @@ class LedgerContentionError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class BookScope:
+    """What part of a book a rule reads: the whole book, or one input's view
+    (the contract's terms, the input, its lines, the invoices they name and the
+    exceptions keyed by it)."""
+
+    kind: InputKind | None = None
+    ref: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.kind is None
+
+    @classmethod
+    def of_input(cls, kind: InputKind, ref: str) -> BookScope:
+        return cls(kind=kind, ref=ref)
+
+
+WHOLE_BOOK = BookScope()
+
+
+@dataclass(frozen=True, slots=True)
 class StoredBook:
     book: ContractBook
     revision: int
-    """0 for a book never saved."""
+    """The adapter's version of what was loaded (0 for a book never saved)."""
+    scope: BookScope = WHOLE_BOOK
+    handle: Any = None
+    """Adapter-private: what the adapter needs to save only what changed."""
+    stale_refs: tuple[tuple[InputKind, str], ...] = ()
+    """Inputs last rated under older contract terms than the book's (an input
+    saved while an amendment was being applied): re-rated before a whole-book
+    rule reads them (`catch_up`)."""
 
 
-class Ledger(Protocol):
-    def load(self, contract_id: str) -> StoredBook: ...
+class BookStore(Protocol):
+    def load(self, contract_id: str) -> StoredBook:
+        """The whole book, for reading."""
+        ...
 
     def save(self, stored: StoredBook, update: BookUpdate) -> None:
-        """Save if the stored revision is unchanged, else raise ConcurrentUpdateError.
+        """Save if what was loaded is unchanged, else raise ConcurrentUpdateError.
         Projections (exceptions, audit, lookups) are written with the book."""
         ...
 
@@ -45,10 +96,25 @@ class Ledger(Protocol):
 
     def contract_of_entry(self, entry_id: str) -> str | None: ...
 
+
+class ScopedBookStore(BookStore, Protocol):
+    """A book store that loads views for update (optional: `apply_to_book`
+    falls back to `load` for a store without it)."""
+
+    def load_for_update(self, contract_id: str, scope: BookScope) -> StoredBook: ...
+
+    def release(self, stored: StoredBook) -> None:
+        """Give up a view loaded for update without saving it."""
+        ...
+
+
+class ConfigurationStore(Protocol):
     def load_config(self) -> BillingConfig: ...
 
     def save_config(self, config: BillingConfig) -> None: ...
 
+
+class CrossSystemLookups(Protocol):
     def remember_invoice_number(self, invoice_number: str, proposal_id: str) -> None: ...
 
     def proposal_for_invoice_number(self, invoice_number: str) -> str | None: ...
@@ -59,8 +125,6 @@ class Ledger(Protocol):
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]: ...
 
-    def exceptions(self) -> Iterable[BillingException]: ...
-
     def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
         """Cross-system ids of a contract (PSA project, ERP customer and schedule)."""
         ...
@@ -68,29 +132,104 @@ class Ledger(Protocol):
     def mapping(self, contract_id: str) -> dict[str, str]: ...
 
 
+class AuditReadSide(Protocol):
+    def exceptions(self) -> Iterable[BillingException]: ...
+
+
+class Ledger(BookStore, ConfigurationStore, CrossSystemLookups, AuditReadSide, Protocol):
+    """Every part of the ledger: what use cases are given."""
+
+
 MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = 0.005
 
 
 def apply_to_book(
-    ledger: Ledger,
+    ledger: BookStore,
     contract_id: str,
     rule: Callable[[ContractBook], BookUpdate],
     publisher: EventPublisher | None = None,
+    *,
+    scope: BookScope = WHOLE_BOOK,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> BookUpdate:
-    """Load, apply, save with optimistic concurrency; then publish the events."""
-    for _ in range(MAX_ATTEMPTS):
-        stored = ledger.load(contract_id)
-        update = rule(stored.book)
+    """Load the view the rule needs, apply, save with optimistic concurrency;
+    then publish the events."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            stored = _load_for_update(ledger, contract_id, scope)
+        except ConcurrentUpdateError:
+            sleep(BACKOFF_SECONDS * (2**attempt))
+            continue
+        try:
+            caught_up = catch_up(stored)
+            update = rule(caught_up.book if caught_up is not None else stored.book)
+            if caught_up is not None:
+                update = _after(caught_up, update)
+        except BaseException:
+            _release(ledger, stored)
+            raise
         if not update.changed:
+            _release(ledger, stored)
             return update
         try:
             ledger.save(stored, update)
-        except ConcurrentUpdateError:
+        except BaseException as error:
+            _release(ledger, stored)  # whatever stopped the save, the view is given up
+            if isinstance(error, ScopeExceededError):
+                scope = WHOLE_BOOK
+                continue
+            if not isinstance(error, ConcurrentUpdateError):
+                raise
+            if attempt:
+                sleep(BACKOFF_SECONDS * (2**attempt))
             continue
         if publisher is not None and update.events:
             publisher.publish(domain_events_to_outbound(update))
         return update
     raise LedgerContentionError(f"contract {contract_id} changed {MAX_ATTEMPTS} times while applying a change")
+
+
+def _load_for_update(ledger: BookStore, contract_id: str, scope: BookScope) -> StoredBook:
+    load_for_update = getattr(ledger, "load_for_update", None)
+    if load_for_update is None:
+        return ledger.load(contract_id)
+    stored: StoredBook = load_for_update(contract_id, scope)
+    return stored
+
+
+def _release(ledger: BookStore, stored: StoredBook) -> None:
+    release = getattr(ledger, "release", None)
+    if release is not None:
+        release(stored)
+
+
+def catch_up(stored: StoredBook) -> BookUpdate | None:
+    """Re-rate the inputs of a whole-book view that were last rated under older
+    terms than the book's (None when there are none)."""
+    if not stored.stale_refs or not stored.scope.whole or not stored.book.versions:
+        return None
+    draft = BookDraft(stored.book, RuleContext(correlation_id=""))
+    timeline = draft.timeline()
+    cause = max(draft.versions) if len(draft.versions) > 1 else None
+    for kind, ref in stored.stale_refs:
+        if kind == "time" and ref in draft.entries:
+            reconcile_entry(draft, draft.entries[ref], timeline, cause_version=cause)
+        elif kind == "expense" and ref in draft.expenses:
+            reconcile_expense(draft, ref, timeline)
+        elif kind == "milestone" and ref in draft.completions:
+            reconcile_milestone(draft, ref, timeline)
+    return draft.freeze()
+
+
+def _after(first: BookUpdate, second: BookUpdate) -> BookUpdate:
+    """`second` applied on top of `first`: one update."""
+    return BookUpdate(
+        book=second.book,
+        audit=first.audit + second.audit,
+        events=first.events + second.events,
+        changed=first.changed or second.changed,
+    )
 
 
 def domain_events_to_outbound(update: BookUpdate) -> Sequence[OutboundEvent]:

@@ -12,7 +12,7 @@ from billbridge.app.event_translation import (
     milestone_completion_from,
     time_entry_from,
 )
-from billbridge.app.ledger import Ledger, apply_to_book
+from billbridge.app.ledger import BookScope, Ledger, apply_to_book
 from billbridge.app.ports import EventPublisher
 from billbridge.domain.actuals import (
     apply_entry_rejection,
@@ -35,7 +35,11 @@ class RecordActuals:
         if event.event_type == "time_entry.approved":
             entry = time_entry_from(event.data, provenance)
             update = apply_to_book(
-                self.ledger, entry.contract_id, lambda b: apply_time_entry(b, entry, context), self.publisher
+                self.ledger,
+                entry.contract_id,
+                lambda b: apply_time_entry(b, entry, context),
+                self.publisher,
+                scope=BookScope.of_input("time", entry.entry_id),
             )
             for parked in self.ledger.take_parked_feedback(f"rejection#{entry.entry_id}"):
                 update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]
@@ -52,11 +56,16 @@ class RecordActuals:
                 str(contract_id),
                 lambda b: apply_entry_rejection(b, rejection, context),
                 self.publisher,
+                scope=BookScope.of_input("time", rejection.entry_id),
             )
         if event.event_type == "expense.approved":
             expense = expense_from(event.data, provenance)
             return apply_to_book(
-                self.ledger, expense.contract_id, lambda b: apply_expense(b, expense, context), self.publisher
+                self.ledger,
+                expense.contract_id,
+                lambda b: apply_expense(b, expense, context),
+                self.publisher,
+                scope=BookScope.of_input("expense", expense.expense_id),
             )
         if event.event_type == "milestone.completed":
             completion = milestone_completion_from(event.data, provenance)
@@ -65,6 +74,7 @@ class RecordActuals:
                 completion.contract_id,
                 lambda b: apply_milestone_completion(b, completion, context),
                 self.publisher,
+                scope=BookScope.of_input("milestone", completion.milestone_id),
             )
         raise UntranslatableEventError(f"type: {event.event_type!r} is not an actuals event")
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.demo",
     "billbridge.cli.commands.operations",
     "billbridge.cli.commands.config",
+    "billbridge.cli.commands.migrate_ledger",
 )
 
 

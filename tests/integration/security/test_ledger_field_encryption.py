@@ -4,7 +4,6 @@ roles that cannot decrypt, bound to its contract and field; audit records expire
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from billbridge import topology
-from billbridge.adapters.dynamo_ledger import AUDIT_RETENTION_SECONDS, DynamoLedger, decode_book
+from billbridge.adapters.dynamo_book_items import BOOK_ADAPTER, unpack
+from billbridge.adapters.dynamo_ledger import AUDIT_RETENTION_SECONDS, DynamoLedger
 from billbridge.adapters.field_encryption import (
     ENV_FIELD_DECRYPTION,
     ENV_FIELD_ENCRYPTION_KEY_ARN,
@@ -92,10 +92,11 @@ def aws(fake_aws_credentials: None) -> Iterator[str]:
 
 
 def stored_body(contract_id: str = "SOW-1001") -> bytes:
+    """The contract's terms as stored (the `HEAD` item's body)."""
     item = boto3.client("dynamodb").get_item(
-        TableName=TABLE, Key={"pk": {"S": f"CONTRACT#{contract_id}"}, "sk": {"S": "BOOK"}}
+        TableName=TABLE, Key={"pk": {"S": f"CONTRACT#{contract_id}"}, "sk": {"S": "HEAD"}}
     )["Item"]
-    return gzip.decompress(item["body"]["B"])
+    return unpack(item["body"])
 
 
 def stored_contact(version: int) -> dict[str, str]:
@@ -153,7 +154,7 @@ def test_an_unchanged_contact_is_not_sealed_again(aws: str) -> None:
 
 def test_a_token_moved_to_another_contract_cannot_be_read(aws: str) -> None:
     encryption = KmsFieldEncryption(key_id=aws, decrypt=True)
-    sealed = encryption.protect(decode_book(_encoded_book()))
+    sealed = encryption.protect(BOOK_ADAPTER.validate_json(_encoded_book()))
     token = sealed.versions[1].billing_contact.email  # type: ignore[union-attr]
     moved = replace(sealed, contract_id="SOW-2002")
     with pytest.raises(FieldEncryptionError):
@@ -169,10 +170,7 @@ def test_a_token_moved_to_another_contract_cannot_be_read(aws: str) -> None:
 def _encoded_book() -> bytes:
     ledger = DynamoLedger(TABLE)
     sync(ledger, contract(), "e1")
-    item = boto3.client("dynamodb").get_item(
-        TableName=TABLE, Key={"pk": {"S": "CONTRACT#SOW-1001"}, "sk": {"S": "BOOK"}}
-    )["Item"]
-    return bytes(item["body"]["B"])
+    return stored_body()
 
 
 def test_encryption_is_configured_from_the_environment_only_where_the_stack_sets_a_key() -> None:

@@ -126,3 +126,15 @@ def _fake_scale() -> dict[str, Any]:
             "retries_and_catches_add": "more",
         },
     }
+
+
+def test_ledger_scale_counts_units_per_entry_and_per_line() -> None:
+    from benchmarks import ledger_scale
+
+    figures = ledger_scale.run(("1x4", "1x8", "2x3"), direct_only=True)
+    for row in figures["direct"].values():
+        assert row["wru_per_entry"] > 0 and row["dynamodb_calls_per_entry"] > 0
+        assert row["invoice_lines"] == row["entries"]
+        assert row["consumer_own_ms_per_entry_last_tenth"] > 0
+    verdicts = figures["direct_verdicts"]
+    assert verdicts["consumer_cpu_compared"] == ["1x4", "1x8"] and verdicts["wru_spread"] >= 1.0

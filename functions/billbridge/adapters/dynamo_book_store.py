@@ -1,0 +1,605 @@
+"""Contract books in the ledger table, as items that do not grow with history
+(see docs/decisions/0003-ledger-storage-at-scale.md and `dynamo_book_items`).
+
+Two kinds of writer:
+
+- **An input** (a time entry, a rejection, an expense, a milestone) reads the
+  contract's `HEAD` and its own `IN#` item (one BatchGetItem), and writes that
+  one item back on the condition that it is the revision it read (`ir`). It
+  does not touch the head, so inputs of one contract never contend with each
+  other; the item records the head `epoch` it was rated under.
+- **A whole-book change** (a contract version, a billing run, feedback, an
+  operator's decision) first takes the contract's fence (`LOCK`, a small item
+  updated on condition that no live fence is there), reads every item of the
+  contract, and writes only the items the change altered, in transactions of
+  at most 100 items that each check the fence is still its own: inputs' items
+  first (each on its `ir`), then the head, the invoices and the audit record
+  with the fence's release. A change that stops halfway billed nothing (a line
+  naming an invoice that is not stored is unbilled) and is re-derived by the
+  retry. When the head's terms change, its `epoch` moves on and every input
+  item is rewritten with it; an input item left with an older epoch (an input
+  rated while the terms changed) is re-rated before any whole-book rule reads
+  it (`app.ledger.catch_up`).
+
+The lookups written with books: `ENTRY#{id}` / `CONTRACT`, `PROPOSAL#{id}` /
+`CONTRACT`, and `CONTRACT#{id}` / `KNOWN` on the lookup index (`CONTRACTS`).
+An input's own audit records live on its item (index `INPUT_AUDIT#{correlation}`);
+a whole-book change's are an `AUDIT#` item (`dynamo_audit_log`).
+
+A contract still stored as one `BOOK` item (the layout of decision 0001) is
+moved to this layout the first time it is loaded for update, or by
+`billbridge migrate-ledger`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, exception_item
+from billbridge.adapters.dynamo_book_items import (
+    BOOK_ADAPTER,
+    HEAD,
+    INPUT_PREFIX,
+    INVOICE_PREFIX,
+    KNOWN,
+    LEGACY_BOOK,
+    LOCK,
+    assemble,
+    contract_pk,
+    cut_book,
+    input_sk,
+    invoice_ids_of_lines,
+    is_empty_head,
+    iter_chunks,
+    pack,
+    unpack,
+    without_orphan_billing,
+)
+from billbridge.adapters.dynamo_table import DynamoTable
+from billbridge.app.ledger import (
+    WHOLE_BOOK,
+    BookScope,
+    ConcurrentUpdateError,
+    InputKind,
+    ScopeExceededError,
+    StoredBook,
+)
+from billbridge.domain.model import BookUpdate, ContractBook
+
+if TYPE_CHECKING:
+    from billbridge.adapters.field_encryption import FieldEncryption
+
+TRANSACTION_LIMIT = 100
+FENCE_SECONDS = 120
+"""A whole-book change's fence expires after this long (a writer that died holding it)."""
+AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
+
+
+@dataclass
+class _Loaded:
+    """What a view was read from: each item's body, revision and attributes."""
+
+    raw: dict[str, bytes] = field(default_factory=dict)
+    revisions: dict[str, int] = field(default_factory=dict)
+    epochs: dict[str, int] = field(default_factory=dict)
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    epoch: int = 0
+    fence: str | None = None
+
+
+def decode_legacy_book(blob: bytes) -> ContractBook:
+    return BOOK_ADAPTER.validate_json(gzip.decompress(blob))
+
+
+def encode_legacy_book(book: ContractBook) -> bytes:
+    return gzip.compress(BOOK_ADAPTER.dump_json(book), compresslevel=6)
+
+
+class DynamoBookStore:
+    def __init__(
+        self,
+        table: DynamoTable,
+        *,
+        field_encryption: FieldEncryption | None = None,
+        audit_retention_seconds: int = AUDIT_RETENTION_SECONDS,
+    ) -> None:
+        self._table = table
+        self._field_encryption = field_encryption
+        self._audit_retention_seconds = audit_retention_seconds
+
+    @property
+    def client(self) -> Any:
+        return self._table.client
+
+    # --- reading -------------------------------------------------------------------
+
+    def load(self, contract_id: str) -> StoredBook:
+        """The whole book, for reading (no fence)."""
+        items = self._table.query_pk(contract_pk(contract_id))
+        loaded = self._loaded_from(contract_id, items)
+        if HEAD not in loaded.raw:
+            legacy = next((item for item in items if item["sk"]["S"] == LEGACY_BOOK), None)
+            if legacy is not None:
+                return StoredBook(self._reveal(decode_legacy_book(legacy["body"]["B"])), 0)
+        return self._stored(contract_id, loaded, WHOLE_BOOK)
+
+    def load_for_update(self, contract_id: str, scope: BookScope) -> StoredBook:
+        if scope.whole:
+            fence = self._take_fence(contract_id)
+            try:
+                items = self._table.query_pk(contract_pk(contract_id))
+                if any(item["sk"]["S"] == LEGACY_BOOK for item in items):
+                    self._migrate_fenced(contract_id, fence, items)
+                    items = self._table.query_pk(contract_pk(contract_id))
+            except BaseException:
+                self._drop_fence(contract_id, fence)
+                raise
+            loaded = self._loaded_from(contract_id, items)
+            loaded.fence = fence
+            return self._stored(contract_id, loaded, scope)
+        assert scope.kind is not None and scope.ref is not None
+        pk = contract_pk(contract_id)
+        items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+        if not any(item["sk"]["S"] == HEAD for item in items) and self._table.get(pk, LEGACY_BOOK) is not None:
+            self.migrate_contract(contract_id)
+            items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+        loaded = self._loaded_from(contract_id, items)
+        invoice_ids = sorted(invoice_ids_of_lines(loaded.raw))
+        if invoice_ids:
+            invoices = self._table.batch_get([(pk, INVOICE_PREFIX + proposal_id) for proposal_id in invoice_ids])
+            more = self._loaded_from(contract_id, invoices)
+            loaded.raw.update(more.raw)
+            loaded.attributes.update(more.attributes)
+        return self._stored(contract_id, loaded, scope)
+
+    def release(self, stored: StoredBook) -> None:
+        loaded = stored.handle
+        if isinstance(loaded, _Loaded) and loaded.fence is not None:
+            self._drop_fence(stored.book.contract_id, loaded.fence)
+
+    def _stored(self, contract_id: str, loaded: _Loaded, scope: BookScope) -> StoredBook:
+        book = without_orphan_billing(assemble(contract_id, loaded.raw))
+        stale: list[tuple[InputKind, str]] = []
+        if scope.whole and book.versions:
+            for sk, epoch in loaded.epochs.items():
+                if epoch < loaded.epoch:
+                    kind, ref = sk[len(INPUT_PREFIX) :].split("#", 1)
+                    stale.append((kind, ref))  # type: ignore[arg-type]
+        return StoredBook(book, loaded.epoch, scope=scope, handle=loaded, stale_refs=tuple(sorted(stale)))
+
+    def _loaded_from(self, contract_id: str, items: list[dict[str, Any]]) -> _Loaded:
+        loaded = _Loaded()
+        for item in items:
+            sk = item["sk"]["S"]
+            if sk in (LOCK, KNOWN, LEGACY_BOOK):
+                continue
+            if "body" not in item:
+                continue
+            body = unpack(item["body"])
+            if sk == HEAD:
+                loaded.epoch = int(item.get("epoch", {}).get("N", "0"))
+                if self._field_encryption is not None:
+                    body = BOOK_ADAPTER.dump_json(self._field_encryption.reveal(BOOK_ADAPTER.validate_json(body)))
+            if sk.startswith(INPUT_PREFIX):
+                body, loaded.audits[sk] = _split_input_body(body)
+                loaded.revisions[sk] = int(item["ir"]["N"])
+                loaded.epochs[sk] = int(item.get("epoch", {}).get("N", "0"))
+            loaded.raw[sk] = body
+            loaded.attributes[sk] = item
+        return loaded
+
+    def contract_ids(self) -> list[str]:
+        return sorted(item["gsi1sk"]["S"] for item in self._table.query_index("CONTRACTS"))
+
+    def books(self) -> list[ContractBook]:
+        """Every book, including contracts still pending (entries before their contract)."""
+        ids = {
+            item["pk"]["S"].removeprefix("CONTRACT#") for item in self._table.scan_prefix("CONTRACT#", keys_only=True)
+        }
+        return [self.load(contract_id).book for contract_id in sorted(ids)]
+
+    def contract_of_entry(self, entry_id: str) -> str | None:
+        item = self._table.get(f"ENTRY#{entry_id}", "CONTRACT")
+        return None if item is None else str(item["contract_id"]["S"])
+
+    def contract_of_proposal(self, proposal_id: str) -> str | None:
+        item = self._table.get(f"PROPOSAL#{proposal_id}", "CONTRACT")
+        return None if item is None else str(item["contract_id"]["S"])
+
+    # --- the audit kept with inputs ----------------------------------------------------
+
+    def input_audit_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
+        return [
+            {**record, "contract_id": contract_id, "recorded_at": save["at"]}
+            for item in self._table.query_pk(contract_pk(contract_id), sk_prefix=INPUT_PREFIX)
+            for save in _input_audit(item)
+            for record in save["records"]
+        ]
+
+    def input_audit_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
+        trail = []
+        for item in self._table.query_index(f"INPUT_AUDIT#{correlation_id}"):
+            contract_id = item["pk"]["S"].removeprefix("CONTRACT#")
+            trail.extend(
+                {**record, "contract_id": contract_id, "recorded_at": save["at"]}
+                for save in _input_audit(item)
+                for record in save["records"]
+                if record.get("correlation_id") in (correlation_id, "")
+            )
+        return trail
+
+    def input_saves_by_correlation(self) -> dict[str, set[str]]:
+        saves: dict[str, set[str]] = {}
+        for item in self._table.scan_prefix("CONTRACT#"):
+            if not item["sk"]["S"].startswith(INPUT_PREFIX):
+                continue
+            for n, save in enumerate(_input_audit(item)):
+                name = f"{item['pk']['S']}/{item['sk']['S']}/{n}"
+                for record in save["records"]:
+                    saves.setdefault(record.get("correlation_id") or "", set()).add(name)
+        return saves
+
+    # --- saving --------------------------------------------------------------------------
+
+    def save(self, stored: StoredBook, update: BookUpdate) -> None:
+        loaded = stored.handle
+        if stored.scope.whole and (not isinstance(loaded, _Loaded) or loaded.fence is None):
+            # A book loaded for reading (or made elsewhere): saved if nothing changed since.
+            stored, loaded = self._fenced_again(stored, loaded)
+        if stored.scope.whole:
+            self._save_whole(stored, loaded, update)
+        else:
+            self._save_input(stored, loaded, update)
+
+    def _fenced_again(self, stored: StoredBook, loaded: Any) -> tuple[StoredBook, _Loaded]:
+        contract_id = stored.book.contract_id
+        fresh = self.load_for_update(contract_id, WHOLE_BOOK)
+        fresh_loaded = fresh.handle
+        assert isinstance(fresh_loaded, _Loaded)
+        expected_raw = loaded.raw if isinstance(loaded, _Loaded) else {}
+        expected_revisions = loaded.revisions if isinstance(loaded, _Loaded) else {}
+        unchanged = fresh_loaded.raw == expected_raw and fresh_loaded.revisions == expected_revisions
+        if not isinstance(loaded, _Loaded) and stored.revision != 0:
+            unchanged = False
+        if not unchanged:
+            self.release(fresh)
+            raise ConcurrentUpdateError(contract_id)
+        return fresh, fresh_loaded
+
+    def _changes(self, stored: StoredBook, loaded: _Loaded, update: BookUpdate) -> tuple[dict[str, bytes], list[str]]:
+        new = cut_book(update.book)
+        contract_id = update.book.contract_id
+        changed = {
+            sk: body
+            for sk, body in new.items()
+            if loaded.raw.get(sk) != body
+            and not (sk == HEAD and sk not in loaded.raw and is_empty_head(body, contract_id))
+        }
+        deleted = [sk for sk in loaded.raw if sk not in new]
+        return changed, deleted
+
+    def _save_input(self, stored: StoredBook, loaded: _Loaded, update: BookUpdate) -> None:
+        scope = stored.scope
+        assert scope.kind is not None and scope.ref is not None
+        own = input_sk(scope.kind, scope.ref)
+        changed, deleted = self._changes(stored, loaded, update)
+        outside = (set(changed) | set(deleted)) - {own}
+        if outside:
+            raise ScopeExceededError(f"{update.book.contract_id}: {sorted(outside)[:3]} changed by an input's rule")
+        pk = contract_pk(update.book.contract_id)
+        before, book = stored.book, update.book
+        for entry_id in book.entries:
+            if entry_id not in before.entries:
+                self._put_lookup(f"ENTRY#{entry_id}", book.contract_id)
+        now = self._table.now()
+        records = [asdict(record) for record in update.audit]
+        correlation_id = next((r["correlation_id"] for r in records if r.get("correlation_id")), "")
+        previous = loaded.attributes.get(own)
+        audit_saves = loaded.audits.get(own, [])
+        # The input's item is indexed by the correlation id of the first change that audited it.
+        indexed = (previous.get("ac", {}).get("S") if previous is not None else None) or correlation_id
+        extra: list[dict[str, Any]] = []
+        if records and indexed == correlation_id:
+            audit_saves = [*audit_saves, {"at": now, "records": records}]
+        elif records:
+            extra.append(
+                {
+                    "Put": {
+                        "TableName": self._table.table_name,
+                        "Item": self._audit_item(book.contract_id, records, now),
+                    }
+                }
+            )
+        for exception_id, exception in book.exceptions.items():
+            if before.exceptions.get(exception_id) != exception:
+                extra.append({"Put": {"TableName": self._table.table_name, "Item": exception_item(exception)}})
+        if own in deleted:
+            write: dict[str, Any] = {
+                "Delete": {
+                    "TableName": self._table.table_name,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": own}},
+                    **_revision_condition(loaded.revisions.get(own)),
+                }
+            }
+        else:
+            item = {
+                "pk": {"S": pk},
+                "sk": {"S": own},
+                "body": _input_body(changed.get(own, loaded.raw.get(own, b"")), audit_saves),
+                "ir": {"N": str(loaded.revisions.get(own, 0) + 1)},
+                "epoch": {"N": str(loaded.epoch)},
+            }
+            if indexed and audit_saves:
+                # The input's audit is found by the correlation id of its first change.
+                item["ac"] = {"S": indexed}
+                item["gsi1pk"] = {"S": f"INPUT_AUDIT#{indexed}"}
+                item["gsi1sk"] = {"S": str(audit_saves[0]["at"])}
+            write = {
+                "Put": {
+                    "TableName": self._table.table_name,
+                    "Item": item,
+                    **_revision_condition(loaded.revisions.get(own)),
+                }
+            }
+        if not extra:
+            self._write_one(write, book.contract_id)
+            return
+        self._transact([write, *extra], book.contract_id)
+
+    def _save_whole(
+        self,
+        stored: StoredBook,
+        loaded: _Loaded,
+        update: BookUpdate,
+        *,
+        extra_final: tuple[dict[str, Any], ...] = (),
+        keep_fence: bool = False,
+    ) -> None:
+        book = update.book
+        contract_id = book.contract_id
+        fence = loaded.fence
+        if fence is None:
+            raise ConcurrentUpdateError(f"{contract_id}: a whole-book change must be loaded for update")
+        pk = contract_pk(contract_id)
+        table = self._table.table_name
+        changed, deleted = self._changes(stored, loaded, update)
+        epoch = loaded.epoch + (1 if HEAD in changed else 0)
+        inputs: list[dict[str, Any]] = []
+        early: list[dict[str, Any]] = []
+        final: list[dict[str, Any]] = []
+        # Inputs: every changed one, and every one behind the head's epoch (rewritten with it).
+        for sk in sorted(set(changed) | {sk for sk, e in loaded.epochs.items() if e < epoch and sk not in deleted}):
+            if not sk.startswith(INPUT_PREFIX):
+                continue
+            item = {
+                name: value
+                for name, value in loaded.attributes.get(sk, {}).items()
+                if name in ("ac", "gsi1pk", "gsi1sk")
+            }
+            item.update(
+                {
+                    "pk": {"S": pk},
+                    "sk": {"S": sk},
+                    "body": _input_body(changed.get(sk, loaded.raw.get(sk, b"")), loaded.audits.get(sk, [])),
+                    "ir": {"N": str(loaded.revisions.get(sk, 0) + 1)},
+                    "epoch": {"N": str(epoch)},
+                }
+            )
+            inputs.append({"Put": {"TableName": table, "Item": item, **_revision_condition(loaded.revisions.get(sk))}})
+        for sk in sorted(deleted):
+            key = {"pk": {"S": pk}, "sk": {"S": sk}}
+            if sk.startswith(INPUT_PREFIX):
+                condition = _revision_condition(loaded.revisions.get(sk))
+                inputs.append({"Delete": {"TableName": table, "Key": key, **condition}})
+                continue
+            target = final if sk.startswith(INVOICE_PREFIX) else early
+            target.append({"Delete": {"TableName": table, "Key": key}})
+        for sk in sorted(changed):
+            if sk.startswith(INPUT_PREFIX):
+                continue
+            if sk == HEAD:
+                head = BOOK_ADAPTER.validate_json(changed[sk])
+                body = BOOK_ADAPTER.dump_json(self._protect(head))
+                item = {"pk": {"S": pk}, "sk": {"S": HEAD}, "body": pack(body), "epoch": {"N": str(epoch)}}
+                final.append({"Put": {"TableName": table, "Item": item}})
+                continue
+            item = {"pk": {"S": pk}, "sk": {"S": sk}, "body": pack(changed[sk])}
+            (final if sk.startswith(INVOICE_PREFIX) else early).append({"Put": {"TableName": table, "Item": item}})
+        before = stored.book
+        for exception_id, exception in book.exceptions.items():
+            if before.exceptions.get(exception_id) != exception:
+                early.append({"Put": {"TableName": table, "Item": exception_item(exception)}})
+        for entry_id in book.entries:
+            if entry_id not in before.entries:
+                early.append({"Put": {"TableName": table, "Item": _lookup_item(f"ENTRY#{entry_id}", contract_id)}})
+        for proposal_id in book.invoices:
+            if proposal_id not in before.invoices:
+                early.append(
+                    {"Put": {"TableName": table, "Item": _lookup_item(f"PROPOSAL#{proposal_id}", contract_id)}}
+                )
+        if book.is_known and not before.is_known:
+            # The list of known contracts is a small marker item on the lookup index.
+            marker = {"pk": {"S": pk}, "sk": {"S": KNOWN}, "gsi1pk": {"S": "CONTRACTS"}, "gsi1sk": {"S": contract_id}}
+            early.append({"Put": {"TableName": table, "Item": marker}})
+        if update.audit:
+            records = [asdict(record) for record in update.audit]
+            final.append(
+                {"Put": {"TableName": table, "Item": self._audit_item(contract_id, records, self._table.now())}}
+            )
+        final.extend(extra_final)
+        fence_check = {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": {"pk": {"S": pk}, "sk": {"S": LOCK}},
+                "ConditionExpression": "fence = :fence",
+                "ExpressionAttributeValues": {":fence": {"S": fence}},
+            }
+        }
+        final.append(fence_check if keep_fence else self._fence_release(pk, fence))
+        if len(final) > TRANSACTION_LIMIT:
+            raise RuntimeError(
+                f"{contract_id}: {len(final)} items must be written together (limit {TRANSACTION_LIMIT})"
+            )
+        try:
+            # Inputs' items one conditional write each (on their own revision); then the rest,
+            # fenced; the head, invoices and audit last.
+            for write in inputs:
+                self._write_one(write, contract_id)
+            for chunk in iter_chunks(early, TRANSACTION_LIMIT - 1):
+                self._transact([fence_check, *chunk], contract_id)
+            self._transact(final, contract_id)
+        except BaseException:
+            if not keep_fence:
+                self._drop_fence(contract_id, fence)
+            raise
+        if not keep_fence:
+            loaded.fence = None
+
+    def _write_one(self, write: dict[str, Any], contract_id: str) -> None:
+        ((kind, request),) = write.items()
+        call = self.client.put_item if kind == "Put" else self.client.delete_item
+        try:
+            call(**request)
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise ConcurrentUpdateError(contract_id) from error
+
+    def _transact(self, items: list[dict[str, Any]], contract_id: str) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                raise ConcurrentUpdateError(contract_id) from error
+            raise
+
+    # --- the fence -------------------------------------------------------------------------
+
+    def _take_fence(self, contract_id: str) -> str:
+        fence = uuid.uuid4().hex
+        now = int(self._table.now_datetime().timestamp())
+        try:
+            self.client.update_item(
+                TableName=self._table.table_name,
+                Key={"pk": {"S": contract_pk(contract_id)}, "sk": {"S": LOCK}},
+                UpdateExpression="SET fence = :fence, fence_until = :until",
+                ConditionExpression="attribute_not_exists(fence) OR fence_until < :now",
+                ExpressionAttributeValues={
+                    ":fence": {"S": fence},
+                    ":until": {"N": str(now + FENCE_SECONDS)},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise ConcurrentUpdateError(f"{contract_id}: another whole-book change is in progress") from error
+        return fence
+
+    def _fence_release(self, pk: str, fence: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table.table_name,
+                "Key": {"pk": {"S": pk}, "sk": {"S": LOCK}},
+                "UpdateExpression": "REMOVE fence, fence_until",
+                "ConditionExpression": "fence = :fence",
+                "ExpressionAttributeValues": {":fence": {"S": fence}},
+            }
+        }
+
+    def _drop_fence(self, contract_id: str, fence: str) -> None:
+        request = self._fence_release(contract_pk(contract_id), fence)["Update"]
+        # A fence that expired and was taken by another writer is not ours to drop.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(**request)
+
+    # --- the layout of decision 0001 ---------------------------------------------------------
+
+    def legacy_contract_ids(self) -> list[str]:
+        return sorted(
+            item["pk"]["S"].removeprefix("CONTRACT#")
+            for item in self._table.scan_prefix("CONTRACT#", sk=LEGACY_BOOK, keys_only=True)
+        )
+
+    def migrate_contract(self, contract_id: str) -> bool:
+        """Move a contract stored as one `BOOK` item to this layout (idempotent:
+        False when there is nothing to move)."""
+        fence = self._take_fence(contract_id)
+        try:
+            items = self._table.query_pk(contract_pk(contract_id))
+            if not any(item["sk"]["S"] == LEGACY_BOOK for item in items):
+                self._drop_fence(contract_id, fence)
+                return False
+            self._migrate_fenced(contract_id, fence, items)
+        except BaseException:
+            self._drop_fence(contract_id, fence)
+            raise
+        self._drop_fence(contract_id, fence)
+        return True
+
+    def _migrate_fenced(self, contract_id: str, fence: str, items: list[dict[str, Any]]) -> None:
+        """Write the legacy book's items and delete the `BOOK` item in the last
+        transaction (on its revision); the fence is kept."""
+        legacy = next(item for item in items if item["sk"]["S"] == LEGACY_BOOK)
+        book = self._reveal(decode_legacy_book(legacy["body"]["B"]))
+        loaded = self._loaded_from(contract_id, items)
+        loaded.fence = fence
+        stored = StoredBook(ContractBook(contract_id=contract_id), loaded.epoch, handle=loaded)
+        legacy_delete = (
+            {
+                "Delete": {
+                    "TableName": self._table.table_name,
+                    "Key": {"pk": {"S": contract_pk(contract_id)}, "sk": {"S": LEGACY_BOOK}},
+                    "ConditionExpression": "revision = :revision",
+                    "ExpressionAttributeValues": {":revision": legacy["revision"]},
+                }
+            },
+        )
+        # The book is written as it is: no audit (the migration changes no fact).
+        self._save_whole(stored, loaded, BookUpdate(book=book), extra_final=legacy_delete, keep_fence=True)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _put_lookup(self, pk: str, contract_id: str) -> None:
+        self.client.put_item(TableName=self._table.table_name, Item=_lookup_item(pk, contract_id))
+
+    def _audit_item(self, contract_id: str, records: list[dict[str, Any]], now: str) -> dict[str, Any]:
+        expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds
+        return audit_item(contract_id, uuid.uuid4().hex[:12], records, recorded_at=now, expires_at=expires)
+
+    def _reveal(self, book: ContractBook) -> ContractBook:
+        return book if self._field_encryption is None else self._field_encryption.reveal(book)
+
+    def _protect(self, book: ContractBook) -> ContractBook:
+        return book if self._field_encryption is None else self._field_encryption.protect(book)
+
+
+def _revision_condition(revision: int | None) -> dict[str, Any]:
+    if revision is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "ir = :ir", "ExpressionAttributeValues": {":ir": {"N": str(revision)}}}
+
+
+def _lookup_item(pk: str, contract_id: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "CONTRACT"}, "contract_id": {"S": contract_id}}
+
+
+def _input_body(group: bytes, audit_saves: list[dict[str, Any]]) -> dict[str, Any]:
+    """An input item's body: the input's JSON, a newline, its audit's JSON (compressed together)."""
+    return pack(group + b"\n" + json.dumps(audit_saves, default=str, separators=(",", ":")).encode())
+
+
+def _split_input_body(body: bytes) -> tuple[bytes, list[dict[str, Any]]]:
+    group, _, audit = body.partition(b"\n")
+    saves: list[dict[str, Any]] = json.loads(audit) if audit else []
+    return group, saves
+
+
+def _input_audit(item: dict[str, Any]) -> list[dict[str, Any]]:
+    return _split_input_body(unpack(item["body"]))[1] if "body" in item else []
+
+
+__all__ = ["AUDIT_TTL_ATTRIBUTE", "DynamoBookStore"]

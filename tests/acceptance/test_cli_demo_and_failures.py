@@ -47,7 +47,7 @@ def test_demo_bills_the_engagement(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for period in ("2026-01", "2026-02", "2026-03"):
         assert f"billing run {period}: SUCCEEDED" in out
     with LocalStore(state, create=False) as store:
-        assert len([i for i in store.items("ledger") if i["sk"]["S"] == "BOOK"]) == 2
+        assert len([i for i in store.items("ledger") if i["sk"]["S"] == "HEAD"]) == 2
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from billbridge.domain.money import shown_money
+
 
 @dataclass(frozen=True, slots=True)
 class KpiTable:
@@ -15,8 +17,8 @@ class KpiTable:
 
 
 def money(amount: Any, currency: str) -> str:
-    """An amount as shown anywhere: always with its own currency (`610.00 EUR`)."""
-    return f"{amount} {currency}".strip()
+    """An amount as shown anywhere: always with its own currency, at its minor unit (`610.00 EUR`)."""
+    return shown_money(amount, currency)
 
 
 def unbilled_table(kpis: dict[str, Any]) -> KpiTable:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from billbridge.domain.money import shown_money
+
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     if not rows:
@@ -17,5 +19,5 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def money(amount: object, currency: object) -> str:
-    """An amount as a table shows it: always with its own currency (`610.00 EUR`)."""
-    return f"{amount} {currency or ''}".strip()
+    """An amount as shown anywhere: always with its own currency, at its minor unit (`610.00 EUR`)."""
+    return shown_money(amount, currency)

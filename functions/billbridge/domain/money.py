@@ -42,3 +42,20 @@ def round_hours(hours: Decimal) -> Decimal:
 def format_amount(amount: Decimal) -> str:
     """A decimal string as the events and reports carry it (never scientific notation)."""
     return format(amount, "f")
+
+
+def shown_money(amount: object, currency: object) -> str:
+    """An amount with its own currency as people read it, padded to the currency's minor unit
+    (`0` USD -> `0.00 USD`, `610` EUR -> `610.00 EUR`, `5` JPY -> `5 JPY`). Never rounds: an
+    amount with more digits than the minor unit (a rate) keeps them. Anything that is not a
+    finite decimal amount, or a code outside ISO 4217, is shown as given."""
+    code = str(currency or "")
+    try:
+        value = Decimal(str(amount))
+    except ArithmeticError:
+        return f"{amount} {code}".strip()
+    digits = MINOR_UNITS.get(code)
+    exponent = value.as_tuple().exponent
+    if digits is not None and isinstance(exponent, int) and exponent > -digits:
+        value = value.quantize(Decimal(1).scaleb(-digits))
+    return f"{format_amount(value)} {code}".strip()

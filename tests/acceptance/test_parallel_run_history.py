@@ -54,8 +54,12 @@ def test_the_example_history_reconciles_to_its_planted_differences(tmp_path: Pat
         ("tax", "C-GAMMA", "2026-02", None),
         ("extra", "C-GAMMA", "2026-03", None),  # an invoice the legacy system never made
     }
+    reconciliation = json.loads((out / "reconciliation.json").read_text())
+    currencies = {i["contract_id"]: i["currency"] for i in report["invoices"]}
+    assert currencies["C-BETA"] == "EUR" and currencies["C-ACME"] == "USD"
+    assert all(d["currency"] == currencies[d["contract_id"]] for d in reconciliation["differences"])
     page = (out / "reconciliation.html").read_text()
-    assert "<table>" in page and "T-016" in page and "C-GAMMA" in page
+    assert "<table>" in page and "T-016" in page and "C-GAMMA" in page and "<td>EUR</td>" in page
     summary = json.loads((out / "run-summary.json").read_text())
     assert summary["months_billed"] == ["2026-01", "2026-02", "2026-03"]
     assert [run["status"] for run in summary["billing_runs"]] == ["SUCCEEDED"] * 3

@@ -125,6 +125,16 @@ def _legacy_from_invoices(rows: Iterable[LegacyInvoice]) -> dict[tuple[str, str]
     return invoices
 
 
+def _contract_currencies(report: dict[str, Any]) -> dict[str, str]:
+    """Each contract's invoicing currency, as the hub's invoices carry it (the legacy exports
+    carry none): the amounts of a difference are in it."""
+    currencies: dict[str, str] = {}
+    for invoice in report.get("invoices", []):
+        if invoice.get("currency"):
+            currencies.setdefault(invoice["contract_id"], str(invoice["currency"]))
+    return currencies
+
+
 def _amount(value: Decimal | None) -> str | None:
     return None if value is None else format_amount(value)
 
@@ -149,8 +159,18 @@ def reconcile_invoices(
     invoice_rows: list[dict[str, Any]] = []
     lines_compared = matching_lines = 0
 
+    currency_of = _contract_currencies(report)
+
     def difference(kind: str, contract_id: str, period: str, **details: Any) -> None:
-        differences.append({"difference": kind, "contract_id": contract_id, "period": period, **details})
+        differences.append(
+            {
+                "difference": kind,
+                "contract_id": contract_id,
+                "period": period,
+                "currency": currency_of.get(contract_id),
+                **details,
+            }
+        )
 
     for contract_id, period in sorted(set(hub) | set(legacy)):
         ours, theirs = hub.get((contract_id, period)), legacy.get((contract_id, period))
@@ -241,6 +261,7 @@ def reconcile_invoices(
             {
                 "contract_id": contract_id,
                 "period": period,
+                "currency": currency_of.get(contract_id),
                 "billbridge_total": None if ours is None else _amount(ours.total),
                 "legacy_total": None if theirs is None else _amount(theirs.total),
                 "differences": len(differences) - found_before,

@@ -44,6 +44,7 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
             d["contract_id"],
             d["period"],
             "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
+            _cell(d.get("currency")),
             _cell(d.get("billbridge")),
             _cell(d.get("legacy")),
             _cell(d.get("delta")),
@@ -58,7 +59,14 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
     )
     run_rows = [[str(k), _cell(v)] for k, v in run.items()]
     invoice_rows = [
-        [i["contract_id"], i["period"], _cell(i["billbridge_total"]), _cell(i["legacy_total"]), str(i["differences"])]
+        [
+            i["contract_id"],
+            i["period"],
+            _cell(i.get("currency")),
+            _cell(i["billbridge_total"]),
+            _cell(i["legacy_total"]),
+            str(i["differences"]),
+        ]
         for i in reconciliation["invoices"]
     ]
     body = "".join(
@@ -76,9 +84,19 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
             "</div>",
             "<h2>Differences</h2>",
             _table(
-                ["difference", "contract", "period", "line", "billbridge", "legacy", "delta", "legacy rows"],
+                [
+                    "difference",
+                    "contract",
+                    "period",
+                    "line",
+                    "currency",
+                    "billbridge",
+                    "legacy",
+                    "delta",
+                    "legacy rows",
+                ],
                 difference_rows,
-                numeric={4, 5, 6},
+                numeric={5, 6, 7},
                 classes=[f"diff-{d['difference']}" for d in shown],
             )
             if shown
@@ -86,9 +104,9 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
             more,
             "<h2>Invoices per contract and period</h2>",
             _table(
-                ["contract", "period", "billbridge total", "legacy total", "differences"],
+                ["contract", "period", "currency", "billbridge total", "legacy total", "differences"],
                 invoice_rows,
-                numeric={2, 3, 4},
+                numeric={3, 4, 5},
             ),
             "<h2>The run</h2>",
             _table(["", ""], run_rows),

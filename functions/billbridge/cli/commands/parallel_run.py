@@ -198,13 +198,14 @@ def _run(args: argparse.Namespace) -> int:
         first = reconciliation["differences"][:10]
         if first:
             print_table(
-                ["difference", "contract", "period", "line", "billbridge", "legacy"],
+                ["difference", "contract", "period", "line", "currency", "billbridge", "legacy"],
                 [
                     [
                         d["difference"],
                         d["contract_id"],
                         d["period"],
                         "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
+                        _cell(d.get("currency")),
                         _cell(d.get("billbridge")),
                         _cell(d.get("legacy")),
                     ]

@@ -1,7 +1,9 @@
 """Segregation of duties on exception decisions (four eyes above an amount).
 
 The rule: whoever raised an exception cannot also decide it when the amount
-at stake is at or above `SegregationPolicy.threshold`. It covers approvals that
+at stake is at or above the policy's threshold for the amount's currency
+(`SegregationPolicy.thresholds`, e.g. `{"JPY": 150000}`; any other currency:
+`SegregationPolicy.threshold`, an amount in that currency). It covers approvals that
 bill an adjustment (`retroactive_change`, `invoiced_entry_changed`) and every
 write-off (money given up is decided by two people as money billed is).
 
@@ -48,20 +50,44 @@ class SegregationOfDutiesError(PermissionError):
 @dataclass(frozen=True, slots=True)
 class SegregationPolicy:
     threshold: Decimal = DEFAULT_THRESHOLD
-    """Absolute exception amounts at or above this need a second person."""
+    """Absolute exception amounts at or above this need a second person (currencies not in `thresholds`)."""
+    thresholds: Mapping[str, Decimal] = field(default_factory=dict)
+    """A threshold per currency code, where an amount of the default means something else (JPY, BHD)."""
     system_actors: frozenset[str] = field(default=SYSTEM_ACTORS)
     placeholder_actors: frozenset[str] = field(default=PLACEHOLDER_ACTORS)
 
     def __post_init__(self) -> None:
-        if self.threshold < 0:
+        if self.threshold < 0 or any(value < 0 for value in self.thresholds.values()):
             raise ValueError("the segregation threshold is an amount, at least 0")
 
+    def threshold_for(self, currency: str) -> Decimal:
+        return self.thresholds.get(currency, self.threshold)
+
     def requires_second_person(self, exception: BillingException) -> bool:
-        return abs(exception.amount) >= self.threshold
+        return abs(exception.amount) >= self.threshold_for(exception.currency)
 
     def is_person(self, actor: str | None) -> bool:
         name = _identity(actor)
         return bool(name) and name not in self.system_actors and name not in self.placeholder_actors
+
+
+def segregation_policy_from(default: str | None, per_currency: str | None) -> SegregationPolicy:
+    """The policy from its two settings: a default amount (`1000.00`) and per-currency amounts
+    (`JPY=150000,BHD=400`). A malformed setting raises ValueError naming it."""
+    try:
+        threshold = Decimal(default) if default else DEFAULT_THRESHOLD
+        thresholds: dict[str, Decimal] = {}
+        for part in (per_currency or "").split(","):
+            if part.strip():
+                code, _, amount = part.partition("=")
+                thresholds[code.strip().upper()] = Decimal(amount.strip())
+    except ArithmeticError as bad:
+        raise ValueError(
+            f"segregation thresholds: not amounts: default {default!r}, per currency {per_currency!r}"
+        ) from bad
+    if not threshold.is_finite() or not all(value.is_finite() for value in thresholds.values()):
+        raise ValueError("segregation thresholds must be finite amounts")
+    return SegregationPolicy(threshold=threshold, thresholds=thresholds)
 
 
 def _identity(actor: str | None) -> str:
@@ -99,7 +125,8 @@ def check_segregation(
     if raiser is not None and _identity(raiser) == _identity(actor):
         raise SegregationOfDutiesError(
             f"{exception.exception_id}: {actor} raised or requested this decision of {exception.amount}; "
-            f"at or above {policy.threshold} another person must decide it"
+            f"at or above {policy.threshold_for(exception.currency)} {exception.currency}".rstrip()
+            + " another person must decide it"
         )
 
 

@@ -15,6 +15,7 @@ from billbridge.app.segregation_of_duties import (
     raiser_of,
     refused_decision,
     requester_from_audit,
+    segregation_policy_from,
 )
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.model import BillingException, ContractBook, ExceptionType
@@ -22,7 +23,7 @@ from billbridge.domain.model import BillingException, ContractBook, ExceptionTyp
 POLICY = SegregationPolicy(threshold=Decimal("1000.00"))
 
 
-def exception(amount: str, raised_by: str = "billbridge") -> BillingException:
+def exception(amount: str, raised_by: str = "billbridge", currency: str = "USD") -> BillingException:
     return BillingException(
         exception_id="EXC-1",
         type=ExceptionType.RETROACTIVE_CHANGE,
@@ -32,6 +33,7 @@ def exception(amount: str, raised_by: str = "billbridge") -> BillingException:
         correlation_id="corr-1",
         raised_by=raised_by,
         contract_version=2,
+        currency=currency,
     )
 
 
@@ -97,3 +99,21 @@ def test_a_request_and_a_refusal_land_in_the_audit_trail_and_the_request_names_t
     (refused,) = refusal.audit
     assert refused.action == REFUSAL_ACTION and refused.rule == "segregation_of_duties"
     assert "by alice" in refused.detail
+
+
+def test_the_threshold_is_read_in_the_amounts_own_currency() -> None:
+    policy = segregation_policy_from("1000.00", "JPY=150000, bhd=400")
+    assert policy.threshold_for("JPY") == Decimal("150000") and policy.threshold_for("BHD") == Decimal("400")
+    check_segregation(exception("5000", raised_by="alice", currency="JPY"), "alice", policy)
+    with pytest.raises(SegregationOfDutiesError, match="150000 JPY another person"):
+        check_segregation(exception("150000", raised_by="alice", currency="JPY"), "alice", policy)
+    with pytest.raises(SegregationOfDutiesError):
+        check_segregation(exception("400.000", raised_by="alice", currency="BHD"), "alice", policy)
+    with pytest.raises(SegregationOfDutiesError, match=r"1000\.00 EUR"):
+        check_segregation(exception("1000.00", raised_by="alice", currency="EUR"), "alice", policy)
+
+
+@pytest.mark.parametrize(("default", "per_currency"), [("lots", None), (None, "JPY=many"), ("Infinity", None)])
+def test_malformed_threshold_settings_are_refused_by_name(default: str | None, per_currency: str | None) -> None:
+    with pytest.raises(ValueError, match="segregation thresholds"):
+        segregation_policy_from(default, per_currency)

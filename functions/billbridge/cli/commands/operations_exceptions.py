@@ -228,17 +228,22 @@ def _print_explanation(view: dict[str, Any]) -> None:
 
 def decide_command(args: argparse.Namespace) -> int:
     import os
-    from decimal import Decimal
+    import sys
 
     from billbridge.app.decide_exception import DecideException, MissingReasonError, UnknownExceptionError
-    from billbridge.app.segregation_of_duties import SegregationOfDutiesError, SegregationPolicy
+    from billbridge.app.segregation_of_duties import SegregationOfDutiesError, segregation_policy_from
     from billbridge.cli.commands.operations_target import SystemClock, actor_of, publisher_of
     from billbridge.domain.exception_decisions import ExceptionDecisionError
     from billbridge.domain.money import format_amount
 
     actor = actor_of(args)
-    threshold = os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLD")
-    policy = SegregationPolicy(threshold=Decimal(threshold)) if threshold else SegregationPolicy()
+    try:
+        policy = segregation_policy_from(
+            os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLD"), os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLDS")
+        )
+    except ValueError as bad:
+        print(f"billbridge: {bad}", file=sys.stderr)
+        return 2
     with open_hub(args) as hub:
         use_case = DecideException(hub.ledger, SystemClock(), publisher_of(hub), policy=policy)
         try:

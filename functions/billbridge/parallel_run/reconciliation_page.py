@@ -15,6 +15,8 @@ EXTRA_STYLE = """
 .bad { color: #d1495b; font-weight: 600; }
 td.diff-missing, td.diff-extra { color: #d1495b; }
 td.diff-amount, td.diff-rate, td.diff-tax { color: #9c6644; }
+td { white-space: nowrap; }
+td:last-child { white-space: normal; }
 """
 
 MAX_DIFFERENCE_ROWS = 5000

@@ -120,31 +120,9 @@ class CountingClient:
 
 
 def _table(client: Any, name: str) -> None:
-    from billbridge import topology
+    from billbridge.localstack.resources import create_ledger_table
 
-    schema, lookup = topology.LEDGER_TABLE, topology.LEDGER_LOOKUP_KEYS
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"}
-            for n in (schema.partition_key, schema.sort_key, lookup.partition_key, lookup.sort_key)
-        ],
-        KeySchema=[
-            {"AttributeName": schema.partition_key, "KeyType": "HASH"},
-            {"AttributeName": schema.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": topology.LEDGER_LOOKUP_INDEX,
-                "KeySchema": [
-                    {"AttributeName": lookup.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": lookup.sort_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_ledger_table(client, name)
 
 
 def _delta(

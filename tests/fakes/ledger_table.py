@@ -7,34 +7,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from billbridge import topology
+from billbridge.localstack.resources import create_ledger_table
 
-
-def create_ledger_table(client: Any, name: str) -> None:
-    schema, lookup = topology.LEDGER_TABLE, topology.LEDGER_LOOKUP_KEYS
-    assert schema.sort_key and lookup.sort_key
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"}
-            for n in (schema.partition_key, schema.sort_key, lookup.partition_key, lookup.sort_key)
-        ],
-        KeySchema=[
-            {"AttributeName": schema.partition_key, "KeyType": "HASH"},
-            {"AttributeName": schema.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": topology.LEDGER_LOOKUP_INDEX,
-                "KeySchema": [
-                    {"AttributeName": lookup.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": lookup.sort_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+__all__ = ["SerializedClient", "create_ledger_table"]
 
 
 class SerializedClient:

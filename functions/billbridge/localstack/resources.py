@@ -109,11 +109,12 @@ def _key_schema(keys: topology.KeySchema) -> tuple[list[dict[str, str]], list[di
     return schema, attributes
 
 
-def create_tables(dynamodb: Any, names: LocalNames) -> None:
+def create_ledger_table(dynamodb: Any, name: str) -> None:
+    """The ledger table and its lookup index, from the key-schema constants the stack uses."""
     ledger_schema, ledger_attributes = _key_schema(topology.LEDGER_TABLE)
     lookup_schema, lookup_attributes = _key_schema(topology.LEDGER_LOOKUP_KEYS)
     dynamodb.create_table(
-        TableName=names.ledger_table,
+        TableName=name,
         KeySchema=ledger_schema,
         AttributeDefinitions=ledger_attributes + lookup_attributes,
         BillingMode="PAY_PER_REQUEST",
@@ -125,6 +126,10 @@ def create_tables(dynamodb: Any, names: LocalNames) -> None:
             }
         ],
     )
+
+
+def create_tables(dynamodb: Any, names: LocalNames) -> None:
+    create_ledger_table(dynamodb, names.ledger_table)
     idempotency_schema, idempotency_attributes = _key_schema(topology.IDEMPOTENCY_TABLE)
     dynamodb.create_table(
         TableName=names.idempotency_table,

@@ -1,9 +1,9 @@
 """What every queue consumer does around its use case.
 
 Partial batch responses (a failed record is retried alone); a record that can
-never succeed (malformed, or out of retries) is sent to the dead-letter queue
-with the error and the correlation id as message attributes, so an operator
-sees why.
+never succeed (malformed, a permanent fault such as a decimal error, or out of
+retries) is sent to the dead-letter queue at once, with the error and the
+correlation id as message attributes, so an operator sees why.
 
 No deduplication store here: an event is deduplicated once, by the webhook's
 delivery claim on (source, id) before it reaches the bus. What still arrives
@@ -27,8 +27,10 @@ from billbridge import topology
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.observability import count, logger, metrics, tracer
 
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError)
-"""Errors of the input itself: retrying cannot help."""
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError, ArithmeticError)
+"""Errors of the input itself: retrying cannot help. `ArithmeticError` covers every
+`decimal.DecimalException` (an amount the decimal context cannot hold, a division
+by zero): the same record fails the same way on every receive."""
 
 UseCase = Callable[[IngestedEvent], object]
 

@@ -12,9 +12,9 @@ Consumers rebuild the typed data of an event taken from the bus with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -34,6 +34,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from billbridge import topology
+from billbridge.domain import decimal_text
+from billbridge.domain.decimal_text import (
+    DecimalBounds,
+    DecimalTextError,
+    check_decimal,
+    read_decimal,
+    read_positive_integer,
+)
 from billbridge.domain.money import is_iso_currency
 
 MAX_ID_LENGTH = 256
@@ -41,36 +49,26 @@ MAX_ID_LENGTH = 256
 # --- field types -------------------------------------------------------------------------------
 
 
-def _decimal_from_string(value: object, *, number_hint: str) -> Decimal:
-    if isinstance(value, Decimal):  # built in Python, not parsed from JSON
-        if not value.is_finite():
-            raise PydanticCustomError("decimal_not_finite", "must be a finite decimal")
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise PydanticCustomError("decimal_not_string", "must be a decimal string: {hint}", {"hint": number_hint})
-    if not isinstance(value, str):
-        raise PydanticCustomError("decimal_not_string", "must be a decimal string")
-    text = value.strip()
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
-        raise PydanticCustomError(
-            "decimal_malformed",
-            'must be a decimal string such as "150.00", not "{value}"',
-            {"value": value[:40]},
-        )
-    try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern only lets valid decimals through
-        raise PydanticCustomError("decimal_malformed", "must be a decimal string") from None
+def _decimal_reader(bounds: DecimalBounds, number_hint: str) -> Callable[[object], Decimal]:
+    """A pydantic before-validator reading a decimal string under `bounds` (domain/decimal_text.py)."""
+
+    def read(value: object) -> Decimal:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise PydanticCustomError("decimal_not_string", "must be a decimal string: {hint}", {"hint": number_hint})
+        try:
+            if isinstance(value, Decimal):  # built in Python, not parsed from JSON
+                return check_decimal(value, bounds)
+            if not isinstance(value, str):
+                raise PydanticCustomError("decimal_not_string", "must be a decimal string")
+            return read_decimal(value, bounds)
+        except DecimalTextError as error:
+            raise PydanticCustomError("decimal_malformed", "{reason}", {"reason": error.reason}) from None
+
+    return read
 
 
-def _money(value: object) -> Decimal:
-    return _decimal_from_string(
-        value, number_hint='money amounts are decimal strings such as "1250.00", never JSON numbers'
-    )
-
-
-def _quantity(value: object) -> Decimal:
-    return _decimal_from_string(value, number_hint='quantities are decimal strings such as "7.5", not JSON numbers')
+_MONEY_HINT = 'money amounts are decimal strings such as "1250.00", never JSON numbers'
+_QUANTITY_HINT = 'quantities are decimal strings such as "7.5", not JSON numbers'
 
 
 def _iso_date(value: object) -> date:
@@ -94,30 +92,29 @@ def _rfc3339(value: object) -> object:
     return value
 
 
-def _non_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise PydanticCustomError("negative", "must not be negative")
-    return value
-
-
-def _positive(value: Decimal) -> Decimal:
-    if value <= 0:
-        raise PydanticCustomError("not_positive", "must be greater than zero")
-    return value
-
-
 def _hours_in_a_day(value: Decimal) -> Decimal:
-    if value <= 0 or value > 24:
+    if value > 24:
         raise PydanticCustomError("hours_range", "must be more than 0 and at most 24 hours")
     return value
 
 
-Money = Annotated[Decimal, BeforeValidator(_money)]
-"""A money amount: a JSON string holding a decimal (`"1250.00"`)."""
-NonNegativeMoney = Annotated[Money, AfterValidator(_non_negative)]
-PositiveMoney = Annotated[Money, AfterValidator(_positive)]
-Hours = Annotated[Decimal, BeforeValidator(_quantity), AfterValidator(_hours_in_a_day)]
-Ratio = Annotated[Decimal, BeforeValidator(_quantity), AfterValidator(_non_negative)]
+def _version(value: int) -> int:
+    try:
+        return read_positive_integer(value)
+    except DecimalTextError as error:
+        raise PydanticCustomError("version_range", "{reason}", {"reason": error.reason}) from None
+
+
+Money = Annotated[Decimal, BeforeValidator(_decimal_reader(decimal_text.SIGNED_MONEY, _MONEY_HINT))]
+"""A money amount: a JSON string holding a decimal (`"1250.00"`), bounded (docs/spec/events.md)."""
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_decimal_reader(decimal_text.MONEY, _MONEY_HINT))]
+PositiveMoney = Annotated[Decimal, BeforeValidator(_decimal_reader(decimal_text.POSITIVE_MONEY, _MONEY_HINT))]
+Rate = Annotated[Decimal, BeforeValidator(_decimal_reader(decimal_text.RATE, _MONEY_HINT))]
+"""A price per hour, zero or more."""
+Hours = Annotated[
+    Decimal, BeforeValidator(_decimal_reader(decimal_text.HOURS, _QUANTITY_HINT)), AfterValidator(_hours_in_a_day)
+]
+Ratio = Annotated[Decimal, BeforeValidator(_decimal_reader(decimal_text.RATIO, _QUANTITY_HINT))]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Identifier = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_ID_LENGTH)]
 """A non-empty id (contract id, entry id, invoice number, ...)."""
@@ -143,8 +140,8 @@ def _correlation_id(value: str) -> str:
 
 
 CurrencyCode = Annotated[str, StringConstraints(strict=True), AfterValidator(_currency_code)]
-Version = Annotated[StrictInt, Field(gt=0)]
-"""A positive integer (contract version, entry revision)."""
+Version = Annotated[StrictInt, AfterValidator(_version)]
+"""A positive integer (contract version, entry revision), at most 2**53 - 1."""
 
 
 class _DataModel(BaseModel):
@@ -159,7 +156,7 @@ class RateCardLineData(_DataModel):
 
     role: Identifier | None = None
     resource_id: Identifier | None = None
-    rate: NonNegativeMoney
+    rate: Rate
 
     @model_validator(mode="after")
     def _role_or_resource(self) -> RateCardLineData:
@@ -266,7 +263,7 @@ class TimeEntryApprovedData(_DataModel):
     days: tuple[WorkDayData, ...] = ()
     work_date: IsoDate | None = Field(default=None, exclude=True, repr=False)
     hours: Hours | None = Field(default=None, exclude=True, repr=False)
-    bill_rate: NonNegativeMoney | None = None
+    bill_rate: Rate | None = None
     notes: Text | None = None
 
     @model_validator(mode="after")
@@ -302,7 +299,8 @@ class ExpenseApprovedData(_DataModel):
     contract_id: Identifier
     date: IsoDate
     category: Identifier
-    amount: Money
+    amount: PositiveMoney
+    """No credits in the contract: an expense is more than zero."""
     currency: CurrencyCode
     billable: StrictBool
     cost_center: Identifier | None = None
@@ -321,9 +319,9 @@ class InvoicePostedData(_DataModel):
     proposal_id: Identifier
     invoice_number: Identifier
     posting_date: IsoDate
-    subtotal: Money
-    tax: Money
-    total: Money
+    subtotal: NonNegativeMoney
+    tax: NonNegativeMoney
+    total: NonNegativeMoney
     currency: CurrencyCode
 
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +51,14 @@ ACCEPTED_CONTENT_TYPES = (SINGLE_EVENT_CONTENT_TYPE, BATCH_CONTENT_TYPE, PLAIN_J
 MAX_EVENT_BYTES = 240 * 1024
 """One event must fit in an EventBridge entry (256 KiB) with its delivery metadata."""
 MAX_JSON_DEPTH = 32
+MAX_LISTED_PROBLEMS = 100
+"""A refused element beyond the first 100 is counted, not listed: the answer stays small (Lambda: 6 MB)."""
+MAX_ERROR_CHARACTERS = 512
+MAX_INT64 = 2**63 - 1
+"""EventBridge refuses integers outside int64 in an event's detail."""
+DYNAMODB_SMALLEST_NUMBER = Decimal("1e-130")
+DYNAMODB_LARGEST_NUMBER = Decimal("1e126")
+DYNAMODB_NUMBER_DIGITS = 38
 DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
@@ -101,9 +110,9 @@ class EventOutcome:
         if self.correlation_id is not None:
             body["correlationid"] = self.correlation_id
         if self.error is not None:
-            body["error"] = self.error
+            body["error"] = self.error[:MAX_ERROR_CHARACTERS]
         if self.field is not None:
-            body["field"] = self.field
+            body["field"] = self.field[:MAX_ERROR_CHARACTERS]
         return body
 
 
@@ -143,6 +152,44 @@ def canonical_digest(event: Mapping[str, Any]) -> str:
 
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class _UncarriableNumber(str):
+    """A JSON number the bus or the ledger cannot carry (kept as its text until the element is judged)."""
+
+    __slots__ = ()
+
+
+def _read_json_int(text: str) -> int | _UncarriableNumber:
+    value = int(text)
+    return value if -MAX_INT64 - 1 <= value <= MAX_INT64 else _UncarriableNumber(text)
+
+
+def _read_json_float(text: str) -> float | _UncarriableNumber:
+    try:
+        exact = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the JSON grammar only hands over valid numbers
+        return _UncarriableNumber(text)
+    value = float(text)
+    magnitude = abs(exact)
+    significant = len("".join(map(str, exact.as_tuple().digits)).strip("0"))
+    carried = value != float("inf") and value != float("-inf") and significant <= DYNAMODB_NUMBER_DIGITS
+    in_range = magnitude == 0 or DYNAMODB_SMALLEST_NUMBER <= magnitude < DYNAMODB_LARGEST_NUMBER
+    return value if carried and in_range and (magnitude == 0 or value != 0.0) else _UncarriableNumber(text)
+
+
+def _uncarriable_number_path(value: Any, prefix: str = "") -> tuple[str, str] | None:
+    """The path and text of the first JSON number of `value` that EventBridge or DynamoDB would refuse."""
+    stack: list[tuple[Any, str]] = [(value, prefix)]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, _UncarriableNumber):
+            return path, str(current)
+        if isinstance(current, dict):
+            stack.extend((child, f"{path}.{key}" if path else str(key)) for key, child in reversed(current.items()))
+        elif isinstance(current, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in reversed(list(enumerate(current))))
+    return None
 
 
 def _reject_constant(name: str) -> Any:
@@ -185,7 +232,13 @@ def _parse_json(body: bytes) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicate_keys)
+        document = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_read_json_int,
+            parse_float=_read_json_float,
+            object_pairs_hook=_reject_duplicate_keys,
+        )
     except json.JSONDecodeError as error:
         raise _MalformedBodyError(
             f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
@@ -346,6 +399,7 @@ class IngestWebhook:
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             candidate.event_id = raw["id"][:256]
         try:
+            self._check_numbers(raw)
             event = parse_cloud_event(raw, expected_source=source)
             self._check_size(raw)
         except InvalidEventError as invalid:
@@ -409,6 +463,19 @@ class IngestWebhook:
                 event_id=event.id,
                 outcome=Outcome.ACCEPTED,
                 correlation_id=correlation_id,
+            )
+
+    @staticmethod
+    def _check_numbers(raw: Any) -> None:
+        found = _uncarriable_number_path(raw)
+        if found is not None:
+            path, text = found
+            shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+            raise InvalidEventError(
+                f"the JSON number {shown} cannot be carried: integers must fit in 64 bits, other numbers "
+                f"must be finite with at most {DYNAMODB_NUMBER_DIGITS} significant digits and a magnitude "
+                "between 1e-130 and 1e126 (send exact values as strings)",
+                field=path or None,
             )
 
     @staticmethod
@@ -484,7 +551,10 @@ class IngestWebhook:
             status = 400
         else:
             status = 409
-        body: dict[str, Any] = {"outcomes": [o.as_json() for o in outcomes]}
+        body: dict[str, Any] = {"outcomes": _listed_outcomes(outcomes)}
+        problems = sum(1 for o in outcomes if o.outcome is Outcome.REJECTED)
+        if problems > MAX_LISTED_PROBLEMS:
+            body["problems"] = {"total": problems, "listed": MAX_LISTED_PROBLEMS}
         if not is_batch:
             only = outcomes[0]
             if only.correlation_id is not None:
@@ -496,3 +566,17 @@ class IngestWebhook:
         elif status >= 400:
             body["error"] = "no event of the batch was accepted; see outcomes"
         return WebhookResponse(status=status, body=body, outcomes=outcomes)
+
+
+def _listed_outcomes(outcomes: Sequence[EventOutcome]) -> list[dict[str, Any]]:
+    """Every accepted, duplicate or conflicting outcome (the vendor must know which events got in),
+    and the first MAX_LISTED_PROBLEMS refused ones."""
+    listed: list[dict[str, Any]] = []
+    refused = 0
+    for outcome in outcomes:
+        if outcome.outcome is Outcome.REJECTED:
+            refused += 1
+            if refused > MAX_LISTED_PROBLEMS:
+                continue
+        listed.append(outcome.as_json())
+    return listed

@@ -37,7 +37,16 @@ class BillbridgeConfig:
     audit_retention_days: int = 2557
     """Ledger audit records expire (DynamoDB TTL) after this many days: 7 years."""
     waf_web_acl_arn: str = ""
-    """A WAFv2 web ACL (REGIONAL) to associate with the API stage; empty: none."""
+    """A WAFv2 web ACL (REGIONAL) of the organisation to associate with the API stage instead
+    of the stack's own; empty: the stack's own (`edge_firewall`)."""
+    edge_firewall: str = "on"
+    """`on`: the stack's web ACL guards the API (unsigned requests refused, rate limits per
+    source route and per address; infra/constructs/edge_firewall.py). `off` only where an
+    organisation-wide ACL is attached outside this stack."""
+    waf_rate_limit_per_source: int = 15000
+    """Requests per 5 minutes on one `/webhooks/{source}` route (50 per second on average)."""
+    waf_rate_limit_per_address: int = 6000
+    """Requests per 5 minutes from one client address (20 per second on average)."""
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
@@ -51,6 +60,8 @@ class BillbridgeConfig:
             raise ValueError("audit records must be kept at least a year (billing disputes)")
         if self.raw_payload_retention_days <= self.raw_payload_ia_transition_days:
             raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
+        if self.edge_firewall not in ("on", "off"):
+            raise ValueError("edge_firewall must be on or off")
         if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
             raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
 

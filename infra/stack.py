@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from billbridge import topology
+from billbridge.adapters.dynamo_delivery_registry import DELIVERY_PARTITION_PREFIX
 from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS
 from billbridge.adapters.field_encryption import ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
 from constructs import Construct
@@ -14,9 +15,11 @@ from constructs import Construct
 from infra.config import BillbridgeConfig
 from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.edge_firewall import EdgeFirewall
 from infra.constructs.event_bus import EventBus
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults, log_retention
 from infra.constructs.kpi_publisher import KpiPublisher
+from infra.constructs.log_encryption import LogEncryption
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
@@ -26,6 +29,8 @@ from infra.constructs.webhook_api import WebhookApi
 from infra.constructs.webhook_secrets import WebhookSecrets
 
 WEBHOOK_TIMEOUT = cdk.Duration.seconds(15)
+DELIVERY_CLAIM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+"""What DynamoDeliveryRegistry calls; no Query or Scan, whose leading keys a condition cannot bound."""
 
 
 class BillbridgeStack(cdk.Stack):
@@ -72,7 +77,7 @@ class BillbridgeStack(cdk.Stack):
         )
         self.webhook_secrets.secret.grant_read(self.webhook.function)
         self._grant_put_raw_payloads(self.webhook)
-        self._grant_ledger(self.webhook)
+        self._grant_delivery_claims(self.webhook)
         bus.grant_put_events_to(self.webhook.function)
         self.webhook_api = WebhookApi(
             self,
@@ -122,6 +127,8 @@ class BillbridgeStack(cdk.Stack):
         )
 
         self.security = self._security_controls(config)
+        self.edge_firewall = self._edge_firewall(config)
+        self.log_encryption = LogEncryption(self, "LogEncryption")
 
         self.monitoring = Monitoring(
             self,
@@ -173,6 +180,31 @@ class BillbridgeStack(cdk.Stack):
         self.webhook.function.add_environment(ENV_FIELD_ENCRYPTION_KEY_ARN, security.personal_data_key.key_arn)
         security.seal_key_policy()
         return security
+
+    def _edge_firewall(self, config: BillbridgeConfig) -> EdgeFirewall | None:
+        """The stack's own web ACL, unless the organisation's is attached or it is switched off."""
+        if config.waf_web_acl_arn or config.edge_firewall == "off":
+            return None
+        return EdgeFirewall(
+            self,
+            "EdgeFirewall",
+            api_stage_arn=self.webhook_api.api.deployment_stage.stage_arn,
+            rate_limit_per_source=config.waf_rate_limit_per_source,
+            rate_limit_per_address=config.waf_rate_limit_per_address,
+        )
+
+    def _grant_delivery_claims(self, function: BillbridgeFunction) -> None:
+        """The public webhook touches its delivery claims only: items whose partition key is
+        `DELIVERY#...` (claim, duplicate check, release, conflict record), nothing else of the ledger."""
+        function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(DELIVERY_CLAIM_ACTIONS),
+                resources=[self.tables.ledger.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{DELIVERY_PARTITION_PREFIX}*"]},
+                },
+            )
+        )
 
     def _grant_ledger(self, function: BillbridgeFunction) -> None:
         self.tables.ledger.grant_read_write_data(function.function)

@@ -8,7 +8,8 @@
 - `OperatorRole`: reads the ledger (books, exceptions, audit), reads and
   redrives the dead-letter queues, reads the stack's outputs.
 - `ApproverRole`: the operator's permissions plus writing the ledger and
-  putting events on the bus: approving or writing off an exception.
+  putting `billbridge.operations` events on the bus (and no other source):
+  approving or writing off an exception.
 - `PersonalDataReaderRole`: reads the ledger and may decrypt personal fields.
 All three are assumed by principals of this account that signed in with MFA
 (the account's IAM policies decide which users may assume which role).
@@ -29,6 +30,8 @@ from billbridge.adapters.field_encryption import CONTEXT_PURPOSE, PURPOSE
 from constructs import Construct
 
 ROLE_SESSION_DURATION = cdk.Duration.hours(1)
+APPROVER_EVENT_SOURCES = ("billbridge.operations",)
+"""The sources an approver may put on the bus: what deciding an exception publishes."""
 PURPOSE_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_PURPOSE}": PURPOSE}}
 DLQ_READ_ACTIONS = (
     "sqs:ReceiveMessage",
@@ -108,7 +111,15 @@ class SecurityControls(Construct):
                 resources=[ledger.table_arn],
             )
         )
-        bus.grant_put_events_to(self.approver_role)
+        self.approver_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[bus.event_bus_arn],
+                # An approver publishes what deciding an exception publishes, never what a vendor
+                # sends: `billbridge.ingest` events skip the signature and the raw-payload record.
+                conditions={"StringEquals": {"events:source": list(APPROVER_EVENT_SOURCES)}},
+            )
+        )
         self.allow_decrypt(self.personal_data_reader_role)
 
         if waf_web_acl_arn:

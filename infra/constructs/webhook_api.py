@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from billbridge import topology
 from constructs import Construct
 
+from infra.constructs.edge_firewall import SIGNATURE_HEADERS, UNSIGNED_RESPONSE_BODY
 from infra.constructs.function_defaults import BillbridgeFunction
 
 STAGE_NAME = "v1"
@@ -21,6 +22,8 @@ class WebhookApi(Construct):
     enforces `topology.MAX_WEBHOOK_BODY_BYTES` and answers 413. The `{source}` path
     parameter is required here but validated by the function (one of
     `topology.WEBHOOK_SOURCES`) so that it can answer 404 with a clear message.
+    The three signature headers are required here too: a request without them is
+    answered 401 by API Gateway without invoking the function.
     """
 
     def __init__(
@@ -75,9 +78,20 @@ class WebhookApi(Construct):
         self.method = route.add_method(
             "POST",
             apigateway.LambdaIntegration(receiver.function),
-            request_parameters={f"method.request.path.{SOURCE_PARAMETER}": True},
+            request_parameters={
+                f"method.request.path.{SOURCE_PARAMETER}": True,
+                **{f"method.request.header.{name}": True for name in SIGNATURE_HEADERS},
+            },
             request_validator=self.request_validator,
             authorization_type=apigateway.AuthorizationType.NONE,
+        )
+        # A request without the signature headers is answered by API Gateway itself, like the
+        # function would (401), without invoking it.
+        self.api.add_gateway_response(
+            "MissingSignatureHeaders",
+            type=apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
+            status_code="401",
+            templates={"application/json": UNSIGNED_RESPONSE_BODY},
         )
         unauthenticated = (
             "Webhook senders (CLM, PSA, ERP, CRM vendors) cannot use IAM or Cognito; every request "
@@ -98,8 +112,9 @@ class WebhookApi(Construct):
         cdk.Validations.of(self.api.deployment_stage).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-APIG3",
-                reason="No WAF web ACL: the stage is throttled and every request is signature-checked; "
-                "attach an account-level WAF ACL where the organisation mandates one.",
+                reason="The stack's own web ACL (EdgeFirewall) guards the stage by default, or the "
+                "organisation's (waf_web_acl_arn); with edge_firewall=off an ACL attached outside the stack "
+                "does, and every request is signature-checked in the function.",
             )
         )
         cloud_watch_role = self.api.node.try_find_child("CloudWatchRole")

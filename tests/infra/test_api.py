@@ -20,7 +20,12 @@ def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Sy
     routes = {(m["HttpMethod"], _path_of(m["ResourceId"]["Ref"], resources)): m for m in methods}
     assert set(routes) == {("POST", topology.WEBHOOK_ROUTE)}
     method = routes[("POST", topology.WEBHOOK_ROUTE)]
-    assert method["RequestParameters"] == {"method.request.path.source": True}
+    assert method["RequestParameters"] == {
+        "method.request.path.source": True,
+        "method.request.header.webhook-id": True,
+        "method.request.header.webhook-timestamp": True,
+        "method.request.header.webhook-signature": True,
+    }
     assert "RequestValidatorId" in method
     integration = method["Integration"]
     assert integration["Type"] == "AWS_PROXY"

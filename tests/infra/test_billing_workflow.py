@@ -46,11 +46,12 @@ def workspace_id(synthesized: Synthesized) -> str:
     return synthesized.logical_id(synthesized.stack.billing.workspace)
 
 
-def test_standard_machine_with_tracing_and_full_logging(synthesized: Synthesized) -> None:
+def test_standard_machine_with_tracing_and_error_logging_without_execution_data(synthesized: Synthesized) -> None:
     (machine,) = synthesized.properties("AWS::StepFunctions::StateMachine")
     assert machine["StateMachineType"] == "STANDARD"
     assert machine["TracingConfiguration"] == {"Enabled": True}
-    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["Level"] == "ERROR"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert machine["LoggingConfiguration"]["Destinations"]
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from billbridge import topology
 from billbridge.app.ports import ClaimOutcome, DeliveryClaim
 
+DELIVERY_PARTITION_PREFIX = "DELIVERY#"
+"""Every item of the registry lives under it (the webhook's IAM grant is bounded to it)."""
 CLAIM_SORT_KEY = "DELIVERY"
 CONFLICT_SORT_KEY_PREFIX = "CONFLICT#"
 CONFLICT_LOOKUP_PARTITION = "DELIVERY_CONFLICT"
@@ -26,7 +28,7 @@ _CLAIM_ATTEMPTS = 3
 
 
 def delivery_partition_key(source: str, event_id: str) -> str:
-    return f"DELIVERY#{source}#{event_id}"
+    return f"{DELIVERY_PARTITION_PREFIX}{source}#{event_id}"
 
 
 def _utc_now() -> datetime:

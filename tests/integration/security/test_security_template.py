@@ -119,6 +119,12 @@ KEY_POLICY_ALLOW_LIST: tuple[Allowed, ...] = (
         r"\*",
         "CloudWatch publishes alarms to the encrypted SNS topic.",
     ),
+    Allowed(
+        frozenset({"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"}),
+        r"\*",
+        "CloudWatch Logs encrypts this account's log groups with the logs key (bounded by the "
+        "aws:logs:arn encryption context).",
+    ),
 )
 
 
@@ -300,5 +306,19 @@ def test_a_waf_web_acl_is_attached_to_the_stage_when_configured() -> None:
     assert _flat(association["Properties"]["ResourceArn"]).endswith(f"/stages/<{stage_id}>")
 
 
-def test_no_waf_association_by_default(synth: Synth) -> None:
-    assert synth.resources("AWS::WAFv2::WebACLAssociation") == {}
+def test_the_stacks_own_web_acl_guards_the_stage_by_default(synth: Synth) -> None:
+    """Changed deliberately: the edge has a WAF by default (it had none)."""
+    (association,) = synth.resources("AWS::WAFv2::WebACLAssociation").values()
+    stage_id = synth.logical_id(synth.stack.webhook_api.api.deployment_stage)
+    assert _flat(association["Properties"]["ResourceArn"]).endswith(f"/stages/<{stage_id}>")
+    (acl_id,) = synth.resources("AWS::WAFv2::WebACL")
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def test_an_organisations_web_acl_replaces_the_stacks_own() -> None:
+    acl = "arn:aws:wafv2:us-east-1:111111111111:regional/webacl/billbridge/abc"
+    configured = _synth({"billbridge:waf_web_acl_arn": acl})
+    assert configured.resources("AWS::WAFv2::WebACL") == {}
+    assert [a["Properties"]["WebACLArn"] for a in configured.resources("AWS::WAFv2::WebACLAssociation").values()] == [
+        acl
+    ]

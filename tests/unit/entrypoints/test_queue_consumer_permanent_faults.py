@@ -50,7 +50,16 @@ def sqs_record(message_id: str, entry_id: str, *, receive_count: int) -> dict[st
             "id": f"psa-{entry_id}",
             "source": "psa",
             "type": "time_entry.approved",
-            "data": {"entry_id": entry_id},
+            "data": {
+                "entry_id": entry_id,
+                "revision": 1,
+                "contract_id": "SOW-1",
+                "resource_id": "EMP-1",
+                "role": "consultant",
+                "billable": True,
+                "work_date": "2026-03-02",
+                "hours": "8",
+            },
         },
     }
     return {
@@ -145,3 +154,25 @@ def test_a_transient_fault_at_the_receive_limit_is_dead_lettered(dead_letter_que
 
     assert response["batchItemFailures"] == []
     assert [m["MessageAttributes"]["error_type"]["StringValue"] for m in dead_letter_queue.sent] == ["ConnectionError"]
+
+
+def test_an_event_that_breaks_the_contract_is_dead_lettered_naming_the_field_before_its_use_case(
+    dead_letter_queue: RecordingSqs,
+) -> None:
+    """An event replayed past the webhook (an archive replay) meets the edge's model in the consumer."""
+    event = sqs_event(receive_count=1)
+    broken = json.loads(event["Records"][0]["body"])
+    broken["detail"]["event"]["data"]["hours"] = "9" * 30
+    event["Records"][0]["body"] = json.dumps(broken)
+    seen: list[str] = []
+
+    def use_case() -> Callable[[Any], object]:
+        return lambda ingested: seen.append(ingested.data["entry_id"])
+
+    response = consume_batch(event, LambdaContext(), workflow="actuals", use_case=use_case)
+
+    assert response["batchItemFailures"] == []
+    assert seen == ["TE-OK"]
+    (dead,) = dead_letter_queue.sent
+    assert dead["MessageAttributes"]["error_type"]["StringValue"] == "InvalidEventError"
+    assert "data.hours" in dead["MessageAttributes"]["error"]["StringValue"]

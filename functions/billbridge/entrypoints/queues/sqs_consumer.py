@@ -1,6 +1,10 @@
 """What every queue consumer does around its use case.
 
-Partial batch responses (a failed record is retried alone); a record that can
+Every event is validated with the edge's own model (`parse_event_data`) before
+its use case sees it: one that arrives past the webhook (an archive replay of an
+event an earlier release accepted, a redrive) and breaks the contract is
+dead-lettered naming the field. Partial batch responses (a failed record is
+retried alone); a record that can
 never succeed (malformed, a permanent fault such as a decimal error, or out of
 retries) is sent to the dead-letter queue at once, with the error and the
 correlation id as message attributes, so an operator sees why.
@@ -24,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from billbridge import topology
+from billbridge.app.canonical_events import InvalidEventError, parse_event_data
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.observability import count, logger, metrics, tracer
 
@@ -57,6 +62,11 @@ def consume_batch(
             _dead_letter(record, error, _correlation_id_of(record.body), workflow)
             return
         correlation_id = detail.correlationid
+        try:  # the same model as the edge's: an event the edge would refuse never reaches a use case
+            parse_event_data(detail.event.type, (detail.event.model_extra or {}).get("data"))
+        except InvalidEventError as error:
+            _dead_letter(record, error, correlation_id, workflow)
+            return
         delivery = {
             "source": detail.event.source,
             "id": detail.event.id,

@@ -30,6 +30,7 @@ ORDER = (
     "concurrency_core",
     "concurrency_local",
     "hostile_input",
+    "hostile_values",
     "security_iam",
     "security_encryption",
     "security_lambda_env",

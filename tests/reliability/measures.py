@@ -123,3 +123,16 @@ def ledger_effects(books: Iterable[ContractBook]) -> Counter[str]:
         for milestone_id in book.completions:
             effects[f"milestone:{book.contract_id}/{milestone_id}"] += 1
     return effects
+
+
+def doubled_effects(books: Iterable[ContractBook]) -> int:
+    """Effects held more than once: a line in two counting invoices, or a business identity twice."""
+    materialised = list(books)
+    twice_invoiced = sum(n - 1 for n in invoiced_lines(materialised).values() if n > 1)
+    twice_held = sum(n - 1 for n in ledger_effects(materialised).values() if n > 1)
+    return twice_invoiced + twice_held
+
+
+def lines_in_two_invoices(books: Iterable[ContractBook]) -> int:
+    """How many line ids sit in more than one counting invoice (each must sit in one)."""
+    return sum(1 for n in invoiced_lines(books).values() if n > 1)

@@ -161,8 +161,8 @@ def test_an_amendment_racing_a_burst_of_entries_rates_and_bills_every_hour_once(
     record(
         "amendment_racing_entries",
         entries=len(events),
-        concurrent_writers=5,
-        lines_in_two_invoices=0,
+        concurrent_writers=len(threads),
+        lines_in_two_invoices=sum(1 for n in lines.values() if n > 1),
         money_drift=amount - expected_amount(events),
     )
 

@@ -30,6 +30,7 @@ from tests.reliability.generated_book import GeneratedBook, generate_book, storm
 from tests.reliability.local_hub import LocalHub, local_hub
 from tests.reliability.measures import (
     comparable_report,
+    doubled_effects,
     invoiced_lines,
     invoiced_subtotal,
     ledger_effects,
@@ -99,7 +100,7 @@ def test_duplicate_storm_of_ten_thousand_events_through_the_use_cases() -> None:
         invoices=len(hub.report()["invoices"]),
         invoiced=sum(invoiced_subtotal(books).values(), Decimal("0")),
         money_drift=drift,
-        doubled_effects=0,
+        doubled_effects=doubled_effects(books),
         seconds=round(time.perf_counter() - started, 1),
     )
 
@@ -194,8 +195,8 @@ def test_duplicate_storm_through_the_local_stack(local_storm: StormRun) -> None:
         invoices=len(run.report["invoices"]),
         invoiced=sum(invoiced_subtotal(books).values(), Decimal("0")),
         money_drift=money_drift(run.book.expected_subtotal, invoiced_subtotal(books)),
-        doubled_effects=0,
-        dead_letters=0,
+        doubled_effects=doubled_effects(books),
+        dead_letters=sum(len(messages) for messages in run.hub.dead_letters().values()),
         seconds=round(run.seconds, 1),
     )
 
@@ -275,7 +276,7 @@ def test_replaying_the_whole_archive_twice_leaves_the_ledger_unchanged(local_sto
 @pytest.mark.large
 def test_duplicate_storm_of_ten_thousand_events_through_the_local_stack() -> None:
     started = time.perf_counter()
-    total_events = total_copies = total_deliveries = total_queue_duplicates = 0
+    total_events = total_copies = total_deliveries = total_queue_duplicates = doubled = 0
     drift = Decimal("0.00")
     shard = 0
     while total_events < LARGE_LOCAL_EVENTS:
@@ -285,6 +286,7 @@ def test_duplicate_storm_of_ten_thousand_events_through_the_local_stack() -> Non
             deliveries, copies, queue_duplicates = run_storm(book, shard, hub)
             check_storm(book, hub)
             drift += money_drift(book.expected_subtotal, invoiced_subtotal(hub.books()))
+            doubled += doubled_effects(hub.books())
         total_events += book.size
         total_copies += copies
         total_deliveries += deliveries
@@ -298,7 +300,7 @@ def test_duplicate_storm_of_ten_thousand_events_through_the_local_stack() -> Non
         event_copies=total_copies,
         queue_duplicates=total_queue_duplicates,
         money_drift=drift,
-        doubled_effects=0,
+        doubled_effects=doubled,
         seconds=round(time.perf_counter() - started, 1),
     )
 

@@ -4,16 +4,18 @@ dead-letter attributes (through the local stack)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from billbridge import topology
 
 from tests.reliability.figures import record
 from tests.reliability.generated_book import cloud_event, generate_book
-from tests.reliability.local_hub import local_hub
+from tests.reliability.local_hub import LocalHub, local_hub
 
 WILDCARD_ACTIONS = {
     "xray:PutTraceSegments": "X-Ray has no resource-level permissions",
@@ -106,6 +108,27 @@ def test_no_secret_values_in_lambda_environments(template: dict[str, Any]) -> No
     record("security_lambda_env", functions=len(functions), variables=variables, secret_values=0)
 
 
+def _replay_past_the_webhook(hub: LocalHub, event: dict[str, Any]) -> None:
+    """What an EventBridge archive replay does: the canonical event on the bus again, past the webhook
+    (an event the edge of an earlier release accepted reaches the consumers this way)."""
+    detail = {
+        "schema_version": 1,
+        "correlationid": event["correlationid"],
+        "delivery": {"source": event["source"], "id": event["id"], "replayed": True},
+        "event": event,
+    }
+    hub.stack.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": hub.stack.names.event_bus,
+                "Source": topology.INGEST_EVENT_SOURCE,
+                "DetailType": event["type"],
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+
+
 def test_the_billing_contact_never_reaches_logs_or_dead_letters(
     capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -124,25 +147,32 @@ def test_the_billing_contact_never_reaches_logs_or_dead_letters(
     with local_hub(book.config, prefix="pii") as hub:
         for event in book.events:
             hub.post(event)
-        hub.post(broken)
-        hub.post(rejected)
+        refused = [hub.post(broken)[0], hub.post(rejected)[0]]  # the edge refuses both, logging why
+        _replay_past_the_webhook(hub, broken)  # the consumer meets it, and dead-letters it
         hub.drain()
         result = hub.bill(book.period, "pii-2026-03")
         dead_letters = hub.dead_letters()
         stored = [b for b in hub.books() if b.contract_id == contract["data"]["contract_id"]]
     captured = capfd.readouterr()
     logged = captured.out + captured.err + "\n".join(r.getMessage() for r in caplog.records)
+    dead = [m for messages in dead_letters.values() for m in messages]
+    assert refused == [400, 400]
     assert result["status"] == "SUCCEEDED"
     assert stored and stored[0].versions[1].billing_contact is not None  # the contact was kept, not dropped
     assert len(logged) > 1000  # the handlers did log
+    # The precondition of the dead-letter check: the broken contract is there, with its error.
+    assert [json.loads(m["body"])["detail"]["event"]["id"] for m in dead] == ["clm-broken-v1"]
+    assert CONTACT_EMAIL in dead[0]["body"], "the dead letter carries the event the check is about"
+    attributes = str([m["messageAttributes"] for m in dead])  # the error the consumer attached
+    assert "rate_card" in attributes, "the error attribute names the field"
     assert CONTACT_EMAIL not in logged
     assert "jane.doe" not in logged
-    attributes = str([m.get("attributes") for messages in dead_letters.values() for m in messages])
     assert CONTACT_EMAIL not in attributes
     record(
         "security_pii_in_logs",
         deliveries=len(book.events) + 2,
+        refused_at_the_edge=refused.count(400),
         log_bytes=len(logged),
-        dead_letters=sum(len(m) for m in dead_letters.values()),
+        dead_letters=len(dead),
         email_occurrences=logged.count(CONTACT_EMAIL) + attributes.count(CONTACT_EMAIL),
     )

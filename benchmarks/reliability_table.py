@@ -4,12 +4,19 @@
 
 The latest line of each suite wins. Only the part of the document between the
 two table markers is rewritten.
+
+`template_figures` computes the figures of the template suites (IAM statements,
+encrypted resources, function environments) from a synthesized template: the
+security posture suite records them, and a test of `make test` compares them
+with the committed table (`committed_figures`), so a table left stale after the
+template changed fails the build.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,55 @@ ORDER = (
     "security_lambda_env",
     "security_pii_in_logs",
 )
+
+
+TEMPLATE_SUITES = ("security_iam", "security_encryption", "security_lambda_env")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _of_type(template: dict[str, Any], *kinds: str) -> list[dict[str, Any]]:
+    return [r.get("Properties", {}) for r in template["Resources"].values() if r["Type"] in kinds]
+
+
+def template_figures(template: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The counts the template suites record, computed from a synthesized CloudFormation template."""
+    statements = wildcard = 0
+    for properties in _of_type(template, "AWS::IAM::Policy"):
+        for statement in properties["PolicyDocument"]["Statement"]:
+            statements += 1
+            wildcard += "*" in _as_list(statement.get("Resource", []))
+    for properties in _of_type(template, "AWS::IAM::Role"):
+        statements += sum(len(p["PolicyDocument"]["Statement"]) for p in properties.get("Policies", []))
+    functions = _of_type(template, "AWS::Lambda::Function")
+    return {
+        "security_iam": {"policy_statements": statements, "wildcard_statements_allowed": wildcard},
+        "security_encryption": {
+            "tables": len(_of_type(template, "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")),
+            "queues": len(_of_type(template, "AWS::SQS::Queue")),
+            "buckets": len(_of_type(template, "AWS::S3::Bucket")),
+        },
+        "security_lambda_env": {
+            "functions": len(functions),
+            "variables": sum(len(f.get("Environment", {}).get("Variables", {})) for f in functions),
+        },
+    }
+
+
+def committed_figures(doc: str) -> dict[str, dict[str, str]]:
+    """The figures of the table between the markers of `doc`, per suite, as written."""
+    if BEGIN not in doc or END not in doc:
+        raise ValueError(f"the document has no {BEGIN} ... {END} section")
+    table = doc.split(BEGIN, 1)[1].split(END, 1)[0]
+    found: dict[str, dict[str, str]] = {}
+    for line in table.strip().splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        suite = cells[0].strip("`")
+        pairs = re.findall(r"(\w+)=(\[[^\]]*\]|[^,]*)", cells[1])
+        found[suite] = {key: value.strip() for key, value in pairs}
+    return found
 
 
 def latest_by_suite(lines: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from billbridge import topology
 
+from benchmarks.reliability_table import template_figures
 from tests.reliability.figures import record
 from tests.reliability.generated_book import cloud_event, generate_book
 from tests.reliability.local_hub import LocalHub, local_hub
@@ -75,7 +76,9 @@ def test_every_policy_statement_is_scoped_to_named_resources(template: dict[str,
                     problems.append((logical_id, as_list(statement["Action"])))
     assert statements > 0
     assert problems == []
-    record("security_iam", policy_statements=statements, wildcard_statements_allowed=wildcard, violations=0)
+    counted = template_figures(template)["security_iam"]
+    assert counted == {"policy_statements": statements, "wildcard_statements_allowed": wildcard}
+    record("security_iam", **counted, violations=len(problems))
 
 
 def test_tables_queues_and_buckets_are_encrypted_at_rest(template: dict[str, Any]) -> None:
@@ -91,7 +94,9 @@ def test_tables_queues_and_buckets_are_encrypted_at_rest(template: dict[str, Any
     for logical_id, properties in buckets:
         rules = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
         assert rules, logical_id
-    record("security_encryption", tables=len(tables), queues=len(queues), buckets=len(buckets), unencrypted=0)
+    counted = template_figures(template)["security_encryption"]
+    assert counted == {"tables": len(tables), "queues": len(queues), "buckets": len(buckets)}
+    record("security_encryption", **counted, unencrypted=0)  # each resource was asserted encrypted above
 
 
 def test_no_secret_values_in_lambda_environments(template: dict[str, Any]) -> None:
@@ -105,7 +110,9 @@ def test_no_secret_values_in_lambda_environments(template: dict[str, Any]) -> No
             if SECRET_NAME.search(name):
                 # a name that sounds secret may only carry a reference (an ARN or a Ref), never a value
                 assert not isinstance(value, str) or value.startswith("arn:"), (logical_id, name)
-    record("security_lambda_env", functions=len(functions), variables=variables, secret_values=0)
+    counted = template_figures(template)["security_lambda_env"]
+    assert counted == {"functions": len(functions), "variables": variables}
+    record("security_lambda_env", **counted, secret_values=0)  # each value was asserted above
 
 
 def _replay_past_the_webhook(hub: LocalHub, event: dict[str, Any]) -> None:

@@ -197,6 +197,7 @@ class PhaseResult:
     deliveries: int
     deliver_s: float
     drain_s: float
+    cpu_s: float = 0.0
 
     @property
     def entries_per_s(self) -> float:
@@ -208,6 +209,7 @@ class PhaseResult:
             "deliveries": self.deliveries,
             "deliver_s": round(self.deliver_s, 3),
             "drain_s": round(self.drain_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "entries_per_s": round(self.entries_per_s, 1),
             "deliveries_per_s": round(self.deliveries / (self.deliver_s + self.drain_s), 1),
         }
@@ -215,18 +217,20 @@ class PhaseResult:
 
 def run_phase(stack: LocalStack, deliverer: Deliverer, events: list[dict[str, Any]], batch_size: int) -> PhaseResult:
     before = entries_in_ledger(stack)
+    cpu_started = time.process_time()
     started = time.perf_counter()
     deliveries = deliverer.deliver_all(events, batch_size)
     delivered = time.perf_counter()
     summary = stack.drain(max_rounds=100_000)
     drained = time.perf_counter()
+    cpu_s = time.process_time() - cpu_started
     landed = entries_in_ledger(stack) - before
     if deliverer.refused or summary.dead_lettered or summary.exhausted or landed != len(events):
         raise RuntimeError(
             f"phase incomplete: {landed}/{len(events)} entries in the ledger, refused {deliverer.refused[:3]}, "
             f"summary {summary.as_dict()}, errors {[q.errors[:2] for q in summary.queues.values()]}"
         )
-    return PhaseResult(len(events), deliveries, delivered - started, drained - delivered)
+    return PhaseResult(len(events), deliveries, delivered - started, drained - delivered, cpu_s)
 
 
 def run(

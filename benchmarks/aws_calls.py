@@ -43,6 +43,7 @@ from typing import Any
 
 from billbridge import topology
 from billbridge.localstack.stack import SERVICES, LocalStack
+from billbridge.localstack.stand_in_boundary import faster_stand_ins
 from botocore.client import BaseClient
 
 from benchmarks.billing_scale import recorded_child_histories
@@ -50,7 +51,6 @@ from benchmarks.ingest_throughput import (
     BATCH_SIZE,
     entries_round_robin,
     ledger_of,
-    moto_without_transaction_backup,
     quiet_functions,
     stack_with_contracts,
 )
@@ -397,7 +397,7 @@ def invoice_lines(stack: LocalStack) -> int:
 def run(contracts: int = 4, entries_per_contract: int = 50) -> dict[str, Any]:
     half = max(1, entries_per_contract // 2)
     with (
-        moto_without_transaction_backup(),
+        faster_stand_ins(),
         quiet_functions(),
         stack_with_contracts(contracts) as (stack, deliverer),
     ):

@@ -36,12 +36,12 @@ from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ledger import StoredBook
 from billbridge.domain.model import BookUpdate, ContractBook
 from billbridge.localstack.stack import LocalStack
+from billbridge.localstack.stand_in_boundary import faster_stand_ins
 
 from benchmarks.ingest_throughput import (
     CONFIG,
     contract_event,
     ledger_of,
-    moto_without_transaction_backup,
     quiet_functions,
     time_entry_event,
 )
@@ -342,7 +342,7 @@ def projection(sizes: dict[str, dict[str, Any]], contracts: int = PROJECTED_CONT
 
 def run(sizes: Sequence[int] = (200,), entries: int = 50, definition_only: Sequence[int] = ()) -> dict[str, Any]:
     results = {}
-    with moto_without_transaction_backup(), quiet_functions():
+    with faster_stand_ins(), quiet_functions():
         for size in sizes:
             results[str(size)] = run_size(size, entries)
         stand_in = {str(size): run_definition_only(size) for size in definition_only}

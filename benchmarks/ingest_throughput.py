@@ -1,9 +1,26 @@
 """Ingest throughput on the local stack: signed deliveries accepted into the ledger.
 
-    python -m benchmarks.ingest_throughput [--contracts C --single N --batches B]
+    python -m benchmarks.ingest_throughput [--history-entries 10000 --history DIR]
+                                          [--contracts C --single N --batches B]
 
-A fresh LocalStack gets the billing configuration and `C` approved contracts,
-then two timed phases:
+History (the goal's measure): the year of history that `benchmarks.parallel_run`
+generates (1,000,000 time entries over 2,000 contracts, seed 7; generated into
+a temporary directory unless `--history DIR` names one kept with
+`python -m benchmarks.parallel_run --keep DIR`) is read in the order the hub
+would have received it (`billbridge.parallel_run.export_files.history_stream`),
+and every record up to its first `--history-entries` time entries (the contract
+versions, expenses and milestones among them included) is delivered as the CLM
+and the PSA deliver it: a signed CloudEvents batch of up to 100 events from one
+source, handed to the webhook handler. After every 10 deliveries `drain()` plays
+the bus rules, queues and consumers until quiet (the event source mappings keep
+up with the deliveries, as on AWS). It counts only when every delivery was
+answered 2xx, nothing was dead-lettered and every time entry is in its
+contract's book afterwards. Entries/s is time entries over deliver + drain; CPU
+seconds are this process's (the machine is shared: wall time depends on the
+load, CPU seconds much less).
+
+Synthetic phases (kept for continuity with earlier figures): a fresh LocalStack
+gets the billing configuration and `C` approved contracts, then two timed phases:
 
 - single: `N` deliveries of one `time_entry.approved` event each, then a drain;
 - batched: `B` deliveries of 100 events each (`application/cloudevents-batch+json`),
@@ -20,14 +37,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
@@ -35,6 +52,7 @@ from billbridge.app.event_translation import billing_config_from
 from billbridge.app.webhook_signature import sign
 from billbridge.localstack.scenario_replay import generate_webhook_secrets
 from billbridge.localstack.stack import LocalStack
+from billbridge.parallel_run.export_files import HistoryFiles, HistoryRecord, history_stream, read_config
 
 BATCH_SIZE = 100
 PERIOD_DAYS = 20
@@ -42,27 +60,6 @@ CONFIG: dict[str, Any] = {
     "tax_rates": [{"jurisdiction": "US-NY", "rate": "0.08875", "effective_from": "2020-01-01"}],
     "legal_entities": [{"legal_entity": "US01", "erp_instance": "erp-us"}],
 }
-
-
-@contextmanager
-def moto_without_transaction_backup(active: bool = True) -> Iterator[None]:
-    """Skip moto's whole-table deep copy before each TransactWriteItems (see the module doc)."""
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    if not active:
-        yield
-        return
-
-    def deepcopy(value: object, memo: dict[int, object] | None = None) -> object:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    original = models.copy
-    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        models.copy = original
 
 
 @contextmanager
@@ -200,6 +197,7 @@ class PhaseResult:
     deliveries: int
     deliver_s: float
     drain_s: float
+    cpu_s: float = 0.0
 
     @property
     def entries_per_s(self) -> float:
@@ -211,6 +209,7 @@ class PhaseResult:
             "deliveries": self.deliveries,
             "deliver_s": round(self.deliver_s, 3),
             "drain_s": round(self.drain_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "entries_per_s": round(self.entries_per_s, 1),
             "deliveries_per_s": round(self.deliveries / (self.deliver_s + self.drain_s), 1),
         }
@@ -218,18 +217,20 @@ class PhaseResult:
 
 def run_phase(stack: LocalStack, deliverer: Deliverer, events: list[dict[str, Any]], batch_size: int) -> PhaseResult:
     before = entries_in_ledger(stack)
+    cpu_started = time.process_time()
     started = time.perf_counter()
     deliveries = deliverer.deliver_all(events, batch_size)
     delivered = time.perf_counter()
     summary = stack.drain(max_rounds=100_000)
     drained = time.perf_counter()
+    cpu_s = time.process_time() - cpu_started
     landed = entries_in_ledger(stack) - before
     if deliverer.refused or summary.dead_lettered or summary.exhausted or landed != len(events):
         raise RuntimeError(
             f"phase incomplete: {landed}/{len(events)} entries in the ledger, refused {deliverer.refused[:3]}, "
             f"summary {summary.as_dict()}, errors {[q.errors[:2] for q in summary.queues.values()]}"
         )
-    return PhaseResult(len(events), deliveries, delivered - started, drained - delivered)
+    return PhaseResult(len(events), deliveries, delivered - started, drained - delivered, cpu_s)
 
 
 def run(
@@ -237,13 +238,11 @@ def run(
     single: int = 300,
     batches: int = 5,
     *,
-    moto_backup: bool = False,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, Any]:
     per_contract_single = max(1, single // contracts)
     per_contract_batched = max(1, batches * batch_size // contracts)
     with (
-        moto_without_transaction_backup(not moto_backup),
         quiet_functions(),
         stack_with_contracts(contracts) as (stack, deliverer),
     ):
@@ -252,11 +251,130 @@ def run(
         batched_result = run_phase(stack, deliverer, batched_events, batch_size)
     return {
         "contracts": contracts,
-        "moto_transaction_backup": moto_backup,
         "single": single_result.as_dict(),
         "batched": batched_result.as_dict() | {"batch_size": batch_size},
         "single_entries_per_s": round(single_result.entries_per_s, 1),
         "batched_entries_per_s": round(batched_result.entries_per_s, 1),
+    }
+
+
+HISTORY_DRAIN_EVERY = 10
+"""Deliveries between two drains in the history phase."""
+
+
+def cloud_event(record: HistoryRecord) -> dict[str, Any]:
+    """A history record as its vendor delivers it (the event the parallel run applies directly)."""
+    return {
+        "specversion": "1.0",
+        "id": record.event_id,
+        "source": record.source,
+        "type": record.event_type,
+        "time": f"{record.known_on.isoformat()}T18:00:00Z",
+        "datacontenttype": "application/json",
+        "data": record.data,
+    }
+
+
+def first_entries_of_history(directory: Path, entries: int) -> tuple[dict[str, Any], list[HistoryRecord]]:
+    """The configuration and every record up to the history's `entries`-th time entry, in order."""
+    files = HistoryFiles.in_directory(directory)
+    rejected: list[Any] = []
+    config = read_config(files.config) if files.config else {}
+    records: list[HistoryRecord] = []
+    seen = 0
+    for record in history_stream(files, rejected).records:
+        records.append(record)
+        seen += record.kind == "time"
+        if seen == entries:
+            break
+    if rejected:
+        raise RuntimeError(f"history rows rejected: {rejected[:3]}")
+    return config, records
+
+
+def deliveries_of(records: list[HistoryRecord], batch_size: int) -> list[list[dict[str, Any]]]:
+    """Consecutive records of one source, up to `batch_size` to a delivery, order kept."""
+    batches: list[list[dict[str, Any]]] = []
+    for record in records:
+        if batches and len(batches[-1]) < batch_size and batches[-1][0]["source"] == record.source:
+            batches[-1].append(cloud_event(record))
+        else:
+            batches.append([cloud_event(record)])
+    return batches
+
+
+def time_entries_in_ledger(stack: LocalStack, contract_ids: set[str]) -> set[str]:
+    ledger = ledger_of(stack)
+    return {entry_id for contract_id in contract_ids for entry_id in ledger.load(contract_id).book.entries}
+
+
+def run_history(
+    entries: int = 10_000,
+    *,
+    history: Path | None = None,
+    history_entries: int = 1_000_000,
+    history_contracts: int = 2000,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, Any]:
+    """The first `entries` time entries of the generated history through the whole local stack."""
+    with tempfile.TemporaryDirectory(prefix="billbridge-ingest-history-") as temp:
+        directory = history
+        if directory is None:
+            from benchmarks.parallel_run import generate
+
+            directory = Path(temp)
+            generate(directory, entries=history_entries, contracts=history_contracts)
+        config, records = first_entries_of_history(directory, entries)
+    deliveries = deliveries_of(records, batch_size)
+    entry_ids = {str(r.data["entry_id"]) for r in records if r.kind == "time"}
+    contract_ids = {str(r.data["contract_id"]) for r in records}
+    secrets = generate_webhook_secrets()
+    with (
+        quiet_functions(),
+        LocalStack(secrets=secrets, extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}, lazy_billing=True) as stack,
+    ):
+        ledger_of(stack).save_config(billing_config_from(config))
+        deliverer = Deliverer(stack, secrets)
+        deliver_s = drain_s = 0.0
+        dead_lettered = 0
+        exhausted = False
+        cpu_started = time.process_time()
+        for start in range(0, len(deliveries), HISTORY_DRAIN_EVERY):
+            started = time.perf_counter()
+            for delivery in deliveries[start : start + HISTORY_DRAIN_EVERY]:
+                deliverer.deliver(delivery)
+            delivered = time.perf_counter()
+            summary = stack.drain(max_rounds=100_000)
+            deliver_s += delivered - started
+            drain_s += time.perf_counter() - delivered
+            dead_lettered += summary.dead_lettered
+            exhausted = exhausted or summary.exhausted
+        cpu_s = time.process_time() - cpu_started
+        landed = time_entries_in_ledger(stack, contract_ids)
+    missing = entry_ids - landed
+    if deliverer.refused or dead_lettered or exhausted or missing:
+        raise RuntimeError(
+            f"history phase incomplete: {len(missing)} of {len(entry_ids)} time entries missing, "
+            f"refused {deliverer.refused[:3]}, dead-lettered {dead_lettered}, exhausted {exhausted}"
+        )
+    counted = sum(1 for r in records if r.kind == "time")
+    return {
+        "time_entries": counted,
+        "distinct_entries": len(entry_ids),
+        "records": len(records),
+        "records_by_kind": {
+            kind: sum(1 for r in records if r.kind == kind) for kind in sorted({r.kind for r in records})
+        },
+        "contracts": len(contract_ids),
+        "deliveries": len(deliveries),
+        "batch_size": batch_size,
+        "drain_every_deliveries": HISTORY_DRAIN_EVERY,
+        "deliver_s": round(deliver_s, 3),
+        "drain_s": round(drain_s, 3),
+        "cpu_s": round(cpu_s, 3),
+        "entries_per_s": round(counted / (deliver_s + drain_s), 1),
+        "entries_per_cpu_s": round(counted / cpu_s, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -265,9 +383,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--contracts", type=int, default=10)
     parser.add_argument("--single", type=int, default=300, help="single-event deliveries")
     parser.add_argument("--batches", type=int, default=5, help="deliveries of 100 events")
-    parser.add_argument("--moto-transaction-backup", action="store_true", help="keep moto's table copy")
+    parser.add_argument("--history-entries", type=int, default=10_000, help="0: synthetic phases only")
+    parser.add_argument("--history", type=Path, help="a generated history directory (default: generate one)")
     args = parser.parse_args(argv)
-    figures = run(args.contracts, args.single, args.batches, moto_backup=args.moto_transaction_backup)
+    figures = run(args.contracts, args.single, args.batches)
+    if args.history_entries:
+        figures["history"] = run_history(args.history_entries, history=args.history)
     print(json.dumps(figures, indent=2))
     return figures
 

@@ -146,10 +146,10 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
     from billbridge.app.sync_contract import SyncContract
     from billbridge.domain.actuals import apply_time_entry
     from billbridge.domain.book_draft import RuleContext
+    from billbridge.localstack.stand_in_boundary import faster_stand_ins
     from moto import mock_aws
 
     from benchmarks.billing_scale import DiscardingPublisher
-    from benchmarks.ingest_throughput import moto_without_transaction_backup
 
     for name, value in (
         ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -164,7 +164,7 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
         )
 
     started = time.perf_counter()
-    with mock_aws(), moto_without_transaction_backup():
+    with mock_aws(), faster_stand_ins():
         raw = boto3.client("dynamodb")
         _table(raw, "ledger")
         client = CountingClient(raw)

@@ -3,6 +3,13 @@
 Every rule function takes a frozen ContractBook and returns a BookUpdate; in
 between, they work on a BookDraft so the exceptions, audit records and events
 that accompany a change are collected in one place.
+
+The cost of a draft must not grow with the book: a contract collects hundreds
+of lines over a year, and every time entry is applied through a draft. So the
+book's lines are held in a `LineTable` (a dict that also knows its lines by
+(kind, ref)); a draft copies that index with the lines and keeps it up to date,
+and the book it freezes hands the index on to the next draft. A book decoded
+from storage has a plain dict: its index is built once, on the first lookup.
 """
 
 from __future__ import annotations
@@ -41,6 +48,56 @@ class RuleContext:
         return cls(correlation_id=provenance.correlation_id, source_ref=provenance.source_ref)
 
 
+LineKey = tuple[str, str]
+"""(kind, ref) of a billing line."""
+
+
+class LineTable(dict[str, BillingLine]):
+    """A book's lines by line id, with the line ids of each (kind, ref) in the
+    dict's own order. A plain dict to everyone who reads it; only `BookDraft`
+    writes one, through `put_line` / `drop_line`."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, lines: dict[str, BillingLine], index: dict[LineKey, tuple[str, ...]] | None = None) -> None:
+        super().__init__(lines)
+        self.index = index
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (LineTable, (dict(self), self.index))
+
+    def ids_of(self, key: LineKey) -> tuple[str, ...]:
+        if self.index is None:
+            index: dict[LineKey, list[str]] = {}
+            for line_id, line in self.items():
+                index.setdefault((line.kind, line.ref), []).append(line_id)
+            self.index = {k: tuple(ids) for k, ids in index.items()}
+        return self.index.get(key, ())
+
+    def put(self, line: BillingLine) -> None:
+        key = (line.kind, line.ref)
+        previous = self.get(line.line_id)
+        self[line.line_id] = line
+        if self.index is None:
+            return
+        if previous is None:
+            self.index[key] = (*self.index.get(key, ()), line.line_id)
+        elif (previous.kind, previous.ref) != key:
+            # The id keeps its place in the dict: rebuild both keys in that order.
+            self.index = None
+
+    def drop(self, line_id: str) -> None:
+        line = self.pop(line_id, None)
+        if line is None or self.index is None:
+            return
+        key = (line.kind, line.ref)
+        rest = tuple(i for i in self.index.get(key, ()) if i != line_id)
+        if rest:
+            self.index[key] = rest
+        else:
+            self.index.pop(key, None)
+
+
 def exception_id_for(exception_type: ExceptionType, contract_id: str, key: str) -> str:
     return f"{exception_type.value}:{contract_id}:{key}"
 
@@ -55,7 +112,8 @@ class BookDraft:
         self.entries = dict(book.entries)
         self.expenses = dict(book.expenses)
         self.completions = dict(book.completions)
-        self.lines = dict(book.lines)
+        index = book.lines.index if isinstance(book.lines, LineTable) else None
+        self.lines = LineTable(book.lines, None if index is None else dict(index))
         self.invoices = dict(book.invoices)
         self.exceptions = dict(book.exceptions)
         self.rerates = list(book.rerates)
@@ -74,7 +132,8 @@ class BookDraft:
         return self.versions[max(self.versions)].currency if self.versions else ""
 
     def lines_of(self, kind: str, ref: str) -> list[BillingLine]:
-        return [line for line in self.lines.values() if line.kind == kind and line.ref == ref]
+        lines = self.lines
+        return [lines[line_id] for line_id in lines.ids_of((kind, ref))]
 
     def is_billed(self, line: BillingLine) -> bool:
         if line.invoice_id is None:
@@ -85,10 +144,10 @@ class BookDraft:
     # --- writing ------------------------------------------------------------
 
     def put_line(self, line: BillingLine) -> None:
-        self.lines[line.line_id] = line
+        self.lines.put(line)
 
     def drop_line(self, line_id: str) -> None:
-        self.lines.pop(line_id, None)
+        self.lines.drop(line_id)
 
     def record(
         self,

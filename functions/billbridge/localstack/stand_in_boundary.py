@@ -14,29 +14,55 @@ While a local stack runs, `StandInBoundary`:
   makes its own calls from the same thread, so a task handler runs whole
   before the next Map iteration's handler starts: the same input gives the
   same ledger, whatever order the threads take;
-- keeps moto's `TransactWriteItems` all-or-nothing while backing up only the
-  items a transaction targets (moto backs up every table, once per item, so
-  each conditional save would cost time in proportion to the whole ledger);
+- installs `faster_stand_ins()` (below): the stand-ins answer as moto does,
+  in time that does not grow with everything stored;
 - records which DynamoDB items each write request targets, so the local store
   saves only what changed (see `billbridge.localstack.store`).
 
+`faster_stand_ins()` replaces the parts of moto whose cost grows with the whole
+state, each by one that gives the same answers
+(tests/integration/localstack/test_faster_stand_ins.py runs the same requests
+with and without it and compares the answers):
+
+- DynamoDB `TransactWriteItems` stays all-or-nothing while backing up only the
+  items a transaction targets (moto deep-copies every table, once per item);
+- a DynamoDB `Query` on a table's key reads the one partition it names (moto
+  sorts every item of the table, then keeps that partition's);
+- an EventBridge rule target's input path is parsed once, not at every event
+  delivered (moto builds a new JSONPath parser, grammar tables included, per
+  event and path), and each request's action names are worked out once per
+  service (moto lists every method of the service's response class per request);
+- an SQS queue reads the clock once per request, not twice per stored message
+  (receive, message counts); `SendMessage` does not count the queue's messages
+  (moto counts them, three times over, to read one setting, so each send costs
+  time in proportion to the messages waiting); `DeleteMessageBatch` removes its
+  messages in one pass over the queue (moto passes over the queue once per message, and
+  builds a list of each message's receipt handles at every step).
+
 These are properties of the local stack, not of a test: every command and test
-that runs a `LocalStack` gets them.
+that runs a `LocalStack` gets them. Code that runs moto itself (`mock_aws`)
+can enter `faster_stand_ins()` too.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 import types
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any
 
+import jsonpath_ng.ext
+from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
+from moto.sqs import models as sqs_models
 
 STAND_IN_LOCK = threading.RLock()
 """Held by every call into moto (and by whoever needs several calls to be one step)."""
@@ -109,8 +135,7 @@ class StandInBoundary:
         self.written: set[tuple[str, str]] = set()
         self.tracking = True
         self._original_process: Any = None
-        self._original_transact: Any = None
-        self._original_copy: Any = None
+        self._speedups: Any = None
 
     def __enter__(self) -> StandInBoundary:
         if StandInBoundary._installed is not None:
@@ -125,12 +150,8 @@ class StandInBoundary:
                 return original_process(stubber, request)
 
         BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
-        self._original_transact = dynamodb_models.DynamoDBBackend.transact_write_items
-        self._original_copy = dynamodb_models.copy
-        dynamodb_models.DynamoDBBackend.transact_write_items = _item_level_transaction(  # type: ignore[method-assign]
-            self._original_transact
-        )
-        dynamodb_models.copy = _copy_without_tables()  # type: ignore[assignment]
+        self._speedups = faster_stand_ins()
+        self._speedups.__enter__()
         StandInBoundary._installed = self
         return self
 
@@ -142,8 +163,7 @@ class StandInBoundary:
     ) -> None:
         with STAND_IN_LOCK:
             BotocoreStubber.process_request = self._original_process  # type: ignore[method-assign]
-            dynamodb_models.DynamoDBBackend.transact_write_items = self._original_transact  # type: ignore[method-assign]
-            dynamodb_models.copy = self._original_copy
+            self._speedups.__exit__(None, None, None)
             StandInBoundary._installed = None
 
     def _record(self, request: Any) -> None:
@@ -219,3 +239,169 @@ def _item_level_transaction(original: Any) -> Any:
             raise
 
     return transact_write_items
+
+
+_SPEEDUPS_LOCK = threading.Lock()
+_speedups_depth = 0
+_speedups_originals: list[tuple[Any, str, Any]] = []
+
+
+@contextmanager
+def faster_stand_ins() -> Iterator[None]:
+    """moto, with the replacements described in the module doc, while inside (re-entrant)."""
+    global _speedups_depth
+    with _SPEEDUPS_LOCK:
+        if _speedups_depth == 0:
+            _install(_speedups())
+        _speedups_depth += 1
+    try:
+        yield
+    finally:
+        with _SPEEDUPS_LOCK:
+            _speedups_depth -= 1
+            if _speedups_depth == 0:
+                for owner, name, original in reversed(_speedups_originals):
+                    setattr(owner, name, original)
+                _speedups_originals.clear()
+
+
+def _install(replacements: list[tuple[Any, str, Any]]) -> None:
+    for owner, name, replacement in replacements:
+        # A class's own attribute as stored (a property stays a property).
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        _speedups_originals.append((owner, name, original))
+        setattr(owner, name, replacement)
+
+
+def _speedups() -> list[tuple[Any, str, Any]]:
+    backend = dynamodb_models.DynamoDBBackend
+    queue = sqs_models.Queue
+    return [
+        (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
+        (dynamodb_models, "copy", _copy_without_tables()),
+        (Table, "query", _partition_query(Table.query)),
+        (Table, "all_items", _partition_items(Table.all_items)),
+        (queue, "messages", property(_visible_messages)),
+        (queue, "approximate_number_of_messages", property(_visible_count)),
+        (queue, "approximate_number_of_messages_delayed", property(_delayed_count)),
+        (queue, "approximate_number_of_messages_not_visible", property(_not_visible_count)),
+        (sqs_models.SQSBackend, "send_message", _sending(sqs_models.SQSBackend.send_message)),
+        (sqs_models.SQSBackend, "delete_message_batch", _delete_message_batch),
+        (sqs_models, "camelcase_to_underscores", _remembered(sqs_models.camelcase_to_underscores)),
+        (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
+        (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
+        (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
+    ]
+
+
+def _remembered(function: Any) -> Any:
+    """A pure function of a few distinct arguments (names, paths, classes), answered once per argument."""
+    return functools.lru_cache(maxsize=4096)(function)
+
+
+_query_scope = threading.local()
+"""The partition a table `Query` (not an index's) reads, set for the one call of `all_items` it makes."""
+
+
+def _partition_query(original: Any) -> Any:
+    def query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original(table, hash_key, *args, **kwargs)
+        _query_scope.partition = (table, hash_key)
+        try:
+            return original(table, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.partition = None
+
+    return query
+
+
+def _partition_items(original: Any) -> Any:
+    """moto's `all_items` order, over the one partition a table `Query` reads."""
+
+    def all_items(table: Table) -> list[Any]:
+        scope = getattr(_query_scope, "partition", None)
+        if scope is None or scope[0] is not table:
+            return list(original(table))
+        _query_scope.partition = None
+        stored = table.items.get(scope[1])
+        if stored is None:
+            return []
+        items = list(stored.values()) if table.range_key_attr else [stored]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    return all_items
+
+
+_sqs_scope = threading.local()
+"""Set while moto sends a message: it reads the queue's attributes for one setting, never its counts."""
+
+
+def _sending(original: Any) -> Any:
+    def send_message(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_sqs_scope, "sending", False)
+        _sqs_scope.sending = True
+        try:
+            return original(backend, *args, **kwargs)
+        finally:
+            _sqs_scope.sending = outer
+
+    return send_message
+
+
+def _not_counting() -> bool:
+    return bool(getattr(_sqs_scope, "sending", False))
+
+
+def _visible_messages(queue: Any) -> list[Any]:
+    now = unix_time_millis()
+    return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _visible_count(queue: Any) -> int:
+    return 0 if _not_counting() else len(_visible_messages(queue))
+
+
+def _delayed_count(queue: Any) -> int:
+    if _not_counting():
+        return 0
+    now = unix_time_millis()
+    return sum(1 for m in queue._messages if now < m.delayed_until)
+
+
+def _not_visible_count(queue: Any) -> int:
+    if _not_counting():
+        return 0
+    now = unix_time_millis()
+    return sum(1 for m in queue._messages if not now > m.visible_at)
+
+
+def _delete_message_batch(backend: Any, queue_name: str, receipts: list[dict[str, Any]]) -> Any:
+    """moto's answer (deleted ids, one error per unknown receipt handle), in one pass over the queue."""
+    queue = backend.get_queue(queue_name)
+    wanted = {r["ReceiptHandle"] for r in receipts} - queue.deleted_messages
+    if wanted:
+        kept = []
+        for message in queue._messages:
+            if message.receipt_handle in wanted or not wanted.isdisjoint(message._old_receipt_handles):
+                queue.pending_messages.discard(message)
+                queue.deleted_messages.update(message.all_receipt_handles)
+            else:
+                kept.append(message)
+        queue._messages = kept
+    success, errors = [], []
+    for receipt in receipts:
+        handle = receipt["ReceiptHandle"]
+        if handle in queue.deleted_messages:
+            success.append(receipt["Id"])
+        else:
+            errors.append(
+                {
+                    "Id": receipt["Id"],
+                    "SenderFault": True,
+                    "Code": "ReceiptHandleIsInvalid",
+                    "Message": f'The input receipt handle "{handle}" is not a valid receipt handle.',
+                }
+            )
+    return success, errors

@@ -31,6 +31,18 @@ def test_ingest_throughput_lands_every_entry_single_and_batched() -> None:
     assert figures["batched_entries_per_s"] > 0
 
 
+def test_ingest_of_the_history_lands_its_first_entries_through_the_local_stack() -> None:
+    figures = ingest_throughput.run_history(6, history_entries=300, history_contracts=3)
+    assert figures["time_entries"] == 6
+    assert figures["records_by_kind"]["contract"] >= 1
+    assert figures["deliveries"] >= 2
+    assert figures["entries_per_s"] > 0
+    assert figures["cpu_s"] > 0
+    assert "entries/CPU s" in run_all.render_ingest(
+        ingest_throughput.run(contracts=1, single=1, batches=1, batch_size=2) | {"history": figures}
+    )
+
+
 def test_aws_calls_counts_calls_and_prices_them() -> None:
     figures = aws_calls.run(contracts=1, entries_per_contract=4)
     assert figures["invoice_lines"] > 0

@@ -1,0 +1,241 @@
+"""The local stack's faster stand-ins answer every request exactly as moto does.
+
+Each check runs the same requests twice, on plain moto and inside
+`faster_stand_ins()`, and compares the answers (identifiers that moto draws at
+random, message ids and receipt handles, are left out)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+pytestmark = pytest.mark.usefixtures("fake_aws_credentials")
+
+
+def both_ways(exercise: Callable[[], Any]) -> tuple[Any, Any]:
+    with mock_aws():
+        plain = exercise()
+    with mock_aws(), faster_stand_ins():
+        faster = exercise()
+    return plain, faster
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def ledger_like_table(client: Any) -> None:
+    client.create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "lookup", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-lookup",
+                "KeySchema": [{"AttributeName": "lookup", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.create_table(
+        TableName="flat",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for contract in ("C1", "C2", "C3"):
+        for n in (3, 1, 12, 2):
+            item = {"pk": s(f"CONTRACT#{contract}"), "sk": s(f"IN#time#TE-{n:02d}"), "n": {"N": str(n)}}
+            if n % 2:
+                item["lookup"] = s(f"ENTRY#{n}")
+            client.put_item(TableName="ledger", Item=item)
+        client.put_item(TableName="ledger", Item={"pk": s(f"CONTRACT#{contract}"), "sk": s("HEAD"), "n": {"N": "0"}})
+        client.put_item(TableName="flat", Item={"id": s(contract), "v": s(contract.lower())})
+
+
+def query_everything() -> list[Any]:
+    client = boto3.client("dynamodb")
+    ledger_like_table(client)
+    answers: list[Any] = []
+
+    def query(**request: Any) -> None:
+        pages, key = [], None
+        while True:
+            answer = client.query(**request, **({"ExclusiveStartKey": key} if key else {}))
+            pages.append({k: answer.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+            key = answer.get("LastEvaluatedKey")
+            if not key:
+                break
+        answers.append(pages)
+
+    partition = {"#pk": "pk"}
+    query(
+        TableName="ledger",
+        KeyConditionExpression="#pk = :p",
+        ExpressionAttributeNames=partition,
+        ExpressionAttributeValues={":p": s("CONTRACT#C2")},
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p AND begins_with(sk, :b)",
+        ExpressionAttributeValues={":p": s("CONTRACT#C1"), ":b": s("IN#time#")},
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :z",
+        ExpressionAttributeValues={":p": s("CONTRACT#C3"), ":a": s("IN#time#TE-02"), ":z": s("IN#time#TE-12")},
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p AND sk > :a",
+        ExpressionAttributeValues={":p": s("CONTRACT#C1"), ":a": s("IN#time#TE-01")},
+        ScanIndexForward=False,
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": s("CONTRACT#C1")},
+        Limit=2,
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": s("CONTRACT#C2")},
+        Limit=2,
+        ScanIndexForward=False,
+    )
+    query(
+        TableName="ledger",
+        KeyConditionExpression="pk = :p",
+        FilterExpression="n > :two",
+        ExpressionAttributeValues={":p": s("CONTRACT#C2"), ":two": {"N": "2"}},
+        ProjectionExpression="sk, n",
+    )
+    query(TableName="ledger", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": s("CONTRACT#NONE")})
+    query(
+        TableName="ledger",
+        IndexName="by-lookup",
+        KeyConditionExpression="lookup = :l",
+        ExpressionAttributeValues={":l": s("ENTRY#3")},
+    )
+    query(TableName="flat", KeyConditionExpression="id = :i", ExpressionAttributeValues={":i": s("C2")})
+    answers.append(client.scan(TableName="ledger")["Items"])
+    return answers
+
+
+def test_queries_answer_as_moto_does() -> None:
+    plain, faster = both_ways(query_everything)
+    assert faster == plain
+    assert [len(page["Items"]) for page in plain[0]] == [5]
+
+
+def transactions() -> list[Any]:
+    client = boto3.client("dynamodb")
+    ledger_like_table(client)
+    answers: list[Any] = []
+    head = {"pk": s("CONTRACT#C1"), "sk": s("HEAD")}
+    try:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "ledger", "Item": {**head, "n": {"N": "9"}}}},
+                {"Delete": {"TableName": "ledger", "Key": {"pk": s("CONTRACT#C2"), "sk": s("HEAD")}}},
+                {
+                    "Put": {
+                        "TableName": "ledger",
+                        "Item": {"pk": s("CONTRACT#C9"), "sk": s("HEAD")},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except ClientError as error:
+        answers.append(error.response["Error"]["Code"])
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "ledger",
+                    "Key": head,
+                    "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "5"}},
+                }
+            }
+        ]
+    )
+    answers.append(client.scan(TableName="ledger")["Items"])
+    return answers
+
+
+def test_transactions_stay_all_or_nothing_as_moto_keeps_them() -> None:
+    plain, faster = both_ways(transactions)
+    assert faster == plain
+    assert plain[0] == "TransactionCanceledException"
+
+
+def queue_traffic() -> list[Any]:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    answers: list[Any] = []
+    for n in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n:02d}", DelaySeconds=600 if n % 7 == 0 else 0)
+
+    def counts() -> None:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        answers.append({k: v for k, v in attributes.items() if k.startswith("Approximate")})
+
+    counts()
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    answers.append(sorted(m["Body"] for m in first))
+    counts()
+    second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    answers.append(sorted(m["Body"] for m in second))
+    entries = [{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(first[:6])]
+    entries.append({"Id": "unknown", "ReceiptHandle": "not-a-handle"})
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    answers.append(
+        (
+            sorted(s["Id"] for s in deleted.get("Successful", [])),
+            sorted((f["Id"], f["Code"], f["SenderFault"]) for f in deleted.get("Failed", [])),
+        )
+    )
+    again = sqs.delete_message_batch(QueueUrl=url, Entries=entries[:2])
+    answers.append(sorted(s["Id"] for s in again.get("Successful", [])))
+    sqs.change_message_visibility_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(second[:3])
+        ],
+    )
+    counts()
+    third = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    answers.append(sorted(m["Body"] for m in third))
+    counts()
+    return answers
+
+
+def test_queues_answer_as_moto_does() -> None:
+    plain, faster = both_ways(queue_traffic)
+    assert faster == plain
+    assert plain[0]["ApproximateNumberOfMessagesDelayed"] == "4"
+
+
+def test_moto_is_itself_again_outside() -> None:
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import Queue
+
+    before = (Table.query, Table.all_items, Queue.__dict__["messages"])
+    with faster_stand_ins(), faster_stand_ins():
+        assert Table.query is not before[0]
+    assert (Table.query, Table.all_items, Queue.__dict__["messages"]) == before

@@ -208,11 +208,11 @@ def contract_data(values: Mapping[str, str], fields: DocuSignFieldMap) -> dict[s
         ) from None
     rate_card = [
         {"role": label.removeprefix(fields.rate_role_prefix), "rate": value.strip()}
-        for label, value in sorted(values.items())
+        for label, value in values.items()
         if label.startswith(fields.rate_role_prefix)
     ] + [
         {"resource_id": label.removeprefix(fields.rate_resource_prefix), "rate": value.strip()}
-        for label, value in sorted(values.items())
+        for label, value in values.items()
         if label.startswith(fields.rate_resource_prefix)
     ]
     if rate_card:

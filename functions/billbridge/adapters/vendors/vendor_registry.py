@@ -69,11 +69,13 @@ class VendorRegistry:
         secrets: WebhookSecrets,
         transport: HttpTransport,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._config = configuration
         self._secrets = secrets
         self._transport = transport
         self._sleep = sleep
+        self._clock = clock
 
     def webhook_adapters(self) -> dict[tuple[str, str], VendorWebhookAdapter]:
         adapters: dict[tuple[str, str], VendorWebhookAdapter] = {}
@@ -111,6 +113,8 @@ class VendorRegistry:
         if not isinstance(base_url, str) or not base_url:
             raise VendorConfigurationError(f"{name}: api_base_url is required")
         extra: dict[str, Any] = {"sleep": self._sleep} if self._sleep is not None else {}
+        if self._clock is not None:
+            extra["clock"] = self._clock
         try:
             return VendorApiClient(
                 vendor=name.split("/", 1)[1],

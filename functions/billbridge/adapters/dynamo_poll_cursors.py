@@ -1,7 +1,7 @@
 """PollCursorStore in the ledger table: one item per poller, `pk = POLL#{poller}`, `sk = CURSOR`.
 
 The cursor only moves forward: the write is conditional on the stored cursor
-being older (or absent), so two polls that overlap (a slow run and the next
+being older or the same (or absent), so two polls that overlap (a slow run and the next
 scheduled one) cannot move it back.
 """
 
@@ -48,7 +48,11 @@ class DynamoPollCursors:
         ).get("Item")
         if not item:
             return None
-        return PollCursor(modified=item["modified"]["S"], record_id=item["record_id"]["S"])
+        return PollCursor(
+            modified=item["modified"]["S"],
+            record_id=item["record_id"]["S"],
+            caught_up=bool(item.get("caught_up", {}).get("BOOL", True)),
+        )
 
     def save(self, poller: str, cursor: PollCursor, *, polled_at: datetime) -> None:
         try:
@@ -60,9 +64,10 @@ class DynamoPollCursors:
                     "modified": {"S": cursor.modified},
                     "record_id": {"S": cursor.record_id},
                     "position": {"S": _order(cursor)},
+                    "caught_up": {"BOOL": cursor.caught_up},
                     "polled_at": {"S": polled_at.isoformat()},
                 },
-                ConditionExpression="attribute_not_exists(#pk) OR #position < :position",
+                ConditionExpression="attribute_not_exists(#pk) OR #position <= :position",
                 ExpressionAttributeNames={"#pk": self._pk, "#position": "position"},
                 ExpressionAttributeValues={":position": {"S": _order(cursor)}},
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from billbridge.app.ingest_webhook import IngestWebhook, Outcome
 from billbridge.app.ports import Clock, RawPayloadStore
@@ -65,7 +65,8 @@ class PollVendorSource:
         rejections: list[str] = []
         for page_number in range(self._limits.max_pages):
             try:
-                page = self._source.read_page(cursor, self._limits.page_size, first_page=page_number == 0)
+                overlap = page_number == 0 and (cursor is None or cursor.caught_up)
+                page = self._source.read_page(cursor, self._limits.page_size, first_page=overlap)
             except VendorUnavailableError as failure:
                 stopped = f"vendor unavailable: {failure}"
                 break
@@ -107,7 +108,7 @@ class PollVendorSource:
                 rejected += len(refused)
                 rejections.extend(f"{o.event_id}: {o.error} (field {o.field})" for o in refused)
             if page.next_cursor is not None:
-                cursor = page.next_cursor
+                cursor = replace(page.next_cursor, caught_up=not page.has_more)
                 self._cursors.save(self._name, cursor, polled_at=self._clock.now())
             if not page.has_more:
                 break

@@ -98,9 +98,12 @@ class PollCursor:
 
     modified: str
     record_id: str
+    caught_up: bool = True
+    """The poll that saved it read the source to its end. Only then does the next poll start
+    with the source's overlap window; a poll cut short by its page budget resumes strictly after."""
 
-    def as_json(self) -> dict[str, str]:
-        return {"modified": self.modified, "record_id": self.record_id}
+    def as_json(self) -> dict[str, str | bool]:
+        return {"modified": self.modified, "record_id": self.record_id, "caught_up": self.caught_up}
 
 
 @dataclass(frozen=True, slots=True)

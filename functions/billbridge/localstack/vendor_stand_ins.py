@@ -441,3 +441,146 @@ class _StandInHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+
+# --- DocuSign (the sending side: Connect posts to us) ---------------------------------------------
+
+
+@dataclass
+class DocuSignConnectStandIn:
+    """Composes and signs JSON SIM `envelope-completed` messages as DocuSign Connect sends them
+    (https://developers.docusign.com/platform/webhooks/connect/json-sim-event-model), with the
+    contract terms in envelope custom fields and signer tabs under the default labels of
+    `DocuSignFieldMap`."""
+
+    hmac_key: str = "docusign-connect-hmac-key-local"
+    account_id: str = "8a1f3c2e-5b7d-4e90-a1b2-c3d4e5f60718"
+
+    def completed_envelope(self, contract_event: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+        data = dict(contract_event["data"])
+        envelope_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"docusign:{data['contract_id']}:{data['version']}"))
+        custom = [
+            ("Contract ID", data["contract_id"]),
+            ("Contract Version", str(data["version"])),
+            ("Customer ID", data.get("customer_id")),
+            ("Legal Entity", data.get("legal_entity")),
+        ]
+        if contract_event["type"] == "contract.terminated":
+            custom.append(("Contract Action", "terminate"))
+        text_tabs: list[tuple[str, Any]] = [
+            ("Effective Date", data.get("effective_date")),
+            ("Tax Jurisdiction", data.get("tax_jurisdiction")),
+            ("Start Date", data.get("start_date")),
+            ("End Date", data.get("end_date")),
+            ("Cost Centers", ", ".join(data.get("cost_centers") or []) or None),
+            (
+                "Billable Expense Categories",
+                ", ".join((data.get("expense_policy") or {}).get("billable_categories") or []) or None,
+            ),
+            ("Billing Contact Name", (data.get("billing_contact") or {}).get("name")),
+            ("Billing Contact Email", (data.get("billing_contact") or {}).get("email")),
+        ]
+        number_tabs: list[tuple[str, Any]] = [
+            ("Cap Amount", data.get("cap_amount")),
+            ("Retainer Amount", data.get("retainer_amount")),
+            ("Expense Markup", (data.get("expense_policy") or {}).get("markup_pct")),
+        ]
+        for rate in data.get("rate_card") or []:
+            label = f"Rate/Role/{rate['role']}" if "role" in rate else f"Rate/Resource/{rate['resource_id']}"
+            number_tabs.append((label, rate["rate"]))
+        for milestone in data.get("milestones") or []:
+            text_tabs.append((f"Milestone/{milestone['milestone_id']}/Name", milestone["name"]))
+            number_tabs.append((f"Milestone/{milestone['milestone_id']}/Amount", milestone["amount"]))
+        for fee in data.get("recurring_fees") or []:
+            key = f"Fee/{fee['fee_id']}"
+            text_tabs += [
+                (f"{key}/Description", fee["description"]),
+                (f"{key}/Frequency", fee.get("frequency")),
+                (f"{key}/Start Date", fee.get("start_date")),
+                (f"{key}/End Date", fee.get("end_date")),
+            ]
+            number_tabs.append((f"{key}/Amount", fee["amount"]))
+
+        def tabs(items: list[tuple[str, Any]], kind: str) -> list[dict[str, str]]:
+            return [
+                {
+                    "tabLabel": label,
+                    "value": str(value),
+                    "documentId": "1",
+                    "pageNumber": "1",
+                    "recipientId": "1",
+                    "tabType": kind,
+                }
+                for label, value in items
+                if value not in (None, "")
+            ]
+
+        completed = str(contract_event.get("time") or "2026-01-01T09:00:00Z")
+        message = {
+            "event": "envelope-completed",
+            "apiVersion": "v2.1",
+            "uri": f"/restapi/v2.1/accounts/{self.account_id}/envelopes/{envelope_id}",
+            "retryCount": 0,
+            "configurationId": 10418521,
+            "generatedDateTime": completed,
+            "data": {
+                "accountId": self.account_id,
+                "userId": "f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9",
+                "envelopeId": envelope_id,
+                "envelopeSummary": {
+                    "status": "completed",
+                    "emailSubject": f"Please sign: {data['contract_id']} v{data['version']}",
+                    "envelopeId": envelope_id,
+                    "completedDateTime": completed,
+                    "customFields": {
+                        "textCustomFields": [
+                            {
+                                "fieldId": str(10567852 + i),
+                                "name": name,
+                                "show": "true",
+                                "required": "false",
+                                "value": str(value),
+                            }
+                            for i, (name, value) in enumerate(custom)
+                            if value not in (None, "")
+                        ],
+                        "listCustomFields": [
+                            {
+                                "fieldId": "10567900",
+                                "name": "Currency",
+                                "show": "true",
+                                "required": "true",
+                                "value": data["currency"],
+                                "listItems": ["USD", "EUR", "GBP"],
+                            }
+                        ]
+                        if data.get("currency")
+                        else [],
+                    },
+                    "recipients": {
+                        "signers": [
+                            {
+                                "name": "Dana Whitfield",
+                                "email": "dana.whitfield@globex.example",
+                                "recipientId": "1",
+                                "routingOrder": "1",
+                                "status": "completed",
+                                "recipientType": "signer",
+                                "tabs": {
+                                    "textTabs": tabs(text_tabs, "text"),
+                                    "numberTabs": tabs(number_tabs, "number"),
+                                },
+                            }
+                        ],
+                        "recipientCount": "1",
+                    },
+                },
+            },
+        }
+        body = json.dumps(message).encode("utf-8")
+        signature = base64.b64encode(hmac.new(self.hmac_key.encode(), body, hashlib.sha256).digest()).decode()
+        return body, {
+            "Content-Type": "application/json",
+            "X-DocuSign-Signature-1": signature,
+            "X-Authorization-Digest": "HMACSHA256",
+        }

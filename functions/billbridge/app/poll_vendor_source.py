@@ -6,8 +6,9 @@ path of a webhook delivery (validation, claim by `(source, id)`, bus), with ids
 derived from the vendor object's id and version, so an object read again by an
 overlapping poll is a duplicate. The cursor moves only after its page was
 accepted: if the hub or the vendor fails mid-poll, the next poll resumes where
-the last accepted page ended. A poll reads at most `max_pages` pages, so one
-run stays within the function's time and the vendor's rate limit.
+the last accepted page ended. A poll reads at most `max_pages` pages and starts
+no page after `max_seconds`, so one run stays within the function's time and the
+vendor's rate limit.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ _log = logging.getLogger(__name__)
 class PollLimits:
     page_size: int = 100
     max_pages: int = 20
+    max_seconds: float = 240.0
+    """No new page is started after this long: one poll ends well within the function's
+    5-minute timeout whatever the vendor's pace (measured: about one API call per object)."""
 
 
 class PollVendorSource:
@@ -63,7 +67,11 @@ class PollVendorSource:
         skipped: list[Skipped] = []
         stopped: str | None = None
         rejections: list[str] = []
+        started = self._clock.now()
         for page_number in range(self._limits.max_pages):
+            if page_number and (self._clock.now() - started).total_seconds() > self._limits.max_seconds:
+                stopped = f"time budget ({self._limits.max_seconds:g} s) spent; the next poll continues"
+                break
             try:
                 overlap = page_number == 0 and (cursor is None or cursor.caught_up)
                 page = self._source.read_page(cursor, self._limits.page_size, first_page=overlap)

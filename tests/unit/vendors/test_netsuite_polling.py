@@ -198,3 +198,20 @@ def test_an_invoice_the_hub_cannot_accept_is_reported_with_its_field() -> None:
     report = rig.poller.poll()
     assert report.rejected == 1
     assert "currency" in report.rejections[0]
+
+
+def test_the_time_budget_bounds_one_poll_and_the_next_continues() -> None:
+    rig = Rig(page_size=1, max_pages=10)
+    rig.poller._limits = PollLimits(page_size=1, max_pages=10, max_seconds=60)
+    for record_id in (1215, 1216, 1217):
+        rig.stand_in.add_invoice(invoice(record_id, f"2026-04-01 09:{record_id - 1200:02d}:00"))
+    real_read = rig.poller._source.read_page
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        rig.hub.clock.advance(45)  # each page takes 45 s at the vendor's pace
+        return real_read(*args, **kwargs)
+
+    rig.poller._source.read_page = slow_read  # type: ignore[method-assign]
+    first = rig.poller.poll()
+    assert first.accepted == 2 and first.stopped_early and "time budget" in first.stopped_early
+    assert rig.poller.poll().accepted == 1

@@ -189,7 +189,7 @@ def test_the_minute_limit_is_waited_out_within_the_budget() -> None:
 
 
 def test_a_wait_beyond_the_budget_makes_the_vendor_unavailable_for_now() -> None:
-    """The default budget (20 s) is shorter than Xero's minute: the delivery is answered 503 and retried."""
+    """The webhook budget (5 s) is shorter than Xero's minute: the delivery is answered 503 and retried."""
     adapter, stand_in, _ = wired(calls_per_minute=1)
     stand_in.add_invoice(paid_invoice())
     body = fixture_bytes("xero/webhook-invoice-update.json")

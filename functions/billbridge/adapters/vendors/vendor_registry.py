@@ -25,7 +25,7 @@ from billbridge.adapters.connectors.http_connector import HttpTransport
 from billbridge.adapters.connectors.oauth_client_credentials import OAuthClientCredentials
 from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter, DocuSignFieldMap
 from billbridge.adapters.vendors.netsuite import NetSuiteInvoicePolling
-from billbridge.adapters.vendors.vendor_api_client import AccessToken, StaticToken, VendorApiClient
+from billbridge.adapters.vendors.vendor_api_client import AccessToken, CallBudget, StaticToken, VendorApiClient
 from billbridge.adapters.vendors.xero import REQUESTS_PER_SECOND, XeroWebhookAdapter
 from billbridge.app.poll_vendor_source import PollLimits
 from billbridge.app.ports import WebhookSecrets
@@ -33,6 +33,12 @@ from billbridge.app.vendor_adapters import PollingSource, VendorWebhookAdapter
 
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
 XERO_SCOPES = ("accounting.transactions.read",)
+XERO_WEBHOOK_BUDGET = CallBudget(max_attempts=3, max_wait_seconds=5.0, timeout_seconds=4.0)
+"""Xero's fetch happens inside the webhook call (15 s function timeout, Xero waits 5 s and retries):
+a longer wait answers 503 and Xero delivers again."""
+NETSUITE_REQUESTS_PER_SECOND = 5.0
+"""One request at a time (NetSuite governs concurrency, not a rate), paced to leave the
+account's other integrations their share."""
 
 
 class VendorConfigurationError(ValueError):
@@ -88,7 +94,11 @@ class VendorRegistry:
         if "erp/xero" in self._config:
             settings = self._config["erp/xero"]
             client = self._client(
-                "erp/xero", settings, default_rate=REQUESTS_PER_SECOND, token=self._xero_token(settings)
+                "erp/xero",
+                settings,
+                default_rate=REQUESTS_PER_SECOND,
+                token=self._xero_token(settings),
+                budget=XERO_WEBHOOK_BUDGET,
             )
             adapters[("erp", "xero")] = XeroWebhookAdapter(client, tenant_ids=list(settings.get("tenant_ids") or []))
         return adapters
@@ -97,17 +107,30 @@ class VendorRegistry:
         sources: dict[str, PollingSetup] = {}
         if "erp/netsuite" in self._config:
             settings = self._config["erp/netsuite"]
-            client = self._client("erp/netsuite", settings, default_rate=2.0, token=self._static_token("erp/netsuite"))
+            client = self._client(
+                "erp/netsuite",
+                settings,
+                default_rate=NETSUITE_REQUESTS_PER_SECOND,
+                token=self._static_token("erp/netsuite"),
+            )
             sources["erp/netsuite"] = PollingSetup(
                 source=NetSuiteInvoicePolling(client, overlap_seconds=int(settings.get("overlap_seconds", 300))),
                 limits=PollLimits(
-                    page_size=int(settings.get("page_size", 100)), max_pages=int(settings.get("max_pages", 20))
+                    page_size=int(settings.get("page_size", 100)),
+                    max_pages=int(settings.get("max_pages", 20)),
+                    max_seconds=float(settings.get("max_seconds", 240)),
                 ),
             )
         return sources
 
     def _client(
-        self, name: str, settings: Mapping[str, Any], *, default_rate: float, token: AccessToken
+        self,
+        name: str,
+        settings: Mapping[str, Any],
+        *,
+        default_rate: float,
+        token: AccessToken,
+        budget: CallBudget | None = None,
     ) -> VendorApiClient:
         base_url = settings.get("api_base_url")
         if not isinstance(base_url, str) or not base_url:
@@ -115,6 +138,8 @@ class VendorRegistry:
         extra: dict[str, Any] = {"sleep": self._sleep} if self._sleep is not None else {}
         if self._clock is not None:
             extra["clock"] = self._clock
+        if budget is not None:
+            extra["budget"] = budget
         try:
             return VendorApiClient(
                 vendor=name.split("/", 1)[1],

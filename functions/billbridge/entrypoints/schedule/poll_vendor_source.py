@@ -46,7 +46,7 @@ def handle_poll(event: Any, context: Any, poller: Any = None) -> dict[str, Any]:
     if report.rejected:
         log.error("polled events refused", extra=fields)
         raise PollFailedError(f"{name}: {report.rejected} polled event(s) refused: " + "; ".join(report.rejections))
-    if report.stopped_early and not report.stopped_early.startswith("page budget"):
+    if report.stopped_early and not report.stopped_early.startswith(("page budget", "time budget")):
         log.error("poll stopped early", extra=fields)
         raise PollFailedError(f"{name}: {report.stopped_early}")
     log.info("poll finished", extra=fields)

@@ -15,7 +15,7 @@ from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.vendor_adapters import VendorDelivery, VendorPayloadError, VendorSignatureError
 from billbridge.localstack.demo_engagement import engagement
 
-from tests.unit.vendors.conftest import fixture_bytes, fixture_json
+from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 
 KEY = "docusign-connect-hmac-key-for-tests"
 OTHER_KEY = "a-rotated-docusign-connect-key"

@@ -15,8 +15,8 @@ from billbridge.app.vendor_adapters import VendorDelivery
 from billbridge.entrypoints.api.webhook import handle_api_event
 from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
 
+from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 from tests.fakes.vendors import CanonicalHub
-from tests.unit.vendors.conftest import fixture_bytes, fixture_json
 
 DOCUSIGN_KEY = "docusign-connect-hmac-key-for-tests"
 

@@ -11,8 +11,8 @@ from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
 from billbridge.app.vendor_adapters import PollCursor, Skipped
 from billbridge.localstack.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
 
+from tests.fakes.vendor_fixtures import fixture_json
 from tests.fakes.vendors import CanonicalHub, InMemoryPollCursors
-from tests.unit.vendors.conftest import fixture_json
 
 ORIGIN = "https://1234567.suitetalk.api.netsuite.com"
 

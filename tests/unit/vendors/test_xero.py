@@ -16,7 +16,7 @@ from billbridge.app.vendor_adapters import (
 )
 from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
 
-from tests.unit.vendors.conftest import fixture_bytes, fixture_json
+from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 
 XERO = "https://api.xero.com"
 IDENTITY = "https://identity.xero.com"

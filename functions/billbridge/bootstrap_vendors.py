@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from billbridge.adapters.vendors.vendor_registry import VendorRegistry
     from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
     from billbridge.app.poll_vendor_source import PollVendorSource
+    from billbridge.app.ports import Connector
 
 
 def build_ingest_vendor_webhook(settings: HubSettings | None = None) -> IngestVendorWebhook:
@@ -80,6 +81,17 @@ def _build_poller(name: str, settings: HubSettings) -> PollVendorSource:
         clock=SystemClock(),
         limits=setup.limits,
     )
+
+
+def with_vendor_commands(default: Connector, settings: HubSettings | None = None) -> Connector:
+    """The hub's connector, with the commands a configured vendor client handles routed to it."""
+    current = settings if settings is not None else hub_settings()
+    if not current.vendor_adapters_config:
+        return default
+    from billbridge.adapters.vendors.vendor_commands import VendorCommandRouter
+
+    routes = _registry(current).command_routes()
+    return VendorCommandRouter(default, routes) if routes else default
 
 
 def reset() -> None:

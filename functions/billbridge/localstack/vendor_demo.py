@@ -1,9 +1,11 @@
 """The demo engagement from vendor-shaped payloads: `billbridge demo --vendors`.
 
 Contracts arrive as DocuSign Connect messages (`POST /webhooks/clm/docusign`);
-the ERP answers as the products would: invoices of the US entity are raised in
-Xero, which sends a thin webhook (`POST /webhooks/erp/xero`) that the adapter
-follows by reading the invoice (and its payments) through the Xero API; invoices
+the ERP answers as the products would: invoices of the US entity are raised by
+the hub in Xero as drafts (`PUT /Invoices`, upserted by reference), finance
+approves them there, and Xero sends a thin webhook (`POST /webhooks/erp/xero`)
+that the adapter follows by reading the invoice (and its payments) through the
+Xero API; invoices
 of the German entity are raised in NetSuite, which has no webhooks and is polled
 (`erp/netsuite`, as the local scheduler would). The vendors' APIs are the local
 stand-ins (`vendor_stand_ins`), served over HTTP. Timesheets, expenses and
@@ -77,6 +79,7 @@ class VendorWorld:
                 "api_base_url": f"{self._xero_server.url}/api.xro/2.0",
                 "token_url": f"{self._xero_server.url}/connect/token",
                 "tenant_ids": [self.xero.tenant_id],
+                "erp_instance": XERO_INSTANCE,
             },
             "erp/netsuite": {
                 "api_base_url": f"{self._netsuite_server.url}/services/rest",
@@ -123,8 +126,14 @@ class VendorWorld:
         return answered
 
     def _raise_in_xero(self, invoice: dict[str, Any], number: str, *, pay: bool) -> str:
-        invoice_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"xero:{invoice['proposal_id']}"))
-        total = Decimal(invoice["total"])
+        """Finance approves (and numbers) the draft the hub raised in Xero, and records the payment."""
+        draft = self.xero.find_by_reference(invoice["proposal_id"])
+        if draft is None:
+            raise LookupError(f"the hub raised no Xero invoice for {invoice['proposal_id']}")
+        invoice_id = str(draft["InvoiceID"])
+        subtotal = draft["SubTotal"]
+        tax = Decimal(invoice["tax"])
+        total = subtotal + tax
         payments = (
             [
                 {
@@ -144,8 +153,8 @@ class VendorWorld:
                 invoice_id=invoice_id,
                 number=number,
                 reference=invoice["proposal_id"],
-                subtotal=Decimal(invoice["subtotal"]),
-                tax=Decimal(invoice["tax"]),
+                subtotal=subtotal,
+                tax=tax,
                 total=total,
                 currency=invoice["currency"],
                 date_ms=_ms("2026-04-01", 0),

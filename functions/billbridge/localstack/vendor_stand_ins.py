@@ -94,6 +94,8 @@ class XeroStandIn:
     tokens: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
+    idempotent_answers: dict[str, Answer] = field(default_factory=dict)
+    sequence: int = 0
 
     def __post_init__(self) -> None:
         self.limit = RateLimit(self.calls_per_minute, 60.0, self.clock)
@@ -159,6 +161,10 @@ class XeroStandIn:
                 {"Title": "Too Many Requests", "Status": 429},
                 {"Retry-After": str(max(1, round(wait))), "X-Rate-Limit-Problem": "minute"},
             )
+        if route == "/api.xro/2.0/Invoices" and method == "GET":
+            return self._find_invoices(parse_qs(urlsplit(path).query))
+        if route == "/api.xro/2.0/Invoices" and method in ("PUT", "POST"):
+            return self._create_invoices(lowered, body)
         match = re.fullmatch(r"/api\.xro/2\.0/Invoices/(?P<id>[0-9A-Za-z-]+)", route)
         if method == "GET" and match:
             invoice = self.invoices.get(match["id"])
@@ -177,6 +183,81 @@ class XeroStandIn:
             return 200, dict(JSON), _encode_decimal_json(envelope)
         return _json(404, {"Title": "Not Found"})
 
+    def find_by_reference(self, reference: str) -> dict[str, Any] | None:
+        return next((i for i in self.invoices.values() if i.get("Reference") == reference), None)
+
+    def _envelope(self, invoices: list[dict[str, Any]]) -> Answer:
+        document = {
+            "Id": str(uuid.uuid4()),
+            "Status": "OK",
+            "ProviderName": "Billbridge",
+            "DateTimeUTC": "/Date(1775034000000)/",
+            "Invoices": invoices,
+        }
+        return 200, dict(JSON), _encode_decimal_json(document)
+
+    def _find_invoices(self, query: Mapping[str, list[str]]) -> Answer:
+        where = (query.get("where") or [""])[0]
+        match = re.fullmatch(r'Reference=="(?P<reference>[^"]*)"', where)
+        if where and match is None:
+            return self._validation_error('stand-in: only where=Reference=="..." is understood')
+        found = [i for i in self.invoices.values() if match is None or i.get("Reference") == match["reference"]]
+        return self._envelope(found)
+
+    def _create_invoices(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        key = headers.get("idempotency-key")
+        if key and key in self.idempotent_answers:
+            return self.idempotent_answers[key]
+        try:
+            document = json.loads(body, parse_float=Decimal)
+            requested = document["Invoices"]
+        except (ValueError, KeyError, TypeError):
+            return self._validation_error("The request body must hold Invoices")
+        created = []
+        for invoice in requested:
+            problems = []
+            if invoice.get("Type") not in ("ACCREC", "ACCPAY"):
+                problems.append("Invoice Type must be specified")
+            if not (invoice.get("Contact") or {}).get("Name") and not (invoice.get("Contact") or {}).get("ContactID"):
+                problems.append("A Contact must be specified for this type of transaction")
+            lines = invoice.get("LineItems") or []
+            if not lines or any("UnitAmount" not in line or not line.get("Description") for line in lines):
+                problems.append("Each line item must have a Description and a UnitAmount")
+            if problems:
+                return self._validation_error(*problems)
+            subtotal = sum((Decimal(str(line.get("Quantity", 1))) * line["UnitAmount"] for line in lines), Decimal(0))
+            self.sequence += 1
+            stored = xero_invoice(
+                invoice_id=str(uuid.uuid4()),
+                number=f"INV-{self.sequence:04d}",
+                reference=str(invoice.get("Reference") or ""),
+                subtotal=subtotal,
+                tax=Decimal("0.00"),
+                total=subtotal,
+                currency=str(invoice.get("CurrencyCode") or "USD"),
+                date_ms=_day_ms(str(invoice.get("Date") or "2026-01-01")),
+                updated_ms=_day_ms(str(invoice.get("Date") or "2026-01-01")),
+                status=str(invoice.get("Status") or "DRAFT"),
+            ) | {"Type": invoice["Type"], "LineItems": lines}
+            self.add_invoice(stored)
+            created.append(stored)
+        answer = self._envelope(created)
+        if key:
+            self.idempotent_answers[key] = answer
+        return answer
+
+    @staticmethod
+    def _validation_error(*messages: str) -> Answer:
+        return _json(
+            400,
+            {
+                "ErrorNumber": 10,
+                "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": [{"ValidationErrors": [{"Message": m} for m in messages]}],
+            },
+        )
+
     def _token(self, headers: Mapping[str, str], body: bytes) -> Answer:
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         form = parse_qs(body.decode("utf-8"))
@@ -193,6 +274,12 @@ class XeroStandIn:
                 "scope": "accounting.transactions.read",
             },
         )
+
+
+def _day_ms(day: str) -> int:
+    from datetime import UTC, datetime
+
+    return int(datetime.fromisoformat(day[:10]).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def xero_invoice(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,15 @@ class NotFoundError(LookupError):
     """The vendor answered 404 for an object."""
 
 
+class VendorRefusedError(Exception):
+    """The vendor refused a write as invalid (400 or 422): retrying the same request will not help."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
 @dataclass(frozen=True, slots=True)
 class CallBudget:
     max_attempts: int = 4
@@ -98,8 +108,9 @@ class VendorApiClient:
         return self._call("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
 
     def put_json(self, path: str, document: Any, headers: Mapping[str, str] | None = None) -> Any:
-        body = json.dumps(document, separators=(",", ":"), default=str).encode("utf-8")
-        return self._call("PUT", path, body, {"Content-Type": "application/json", **(headers or {})})
+        return self._call(
+            "PUT", path, dumps_with_decimals(document), {"Content-Type": "application/json", **(headers or {})}
+        )
 
     def _call(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Any:
         url = f"{self._base}/{path.lstrip('/')}"
@@ -144,6 +155,8 @@ class VendorApiClient:
                 waited += delay
                 self._pause(delay)
                 continue
+            if response.status in (400, 422) and method != "GET":
+                raise VendorRefusedError(response.status, response.body)
             raise VendorUnavailableError(
                 f"{self.vendor}: {method} {path} answered HTTP {response.status}: "
                 f"{response.body[:200].decode('utf-8', 'replace')}"
@@ -166,3 +179,16 @@ def _decode(response: HttpResponse, vendor: str) -> Any:
         return json.loads(response.body.decode("utf-8"), parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise VendorUnavailableError(f"{vendor}: the API answered with a body that is not JSON") from None
+
+
+_DECIMAL_MARKER = "\u0000decimal:"
+
+
+def dumps_with_decimals(document: Any) -> bytes:
+    """JSON whose Decimal values are JSON numbers with their exact digits (never via float)."""
+    text = json.dumps(
+        document,
+        separators=(",", ":"),
+        default=lambda v: f"{_DECIMAL_MARKER}{v}" if isinstance(v, Decimal) else str(v),
+    )
+    return re.sub(r'"\\u0000decimal:(-?[0-9.Ee+-]+)"', r"\1", text).encode("utf-8")

@@ -4,7 +4,8 @@ The configuration is one JSON object keyed by `source/vendor` (docs/adapters.md)
 
     {"clm/docusign": {"fields": {"contract_id": "SOW Number"}, "rate_role_prefix": "Rate/Role/"},
      "erp/xero": {"api_base_url": "https://api.xero.com/api.xro/2.0",
-                  "token_url": "https://identity.xero.com/connect/token", "tenant_ids": ["..."]},
+                  "token_url": "https://identity.xero.com/connect/token", "tenant_ids": ["..."],
+                  "erp_instance": "erp-us", "sales_account_code": "200"},
      "erp/netsuite": {"api_base_url": "https://ACCOUNT.suitetalk.api.netsuite.com/services/rest",
                       "page_size": 100, "max_pages": 20, "requests_per_second": 2, "overlap_seconds": 300}}
 
@@ -27,8 +28,9 @@ from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter,
 from billbridge.adapters.vendors.netsuite import NetSuiteInvoicePolling
 from billbridge.adapters.vendors.vendor_api_client import AccessToken, CallBudget, StaticToken, VendorApiClient
 from billbridge.adapters.vendors.xero import REQUESTS_PER_SECOND, XeroWebhookAdapter
+from billbridge.adapters.vendors.xero_invoices import CREATE_INVOICE, DEFAULT_SALES_ACCOUNT, XeroInvoiceConnector
 from billbridge.app.poll_vendor_source import PollLimits
-from billbridge.app.ports import WebhookSecrets
+from billbridge.app.ports import Connector, WebhookSecrets
 from billbridge.app.vendor_adapters import PollingSource, VendorWebhookAdapter
 
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -102,6 +104,25 @@ class VendorRegistry:
             )
             adapters[("erp", "xero")] = XeroWebhookAdapter(client, tenant_ids=list(settings.get("tenant_ids") or []))
         return adapters
+
+    def command_routes(self) -> dict[tuple[str, str], Connector]:
+        """Outbound: `erp/xero` with an `erp_instance` raises that instance's invoices in Xero."""
+        routes: dict[tuple[str, str], Connector] = {}
+        settings = self._config.get("erp/xero") or {}
+        instance = settings.get("erp_instance")
+        if instance:
+            tenants = list(settings.get("tenant_ids") or [])
+            if len(tenants) != 1:
+                raise VendorConfigurationError("erp/xero: an erp_instance needs exactly one tenant_ids entry")
+            client = self._client(
+                "erp/xero", settings, default_rate=REQUESTS_PER_SECOND, token=self._xero_token(settings)
+            )
+            routes[(str(instance), CREATE_INVOICE)] = XeroInvoiceConnector(
+                client,
+                tenant_id=tenants[0],
+                account_code=str(settings.get("sales_account_code", DEFAULT_SALES_ACCOUNT)),
+            )
+        return routes
 
     def polling_sources(self) -> dict[str, PollingSetup]:
         sources: dict[str, PollingSetup] = {}

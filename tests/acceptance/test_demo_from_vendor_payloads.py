@@ -1,6 +1,7 @@
 """`billbridge demo --vendors`: the demo engagement from vendor-shaped payloads (DocuSign Connect
-contracts, Xero thin webhooks, NetSuite polling, each against its local stand-in) ends with the
-same invoices, exceptions, re-rates and unbilled amounts as `billbridge demo`."""
+contracts, Xero thin webhooks, NetSuite polling, each against its local stand-in; the US invoices
+raised in Xero through its API) ends with the same invoices, exceptions, re-rates and unbilled
+amounts as `billbridge demo`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def test_the_vendor_demo_gives_the_same_invoices_as_the_canonical_demo(
     assert "3 to /webhooks/clm/docusign" in out
     assert "2 to /webhooks/erp/xero" in out
     assert "(0 refused)" in out
+    assert "(3 invoices raised by the hub)" in out  # the US invoices left as Xero API calls
     statuses = {i["proposal_id"]: (i["erp_instance"], i["status"]) for i in vendors["invoices"]}
     assert statuses["SOW-GLX-2026-01-2026-01-1"] == ("erp-us", "paid")  # Xero: posted and paid by webhook
     assert statuses["SOW-GLX-DE-7-2026-02-1"] == ("erp-eu", "posted")  # NetSuite: found by polling

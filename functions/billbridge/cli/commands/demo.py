@@ -105,7 +105,11 @@ def demo_command(args: argparse.Namespace) -> int:
         for route, _status in vendors.deliveries:
             by_route[route] = by_route.get(route, 0) + 1
         print("  vendor deliveries: " + ", ".join(f"{n} to /webhooks/{r}" for r, n in sorted(by_route.items())))
-        print(f"  vendor API calls: Xero {len(vendors.xero.requests)}, NetSuite {len(vendors.netsuite.requests)}\n")
+        raised = vendors.xero.requests.count(("PUT", "/api.xro/2.0/Invoices"))
+        print(
+            f"  vendor API calls: Xero {len(vendors.xero.requests)} ({raised} invoices raised by the hub), "
+            f"NetSuite {len(vendors.netsuite.requests)}\n"
+        )
     _show(report, ids)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
     for reason, count in result.dead_lettered_with_reason.items():

@@ -158,6 +158,9 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"billbridge local stack ready in {stack.started_in_seconds:.1f} s", flush=True)
     print(f"listening on {server.url}{topology.WEBHOOK_ROUTE}", flush=True)
     print(f"sources: {', '.join(topology.WEBHOOK_SOURCES)}", flush=True)
+    if vendor_env:
+        configured = sorted(json.loads(vendor_env[topology.ENV_VENDOR_ADAPTERS]))
+        print(f"vendors: {', '.join(configured)} (POST /webhooks/{{source}}/{{vendor}}; docs/adapters.md)", flush=True)
     print(f"state: {state} (each request committed before its response)", flush=True)
     scheduler = _start_local_scheduler(stack, args.poll_every) if args.poll_every > 0 and vendor_env else None
     try:

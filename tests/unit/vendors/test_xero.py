@@ -214,3 +214,13 @@ def test_a_payload_without_events_is_malformed() -> None:
     with pytest.raises(VendorPayloadError) as refused:
         adapter.translate(delivery(body, stand_in.sign(body)))
     assert refused.value.field_path == "events"
+
+
+def test_several_events_of_one_invoice_in_a_delivery_read_it_once() -> None:
+    adapter, stand_in, _ = wired()
+    stand_in.add_invoice(paid_invoice())
+    invoice_id = paid_invoice()["InvoiceID"]
+    body, signature = stand_in.webhook([invoice_id, invoice_id])
+    translation = adapter.translate(delivery(body, signature))
+    assert [e["type"] for e in translation.events] == ["invoice.posted", "payment.applied"]
+    assert stand_in.requests.count(("GET", f"/api.xro/2.0/Invoices/{invoice_id}")) == 1

@@ -85,6 +85,7 @@ class XeroWebhookAdapter:
             raise VendorPayloadError(f"at most {MAX_EVENTS_PER_DELIVERY} events per delivery", field_path="events")
         canonical: list[dict[str, Any]] = []
         skipped: list[Skipped] = []
+        fetched: set[tuple[str, str]] = set()
         for index, event in enumerate(events):
             path = f"events[{index}]"
             if not isinstance(event, dict):
@@ -101,6 +102,9 @@ class XeroWebhookAdapter:
             if self._tenants and tenant_id not in self._tenants:
                 skipped.append(Skipped(f"INVOICE {resource_id}", f"tenant {tenant_id} is not configured"))
                 continue
+            if (tenant_id, resource_id) in fetched:
+                continue  # CREATE then UPDATE of one invoice in one delivery: read it once, as it is now
+            fetched.add((tenant_id, resource_id))
             invoice = self.fetch_invoice(tenant_id, resource_id)
             if invoice is None:
                 skipped.append(Skipped(f"INVOICE {resource_id}", "Xero answered 404 (deleted since)"))

@@ -50,6 +50,10 @@ class BillbridgeConfig:
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
+    vendor_adapters: str = ""
+    """JSON configuration of the vendor adapters, keyed by `source/vendor` (docs/adapters.md):
+    API base URLs, a tenant's field mapping, page sizes and rates. Empty: no vendor adapter;
+    a poller whose vendor is absent is deployed with its schedule disabled."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.billing_day_of_month <= 28:
@@ -64,6 +68,10 @@ class BillbridgeConfig:
             raise ValueError("edge_firewall must be on or off")
         if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
             raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
+        if self.vendor_adapters:
+            from billbridge.adapters.vendors.vendor_registry import read_configuration
+
+            read_configuration(self.vendor_adapters)
 
     @classmethod
     def from_context(cls, node: Node) -> BillbridgeConfig:

@@ -25,6 +25,7 @@ from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
 from infra.constructs.security_controls import SecurityControls
 from infra.constructs.tables import Tables
+from infra.constructs.vendor_pollers import VendorPoller
 from infra.constructs.webhook_api import WebhookApi
 from infra.constructs.webhook_secrets import WebhookSecrets
 
@@ -75,6 +76,7 @@ class BillbridgeStack(cdk.Stack):
             synchronous_reason="Invoked synchronously by API Gateway: failures are answered to the "
             "sender as 5xx, and the sender retries.",
         )
+        self.webhook.function.add_environment(topology.ENV_VENDOR_ADAPTERS, config.vendor_adapters)
         self.webhook_secrets.secret.grant_read(self.webhook.function)
         self._grant_put_raw_payloads(self.webhook)
         self._grant_delivery_claims(self.webhook)
@@ -126,6 +128,25 @@ class BillbridgeStack(cdk.Stack):
             time_zone=config.billing_time_zone,
         )
 
+        self.vendor_pollers = [
+            VendorPoller(
+                self,
+                poller.construct_id,
+                poller=poller,
+                functions=self.functions,
+                vendor_adapters=config.vendor_adapters,
+            )
+            for poller in topology.VENDOR_POLLERS
+        ]
+        for vendor_poller in self.vendor_pollers:
+            self._grant_ledger(vendor_poller.function)
+            self._grant_put_raw_payloads(vendor_poller.function)
+            bus.grant_put_events_to(vendor_poller.function.function)
+            self.webhook_secrets.secret.grant_read(vendor_poller.function.function)
+            vendor_poller.function.function.add_environment(
+                topology.ENV_WEBHOOK_SECRETS_ARN, self.webhook_secrets.secret.secret_arn
+            )
+
         self.security = self._security_controls(config)
         self.edge_firewall = self._edge_firewall(config)
         self.log_encryption = LogEncryption(self, "LogEncryption")
@@ -141,14 +162,20 @@ class BillbridgeStack(cdk.Stack):
                 **{name: task.function for name, task in self.billing.task_functions.items()},
                 "start_billing_run": self.schedule.starter.function,
                 "publish_kpis": self.kpi_publisher.publisher.function,
+                **{f"poll {p.poller.name}": p.function.function for p in self.vendor_pollers},
             },
             consumers=self.consumers,
             state_machine=self.billing.state_machine,
             extra_dead_letter_queues={
                 "billing start": self.schedule.dead_letter_queue,
                 "KPI publisher": self.kpi_publisher.dead_letter_queue,
+                **{f"{p.poller.name} poller": p.dead_letter_queue for p in self.vendor_pollers},
             },
-            extra_alarms=[self.schedule.dead_letter_alarm, self.kpi_publisher.dead_letter_alarm],
+            extra_alarms=[
+                self.schedule.dead_letter_alarm,
+                self.kpi_publisher.dead_letter_alarm,
+                *(p.dead_letter_alarm for p in self.vendor_pollers),
+            ],
             alarm_email=config.alarm_email,
         )
         self._add_outputs()
@@ -165,6 +192,7 @@ class BillbridgeStack(cdk.Stack):
                 *(c.delivery_dead_letter_queue for c in self.consumers),
                 self.schedule.dead_letter_queue,
                 self.kpi_publisher.dead_letter_queue,
+                *(p.dead_letter_queue for p in self.vendor_pollers),
             ],
             redrive_queues=[c.queue for c in self.consumers],
             waf_web_acl_arn=config.waf_web_acl_arn,
@@ -249,6 +277,10 @@ class BillbridgeStack(cdk.Stack):
             "ApproverRoleArn": self.security.approver_role.role_arn,
             "PersonalDataReaderRoleArn": self.security.personal_data_reader_role.role_arn,
         }
+        for vendor_poller in self.vendor_pollers:
+            outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (
+                vendor_poller.dead_letter_queue.queue_url
+            )
         for consumer in self.consumers:
             prefix = consumer.workflow.construct_id
             outputs[f"{prefix}QueueUrl"] = consumer.queue.queue_url

@@ -55,14 +55,16 @@ def publisher() -> EventPublisher:
 @lru_cache(maxsize=1)
 def connector() -> Connector:
     """Downstream commands: published on the bus (`event`) or sent over HTTPS (`http`)."""
+    from billbridge.bootstrap_vendors import with_vendor_commands
+
     settings = hub_settings()
     if settings.connector_mode == "http":
         from billbridge.adapters.connectors.http_connector import HttpConnector
 
-        return HttpConnector.from_environment()
+        return with_vendor_commands(HttpConnector.from_environment(), settings)
     from billbridge.adapters.connectors.event_connector import EventBusConnector
 
-    return EventBusConnector(publisher())
+    return with_vendor_commands(EventBusConnector(publisher()), settings)
 
 
 def sync_contract() -> SyncContract:

@@ -27,6 +27,8 @@ class HubSettings(BaseModel):
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
     billing_run_bucket_name: str = ""
     billing_batch_size: int = Field(default=topology.BILLING_BATCH_SIZE, ge=1, le=1000)
+    vendor_adapters_config: str = ""
+    """JSON of the vendor adapters' configuration (docs/adapters.md); empty: no vendor adapter."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -42,6 +44,7 @@ class HubSettings(BaseModel):
             webhook_timestamp_tolerance_seconds=int(env.get(topology.ENV_TIMESTAMP_TOLERANCE, "300")),
             billing_run_bucket_name=env.get(topology.ENV_BILLING_RUN_BUCKET, ""),
             billing_batch_size=int(env.get(topology.ENV_BILLING_BATCH_SIZE, str(topology.BILLING_BATCH_SIZE))),
+            vendor_adapters_config=env.get(topology.ENV_VENDOR_ADAPTERS, ""),
         )
 
 

@@ -14,6 +14,10 @@ from types import MappingProxyType
 WEBHOOK_SOURCES: tuple[str, ...] = ("clm", "psa", "erp", "crm")
 WEBHOOK_ROUTE = "/webhooks/{source}"
 MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+VENDOR_WEBHOOK_ROUTE = "/webhooks/{source}/{vendor}"
+"""A vendor's own webhook format for a source, translated by its adapter (docs/adapters.md)."""
+VENDOR_WEBHOOKS: tuple[tuple[str, str], ...] = (("clm", "docusign"), ("erp", "xero"))
+"""(source, vendor) pairs with a webhook adapter."""
 
 INGEST_EVENT_SOURCE = "billbridge.ingest"
 """Source of the canonical events the webhook receiver puts on the bus."""
@@ -163,5 +167,32 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
+
+ENV_VENDOR_ADAPTERS = "VENDOR_ADAPTERS_CONFIG"
+"""JSON: per `source/vendor`, the tenant's vendor configuration (API base URL, field mapping, limits)."""
+ENV_POLLER_NAME = "VENDOR_POLLER_NAME"
+
+POLL_VENDOR_HANDLER = "billbridge.entrypoints.schedule.poll_vendor_source.lambda_handler"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorPoller:
+    """A vendor without webhooks, read on a schedule from a durable cursor."""
+
+    name: str
+    """`source/vendor`: the key of its configuration and of its cursor."""
+    construct_id: str
+    schedule_expression: str = "rate(5 minutes)"
+
+    @property
+    def source(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    @property
+    def vendor(self) -> str:
+        return self.name.split("/", 1)[1]
+
+
+VENDOR_POLLERS: tuple[VendorPoller, ...] = (VendorPoller(name="erp/netsuite", construct_id="NetSuiteInvoices"),)
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

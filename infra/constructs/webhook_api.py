@@ -1,4 +1,5 @@
-"""The public edge: `POST /webhooks/{source}` on a REST API, proxied to one function."""
+"""The public edge: `POST /webhooks/{source}` and `/webhooks/{source}/{vendor}` on a REST API, proxied to one
+function (the vendor route reaches the vendor's adapter, docs/adapters.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from infra.constructs.function_defaults import BillbridgeFunction
 
 STAGE_NAME = "v1"
 SOURCE_PARAMETER = topology.WEBHOOK_ROUTE.rsplit("/", 1)[-1].strip("{}")
+VENDOR_PARAMETER = topology.VENDOR_WEBHOOK_ROUTE.rsplit("/", 1)[-1].strip("{}")
 
 
 class WebhookApi(Construct):
@@ -93,14 +95,26 @@ class WebhookApi(Construct):
             status_code="401",
             templates={"application/json": UNSIGNED_RESPONSE_BODY},
         )
+        vendor_route = route.add_resource(f"{{{VENDOR_PARAMETER}}}")
+        self.vendor_method = vendor_route.add_method(
+            "POST",
+            apigateway.LambdaIntegration(receiver.function),
+            request_parameters={
+                f"method.request.path.{SOURCE_PARAMETER}": True,
+                f"method.request.path.{VENDOR_PARAMETER}": True,
+            },
+            request_validator=self.request_validator,
+            authorization_type=apigateway.AuthorizationType.NONE,
+        )
         unauthenticated = (
             "Webhook senders (CLM, PSA, ERP, CRM vendors) cannot use IAM or Cognito; every request "
             "is authenticated by its HMAC signature, verified in the function before anything is stored."
         )
-        cdk.Validations.of(self.method).acknowledge(
-            cdk.Acknowledgment(id="AwsSolutions-APIG4", reason=unauthenticated),
-            cdk.Acknowledgment(id="AwsSolutions-COG4", reason=unauthenticated),
-        )
+        for method in (self.method, self.vendor_method):
+            cdk.Validations.of(method).acknowledge(
+                cdk.Acknowledgment(id="AwsSolutions-APIG4", reason=unauthenticated),
+                cdk.Acknowledgment(id="AwsSolutions-COG4", reason=unauthenticated),
+            )
         cdk.Validations.of(self.api).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-APIG2",

@@ -1,4 +1,4 @@
-"""`POST /webhooks/{source}` proxied to the webhook function, on a throttled, traced stage."""
+"""`POST /webhooks/{source}` (and `/{vendor}`) proxied to the webhook function, on a throttled, traced stage."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Sy
     resources = synthesized.resources("AWS::ApiGateway::Resource")
     methods = synthesized.properties("AWS::ApiGateway::Method")
     routes = {(m["HttpMethod"], _path_of(m["ResourceId"]["Ref"], resources)): m for m in methods}
-    assert set(routes) == {("POST", topology.WEBHOOK_ROUTE)}
+    assert set(routes) == {("POST", topology.WEBHOOK_ROUTE), ("POST", topology.VENDOR_WEBHOOK_ROUTE)}
     method = routes[("POST", topology.WEBHOOK_ROUTE)]
     assert method["RequestParameters"] == {
         "method.request.path.source": True,
@@ -26,11 +26,17 @@ def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Sy
         "method.request.header.webhook-timestamp": True,
         "method.request.header.webhook-signature": True,
     }
-    assert "RequestValidatorId" in method
-    integration = method["Integration"]
-    assert integration["Type"] == "AWS_PROXY"
+    vendor_method = routes[("POST", topology.VENDOR_WEBHOOK_ROUTE)]
+    assert vendor_method["RequestParameters"] == {
+        "method.request.path.source": True,
+        "method.request.path.vendor": True,
+    }
     webhook_id = synthesized.logical_id(synthesized.stack.webhook.function)
-    assert {"Fn::GetAtt": [webhook_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+    for route in (method, vendor_method):
+        assert "RequestValidatorId" in route
+        integration = route["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert {"Fn::GetAtt": [webhook_id, "Arn"]} in integration["Uri"]["Fn::Join"][1]
 
 
 def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthesized) -> None:

@@ -23,6 +23,7 @@ def test_there_is_one_function_per_handler_of_the_topology(synthesized: Synthesi
         topology.WEBHOOK_HANDLER,
         topology.START_BILLING_RUN_HANDLER,
         topology.PUBLISH_KPIS_HANDLER,
+        topology.POLL_VENDOR_HANDLER,
         *(workflow.handler for workflow in topology.WORKFLOWS),
         *(task.handler for task in topology.BILLING_TASKS),
     }
@@ -51,13 +52,14 @@ def test_functions_carry_powertools_settings_and_the_hub_environment(synthesized
         assert all(name in env for name in HUB_ENV), handler
 
 
-def test_only_the_webhook_knows_the_secret_and_only_the_starter_the_state_machine(
+def test_only_the_webhook_and_the_pollers_know_the_secret_and_only_the_starter_the_state_machine(
     synthesized: Synthesized,
 ) -> None:
+    """The vendor pollers read their vendor's API credentials from the same secret."""
     functions = _functions_by_handler(synthesized)
     with_secret = {h for h, p in functions.items() if topology.ENV_WEBHOOK_SECRETS_ARN in p["Environment"]["Variables"]}
     with_machine = {h for h, p in functions.items() if topology.ENV_STATE_MACHINE_ARN in p["Environment"]["Variables"]}
-    assert with_secret == {topology.WEBHOOK_HANDLER}
+    assert with_secret == {topology.WEBHOOK_HANDLER, topology.POLL_VENDOR_HANDLER}
     assert with_machine == {topology.START_BILLING_RUN_HANDLER}
 
 
@@ -87,6 +89,7 @@ def test_the_scheduled_functions_send_failed_asynchronous_invocations_to_a_queue
     assert {config["FunctionName"]["Ref"] for config in configs} == {
         synthesized.logical_id(stack.schedule.starter.function),
         synthesized.logical_id(stack.kpi_publisher.publisher.function),
+        *(synthesized.logical_id(poller.function.function) for poller in stack.vendor_pollers),
     }
     for config in configs:
         assert "OnFailure" in config["DestinationConfig"]

@@ -331,7 +331,7 @@ def _alarmed_queue_ids(synthesized: Synthesized, metric_name: str) -> set[str]:
 def test_every_dead_letter_queue_alarms_on_its_depth(synthesized: Synthesized) -> None:
     dead_letter_queues = _dead_letter_queue_ids(synthesized)
     assert synthesized.logical_id(synthesized.stack.kpi_publisher.dead_letter_queue) in dead_letter_queues
-    assert len(dead_letter_queues) == 2 * len(topology.WORKFLOWS) + 2
+    assert len(dead_letter_queues) == 2 * len(topology.WORKFLOWS) + 2 + len(topology.VENDOR_POLLERS)
     assert dead_letter_queues <= _alarmed_queue_ids(synthesized, "ApproximateNumberOfMessagesVisible")
 
 

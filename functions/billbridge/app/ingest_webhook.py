@@ -307,6 +307,37 @@ class IngestWebhook:
                 headers={"Retry-After": str(self._retry_after)},
             )
 
+    def accept_translated(
+        self,
+        *,
+        source: str,
+        events: Sequence[dict[str, Any]],
+        delivery_id: str,
+        raw_key: str,
+        received_at: datetime,
+    ) -> WebhookResponse:
+        """The canonical path for events a vendor adapter or a poller produced from an authentic delivery.
+
+        The delivery was verified (by the vendor's scheme) and its raw body stored by the
+        caller; from here each event is validated, claimed by `(source, id)` and published
+        exactly as a canonical delivery's events are. The response is that of a batch."""
+        claimed: list[_Candidate] = []
+        try:
+            delivery = VerifiedDelivery(webhook_id=delivery_id, timestamp=received_at)
+            candidates = [_Candidate(index=i, raw=element) for i, element in enumerate(events)]
+            for candidate in candidates:
+                self._validate_and_claim(candidate, source, delivery, raw_key, received_at, claimed)
+            self._publish(source, candidates, claimed)
+        except _DependencyFailedError as failure:
+            self._release(source, claimed)
+            return WebhookResponse(
+                status=503,
+                body={"error": f"temporarily unable to accept the delivery ({failure}); retry later"},
+                headers={"Retry-After": str(self._retry_after)},
+            )
+        outcomes = tuple(c.outcome for c in candidates if c.outcome is not None)
+        return self._respond(outcomes, is_batch=True)
+
     # --- the steps, in the contract's order ------------------------------------------------------
 
     def _handle(self, request: WebhookRequest, claimed: list[_Candidate]) -> WebhookResponse:

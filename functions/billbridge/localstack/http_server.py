@@ -1,4 +1,4 @@
-"""A local HTTP front for the webhook route: `POST /webhooks/{source}` into the local stack.
+"""A local HTTP front for the webhook routes: `POST /webhooks/{source}` (and `/{vendor}`) into the local stack.
 
 Each request runs on its own thread. On receipt, before waiting for anything,
 the signature and its timestamp are checked against the stack's webhook secrets
@@ -27,6 +27,13 @@ from billbridge.localstack.stack import LocalStack
 
 LOGGER = logging.getLogger(__name__)
 ROUTE = re.compile("^" + re.escape(topology.WEBHOOK_ROUTE).replace(re.escape("{source}"), "(?P<source>[^/?]+)") + "$")
+VENDOR_ROUTE = re.compile(
+    "^"
+    + re.escape(topology.VENDOR_WEBHOOK_ROUTE)
+    .replace(re.escape("{source}"), "(?P<source>[^/?]+)")
+    .replace(re.escape("{vendor}"), "(?P<vendor>[^/?]+)")
+    + "$"
+)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 AfterRequest = Callable[[LocalStack, int], None]
@@ -99,7 +106,7 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
-        match = ROUTE.match(path)
+        match = ROUTE.match(path) or VENDOR_ROUTE.match(path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if match is None:
@@ -114,7 +121,9 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
             return
         try:
             with server.stack.unit_of_work():
-                status, response_headers, payload = server.stack.invoke_webhook(source, headers, body)
+                status, response_headers, payload = server.stack.invoke_webhook(
+                    source, headers, body, vendor=match.groupdict().get("vendor")
+                )
                 summary = server.stack.drain()
             LOGGER.info("POST %s -> %s; drained %s", path, status, summary.as_dict()["queues"])
             errors = summary.errors

@@ -191,12 +191,21 @@ def create_bucket(s3: Any, names: LocalNames) -> None:
 
 
 def webhook_secrets_document(secrets: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
-    """The secret's JSON: every webhook source present, unknown sources rejected."""
+    """The secret's JSON: every webhook source present, unknown sources rejected.
+
+    Vendor adapters keep their keys beside them: `"{source}/{vendor}"` (webhook signing
+    keys) and `"api:{source}/{vendor}"` (API credentials), for a known source."""
     given = dict(secrets or {})
-    unknown = sorted(set(given) - set(topology.WEBHOOK_SOURCES))
+    unknown = sorted(key for key in given if _secret_source(key) not in topology.WEBHOOK_SOURCES)
     if unknown:
         raise ValueError(f"webhook secrets for unknown source(s) {unknown}; sources: {topology.WEBHOOK_SOURCES}")
-    return {source: list(given.get(source, ())) for source in topology.WEBHOOK_SOURCES}
+    document = {source: list(given.get(source, ())) for source in topology.WEBHOOK_SOURCES}
+    document.update({key: list(values) for key, values in given.items() if key not in document})
+    return document
+
+
+def _secret_source(key: str) -> str:
+    return key.removeprefix("api:").split("/", 1)[0]
 
 
 def create_secret(secretsmanager: Any, names: LocalNames, secrets: Mapping[str, Sequence[str]] | None) -> str:

@@ -52,6 +52,7 @@ MOTO_CONFIG: DefaultConfig = {
     "lambda": {"use_docker": False},
 }
 WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
+POLLER_FUNCTION_NAME = "billbridge-local-vendor-poller"
 API_STAGE = "local"
 
 Response = tuple[int, dict[str, str], bytes]
@@ -345,9 +346,20 @@ class LocalStack:
             "isBase64Encoded": encoded,
         }
 
-    def invoke_webhook(self, source: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """Call the webhook handler as API Gateway would; returns (status, headers, body bytes)."""
+    def invoke_webhook(
+        self, source: str, headers: Mapping[str, str], body: bytes, *, vendor: str | None = None
+    ) -> Response:
+        """Call the webhook handler as API Gateway would; returns (status, headers, body bytes).
+
+        With `vendor`, the route is `POST /webhooks/{source}/{vendor}` (the vendor's adapter)."""
         event = self.api_gateway_event(source, headers, body)
+        if vendor is not None:
+            path = topology.VENDOR_WEBHOOK_ROUTE.replace("{source}", source).replace("{vendor}", vendor)
+            event["path"] = path
+            event["resource"] = topology.VENDOR_WEBHOOK_ROUTE
+            event["pathParameters"] = {"source": source, "vendor": vendor}
+            event["requestContext"]["path"] = f"/{API_STAGE}{path}"
+            event["requestContext"]["resourcePath"] = topology.VENDOR_WEBHOOK_ROUTE
         handler = self.resolver.resolve(topology.WEBHOOK_HANDLER)
         response = handler(event, new_context(WEBHOOK_FUNCTION_NAME))
         if not isinstance(response, Mapping):
@@ -359,6 +371,15 @@ class LocalStack:
         raw = response.get("body") or ""
         payload = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
         return int(response.get("statusCode", 200)), response_headers, payload
+
+    def poll_vendor(self, poller: str) -> dict[str, Any]:
+        """One run of a vendor poller's scheduled function, as EventBridge Scheduler would start it.
+
+        Returns the poll report; a poll that ended with refused events or stopped early
+        raises the function's error (the deployed function's invocation would fail into its DLQ)."""
+        handler = self.resolver.resolve(topology.POLL_VENDOR_HANDLER)
+        report: dict[str, Any] = handler({"poller": poller}, new_context(POLLER_FUNCTION_NAME, timeout_seconds=300))
+        return report
 
     # -- queues ------------------------------------------------------------------------------------
 

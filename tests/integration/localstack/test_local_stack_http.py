@@ -50,7 +50,7 @@ def test_a_posted_webhook_is_answered_after_its_consumer_ran(server: LocalWebhoo
 
 def test_unknown_paths_and_methods_are_404(server: LocalWebhookServer) -> None:
     assert request(server, "POST", "/webhooks")[0] == 404
-    assert request(server, "POST", "/webhooks/psa/extra")[0] == 404
+    assert request(server, "POST", "/webhooks/psa/docusign/extra")[0] == 404  # /webhooks/{source}/{vendor} is a route
     assert request(server, "GET", "/webhooks/psa")[0] == 404
     assert request(server, "POST", "/other", b"{}")[0] == 404
     assert server.requests_handled == 0

@@ -45,14 +45,15 @@ def test_the_api_serves_the_topology_webhook_route_with_the_webhook_handler(temp
         if method["HttpMethod"] != "OPTIONS"
     }
 
-    assert set(routes) == {(topology.WEBHOOK_ROUTE, "POST")}
-    uri = json.dumps(routes[(topology.WEBHOOK_ROUTE, "POST")]["Integration"]["Uri"])
+    assert set(routes) == {(topology.WEBHOOK_ROUTE, "POST"), (topology.VENDOR_WEBHOOK_ROUTE, "POST")}
     webhook_functions = [
         logical_id
         for logical_id, props in of_type(template, "AWS::Lambda::Function").items()
         if props.get("Handler") == topology.WEBHOOK_HANDLER
     ]
-    assert len(webhook_functions) == 1 and webhook_functions[0] in uri
+    assert len(webhook_functions) == 1
+    for route in (topology.WEBHOOK_ROUTE, topology.VENDOR_WEBHOOK_ROUTE):
+        assert webhook_functions[0] in json.dumps(routes[(route, "POST")]["Integration"]["Uri"])
 
 
 def test_each_workflow_rule_queue_and_consumer_match_the_topology(template: dict[str, Any]) -> None:

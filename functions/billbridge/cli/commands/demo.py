@@ -27,10 +27,18 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="the local state it replaces (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
+    parser.add_argument(
+        "--vendors",
+        action="store_true",
+        help="the same engagement from vendor-shaped payloads: DocuSign Connect contracts, Xero webhooks "
+        "and NetSuite polling against local stand-ins of their APIs (same invoices)",
+    )
     parser.set_defaults(handler=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from billbridge.cli.main import EXIT_HUB_FAILED
     from billbridge.localstack.demo_engagement import engagement
     from billbridge.localstack.scenario_replay import (
@@ -41,22 +49,34 @@ def demo_command(args: argparse.Namespace) -> int:
     )
     from billbridge.localstack.stack import LocalStack
     from billbridge.localstack.store import default_state_path
+    from billbridge.localstack.vendor_demo import VendorWorld
 
     scenario = engagement()
     secrets = generate_webhook_secrets()
     state_path = args.state or default_state_path()
-    print(f"Billbridge demo: {scenario['name']}")
+    vendors = VendorWorld() if getattr(args, "vendors", False) else None
+    print(f"Billbridge demo: {scenario['name']}" + (" (from vendor-shaped payloads)" if vendors else ""))
     print("Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)...")
     runs: list[RunOutcome] = []
     with (
-        LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
+        vendors if vendors is not None else nullcontext(),
+        LocalStack(
+            secrets=secrets | (vendors.secrets() if vendors else {}),
+            state_file=state_path,
+            reset_state=True,
+            extra_env=vendors.environment() if vendors else None,
+        ) as stack,
         ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
     ):
         replayer.configure(scenario["config"])
         deliveries = refused = 0
         posted = 0
         for index, step in enumerate(scenario["steps"], start=1):
-            if "deliver" in step:
+            if "deliver" in step and vendors is not None and _from_clm(step["deliver"]):
+                status = vendors.deliver_contract(replayer.server.url, step["deliver"])
+                deliveries += 1
+                refused += 400 <= status < 500
+            elif "deliver" in step:
                 outcome = replayer.deliver(step["deliver"], step=index)
                 deliveries += 1
                 refused += 400 <= outcome.status < 500
@@ -64,6 +84,9 @@ def demo_command(args: argparse.Namespace) -> int:
                 run = replayer.bill(step["billing_run"]["period"], None, request_id=f"demo-step-{index}")
                 runs.append(run)
                 print(f"  billing run {step['billing_run']['period']}: {run.shown_status}")
+            elif "erp_feedback" in step and vendors is not None:
+                pay = bool(step["erp_feedback"].get("pay"))
+                posted += vendors.answer_as_erp(stack, replayer.server.url, replayer.report()["invoices"], pay=pay)
             elif "erp_feedback" in step:
                 posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
         result = ReplayResult(report={}, runs=runs)
@@ -77,6 +100,16 @@ def demo_command(args: argparse.Namespace) -> int:
         f"  {deliveries} signed webhook deliveries ({refused} refused), {len(runs)} billing runs, "
         f"{posted} ERP postings\n"
     )
+    if vendors is not None:
+        by_route: dict[str, int] = {}
+        for route, _status in vendors.deliveries:
+            by_route[route] = by_route.get(route, 0) + 1
+        print("  vendor deliveries: " + ", ".join(f"{n} to /webhooks/{r}" for r, n in sorted(by_route.items())))
+        raised = vendors.xero.requests.count(("PUT", "/api.xro/2.0/Invoices"))
+        print(
+            f"  vendor API calls: Xero {len(vendors.xero.requests)} ({raised} invoices raised by the hub), "
+            f"NetSuite {len(vendors.netsuite.requests)}\n"
+        )
     _show(report, ids)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
     for reason, count in result.dead_lettered_with_reason.items():
@@ -89,6 +122,10 @@ def demo_command(args: argparse.Namespace) -> int:
         return EXIT_HUB_FAILED
     print("Next: `billbridge contracts show SOW-GLX-2026-01`, `billbridge exceptions list`, `billbridge trace <id>`")
     return 0
+
+
+def _from_clm(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("source") == "clm"
 
 
 def _answer_as_erp(replayer: Any, *, pay: bool, step: int) -> int:

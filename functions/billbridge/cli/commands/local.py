@@ -29,8 +29,28 @@ def register(subparsers: Any) -> None:
         required=True,
         help='JSON file of webhook secrets per source: {"clm": ["whsec_..."], "psa": [...], ...}',
     )
+    _add_vendors_option(serve)
+    serve.add_argument(
+        "--poll-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the local scheduler: run every configured vendor poller this often (default 0: never)",
+    )
     _add_state_option(serve)
     serve.set_defaults(handler=serve_command)
+
+    poll = commands.add_parser("poll", help="run one poll of a vendor without webhooks (e.g. erp/netsuite)")
+    poll.add_argument("source", metavar="SOURCE", help="the poller: source/vendor (erp/netsuite) or the vendor name")
+    poll.add_argument(
+        "--secrets",
+        type=Path,
+        required=True,
+        help='JSON file of secrets, with the vendor\'s API credentials: {"api:erp/netsuite": ["<token>"], ...}',
+    )
+    _add_vendors_option(poll, required=True)
+    _add_state_option(poll)
+    poll.set_defaults(handler=poll_command)
 
     reset = commands.add_parser("reset", help="forget the saved local state")
     _add_state_option(reset)
@@ -47,6 +67,38 @@ def _add_state_option(parser: argparse.ArgumentParser) -> None:
         help="the local state, an SQLite database several processes share "
         "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
+
+
+def _add_vendors_option(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    parser.add_argument(
+        "--vendors",
+        type=Path,
+        required=required,
+        default=None,
+        help='JSON file of the vendor adapters\' configuration: {"erp/netsuite": {"api_base_url": ...}, ...} '
+        "(docs/adapters.md)",
+    )
+
+
+def _vendor_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The functions' environment for the vendor adapters (the file's JSON, checked first)."""
+    if getattr(args, "vendors", None) is None:
+        return {}
+    from billbridge.adapters.vendors.vendor_registry import read_configuration
+
+    text = Path(args.vendors).read_text(encoding="utf-8")
+    read_configuration(text)
+    return {topology.ENV_VENDOR_ADAPTERS: text}
+
+
+def _poller_name(text: str) -> str:
+    if "/" in text:
+        return text
+    matches = [p.name for p in topology.VENDOR_POLLERS if p.vendor == text or p.source == text]
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in topology.VENDOR_POLLERS)
+        raise ValueError(f"{text!r} names no single poller; pollers: {known}")
+    return matches[0]
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -86,7 +138,12 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     state = _state_path(args)
     try:
-        stack = LocalStack(secrets=secrets, state_file=state)
+        vendor_env = _vendor_environment(args)
+    except (OSError, ValueError) as error:
+        print(f"billbridge local serve: cannot read the vendor configuration: {error}", file=sys.stderr)
+        return 2
+    try:
+        stack = LocalStack(secrets=secrets, state_file=state, extra_env=vendor_env)
         stack.__enter__()
     except (DefinitionUnavailableError, LocalStateError, ValueError) as error:
         print(f"billbridge local serve: {error}", file=sys.stderr)
@@ -101,13 +158,19 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"billbridge local stack ready in {stack.started_in_seconds:.1f} s", flush=True)
     print(f"listening on {server.url}{topology.WEBHOOK_ROUTE}", flush=True)
     print(f"sources: {', '.join(topology.WEBHOOK_SOURCES)}", flush=True)
+    if vendor_env:
+        configured = sorted(json.loads(vendor_env[topology.ENV_VENDOR_ADAPTERS]))
+        print(f"vendors: {', '.join(configured)} (POST /webhooks/{{source}}/{{vendor}}; docs/adapters.md)", flush=True)
     print(f"state: {state} (each request committed before its response)", flush=True)
+    scheduler = _start_local_scheduler(stack, args.poll_every) if args.poll_every > 0 and vendor_env else None
     try:
         server.serve_forever(poll_interval=0.1)
     except KeyboardInterrupt:
         print("shutting down", flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
+        if scheduler is not None:
+            scheduler.set()
         server.server_close()
         stack.__exit__(None, None, None)
     return 0
@@ -119,4 +182,64 @@ def reset_command(args: argparse.Namespace) -> int:
     for path in removed:
         path.unlink()
     print(f"removed {state}" if removed else f"no local state at {state}")
+    return 0
+
+
+def _start_local_scheduler(stack: Any, every_seconds: float) -> Any:
+    """The local stand-in for EventBridge Scheduler: every poller, every `every_seconds`, one at a time."""
+    import threading
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every_seconds):
+            for poller in topology.VENDOR_POLLERS:
+                try:
+                    with stack.unit_of_work():
+                        report = stack.poll_vendor(poller.name)
+                        stack.drain()
+                    print(
+                        f"poll {poller.name}: {report['accepted']} accepted, {report['duplicates']} duplicates",
+                        flush=True,
+                    )
+                except Exception as error:  # one failed poll must not stop the scheduler
+                    print(f"poll {poller.name} failed: {error}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=run, name="billbridge-local-scheduler", daemon=True).start()
+    print(f"scheduler: {', '.join(p.name for p in topology.VENDOR_POLLERS)} every {every_seconds:g} s", flush=True)
+    return stop
+
+
+def poll_command(args: argparse.Namespace) -> int:
+    from billbridge.localstack.definition import DefinitionUnavailableError
+    from billbridge.localstack.stack import LocalStack
+    from billbridge.localstack.store import LocalStateError
+
+    try:
+        name = _poller_name(args.source)
+        secrets = read_secrets(args.secrets)
+        vendor_env = _vendor_environment(args)
+    except (OSError, ValueError) as error:
+        print(f"billbridge local poll: {error}", file=sys.stderr)
+        return 2
+    try:
+        with (
+            LocalStack(secrets=secrets, state_file=_state_path(args), extra_env=vendor_env, lazy_billing=True) as stack,
+            stack.unit_of_work(),
+        ):
+            try:
+                report = stack.poll_vendor(name)
+                failure = None
+            except Exception as error:
+                report, failure = None, error
+            summary = stack.drain()
+    except (DefinitionUnavailableError, LocalStateError, ValueError) as error:
+        print(f"billbridge local poll: {error}", file=sys.stderr)
+        return 2
+    if failure is not None:
+        print(f"billbridge local poll {name}: {failure}", file=sys.stderr)
+        return 1
+    assert report is not None
+    print(json.dumps(report, indent=2))
+    print(f"drained: {summary.as_dict()['queues']}", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""`POST /webhooks/{source}` behind an API Gateway REST proxy integration.
+"""`POST /webhooks/{source}` (and `/webhooks/{source}/{vendor}`) behind an API Gateway REST proxy integration.
 
 Thin: turn the proxy event into a WebhookRequest (raw body bytes, base64 or
 not), call IngestWebhook, map its response to the proxy response, log with the
@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from billbridge.observability import count, logger, metrics
 
 if TYPE_CHECKING:
+    from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
     from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest, WebhookResponse
 
-_ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)/?$")
+_ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)(?:/(?P<vendor>[^/]+))?/?$")
 DEFERRED_RETRY_AFTER_SECONDS = "30"
 MAX_LOGGED_OUTCOMES = 100
 
@@ -31,8 +32,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_api_event(event, context)
 
 
-def handle_api_event(event: Any, context: Any, use_case: IngestWebhook | None = None) -> dict[str, Any]:
-    """The handler, with the use case replaceable (tests pass one built on fakes)."""
+def handle_api_event(
+    event: Any,
+    context: Any,
+    use_case: IngestWebhook | None = None,
+    vendor_use_case: IngestVendorWebhook | None = None,
+) -> dict[str, Any]:
+    """The handler, with the use cases replaceable (tests pass ones built on fakes)."""
     try:
         request_or_error = _webhook_request(event)
     except Exception:  # a proxy event we cannot read is the caller's problem, never a 5xx
@@ -44,8 +50,12 @@ def handle_api_event(event: Any, context: Any, use_case: IngestWebhook | None = 
         return request_or_error
     request = request_or_error
 
+    vendor = _vendor(event)
     try:
-        ingest = use_case if use_case is not None else _default_use_case()
+        if vendor is not None:
+            ingest: Any = vendor_use_case if vendor_use_case is not None else _default_vendor_use_case()
+        else:
+            ingest = use_case if use_case is not None else _default_use_case()
     except Exception:
         logger().exception("the webhook use case could not be built (configuration)")
         count("WebhooksDeferred")
@@ -60,7 +70,7 @@ def handle_api_event(event: Any, context: Any, use_case: IngestWebhook | None = 
     request_id = getattr(context, "aws_request_id", None)
     with log.append_context_keys(webhook_source=request.source, api_request_id=request_id):
         try:
-            response = ingest.handle(request)
+            response = ingest.handle(request if vendor is None else _vendor_delivery(request, vendor))
         except Exception:
             log.exception("webhook handling failed unexpectedly")
             count("WebhooksFailed")
@@ -77,6 +87,29 @@ def _default_use_case() -> IngestWebhook:
     return build_ingest_webhook()
 
 
+def _default_vendor_use_case() -> IngestVendorWebhook:
+    from billbridge.bootstrap_vendors import build_ingest_vendor_webhook
+
+    return build_ingest_vendor_webhook()
+
+
+def _vendor(event: Any) -> str | None:
+    """The `{vendor}` of `POST /webhooks/{source}/{vendor}`, or None on the canonical route."""
+    if not isinstance(event, dict):
+        return None
+    vendor = (event.get("pathParameters") or {}).get("vendor")
+    if vendor is None:
+        match = _ROUTE.match(str(event.get("path") or ""))
+        vendor = match.group("vendor") if match else None
+    return str(vendor) if vendor else None
+
+
+def _vendor_delivery(request: WebhookRequest, vendor: str) -> Any:
+    from billbridge.app.vendor_adapters import VendorDelivery
+
+    return VendorDelivery(source=request.source, vendor=vendor, headers=request.headers, body=request.body)
+
+
 def _webhook_request(event: Any) -> WebhookRequest | dict[str, Any]:
     if not isinstance(event, dict):
         return _proxy_response(400, {"error": "unreadable request"})
@@ -86,7 +119,9 @@ def _webhook_request(event: Any) -> WebhookRequest | dict[str, Any]:
         match = _ROUTE.match(str(event.get("path") or ""))
         source = match.group("source") if match else None
     if source is None:
-        return _proxy_response(404, {"error": "no such route; deliveries go to POST /webhooks/{source}"})
+        return _proxy_response(
+            404, {"error": "no such route; deliveries go to POST /webhooks/{source} or /webhooks/{source}/{vendor}"}
+        )
     if method != "POST":
         return _proxy_response(405, {"error": f"{method or 'this method'} is not allowed"}, {"Allow": "POST"})
 
@@ -159,6 +194,8 @@ def _flush_metrics() -> None:
 
 
 def _proxy_response(status: int, body: dict[str, Any], headers: Any = None) -> dict[str, Any]:
+    if not body and status < 300:  # a vendor that wants no body on success (Xero)
+        return {"statusCode": status, "headers": dict(headers or {}), "body": "", "isBase64Encoded": False}
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **dict(headers or {})},

@@ -18,6 +18,9 @@ VENDOR_WEBHOOK_ROUTE = "/webhooks/{source}/{vendor}"
 """A vendor's own webhook format for a source, translated by its adapter (docs/adapters.md)."""
 VENDOR_WEBHOOKS: tuple[tuple[str, str], ...] = (("clm", "docusign"), ("erp", "xero"))
 """(source, vendor) pairs with a webhook adapter."""
+VENDOR_SIGNATURE_HEADERS: tuple[str, ...] = ("x-docusign-signature-1", "x-xero-signature")
+"""The headers the webhook vendors sign with (DocuSign Connect HMAC, Xero webhooks): a request
+with none of them, and without the Standard Webhooks headers, cannot be a signed delivery."""
 
 INGEST_EVENT_SOURCE = "billbridge.ingest"
 """Source of the canonical events the webhook receiver puts on the bus."""

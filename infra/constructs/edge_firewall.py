@@ -3,8 +3,10 @@
 Rules, cheapest refusal first:
 1. `RefuseUnsignedDeliveries`: a request without the three Standard Webhooks
    headers (`webhook-id`, `webhook-timestamp`, a `webhook-signature` holding a
-   `v1,` signature) is answered 401 by WAF itself: it never reaches API
-   Gateway's throttle, the function, or the bill for either.
+   `v1,` signature), and without any vendor's signature header either
+   (`X-DocuSign-Signature-1`, `x-xero-signature`: the vendor routes
+   `/webhooks/{source}/{vendor}`), is answered 401 by WAF itself: it never
+   reaches API Gateway's throttle, the function, or the bill for either.
 2. `LimitPerSource`: a rate limit per request path, i.e. per
    `/webhooks/{source}`: a flood on one source's route cannot spend the
    others' share of the stage throttle.
@@ -17,6 +19,7 @@ only refuses what cannot possibly be a signed delivery.
 from __future__ import annotations
 
 from aws_cdk import aws_wafv2 as wafv2
+from billbridge import topology
 from constructs import Construct
 
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -66,12 +69,20 @@ class EdgeFirewall(Construct):
         for name, limit in (("per source", rate_limit_per_source), ("per address", rate_limit_per_address)):
             if not 10 <= limit <= 2_000_000_000:
                 raise ValueError(f"the WAF rate limit {name} must be 10..2,000,000,000 requests per 5 minutes")
-        signed = wafv2.CfnWebACL.StatementProperty(
+        standard_webhooks_signed = wafv2.CfnWebACL.StatementProperty(
             and_statement=wafv2.CfnWebACL.AndStatementProperty(
                 statements=[
                     _header_present("webhook-id"),
                     _header_present("webhook-timestamp"),
                     _header_present("webhook-signature", starts_with="v1,"),
+                ]
+            )
+        )
+        signed = wafv2.CfnWebACL.StatementProperty(
+            or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                statements=[
+                    standard_webhooks_signed,
+                    *(_header_present(header) for header in topology.VENDOR_SIGNATURE_HEADERS),
                 ]
             )
         )

@@ -76,6 +76,7 @@ def sync_contract() -> SyncContract:
         psa=connector(),
         erp=connector(),
         personal_data=vault if isinstance(vault, KmsFieldEncryption) else None,
+        master=ledger(),
     )
 
 
@@ -125,7 +126,7 @@ def conclude_run() -> ConcludeRun:
 def compose_invoice() -> ComposeInvoice:
     from billbridge.app.run_billing import ComposeInvoice
 
-    return ComposeInvoice(ledger(), publisher())
+    return ComposeInvoice(ledger(), publisher(), master=ledger())
 
 
 def post_invoice() -> PostInvoice:

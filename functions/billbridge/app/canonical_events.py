@@ -340,6 +340,88 @@ class PaymentAppliedData(_DataModel):
     paid_on: IsoDate
 
 
+# --- customer master (erp or crm) ----------------------------------------------------------------
+
+
+class AddressData(_DataModel):
+    line1: Text = ""
+    city: Text = ""
+    postal_code: Text = ""
+    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    """ISO 3166-1 alpha-2."""
+
+
+class TaxExemptionData(_DataModel):
+    certificate_id: Identifier
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
+    """Last day of validity, inclusive; absent: open-ended."""
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> TaxExemptionData:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise PydanticCustomError("date_order", "valid_to must not be before valid_from")
+        return self
+
+
+class TaxProfileData(_DataModel):
+    jurisdiction: Identifier
+    exemption: TaxExemptionData | None = None
+
+
+class ErpCustomerIdData(_DataModel):
+    erp_instance: Identifier
+    customer_id: Identifier
+
+
+class PaymentTermsData(_DataModel):
+    net_days: Annotated[StrictInt, Field(ge=0, le=365)]
+
+
+class CustomerUpsertedData(_DataModel):
+    """`customer.upserted`: the full customer at a version (account, addresses, tax, currency, ids)."""
+
+    customer_id: Identifier
+    version: Version
+    effective_date: IsoDate
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=512)]
+    status: Literal["active", "inactive"]
+    parent_customer_id: Identifier | None = None
+    bill_to: AddressData
+    ship_to: AddressData | None = None
+    tax_profile: TaxProfileData
+    currency: CurrencyCode
+    """The customer's invoicing currency."""
+    additional_currencies: tuple[CurrencyCode, ...] = ()
+    """Further currencies the customer accepts invoices in."""
+    payment_terms: PaymentTermsData
+    erp_customer_ids: tuple[ErpCustomerIdData, ...] = ()
+    crm_account_id: Identifier | None = None
+    psa_client_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CustomerUpsertedData:
+        if self.parent_customer_id == self.customer_id:
+            raise PydanticCustomError("parent", "parent_customer_id must name another customer")
+        instances = [i.erp_instance for i in self.erp_customer_ids]
+        if len(set(instances)) != len(instances):
+            raise PydanticCustomError("duplicate", "erp_customer_ids: one id per erp_instance")
+        return self
+
+
+class LegalEntityUpsertedData(_DataModel):
+    """`legal_entity.upserted`: one of the firm's own legal entities at a version."""
+
+    legal_entity: Identifier
+    version: Version
+    effective_date: IsoDate
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=512)]
+    erp_instance: Identifier
+    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    functional_currency: CurrencyCode
+    status: Literal["active", "inactive"] = "active"
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -352,6 +434,8 @@ EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "invoice.posted": InvoicePostedData,
         "invoice.rejected": InvoiceRejectedData,
         "payment.applied": PaymentAppliedData,
+        "customer.upserted": CustomerUpsertedData,
+        "legal_entity.upserted": LegalEntityUpsertedData,
     }
 )
 
@@ -365,6 +449,8 @@ EventData = (
     | InvoicePostedData
     | InvoiceRejectedData
     | PaymentAppliedData
+    | CustomerUpsertedData
+    | LegalEntityUpsertedData
 )
 
 # --- envelope ----------------------------------------------------------------------------------

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
+from billbridge.app.customer_master import MasterDataStore, master_facts
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher, TransientConnectorError
 from billbridge.domain.billing_run import Period, compose_invoice
 from billbridge.domain.book_draft import RuleContext
+from billbridge.domain.customer_master import MasterFacts
 from billbridge.domain.invoice_feedback import mark_invoice_submitted, record_billing_failure
-from billbridge.domain.model import BookUpdate, ContractBook, Invoice, InvoiceStatus
+from billbridge.domain.model import BillingConfig, BookUpdate, ContractBook, Invoice, InvoiceStatus
 
 
 class TransientError(Exception):
@@ -257,14 +259,19 @@ class ConcludeRun:
 class ComposeInvoice:
     ledger: Ledger
     publisher: EventPublisher
+    master: MasterDataStore | None = None
+    """Customer master data, read only where the configuration enforces it."""
 
     def handle(self, *, contract_id: str, period: str, run_id: str, correlation_id: str) -> dict[str, Any]:
         config = self.ledger.load_config()
         context = RuleContext(correlation_id=correlation_id, source_ref=f"billing-run:{run_id}")
+        facts = self._master_facts(config, contract_id)
         update = apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: compose_invoice(book, period=period, config=config, run_id=run_id, context=context).update,
+            lambda book: (
+                compose_invoice(book, period=period, config=config, run_id=run_id, context=context, master=facts).update
+            ),
             self.publisher,
         )
         pending = unsubmitted_invoices(update.book)
@@ -274,6 +281,16 @@ class ComposeInvoice:
             "run_id": run_id,
             "proposal_id": pending[0].proposal_id if pending else None,
         }
+
+    def _master_facts(self, config: BillingConfig, contract_id: str) -> MasterFacts | None:
+        if self.master is None or not config.customer_master.enforced:
+            return None
+        latest = self.ledger.load(contract_id).book.latest_version
+        if latest is None:
+            return None
+        return master_facts(
+            self.master, config.customer_master, customer_id=latest.customer_id, legal_entity=latest.legal_entity
+        )
 
 
 def unsubmitted_invoices(book: ContractBook) -> list[Invoice]:
@@ -367,4 +384,9 @@ def invoice_payload(invoice: Invoice) -> dict[str, Any]:
         "subtotal": str(invoice.subtotal),
         "tax": str(invoice.tax),
         "total": str(invoice.total),
+        **(
+            {"tax_exemption_certificate": invoice.tax_exemption_certificate}
+            if invoice.tax_exemption_certificate
+            else {}
+        ),
     }

@@ -18,11 +18,12 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from billbridge.adapters.connectors.event_connector import EventBusConnector
 from billbridge.app.billing_requests import execution_name
 from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event
+from billbridge.app.customer_master import MasterDataStore
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import MAX_EVENT_BYTES, canonical_digest
 from billbridge.app.ledger import Ledger
@@ -32,7 +33,7 @@ from billbridge.app.record_feedback import RecordFeedback
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, RecordBillingFailure, SelectContracts
 from billbridge.app.sync_contract import SyncContract
 from billbridge.entrypoints.queues.sqs_consumer import PERMANENT_ERRORS
-from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES
+from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
 
 SCENARIO_REQUEST_PREFIX = "replay"
 """The full-stack replay names billing runs `replay-step-N`: the same names give the same run ids."""
@@ -94,11 +95,12 @@ class BulkHub:
         self.ledger = ledger
         self.publisher = CountingPublisher()
         connector = EventBusConnector(self.publisher)
-        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector)
+        master = cast(MasterDataStore, ledger) if hasattr(ledger, "master_versions") else None
+        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector, master=master)
         self.record_actuals = RecordActuals(ledger, self.publisher)
         self.record_feedback = RecordFeedback(ledger, self.publisher)
         self.select_contracts = SelectContracts(ledger)
-        self.compose_invoice = ComposeInvoice(ledger, self.publisher)
+        self.compose_invoice = ComposeInvoice(ledger, self.publisher, master=master)
         self.post_invoice = PostInvoice(ledger, self.publisher, connector)
         self.record_failure = RecordBillingFailure(ledger, self.publisher)
         self.dead_letters: list[DeadLetter] = []
@@ -112,7 +114,7 @@ class BulkHub:
     def consume(self, event: IngestedEvent, *, where: str = "") -> bool:
         """What the event's queue consumer does; False if it was dead-lettered."""
         try:
-            if event.event_type in CONTRACT_EVENT_TYPES:
+            if event.event_type in CONTRACT_EVENT_TYPES + CUSTOMER_EVENT_TYPES:
                 self.sync_contract.handle(event)
             elif event.event_type in ACTUALS_EVENT_TYPES:
                 self.record_actuals.handle(event)

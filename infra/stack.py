@@ -57,6 +57,9 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_EVENT_BUS: bus.event_bus_name,
                 topology.ENV_CONNECTOR_MODE: "event",
                 ENV_AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+                # Set only when configured, so a default deployment's functions are unchanged.
+                **({topology.ENV_SYSTEMS_OF_RECORD: config.systems_of_record} if config.systems_of_record else {}),
+                **({topology.ENV_ROLLOUT: config.rollout} if config.rollout else {}),
             },
         )
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from billbridge.app.ports import Connector, EventPublisher
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
+    from billbridge.app.rollout import Rollout
     from billbridge.app.run_billing import (
         ComposeInvoice,
         ConcludeBatch,
@@ -65,6 +66,12 @@ def connector() -> Connector:
     return EventBusConnector(publisher())
 
 
+def rollout() -> Rollout:
+    from billbridge.app.rollout import Rollout
+
+    return Rollout.parse(hub_settings().rollout)
+
+
 def sync_contract() -> SyncContract:
     from billbridge.adapters.field_encryption import KmsFieldEncryption, field_encryption_from_environment
     from billbridge.app.sync_contract import SyncContract
@@ -77,6 +84,7 @@ def sync_contract() -> SyncContract:
         erp=connector(),
         personal_data=vault if isinstance(vault, KmsFieldEncryption) else None,
         master=ledger(),
+        rollout=rollout(),
     )
 
 
@@ -132,7 +140,7 @@ def compose_invoice() -> ComposeInvoice:
 def post_invoice() -> PostInvoice:
     from billbridge.app.run_billing import PostInvoice
 
-    return PostInvoice(ledger(), publisher(), connector())
+    return PostInvoice(ledger(), publisher(), connector(), rollout=rollout())
 
 
 def record_billing_failure() -> RecordBillingFailure:

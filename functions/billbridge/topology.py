@@ -181,6 +181,8 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
+ENV_ROLLOUT = "ROLLOUT"
+"""JSON object of phased-rollout switches (cdk.json context `billbridge:rollout`)."""
 ENV_SYSTEMS_OF_RECORD = "SYSTEMS_OF_RECORD"
 """JSON object domain -> source (cdk.json context `billbridge:systems_of_record`)."""
 

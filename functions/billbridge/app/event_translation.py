@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billbridge.domain.customer_master import (
+    DEFAULT_GRACE_DAYS,
     Address,
     CustomerVersion,
     LegalEntityVersion,
@@ -260,7 +261,7 @@ def master_policy_from(data: Any) -> MasterPolicy:
     if not isinstance(data, Mapping):
         raise UntranslatableEventError("customer_master: must be an object")
     enforced = data.get("enforced", False)
-    grace = data.get("grace_days", MasterPolicy.grace_days)
+    grace = data.get("grace_days", DEFAULT_GRACE_DAYS)
     if not isinstance(enforced, bool):
         raise UntranslatableEventError("customer_master.enforced: must be true or false")
     if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from billbridge.app.customer_master import MasterDataStore, master_facts
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher, TransientConnectorError
+from billbridge.app.rollout import BILLING_WORKFLOW, SHADOW_REFERENCE, Rollout
 from billbridge.domain.billing_run import Period, compose_invoice
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.customer_master import MasterFacts
@@ -309,13 +310,29 @@ class PostInvoice:
     ledger: Ledger
     publisher: EventPublisher
     erp: Connector
+    rollout: Rollout = field(default_factory=Rollout)
+    """In `shadow` (workflow `actuals`) proposals are recorded as not posted and never sent."""
 
     def handle(self, *, contract_id: str, correlation_id: str) -> list[str]:
         """Post every proposed invoice of the contract not yet accepted by the ERP
         connector; the proposal id is the idempotency key, so a retried post
         cannot create a second invoice."""
         posted = []
+        shadow = self.rollout.mode_for(BILLING_WORKFLOW) == "shadow"
         for invoice in unsubmitted_invoices(self.ledger.load(contract_id).book):
+            if shadow:
+                # Settled as "not posted" for good: switching the workflow on later
+                # does not send the parallel period's proposals to the ERP.
+                context = RuleContext(correlation_id=invoice.correlation_id or correlation_id, source_ref="rollout")
+                apply_to_book(
+                    self.ledger,
+                    contract_id,
+                    partial(
+                        _mark_submitted, proposal_id=invoice.proposal_id, reference=SHADOW_REFERENCE, context=context
+                    ),
+                    self.publisher,
+                )
+                continue
             try:
                 receipt = self.erp.send(
                     ConnectorCommand(

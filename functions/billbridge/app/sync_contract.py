@@ -8,7 +8,7 @@ downstream upserts wait until the customer arrives (docs/decisions/0009-customer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from billbridge import topology
 from billbridge.app.customer_master import (
@@ -22,6 +22,7 @@ from billbridge.app.event_translation import IngestedEvent, contract_version_fro
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.personal_data_in_transit import PersonalDataVault, open_contract_data
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher
+from billbridge.app.rollout import Rollout
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.contract_changes import apply_contract_version, apply_termination
 from billbridge.domain.customer_master import latest_of
@@ -38,6 +39,8 @@ class SyncContract:
     """Opens the billing contact sealed at the webhook edge (deployed stacks)."""
     master: MasterDataStore | None = None
     """Customer and legal-entity master data (None: customer master events are refused)."""
+    rollout: Rollout = field(default_factory=Rollout)
+    """In `shadow` the contract is recorded but no downstream upsert is sent."""
 
     def handle(self, event: IngestedEvent) -> BookUpdate | MasterUpdate:
         if event.event_type in topology.CUSTOMER_EVENT_TYPES:
@@ -70,6 +73,11 @@ class SyncContract:
                     {"clm_contract_id": version.contract_id, "master_status": "pending_customer"},
                 )
                 return update
+            if self.rollout.mode_for("contracts", event.source) == "shadow":
+                self.ledger.record_mapping(
+                    version.contract_id, {"clm_contract_id": version.contract_id, "rollout": "shadow"}
+                )
+                return update
             # Re-sent on every delivery of the latest version: the idempotency key
             # makes a repeat harmless, and a crash between save and send is healed.
             self._upsert_downstream(version, event.correlation_id)
@@ -83,7 +91,7 @@ class SyncContract:
     def release_contract(self, contract_id: str, correlation_id: str) -> None:
         """The contract's customer arrived: send the upserts that waited for it."""
         latest = self.ledger.load(contract_id).book.latest_version
-        if latest is not None:
+        if latest is not None and self.rollout.mode_for("contracts", "clm") != "shadow":
             self._upsert_downstream(latest, correlation_id)
 
     def _upsert_downstream(self, version: ContractVersion, correlation_id: str) -> None:

@@ -137,13 +137,16 @@ def classify_version(versions: Mapping[int, V], incoming: V) -> MasterChange:
 # --- validation of a contract against the master --------------------------------
 
 
+DEFAULT_GRACE_DAYS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class MasterPolicy:
     """How a deployment uses the customer master (the billing configuration's `customer_master`)."""
 
     enforced: bool = False
     """Off: contracts are billed on their own terms, as before the master existed."""
-    grace_days: int = 30
+    grace_days: int = DEFAULT_GRACE_DAYS
     """A contract whose customer is unknown stays pending this many days after its start."""
 
     def __post_init__(self) -> None:

@@ -453,6 +453,111 @@ EventData = (
     | LegalEntityUpsertedData
 )
 
+# --- schema versions -----------------------------------------------------------------------------
+
+
+def schema_uri(event_type: str, version: int) -> str:
+    """The `dataschema` of an event type's data at a version: `urn:billbridge:events:<type>:v<n>`."""
+    return f"urn:billbridge:events:{event_type}:v{version}"
+
+
+class MoneyData(_DataModel):
+    """A money amount with its currency, as CLM v2 payloads carry them."""
+
+    amount: NonNegativeMoney
+    currency: CurrencyCode
+
+
+class RateCardLineDataV2(_DataModel):
+    role: Identifier | None = None
+    resource_id: Identifier | None = None
+    rate: MoneyData
+
+    @model_validator(mode="after")
+    def _role_or_resource(self) -> RateCardLineDataV2:
+        if self.role is None and self.resource_id is None:
+            raise PydanticCustomError("rate_card_line", "a rate card line needs a role or a resource_id")
+        return self
+
+
+class ContractSnapshotDataV2(ContractSnapshotData):
+    """`contract.approved` v2: each rate card line's `rate` is a money object
+    `{"amount": "150.00", "currency": "USD"}` (a CLM whose rate cards carry a
+    currency per line). The hub bills a contract in one currency: every line's
+    currency must be the contract's `currency`."""
+
+    rate_card: tuple[RateCardLineDataV2, ...]  # type: ignore[assignment]  # the v2 shape of the same field
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> ContractSnapshotDataV2:
+        for index, line in enumerate(self.rate_card):
+            if line.rate.currency != self.currency:
+                raise PydanticCustomError(
+                    "line_currency",
+                    "rate_card[{index}].rate.currency is {line} but the contract bills in {currency}",
+                    {"index": index, "line": line.rate.currency, "currency": self.currency},
+                )
+        return self
+
+
+def _contract_v2_to_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    upcast = dict(data)
+    upcast["rate_card"] = [
+        {**{k: v for k, v in line.items() if k != "rate"}, "rate": line["rate"]["amount"]}
+        for line in data.get("rate_card") or ()
+    ]
+    return upcast
+
+
+SCHEMA_VERSIONS: Mapping[str, Mapping[int, type[BaseModel]]] = MappingProxyType(
+    {
+        event_type: MappingProxyType(
+            {1: model, 2: ContractSnapshotDataV2} if event_type == "contract.approved" else {1: model}
+        )
+        for event_type, model in EVENT_DATA_MODELS.items()
+    }
+)
+"""The data versions accepted per event type (docs/spec/events.md, "Schema versions")."""
+CURRENT_SCHEMA_VERSION: Mapping[str, int] = MappingProxyType({event_type: 1 for event_type in EVENT_DATA_MODELS})
+"""The version an event without `dataschema` is read as, and the one consumers receive."""
+UPCASTERS: Mapping[tuple[str, int], Any] = MappingProxyType({("contract.approved", 2): _contract_v2_to_v1})
+"""(type, version) -> a function turning that version's data into the current version's."""
+
+
+def schema_version_of(event_type: str, dataschema: str | None) -> int:
+    """The version `dataschema` names for `event_type` (the current one when absent).
+
+    Raises InvalidEventError naming the supported schemas for anything else."""
+    versions = SCHEMA_VERSIONS.get(event_type, {})
+    if dataschema is None:
+        return CURRENT_SCHEMA_VERSION.get(event_type, 1)
+    for version in versions:
+        if dataschema == schema_uri(event_type, version):
+            return version
+    supported = ", ".join(schema_uri(event_type, v) for v in sorted(versions)) or "none"
+    raise InvalidEventError(
+        f"{dataschema[:120]!r} is not a supported schema of {event_type}; supported: {supported}", field="dataschema"
+    )
+
+
+def upcast_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A validated event with its data in the current version of its type (the
+    same event when it already is); `dataschema` then names the current version
+    and `upcastfrom` the version received."""
+    event_type = str(event.get("type"))
+    version = schema_version_of(event_type, event.get("dataschema"))
+    current = CURRENT_SCHEMA_VERSION.get(event_type, 1)
+    if version == current:
+        return dict(event)
+    upcaster = UPCASTERS[(event_type, version)]
+    return {
+        **event,
+        "data": upcaster(event["data"]),
+        "dataschema": schema_uri(event_type, current),
+        "upcastfrom": event["dataschema"],
+    }
+
+
 # --- envelope ----------------------------------------------------------------------------------
 
 JsonMediaType = Annotated[str, StringConstraints(strict=True, pattern=r"^application/([\w.+-]+\+)?json")]
@@ -537,9 +642,14 @@ def invalid_event_from(error: ValidationError, *, prefix: str = "") -> InvalidEv
     return InvalidEventError(message, field=path)
 
 
-def parse_event_data(event_type: str, data: object) -> EventData:
-    """Validate the `data` of an event of `event_type`; raises InvalidEventError (paths under `data`)."""
-    model = EVENT_DATA_MODELS.get(event_type)
+def parse_event_data(event_type: str, data: object, *, schema_version: int | None = None) -> EventData:
+    """Validate the `data` of an event of `event_type` (at `schema_version`, default the current one);
+    raises InvalidEventError (paths under `data`)."""
+    model = (
+        EVENT_DATA_MODELS.get(event_type)
+        if schema_version is None
+        else SCHEMA_VERSIONS.get(event_type, {}).get(schema_version)
+    )
     if model is None:
         raise InvalidEventError(
             f"unknown event type {event_type[:64]!r}; known: {', '.join(EVENT_DATA_MODELS)}", field="type"
@@ -575,5 +685,5 @@ def parse_cloud_event(obj: object, *, expected_source: str) -> CloudEvent:
             f"{event.type[:64]!r} is not an event type of source {expected_source!r} (known: {known})",
             field="type",
         )
-    parse_event_data(event.type, event.data)
+    parse_event_data(event.type, event.data, schema_version=schema_version_of(event.type, event.dataschema))
     return event

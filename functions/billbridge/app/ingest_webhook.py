@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from billbridge import topology
-from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event
+from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event, upcast_event
 from billbridge.app.personal_data_in_transit import PersonalDataVault, seal_contract_event
 from billbridge.app.ports import (
     ClaimOutcome,
@@ -435,7 +435,12 @@ class IngestWebhook:
         else:
             claimed.append(candidate)
             candidate.outbound = self._outbound(
-                event, seal_contract_event(raw, self._personal_data), correlation_id, delivery, raw_key, received_at
+                event,
+                seal_contract_event(upcast_event(raw), self._personal_data),
+                correlation_id,
+                delivery,
+                raw_key,
+                received_at,
             )
             candidate.outcome = EventOutcome(
                 index=candidate.index,

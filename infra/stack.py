@@ -146,6 +146,7 @@ class BillbridgeStack(cdk.Stack):
             },
             extra_alarms=[self.schedule.dead_letter_alarm, self.kpi_publisher.dead_letter_alarm],
             alarm_email=config.alarm_email,
+            rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
         )
         self._add_outputs()
 
@@ -227,3 +228,18 @@ class BillbridgeStack(cdk.Stack):
             outputs[f"{prefix}DeliveryDeadLetterQueueUrl"] = consumer.delivery_dead_letter_queue.queue_url
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)
+
+
+def rollout_markdown(rollout: str, systems_of_record: str) -> str:
+    """The dashboard's text of the phased-rollout switches and the systems of record
+    (validated here, so a malformed configuration fails the synth, not a function)."""
+    from billbridge.app.rollout import Rollout
+    from billbridge.app.system_of_record import SystemsOfRecord
+
+    document = Rollout.parse(rollout).document()
+    owners = SystemsOfRecord.parse(systems_of_record).document()
+    lines = ["## Phased rollout", "", "| switch | mode |", "|---|---|"]
+    lines += [f"| workflow `{name}` | **{mode}** |" for name, mode in document["workflows"].items()]
+    lines += [f"| source `{name}` | **{mode}** |" for name, mode in document["sources"].items()]
+    lines += ["", "Systems of record: " + ", ".join(f"{domain} = `{source}`" for domain, source in owners.items())]
+    return "\n".join(lines)

@@ -3,6 +3,8 @@
 - `MASTER#{kind}#{key}` / `V#{version:010d}`: one version of a master record
   (the event's data as JSON), put on condition `attribute_not_exists(pk)`, so a
   version is written once whatever the deliveries;
+- `MASTERS#{kind}` / `{key}`: the index of the records of a kind (one
+  partition: listing keys is a query, never a table scan);
 - `PENDING#{customer}` / `{contract}`: a contract waiting for its customer.
 """
 
@@ -15,6 +17,7 @@ from billbridge.adapters.dynamo_table import DynamoTable
 
 MASTER_PREFIX = "MASTER#"
 PENDING_PREFIX = "PENDING#"
+INDEX_PREFIX = "MASTERS#"
 VERSION_PREFIX = "V#"
 
 
@@ -50,12 +53,15 @@ class DynamoMasterData:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
+        # Written after the version (and again by any retry): a listed key always has a version.
+        self._table.client.put_item(
+            TableName=self._table.table_name,
+            Item={"pk": {"S": f"{INDEX_PREFIX}{kind}"}, "sk": {"S": key}},
+        )
         return True
 
     def master_keys(self, kind: str) -> list[str]:
-        prefix = f"{MASTER_PREFIX}{kind}#"
-        keys = {item["pk"]["S"][len(prefix) :] for item in self._table.scan_prefix(prefix, keys_only=True)}
-        return sorted(keys)
+        return sorted(item["sk"]["S"] for item in self._table.query_pk(f"{INDEX_PREFIX}{kind}"))
 
     def hold_pending_contract(self, customer_id: str, contract_id: str) -> None:
         self._table.client.put_item(

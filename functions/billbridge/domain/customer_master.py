@@ -127,6 +127,11 @@ def latest_of(versions: Mapping[int, V]) -> V | None:
     return versions[max(versions)] if versions else None
 
 
+def earliest_of(versions: Mapping[int, V]) -> V | None:
+    """The first version: what applies before any effective date is reached."""
+    return versions[min(versions, key=lambda n: (versions[n].effective_date, n))] if versions else None
+
+
 def classify_version(versions: Mapping[int, V], incoming: V) -> MasterChange:
     known = versions.get(incoming.version)
     if known is None:
@@ -203,7 +208,7 @@ def check_contract_against_master(
     currency not billable to the customer, legal entity not configured."""
     if not facts.policy.enforced:
         return None
-    customer = version_on(facts.customer, on) or (latest_of(facts.customer) if facts.customer else None)
+    customer = version_on(facts.customer, on) or earliest_of(facts.customer)
     if customer is None:
         deadline = contract_start + dt.timedelta(days=facts.policy.grace_days)
         if on < deadline:
@@ -243,5 +248,5 @@ def tax_exemption_for(facts: MasterFacts | None, on: dt.date) -> TaxExemption | 
     """The exemption of the contract's customer valid on the period's last day (master enforced only)."""
     if facts is None or not facts.policy.enforced:
         return None
-    customer = version_on(facts.customer, on)
+    customer = version_on(facts.customer, on) or earliest_of(facts.customer)
     return None if customer is None else customer.exemption_on(on)

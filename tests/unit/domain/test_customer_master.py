@@ -206,3 +206,19 @@ def test_the_version_in_force_is_the_highest_effective_on_the_day() -> None:
 def test_negative_grace_is_refused() -> None:
     with pytest.raises(ValueError, match="grace_days"):
         MasterPolicy(enforced=True, grace_days=-1)
+
+
+def test_before_the_customers_first_effective_date_its_earliest_version_applies() -> None:
+    exemption = TaxExemption("NY-EX-0042", valid_from=d("2026-01-01"))
+    desk = desk_with(facts(customer(effective="2026-04-15", exemptions=(exemption,))))
+    invoice = desk.bill("2026-03")
+    assert invoice is not None and invoice.tax_exemption_certificate == "NY-EX-0042"
+    early = check_contract_against_master(
+        facts=facts(customer(effective="2026-03-15", status="inactive")),
+        customer_id="CUST-1",
+        legal_entity="US01",
+        currency="USD",
+        contract_start=d("2026-01-01"),
+        on=d("2026-02-28"),
+    )
+    assert early is not None and early.kind is MasterFindingKind.CUSTOMER_INACTIVE

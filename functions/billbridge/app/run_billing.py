@@ -266,13 +266,17 @@ class ComposeInvoice:
     def handle(self, *, contract_id: str, period: str, run_id: str, correlation_id: str) -> dict[str, Any]:
         config = self.ledger.load_config()
         context = RuleContext(correlation_id=correlation_id, source_ref=f"billing-run:{run_id}")
-        facts = self._master_facts(config, contract_id)
         update = apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: (
-                compose_invoice(book, period=period, config=config, run_id=run_id, context=context, master=facts).update
-            ),
+            lambda book: compose_invoice(
+                book,
+                period=period,
+                config=config,
+                run_id=run_id,
+                context=context,
+                master=self._master_facts(config, book),
+            ).update,
             self.publisher,
         )
         pending = unsubmitted_invoices(update.book)
@@ -283,10 +287,11 @@ class ComposeInvoice:
             "proposal_id": pending[0].proposal_id if pending else None,
         }
 
-    def _master_facts(self, config: BillingConfig, contract_id: str) -> MasterFacts | None:
+    def _master_facts(self, config: BillingConfig, book: ContractBook) -> MasterFacts | None:
+        """Read from the master for the book being composed (not enforced: nothing is read)."""
         if self.master is None or not config.customer_master.enforced:
             return None
-        latest = self.ledger.load(contract_id).book.latest_version
+        latest = book.latest_version
         if latest is None:
             return None
         return master_facts(

@@ -269,14 +269,16 @@ class ComposeInvoice:
         update = apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: compose_invoice(
-                book,
-                period=period,
-                config=config,
-                run_id=run_id,
-                context=context,
-                master=self._master_facts(config, book),
-            ).update,
+            lambda book: (
+                compose_invoice(
+                    book,
+                    period=period,
+                    config=config,
+                    run_id=run_id,
+                    context=context,
+                    master=self._master_facts(config, book),
+                ).update
+            ),
             self.publisher,
         )
         pending = unsubmitted_invoices(update.book)

@@ -173,10 +173,6 @@ class MasterFinding:
     detail: str
 
     @property
-    def holds_invoice(self) -> bool:
-        return True
-
-    @property
     def is_exception(self) -> bool:
         """Pending is not an error: it raises no exception, the lines simply wait."""
         return self.kind is not MasterFindingKind.PENDING_CUSTOMER

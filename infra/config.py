@@ -7,6 +7,7 @@ Override any field with `-c billbridge:<field>=<value>` on the CDK CLI or with a
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -50,6 +51,12 @@ class BillbridgeConfig:
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
+    systems_of_record: str = ""
+    """JSON object domain -> source overriding the defaults (customer: erp, contract: clm,
+    project: psa, invoice: erp), e.g. `{"customer": "crm"}`; given in cdk.json as an object."""
+    rollout: str = ""
+    """JSON object of phased-rollout switches (`off` / `shadow` / `on`) per workflow and per
+    source, e.g. `{"workflows": {"actuals": "shadow"}, "sources": {"crm": "off"}}`; empty: all on."""
     vendor_adapters: str = ""
     """JSON configuration of the vendor adapters, keyed by `source/vendor` (docs/adapters.md):
     API base URLs, a tenant's field mapping, page sizes and rates. Empty: no vendor adapter;
@@ -82,5 +89,7 @@ class BillbridgeConfig:
             if value is None:
                 continue
             default = field.default
+            if isinstance(value, dict | list):  # an object in cdk.json's context
+                value = json.dumps(value, sort_keys=True)
             overrides[field.name] = type(default)(value) if default is not dataclasses.MISSING else value
         return cls(**overrides)

@@ -63,6 +63,9 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_EVENT_BUS: bus.event_bus_name,
                 topology.ENV_CONNECTOR_MODE: "event",
                 ENV_AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
+                # Set only when configured, so a default deployment's functions are unchanged.
+                **({topology.ENV_SYSTEMS_OF_RECORD: config.systems_of_record} if config.systems_of_record else {}),
+                **({topology.ENV_ROLLOUT: config.rollout} if config.rollout else {}),
             },
         )
 
@@ -177,6 +180,7 @@ class BillbridgeStack(cdk.Stack):
                 *(p.dead_letter_alarm for p in self.vendor_pollers),
             ],
             alarm_email=config.alarm_email,
+            rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
         )
         self._add_outputs()
 
@@ -288,3 +292,18 @@ class BillbridgeStack(cdk.Stack):
             outputs[f"{prefix}DeliveryDeadLetterQueueUrl"] = consumer.delivery_dead_letter_queue.queue_url
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)
+
+
+def rollout_markdown(rollout: str, systems_of_record: str) -> str:
+    """The dashboard's text of the phased-rollout switches and the systems of record
+    (validated here, so a malformed configuration fails the synth, not a function)."""
+    from billbridge.app.rollout import Rollout
+    from billbridge.app.system_of_record import SystemsOfRecord
+
+    document = Rollout.parse(rollout).document()
+    owners = SystemsOfRecord.parse(systems_of_record).document()
+    lines = ["## Phased rollout", "", "| switch | mode |", "|---|---|"]
+    lines += [f"| workflow `{name}` | **{mode}** |" for name, mode in document["workflows"].items()]
+    lines += [f"| source `{name}` | **{mode}** |" for name, mode in document["sources"].items()]
+    lines += ["", "Systems of record: " + ", ".join(f"{domain} = `{source}`" for domain, source in owners.items())]
+    return "\n".join(lines)

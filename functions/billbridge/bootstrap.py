@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from billbridge.app.ports import Connector, EventPublisher
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
+    from billbridge.app.rollout import Rollout
     from billbridge.app.run_billing import (
         ComposeInvoice,
         ConcludeBatch,
@@ -67,6 +68,12 @@ def connector() -> Connector:
     return with_vendor_commands(EventBusConnector(publisher()), settings)
 
 
+def rollout() -> Rollout:
+    from billbridge.app.rollout import Rollout
+
+    return Rollout.parse(hub_settings().rollout)
+
+
 def sync_contract() -> SyncContract:
     from billbridge.adapters.field_encryption import KmsFieldEncryption, field_encryption_from_environment
     from billbridge.app.sync_contract import SyncContract
@@ -78,6 +85,8 @@ def sync_contract() -> SyncContract:
         psa=connector(),
         erp=connector(),
         personal_data=vault if isinstance(vault, KmsFieldEncryption) else None,
+        master=ledger(),
+        rollout=rollout(),
     )
 
 
@@ -127,13 +136,13 @@ def conclude_run() -> ConcludeRun:
 def compose_invoice() -> ComposeInvoice:
     from billbridge.app.run_billing import ComposeInvoice
 
-    return ComposeInvoice(ledger(), publisher())
+    return ComposeInvoice(ledger(), publisher(), master=ledger())
 
 
 def post_invoice() -> PostInvoice:
     from billbridge.app.run_billing import PostInvoice
 
-    return PostInvoice(ledger(), publisher(), connector())
+    return PostInvoice(ledger(), publisher(), connector(), rollout=rollout())
 
 
 def record_billing_failure() -> RecordBillingFailure:

@@ -38,10 +38,13 @@ def build_ingest_webhook(settings: HubSettings | None = None) -> IngestWebhook:
 def _build(settings: HubSettings) -> IngestWebhook:
     from billbridge import topology
     from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry
+    from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
     from billbridge.adapters.eventbridge_publisher import EventBridgeEventPublisher
     from billbridge.adapters.s3_raw_payload_store import S3RawPayloadStore
     from billbridge.adapters.secrets_manager_webhook_secrets import SecretsManagerWebhookSecrets
     from billbridge.app.ingest_webhook import IngestWebhook
+    from billbridge.app.rollout import Rollout
+    from billbridge.app.system_of_record import SystemsOfRecord
 
     clock = SystemClock()
     return IngestWebhook(
@@ -54,6 +57,9 @@ def _build(settings: HubSettings) -> IngestWebhook:
         ids=RandomIds(),
         timestamp_tolerance_seconds=settings.webhook_timestamp_tolerance_seconds,
         max_body_bytes=topology.MAX_WEBHOOK_BODY_BYTES,
+        systems_of_record=SystemsOfRecord.parse(settings.systems_of_record),
+        refusals=DynamoRefusalLog(table_name=settings.ledger_table_name, now=clock.now),
+        rollout=Rollout.parse(settings.rollout),
     )
 
 

@@ -27,6 +27,10 @@ class HubSettings(BaseModel):
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
     billing_run_bucket_name: str = ""
     billing_batch_size: int = Field(default=topology.BILLING_BATCH_SIZE, ge=1, le=1000)
+    systems_of_record: str = ""
+    """JSON object domain -> source overriding topology.DEFAULT_SYSTEMS_OF_RECORD (e.g. `{"customer": "crm"}`)."""
+    rollout: str = ""
+    """JSON object of phased-rollout switches (billbridge.app.rollout); empty: everything on."""
     vendor_adapters_config: str = ""
     """JSON of the vendor adapters' configuration (docs/adapters.md); empty: no vendor adapter."""
 
@@ -44,6 +48,8 @@ class HubSettings(BaseModel):
             webhook_timestamp_tolerance_seconds=int(env.get(topology.ENV_TIMESTAMP_TOLERANCE, "300")),
             billing_run_bucket_name=env.get(topology.ENV_BILLING_RUN_BUCKET, ""),
             billing_batch_size=int(env.get(topology.ENV_BILLING_BATCH_SIZE, str(topology.BILLING_BATCH_SIZE))),
+            systems_of_record=env.get(topology.ENV_SYSTEMS_OF_RECORD, ""),
+            rollout=env.get(topology.ENV_ROLLOUT, ""),
             vendor_adapters_config=env.get(topology.ENV_VENDOR_ADAPTERS, ""),
         )
 

@@ -33,15 +33,32 @@ ACTUALS_EVENT_TYPES = (
     "milestone.completed",
 )
 FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+CUSTOMER_EVENT_TYPES = ("customer.upserted", "legal_entity.upserted")
+"""Customer master data: from the ERP or the CRM, whichever is the customer's system of record."""
 
 EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "clm": CONTRACT_EVENT_TYPES,
         "psa": ACTUALS_EVENT_TYPES,
-        "erp": FEEDBACK_EVENT_TYPES,
-        "crm": (),
+        "erp": FEEDBACK_EVENT_TYPES + CUSTOMER_EVENT_TYPES,
+        "crm": CUSTOMER_EVENT_TYPES,
     }
 )
+
+DOMAIN_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
+    {
+        **{event_type: "customer" for event_type in CUSTOMER_EVENT_TYPES},
+        **{event_type: "contract" for event_type in CONTRACT_EVENT_TYPES},
+        **{event_type: "project" for event_type in ACTUALS_EVENT_TYPES},
+        **{event_type: "invoice" for event_type in FEEDBACK_EVENT_TYPES},
+    }
+)
+"""The data domain each event type writes (the unit of the system-of-record rules)."""
+
+DEFAULT_SYSTEMS_OF_RECORD: Mapping[str, str] = MappingProxyType(
+    {"customer": "erp", "contract": "clm", "project": "psa", "invoice": "erp"}
+)
+"""Which source may write each domain unless configured otherwise (`customer` may be `erp` or `crm`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +83,8 @@ WORKFLOWS: tuple[Workflow, ...] = (
     Workflow(
         name="contracts",
         construct_id="Contracts",
-        event_types=CONTRACT_EVENT_TYPES,
+        # Customer and contract synchronisation is one workflow: a contract waits for its customer.
+        event_types=CUSTOMER_EVENT_TYPES + CONTRACT_EVENT_TYPES,
         handler="billbridge.entrypoints.queues.consume_contracts.lambda_handler",
     ),
     Workflow(
@@ -170,6 +188,10 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
+ENV_ROLLOUT = "ROLLOUT"
+"""JSON object of phased-rollout switches (cdk.json context `billbridge:rollout`)."""
+ENV_SYSTEMS_OF_RECORD = "SYSTEMS_OF_RECORD"
+"""JSON object domain -> source (cdk.json context `billbridge:systems_of_record`)."""
 
 ENV_VENDOR_ADAPTERS = "VENDOR_ADAPTERS_CONFIG"
 """JSON: per `source/vendor`, the tenant's vendor configuration (API base URL, field mapping, limits)."""

@@ -100,6 +100,7 @@ class Monitoring(Construct):
         extra_dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
         extra_alarms: Sequence[cloudwatch.IAlarm] = (),
         alarm_email: str = "",
+        rollout_markdown: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic")
@@ -276,6 +277,9 @@ class Monitoring(Construct):
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
         )
         self._add_kpi_widgets(service_name)
+        if rollout_markdown:
+            # The deployed phase of each workflow and source, next to the figures it explains.
+            self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=rollout_markdown, width=12, height=6))
 
     def _add_kpi_widgets(self, service_name: str) -> None:
         """The operating KPIs (`KPI_METRICS`), one series per dimension value where they have some."""

@@ -126,3 +126,24 @@ class InMemoryEventPublisher:
                 raise PublishError(failed)
             return
         self.published.extend(events)
+
+
+class InMemoryRefusalLog:
+    """RefusalLog: the refusals a system-of-record rule or a rollout switch made, in order."""
+
+    def __init__(self) -> None:
+        self.refusals: list[dict[str, str]] = []
+
+    def record_refusal(
+        self, *, source: str, event_id: str, event_type: str, rule: str, correlation_id: str, raw_key: str
+    ) -> None:
+        self.refusals.append(
+            {
+                "source": source,
+                "event_id": event_id,
+                "event_type": event_type,
+                "rule": rule,
+                "correlation_id": correlation_id,
+                "raw_key": raw_key,
+            }
+        )

@@ -15,7 +15,7 @@ from billbridge.app.record_feedback import RecordFeedback
 from billbridge.app.replay_report import build_replay_report
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, SelectContracts
 from billbridge.app.sync_contract import SyncContract
-from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES
+from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
 
 
 class RecordingPublisher:
@@ -66,8 +66,8 @@ class CoreHub:
             event_id=event["id"],
             subject=event.get("subject"),
         )
-        if ingested.event_type in CONTRACT_EVENT_TYPES:
-            SyncContract(self.ledger, self.publisher, psa=self.psa, erp=self.erp).handle(ingested)
+        if ingested.event_type in CONTRACT_EVENT_TYPES + CUSTOMER_EVENT_TYPES:
+            SyncContract(self.ledger, self.publisher, psa=self.psa, erp=self.erp, master=self.ledger).handle(ingested)
         elif ingested.event_type in ACTUALS_EVENT_TYPES:
             RecordActuals(self.ledger, self.publisher).handle(ingested)
         else:
@@ -78,7 +78,7 @@ class CoreHub:
         run_id = f"run-{self.runs}"
         proposals = []
         for contract_id in SelectContracts(self.ledger).handle(period=period, contract_ids=contract_ids):
-            result = ComposeInvoice(self.ledger, self.publisher).handle(
+            result = ComposeInvoice(self.ledger, self.publisher, master=self.ledger).handle(
                 contract_id=contract_id, period=period, run_id=run_id, correlation_id=f"corr-{run_id}"
             )
             if result["proposal_id"]:

@@ -94,3 +94,19 @@ def test_the_scheduled_functions_send_failed_asynchronous_invocations_to_a_queue
     for config in configs:
         assert "OnFailure" in config["DestinationConfig"]
         assert config["MaximumRetryAttempts"] >= 1
+
+
+def test_cdk_json_rollout_and_systems_of_record_reach_every_function_and_the_dashboard(
+    synthesized: Synthesized,
+) -> None:
+    import json
+
+    functions = synthesized.properties("AWS::Lambda::Function")
+    hub_functions = [f for f in functions if "LEDGER_TABLE_NAME" in f.get("Environment", {}).get("Variables", {})]
+    assert hub_functions
+    for function in hub_functions:
+        variables = function["Environment"]["Variables"]
+        assert json.loads(variables["ROLLOUT"])["workflows"]["actuals"] == "on"
+        assert json.loads(variables["SYSTEMS_OF_RECORD"])["customer"] == "erp"
+    (dashboard,) = synthesized.properties("AWS::CloudWatch::Dashboard")
+    assert "Phased rollout" in json.dumps(dashboard["DashboardBody"])

@@ -7,7 +7,9 @@ all of them together (what the use cases and operator commands are given).
 - `DynamoCrossSystemLookups` (`dynamo_lookups`): invoice numbers, parked
   feedback, cross-system ids;
 - `DynamoAuditReadSide` (`dynamo_audit_log`): the exceptions inbox and the
-  audit trails.
+  audit trails;
+- `DynamoMasterData` (`dynamo_master_data`): customer and legal-entity master
+  data, and the contracts waiting for their customer.
 
 Each reads only the items it owns (see docs/decisions/0003-ledger-storage-at-scale.md).
 Personal data in a contract's terms is sealed field by field when a
@@ -35,6 +37,7 @@ from billbridge.adapters.dynamo_book_store import (
 from billbridge.adapters.dynamo_config_store import DynamoConfigurationStore
 from billbridge.adapters.dynamo_delivery_registry import CLAIM_SORT_KEY, delivery_partition_key
 from billbridge.adapters.dynamo_lookups import DynamoCrossSystemLookups
+from billbridge.adapters.dynamo_master_data import DynamoMasterData
 from billbridge.adapters.dynamo_table import DynamoTable, plain_strings
 from billbridge.app.ledger import BookScope, StoredBook
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
@@ -77,6 +80,7 @@ class DynamoLedger:
         self.configuration = DynamoConfigurationStore(self.table)
         self.lookups = DynamoCrossSystemLookups(self.table)
         self.audit = DynamoAuditReadSide(self.table)
+        self.master_data = DynamoMasterData(self.table)
 
     @property
     def client(self) -> Any:
@@ -138,6 +142,26 @@ class DynamoLedger:
 
     def mapping(self, contract_id: str) -> dict[str, str]:
         return self.lookups.mapping(contract_id)
+
+    # --- customer master (MasterDataStore) -----------------------------------------------
+
+    def master_versions(self, kind: str, key: str) -> list[dict[str, Any]]:
+        return self.master_data.master_versions(kind, key)
+
+    def save_master_version(self, kind: str, key: str, version: int, document: dict[str, Any]) -> bool:
+        return self.master_data.save_master_version(kind, key, version, document)
+
+    def master_keys(self, kind: str) -> list[str]:
+        return self.master_data.master_keys(kind)
+
+    def hold_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        self.master_data.hold_pending_contract(customer_id, contract_id)
+
+    def pending_contracts(self, customer_id: str) -> list[str]:
+        return self.master_data.pending_contracts(customer_id)
+
+    def release_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        self.master_data.release_pending_contract(customer_id, contract_id)
 
     # --- the audit read side ------------------------------------------------------------
 

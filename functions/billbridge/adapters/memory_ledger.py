@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
@@ -25,6 +26,8 @@ class InMemoryLedger:
         self._mappings: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         self.audit: list[tuple[str, object]] = []
+        self._master: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+        self._pending: dict[str, set[str]] = {}
 
     def load(self, contract_id: str) -> StoredBook:
         with self._lock:
@@ -82,3 +85,34 @@ class InMemoryLedger:
         from dataclasses import asdict
 
         return [asdict(record) for owner, record in self.audit if owner == contract_id]  # type: ignore[call-overload]
+
+    # -- customer master (MasterDataStore) -----------------------------------------------------
+
+    def master_versions(self, kind: str, key: str) -> list[dict[str, Any]]:
+        with self._lock:
+            versions = self._master.get((kind, key), {})
+            return [versions[v] for v in sorted(versions)]
+
+    def save_master_version(self, kind: str, key: str, version: int, document: dict[str, Any]) -> bool:
+        with self._lock:
+            versions = self._master.setdefault((kind, key), {})
+            if version in versions:
+                return False
+            versions[version] = document
+            return True
+
+    def master_keys(self, kind: str) -> list[str]:
+        with self._lock:
+            return sorted(key for (k, key) in self._master if k == kind)
+
+    def hold_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        with self._lock:
+            self._pending.setdefault(customer_id, set()).add(contract_id)
+
+    def pending_contracts(self, customer_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._pending.get(customer_id, ()))
+
+    def release_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        with self._lock:
+            self._pending.get(customer_id, set()).discard(contract_id)

@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS entry_contracts (entry_id TEXT PRIMARY KEY, contract_
 CREATE TABLE IF NOT EXISTS invoice_numbers (invoice_number TEXT PRIMARY KEY, proposal_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parked (key TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (key, seq));
 CREATE TABLE IF NOT EXISTS mappings (contract_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS master_versions (
+    kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (kind, key, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_contracts (
+    customer_id TEXT NOT NULL, contract_id TEXT NOT NULL, PRIMARY KEY (customer_id, contract_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     contract_id TEXT NOT NULL, revision INTEGER NOT NULL, n INTEGER NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (contract_id, revision, n)
@@ -346,6 +353,42 @@ class SqliteLedger:
     def mapping(self, contract_id: str) -> dict[str, str]:
         row = self._db.execute("SELECT doc FROM mappings WHERE contract_id = ?", (contract_id,)).fetchone()
         return {} if row is None else {str(k): str(v) for k, v in json.loads(row[0]).items()}
+
+    # --- customer master (MasterDataStore) ---------------------------------------------------
+
+    def master_versions(self, kind: str, key: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT doc FROM master_versions WHERE kind = ? AND key = ? ORDER BY version", (kind, key)
+        ).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
+    def save_master_version(self, kind: str, key: str, version: int, document: dict[str, Any]) -> bool:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO master_versions VALUES (?, ?, ?, ?)",
+                (kind, key, version, json.dumps(document, sort_keys=True, default=str)),
+            )
+        return cursor.rowcount == 1
+
+    def master_keys(self, kind: str) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT key FROM master_versions WHERE kind = ? ORDER BY key", (kind,))
+        return [str(row[0]) for row in rows]
+
+    def hold_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO pending_contracts VALUES (?, ?)", (customer_id, contract_id))
+
+    def pending_contracts(self, customer_id: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT contract_id FROM pending_contracts WHERE customer_id = ? ORDER BY contract_id", (customer_id,)
+        )
+        return [str(row[0]) for row in rows]
+
+    def release_pending_contract(self, customer_id: str, contract_id: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM pending_contracts WHERE customer_id = ? AND contract_id = ?", (customer_id, contract_id)
+            )
 
     def audit_of_contract(self, contract_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(

@@ -338,6 +338,88 @@ class PaymentAppliedData(_DataModel):
     paid_on: IsoDate
 
 
+# --- customer master (erp or crm) ----------------------------------------------------------------
+
+
+class AddressData(_DataModel):
+    line1: Text = ""
+    city: Text = ""
+    postal_code: Text = ""
+    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    """ISO 3166-1 alpha-2."""
+
+
+class TaxExemptionData(_DataModel):
+    certificate_id: Identifier
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
+    """Last day of validity, inclusive; absent: open-ended."""
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> TaxExemptionData:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise PydanticCustomError("date_order", "valid_to must not be before valid_from")
+        return self
+
+
+class TaxProfileData(_DataModel):
+    jurisdiction: Identifier
+    exemption: TaxExemptionData | None = None
+
+
+class ErpCustomerIdData(_DataModel):
+    erp_instance: Identifier
+    customer_id: Identifier
+
+
+class PaymentTermsData(_DataModel):
+    net_days: Annotated[StrictInt, Field(ge=0, le=365)]
+
+
+class CustomerUpsertedData(_DataModel):
+    """`customer.upserted`: the full customer at a version (account, addresses, tax, currency, ids)."""
+
+    customer_id: Identifier
+    version: Version
+    effective_date: IsoDate
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=512)]
+    status: Literal["active", "inactive"]
+    parent_customer_id: Identifier | None = None
+    bill_to: AddressData
+    ship_to: AddressData | None = None
+    tax_profile: TaxProfileData
+    currency: CurrencyCode
+    """The customer's invoicing currency."""
+    additional_currencies: tuple[CurrencyCode, ...] = ()
+    """Further currencies the customer accepts invoices in."""
+    payment_terms: PaymentTermsData
+    erp_customer_ids: tuple[ErpCustomerIdData, ...] = ()
+    crm_account_id: Identifier | None = None
+    psa_client_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CustomerUpsertedData:
+        if self.parent_customer_id == self.customer_id:
+            raise PydanticCustomError("parent", "parent_customer_id must name another customer")
+        instances = [i.erp_instance for i in self.erp_customer_ids]
+        if len(set(instances)) != len(instances):
+            raise PydanticCustomError("duplicate", "erp_customer_ids: one id per erp_instance")
+        return self
+
+
+class LegalEntityUpsertedData(_DataModel):
+    """`legal_entity.upserted`: one of the firm's own legal entities at a version."""
+
+    legal_entity: Identifier
+    version: Version
+    effective_date: IsoDate
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=512)]
+    erp_instance: Identifier
+    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    functional_currency: CurrencyCode
+    status: Literal["active", "inactive"] = "active"
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -350,6 +432,8 @@ EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "invoice.posted": InvoicePostedData,
         "invoice.rejected": InvoiceRejectedData,
         "payment.applied": PaymentAppliedData,
+        "customer.upserted": CustomerUpsertedData,
+        "legal_entity.upserted": LegalEntityUpsertedData,
     }
 )
 
@@ -363,7 +447,114 @@ EventData = (
     | InvoicePostedData
     | InvoiceRejectedData
     | PaymentAppliedData
+    | CustomerUpsertedData
+    | LegalEntityUpsertedData
 )
+
+# --- schema versions -----------------------------------------------------------------------------
+
+
+def schema_uri(event_type: str, version: int) -> str:
+    """The `dataschema` of an event type's data at a version: `urn:billbridge:events:<type>:v<n>`."""
+    return f"urn:billbridge:events:{event_type}:v{version}"
+
+
+class MoneyData(_DataModel):
+    """A money amount with its currency, as CLM v2 payloads carry them."""
+
+    amount: NonNegativeMoney
+    currency: CurrencyCode
+
+
+class RateCardLineDataV2(_DataModel):
+    role: Identifier | None = None
+    resource_id: Identifier | None = None
+    rate: MoneyData
+
+    @model_validator(mode="after")
+    def _role_or_resource(self) -> RateCardLineDataV2:
+        if self.role is None and self.resource_id is None:
+            raise PydanticCustomError("rate_card_line", "a rate card line needs a role or a resource_id")
+        return self
+
+
+class ContractSnapshotDataV2(ContractSnapshotData):
+    """`contract.approved` v2: each rate card line's `rate` is a money object
+    `{"amount": "150.00", "currency": "USD"}` (a CLM whose rate cards carry a
+    currency per line). The hub bills a contract in one currency: every line's
+    currency must be the contract's `currency`."""
+
+    rate_card: tuple[RateCardLineDataV2, ...]  # type: ignore[assignment]  # the v2 shape of the same field
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> ContractSnapshotDataV2:
+        for index, line in enumerate(self.rate_card):
+            if line.rate.currency != self.currency:
+                raise PydanticCustomError(
+                    "line_currency",
+                    "rate_card[{index}].rate.currency is {line} but the contract bills in {currency}",
+                    {"index": index, "line": line.rate.currency, "currency": self.currency},
+                )
+        return self
+
+
+def _contract_v2_to_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    upcast = dict(data)
+    upcast["rate_card"] = [
+        {**{k: v for k, v in line.items() if k != "rate"}, "rate": line["rate"]["amount"]}
+        for line in data.get("rate_card") or ()
+    ]
+    return upcast
+
+
+SCHEMA_VERSIONS: Mapping[str, Mapping[int, type[BaseModel]]] = MappingProxyType(
+    {
+        event_type: MappingProxyType(
+            {1: model, 2: ContractSnapshotDataV2} if event_type == "contract.approved" else {1: model}
+        )
+        for event_type, model in EVENT_DATA_MODELS.items()
+    }
+)
+"""The data versions accepted per event type (docs/spec/events.md, "Schema versions")."""
+CURRENT_SCHEMA_VERSION: Mapping[str, int] = MappingProxyType({event_type: 1 for event_type in EVENT_DATA_MODELS})
+"""The version an event without `dataschema` is read as, and the one consumers receive."""
+UPCASTERS: Mapping[tuple[str, int], Any] = MappingProxyType({("contract.approved", 2): _contract_v2_to_v1})
+"""(type, version) -> a function turning that version's data into the current version's."""
+
+
+def schema_version_of(event_type: str, dataschema: str | None) -> int:
+    """The version `dataschema` names for `event_type` (the current one when absent).
+
+    Raises InvalidEventError naming the supported schemas for anything else."""
+    versions = SCHEMA_VERSIONS.get(event_type, {})
+    if dataschema is None:
+        return CURRENT_SCHEMA_VERSION.get(event_type, 1)
+    for version in versions:
+        if dataschema == schema_uri(event_type, version):
+            return version
+    supported = ", ".join(schema_uri(event_type, v) for v in sorted(versions)) or "none"
+    raise InvalidEventError(
+        f"{dataschema[:120]!r} is not a supported schema of {event_type}; supported: {supported}", field="dataschema"
+    )
+
+
+def upcast_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A validated event with its data in the current version of its type (the
+    same event when it already is); `dataschema` then names the current version
+    and `upcastfrom` the version received."""
+    event_type = str(event.get("type"))
+    version = schema_version_of(event_type, event.get("dataschema"))
+    current = CURRENT_SCHEMA_VERSION.get(event_type, 1)
+    if version == current:
+        return dict(event)
+    upcaster = UPCASTERS[(event_type, version)]
+    return {
+        **event,
+        "data": upcaster(event["data"]),
+        "dataschema": schema_uri(event_type, current),
+        "upcastfrom": event["dataschema"],
+    }
+
 
 # --- envelope ----------------------------------------------------------------------------------
 
@@ -449,9 +640,14 @@ def invalid_event_from(error: ValidationError, *, prefix: str = "") -> InvalidEv
     return InvalidEventError(message, field=path)
 
 
-def parse_event_data(event_type: str, data: object) -> EventData:
-    """Validate the `data` of an event of `event_type`; raises InvalidEventError (paths under `data`)."""
-    model = EVENT_DATA_MODELS.get(event_type)
+def parse_event_data(event_type: str, data: object, *, schema_version: int | None = None) -> EventData:
+    """Validate the `data` of an event of `event_type` (at `schema_version`, default the current one);
+    raises InvalidEventError (paths under `data`)."""
+    model = (
+        EVENT_DATA_MODELS.get(event_type)
+        if schema_version is None
+        else SCHEMA_VERSIONS.get(event_type, {}).get(schema_version)
+    )
     if model is None:
         raise InvalidEventError(
             f"unknown event type {event_type[:64]!r}; known: {', '.join(EVENT_DATA_MODELS)}", field="type"
@@ -487,5 +683,5 @@ def parse_cloud_event(obj: object, *, expected_source: str) -> CloudEvent:
             f"{event.type[:64]!r} is not an event type of source {expected_source!r} (known: {known})",
             field="type",
         )
-    parse_event_data(event.type, event.data)
+    parse_event_data(event.type, event.data, schema_version=schema_version_of(event.type, event.dataschema))
     return event

@@ -8,6 +8,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from billbridge.domain.customer_master import (
+    DEFAULT_GRACE_DAYS,
+    Address,
+    CustomerVersion,
+    LegalEntityVersion,
+    MasterPolicy,
+    TaxExemption,
+)
 from billbridge.domain.model import (
     BillingConfig,
     BillingContact,
@@ -242,7 +250,23 @@ def billing_config_from(data: Mapping[str, Any]) -> BillingConfig:
             LegalEntityRoute(legal_entity=str(r["legal_entity"]), erp_instance=str(r["erp_instance"]))
             for r in data.get("legal_entities") or ()
         ),
+        customer_master=master_policy_from(data.get("customer_master")),
     )
+
+
+def master_policy_from(data: Any) -> MasterPolicy:
+    """The configuration's `customer_master` ({"enforced": true, "grace_days": 30}); absent: not enforced."""
+    if data is None:
+        return MasterPolicy()
+    if not isinstance(data, Mapping):
+        raise UntranslatableEventError("customer_master: must be an object")
+    enforced = data.get("enforced", False)
+    grace = data.get("grace_days", DEFAULT_GRACE_DAYS)
+    if not isinstance(enforced, bool):
+        raise UntranslatableEventError("customer_master.enforced: must be true or false")
+    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
+        raise UntranslatableEventError("customer_master.grace_days: must be a whole number of days, 0 or more")
+    return MasterPolicy(enforced=enforced, grace_days=grace)
 
 
 def billing_config_to_document(config: BillingConfig) -> dict[str, Any]:
@@ -258,7 +282,85 @@ def billing_config_to_document(config: BillingConfig) -> dict[str, Any]:
         "legal_entities": [
             {"legal_entity": r.legal_entity, "erp_instance": r.erp_instance} for r in config.legal_entities
         ],
+        **(
+            {
+                "customer_master": {
+                    "enforced": config.customer_master.enforced,
+                    "grace_days": config.customer_master.grace_days,
+                }
+            }
+            if config.customer_master != MasterPolicy()
+            else {}
+        ),
     }
+
+
+def _address(data: Mapping[str, Any] | None) -> Address | None:
+    if not data:
+        return None
+    return Address(
+        line1=str(data.get("line1", "")),
+        city=str(data.get("city", "")),
+        postal_code=str(data.get("postal_code", "")),
+        country=str(data.get("country", "")),
+    )
+
+
+def customer_version_from(data: Mapping[str, Any], source: str = "") -> CustomerVersion:
+    """`customer.upserted` data (validated at the edge) -> the customer at a version."""
+    tax = _required(data, "tax_profile")
+    exemption = tax.get("exemption")
+    currency = str(_required(data, "currency"))
+    extra = tuple(str(c) for c in data.get("additional_currencies") or () if str(c) != currency)
+    return CustomerVersion(
+        customer_id=str(_required(data, "customer_id")),
+        version=int(_required(data, "version")),
+        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
+        name=str(_required(data, "name")),
+        status=str(_required(data, "status")),
+        billing_currencies=(currency, *extra),
+        tax_jurisdiction=str(_required(tax, "jurisdiction")),
+        payment_terms_days=int(_required(_required(data, "payment_terms"), "net_days")),
+        parent_customer_id=data.get("parent_customer_id"),
+        bill_to=_address(_required(data, "bill_to")) or Address(),
+        ship_to=_address(data.get("ship_to")),
+        tax_exemptions=(
+            (
+                TaxExemption(
+                    certificate_id=str(_required(exemption, "certificate_id")),
+                    valid_from=date_field(_required(exemption, "valid_from"), "data.tax_profile.exemption.valid_from"),
+                    valid_to=(
+                        date_field(exemption["valid_to"], "data.tax_profile.exemption.valid_to")
+                        if exemption.get("valid_to")
+                        else None
+                    ),
+                ),
+            )
+            if exemption
+            else ()
+        ),
+        erp_customer_ids=tuple(
+            sorted((str(i["erp_instance"]), str(i["customer_id"])) for i in data.get("erp_customer_ids") or ())
+        ),
+        crm_account_id=data.get("crm_account_id"),
+        psa_client_id=data.get("psa_client_id"),
+        source=source,
+    )
+
+
+def legal_entity_version_from(data: Mapping[str, Any], source: str = "") -> LegalEntityVersion:
+    """`legal_entity.upserted` data (validated at the edge) -> the legal entity at a version."""
+    return LegalEntityVersion(
+        legal_entity=str(_required(data, "legal_entity")),
+        version=int(_required(data, "version")),
+        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
+        name=str(_required(data, "name")),
+        erp_instance=str(_required(data, "erp_instance")),
+        country=str(_required(data, "country")),
+        functional_currency=str(_required(data, "functional_currency")),
+        status=str(data.get("status", "active")),
+        source=source,
+    )
 
 
 def contract_id_of_proposal(proposal_id: str) -> str:

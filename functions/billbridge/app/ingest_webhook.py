@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from billbridge import topology
-from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event
+from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event, upcast_event
 from billbridge.app.personal_data_in_transit import PersonalDataVault, seal_contract_event
 from billbridge.app.ports import (
     ClaimOutcome,
@@ -34,6 +34,8 @@ from billbridge.app.ports import (
     RawPayloadStore,
     WebhookSecrets,
 )
+from billbridge.app.rollout import Rollout
+from billbridge.app.system_of_record import RefusalLog, SystemsOfRecord
 from billbridge.app.webhook_signature import (
     DEFAULT_TOLERANCE_SECONDS,
     SignatureError,
@@ -283,8 +285,14 @@ class IngestWebhook:
         max_body_bytes: int = topology.MAX_WEBHOOK_BODY_BYTES,
         retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
         personal_data: PersonalDataVault | None = None,
+        systems_of_record: SystemsOfRecord | None = None,
+        refusals: RefusalLog | None = None,
+        rollout: Rollout | None = None,
     ) -> None:
+        self._rollout = rollout if rollout is not None else Rollout()
         self._personal_data = personal_data
+        self._systems_of_record = systems_of_record if systems_of_record is not None else SystemsOfRecord.default()
+        self._refusals = refusals
         self._secrets = secrets
         self._raw_payloads = raw_payloads
         self._deliveries = deliveries
@@ -444,6 +452,31 @@ class IngestWebhook:
             return
         candidate.event_id = event.id
         correlation_id = event.correlationid or self._ids.new_id()
+        refusal = self._systems_of_record.refusal(source, event.type)
+        if refusal is not None:
+            rule = self._systems_of_record.rule_name(event.type)
+            self._audit_refusal(source, event, rule, refusal, correlation_id, raw_key)
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=event.id,
+                outcome=Outcome.REJECTED,
+                correlation_id=correlation_id,
+                error=f"refused by the rule {rule} ({refusal})",
+                field="source",
+            )
+            return
+        switched_off = self._rollout.refusal(event.type, source)
+        if switched_off is not None:
+            self._audit_refusal(source, event, switched_off, switched_off, correlation_id, raw_key)
+            candidate.outcome = EventOutcome(
+                index=candidate.index,
+                event_id=event.id,
+                outcome=Outcome.REJECTED,
+                correlation_id=correlation_id,
+                error=f"refused: {switched_off} (phased rollout; nothing of it was recorded)",
+                field="type",
+            )
+            return
         digest = canonical_digest(raw)
         try:
             claim = self._deliveries.claim(
@@ -487,7 +520,12 @@ class IngestWebhook:
         else:
             claimed.append(candidate)
             candidate.outbound = self._outbound(
-                event, seal_contract_event(raw, self._personal_data), correlation_id, delivery, raw_key, received_at
+                event,
+                seal_contract_event(upcast_event(raw), self._personal_data),
+                correlation_id,
+                delivery,
+                raw_key,
+                received_at,
             )
             candidate.outcome = EventOutcome(
                 index=candidate.index,
@@ -495,6 +533,25 @@ class IngestWebhook:
                 outcome=Outcome.ACCEPTED,
                 correlation_id=correlation_id,
             )
+
+    def _audit_refusal(
+        self, source: str, event: CloudEvent, rule: str, refusal: str, correlation_id: str, raw_key: str
+    ) -> None:
+        _log.warning("refused %s/%s (%s): %s", source, event.id, event.type, refusal)
+        if self._refusals is None:
+            return
+        try:
+            self._refusals.record_refusal(
+                source=source,
+                event_id=event.id,
+                event_type=event.type,
+                rule=rule,
+                correlation_id=correlation_id,
+                raw_key=raw_key,
+            )
+        except Exception as failure:
+            _log.exception("refusal log unavailable")
+            raise _DependencyFailedError("refusal log unavailable") from failure
 
     @staticmethod
     def _check_numbers(raw: Any) -> None:

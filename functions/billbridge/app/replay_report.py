@@ -42,6 +42,11 @@ def invoice_document(invoice: Invoice) -> dict[str, Any]:
         "subtotal": format_amount(invoice.subtotal),
         "tax": format_amount(invoice.tax),
         "total": format_amount(invoice.total),
+        **(
+            {"tax_exemption_certificate": invoice.tax_exemption_certificate}
+            if invoice.tax_exemption_certificate
+            else {}
+        ),
         "paid": format_amount(invoice.paid_amount),
         "correlation_id": invoice.correlation_id,
     }

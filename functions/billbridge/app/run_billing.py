@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
+from billbridge.app.customer_master import MasterDataStore, master_facts
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher, TransientConnectorError
+from billbridge.app.rollout import BILLING_WORKFLOW, SHADOW_REFERENCE, Rollout
 from billbridge.domain.billing_run import Period, compose_invoice
 from billbridge.domain.book_draft import RuleContext
+from billbridge.domain.customer_master import MasterFacts
 from billbridge.domain.invoice_feedback import mark_invoice_submitted, record_billing_failure
-from billbridge.domain.model import BookUpdate, ContractBook, Invoice, InvoiceStatus
+from billbridge.domain.model import BillingConfig, BookUpdate, ContractBook, Invoice, InvoiceStatus
 
 
 class TransientError(Exception):
@@ -257,6 +260,8 @@ class ConcludeRun:
 class ComposeInvoice:
     ledger: Ledger
     publisher: EventPublisher
+    master: MasterDataStore | None = None
+    """Customer master data, read only where the configuration enforces it."""
 
     def handle(self, *, contract_id: str, period: str, run_id: str, correlation_id: str) -> dict[str, Any]:
         config = self.ledger.load_config()
@@ -264,7 +269,16 @@ class ComposeInvoice:
         update = apply_to_book(
             self.ledger,
             contract_id,
-            lambda book: compose_invoice(book, period=period, config=config, run_id=run_id, context=context).update,
+            lambda book: (
+                compose_invoice(
+                    book,
+                    period=period,
+                    config=config,
+                    run_id=run_id,
+                    context=context,
+                    master=self._master_facts(config, book),
+                ).update
+            ),
             self.publisher,
         )
         pending = unsubmitted_invoices(update.book)
@@ -274,6 +288,17 @@ class ComposeInvoice:
             "run_id": run_id,
             "proposal_id": pending[0].proposal_id if pending else None,
         }
+
+    def _master_facts(self, config: BillingConfig, book: ContractBook) -> MasterFacts | None:
+        """Read from the master for the book being composed (not enforced: nothing is read)."""
+        if self.master is None or not config.customer_master.enforced:
+            return None
+        latest = book.latest_version
+        if latest is None:
+            return None
+        return master_facts(
+            self.master, config.customer_master, customer_id=latest.customer_id, legal_entity=latest.legal_entity
+        )
 
 
 def unsubmitted_invoices(book: ContractBook) -> list[Invoice]:
@@ -292,13 +317,29 @@ class PostInvoice:
     ledger: Ledger
     publisher: EventPublisher
     erp: Connector
+    rollout: Rollout = field(default_factory=Rollout)
+    """In `shadow` (workflow `actuals`) proposals are recorded as not posted and never sent."""
 
     def handle(self, *, contract_id: str, correlation_id: str) -> list[str]:
         """Post every proposed invoice of the contract not yet accepted by the ERP
         connector; the proposal id is the idempotency key, so a retried post
         cannot create a second invoice."""
         posted = []
+        shadow = self.rollout.mode_for(BILLING_WORKFLOW) == "shadow"
         for invoice in unsubmitted_invoices(self.ledger.load(contract_id).book):
+            if shadow:
+                # Settled as "not posted" for good: switching the workflow on later
+                # does not send the parallel period's proposals to the ERP.
+                context = RuleContext(correlation_id=invoice.correlation_id or correlation_id, source_ref="rollout")
+                apply_to_book(
+                    self.ledger,
+                    contract_id,
+                    partial(
+                        _mark_submitted, proposal_id=invoice.proposal_id, reference=SHADOW_REFERENCE, context=context
+                    ),
+                    self.publisher,
+                )
+                continue
             try:
                 receipt = self.erp.send(
                     ConnectorCommand(
@@ -367,4 +408,9 @@ def invoice_payload(invoice: Invoice) -> dict[str, Any]:
         "subtotal": str(invoice.subtotal),
         "tax": str(invoice.tax),
         "total": str(invoice.total),
+        **(
+            {"tax_exemption_certificate": invoice.tax_exemption_certificate}
+            if invoice.tax_exemption_certificate
+            else {}
+        ),
     }

@@ -88,6 +88,12 @@ RESOLUTION_HINTS: dict[ExceptionType, str] = {
     ExceptionType.INVOICE_REJECTED: "Fix the cause given by the ERP; the lines are unbilled again and the "
     "next run re-proposes them.",
     ExceptionType.BILLING_FAILED: "Read the cause; fix it (configuration, ERP connectivity) and re-run.",
+    ExceptionType.UNKNOWN_CUSTOMER: "Have the customer's system of record send the customer "
+    "(customer.upserted), then re-run the period.",
+    ExceptionType.CUSTOMER_INACTIVE: "Reactivate the customer in its system of record (a new version), or "
+    "move the contract to an active customer with an amendment; then re-run the period.",
+    ExceptionType.CUSTOMER_CURRENCY_MISMATCH: "Add the currency to the customer in its system of record, or "
+    "amend the contract's currency; then re-run the period.",
 }
 
 

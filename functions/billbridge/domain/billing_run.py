@@ -14,6 +14,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft, RuleContext
+from billbridge.domain.customer_master import (
+    MasterFacts,
+    MasterFinding,
+    MasterFindingKind,
+    check_contract_against_master,
+    tax_exemption_for,
+    version_on,
+)
 from billbridge.domain.model import (
     BillingConfig,
     BillingException,
@@ -31,7 +39,20 @@ from billbridge.domain.money import ZERO, round_hours, round_money
 from billbridge.domain.rating import time_line_id
 from billbridge.domain.versions import VersionTimeline
 
-ROUTING_HOLDS = (ExceptionType.UNKNOWN_TAX_JURISDICTION, ExceptionType.UNKNOWN_LEGAL_ENTITY)
+MASTER_HOLDS = {
+    MasterFindingKind.UNKNOWN_CUSTOMER: ExceptionType.UNKNOWN_CUSTOMER,
+    MasterFindingKind.CUSTOMER_INACTIVE: ExceptionType.CUSTOMER_INACTIVE,
+    MasterFindingKind.CUSTOMER_CURRENCY_MISMATCH: ExceptionType.CUSTOMER_CURRENCY_MISMATCH,
+    MasterFindingKind.LEGAL_ENTITY_NOT_CONFIGURED: ExceptionType.UNKNOWN_LEGAL_ENTITY,
+}
+"""Findings against the customer master that hold the invoice, as the exceptions they raise."""
+ROUTING_HOLDS = (
+    ExceptionType.UNKNOWN_TAX_JURISDICTION,
+    ExceptionType.UNKNOWN_LEGAL_ENTITY,
+    ExceptionType.UNKNOWN_CUSTOMER,
+    ExceptionType.CUSTOMER_INACTIVE,
+    ExceptionType.CUSTOMER_CURRENCY_MISMATCH,
+)
 """Exceptions that hold a contract's invoice for a period (one open of each per period)."""
 LINE_ORDER = {"fee": 0, "milestone": 1, "time": 2, "expense": 3, "adjustment": 4, "retainer": 5}
 
@@ -87,7 +108,10 @@ def compose_invoice(
     config: BillingConfig,
     run_id: str,
     context: RuleContext,
+    master: MasterFacts | None = None,
 ) -> BillingOutcome:
+    """`master`: what the customer master holds for the contract (None or not
+    enforced: the contract is billed on its own terms)."""
     billing_period = Period.parse(period)
     if not book.versions:
         return BillingOutcome(update=BookUpdate.unchanged(book), invoice=None)
@@ -127,8 +151,38 @@ def compose_invoice(
         return BillingOutcome(update=update, invoice=None)
 
     tax_rate = config.tax_rate_on(terms.tax_jurisdiction, end)
-    erp_instance = config.erp_instance_for(terms.legal_entity)
+    erp_instance = config.erp_instance_for(terms.legal_entity) or _mastered_erp_instance(master, end)
+    finding = (
+        check_contract_against_master(
+            facts=master,
+            customer_id=terms.customer_id,
+            legal_entity=terms.legal_entity,
+            currency=terms.currency,
+            contract_start=min(v.start_date for v in book.versions.values()),
+            on=end,
+        )
+        if master is not None
+        else None
+    )
+    if finding is not None and not finding.is_exception:
+        # Pending, not an error: the lines wait unbilled for the customer (no exception).
+        waiting = BookDraft(book, context)
+        waiting.exceptions = draft.exceptions
+        waiting.audit = draft.audit
+        waiting.events = draft.events
+        waiting.record(
+            "customer_pending",
+            f"{book.contract_id}:{billing_period}",
+            contract_version=terms.version,
+            rule="customer master: a contract waits for its customer",
+            detail=finding.detail,
+        )
+        return BillingOutcome(update=waiting.freeze(), invoice=None)
     held_by = _validate_routing(draft, terms, tax_rate, erp_instance, str(billing_period), chargeable)
+    if finding is not None and not (
+        finding.kind is MasterFindingKind.LEGAL_ENTITY_NOT_CONFIGURED and erp_instance is None
+    ):
+        held_by += (_raise_master_hold(draft, finding, terms, str(billing_period), chargeable),)
     if held_by:
         # The lines stay unbilled; the cap split is not kept either.
         undo = BookDraft(book, context)
@@ -157,6 +211,9 @@ def compose_invoice(
 
     currency = terms.currency
     subtotal = sum((line.amount for line in invoice_lines), ZERO)
+    exemption = tax_exemption_for(master, end)
+    if exemption is not None:
+        tax_rate = ZERO
     tax = round_money(subtotal * tax_rate, currency)
     invoice = Invoice(
         proposal_id=proposal_id,
@@ -177,6 +234,7 @@ def compose_invoice(
         correlation_id=context.correlation_id,
         run_id=run_id,
         estimated_tax=tax,
+        tax_exemption_certificate=exemption.certificate_id if exemption is not None else None,
     )
     draft.invoices[proposal_id] = invoice
     for routing in ROUTING_HOLDS:
@@ -185,7 +243,11 @@ def compose_invoice(
         "invoice_proposed",
         proposal_id,
         contract_version=terms.version,
-        rule=f"tax {terms.tax_jurisdiction} at {tax_rate}; ERP {erp_instance}",
+        rule=(
+            f"tax {terms.tax_jurisdiction} exempt (certificate {exemption.certificate_id}); ERP {erp_instance}"
+            if exemption is not None
+            else f"tax {terms.tax_jurisdiction} at {tax_rate}; ERP {erp_instance}"
+        ),
         detail=f"{len(invoice_lines)} line(s), total {invoice.total} {currency}",
     )
     return BillingOutcome(update=draft.freeze(), invoice=invoice)
@@ -453,6 +515,28 @@ def _retainer_line(
         ),
         invoice_id=proposal_id,
     )
+
+
+def _mastered_erp_instance(master: MasterFacts | None, on: date) -> str | None:
+    """The ERP instance of the contract's legal entity in the legal-entity master (enforced only)."""
+    if master is None or not master.policy.enforced:
+        return None
+    entity = version_on(master.legal_entity, on)
+    return entity.erp_instance if entity is not None and entity.active else None
+
+
+def _raise_master_hold(
+    draft: BookDraft, finding: MasterFinding, terms: ContractVersion, period: str, chargeable: list[BillingLine]
+) -> str:
+    return draft.raise_exception(
+        MASTER_HOLDS[finding.kind],
+        period,
+        refs=(period,),
+        amount=sum((line.amount for line in chargeable), ZERO),
+        detail=finding.detail,
+        contract_version=terms.version,
+        period=period,
+    ).exception_id
 
 
 def _validate_routing(

@@ -12,6 +12,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Literal
 
+from billbridge.domain.customer_master import MasterPolicy
+
 LineKind = Literal["time", "expense", "milestone", "fee", "retainer", "adjustment"]
 
 
@@ -31,6 +33,9 @@ class ExceptionType(str, Enum):
     TAX_VARIANCE = "tax_variance"
     INVOICE_REJECTED = "invoice_rejected"
     BILLING_FAILED = "billing_failed"
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    CUSTOMER_INACTIVE = "customer_inactive"
+    CUSTOMER_CURRENCY_MISMATCH = "customer_currency_mismatch"
 
 
 class ExceptionState(str, Enum):
@@ -291,6 +296,8 @@ class Invoice:
     rejection_reason: str | None = None
     submitted_to_erp: bool = False
     erp_reference: str | None = None
+    tax_exemption_certificate: str | None = None
+    """The customer's exemption certificate that made the tax 0 (customer master enforced)."""
 
     @property
     def paid_amount(self) -> Decimal:
@@ -354,6 +361,8 @@ class BillingConfig:
 
     tax_rates: tuple[TaxRate, ...] = ()
     legal_entities: tuple[LegalEntityRoute, ...] = ()
+    customer_master: MasterPolicy = field(default_factory=MasterPolicy)
+    """Whether contracts are checked against the customer master (off unless configured)."""
 
     def tax_rate_on(self, jurisdiction: str, on: dt.date) -> Decimal | None:
         best: TaxRate | None = None

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from types import TracebackType
 
+from billbridge import topology
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 """moto's default account: ARNs built here match those moto returns."""
@@ -67,3 +69,12 @@ class PatchedEnvironment:
             else:
                 os.environ[name] = previous
         self._saved.clear()
+
+
+LOCAL_CONFIGURATION_VARIABLES = (topology.ENV_ROLLOUT, topology.ENV_SYSTEMS_OF_RECORD)
+"""Set them before `billbridge demo` or
+`billbridge local serve` to run the local stack with the same switches as a deployment."""
+
+
+def local_configuration() -> dict[str, str]:
+    return {name: os.environ[name] for name in LOCAL_CONFIGURATION_VARIABLES if os.environ.get(name)}

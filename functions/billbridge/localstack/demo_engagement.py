@@ -8,6 +8,12 @@ currency), a timesheet for an unknown role, and the ERP's invoice and payment
 feedback, over three months. Steps are plain scenario steps, plus
 `erp_feedback` steps that the demo answers from the invoices proposed so far
 (as the ERP would: an invoice number, then a payment).
+
+It starts from customer master data (`customer_master_steps`, its own first
+step): the ERP, the customers' system of record, sends the firm's legal
+entities and the two customers before any contract; the configuration enforces
+the master, so every contract is checked against it (docs/spec/billing.md,
+"Customer master"); the invoices are those of the engagement without it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,89 @@ CONFIG: dict[str, Any] = {
         {"legal_entity": "US01", "erp_instance": "erp-us"},
         {"legal_entity": "DE01", "erp_instance": "erp-eu"},
     ],
+    "customer_master": {"enforced": True, "grace_days": 30},
 }
+
+
+# --- step 1: customer master data (ERP) ----------------------------------------------------------
+
+
+def _legal_entity(event_id: str, entity: str, name: str, erp: str, country: str, currency: str) -> dict[str, Any]:
+    data = {
+        "legal_entity": entity,
+        "version": 1,
+        "effective_date": "2020-01-01",
+        "name": name,
+        "erp_instance": erp,
+        "country": country,
+        "functional_currency": currency,
+    }
+    return _event(event_id, "erp", "legal_entity.upserted", data, entity)
+
+
+def _customer(
+    event_id: str,
+    customer_id: str,
+    name: str,
+    *,
+    currency: str,
+    erp: str,
+    erp_id: str,
+    address: dict[str, str],
+    **extra: Any,
+) -> dict[str, Any]:
+    data = {
+        "customer_id": customer_id,
+        "version": 1,
+        "effective_date": "2025-10-01",
+        "name": name,
+        "status": "active",
+        "bill_to": address,
+        "tax_profile": {"jurisdiction": "US-NY" if address["country"] == "US" else address["country"]},
+        "currency": currency,
+        "payment_terms": {"net_days": 30},
+        "erp_customer_ids": [{"erp_instance": erp, "customer_id": erp_id}],
+        **extra,
+    }
+    return _event(event_id, "erp", "customer.upserted", data, customer_id)
+
+
+def customer_master_steps() -> list[dict[str, Any]]:
+    """The firm's legal entities and the client's two accounts (a parent and its German subsidiary)."""
+    return [
+        {
+            "deliver": [
+                _legal_entity("erp-le-us01", "US01", "Northwind Consulting US LLC", "erp-us", "US", "USD"),
+                _legal_entity("erp-le-de01", "DE01", "Northwind Consulting GmbH", "erp-eu", "DE", "EUR"),
+            ]
+        },
+        {
+            "deliver": [
+                _customer(
+                    "erp-cust-globex",
+                    "CUST-GLOBEX",
+                    "Globex Manufacturing Inc.",
+                    currency="USD",
+                    erp="erp-us",
+                    erp_id="C-US-40117",
+                    address={"line1": "200 Park Avenue", "city": "New York", "postal_code": "10166", "country": "US"},
+                    crm_account_id="ACC-GLOBEX",
+                    psa_client_id="CLIENT-GLOBEX",
+                ),
+                _customer(
+                    "erp-cust-globex-de",
+                    "CUST-GLOBEX-DE",
+                    "Globex Fertigung GmbH",
+                    currency="EUR",
+                    erp="erp-eu",
+                    erp_id="D-20455",
+                    address={"line1": "Hafenstrasse 12", "city": "Hamburg", "postal_code": "20457", "country": "DE"},
+                    parent_customer_id="CUST-GLOBEX",
+                    psa_client_id="CLIENT-GLOBEX-DE",
+                ),
+            ]
+        },
+    ]
 
 
 def _contract(version: int, effective: str, consultant_rate: str, architect_rate: str, **extra: Any) -> dict[str, Any]:
@@ -116,6 +204,7 @@ def _time(
 def engagement() -> dict[str, Any]:
     week = lambda start_day, month="01": [(f"2026-{month}-{int(start_day) + i:02d}", "8") for i in range(5)]  # noqa: E731
     steps: list[dict[str, Any]] = [
+        *customer_master_steps(),
         {
             "deliver": _event(
                 "clm-glx-1",

@@ -37,7 +37,13 @@ from moto.core.config import DefaultConfig
 from billbridge import topology
 from billbridge.localstack import definition as definitions
 from billbridge.localstack import resources, snapshot
-from billbridge.localstack.aws_environment import ACCOUNT_ID, BASE_ENVIRONMENT, REGION, PatchedEnvironment
+from billbridge.localstack.aws_environment import (
+    ACCOUNT_ID,
+    BASE_ENVIRONMENT,
+    REGION,
+    PatchedEnvironment,
+    local_configuration,
+)
 from billbridge.localstack.handler_resolver import HandlerResolver, LambdaHandler
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.lambda_dispatch import LambdaDispatcher
@@ -105,7 +111,9 @@ class LocalStack:
         self._definition = definition
         self._template = template
         self._repo_root = repo_root
-        self._extra_env = dict(extra_env or {})
+        # Local configuration of the system-of-record rules and rollout switches: the same
+        # variables as the deployed functions', taken from the calling environment.
+        self._extra_env = {**local_configuration(), **dict(extra_env or {})}
         self._env: PatchedEnvironment | None = None
         self._mock: Any = None
         self._dispatcher: LambdaDispatcher | None = None

@@ -18,11 +18,12 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from billbridge.adapters.connectors.event_connector import EventBusConnector
 from billbridge.app.billing_requests import execution_name
-from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event
+from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event, upcast_event
+from billbridge.app.customer_master import MasterDataStore
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import MAX_EVENT_BYTES, canonical_digest
 from billbridge.app.ledger import Ledger
@@ -31,8 +32,9 @@ from billbridge.app.record_actuals import RecordActuals
 from billbridge.app.record_feedback import RecordFeedback
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, RecordBillingFailure, SelectContracts
 from billbridge.app.sync_contract import SyncContract
+from billbridge.app.system_of_record import SystemsOfRecord
 from billbridge.entrypoints.queues.sqs_consumer import PERMANENT_ERRORS
-from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES
+from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
 
 SCENARIO_REQUEST_PREFIX = "replay"
 """The full-stack replay names billing runs `replay-step-N`: the same names give the same run ids."""
@@ -94,13 +96,15 @@ class BulkHub:
         self.ledger = ledger
         self.publisher = CountingPublisher()
         connector = EventBusConnector(self.publisher)
-        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector)
+        master = cast(MasterDataStore, ledger) if hasattr(ledger, "master_versions") else None
+        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector, master=master)
         self.record_actuals = RecordActuals(ledger, self.publisher)
         self.record_feedback = RecordFeedback(ledger, self.publisher)
         self.select_contracts = SelectContracts(ledger)
-        self.compose_invoice = ComposeInvoice(ledger, self.publisher)
+        self.compose_invoice = ComposeInvoice(ledger, self.publisher, master=master)
         self.post_invoice = PostInvoice(ledger, self.publisher, connector)
         self.record_failure = RecordBillingFailure(ledger, self.publisher)
+        self.systems_of_record = SystemsOfRecord.default()
         self.dead_letters: list[DeadLetter] = []
         self.runs: list[BillingRunOutcome] = []
         self.deliveries = DeliveryCounts()
@@ -112,7 +116,7 @@ class BulkHub:
     def consume(self, event: IngestedEvent, *, where: str = "") -> bool:
         """What the event's queue consumer does; False if it was dead-lettered."""
         try:
-            if event.event_type in CONTRACT_EVENT_TYPES:
+            if event.event_type in CONTRACT_EVENT_TYPES + CUSTOMER_EVENT_TYPES:
                 self.sync_contract.handle(event)
             elif event.event_type in ACTUALS_EVENT_TYPES:
                 self.record_actuals.handle(event)
@@ -137,6 +141,11 @@ class BulkHub:
                 size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
                 if size > MAX_EVENT_BYTES:
                     raise InvalidEventError(f"the event is {size} bytes; at most {MAX_EVENT_BYTES} are accepted")
+                refusal = self.systems_of_record.refusal(source, event.type)
+                if refusal is not None:
+                    raise InvalidEventError(
+                        f"refused by the rule {self.systems_of_record.rule_name(event.type)} ({refusal})"
+                    )
             except InvalidEventError as invalid:
                 self.deliveries.rejected += 1
                 self.deliveries.reasons.append(str(invalid))
@@ -159,7 +168,7 @@ class BulkHub:
             self.consume(
                 IngestedEvent(
                     event_type=event.type,
-                    data=raw.get("data") or {},
+                    data=upcast_event(raw).get("data") or {},
                     correlation_id=correlation_id,
                     source=event.source,
                     event_id=event.id,

@@ -105,6 +105,34 @@ DATA_BY_TYPE: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "paid_on": "2026-04-20",
     },
+    "customer.upserted": {
+        "customer_id": "CUST-ACME",
+        "version": 1,
+        "effective_date": "2026-01-01",
+        "name": "Acme Analytics Inc.",
+        "status": "active",
+        "parent_customer_id": "CUST-ACME-GROUP",
+        "bill_to": {"line1": "1 Main St", "city": "New York", "postal_code": "10001", "country": "US"},
+        "ship_to": {"line1": "9 Dock Rd", "city": "Newark", "postal_code": "07102", "country": "US"},
+        "tax_profile": {
+            "jurisdiction": "US-NY",
+            "exemption": {"certificate_id": "NY-EX-0042", "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
+        },
+        "currency": "USD",
+        "payment_terms": {"net_days": 30},
+        "erp_customer_ids": [{"erp_instance": "erp-us", "customer_id": "C-100234"}],
+        "crm_account_id": "001Dn00000ACME",
+        "psa_client_id": "CLIENT-77",
+    },
+    "legal_entity.upserted": {
+        "legal_entity": "US01",
+        "version": 1,
+        "effective_date": "2020-01-01",
+        "name": "Billbridge Consulting US LLC",
+        "erp_instance": "erp-us",
+        "country": "US",
+        "functional_currency": "USD",
+    },
 }
 SOURCE_OF_TYPE = {t: s for s, types in topology.EVENT_TYPES_BY_SOURCE.items() for t in types}
 

@@ -21,6 +21,7 @@ from billbridge.domain.actuals import (
 from billbridge.domain.billing_run import BillingOutcome, compose_invoice
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.contract_changes import apply_contract_version, apply_termination
+from billbridge.domain.customer_master import MasterFacts
 from billbridge.domain.exception_decisions import approve_exception, write_off_exception
 from billbridge.domain.invoice_feedback import apply_invoice_posted, apply_invoice_rejected, apply_payment
 from billbridge.domain.model import (
@@ -223,6 +224,8 @@ class Desk:
     billing_config: BillingConfig = field(default_factory=config)
     last: BookUpdate | None = None
     runs: int = 0
+    master: MasterFacts | None = None
+    """What the customer master holds for the contract (None: no master)."""
 
     def _apply(self, update: BookUpdate) -> BookUpdate:
         self.last = update
@@ -260,6 +263,7 @@ class Desk:
             config=self.billing_config,
             run_id=f"run-{self.runs}",
             context=context(f"run-{self.runs}"),
+            master=self.master,
         )
         self._apply(outcome.update)
         return outcome

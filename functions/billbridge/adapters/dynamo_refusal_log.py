@@ -1,0 +1,89 @@
+"""Refusals by a system-of-record rule, in the ledger table:
+`REFUSAL#{source}#{event id}` / `SYSTEM_OF_RECORD`, listed for operators under
+the lookup index (`gsi1pk = SYSTEM_OF_RECORD_REFUSAL`, newest last), with an
+attempt count (a vendor's retries of the same refused event are one record)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from billbridge import topology
+
+REFUSAL_SORT_KEY = "SYSTEM_OF_RECORD"
+REFUSAL_LOOKUP_PARTITION = "SYSTEM_OF_RECORD_REFUSAL"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DynamoRefusalLog:
+    def __init__(self, *, table_name: str, client: Any | None = None, now: Callable[[], datetime] = _utc_now) -> None:
+        self._table = table_name
+        self._client = client
+        self._now = now
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def record_refusal(
+        self, *, source: str, event_id: str, event_type: str, rule: str, correlation_id: str, raw_key: str
+    ) -> None:
+        now = self._now().isoformat()
+        lookup = topology.LEDGER_LOOKUP_KEYS
+        self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"REFUSAL#{source}#{event_id}"}, "sk": {"S": REFUSAL_SORT_KEY}},
+            UpdateExpression=(
+                "SET #source = :source, event_id = :event_id, event_type = :event_type, #rule = :rule,"
+                " correlation_id = :correlation, raw_key = :raw_key, last_seen_at = :now,"
+                " first_seen_at = if_not_exists(first_seen_at, :now),"
+                " #gpk = :lookup_pk, #gsk = if_not_exists(#gsk, :lookup_sk)"
+                " ADD attempts :one"
+            ),
+            ExpressionAttributeNames={
+                "#source": "source",
+                "#rule": "rule",
+                "#gpk": lookup.partition_key,
+                "#gsk": lookup.sort_key or "gsi1sk",
+            },
+            ExpressionAttributeValues={
+                ":source": {"S": source},
+                ":event_id": {"S": event_id},
+                ":event_type": {"S": event_type},
+                ":rule": {"S": rule},
+                ":correlation": {"S": correlation_id},
+                ":raw_key": {"S": raw_key},
+                ":now": {"S": now},
+                ":lookup_pk": {"S": REFUSAL_LOOKUP_PARTITION},
+                ":lookup_sk": {"S": f"{now}#{source}#{event_id}"},
+                ":one": {"N": "1"},
+            },
+        )
+
+    def refusals(self) -> list[dict[str, str]]:
+        """Every audited refusal, oldest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": topology.LEDGER_LOOKUP_INDEX,
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": REFUSAL_LOOKUP_PARTITION}},
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [
+            {name: value.get("S", value.get("N", "")) for name, value in item.items()}
+            for item in sorted(items, key=lambda i: i.get("gsi1sk", {}).get("S", ""))
+        ]

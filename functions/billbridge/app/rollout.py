@@ -1,0 +1,111 @@
+"""Phased-rollout switches: per workflow and per source, `off`, `shadow` or `on`.
+
+- `off`: the hub does not take the workflow's (or the source's) events: the
+  webhook refuses them with 400 naming the switch.
+- `shadow`: events are processed and recorded (books, rating, invoice
+  proposals, exceptions) but no downstream command is sent and no invoice is
+  posted to an ERP. This is how a firm runs its parallel period.
+- `on`: the workflow runs fully.
+
+An event's mode is the stricter of its workflow's and its source's. Workflows
+(topology.WORKFLOWS): `contracts` (customer and contract sync), `actuals`
+(actuals-to-billing: rating, and posting the invoices the billing run
+proposes), `feedback` (invoice and payment feedback). Configured as cdk.json
+context `billbridge:rollout` (the `ROLLOUT` environment variable of the
+functions, and of the local stack); unset: everything is on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, cast
+
+from billbridge import topology
+
+Mode = Literal["off", "shadow", "on"]
+MODES: tuple[Mode, ...] = ("off", "shadow", "on")
+"""From strictest to fullest."""
+WORKFLOW_NAMES = tuple(w.name for w in topology.WORKFLOWS)
+WORKFLOW_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
+    {event_type: w.name for w in topology.WORKFLOWS for event_type in w.event_types}
+)
+BILLING_WORKFLOW = "actuals"
+"""Posting invoices belongs to actuals-to-billing."""
+SHADOW_REFERENCE = "shadow: not posted (rollout)"
+
+
+class InvalidRolloutError(ValueError):
+    """The rollout configuration names an unknown workflow, source or mode."""
+
+
+def _modes(document: object, known: tuple[str, ...], what: str) -> dict[str, Mode]:
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise InvalidRolloutError(f"rollout.{what}: must be an object {what[:-1]} -> mode")
+    modes: dict[str, Mode] = {}
+    for name, mode in document.items():
+        if name not in known:
+            raise InvalidRolloutError(f"rollout.{what}: unknown {what[:-1]} {name!r}; known: {', '.join(known)}")
+        if mode not in MODES:
+            raise InvalidRolloutError(f"rollout.{what}.{name}: {mode!r} is not one of {', '.join(MODES)}")
+        modes[name] = cast(Mode, mode)
+    return modes
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    workflows: Mapping[str, Mode] = field(default_factory=dict)
+    sources: Mapping[str, Mode] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, configured: str | Mapping[str, object] | None) -> Rollout:
+        if configured is None or configured == "":
+            return cls()
+        if isinstance(configured, str):
+            try:
+                document = json.loads(configured)
+            except ValueError as error:
+                raise InvalidRolloutError(f"rollout: not JSON ({error})") from None
+        else:
+            document = dict(configured)
+        if not isinstance(document, dict) or set(document) - {"workflows", "sources"}:
+            raise InvalidRolloutError('rollout: must be an object with "workflows" and/or "sources"')
+        return cls(
+            workflows=MappingProxyType(_modes(document.get("workflows"), WORKFLOW_NAMES, "workflows")),
+            sources=MappingProxyType(_modes(document.get("sources"), topology.WEBHOOK_SOURCES, "sources")),
+        )
+
+    def workflow_mode(self, workflow: str) -> Mode:
+        return self.workflows.get(workflow, "on")
+
+    def source_mode(self, source: str) -> Mode:
+        return self.sources.get(source, "on")
+
+    def mode_for(self, workflow: str, source: str | None = None) -> Mode:
+        """The stricter of the workflow's and the source's switch."""
+        modes = [self.workflow_mode(workflow)] + ([self.source_mode(source)] if source else [])
+        return min(modes, key=MODES.index)
+
+    def mode_of_event(self, event_type: str, source: str) -> Mode:
+        workflow = WORKFLOW_OF_EVENT_TYPE.get(event_type)
+        return self.mode_for(workflow, source) if workflow else self.source_mode(source)
+
+    def refusal(self, event_type: str, source: str) -> str | None:
+        """None unless the event's workflow or source is switched off."""
+        workflow = WORKFLOW_OF_EVENT_TYPE.get(event_type)
+        if workflow is not None and self.workflow_mode(workflow) == "off":
+            return f"rollout: workflow {workflow} is off"
+        if self.source_mode(source) == "off":
+            return f"rollout: source {source} is off"
+        return None
+
+    def document(self) -> dict[str, dict[str, str]]:
+        """Every switch with its state (the defaults included): what `billbridge status` shows."""
+        return {
+            "workflows": {name: self.workflow_mode(name) for name in WORKFLOW_NAMES},
+            "sources": {name: self.source_mode(name) for name in topology.WEBHOOK_SOURCES},
+        }

@@ -1,0 +1,95 @@
+"""`billbridge customers list|show ID`: the customer master, the customers' ids
+in every system and their contracts."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+
+
+def register(subparsers: Any) -> None:
+    customers = subparsers.add_parser("customers", help="customer master data, cross-system ids and contracts")
+    commands = customers.add_subparsers(dest="customers_command", metavar="SUBCOMMAND")
+    listing = commands.add_parser("list", help="every customer in the master or named by a contract")
+    add_target_options(listing)
+    listing.set_defaults(handler=list_command)
+    show = commands.add_parser("show", help="one customer: its latest version, ids, exemptions and contracts")
+    show.add_argument("customer_id")
+    add_target_options(show)
+    show.set_defaults(handler=show_command)
+    customers.set_defaults(handler=lambda args: (customers.print_help(), 2)[1])
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from billbridge.app.customer_view import customer_rows
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args, read_only=True) as hub:
+        rows = customer_rows(hub.ledger, hub.ledger.books())
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["customer", "name", "status", "version", "currencies", "exemption", "contracts", "pending"],
+        [
+            [
+                r["customer_id"],
+                r["name"] or "-",
+                r["status"],
+                str(r["version"] or "-"),
+                ", ".join(r["currencies"]) or "-",
+                r["tax_exemption"] or "-",
+                ", ".join(r["contracts"]) or "-",
+                ", ".join(r["pending_contracts"]) or "-",
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from billbridge.app.customer_view import customer_detail
+    from billbridge.cli.tables import print_table
+
+    with open_hub(args, read_only=True) as hub:
+        view = customer_detail(hub.ledger, args.customer_id, hub.ledger.books())
+    if view is None:
+        print(f"no customer {args.customer_id} is known")
+        return 1
+    if args.json:
+        print_json(view)
+        return 0
+    print(f"Customer {view['customer_id']}: {view.get('name', '')} ({view['status']})")
+    if view["in_master"]:
+        bill_to = view["bill_to"]
+        print(f"  version {view['version']} effective {view['effective_date']} (versions {view['versions']})")
+        print(f"  parent: {view['parent_customer_id'] or '-'}; payment terms: net {view['payment_terms_days']} days")
+        print(f"  bill to: {bill_to['line1']}, {bill_to['postal_code']} {bill_to['city']}, {bill_to['country']}")
+        print(f"  currencies: {', '.join(view['currencies'])}; tax jurisdiction: {view['tax_jurisdiction']}")
+        for exemption in view["tax_exemptions"]:
+            print(
+                f"  tax exemption {exemption['certificate_id']}: "
+                f"{exemption['valid_from']}..{exemption['valid_to'] or 'open-ended'}"
+            )
+    print("\nCross-system ids")
+    print_table(["system", "id"], [[k, v] for k, v in view["ids"].items()])
+    print("\nContracts")
+    print_table(
+        ["contract", "version", "currency", "legal entity", "master", "invoices", "open exceptions"],
+        [
+            [
+                c["contract_id"],
+                str(c["version"]),
+                c["currency"],
+                c["legal_entity"],
+                c["master_status"] or "-",
+                str(c["invoices"]),
+                str(c["open_exceptions"]),
+            ]
+            for c in view["contracts"]
+        ],
+    )
+    return 0

@@ -201,6 +201,15 @@ def _time(
     )
 
 
+def first_contract_approval() -> dict[str, Any]:
+    """The engagement's first `contract.approved` delivery (after the customer master steps)."""
+    return next(
+        step["deliver"]
+        for step in engagement()["steps"]
+        if isinstance(step.get("deliver"), dict) and step["deliver"]["type"] == "contract.approved"
+    )
+
+
 def engagement() -> dict[str, Any]:
     week = lambda start_day, month="01": [(f"2026-{month}-{int(start_day) + i:02d}", "8") for i in range(5)]  # noqa: E731
     steps: list[dict[str, Any]] = [

@@ -15,7 +15,7 @@ from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.adapters.dynamo_poll_cursors import DynamoPollCursors
 from billbridge.app.vendor_adapters import PollCursor
 from billbridge.cli.main import main
-from billbridge.localstack.demo_engagement import engagement
+from billbridge.localstack.demo_engagement import first_contract_approval
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.localstack.stack import LocalStack
 from billbridge.localstack.vendor_demo import VendorWorld
@@ -58,7 +58,7 @@ def test_a_docusign_envelope_posted_to_the_vendor_route_syncs_the_contract(world
         server = LocalWebhookServer(stack, "127.0.0.1", 0)
         server.start_in_background()
         try:
-            contract = engagement()["steps"][0]["deliver"]
+            contract = first_contract_approval()
             body, headers = world.docusign.completed_envelope(contract)
             status, payload = _post(server, "/webhooks/clm/docusign", body, headers)
             assert status == 200, payload

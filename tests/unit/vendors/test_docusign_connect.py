@@ -13,7 +13,7 @@ from billbridge.adapters.vendors.docusign_connect import (
 )
 from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.vendor_adapters import VendorDelivery, VendorPayloadError, VendorSignatureError
-from billbridge.localstack.demo_engagement import engagement
+from billbridge.localstack.demo_engagement import first_contract_approval
 
 from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 
@@ -65,7 +65,7 @@ def test_a_forged_or_unsigned_body_is_refused(headers: object, reason: str) -> N
 def test_a_completed_envelope_is_the_contract_snapshot_the_demo_engagement_approves() -> None:
     translation = translate_connect_message(fixture_json("docusign/envelope-completed.json"), DocuSignFieldMap())
     (event,) = translation.events
-    demo_contract = engagement()["steps"][0]["deliver"]["data"]
+    demo_contract = first_contract_approval()["data"]
     assert event["id"] == "docusign-93be49ab-afa0-4adf-933c-f752070d71ec"
     assert event["type"] == "contract.approved"
     assert event["source"] == "clm"

@@ -25,12 +25,15 @@ ACTUALS_EVENT_TYPES = (
     "expense.approved",
     "milestone.completed",
 )
-FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+INVOICE_FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+SYNC_ANSWER_EVENT_TYPES = ("sync.acknowledged", "sync.refused")
+"""A downstream system's asynchronous answer to one of the hub's commands (psa and erp sources)."""
+FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
 
 EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "clm": CONTRACT_EVENT_TYPES,
-        "psa": ACTUALS_EVENT_TYPES,
+        "psa": (*ACTUALS_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES),
         "erp": FEEDBACK_EVENT_TYPES,
         "crm": (),
     }

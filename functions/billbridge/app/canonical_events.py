@@ -340,6 +340,26 @@ class PaymentAppliedData(_DataModel):
     paid_on: IsoDate
 
 
+# --- answers to the hub's commands (psa, erp) ----------------------------------------------------
+
+
+class SyncAcknowledgedData(_DataModel):
+    command_id: Identifier
+    """The `X-Command-Id` the command was sent with (`{target}/{name}/{idempotency key}`)."""
+    reference: Identifier
+    """The system's own id for what the command created or updated."""
+    idempotency_key: Identifier | None = None
+    command: Identifier | None = None
+
+
+class SyncRefusedData(_DataModel):
+    command_id: Identifier
+    message: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
+    code: Identifier | None = None
+    idempotency_key: Identifier | None = None
+    command: Identifier | None = None
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -352,6 +372,8 @@ EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "invoice.posted": InvoicePostedData,
         "invoice.rejected": InvoiceRejectedData,
         "payment.applied": PaymentAppliedData,
+        "sync.acknowledged": SyncAcknowledgedData,
+        "sync.refused": SyncRefusedData,
     }
 )
 
@@ -365,6 +387,8 @@ EventData = (
     | InvoicePostedData
     | InvoiceRejectedData
     | PaymentAppliedData
+    | SyncAcknowledgedData
+    | SyncRefusedData
 )
 
 # --- envelope ----------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""Invoice and payment feedback from the ERP flows back to the books."""
+"""Invoice and payment feedback from the ERP flows back to the books, and on to
+the PSA (`UpdateInvoiceStatus`: invoice number, amount, tax, posting date,
+payment status, amount paid); the downstream systems' asynchronous answers to
+the hub's commands (`sync.acknowledged`, `sync.refused`) are recorded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billbridge.app.downstream_payloads import invoice_status_key, invoice_status_payload
+from billbridge.app.downstream_sync import DownstreamSync, PlannedCommand
 from billbridge.app.event_translation import (
     IngestedEvent,
     UntranslatableEventError,
@@ -13,18 +18,72 @@ from billbridge.app.event_translation import (
     payment_from,
 )
 from billbridge.app.ledger import Ledger, apply_to_book
-from billbridge.app.ports import EventPublisher
+from billbridge.app.ports import Connector, EventPublisher
 from billbridge.domain.book_draft import RuleContext
+from billbridge.domain.downstream_commands import INVOICE_STATUS_COMMAND, CommandState
 from billbridge.domain.invoice_feedback import apply_invoice_posted, apply_invoice_rejected, apply_payment
-from billbridge.domain.model import BookUpdate, ContractBook
+from billbridge.domain.model import BookUpdate, ContractBook, InvoiceStatus
+
+SYNC_ANSWER_TYPES = ("sync.acknowledged", "sync.refused")
+PSA_STATUSES = frozenset({InvoiceStatus.POSTED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID})
 
 
 @dataclass
 class RecordFeedback:
     ledger: Ledger
     publisher: EventPublisher
+    psa: Connector | None = None
+    """Where invoice statuses go (None: nowhere, e.g. a run of the core alone)."""
+    downstream: DownstreamSync | None = None
+    """Records commands' outcomes and the systems' asynchronous answers."""
+
+    def __post_init__(self) -> None:
+        if self.psa is not None and self.downstream is None:
+            raise ValueError("RecordFeedback needs `downstream` to record the outcome of its commands")
 
     def handle(self, event: IngestedEvent) -> BookUpdate:
+        if event.event_type in SYNC_ANSWER_TYPES:
+            return self._record_answer(event)
+        update = self._apply(event)
+        if update.changed:
+            self._push_invoice_statuses(update, event.correlation_id)
+        return update
+
+    def _record_answer(self, event: IngestedEvent) -> BookUpdate:
+        if self.downstream is None:
+            raise UntranslatableEventError(f"type: {event.event_type!r}: this hub sends no downstream commands")
+        data = event.data
+        command = self.downstream.answer(
+            str(data.get("command_id") or ""),
+            CommandState.ACKNOWLEDGED if event.event_type == "sync.acknowledged" else CommandState.REFUSED,
+            reference=str(data["reference"]) if data.get("reference") else None,
+            answer=_answer_text(data),
+        )
+        return BookUpdate.unchanged(ContractBook(contract_id=command.contract_id))
+
+    def _push_invoice_statuses(self, update: BookUpdate, correlation_id: str) -> None:
+        if self.psa is None or self.downstream is None:
+            return
+        for event in update.events:
+            if event.detail_type != "InvoiceStatusChanged":
+                continue
+            invoice = update.book.invoices.get(str(event.detail.get("proposal_id", "")))
+            if invoice is None or invoice.status not in PSA_STATUSES:
+                continue
+            self.downstream.send(
+                self.psa,
+                PlannedCommand(
+                    contract_id=invoice.contract_id,
+                    system="psa",
+                    target="psa",
+                    name=INVOICE_STATUS_COMMAND,
+                    idempotency_key=invoice_status_key(invoice),
+                    correlation_id=correlation_id,
+                    payload=invoice_status_payload(invoice),
+                ),
+            )
+
+    def _apply(self, event: IngestedEvent) -> BookUpdate:
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
         data = event.data
         if event.event_type == "invoice.posted":
@@ -48,7 +107,7 @@ class RecordFeedback:
             )
             self.ledger.remember_invoice_number(invoice_number, proposal_id)
             for parked in self.ledger.take_parked_feedback(f"payment#{invoice_number}"):
-                update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]
+                update = self._apply(IngestedEvent(**parked))  # type: ignore[arg-type]
             return update
         if event.event_type == "invoice.rejected":
             proposal_id = str(data.get("proposal_id") or "")
@@ -85,3 +144,11 @@ class RecordFeedback:
                 self.publisher,
             )
         raise UntranslatableEventError(f"type: {event.event_type!r} is not an ERP feedback event")
+
+
+def _answer_text(data: object) -> str:
+    """The system's answer as the operator reads it: its code and message."""
+    if not isinstance(data, dict):
+        return ""
+    parts = [str(data[key]) for key in ("code", "message") if data.get(key)]
+    return ": ".join(parts)[:1000]

@@ -31,6 +31,10 @@ class ExceptionType(str, Enum):
     TAX_VARIANCE = "tax_variance"
     INVOICE_REJECTED = "invoice_rejected"
     BILLING_FAILED = "billing_failed"
+    SYNC_REFUSED = "sync_refused"
+    """A downstream system (PSA, ERP) refused a command."""
+    SYNC_FAILED = "sync_failed"
+    """A command got no usable answer from a downstream system after the connector's retries."""
 
 
 class ExceptionState(str, Enum):

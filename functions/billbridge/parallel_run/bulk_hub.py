@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billbridge.adapters.connectors.event_connector import EventBusConnector
+from billbridge.adapters.memory_command_log import InMemoryCommandLog
+from billbridge.adapters.system_clock import SystemClock
 from billbridge.app.billing_requests import execution_name
 from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event
+from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import MAX_EVENT_BYTES, canonical_digest
 from billbridge.app.ledger import Ledger
@@ -94,7 +97,9 @@ class BulkHub:
         self.ledger = ledger
         self.publisher = CountingPublisher()
         connector = EventBusConnector(self.publisher)
-        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector)
+        self.commands = InMemoryCommandLog()
+        downstream = DownstreamSync(ledger, self.commands, SystemClock(), self.publisher)
+        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector, downstream=downstream)
         self.record_actuals = RecordActuals(ledger, self.publisher)
         self.record_feedback = RecordFeedback(ledger, self.publisher)
         self.select_contracts = SelectContracts(ledger)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
@@ -19,6 +18,8 @@ from billbridge.app.replay_report import build_replay_report
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, SelectContracts
 from billbridge.app.sync_contract import SyncContract
 from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES
+
+from tests.fakes.edge import FixedClock
 
 
 class RecordingPublisher:
@@ -46,17 +47,6 @@ class RecordingConnector:
         if answer is not None:
             return answer
         return ConnectorReceipt(accepted=True, reference=f"{self.prefix}-{len(self.commands)}", detail="HTTP 200")
-
-
-class FixedClock:
-    def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 class CoreHub:

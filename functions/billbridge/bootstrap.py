@@ -107,7 +107,7 @@ def record_actuals() -> RecordActuals:
 def record_feedback() -> RecordFeedback:
     from billbridge.app.record_feedback import RecordFeedback
 
-    return RecordFeedback(ledger(), publisher(), psa=connector(), downstream=downstream_sync())
+    return RecordFeedback(ledger(), publisher(), psa=connector(), erp=connector(), downstream=downstream_sync())
 
 
 def select_contracts() -> SelectContracts:

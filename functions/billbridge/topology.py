@@ -29,6 +29,9 @@ INVOICE_FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.a
 SYNC_ANSWER_EVENT_TYPES = ("sync.acknowledged", "sync.refused")
 """A downstream system's asynchronous answer to one of the hub's commands (psa and erp sources)."""
 FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
+SYNC_RETRY_REQUESTED = "sync.retry_requested"
+"""An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
+put on the bus by the CLI, never accepted from a webhook source."""
 
 EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -78,7 +81,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
     Workflow(
         name="feedback",
         construct_id="Feedback",
-        event_types=FEEDBACK_EVENT_TYPES,
+        event_types=(*FEEDBACK_EVENT_TYPES, SYNC_RETRY_REQUESTED),
         handler="billbridge.entrypoints.queues.consume_feedback.lambda_handler",
     ),
 )

@@ -90,7 +90,9 @@ class CoreHub:
         elif ingested.event_type in ACTUALS_EVENT_TYPES:
             RecordActuals(self.ledger, self.publisher).handle(ingested)
         else:
-            RecordFeedback(self.ledger, self.publisher, psa=self.psa, downstream=self.downstream).handle(ingested)
+            RecordFeedback(self.ledger, self.publisher, psa=self.psa, erp=self.erp, downstream=self.downstream).handle(
+                ingested
+            )
 
     def bill(self, period: str, contract_ids: list[str] | None = None) -> list[str]:
         self.runs += 1

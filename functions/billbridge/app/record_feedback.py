@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billbridge import topology
 from billbridge.app.downstream_payloads import invoice_status_key, invoice_status_payload
-from billbridge.app.downstream_sync import DownstreamSync, PlannedCommand
+from billbridge.app.downstream_sync import DownstreamSync, NothingToRetryError, PlannedCommand
 from billbridge.app.event_translation import (
     IngestedEvent,
     UntranslatableEventError,
@@ -25,6 +26,7 @@ from billbridge.domain.invoice_feedback import apply_invoice_posted, apply_invoi
 from billbridge.domain.model import BookUpdate, ContractBook, InvoiceStatus
 
 SYNC_ANSWER_TYPES = ("sync.acknowledged", "sync.refused")
+SYNC_RETRY_REQUESTED = topology.SYNC_RETRY_REQUESTED
 PSA_STATUSES = frozenset({InvoiceStatus.POSTED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID})
 
 
@@ -34,6 +36,8 @@ class RecordFeedback:
     publisher: EventPublisher
     psa: Connector | None = None
     """Where invoice statuses go (None: nowhere, e.g. a run of the core alone)."""
+    erp: Connector | None = None
+    """Where a retried ERP command goes."""
     downstream: DownstreamSync | None = None
     """Records commands' outcomes and the systems' asynchronous answers."""
 
@@ -44,6 +48,8 @@ class RecordFeedback:
     def handle(self, event: IngestedEvent) -> BookUpdate:
         if event.event_type in SYNC_ANSWER_TYPES:
             return self._record_answer(event)
+        if event.event_type == SYNC_RETRY_REQUESTED:
+            return self._retry(event)
         update = self._apply(event)
         if update.changed:
             self._push_invoice_statuses(update, event.correlation_id)
@@ -60,6 +66,26 @@ class RecordFeedback:
             answer=_answer_text(data),
         )
         return BookUpdate.unchanged(ContractBook(contract_id=command.contract_id))
+
+    def _retry(self, event: IngestedEvent) -> BookUpdate:
+        """An operator's `billbridge sync retry`: the command is sent again from here,
+        where the connectors and their credentials are."""
+        command_id = str(event.data.get("command_id") or "")
+        if not command_id:
+            raise UntranslatableEventError("data.command_id: required")
+        if self.downstream is None:
+            raise UntranslatableEventError(f"type: {event.event_type!r}: this hub sends no downstream commands")
+        try:
+            command = self.downstream.retry(command_id, self._connector_for)
+        except NothingToRetryError:
+            return BookUpdate.unchanged(ContractBook(contract_id=""))  # acknowledged meanwhile: done
+        return BookUpdate.unchanged(ContractBook(contract_id=command.contract_id))
+
+    def _connector_for(self, target: str) -> Connector:
+        connector = self.psa if target == "psa" else self.erp
+        if connector is None:
+            raise UntranslatableEventError(f"no connector for target {target!r}")
+        return connector
 
     def _push_invoice_statuses(self, update: BookUpdate, correlation_id: str) -> None:
         if self.psa is None or self.downstream is None:

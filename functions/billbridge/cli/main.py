@@ -17,6 +17,7 @@ from contextlib import contextmanager
 COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.local",
     "billbridge.cli.commands.contracts",
+    "billbridge.cli.commands.sync",
     "billbridge.cli.commands.billing",
     "billbridge.cli.commands.replay",
     "billbridge.cli.commands.parallel_run",
@@ -47,6 +48,7 @@ EXIT_CODES = f"""exit codes:
 COMMAND_FAMILIES: dict[str, str] = {
     "local": "billbridge.cli.commands.local",
     "contracts": "billbridge.cli.commands.contracts",
+    "sync": "billbridge.cli.commands.sync",
     "bill": "billbridge.cli.commands.billing",
     "replay": "billbridge.cli.commands.replay",
     "demo": "billbridge.cli.commands.demo",

@@ -61,6 +61,7 @@ _log = logging.getLogger(__name__)
 
 ENV_CONNECTOR_TARGETS = "CONNECTOR_TARGETS"
 ENV_CONNECTOR_SECRETS_ARN = "CONNECTOR_SECRETS_ARN"
+ENV_CONNECTOR_RETRY_POLICY = "CONNECTOR_RETRY_POLICY"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_DETAIL_CHARS = 300
 USER_AGENT = "billbridge-connector/1"
@@ -239,19 +240,36 @@ class TargetSettings(BaseModel):
         return require_secure_url(value, "token_url") if value else value
 
 
+class RetrySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=4, ge=1)
+    base_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+    max_total_delay: float = Field(default=15.0, ge=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(**self.model_dump())
+
+
 class ConnectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     targets: dict[str, TargetSettings]
     secrets_arn: str
     secret_max_age_seconds: int = Field(default=300, ge=0)
+    retry: RetrySettings | None = None
+    """`CONNECTOR_RETRY_POLICY` (JSON): the connector's patience, when not the default."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConnectorSettings:
         env = os.environ if environ is None else environ
+        retry = env.get(ENV_CONNECTOR_RETRY_POLICY, "")
         return cls(
             targets=json.loads(env.get(ENV_CONNECTOR_TARGETS, "") or "{}"),
             secrets_arn=env.get(ENV_CONNECTOR_SECRETS_ARN, ""),
+            retry=json.loads(retry) if retry else None,
         )
 
 
@@ -331,6 +349,8 @@ class HttpConnector:
                 credentials=credentials,
                 limiter=TokenBucket(rate=config.rate_per_second, capacity=config.burst),
             )
+        if settings.retry is not None and "retry" not in kwargs:
+            kwargs["retry"] = settings.retry.policy()
         return cls(endpoints=endpoints, transport=http, **kwargs)
 
     def send(self, command: ConnectorCommand) -> ConnectorReceipt:

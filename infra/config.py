@@ -7,7 +7,7 @@ Override any field with `-c billbridge:<field>=<value>` on the CDK CLI or with a
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from constructs import Node
@@ -38,6 +38,12 @@ class BillbridgeConfig:
     """Ledger audit records expire (DynamoDB TTL) after this many days: 7 years."""
     waf_web_acl_arn: str = ""
     """A WAFv2 web ACL (REGIONAL) to associate with the API stage; empty: none."""
+    propagation_alarm_hours: int = 24
+    """A contract version unacknowledged by a downstream system for longer than this is
+    stale: counted by the KPIs and alarmed on."""
+    connectors: dict[str, Any] = field(default_factory=dict)
+    """Per target system (`psa`, `erp-us`...): `{"mode": "event"}` or `{"mode": "http",
+    "base_url": ..., "auth": ...}` (infra/constructs/downstream_connectors.py)."""
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
@@ -51,6 +57,8 @@ class BillbridgeConfig:
             raise ValueError("audit records must be kept at least a year (billing disputes)")
         if self.raw_payload_retention_days <= self.raw_payload_ia_transition_days:
             raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
+        if self.propagation_alarm_hours < 1:
+            raise ValueError("propagation_alarm_hours must be at least 1")
         if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
             raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
 

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.config import BillbridgeConfig
 from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.downstream_connectors import DownstreamConnectors
 from infra.constructs.event_bus import EventBus
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults, log_retention
 from infra.constructs.kpi_publisher import KpiPublisher
@@ -83,6 +84,8 @@ class BillbridgeStack(cdk.Stack):
             log_retention=retention,
         )
 
+        self.connectors = DownstreamConnectors(self, "DownstreamConnectors", connectors=config.connectors)
+
         self.consumers = [
             QueueConsumer(
                 self,
@@ -97,11 +100,14 @@ class BillbridgeStack(cdk.Stack):
         for consumer in self.consumers:
             self._grant_ledger(consumer.consumer)
             bus.grant_put_events_to(consumer.consumer.function)
+            if consumer.workflow.name in ("contracts", "feedback"):  # project, schedule, status commands
+                self.connectors.connect(consumer.consumer)
 
         self.billing = BillingWorkflow(self, "BillingWorkflow", functions=self.functions, log_retention=retention)
         for task in self.billing.task_functions.values():
             self._grant_ledger(task)
             bus.grant_put_events_to(task.function)
+        self.connectors.connect(self.billing.task_functions["post_invoice"])
 
         self.schedule = BillingSchedule(
             self,
@@ -119,6 +125,9 @@ class BillbridgeStack(cdk.Stack):
             ledger=self.tables.ledger,
             schedule_expression=config.kpi_schedule,
             time_zone=config.billing_time_zone,
+        )
+        self.kpi_publisher.publisher.function.add_environment(
+            topology.ENV_PROPAGATION_STALE_AFTER_HOURS, str(config.propagation_alarm_hours)
         )
 
         self.security = self._security_controls(config)
@@ -143,6 +152,7 @@ class BillbridgeStack(cdk.Stack):
             },
             extra_alarms=[self.schedule.dead_letter_alarm, self.kpi_publisher.dead_letter_alarm],
             alarm_email=config.alarm_email,
+            propagation_alarm_hours=config.propagation_alarm_hours,
         )
         self._add_outputs()
 

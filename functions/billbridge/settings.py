@@ -27,6 +27,7 @@ class HubSettings(BaseModel):
     webhook_timestamp_tolerance_seconds: int = Field(default=300, ge=1)
     billing_run_bucket_name: str = ""
     billing_batch_size: int = Field(default=topology.BILLING_BATCH_SIZE, ge=1, le=1000)
+    propagation_stale_after_hours: float = Field(default=24.0, gt=0)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -42,6 +43,7 @@ class HubSettings(BaseModel):
             webhook_timestamp_tolerance_seconds=int(env.get(topology.ENV_TIMESTAMP_TOLERANCE, "300")),
             billing_run_bucket_name=env.get(topology.ENV_BILLING_RUN_BUCKET, ""),
             billing_batch_size=int(env.get(topology.ENV_BILLING_BATCH_SIZE, str(topology.BILLING_BATCH_SIZE))),
+            propagation_stale_after_hours=float(env.get(topology.ENV_PROPAGATION_STALE_AFTER_HOURS, "24")),
         )
 
 

@@ -169,5 +169,7 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
+ENV_PROPAGATION_STALE_AFTER_HOURS = "PROPAGATION_STALE_AFTER_HOURS"
+"""How long a contract version may stay unacknowledged by a system before it counts as stale (KPIs, alarm)."""
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

@@ -91,9 +91,12 @@ def open_exception_ids(stack: LocalStack) -> set[str]:
 @pytest.fixture
 def over_http(tmp_path: Path) -> Iterator[tuple[LocalStack, Webhooks, LocalDownstream]]:
     secrets = generate_webhook_secrets()
-    with local_downstream() as downstream, LocalStack(
-        secrets=secrets, state_file=tmp_path / "state.sqlite", extra_env=downstream.connector_environment()
-    ) as stack:
+    with (
+        local_downstream() as downstream,
+        LocalStack(
+            secrets=secrets, state_file=tmp_path / "state.sqlite", extra_env=downstream.connector_environment()
+        ) as stack,
+    ):
         downstream.install_secret(stack.client("secretsmanager"))
         ledger_of(stack).save_config(_config())
         yield stack, Webhooks(stack, secrets), downstream

@@ -7,7 +7,8 @@ Override any field with `-c billbridge:<field>=<value>` on the CDK CLI or with a
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+import dataclasses as dc
+from dataclasses import dataclass, fields
 from typing import Any
 
 from constructs import Node
@@ -41,7 +42,7 @@ class BillbridgeConfig:
     propagation_alarm_hours: int = 24
     """A contract version unacknowledged by a downstream system for longer than this is
     stale: counted by the KPIs and alarmed on."""
-    connectors: dict[str, Any] = field(default_factory=dict)
+    connectors: dict[str, Any] = dc.field(default_factory=dict)
     """Per target system (`psa`, `erp-us`...): `{"mode": "event"}` or `{"mode": "http",
     "base_url": ..., "auth": ...}` (infra/constructs/downstream_connectors.py)."""
     kpi_schedule: str = "rate(1 hour)"

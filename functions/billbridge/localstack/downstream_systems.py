@@ -14,7 +14,8 @@ Each server checks the API key and the signature, keeps one id per
 idempotency key (a repeat gets the same answer), and behaves as scripted per
 command name, one behaviour per call, then `accept`:
 
-- `accept`: 201 `{"reference": "PRJ-1001"}` (the system's own id);
+- `accept`: 201 `{"reference": "PRJ-1001"}`: the system's own id, one per project or
+  schedule (every version of a contract updates the same one) or invoice;
 - `accept_later`: 202 with no id; the acknowledgement is kept for
   `take_answers()`, to be posted as a signed `sync.acknowledged` webhook;
 - `refuse`: 422 `{"error": "rejected", "message": ...}`;
@@ -75,8 +76,10 @@ class LocalDownstreamSystem:
     received: list[ReceivedCommand] = field(default_factory=list)
     base_url: str = ""
     _answers: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    _entities: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _issued: int = 0
+    _acknowledgements: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -139,8 +142,7 @@ class LocalDownstreamSystem:
                 message = self.unknown_customers.get(customer) or f"{name} refused"
                 status, document = 422, {"error": "rejected", "message": message}
             else:
-                self._issued += 1
-                reference = f"{self.reference_prefix}-{1000 + self._issued}"
+                reference = self._reference_for(target, name, payload, key)
                 if behaviour == "accept_later":
                     status, document = 202, {"status": "accepted"}
                     self._pending.append(self._acknowledgement(command_id, key, name, reference))
@@ -150,10 +152,25 @@ class LocalDownstreamSystem:
             self.received.append(ReceivedCommand(target, name, key, command_id, payload, status))
         return status, document, {}
 
+    def _reference_for(self, target: str, name: str, payload: dict[str, Any], key: str) -> str:
+        """The system's id of what the command is about: one project (or schedule) per
+        contract whatever its version, one record per invoice."""
+        family = "project" if "Project" in name else "schedule" if "BillingSchedule" in name else name
+        entity = str(payload.get("proposal_id") or payload.get("contract_id") or key)
+        known = self._entities.get((target, family, entity))
+        if known is not None:
+            return known
+        self._issued += 1
+        prefix = {"project": "PRJ", "schedule": "SCH"}.get(family, self.reference_prefix)
+        reference = f"{prefix}-{1000 + self._issued}"
+        self._entities[(target, family, entity)] = reference
+        return reference
+
     def _acknowledgement(self, command_id: str, key: str, name: str, reference: str) -> dict[str, Any]:
+        self._acknowledgements += 1
         return {
             "specversion": "1.0",
-            "id": f"{self.kind}-ack-{self._issued}",
+            "id": f"{self.kind}-ack-{self._acknowledgements}",
             "source": self.kind,
             "type": "sync.acknowledged",
             "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -243,14 +260,14 @@ def local_downstream(erp_targets: tuple[str, ...] = ("erp-us", "erp-eu")) -> Ite
         psa=LocalDownstreamSystem(
             kind="psa",
             targets=("psa",),
-            reference_prefix="PRJ",
+            reference_prefix="PSA-INV",
             api_key="local-psa-key",
             signing_secret="whsec_bG9jYWwtcHNhLWNvbW1hbmQtc2lnbmluZy1rZXk=",
         ),
         erp=LocalDownstreamSystem(
             kind="erp",
             targets=erp_targets,
-            reference_prefix="SCH",
+            reference_prefix="ERP-DOC",
             api_key="local-erp-key",
             signing_secret="whsec_bG9jYWwtZXJwLWNvbW1hbmQtc2lnbmluZy1rZXk=",
         ),

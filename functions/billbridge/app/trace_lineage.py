@@ -88,6 +88,10 @@ RESOLUTION_HINTS: dict[ExceptionType, str] = {
     ExceptionType.INVOICE_REJECTED: "Fix the cause given by the ERP; the lines are unbilled again and the "
     "next run re-proposes them.",
     ExceptionType.BILLING_FAILED: "Read the cause; fix it (configuration, ERP connectivity) and re-run.",
+    ExceptionType.SYNC_REFUSED: "Read the system's answer and the command's payload; fix the cause (in the "
+    "downstream system, or with a contract amendment), then `billbridge sync retry COMMAND_ID`.",
+    ExceptionType.SYNC_FAILED: "The system did not answer in time (outage, time-outs, rate limits): once it "
+    "is reachable, `billbridge sync retry COMMAND_ID`.",
 }
 
 
@@ -492,7 +496,7 @@ def explain_exception(
         events.event(str(raised["source_ref"]), exception.correlation_id)
         if raised
         and ":" in str(raised.get("source_ref", ""))
-        and not str(raised["source_ref"]).startswith("billing-run")
+        and not str(raised["source_ref"]).startswith(("billing-run", "connector:"))
         else None
     )
     return {

@@ -180,7 +180,7 @@ class DownstreamSync:
 
     def _settle(self, command: DownstreamCommand) -> None:
         context = RuleContext(
-            correlation_id=command.correlation_id, source_ref=f"{command.target}:{command.command_id}"
+            correlation_id=command.correlation_id, source_ref=f"connector:{command.command_id}"
         )
         if command.needs_attention:
             apply_to_book(

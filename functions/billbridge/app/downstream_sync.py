@@ -179,9 +179,7 @@ class DownstreamSync:
         raise ConcurrentCommandUpdateError(f"command {planned.command_id} kept changing while it was being sent")
 
     def _settle(self, command: DownstreamCommand) -> None:
-        context = RuleContext(
-            correlation_id=command.correlation_id, source_ref=f"connector:{command.command_id}"
-        )
+        context = RuleContext(correlation_id=command.correlation_id, source_ref=f"connector:{command.command_id}")
         if command.needs_attention:
             apply_to_book(
                 self.ledger, command.contract_id, lambda book: hold_command(book, command, context), self.publisher

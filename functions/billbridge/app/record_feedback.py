@@ -52,7 +52,13 @@ class RecordFeedback:
             return self._retry(event)
         update = self._apply(event)
         if update.changed:
-            self._push_invoice_statuses(update, event.correlation_id)
+            proposals = {
+                str(e.detail.get("proposal_id", "")) for e in update.events if e.detail_type == "InvoiceStatusChanged"
+            }
+            if event.event_type == "payment.applied":  # a partial payment after another keeps its status
+                paid = self.ledger.proposal_for_invoice_number(str(event.data.get("invoice_number") or ""))
+                proposals |= {paid} if paid else set()
+            self._push_invoice_statuses(update, sorted(proposals), event.correlation_id)
         return update
 
     def _record_answer(self, event: IngestedEvent) -> BookUpdate:
@@ -87,13 +93,13 @@ class RecordFeedback:
             raise UntranslatableEventError(f"no connector for target {target!r}")
         return connector
 
-    def _push_invoice_statuses(self, update: BookUpdate, correlation_id: str) -> None:
+    def _push_invoice_statuses(self, update: BookUpdate, proposals: list[str], correlation_id: str) -> None:
+        """The invoice's number, amounts, posting date and payment status to the PSA, once per
+        status and amount paid (the idempotency key)."""
         if self.psa is None or self.downstream is None:
             return
-        for event in update.events:
-            if event.detail_type != "InvoiceStatusChanged":
-                continue
-            invoice = update.book.invoices.get(str(event.detail.get("proposal_id", "")))
+        for proposal_id in proposals:
+            invoice = update.book.invoices.get(proposal_id)
             if invoice is None or invoice.status not in PSA_STATUSES:
                 continue
             self.downstream.send(

@@ -273,3 +273,25 @@ def test_propagation_shows_the_version_each_system_holds_and_what_is_stale(hub: 
     assert psa.is_stale(hub.clock.now(), timedelta(hours=4))
     assert not psa.is_stale(hub.clock.now(), timedelta(hours=6))
     assert not erp.is_stale(hub.clock.now(), timedelta(hours=1))
+
+
+def test_each_partial_payment_reaches_the_psa_with_the_amount_paid_so_far(hub: CoreHub) -> None:
+    hub.deliver(contract())
+    (proposal_id,) = hub.bill("2026-01")
+    invoice = hub.ledger.load("SOW-1001").book.invoices[proposal_id]
+    posted = {
+        "proposal_id": proposal_id,
+        "invoice_number": "INV-7",
+        "posting_date": "2026-02-02",
+        "subtotal": str(invoice.subtotal),
+        "tax": str(invoice.tax),
+        "total": str(invoice.total),
+        "currency": "USD",
+    }
+    hub.deliver(event("erp", "invoice.posted", posted))
+    for payment_id in ("PAY-1", "PAY-2"):
+        payment = {"invoice_number": "INV-7", "payment_id": payment_id, "amount": "100.00", "currency": "USD"}
+        hub.deliver(event("erp", "payment.applied", payment | {"paid_on": "2026-02-20"}))
+
+    statuses = [(c.payload["payment_status"], c.payload["amount_paid"]) for c in hub.psa.commands[-2:]]
+    assert statuses == [("partially_paid", "100.00"), ("partially_paid", "200.00")]

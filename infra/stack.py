@@ -227,6 +227,8 @@ class BillbridgeStack(cdk.Stack):
             "ApproverRoleArn": self.security.approver_role.role_arn,
             "PersonalDataReaderRoleArn": self.security.personal_data_reader_role.role_arn,
         }
+        if self.connectors.secret is not None:
+            outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn
         for consumer in self.consumers:
             prefix = consumer.workflow.construct_id
             outputs[f"{prefix}QueueUrl"] = consumer.queue.queue_url

@@ -225,3 +225,115 @@ def test_event_connector_commands_wait_for_the_systems_answers_and_the_cli_shows
     assert (retried["state"], retried["attempts"]) == ("sent", 2), "re-published, awaiting the ERP's answer"
     assert billbridge(["sync", "retry", PROJECT, "--state-file", str(state)]) == 1
     assert "nothing to retry" in capsys.readouterr().out
+
+
+# --- every command type, both connectors ----------------------------------------------------------
+
+TERMINATE = "psa/TerminateProject/SOW-1001-terminated-v3"
+TERMINATE_SCHEDULE = "erp-us/TerminateBillingSchedule/SOW-1001-terminated-v3"
+PROJECT_V2 = "psa/UpsertProject/SOW-1001-v2"
+SCHEDULE_V2 = "erp-us/UpsertBillingSchedule/SOW-1001-v2"
+
+
+def _through_a_contracts_life(stack: LocalStack, webhooks: Webhooks) -> tuple[str, str]:
+    """Approval, an amendment, a billing run, the ERP's posting and payment, a termination.
+    Returns the invoice-status command ids (posted, paid)."""
+    webhooks.event("clm", "contract.approved", CONTRACT)
+    amended = CONTRACT | {"version": 2, "effective_date": "2026-02-01"}
+    webhooks.event("clm", "contract.amended", amended)
+    run = stack.start_billing_run({"period": "2026-01"}, name="run-2026-01")
+    stack.drain()
+    assert run["succeeded"], run
+    ledger = ledger_of(stack)
+    (invoice,) = ledger.load("SOW-1001").book.invoices.values()
+    total = str(invoice.total)
+    webhooks.event(
+        "erp",
+        "invoice.posted",
+        {
+            "proposal_id": invoice.proposal_id,
+            "invoice_number": "INV-1",
+            "posting_date": "2026-02-02",
+            "subtotal": str(invoice.subtotal),
+            "tax": str(invoice.tax),
+            "total": total,
+            "currency": "USD",
+        },
+    )
+    webhooks.event(
+        "erp",
+        "payment.applied",
+        {"invoice_number": "INV-1", "payment_id": "PAY-1", "amount": total, "currency": "USD", "paid_on": "2026-02-20"},
+    )
+    webhooks.event(
+        "clm", "contract.terminated", {"contract_id": "SOW-1001", "version": 3, "effective_date": "2026-06-30"}
+    )
+    return (
+        f"psa/UpdateInvoiceStatus/{invoice.proposal_id}-posted-0.00",
+        f"psa/UpdateInvoiceStatus/{invoice.proposal_id}-paid-{total}",
+    )
+
+
+def test_every_command_type_over_http_with_every_outcome(
+    over_http: tuple[LocalStack, Webhooks, LocalDownstream],
+) -> None:
+    stack, webhooks, downstream = over_http
+    downstream.psa.script("UpsertProject", "accept", "refuse")  # v1 accepted, v2 refused
+    downstream.erp.script("UpsertBillingSchedule", "accept", "time_out", "time_out", "time_out")  # v2 fails
+    downstream.psa.script("UpdateInvoiceStatus", "accept_later", "refuse")  # posted: later; paid: refused
+    downstream.erp.script("TerminateBillingSchedule", "rate_limit")  # then accepted
+
+    posted, paid = _through_a_contracts_life(stack, webhooks)
+    for answer in downstream.psa.take_answers():
+        webhooks.post(answer)
+
+    states = {c.command_id: c.state.value for c in ledger_of(stack).commands.of_contract("SOW-1001")}
+    assert states == {
+        PROJECT: "acknowledged",
+        SCHEDULE: "acknowledged",
+        PROJECT_V2: "refused",
+        SCHEDULE_V2: "failed",
+        posted: "acknowledged",
+        paid: "refused",
+        TERMINATE: "acknowledged",
+        TERMINATE_SCHEDULE: "acknowledged",
+    }
+    assert open_exception_ids(stack) >= {
+        f"sync_refused:SOW-1001:{PROJECT_V2}",
+        f"sync_failed:SOW-1001:{SCHEDULE_V2}",
+        f"sync_refused:SOW-1001:{paid}",
+    }
+    sent_statuses = [r.payload for r in downstream.psa.received if r.name == "UpdateInvoiceStatus"]
+    assert [(p["payment_status"], p["invoice_number"], p["posting_date"]) for p in sent_statuses] == [
+        ("posted", "INV-1", "2026-02-02"),
+        ("paid", "INV-1", "2026-02-02"),
+    ]
+    assert {r.name for r in downstream.erp.received} >= {"CreateInvoice", "TerminateBillingSchedule"}
+
+
+def test_every_command_type_on_the_bus_answered_by_the_systems_webhooks(tmp_path: Path) -> None:
+    secrets = generate_webhook_secrets()
+    with LocalStack(secrets=secrets, state_file=tmp_path / "state.sqlite") as stack:
+        ledger_of(stack).save_config(_config())
+        webhooks = Webhooks(stack, secrets)
+        posted, paid = _through_a_contracts_life(stack, webhooks)
+        commands = ledger_of(stack).commands.of_contract("SOW-1001")
+        assert {c.state.value for c in commands} == {"sent"}, "published: nothing is acknowledged yet"
+        published = {e["detail"]["command_id"] for e in stack.observed_events() if "command_id" in e.get("detail", {})}
+        assert published >= {c.command_id for c in commands}
+
+        refusals = {PROJECT_V2, paid}
+        for command in commands:
+            source = command.system
+            if command.command_id in refusals:
+                webhooks.event(source, "sync.refused", {"command_id": command.command_id, "message": "not now"})
+            else:
+                reference = f"{command.system.upper()}-{command.name}"
+                webhooks.event(source, "sync.acknowledged", {"command_id": command.command_id, "reference": reference})
+
+        states = {c.command_id: c.state.value for c in ledger_of(stack).commands.of_contract("SOW-1001")}
+        assert {k for k, v in states.items() if v == "refused"} == refusals
+        assert states[posted] == "acknowledged"
+        assert {k for k, v in states.items() if v == "acknowledged"} == set(states) - refusals
+        assert ledger_of(stack).mapping("SOW-1001")["psa_project_ref"] == "PSA-UpsertProject"
+        assert {f"sync_refused:SOW-1001:{c}" for c in refusals} <= open_exception_ids(stack)

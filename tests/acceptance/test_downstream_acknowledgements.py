@@ -241,7 +241,9 @@ def _through_a_contracts_life(stack: LocalStack, webhooks: Webhooks) -> tuple[st
     webhooks.event("clm", "contract.approved", CONTRACT)
     amended = CONTRACT | {"version": 2, "effective_date": "2026-02-01"}
     webhooks.event("clm", "contract.amended", amended)
-    run = stack.start_billing_run({"period": "2026-01"}, name="run-2026-01")
+    run = stack.start_billing_run(
+        {"period": "2026-01", "contract_ids": None, "run_id": "run-2026-01"}, name="run-2026-01"
+    )
     stack.drain()
     assert run["succeeded"], run
     ledger = ledger_of(stack)

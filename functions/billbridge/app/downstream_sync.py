@@ -46,6 +46,7 @@ from billbridge.domain.downstream_commands import (
 from billbridge.domain.sync_exceptions import hold_command, release_command
 
 COMMAND_ID_HEADER = "X-Command-Id"
+HELD_STATES = frozenset({CommandState.REFUSED.value, CommandState.FAILED.value})
 MAX_RECORD_ATTEMPTS = 8
 
 
@@ -98,13 +99,13 @@ class DownstreamSync:
                 )
             )
         except TransientConnectorError as error:
-            return self.answer(planned.command_id, CommandState.FAILED, answer=str(error))
+            return self._record_answer(attempt, CommandState.FAILED, answer=str(error))
         if not receipt.accepted:
-            return self.answer(planned.command_id, CommandState.REFUSED, answer=receipt.detail)
+            return self._record_answer(attempt, CommandState.REFUSED, answer=receipt.detail)
         if receipt.awaiting_acknowledgement:
             return attempt
-        return self.answer(
-            planned.command_id, CommandState.ACKNOWLEDGED, reference=receipt.reference, answer=receipt.detail
+        return self._record_answer(
+            attempt, CommandState.ACKNOWLEDGED, reference=receipt.reference, answer=receipt.detail
         )
 
     def answer(
@@ -112,10 +113,22 @@ class DownstreamSync:
     ) -> DownstreamCommand:
         """Record a system's answer (synchronous, or from its webhook source) and
         hold or release the command's exception."""
-        for _ in range(MAX_RECORD_ATTEMPTS):
-            current = self.log.get(command_id)
-            if current is None:
-                raise UnknownCommandError(f"no command {command_id!r} was sent")
+        current = self.log.get(command_id)
+        if current is None:
+            raise UnknownCommandError(f"no command {command_id!r} was sent")
+        return self._record_answer(current, state, reference=reference, answer=answer)
+
+    def _record_answer(
+        self, current: DownstreamCommand, state: CommandState, *, reference: str | None = None, answer: str = ""
+    ) -> DownstreamCommand:
+        """`current` as last read (reloaded if it changed meanwhile) with the answer."""
+        command_id = current.command_id
+        for attempt in range(MAX_RECORD_ATTEMPTS):
+            if attempt:
+                reloaded = self.log.get(command_id)
+                if reloaded is None:
+                    raise UnknownCommandError(f"no command {command_id!r} was sent")
+                current = reloaded
             updated = with_answer(current, state, at=self._now(), reference=reference, answer=answer)
             if updated == current:
                 return current
@@ -185,9 +198,14 @@ class DownstreamSync:
                 self.ledger, command.contract_id, lambda book: hold_command(book, command, context), self.publisher
             )
         elif command.state is CommandState.ACKNOWLEDGED:
-            apply_to_book(
-                self.ledger, command.contract_id, lambda book: release_command(book, command, context), self.publisher
-            )
+            if any(state in HELD_STATES for _, state, _ in command.history):
+                # Only a command that was refused or failed before has an exception to resolve.
+                apply_to_book(
+                    self.ledger,
+                    command.contract_id,
+                    lambda book: release_command(book, command, context),
+                    self.publisher,
+                )
             key = REFERENCE_KEYS.get(command.name)
             if key is not None and command.reference:
                 self.ledger.record_mapping(command.contract_id, {key: command.reference})

@@ -59,7 +59,7 @@ def demo_command(args: argparse.Namespace) -> int:
         ) as stack,
         ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
     ):
-        print(f"Local PSA at {downstream.psa.base_url}, local ERP at {downstream.erp.base_url} (the hub's command API)")
+        print("Local PSA and ERP servers started (the hub's command API over HTTP, on loopback)")
         downstream.install_secret(stack.client("secretsmanager"))
         _script_the_downstream_systems(downstream)
         replayer.configure(scenario["config"])

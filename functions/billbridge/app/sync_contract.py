@@ -97,33 +97,28 @@ class SyncContract:
     def _terminate_downstream(
         self, termination: Termination, latest: ContractVersion | None, correlation_id: str
     ) -> None:
+        if self.downstream is None:
+            return
         key = f"{termination.contract_id}-terminated-v{termination.version}"
         payload = termination_payload(termination, latest)
-        planned = {"contract_id": termination.contract_id, "contract_version": termination.version}
-        if self.psa is not None and self.downstream is not None:
+        targets = (
+            (self.psa, "psa", "psa", "TerminateProject"),
+            (self.erp, "erp", self._erp_instance(latest.legal_entity if latest else ""), "TerminateBillingSchedule"),
+        )
+        for connector, system, target, name in targets:
+            if connector is None:
+                continue
             self.downstream.send(
-                self.psa,
+                connector,
                 PlannedCommand(
-                    system="psa",
-                    target="psa",
-                    name="TerminateProject",
+                    contract_id=termination.contract_id,
+                    system=system,
+                    target=target,
+                    name=name,
                     idempotency_key=key,
                     correlation_id=correlation_id,
                     payload=payload,
-                    **planned,  # type: ignore[arg-type]
-                ),
-            )
-        if self.erp is not None and self.downstream is not None:
-            self.downstream.send(
-                self.erp,
-                PlannedCommand(
-                    system="erp",
-                    target=self._erp_instance(latest.legal_entity if latest else ""),
-                    name="TerminateBillingSchedule",
-                    idempotency_key=key,
-                    correlation_id=correlation_id,
-                    payload=payload,
-                    **planned,  # type: ignore[arg-type]
+                    contract_version=termination.version,
                 ),
             )
 

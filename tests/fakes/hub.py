@@ -31,7 +31,7 @@ class RecordingPublisher:
 
 
 class RecordingConnector:
-    """Acknowledges every command with an id of the system's own (`PRJ-1`, `PRJ-2`...),
+    """Acknowledges every command with an id of the system's own (`PRJ-SOW-1-v2`: the same for the same command),
     or answers what `answers` holds for the command's name (refusals, failures)."""
 
     def __init__(self, prefix: str = "REF") -> None:
@@ -46,7 +46,7 @@ class RecordingConnector:
             raise answer
         if answer is not None:
             return answer
-        return ConnectorReceipt(accepted=True, reference=f"{self.prefix}-{len(self.commands)}", detail="HTTP 200")
+        return ConnectorReceipt(accepted=True, reference=f"{self.prefix}-{command.idempotency_key}", detail="HTTP 200")
 
 
 class CoreHub:

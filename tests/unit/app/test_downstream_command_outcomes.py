@@ -93,7 +93,7 @@ def test_upserts_carry_the_whole_contract_and_are_acknowledged_with_the_systems_
 
     assert hub.commands.get(PSA_PROJECT).state is CommandState.ACKNOWLEDGED  # type: ignore[union-attr]
     ids = hub.ledger.mapping("SOW-1001")
-    assert (ids["psa_project_ref"], ids["erp_billing_schedule_ref"]) == ("PRJ-1", "SCH-1")
+    assert (ids["psa_project_ref"], ids["erp_billing_schedule_ref"]) == ("PRJ-SOW-1001-v1", "SCH-SOW-1001-v1")
     assert not open_exceptions(hub)
 
 
@@ -116,13 +116,13 @@ def test_a_refusal_is_held_with_the_payload_and_answer_and_a_retry_after_the_fix
     held = open_exceptions(hub)[f"sync_refused:SOW-1001:{PSA_PROJECT}"]
     assert held.refs == (PSA_PROJECT,) and "customer_unknown" in held.detail
     assert "psa_project_ref" not in hub.ledger.mapping("SOW-1001")  # no made-up id
-    assert hub.ledger.mapping("SOW-1001")["erp_billing_schedule_ref"] == "SCH-1"
+    assert hub.ledger.mapping("SOW-1001")["erp_billing_schedule_ref"] == "SCH-SOW-1001-v1"
 
     del hub.psa.answers["UpsertProject"]  # fixed in the PSA
     retried = hub.downstream.retry(PSA_PROJECT, lambda target: hub.psa)
 
     assert retried.state is CommandState.ACKNOWLEDGED and retried.attempts == 2
-    assert hub.ledger.mapping("SOW-1001")["psa_project_ref"] == "PRJ-2"
+    assert hub.ledger.mapping("SOW-1001")["psa_project_ref"] == "PRJ-SOW-1001-v1"
     assert not open_exceptions(hub)
     states = [e.state.value for e in hub.ledger.exceptions()]
     assert states == ["resolved"]
@@ -268,7 +268,7 @@ def test_propagation_shows_the_version_each_system_holds_and_what_is_stale(hub: 
     by_system = {p.system: p for p in propagation_of(hub.commands.all_commands())}
     psa, erp = by_system["psa"], by_system["erp"]
     assert (psa.latest_version, psa.state, psa.acknowledged_version) == (2, PropagationState.PENDING, 1)
-    assert psa.reference == "PRJ-1"
+    assert psa.reference == "PRJ-SOW-1001-v1"
     assert (erp.latest_version, erp.state, erp.acknowledged_version) == (2, PropagationState.ACKNOWLEDGED, 2)
     assert psa.is_stale(hub.clock.now(), timedelta(hours=4))
     assert not psa.is_stale(hub.clock.now(), timedelta(hours=6))

@@ -58,6 +58,10 @@ class NothingToRetryError(ValueError):
     """The command was acknowledged: there is nothing to retry."""
 
 
+class AnswerFromAnotherSystemError(ValueError):
+    """A system answered a command that was sent to another system."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedCommand:
     """A command the hub wants a system to carry out."""
@@ -109,13 +113,24 @@ class DownstreamSync:
         )
 
     def answer(
-        self, command_id: str, state: CommandState, *, reference: str | None = None, answer: str = ""
+        self,
+        command_id: str,
+        state: CommandState,
+        *,
+        reference: str | None = None,
+        answer: str = "",
+        from_system: str | None = None,
     ) -> DownstreamCommand:
         """Record a system's answer (synchronous, or from its webhook source) and
-        hold or release the command's exception."""
+        hold or release the command's exception. `from_system`: the webhook source the
+        answer came from, which must be the system the command was sent to."""
         current = self.log.get(command_id)
         if current is None:
             raise UnknownCommandError(f"no command {command_id!r} was sent")
+        if from_system is not None and from_system != current.system:
+            raise AnswerFromAnotherSystemError(
+                f"data.command_id: {command_id} was sent to the {current.system}, not answered by the {from_system}"
+            )
         return self._record_answer(current, state, reference=reference, answer=answer)
 
     def _record_answer(

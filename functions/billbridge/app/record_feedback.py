@@ -70,6 +70,7 @@ class RecordFeedback:
             CommandState.ACKNOWLEDGED if event.event_type == "sync.acknowledged" else CommandState.REFUSED,
             reference=str(data["reference"]) if data.get("reference") else None,
             answer=_answer_text(data),
+            from_system=event.source,
         )
         return BookUpdate.unchanged(ContractBook(contract_id=command.contract_id))
 

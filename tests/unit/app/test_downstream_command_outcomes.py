@@ -295,3 +295,12 @@ def test_each_partial_payment_reaches_the_psa_with_the_amount_paid_so_far(hub: C
 
     statuses = [(c.payload["payment_status"], c.payload["amount_paid"]) for c in hub.psa.commands[-2:]]
     assert statuses == [("partially_paid", "100.00"), ("partially_paid", "200.00")]
+
+
+def test_a_system_cannot_answer_a_command_sent_to_another(hub: CoreHub) -> None:
+    hub.erp.answers["UpsertBillingSchedule"] = ConnectorReceipt(accepted=True, awaiting_acknowledgement=True)
+    hub.deliver(contract())
+
+    with pytest.raises(ValueError, match="sent to the erp, not answered by the psa"):
+        hub.deliver(event("psa", "sync.acknowledged", {"command_id": ERP_SCHEDULE, "reference": "FAKE-1"}))
+    assert hub.commands.get(ERP_SCHEDULE).state is CommandState.SENT  # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,12 @@ def report_command(args: argparse.Namespace) -> int:
                 DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types)
             )
     kpis = compute_kpis(
-        books, as_of=as_of, timings=timings_from_audit(trails), dead_letters=dead_letters, commands=commands
+        books,
+        as_of=as_of,
+        timings=timings_from_audit(trails),
+        dead_letters=dead_letters,
+        commands=commands,
+        now=None if args.as_of else datetime.now(UTC),
     )
     document = kpi_document(kpis)
     if args.html:

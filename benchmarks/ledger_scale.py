@@ -139,6 +139,9 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
     import boto3
     from billbridge.adapters.connectors.event_connector import EventBusConnector
     from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.adapters.memory_command_log import InMemoryCommandLog
+    from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.event_translation import IngestedEvent, billing_config_from, time_entry_from
     from billbridge.app.ledger import BookScope, apply_to_book
     from billbridge.app.record_actuals import RecordActuals
@@ -172,7 +175,13 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
         ledger.save_config(billing_config_from(CONFIG))
         publisher = DiscardingPublisher()
         connector = EventBusConnector(publisher)
-        sync = SyncContract(ledger, publisher, psa=connector, erp=connector)  # type: ignore[arg-type]
+        sync = SyncContract(
+            ledger,
+            publisher,
+            psa=connector,
+            erp=connector,
+            downstream=DownstreamSync(ledger, InMemoryCommandLog(), SystemClock()),
+        )  # type: ignore[arg-type]
         actuals = RecordActuals(ledger, publisher)  # type: ignore[arg-type]
         for index in range(contracts):
             sync.handle(ingested(contract_event(index)))

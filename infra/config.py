@@ -48,6 +48,12 @@ class BillbridgeConfig:
     """Requests per 5 minutes on one `/webhooks/{source}` route (50 per second on average)."""
     waf_rate_limit_per_address: int = 6000
     """Requests per 5 minutes from one client address (20 per second on average)."""
+    propagation_alarm_hours: int = 24
+    """A contract version unacknowledged by a downstream system for longer than this is
+    stale: counted by the KPIs and alarmed on."""
+    connectors: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Per target system (`psa`, `erp-us`...): `{"mode": "event"}` or `{"mode": "http",
+    "base_url": ..., "auth": ...}` (infra/constructs/downstream_connectors.py)."""
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""
@@ -73,6 +79,8 @@ class BillbridgeConfig:
             raise ValueError("raw payloads must be kept longer than the transition to infrequent access")
         if self.edge_firewall not in ("on", "off"):
             raise ValueError("edge_firewall must be on or off")
+        if self.propagation_alarm_hours < 1:
+            raise ValueError("propagation_alarm_hours must be at least 1")
         if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
             raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
         if self.vendor_adapters:
@@ -89,7 +97,7 @@ class BillbridgeConfig:
             if value is None:
                 continue
             default = field.default
-            if isinstance(value, dict | list):  # an object in cdk.json's context
+            if isinstance(value, dict | list) and isinstance(default, str):  # an object for a JSON field
                 value = json.dumps(value, sort_keys=True)
             overrides[field.name] = type(default)(value) if default is not dataclasses.MISSING else value
         return cls(**overrides)

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.config import BillbridgeConfig
 from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.downstream_connectors import DownstreamConnectors
 from infra.constructs.edge_firewall import EdgeFirewall
 from infra.constructs.event_bus import EventBus
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults, log_retention
@@ -93,6 +94,8 @@ class BillbridgeStack(cdk.Stack):
             log_retention=retention,
         )
 
+        self.connectors = DownstreamConnectors(self, "DownstreamConnectors", connectors=config.connectors)
+
         self.consumers = [
             QueueConsumer(
                 self,
@@ -107,11 +110,14 @@ class BillbridgeStack(cdk.Stack):
         for consumer in self.consumers:
             self._grant_ledger(consumer.consumer)
             bus.grant_put_events_to(consumer.consumer.function)
+            if consumer.workflow.name in ("contracts", "feedback"):  # project, schedule, status commands
+                self.connectors.connect(consumer.consumer)
 
         self.billing = BillingWorkflow(self, "BillingWorkflow", functions=self.functions, log_retention=retention)
         for task in self.billing.task_functions.values():
             self._grant_ledger(task)
             bus.grant_put_events_to(task.function)
+        self.connectors.connect(self.billing.task_functions["post_invoice"])
 
         self.schedule = BillingSchedule(
             self,
@@ -129,6 +135,9 @@ class BillbridgeStack(cdk.Stack):
             ledger=self.tables.ledger,
             schedule_expression=config.kpi_schedule,
             time_zone=config.billing_time_zone,
+        )
+        self.kpi_publisher.publisher.function.add_environment(
+            topology.ENV_PROPAGATION_STALE_AFTER_HOURS, str(config.propagation_alarm_hours)
         )
 
         self.vendor_pollers = [
@@ -181,6 +190,7 @@ class BillbridgeStack(cdk.Stack):
             ],
             alarm_email=config.alarm_email,
             rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
+            propagation_alarm_hours=config.propagation_alarm_hours,
         )
         self._add_outputs()
 
@@ -285,6 +295,8 @@ class BillbridgeStack(cdk.Stack):
             outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (
                 vendor_poller.dead_letter_queue.queue_url
             )
+        if self.connectors.secret is not None:
+            outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn
         for consumer in self.consumers:
             prefix = consumer.workflow.construct_id
             outputs[f"{prefix}QueueUrl"] = consumer.queue.queue_url

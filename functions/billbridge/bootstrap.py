@@ -7,12 +7,13 @@ and tests (or the local stack) call `reset()` after changing the environment.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from billbridge.settings import hub_settings, reset_settings_cache
 
 if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.ports import Connector, EventPublisher
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
@@ -55,17 +56,38 @@ def publisher() -> EventPublisher:
 
 @lru_cache(maxsize=1)
 def connector() -> Connector:
-    """Downstream commands: published on the bus (`event`) or sent over HTTPS (`http`)."""
+    """Downstream commands, per target system: sent over HTTPS to the targets
+    configured for `http` (`CONNECTOR_MODE=http` and `CONNECTOR_TARGETS`), published
+    on the bus for the others (`event`); the commands a vendor adapter carries (e.g. an
+    invoice to Xero) go through that vendor's client (billbridge.bootstrap_vendors)."""
+    from billbridge.adapters.connectors.event_connector import EventBusConnector
     from billbridge.bootstrap_vendors import with_vendor_commands
 
     settings = hub_settings()
-    if settings.connector_mode == "http":
-        from billbridge.adapters.connectors.http_connector import HttpConnector
+    on_the_bus = EventBusConnector(publisher())
+    if settings.connector_mode != "http":
+        return with_vendor_commands(on_the_bus, settings)
+    from billbridge.adapters.connectors.http_connector import HttpConnector
+    from billbridge.adapters.connectors.per_target_connector import PerTargetConnector
 
-        return with_vendor_commands(HttpConnector.from_environment(), settings)
-    from billbridge.adapters.connectors.event_connector import EventBusConnector
+    http = HttpConnector.from_environment(personal_data=personal_data_vault())
+    routed = PerTargetConnector(routes={target: http for target in http.endpoints}, default=on_the_bus)
+    return with_vendor_commands(routed, settings)
 
-    return with_vendor_commands(EventBusConnector(publisher()), settings)
+
+def personal_data_vault() -> Any:
+    """The vault that seals and opens contacts (deployed stacks with a key), else None."""
+    from billbridge.adapters.field_encryption import KmsFieldEncryption, field_encryption_from_environment
+
+    vault = field_encryption_from_environment()
+    return vault if isinstance(vault, KmsFieldEncryption) else None
+
+
+def downstream_sync() -> DownstreamSync:
+    from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.downstream_sync import DownstreamSync
+
+    return DownstreamSync(ledger(), ledger().commands, SystemClock(), publisher())
 
 
 def rollout() -> Rollout:
@@ -75,16 +97,15 @@ def rollout() -> Rollout:
 
 
 def sync_contract() -> SyncContract:
-    from billbridge.adapters.field_encryption import KmsFieldEncryption, field_encryption_from_environment
     from billbridge.app.sync_contract import SyncContract
 
-    vault = field_encryption_from_environment()
     return SyncContract(
         ledger(),
         publisher(),
         psa=connector(),
         erp=connector(),
-        personal_data=vault if isinstance(vault, KmsFieldEncryption) else None,
+        personal_data=personal_data_vault(),
+        downstream=downstream_sync(),
         master=ledger(),
         rollout=rollout(),
     )
@@ -99,7 +120,7 @@ def record_actuals() -> RecordActuals:
 def record_feedback() -> RecordFeedback:
     from billbridge.app.record_feedback import RecordFeedback
 
-    return RecordFeedback(ledger(), publisher())
+    return RecordFeedback(ledger(), publisher(), psa=connector(), erp=connector(), downstream=downstream_sync())
 
 
 def select_contracts() -> SelectContracts:

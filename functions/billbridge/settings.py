@@ -33,6 +33,7 @@ class HubSettings(BaseModel):
     """JSON object of phased-rollout switches (billbridge.app.rollout); empty: everything on."""
     vendor_adapters_config: str = ""
     """JSON of the vendor adapters' configuration (docs/adapters.md); empty: no vendor adapter."""
+    propagation_stale_after_hours: float = Field(default=24.0, gt=0)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -51,6 +52,7 @@ class HubSettings(BaseModel):
             systems_of_record=env.get(topology.ENV_SYSTEMS_OF_RECORD, ""),
             rollout=env.get(topology.ENV_ROLLOUT, ""),
             vendor_adapters_config=env.get(topology.ENV_VENDOR_ADAPTERS, ""),
+            propagation_stale_after_hours=float(env.get(topology.ENV_PROPAGATION_STALE_AFTER_HOURS, "24")),
         )
 
 

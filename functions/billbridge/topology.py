@@ -32,14 +32,20 @@ ACTUALS_EVENT_TYPES = (
     "expense.approved",
     "milestone.completed",
 )
-FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+INVOICE_FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
+SYNC_ANSWER_EVENT_TYPES = ("sync.acknowledged", "sync.refused")
+"""A downstream system's asynchronous answer to one of the hub's commands (psa and erp sources)."""
+FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
+SYNC_RETRY_REQUESTED = "sync.retry_requested"
+"""An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
+put on the bus by the CLI, never accepted from a webhook source."""
 CUSTOMER_EVENT_TYPES = ("customer.upserted", "legal_entity.upserted")
 """Customer master data: from the ERP or the CRM, whichever is the customer's system of record."""
 
 EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "clm": CONTRACT_EVENT_TYPES,
-        "psa": ACTUALS_EVENT_TYPES,
+        "psa": (*ACTUALS_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES),
         "erp": FEEDBACK_EVENT_TYPES + CUSTOMER_EVENT_TYPES,
         "crm": CUSTOMER_EVENT_TYPES,
     }
@@ -50,10 +56,12 @@ DOMAIN_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
         **{event_type: "customer" for event_type in CUSTOMER_EVENT_TYPES},
         **{event_type: "contract" for event_type in CONTRACT_EVENT_TYPES},
         **{event_type: "project" for event_type in ACTUALS_EVENT_TYPES},
-        **{event_type: "invoice" for event_type in FEEDBACK_EVENT_TYPES},
+        **{event_type: "invoice" for event_type in INVOICE_FEEDBACK_EVENT_TYPES},
     }
 )
-"""The data domain each event type writes (the unit of the system-of-record rules)."""
+"""The data domain each event type writes (the unit of the system-of-record rules). The
+systems' answers to the hub's own commands (`sync.*`) write no domain: each is accepted
+from the sources that receive commands (psa, erp) and matched to the command it names."""
 
 DEFAULT_SYSTEMS_OF_RECORD: Mapping[str, str] = MappingProxyType(
     {"customer": "erp", "contract": "clm", "project": "psa", "invoice": "erp"}
@@ -100,7 +108,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
     Workflow(
         name="feedback",
         construct_id="Feedback",
-        event_types=FEEDBACK_EVENT_TYPES,
+        event_types=(*FEEDBACK_EVENT_TYPES, SYNC_RETRY_REQUESTED),
         handler="billbridge.entrypoints.queues.consume_feedback.lambda_handler",
     ),
 )
@@ -188,6 +196,8 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_MAX_RECEIVE_COUNT = "MAX_RECEIVE_COUNT"
 ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
+ENV_PROPAGATION_STALE_AFTER_HOURS = "PROPAGATION_STALE_AFTER_HOURS"
+"""How long a contract version may stay unacknowledged by a system before it counts as stale (KPIs, alarm)."""
 ENV_ROLLOUT = "ROLLOUT"
 """JSON object of phased-rollout switches (cdk.json context `billbridge:rollout`)."""
 ENV_SYSTEMS_OF_RECORD = "SYSTEMS_OF_RECORD"

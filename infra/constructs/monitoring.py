@@ -53,6 +53,8 @@ KPI_METRICS: tuple[KpiMetric, ...] = (
     KpiMetric("DeadLetteredMessages", ("Workflow",)),
     KpiMetric("BillingFailuresOpen"),
     KpiMetric("BillingFailureMedianResolutionHours"),
+    KpiMetric("ContractVersionsPropagated", ("System", "State")),
+    KpiMetric("StaleContractVersions"),
 )
 """The operating KPIs, as `emit_kpi_metrics` names and dimensions them."""
 KPI_BY_NAME = {metric.name: metric for metric in KPI_METRICS}
@@ -101,6 +103,7 @@ class Monitoring(Construct):
         extra_alarms: Sequence[cloudwatch.IAlarm] = (),
         alarm_email: str = "",
         rollout_markdown: str = "",
+        propagation_alarm_hours: int = 24,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic")
@@ -162,8 +165,28 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        self.stale_propagation_alarm = cloudwatch.Alarm(
+            self,
+            "StalePropagationAlarm",
+            alarm_description=f"A contract version has stayed unacknowledged by the PSA or an ERP for more "
+            f"than {propagation_alarm_hours} h (`billbridge contracts propagation --stale "
+            f"{propagation_alarm_hours}` lists them)",
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="StaleContractVersions",
+                dimensions_map={"service": service_name},
+                statistic=cloudwatch.Stats.MAXIMUM,
+                period=KPI_PERIOD,
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         self.alarms: list[cloudwatch.IAlarm] = [
             self.api_5xx_rate_alarm,
+            self.stale_propagation_alarm,
             self.api_4xx_rate_alarm,
             self.workflow_failed_alarm,
             *(alarm for consumer in consumers for alarm in consumer.alarms),
@@ -356,5 +379,13 @@ class Monitoring(Construct):
                 ],
                 right=[kpi("BillingFailureMedianResolutionHours", "median resolution (h)")],
                 width=6,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Contract versions by propagation state (system, state)",
+                left=[kpi("ContractVersionsPropagated")],
+                right=[kpi("StaleContractVersions", "stale (unacknowledged past the alarm's age)")],
+                width=12,
             ),
         )

@@ -43,7 +43,20 @@ def test_demo_bills_the_engagement(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("retainer", "-3150.00"),
         ("time", "3150.00"),
     ]
-    assert {e["type"] for e in report["exceptions"]} == {"no_rate", "currency_mismatch", "invoiced_entry_changed"}
+    assert {e["type"] for e in report["exceptions"]} == {
+        "no_rate",
+        "currency_mismatch",
+        "invoiced_entry_changed",
+        "sync_refused",
+    }
+    (refused,) = [e for e in report["exceptions"] if e["type"] == "sync_refused"]
+    assert (refused["refs"], refused["state"]) == (["psa/UpsertProject/SOW-GLX-DE-7-v1"], "resolved")
+    assert "psa refused psa/UpsertProject/SOW-GLX-DE-7-v1" in out and "retried: acknowledged as PRJ-" in out
+    with LocalStore(state, create=False) as store:
+        id_maps = {i["pk"]["S"]: json.loads(i["ids"]["S"]) for i in store.items("ledger") if i["sk"]["S"] == "IDS"}
+    for contract_id in ("SOW-GLX-2026-01", "SOW-GLX-DE-7"):
+        ids = id_maps[f"MAP#{contract_id}"]
+        assert ids["psa_project_ref"].startswith("PRJ-") and ids["erp_billing_schedule_ref"].startswith("SCH-")
     for period in ("2026-01", "2026-02", "2026-03"):
         assert f"billing run {period}: SUCCEEDED" in out
     with LocalStore(state, create=False) as store:

@@ -7,7 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from billbridge.adapters.memory_command_log import InMemoryCommandLog
 from billbridge.adapters.memory_ledger import InMemoryLedger
+from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, OutboundEvent
 from billbridge.app.record_actuals import RecordActuals
@@ -16,6 +18,8 @@ from billbridge.app.replay_report import build_replay_report
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, SelectContracts
 from billbridge.app.sync_contract import SyncContract
 from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
+
+from tests.fakes.edge import FixedClock
 
 
 class RecordingPublisher:
@@ -27,12 +31,22 @@ class RecordingPublisher:
 
 
 class RecordingConnector:
-    def __init__(self) -> None:
+    """Acknowledges every command with an id of the system's own (`PRJ-SOW-1-v2`: the same for the same command),
+    or answers what `answers` holds for the command's name (refusals, failures)."""
+
+    def __init__(self, prefix: str = "REF") -> None:
         self.commands: list[ConnectorCommand] = []
+        self.prefix = prefix
+        self.answers: dict[str, ConnectorReceipt | Exception] = {}
 
     def send(self, command: ConnectorCommand) -> ConnectorReceipt:
         self.commands.append(command)
-        return ConnectorReceipt(accepted=True, reference=f"{command.target}:{command.idempotency_key}")
+        answer = self.answers.get(command.name)
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is not None:
+            return answer
+        return ConnectorReceipt(accepted=True, reference=f"{self.prefix}-{command.idempotency_key}", detail="HTTP 200")
 
 
 class CoreHub:
@@ -42,8 +56,11 @@ class CoreHub:
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.ledger = InMemoryLedger(billing_config_from(config or {}))
         self.publisher = RecordingPublisher()
-        self.erp = RecordingConnector()
-        self.psa = RecordingConnector()
+        self.erp = RecordingConnector("SCH")
+        self.psa = RecordingConnector("PRJ")
+        self.clock = FixedClock()
+        self.commands = InMemoryCommandLog()
+        self.downstream = DownstreamSync(self.ledger, self.commands, self.clock, self.publisher)
         self.seen: dict[tuple[str, str], str] = {}
         self.runs = 0
 
@@ -67,11 +84,20 @@ class CoreHub:
             subject=event.get("subject"),
         )
         if ingested.event_type in CONTRACT_EVENT_TYPES + CUSTOMER_EVENT_TYPES:
-            SyncContract(self.ledger, self.publisher, psa=self.psa, erp=self.erp, master=self.ledger).handle(ingested)
+            SyncContract(
+                self.ledger,
+                self.publisher,
+                psa=self.psa,
+                erp=self.erp,
+                downstream=self.downstream,
+                master=self.ledger,
+            ).handle(ingested)
         elif ingested.event_type in ACTUALS_EVENT_TYPES:
             RecordActuals(self.ledger, self.publisher).handle(ingested)
         else:
-            RecordFeedback(self.ledger, self.publisher).handle(ingested)
+            RecordFeedback(self.ledger, self.publisher, psa=self.psa, erp=self.erp, downstream=self.downstream).handle(
+                ingested
+            )
 
     def bill(self, period: str, contract_ids: list[str] | None = None) -> list[str]:
         self.runs += 1

@@ -6,6 +6,7 @@ all of them together (what the use cases and operator commands are given).
 - `DynamoConfigurationStore` (`dynamo_config_store`): the billing configuration;
 - `DynamoCrossSystemLookups` (`dynamo_lookups`): invoice numbers, parked
   feedback, cross-system ids;
+- `DynamoCommandLog` (`dynamo_command_log`): downstream commands and their outcomes;
 - `DynamoAuditReadSide` (`dynamo_audit_log`): the exceptions inbox and the
   audit trails;
 - `DynamoMasterData` (`dynamo_master_data`): customer and legal-entity master
@@ -34,6 +35,7 @@ from billbridge.adapters.dynamo_book_store import (
     decode_legacy_book,
     encode_legacy_book,
 )
+from billbridge.adapters.dynamo_command_log import DynamoCommandLog
 from billbridge.adapters.dynamo_config_store import DynamoConfigurationStore
 from billbridge.adapters.dynamo_delivery_registry import CLAIM_SORT_KEY, delivery_partition_key
 from billbridge.adapters.dynamo_lookups import DynamoCrossSystemLookups
@@ -79,6 +81,8 @@ class DynamoLedger:
         )
         self.configuration = DynamoConfigurationStore(self.table)
         self.lookups = DynamoCrossSystemLookups(self.table)
+        self.commands = DynamoCommandLog(self.table)
+        """Downstream commands and their outcomes (not part of the `Ledger` port)."""
         self.audit = DynamoAuditReadSide(self.table)
         self.master_data = DynamoMasterData(self.table)
 

@@ -420,6 +420,26 @@ class LegalEntityUpsertedData(_DataModel):
     status: Literal["active", "inactive"] = "active"
 
 
+# --- answers to the hub's commands (psa, erp) ----------------------------------------------------
+
+
+class SyncAcknowledgedData(_DataModel):
+    command_id: Identifier
+    """The `X-Command-Id` the command was sent with (`{target}/{name}/{idempotency key}`)."""
+    reference: Identifier
+    """The system's own id for what the command created or updated."""
+    idempotency_key: Identifier | None = None
+    command: Identifier | None = None
+
+
+class SyncRefusedData(_DataModel):
+    command_id: Identifier
+    message: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
+    code: Identifier | None = None
+    idempotency_key: Identifier | None = None
+    command: Identifier | None = None
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -434,6 +454,8 @@ EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
         "payment.applied": PaymentAppliedData,
         "customer.upserted": CustomerUpsertedData,
         "legal_entity.upserted": LegalEntityUpsertedData,
+        "sync.acknowledged": SyncAcknowledgedData,
+        "sync.refused": SyncRefusedData,
     }
 )
 
@@ -449,6 +471,8 @@ EventData = (
     | PaymentAppliedData
     | CustomerUpsertedData
     | LegalEntityUpsertedData
+    | SyncAcknowledgedData
+    | SyncRefusedData
 )
 
 # --- schema versions -----------------------------------------------------------------------------

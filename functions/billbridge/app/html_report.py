@@ -21,6 +21,7 @@ from billbridge.app.kpi_tables import (
     exceptions_table,
     held_work_table,
     money,
+    propagation_table,
     unbilled_table,
 )
 
@@ -167,6 +168,24 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             ),
         ),
     ]
+    propagation = kpis.get("propagation")
+    if propagation is not None:
+        counts = propagation["counts"]
+        cards.append(
+            (
+                "Contract versions acknowledged / pending, refused or failed",
+                f"{counts['acknowledged']} / {counts['pending'] + counts['refused'] + counts['failed']}",
+            )
+        )
+        sections.append(
+            _section(
+                "Propagation to the PSA and the ERP",
+                f'<p class="note">Latest contract version per contract and system: '
+                f"{counts['acknowledged']} acknowledged, {counts['pending']} pending, {counts['refused']} refused, "
+                f"{counts['failed']} failed; unacknowledged for more than {propagation['stale_after_hours']} h:</p>"
+                + _kpi_table(propagation_table(kpis)),
+            )
+        )
     card_html = money_tiles + "".join(
         f'<div class="card"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
         for label, value in cards

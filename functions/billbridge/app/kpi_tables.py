@@ -121,3 +121,21 @@ def dead_letters_table(kpis: dict[str, Any]) -> KpiTable:
         ],
         frozenset({1}),
     )
+
+
+def propagation_table(kpis: dict[str, Any]) -> KpiTable:
+    """Contract versions each system has not acknowledged for longer than the alarm's age."""
+    return KpiTable(
+        ("Contract", "System", "Latest version", "State", "Sent", "System holds"),
+        [
+            [
+                r["contract_id"],
+                r["system"],
+                f"v{r['latest_version']}",
+                r["state"],
+                r["since"][:19],
+                f"v{r['acknowledged_version']}" if r["acknowledged_version"] else "-",
+            ]
+            for r in kpis.get("propagation", {}).get("stale", [])
+        ],
+    )

@@ -26,6 +26,11 @@ Choices, so the figures can be read without the code:
 - Integration failures: dead-lettered messages per workflow, and
   `billing_failed` exceptions; resolution time = decision time - raised time,
   where both are known.
+- Propagation: per contract and system (PSA project, ERP billing schedule), the
+  state of the latest contract version sent (`pending`, `acknowledged`,
+  `refused`, `failed`), and how many have stayed unacknowledged longer than
+  `propagation_stale_after` (the alarm's age), counted from when the version
+  was first sent, as of `now`.
 
 `emit_kpi_metrics` publishes the same figures as CloudWatch metrics (EMF).
 """
@@ -36,10 +41,15 @@ import calendar
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from billbridge.domain.downstream_commands import (
+    DownstreamCommand,
+    PropagationState,
+    propagation_of,
+)
 from billbridge.domain.model import (
     BillingLine,
     ContractBook,
@@ -67,6 +77,8 @@ HOLDING_WORK = frozenset(
     }
 )
 UNBILLED_KINDS = frozenset({"time", "expense", "milestone", "adjustment"})
+PROPAGATION_STALE_AFTER = timedelta(hours=24)
+"""A contract version unacknowledged by a system for longer than this is stale (default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +147,13 @@ def compute_kpis(
     as_of: date,
     timings: LedgerTimings | None = None,
     dead_letters: Sequence[DeadLetterDepth] = (),
+    commands: Iterable[DownstreamCommand] = (),
+    now: datetime | None = None,
+    propagation_stale_after: timedelta = PROPAGATION_STALE_AFTER,
 ) -> dict[str, Any]:
     known = sorted((b for b in books if b.is_known), key=lambda b: b.contract_id)
     timings = timings or LedgerTimings()
+    moment = now or datetime.combine(as_of, time.max, tzinfo=UTC)
     return {
         "as_of": as_of.isoformat(),
         "contracts": len(known),
@@ -148,6 +164,39 @@ def compute_kpis(
         "exceptions": _exceptions(known),
         "cap_burn": _cap_burn(known),
         "integration_failures": _integration_failures(known, timings, dead_letters, as_of),
+        "propagation": _propagation(commands, moment, propagation_stale_after),
+    }
+
+
+def _propagation(commands: Iterable[DownstreamCommand], now: datetime, stale_after: timedelta) -> dict[str, Any]:
+    found = propagation_of(commands)
+    counts = {state.value: 0 for state in PropagationState}
+    by_system: dict[tuple[str, str], int] = {}
+    stale = []
+    for propagation in found:
+        counts[propagation.state.value] += 1
+        by_system[(propagation.system, propagation.state.value)] = (
+            by_system.get((propagation.system, propagation.state.value), 0) + 1
+        )
+        if propagation.is_stale(now, stale_after):
+            stale.append(
+                {
+                    "contract_id": propagation.contract_id,
+                    "system": propagation.system,
+                    "latest_version": propagation.latest_version,
+                    "state": propagation.state.value,
+                    "since": propagation.since,
+                    "acknowledged_version": propagation.acknowledged_version,
+                }
+            )
+    return {
+        "stale_after_hours": Decimal(str(stale_after.total_seconds() / 3600)).normalize(),
+        "counts": counts | {"stale": len(stale)},
+        "by_system": [
+            {"system": system, "state": state, "versions": versions}
+            for (system, state), versions in sorted(by_system.items())
+        ],
+        "stale": stale,
     }
 
 
@@ -599,4 +648,15 @@ def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -
         emit("DeadLetteredMessages", MetricUnit.Count, depth["messages"], Workflow=depth["workflow"])
     emit("BillingFailuresOpen", MetricUnit.Count, failures["billing_failed_open"])
     emit("BillingFailureMedianResolutionHours", MetricUnit.Count, failures["median_resolution_hours"])
+    propagation = kpis.get("propagation")
+    if propagation is not None:
+        for row in propagation["by_system"]:
+            emit(
+                "ContractVersionsPropagated",
+                MetricUnit.Count,
+                row["versions"],
+                System=row["system"],
+                State=row["state"],
+            )
+        emit("StaleContractVersions", MetricUnit.Count, propagation["counts"]["stale"])
     return emitted

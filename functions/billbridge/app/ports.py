@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from billbridge.domain.downstream_commands import DownstreamCommand
 
 
 class Clock(Protocol):
@@ -102,9 +105,16 @@ class ConnectorCommand:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorReceipt:
+    """A connector's typed outcome: accepted (with the system's id, or awaiting an
+    asynchronous acknowledgement) or refused (with the system's answer)."""
+
     accepted: bool
     reference: str | None = None
+    """The system's own id for what the command created or updated (from its answer only)."""
     detail: str = ""
+    awaiting_acknowledgement: bool = False
+    """Delivered but not yet answered (published on the bus, or HTTP 202 without an id):
+    the system acknowledges or refuses later, through its webhook source."""
 
 
 class Connector(Protocol):
@@ -113,3 +123,22 @@ class Connector(Protocol):
 
 class TransientConnectorError(Exception):
     """The downstream system may accept the same command if it is retried."""
+
+
+class ConcurrentCommandUpdateError(Exception):
+    """The command's record changed since it was read."""
+
+
+class CommandLog(Protocol):
+    """Downstream commands and their outcomes (billbridge.domain.downstream_commands)."""
+
+    def get(self, command_id: str) -> DownstreamCommand | None: ...
+
+    def save(self, command: DownstreamCommand) -> DownstreamCommand:
+        """Store the command if its record is still at `command.revision` (else raise
+        ConcurrentCommandUpdateError); returns it at its new revision."""
+        ...
+
+    def of_contract(self, contract_id: str) -> list[DownstreamCommand]: ...
+
+    def all_commands(self) -> list[DownstreamCommand]: ...

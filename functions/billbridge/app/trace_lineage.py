@@ -94,6 +94,10 @@ RESOLUTION_HINTS: dict[ExceptionType, str] = {
     "move the contract to an active customer with an amendment; then re-run the period.",
     ExceptionType.CUSTOMER_CURRENCY_MISMATCH: "Add the currency to the customer in its system of record, or "
     "amend the contract's currency; then re-run the period.",
+    ExceptionType.SYNC_REFUSED: "Read the system's answer and the command's payload; fix the cause (in the "
+    "downstream system, or with a contract amendment), then `billbridge sync retry COMMAND_ID`.",
+    ExceptionType.SYNC_FAILED: "The system did not answer in time (outage, time-outs, rate limits): once it "
+    "is reachable, `billbridge sync retry COMMAND_ID`.",
 }
 
 
@@ -498,7 +502,7 @@ def explain_exception(
         events.event(str(raised["source_ref"]), exception.correlation_id)
         if raised
         and ":" in str(raised.get("source_ref", ""))
-        and not str(raised["source_ref"]).startswith("billing-run")
+        and not str(raised["source_ref"]).startswith(("billing-run", "connector:"))
         else None
     )
     return {

@@ -36,6 +36,10 @@ class ExceptionType(str, Enum):
     UNKNOWN_CUSTOMER = "unknown_customer"
     CUSTOMER_INACTIVE = "customer_inactive"
     CUSTOMER_CURRENCY_MISMATCH = "customer_currency_mismatch"
+    SYNC_REFUSED = "sync_refused"
+    """A downstream system (PSA, ERP) refused a command."""
+    SYNC_FAILED = "sync_failed"
+    """A command got no usable answer from a downstream system after the connector's retries."""
 
 
 class ExceptionState(str, Enum):

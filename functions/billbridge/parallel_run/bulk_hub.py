@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from billbridge.adapters.connectors.event_connector import EventBusConnector
+from billbridge.adapters.memory_command_log import InMemoryCommandLog
+from billbridge.adapters.system_clock import SystemClock
 from billbridge.app.billing_requests import execution_name
 from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event, upcast_event
 from billbridge.app.customer_master import MasterDataStore
+from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import MAX_EVENT_BYTES, canonical_digest
 from billbridge.app.ledger import Ledger
@@ -97,7 +100,11 @@ class BulkHub:
         self.publisher = CountingPublisher()
         connector = EventBusConnector(self.publisher)
         master = cast(MasterDataStore, ledger) if hasattr(ledger, "master_versions") else None
-        self.sync_contract = SyncContract(ledger, self.publisher, psa=connector, erp=connector, master=master)
+        self.commands = InMemoryCommandLog()
+        downstream = DownstreamSync(ledger, self.commands, SystemClock(), self.publisher)
+        self.sync_contract = SyncContract(
+            ledger, self.publisher, psa=connector, erp=connector, downstream=downstream, master=master
+        )
         self.record_actuals = RecordActuals(ledger, self.publisher)
         self.record_feedback = RecordFeedback(ledger, self.publisher)
         self.select_contracts = SelectContracts(ledger)

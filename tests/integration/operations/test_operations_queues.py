@@ -129,25 +129,46 @@ def test_an_unknown_queue_is_refused(state: Path, cli) -> None:
     assert code == 1 and "contracts" in out
 
 
-def ledger_items(state: Path, *, ignore: tuple[str, ...] = ()) -> list[Any]:
+def ledger_items(state: Path, *, ignore: tuple[str, ...] = (), skip_prefix: str | None = None) -> list[Any]:
     with LocalStore(state, create=False) as store:
         return sorted(
             json.dumps({k: v for k, v in encode_binary(item).items() if k not in ignore}, sort_keys=True)
             for item in store.items("ledger")
+            if skip_prefix is None or not item["pk"]["S"].startswith(skip_prefix)
         )
+
+
+def command_records(state: Path) -> dict[str, dict[str, Any]]:
+    with LocalStore(state, create=False) as store:
+        return {
+            item["sk"]["S"]: json.loads(item["command"]["S"])
+            for item in store.items("ledger")
+            if item["pk"]["S"].startswith("COMMANDS#")
+        }
 
 
 def test_replay_archive_republishes_the_stored_payloads_and_bills_nothing_twice(state: Path, cli_json) -> None:
     """The consumers keep no deduplication records: the books absorb the replay (revisions, lines,
-    invoices, exceptions and audit unchanged); only the cross-system id map is re-sent downstream
-    under its idempotency key and its `updated_at` refreshed."""
+    invoices, exceptions and audit unchanged); the id map's `updated_at` is refreshed, and the
+    downstream commands no system has answered yet are sent again under their idempotency keys
+    (each record counts the attempt; an older version's commands and anything acknowledged are
+    not sent again)."""
     with LocalStore(state, create=False) as store:
         assert store.forget_items("idempotency") == 0
-    before = ledger_items(state, ignore=("updated_at",))
+    before = ledger_items(state, ignore=("updated_at",), skip_prefix="COMMANDS#")
+    commands_before = command_records(state)
+    assert commands_before and {c["state"] for c in commands_before.values()} == {"sent"}
     replayed = cli_json("replay-archive", "--from", "2000-01-01", "--to", "2100-12-31", state=state)
     assert replayed["method"] == "raw_payloads"
     assert replayed["payloads"] == 7 and len(replayed["events"]) == 7
     assert "psa:psa-0002" in replayed["events"] and "erp:erp-0007" in replayed["events"]
     assert sum(q["processed"] for q in replayed["drain"]["queues"].values()) == 7
-    assert ledger_items(state, ignore=("updated_at",)) == before
+    assert ledger_items(state, ignore=("updated_at",), skip_prefix="COMMANDS#") == before
+    commands_after = command_records(state)
+    assert set(commands_after) == set(commands_before)
+    for key, command in commands_after.items():
+        assert (command["state"], command["payload"]) == ("sent", commands_before[key]["payload"])
+    resent = {key for key, c in commands_after.items() if c["attempts"] == commands_before[key]["attempts"] + 1}
+    unchanged = {key for key, c in commands_after.items() if c == commands_before[key]}
+    assert resent and resent | unchanged == set(commands_after), "only the latest version's commands are re-sent"
     assert cli_json("replay-archive", "--from", "2000-01-01", "--to", "2000-01-02", state=state)["events"] == []

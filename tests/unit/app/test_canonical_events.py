@@ -133,6 +133,17 @@ DATA_BY_TYPE: dict[str, dict[str, Any]] = {
         "country": "US",
         "functional_currency": "USD",
     },
+    "sync.acknowledged": {
+        "command_id": "psa/UpsertProject/SOW-1001-v2",
+        "idempotency_key": "SOW-1001-v2",
+        "command": "UpsertProject",
+        "reference": "PRJ-4711",
+    },
+    "sync.refused": {
+        "command_id": "erp-us/UpsertBillingSchedule/SOW-1001-v2",
+        "code": "customer_unknown",
+        "message": "customer CUST-1 does not exist",
+    },
 }
 SOURCE_OF_TYPE = {t: s for s, types in topology.EVENT_TYPES_BY_SOURCE.items() for t in types}
 

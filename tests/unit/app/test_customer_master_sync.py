@@ -6,14 +6,17 @@ import copy
 from typing import Any
 
 import pytest
+from billbridge.adapters.memory_command_log import InMemoryCommandLog
 from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.customer_master import MasterVersionConflictError, customer_summary
+from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.rollout import SHADOW_REFERENCE, Rollout
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice
 from billbridge.app.sync_contract import SyncContract
 from billbridge.domain.customer_master import MasterChange
 
+from tests.fakes.edge import FixedClock
 from tests.fakes.hub import RecordingConnector, RecordingPublisher
 from tests.unit.app.test_canonical_events import CONTRACT, DATA_BY_TYPE
 
@@ -45,7 +48,13 @@ class Hub:
         self.erp = RecordingConnector()
         self.publisher = RecordingPublisher()
         self.sync = SyncContract(
-            self.ledger, self.publisher, psa=self.psa, erp=self.erp, master=self.ledger, rollout=rollout or Rollout()
+            self.ledger,
+            self.publisher,
+            psa=self.psa,
+            erp=self.erp,
+            downstream=DownstreamSync(self.ledger, InMemoryCommandLog(), FixedClock(), self.publisher),
+            master=self.ledger,
+            rollout=rollout or Rollout(),
         )
 
     def commands(self) -> list[str]:

@@ -1,5 +1,9 @@
 """The `event` connector: a command becomes an event on the hub's bus, for a
-downstream system API (or an iPaaS) to pick up. The local stack's default."""
+downstream system API (or an iPaaS) to pick up. The local stack's default.
+
+Publishing is not an answer: the command stays `sent` until the system answers
+with a `sync.acknowledged` or `sync.refused` event from its webhook source,
+naming the `command_id` of the detail (docs/spec/events.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ class EventBusConnector:
                         "correlationid": command.correlation_id,
                         "target": command.target,
                         "command": command.name,
+                        "command_id": command.headers.get("X-Command-Id", ""),
                         "idempotency_key": command.idempotency_key,
                         "payload": command.payload,
                     },
@@ -30,6 +35,4 @@ class EventBusConnector:
                 )
             ]
         )
-        return ConnectorReceipt(
-            accepted=True, reference=f"{command.target}:{command.idempotency_key}", detail="published"
-        )
+        return ConnectorReceipt(accepted=True, detail="published on the bus", awaiting_acknowledgement=True)

@@ -7,8 +7,10 @@
     webhook-id / webhook-timestamp / webhook-signature   (Standard Webhooks, per-target secret)
     Authorization: Bearer <OAuth token>  or  <api key header>: <key>
 
-Outcomes:
-- 2xx: accepted; the reference is the response's `reference` (or `id`, or Location).
+Outcomes (a typed `ConnectorReceipt`):
+- 2xx: accepted; the reference is the response's `reference` (or `id`, or Location):
+  the system's acknowledgement. A 202 without any of them is accepted for later
+  processing: the system answers with a `sync.acknowledged` / `sync.refused` event.
 - 401: the credentials are refreshed once (token refetched, secret re-read) and the call repeated.
 - 408, 425, 429, 5xx, timeouts and connection errors: retried with exponential
   backoff and full jitter, honouring `Retry-After`, within `RetryPolicy`; then
@@ -51,6 +53,7 @@ from billbridge.adapters.connectors.connector_credentials import (
     CredentialProvider,
     StaticApiKey,
 )
+from billbridge.app.personal_data_in_transit import PersonalDataVault
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, TransientConnectorError
 from billbridge.app.webhook_signature import sign
 
@@ -58,6 +61,7 @@ _log = logging.getLogger(__name__)
 
 ENV_CONNECTOR_TARGETS = "CONNECTOR_TARGETS"
 ENV_CONNECTOR_SECRETS_ARN = "CONNECTOR_SECRETS_ARN"
+ENV_CONNECTOR_RETRY_POLICY = "CONNECTOR_RETRY_POLICY"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_DETAIL_CHARS = 300
 USER_AGENT = "billbridge-connector/1"
@@ -236,19 +240,36 @@ class TargetSettings(BaseModel):
         return require_secure_url(value, "token_url") if value else value
 
 
+class RetrySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=4, ge=1)
+    base_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+    max_total_delay: float = Field(default=15.0, ge=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(**self.model_dump())
+
+
 class ConnectorSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     targets: dict[str, TargetSettings]
     secrets_arn: str
     secret_max_age_seconds: int = Field(default=300, ge=0)
+    retry: RetrySettings | None = None
+    """`CONNECTOR_RETRY_POLICY` (JSON): the connector's patience, when not the default."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConnectorSettings:
         env = os.environ if environ is None else environ
+        retry = env.get(ENV_CONNECTOR_RETRY_POLICY, "")
         return cls(
             targets=json.loads(env.get(ENV_CONNECTOR_TARGETS, "") or "{}"),
             secrets_arn=env.get(ENV_CONNECTOR_SECRETS_ARN, ""),
+            retry=json.loads(retry) if retry else None,
         )
 
 
@@ -279,10 +300,14 @@ class HttpConnector:
     wall_clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
+    personal_data: PersonalDataVault | None = None
+    """Opens invoicing contacts sealed in a payload just before the call (deployed stacks)."""
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HttpConnector:
-        return cls.from_settings(ConnectorSettings.from_environment(environ))
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, *, personal_data: PersonalDataVault | None = None
+    ) -> HttpConnector:
+        return cls.from_settings(ConnectorSettings.from_environment(environ), personal_data=personal_data)
 
     @classmethod
     def from_settings(
@@ -324,6 +349,8 @@ class HttpConnector:
                 credentials=credentials,
                 limiter=TokenBucket(rate=config.rate_per_second, capacity=config.burst),
             )
+        if settings.retry is not None and "retry" not in kwargs:
+            kwargs["retry"] = settings.retry.policy()
         return cls(endpoints=endpoints, transport=http, **kwargs)
 
     def send(self, command: ConnectorCommand) -> ConnectorReceipt:
@@ -331,7 +358,7 @@ class HttpConnector:
         if endpoint is None:
             raise UnknownTargetError(f"no HTTP endpoint configured for target {command.target!r}")
         url = endpoint.url_for(command.name)
-        body = json.dumps(command.payload, separators=(",", ":"), sort_keys=True, default=str).encode()
+        body = json.dumps(self._opened(command.payload), separators=(",", ":"), sort_keys=True, default=str).encode()
         slept = 0.0
         reauthenticated = False
         attempt = 0
@@ -347,8 +374,12 @@ class HttpConnector:
             else:
                 self._log(command, response.status, attempt)
                 if 200 <= response.status < 300:
+                    reference = _reference(response)
                     return ConnectorReceipt(
-                        accepted=True, reference=_reference(response), detail=f"HTTP {response.status}"
+                        accepted=True,
+                        reference=reference,
+                        detail=f"HTTP {response.status}",
+                        awaiting_acknowledgement=response.status == 202 and reference is None,
                     )
                 if response.status == 401 and endpoint.credentials is not None and not reauthenticated:
                     endpoint.credentials.invalidate()
@@ -371,6 +402,20 @@ class HttpConnector:
         raise TransientConnectorError(
             f"{command.target} {command.name} {command.idempotency_key}: {last_problem} after {attempt} attempt(s)"
         )
+
+    def _opened(self, payload: dict[str, Any]) -> dict[str, Any]:
+        contacts = payload.get("invoicing_contacts")
+        if self.personal_data is None or not isinstance(contacts, list) or not contacts:
+            return payload
+        contract_id, version = str(payload.get("contract_id", "")), int(payload.get("contract_version") or 0)
+        opened = [
+            contact
+            | self.personal_data.open(
+                contract_id, version, {k: contact[k] for k in ("name", "email") if contact.get(k)}
+            )
+            for contact in contacts
+        ]
+        return payload | {"invoicing_contacts": opened}
 
     def _call(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse | None:
         try:

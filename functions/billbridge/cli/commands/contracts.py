@@ -18,6 +18,17 @@ def register(subparsers: Any) -> None:
     show.add_argument("contract_id")
     add_target_options(show)
     show.set_defaults(handler=show_command)
+    propagation = commands.add_parser(
+        "propagation", help="which contract version each system (PSA project, ERP schedule) holds, and since when"
+    )
+    propagation.add_argument(
+        "--stale",
+        type=float,
+        metavar="HOURS",
+        help="only versions unacknowledged for longer than HOURS (exit 1 if there are any)",
+    )
+    add_target_options(propagation)
+    propagation.set_defaults(handler=propagation_command)
     contracts.set_defaults(handler=lambda args: (contracts.print_help(), 2)[1])
 
 
@@ -49,12 +60,18 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
     from billbridge.app.contract_view import contract_view
+    from billbridge.app.downstream_view import command_document, propagation_documents
     from billbridge.cli.tables import money, print_table
 
     with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
         view = contract_view(stored.book, hub.ledger.mapping(args.contract_id))
+        commands = hub.ledger.commands.of_contract(args.contract_id)
+    view["propagation"] = propagation_documents(commands, datetime.now(UTC))
+    view["commands"] = [command_document(c) for c in sorted(commands, key=lambda c: (c.first_sent_at, c.command_id))]
     if not stored.revision:
         print(f"no contract {args.contract_id} is known")
         return 1
@@ -80,6 +97,16 @@ def show_command(args: argparse.Namespace) -> int:
     )
     print("\nCross-system ids")
     print_table(["system", "id"], [[k, v] for k, v in view["ids"].items()])
+    print("\nPropagation (the version each system holds)")
+    print_propagation(view["propagation"])
+    print("\nCommands to the PSA and the ERP")
+    print_table(
+        ["command", "state", "system id", "attempts", "answer"],
+        [
+            [c["command_id"], c["state"], c["reference"] or "-", str(c["attempts"]), c["answer"] or "-"]
+            for c in view["commands"]
+        ],
+    )
     print("\nLines")
     print_table(
         ["kind", "ref", "version", "quantity", "rate", "amount", "invoice", "what it is"],
@@ -114,3 +141,40 @@ def show_command(args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+def print_propagation(rows: list[dict[str, Any]]) -> None:
+    from billbridge.cli.tables import print_table
+
+    print_table(
+        ["contract", "system", "target", "latest", "state", "since", "holds", "acknowledged", "system id"],
+        [
+            [
+                r["contract_id"],
+                r["system"],
+                r["target"],
+                f"v{r['latest_version']}",
+                r["state"] + (f" ({r['answer']})" if r["state"] in ("refused", "failed") and r["answer"] else ""),
+                r["since"][:19],
+                f"v{r['acknowledged_version']}" if r["acknowledged_version"] else "-",
+                (r["acknowledged_at"] or "-")[:19],
+                r["reference"] or "-",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def propagation_command(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from billbridge.app.downstream_view import propagation_documents
+
+    stale_after = None if args.stale is None else timedelta(hours=args.stale)
+    with open_hub(args, read_only=True) as hub:
+        rows = propagation_documents(hub.ledger.commands.all_commands(), datetime.now(UTC), stale_after=stale_after)
+    if args.json:
+        print_json(rows)
+    else:
+        print_propagation(rows)
+    return 1 if stale_after is not None and rows else 0

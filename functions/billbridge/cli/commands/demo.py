@@ -41,6 +41,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     from billbridge.cli.main import EXIT_HUB_FAILED
     from billbridge.localstack.demo_engagement import engagement
+    from billbridge.localstack.downstream_systems import local_downstream
     from billbridge.localstack.scenario_replay import (
         ReplayResult,
         RunOutcome,
@@ -60,14 +61,18 @@ def demo_command(args: argparse.Namespace) -> int:
     runs: list[RunOutcome] = []
     with (
         vendors if vendors is not None else nullcontext(),
+        local_downstream() as downstream,
         LocalStack(
             secrets=secrets | (vendors.secrets() if vendors else {}),
             state_file=state_path,
             reset_state=True,
-            extra_env=vendors.environment() if vendors else None,
+            extra_env=downstream.connector_environment() | (vendors.environment() if vendors else {}),
         ) as stack,
         ScenarioReplayer(stack, secrets, request_prefix="demo") as replayer,
     ):
+        print("Local PSA and ERP servers started (the hub's command API over HTTP, on loopback)")
+        downstream.install_secret(stack.client("secretsmanager"))
+        _script_the_downstream_systems(downstream)
         replayer.configure(scenario["config"])
         deliveries = refused = 0
         posted = 0
@@ -89,11 +94,13 @@ def demo_command(args: argparse.Namespace) -> int:
                 posted += vendors.answer_as_erp(stack, replayer.server.url, replayer.report()["invoices"], pay=pay)
             elif "erp_feedback" in step:
                 posted += _answer_as_erp(replayer, pay=bool(step["erp_feedback"].get("pay")), step=index)
+        loop = _close_the_loop(stack, replayer, downstream, step=len(scenario["steps"]) + 1)
         result = ReplayResult(report={}, runs=runs)
         replayer.finish(result)
         report = result.report
         with stack.unit_of_work():
             ids = {contract_id: replayer.ledger.mapping(contract_id) for contract_id in replayer.ledger.contract_ids()}
+            commands = replayer.ledger.commands.all_commands()
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(
@@ -111,6 +118,7 @@ def demo_command(args: argparse.Namespace) -> int:
             f"NetSuite {len(vendors.netsuite.requests)}\n"
         )
     _show(report, ids)
+    _show_downstream(loop, commands)
     print(f"\nReplay report: {args.report}    Local state: {state_path}")
     for reason, count in result.dead_lettered_with_reason.items():
         print(f"  dead-lettered (the sender's error): {count} x {reason}")
@@ -126,6 +134,81 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _from_clm(payload: Any) -> bool:
     return isinstance(payload, dict) and payload.get("source") == "clm"
+
+
+# --- the loop with the PSA and the ERP (separate from the engagement's own steps) ---------------
+
+DE_CUSTOMER = "CUST-GLOBEX-DE"
+
+
+def _script_the_downstream_systems(downstream: Any) -> None:
+    """How the local PSA and ERP behave in the demo: the PSA does not know the German
+    customer yet (refuses its project), rate-limits the first project upsert (the hub
+    honours `Retry-After`), and the ERP acknowledges the first billing schedule later,
+    through its webhook."""
+    downstream.psa.refuse_customer(DE_CUSTOMER, f"customer {DE_CUSTOMER} is not set up in the PSA")
+    downstream.psa.script("UpsertProject", "rate_limit")
+    downstream.erp.script("UpsertBillingSchedule", "accept_later")
+
+
+def _close_the_loop(stack: Any, replayer: Any, downstream: Any, *, step: int) -> list[str]:
+    """The ERP's late acknowledgements arrive by webhook; the refused project is fixed in
+    the PSA and retried the way `billbridge sync retry` does it. Returns what happened."""
+    from billbridge.cli.commands.sync import request_retry
+
+    happened = []
+    for answer in downstream.erp.take_answers():
+        replayer.deliver(answer, step=step)
+        happened.append(
+            f"ERP acknowledged {answer['data']['command_id']} later, by webhook: {answer['data']['reference']}"
+        )
+    with stack.unit_of_work():
+        refused = [c for c in replayer.ledger.commands.all_commands() if c.state.value == "refused"]
+    downstream.psa.register_customer(DE_CUSTOMER)
+    for command in sorted(refused, key=lambda c: c.command_id):
+        happened.append(f"{command.target} refused {command.command_id}: {command.answer}")
+        with stack.unit_of_work():
+            request_retry(stack, command.command_id, actor="demo-operator")
+            stack.drain()
+            retried = replayer.ledger.commands.get(command.command_id)
+        happened.append(
+            f"  fixed in the PSA ({DE_CUSTOMER} set up), retried: {retried.state.value}"
+            + (f" as {retried.reference}" if retried.reference else "")
+        )
+    return happened
+
+
+def _show_downstream(happened: list[str], commands: list[Any]) -> None:
+    from billbridge.cli.tables import print_table
+    from billbridge.domain.downstream_commands import propagation_of
+
+    print("\nCommands to the PSA and the ERP (each with its outcome and the system's own id)")
+    print_table(
+        ["command", "state", "system id", "attempts"],
+        [
+            [c.command_id, c.state.value, c.reference or "-", str(c.attempts)]
+            for c in sorted(commands, key=lambda c: (c.contract_id, c.system, c.name, c.command_id))
+        ],
+    )
+    for line in happened:
+        print(f"  {line}")
+    print("\nPropagation (the contract version each system holds)")
+    print_table(
+        ["contract", "system", "target", "latest", "state", "holds", "system id"],
+        [
+            [
+                p.contract_id,
+                p.system,
+                p.target,
+                f"v{p.latest_version}",
+                p.state.value,
+                f"v{p.acknowledged_version}" if p.acknowledged_version else "-",
+                p.reference or "-",
+            ]
+            for p in propagation_of(commands)
+        ],
+    )
+    print("(with times: `billbridge contracts propagation`; stale ones: `--stale HOURS`)")
 
 
 def _answer_as_erp(replayer: Any, *, pay: bool, step: int) -> int:

@@ -129,6 +129,11 @@ def show_command(args: argparse.Namespace) -> int:
         except UnknownIdentifierError as unknown:
             print(unknown.args[0])
             return 1
+        if view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
+            from billbridge.app.downstream_view import command_document
+
+            command = hub.ledger.commands.get(view["refs"][0])
+            view["command"] = None if command is None else command_document(command, with_payload=True)
     if args.json:
         print_json(view)
     else:
@@ -154,6 +159,16 @@ def _print_explanation(view: dict[str, Any]) -> None:
         event = view["source_event"]
         print(f"  raised by {event['ref']} {event['type']} (raw webhook {event['raw_key'] or 'unknown'})")
     print(f"\nHow to resolve: {view['how_to_resolve']}")
+    command = view.get("command")
+    if command:
+        import json
+
+        print(
+            f"\nCommand {command['command_id']}: {command['state']} after {command['attempts']} attempt(s); "
+            f"the system answered: {command['answer'] or '-'}"
+        )
+        print("Payload sent")
+        print(json.dumps(command["payload"], indent=2, sort_keys=True))
     terms = view["contract_version"]
     if terms:
         print(

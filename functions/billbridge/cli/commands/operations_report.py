@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ def report_command(args: argparse.Namespace) -> int:
     as_of = args.as_of or date.today()
     with open_hub(args, read_only=True) as hub:
         books = hub.ledger.books()
+        commands = hub.ledger.commands.all_commands()
         trails = {book.contract_id: hub.ledger.audit_trail_of_contract(book.contract_id) for book in books}
         queues = dead_letter_queues_of(hub)
         dead_letters = []
@@ -44,7 +45,14 @@ def report_command(args: argparse.Namespace) -> int:
             dead_letters.append(
                 DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types)
             )
-    kpis = compute_kpis(books, as_of=as_of, timings=timings_from_audit(trails), dead_letters=dead_letters)
+    kpis = compute_kpis(
+        books,
+        as_of=as_of,
+        timings=timings_from_audit(trails),
+        dead_letters=dead_letters,
+        commands=commands,
+        now=None if args.as_of else datetime.now(UTC),
+    )
     document = kpi_document(kpis)
     if args.html:
         from billbridge.app.html_report import render_html_report
@@ -74,6 +82,7 @@ def _print_report(kpis: dict[str, Any]) -> None:
         exceptions_table,
         held_work_table,
         money,
+        propagation_table,
         unbilled_table,
     )
 
@@ -117,3 +126,11 @@ def _print_report(kpis: dict[str, Any]) -> None:
         f"median resolution {failures['median_resolution_hours'] or '-'} h"
     )
     _print(dead_letters_table(kpis))
+    propagation = kpis["propagation"]
+    counts = propagation["counts"]
+    print(
+        "\nContract versions propagated to the PSA and the ERP (latest version per contract and system): "
+        + ", ".join(f"{counts[state]} {state}" for state in ("acknowledged", "pending", "refused", "failed"))
+        + f"; {counts['stale']} unacknowledged for more than {propagation['stale_after_hours']} h"
+    )
+    _print(propagation_table(kpis))

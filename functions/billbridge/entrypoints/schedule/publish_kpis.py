@@ -11,13 +11,23 @@ from typing import Any
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from datetime import timedelta
+
     from billbridge.app.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
     from billbridge.bootstrap import ledger
+    from billbridge.settings import hub_settings
 
     as_of = _as_of(event)
     books = ledger().books()
     trails = {book.contract_id: ledger().audit_trail_of_contract(book.contract_id) for book in books}
-    kpis = compute_kpis(books, as_of=as_of, timings=timings_from_audit(trails))
+    kpis = compute_kpis(
+        books,
+        as_of=as_of,
+        timings=timings_from_audit(trails),
+        commands=ledger().commands.all_commands(),
+        now=datetime.now(UTC),
+        propagation_stale_after=timedelta(hours=hub_settings().propagation_stale_after_hours),
+    )
     return {"as_of": as_of.isoformat(), "metrics": emit_kpi_metrics(kpis)}
 
 

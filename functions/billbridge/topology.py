@@ -39,6 +39,9 @@ FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
 SYNC_RETRY_REQUESTED = "sync.retry_requested"
 """An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
 put on the bus by the CLI, never accepted from a webhook source."""
+OPERATOR_EVENT_TYPES = (SYNC_RETRY_REQUESTED,)
+"""Requests the operators' tools put on the bus (never a webhook's): checked by their use case
+against what the hub holds (the command must exist), not against the webhook contract."""
 CUSTOMER_EVENT_TYPES = ("customer.upserted", "legal_entity.upserted")
 """Customer master data: from the ERP or the CRM, whichever is the customer's system of record."""
 

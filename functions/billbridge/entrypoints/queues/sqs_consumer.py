@@ -63,7 +63,8 @@ def consume_batch(
             return
         correlation_id = detail.correlationid
         try:  # the same model as the edge's: an event the edge would refuse never reaches a use case
-            parse_event_data(detail.event.type, (detail.event.model_extra or {}).get("data"))
+            if detail.event.type not in topology.OPERATOR_EVENT_TYPES:  # the operators' own requests
+                parse_event_data(detail.event.type, (detail.event.model_extra or {}).get("data"))
         except InvalidEventError as error:
             _dead_letter(record, error, correlation_id, workflow)
             return

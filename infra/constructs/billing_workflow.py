@@ -7,7 +7,7 @@ Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": 
                              to the run workspace bucket; adds `plan` (counts, bucket, items key,
                              workspace prefix) to the state: never the ids themselves
     BillBatches              Distributed Map: ItemReader = the batches object (one item per batch),
-                             one Standard child execution per batch, MaxConcurrency
+                             one Express child execution per batch, MaxConcurrency
                              BILLING_MAP_MAX_CONCURRENCY, ToleratedFailureCount 0, ResultWriter to
                              the workspace bucket; its result is discarded
       child: ForEachContract   inline Map over the batch's contract ids (BILLING_BATCH_MAX_CONCURRENCY)
@@ -21,7 +21,8 @@ Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": 
     RunComplete              summary.complete -> Summarize, else ContractsFailed (Fail)
 
 History events: the parent records a fixed number (the Map Run's events, not its children's);
-a child about 17 per contract of its batch. A contract's failure never stops the other
+a child about 17 per contract of its batch. Children are Express executions (billed per
+request and duration, not per transition; at most 5 minutes each; docs/decisions/0005). A contract's failure never stops the other
 contracts, and it fails the run at the end (`ContractsFailed`, the cause names the contracts).
 A failure outside a contract's steps (a child that fails, selection, concluding) fails the
 run through RecordRunFailure -> RunFailed. Tasks use `payload_response_only`, so their
@@ -143,7 +144,7 @@ class BillingWorkflow(Construct):
                 "batch": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
             max_concurrency=topology.BILLING_MAP_MAX_CONCURRENCY,
-            map_execution_type=sfn.StateMachineType.STANDARD,
+            map_execution_type=sfn.StateMachineType.EXPRESS,
             result_writer_v2=sfn.ResultWriterV2(bucket=self.workspace, prefix=MAP_RESULTS_PREFIX),
             result_path=sfn.JsonPath.DISCARD,
         ).item_processor(self._bill_one_batch())

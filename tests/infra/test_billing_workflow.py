@@ -64,6 +64,15 @@ def test_definition_is_jsonpath_only_and_has_no_item_batcher(
     )
 
 
+def test_express_children_use_no_integration_pattern_express_lacks(states: dict[str, dict[str, Any]]) -> None:
+    """Express executions support neither `.sync` nor `.waitForTaskToken`: a child's tasks are
+    request-response Lambda invokes only."""
+    child_states = dict(_states(states["BillBatches"]["ItemProcessor"]["States"]))
+    resources = [state["Resource"] for state in child_states.values() if state["Type"] == "Task"]
+    assert resources
+    assert not [r for r in map(str, resources) if ".sync" in r or ".waitForTaskToken" in r]
+
+
 def test_run_plans_then_bills_batches_then_concludes(
     definition: dict[str, Any], states: dict[str, dict[str, Any]]
 ) -> None:
@@ -80,7 +89,7 @@ def test_batches_are_child_executions_read_from_the_workspace_and_any_child_fail
 ) -> None:
     bill = states["BillBatches"]
     assert bill["Type"] == "Map"
-    assert bill["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert bill["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     reader = bill["ItemReader"]
     assert reader["Resource"].endswith(":states:::s3:getObject")
     assert reader["ReaderConfig"] == {"InputType": "JSON"}

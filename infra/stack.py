@@ -54,6 +54,7 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_LEDGER_TABLE: self.tables.ledger.table_name,
                 topology.ENV_IDEMPOTENCY_TABLE: self.tables.idempotency.table_name,
                 topology.ENV_RAW_BUCKET: self.raw_payloads.bucket.bucket_name,
+                topology.ENV_RAW_RETENTION_DAYS: str(config.raw_payload_retention_days),
                 topology.ENV_EVENT_BUS: bus.event_bus_name,
                 topology.ENV_CONNECTOR_MODE: "event",
                 ENV_AUDIT_RETENTION_DAYS: str(config.audit_retention_days),

@@ -22,8 +22,9 @@ Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": 
 
 History events: the parent records a fixed number (the Map Run's events, not its children's);
 a child about 17 per contract of its batch. Children are Express executions (billed per
-request and duration, not per transition; at most 5 minutes each; docs/decisions/0005). A contract's failure never stops the other
-contracts, and it fails the run at the end (`ContractsFailed`, the cause names the contracts).
+request and duration, not per transition; at most 5 minutes each; docs/decisions/0005).
+A contract's failure never stops the other contracts, and it fails the run at the end
+(`ContractsFailed`, the cause names the contracts).
 A failure outside a contract's steps (a child that fails, selection, concluding) fails the
 run through RecordRunFailure -> RunFailed. Tasks use `payload_response_only`, so their
 `Resource` is the function ARN and the definition runs unchanged in the local stack's

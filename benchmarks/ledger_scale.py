@@ -164,7 +164,7 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
         )
 
     started = time.perf_counter()
-    with mock_aws(), moto_without_transaction_backup():
+    with mock_aws(), moto_without_transaction_backup(), aws_calls.moto_query_reads_its_partition():
         raw = boto3.client("dynamodb")
         _table(raw, "ledger")
         client = CountingClient(raw)

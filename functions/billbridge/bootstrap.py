@@ -62,7 +62,9 @@ def connector() -> Connector:
         return HttpConnector.from_environment()
     from billbridge.adapters.connectors.event_connector import EventBusConnector
 
-    return EventBusConnector(publisher())
+    # Commands too large for an event go by claim check to the run workspace (the billing tasks').
+    claim_checks = run_workspace() if settings.billing_run_bucket_name else None
+    return EventBusConnector(publisher(), claim_checks=claim_checks)
 
 
 def sync_contract() -> SyncContract:

@@ -66,6 +66,9 @@ WORKSPACE_EXPIRY = cdk.Duration.days(35)
 MAP_RESULTS_PREFIX = "map-results"
 TASKS_WRITING_THE_WORKSPACE = ("select_contracts", "conclude_batch")
 TASKS_READING_THE_WORKSPACE = ("conclude_run",)
+TASKS_WRITING_CLAIM_CHECKS = ("post_invoice",)
+"""An ERP command larger than an event (256 KB) is written to the workspace under `commands/`
+and the event names it (claim check; `adapters.connectors.event_connector`)."""
 
 
 class _DistributedMapFailingOnAnyChild(sfn.DistributedMap):
@@ -263,7 +266,20 @@ class BillingWorkflow(Construct):
                     conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
                 )
             )
+        commands = self.workspace.arn_for_objects("commands/*")
+        for name in TASKS_WRITING_CLAIM_CHECKS:
+            self.task_functions[name].role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:PutObject"], resources=[commands])
+            )
         bucket_id = cdk.Stack.of(self).get_logical_id(self.workspace.node.default_child)  # type: ignore[arg-type]
+        for name in TASKS_WRITING_CLAIM_CHECKS:
+            cdk.Validations.of(self.task_functions[name].role).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/commands/*]",
+                    reason="Claim checks of ERP commands too large for an event: one object per "
+                    "command identity (target, command, idempotency key), not known in advance.",
+                )
+            )
         for name in (*TASKS_WRITING_THE_WORKSPACE, *TASKS_READING_THE_WORKSPACE):
             cdk.Validations.of(self.task_functions[name].role).acknowledge(
                 cdk.Acknowledgment(

@@ -245,7 +245,7 @@ def test_the_workspace_is_private_encrypted_and_expires(synthesized: Synthesized
     assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] > 0
 
 
-def test_task_functions_know_the_workspace_and_only_planning_and_concluding_touch_it(
+def test_task_functions_know_the_workspace_and_only_planning_concluding_and_claim_checks_touch_it(
     synthesized: Synthesized, workspace_id: str
 ) -> None:
     billing = synthesized.stack.billing
@@ -265,5 +265,18 @@ def test_task_functions_know_the_workspace_and_only_planning_and_concluding_touc
             "select_contracts": {"s3:PutObject"},
             "conclude_batch": {"s3:PutObject"},
             "conclude_run": {"s3:GetObject", "s3:ListBucket"},
+            "post_invoice": {"s3:PutObject"},
         }.get(name, set())
         assert actions == expected, name
+
+
+def test_posting_writes_claim_checks_only_under_commands(synthesized: Synthesized, workspace_id: str) -> None:
+    role_id = synthesized.logical_id(synthesized.stack.billing.task_functions["post_invoice"].role)
+    resources = [
+        json.dumps(statement["Resource"])
+        for policy in synthesized.properties("AWS::IAM::Policy")
+        if {"Ref": role_id} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if workspace_id in json.dumps(statement["Resource"])
+    ]
+    assert resources and all("/commands/*" in resource for resource in resources)

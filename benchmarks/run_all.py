@@ -97,6 +97,12 @@ def ledger_scale(quick: bool) -> dict[str, Any]:
     return bench.run(bench.DEFAULT_SHAPES)
 
 
+def amendment_cost(quick: bool) -> dict[str, Any]:
+    from benchmarks import amendment_cost as bench
+
+    return bench.run(bench.QUICK_SIZES if quick else bench.DEFAULT_SIZES)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -107,6 +113,7 @@ RUNNERS: dict[str, Runner] = {
     "command_time": command_time,
     "parallel_run": parallel_run,
     "ledger_scale": ledger_scale,
+    "amendment_cost": amendment_cost,
 }
 
 
@@ -165,6 +172,7 @@ SECTION_TITLES = {
     "package_size": "Package size",
     "command_time": "Operator command wall time",
     "parallel_run": "Parallel run at history scale",
+    "amendment_cost": "Amendment cost as a contract's history grows",
 }
 
 
@@ -602,6 +610,47 @@ def render_ledger_scale(f: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def render_amendment_cost(f: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"1x{r['entries']}",
+            r["lines_rated_under_the_amendment"],
+            r["dynamodb_calls"],
+            r["wru"],
+            r["rru"],
+            r["wru_per_entry_of_the_contract"],
+            r["own_ms"],
+            r["usd_per_amendment"],
+        ]
+        for r in f["sizes"].values()
+    ]
+    return "\n\n".join(
+        [
+            "`python -m benchmarks.amendment_cost`. One contract with N approved, unbilled one-day time entries "
+            "(seeded through the same rule and store on moto, uncounted), then one `contract.amended` (version 2 "
+            "from 2026-03-16, a new consultant rate) through `SyncContract`, every DynamoDB call counted with "
+            "its units; own ms: the use case's time less the time inside DynamoDB calls.",
+            _table(
+                [
+                    "contract",
+                    "lines re-rated",
+                    "DynamoDB calls",
+                    "WRU",
+                    "RRU",
+                    "WRU per entry of the contract",
+                    "own ms",
+                    "USD per amendment",
+                ],
+                rows,
+            ),
+            f"Write units grow {f['wru_ratio_largest_to_smallest']}x for {f['entries_ratio']}x the entries: an "
+            "amendment rewrites every input item of its contract (the head's new epoch, decision 3), billed or "
+            "not, one conditional write each. Re-rating through an index of the contract's unbilled lines, in "
+            "pages (issue 21), is not built: that is what would make it grow with the unbilled lines only.",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "cold_start": render_cold_start,
     "ingest_throughput": render_ingest,
@@ -611,6 +660,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "command_time": render_command_time,
     "parallel_run": render_parallel_run,
     "ledger_scale": render_ledger_scale,
+    "amendment_cost": render_amendment_cost,
 }
 
 

@@ -39,7 +39,7 @@ def test_aws_calls_counts_calls_and_prices_them() -> None:
     assert "s3:PutObject" not in figures["single"]["calls_per_entry"]
     assert figures["batched"]["calls_per_entry"]["s3:PutObject"] > 0
     assert figures["billing_children"] >= 1
-    assert figures["batched"]["units_per_entry"]["sfn_express_request"] > 0
+    assert figures["batched"]["usd_per_million_entries_by_item"]["sfn_express_request"] > 0
     for phase in ("single", "batched"):
         assert set(figures[phase]["usd_per_million_entries_by_item"]) == set(aws_calls.PRICES)
         assert figures[f"{phase}_usd_per_million_entries"] > 0

@@ -18,7 +18,6 @@ class HubSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     ledger_table_name: str
-    idempotency_table_name: str
     raw_payload_bucket_name: str
     raw_payload_retention_days: int = Field(default=topology.RAW_PAYLOAD_RETENTION_DAYS, ge=1)
     event_bus_name: str
@@ -34,7 +33,6 @@ class HubSettings(BaseModel):
         env = os.environ if environ is None else environ
         return cls(
             ledger_table_name=env.get(topology.ENV_LEDGER_TABLE, ""),
-            idempotency_table_name=env.get(topology.ENV_IDEMPOTENCY_TABLE, ""),
             raw_payload_bucket_name=env.get(topology.ENV_RAW_BUCKET, ""),
             raw_payload_retention_days=int(
                 env.get(topology.ENV_RAW_RETENTION_DAYS, str(topology.RAW_PAYLOAD_RETENTION_DAYS))

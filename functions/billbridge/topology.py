@@ -142,7 +142,6 @@ class KeySchema:
     ttl_attribute: str | None = None
 
 
-IDEMPOTENCY_TABLE = KeySchema(partition_key="id", ttl_attribute="expiration")
 LEDGER_TABLE = KeySchema(partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
 LEDGER_LOOKUP_INDEX = "lookup"
 LEDGER_LOOKUP_KEYS = KeySchema(partition_key="gsi1pk", sort_key="gsi1sk")
@@ -157,7 +156,6 @@ RAW_PAYLOAD_RETENTION_DAYS = 400
 
 # Environment variable names read by settings.py and written by the stack.
 ENV_LEDGER_TABLE = "LEDGER_TABLE_NAME"
-ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE_NAME"
 ENV_RAW_BUCKET = "RAW_PAYLOAD_BUCKET_NAME"
 ENV_RAW_RETENTION_DAYS = "RAW_PAYLOAD_RETENTION_DAYS"
 ENV_EVENT_BUS = "EVENT_BUS_NAME"

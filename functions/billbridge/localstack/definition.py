@@ -261,8 +261,6 @@ class TemplateResolver:
         hash_keys = [k["AttributeName"] for k in properties.get("KeySchema", []) if k.get("KeyType") == "HASH"]
         if hash_keys == [topology.LEDGER_TABLE.partition_key]:
             return self._names.ledger_table
-        if hash_keys == [topology.IDEMPOTENCY_TABLE.partition_key]:
-            return self._names.idempotency_table
         raise UnresolvableReferenceError(f"table {logical_id} has key schema {hash_keys}, not a topology table")
 
     def _queue(self, logical_id: str) -> str:

@@ -301,7 +301,10 @@ def render_aws_calls(f: dict[str, Any]) -> str:
         [
             f"{f['contracts']} contracts x {f['entries'] // max(f['contracts'], 1)} time entries: half delivered one "
             "per request, half in batches of 100, then one billing run "
-            f"({f['invoice_lines']} invoice lines, {f['billing_transitions']} state transitions). Items holding "
+            f"({f['invoice_lines']} invoice lines; the run's own Standard execution "
+            f"{f['billing_transitions']} state transitions, {f.get('billing_children', 0)} Express child "
+            f"execution(s) entering {f.get('billing_child_transitions', 0)} states, billed "
+            f"{f.get('billing_child_express_ms', 0):g} ms). Items holding "
             f"the books at the end: median {book_items.get('median_bytes')} bytes, largest "
             f"{book_items.get('max_bytes')} bytes. Billing-run costs "
             "are spread over the entries billed.",
@@ -329,7 +332,10 @@ def render_aws_calls(f: dict[str, Any]) -> str:
             f"({_verdict(f['single_usd_per_million_entries'] <= single_goal)}). Dominant cost: "
             f"`{f['batched']['dominant_cost']}` (batched), `{f['single']['dominant_cost']}` (single).",
             "Modelled, not measured: Lambda duration (own time scaled to a 512 MB function's CPU share, "
-            "plus an assumed round trip per AWS call), cold starts (not included), the SQS pollers' empty "
+            "plus an assumed round trip per AWS call), the Express children's duration (the sum of their "
+            "tasks' billed durations, as if one contract ran at a time: an upper bound), DynamoDB storage "
+            "(not included: a small delivery's raw body kept 400 days in its claim costs about USD 2.3 per "
+            "million entries, decision 5), cold starts (not included), the SQS pollers' empty "
             "receives (a fixed cost per queue, not per entry), CloudWatch Logs, metrics and X-Ray (not "
             "included).",
         ]

@@ -590,7 +590,9 @@ def render_ledger_scale(f: dict[str, Any]) -> str:
         parts += [
             "**The whole hub** (one `benchmarks.aws_calls` run per shape on a fresh local stack: half the "
             "entries one per request, half in batches of 100, then one billing run; ingest units per entry, "
-            "USD per 1,000,000 entries including their share of the billing run; AWS calls: the hub's own):",
+            "USD per 1,000,000 entries including their share of the billing run; AWS calls: the hub's own; "
+            "every shape measured, moto's Query handed only its partition, "
+            "`aws_calls.moto_query_reads_its_partition`):",
             _table(
                 [
                     "shape",

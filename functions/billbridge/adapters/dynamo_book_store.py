@@ -44,7 +44,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, exception_item
+from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, audit_items, exception_item
 from billbridge.adapters.dynamo_book_items import (
     BOOK_ADAPTER,
     HEAD,
@@ -452,8 +452,9 @@ class DynamoBookStore:
             early.append({"Put": {"TableName": table, "Item": marker}})
         if update.audit:
             records = [asdict(record) for record in update.audit]
-            final.append(
-                {"Put": {"TableName": table, "Item": self._audit_item(contract_id, records, self._table.now())}}
+            final.extend(
+                {"Put": {"TableName": table, "Item": part}}
+                for part in self._audit_items(contract_id, records, self._table.now())
             )
         final.extend(extra_final)
         fence_check = {
@@ -612,6 +613,12 @@ class DynamoBookStore:
     def _audit_item(self, contract_id: str, records: list[dict[str, Any]], now: str) -> dict[str, Any]:
         expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds
         return audit_item(contract_id, uuid.uuid4().hex[:12], records, recorded_at=now, expires_at=expires)
+
+    def _audit_items(self, contract_id: str, records: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+        """A whole-book change's audit: one item, or parts when it is large (an amendment
+        re-rating thousands of lines), all in the change's last transaction."""
+        expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds
+        return audit_items(contract_id, uuid.uuid4().hex[:12], records, recorded_at=now, expires_at=expires)
 
     def _reveal(self, book: ContractBook) -> ContractBook:
         return book if self._field_encryption is None else self._field_encryption.reveal(book)

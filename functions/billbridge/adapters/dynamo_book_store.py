@@ -232,13 +232,11 @@ class DynamoBookStore:
         found = self._table.query_index(f"INPUT_AUDIT#{correlation_id}")
         by_lookup = [i for i in found if i["pk"]["S"].startswith(ENTRY_LOOKUP_PREFIX)]
         inputs = [i for i in found if not i["pk"]["S"].startswith(ENTRY_LOOKUP_PREFIX)]
-        if by_lookup:
-            inputs += self._table.batch_get(
-                [
-                    (contract_pk(i["contract_id"]["S"]), input_sk("time", i["pk"]["S"][len(ENTRY_LOOKUP_PREFIX) :]))
-                    for i in by_lookup
-                ]
-            )
+        for lookup in by_lookup:  # one lookup per correlation id, as a rule
+            entry_id = lookup["pk"]["S"][len(ENTRY_LOOKUP_PREFIX) :]
+            item = self._table.get(contract_pk(lookup["contract_id"]["S"]), input_sk("time", entry_id))
+            if item is not None:
+                inputs.append(item)
         unique = {(i["pk"]["S"], i["sk"]["S"]): i for i in inputs}
         for item in unique.values():
             contract_id = item["pk"]["S"].removeprefix("CONTRACT#")

@@ -65,6 +65,14 @@ PRICES: dict[str, tuple[float, str]] = {
     "dynamodb_wru": (0.625 / 1e6, "DynamoDB on-demand write request units ($0.625 per million)"),
     "dynamodb_rru": (0.125 / 1e6, "DynamoDB on-demand read request units ($0.125 per million)"),
     "sfn_transition": (0.025 / 1000, "Step Functions standard state transitions ($0.025 per 1,000)"),
+    "sfn_express_request": (
+        1.00 / 1e6,
+        "Step Functions Express workflows, per request ($1.00 per million; aws.amazon.com/step-functions/pricing)",
+    ),
+    "sfn_express_gb_s": (
+        0.00001667,
+        "Step Functions Express workflows, duration per GB-second, 64 MB chunks, 100 ms steps (first 1,000 hours)",
+    ),
     "s3_put": (0.005 / 1000, "S3 Standard PUT/COPY/POST/LIST requests ($0.005 per 1,000)"),
     "s3_get": (0.0004 / 1000, "S3 Standard GET requests ($0.0004 per 1,000)"),
     "secrets_api_call": (0.05 / 10000, "Secrets Manager API calls ($0.05 per 10,000)"),
@@ -80,6 +88,11 @@ CALL_LATENCY_MS: dict[str, float] = {
 }
 """Assumed in-region round trip per call, added to a Lambda's billed duration."""
 FUNCTION_MEMORY_GB = 0.5
+EXPRESS_MEMORY_GB = 64 / 1024
+"""An Express child's billed memory: one 64 MB chunk (its state is one batch of 100 contract ids)."""
+EXPRESS_STEP_MS = 100
+CHILD_TASKS = ("task compose_invoice", "task post_invoice", "task record_failure", "task conclude_batch")
+"""The tasks a Distributed Map child runs: their invocations make up the children's duration."""
 CPU_SHARE = 512 / 1769
 GOAL_BATCHED_USD_PER_MILLION = 4.0
 GOAL_SINGLE_USD_PER_MILLION = 10.0
@@ -304,8 +317,22 @@ def billed_ms(invocation: Invocation) -> float:
     return math.ceil(own_ms / CPU_SHARE + invocation.modelled_latency_ms)
 
 
-def phase_units(rec: Recording, *, transitions: int = 0) -> dict[str, float]:
-    """Billable units of a recorded phase, by price key."""
+def express_child_ms(rec: Recording, children: int) -> float:
+    """Billed duration of the Express children, modelled as the sum of their tasks' billed
+    durations (as if each child ran its contracts one at a time: an upper bound, since a child
+    runs BILLING_BATCH_MAX_CONCURRENCY at once), each child rounded up to 100 ms."""
+    if not children:
+        return 0.0
+    task_ms = sum(billed_ms(i) for i in rec.invocations if i.actor.removeprefix(HUB_ACTOR_PREFIX) in CHILD_TASKS)
+    return math.ceil(task_ms / children / EXPRESS_STEP_MS) * EXPRESS_STEP_MS * children
+
+
+def phase_units(
+    rec: Recording, *, transitions: int = 0, express_children: int = 0, express_ms: float = 0.0
+) -> dict[str, float]:
+    """Billable units of a recorded phase, by price key. `transitions`: Standard state
+    transitions (the run's own execution); the Distributed Map's children are Express
+    executions, billed per request and duration."""
     hub_calls = Counter({(s, o): n for (a, s, o), n in rec.calls.items() if a.startswith(HUB_ACTOR_PREFIX)})
     webhook_invocations = sum(1 for i in rec.invocations if i.actor == f"{HUB_ACTOR_PREFIX}webhook")
     sfn_invokes = rec.calls[("stepfunctions", "lambda", "Invoke")]
@@ -319,6 +346,8 @@ def phase_units(rec: Recording, *, transitions: int = 0) -> dict[str, float]:
         "dynamodb_wru": rec.wru,
         "dynamodb_rru": rec.rru,
         "sfn_transition": transitions,
+        "sfn_express_request": express_children,
+        "sfn_express_gb_s": express_ms / 1000 * EXPRESS_MEMORY_GB,
         "s3_put": hub_calls[("s3", "PutObject")],
         "s3_get": hub_calls[("s3", "GetObject")],
         "secrets_api_call": sum(n for (s, _), n in hub_calls.items() if s == "secretsmanager"),
@@ -425,29 +454,46 @@ def run(contracts: int = 4, entries_per_contract: int = 50) -> dict[str, Any]:
             billing = record_phase(stack, originals, bill)
         if run_result.get("status") != "SUCCEEDED":
             raise RuntimeError(f"billing run {run_result.get('status')}: {run_result.get('error')}")
-        transitions = state_transitions(stack, run_result["executionArn"]) + sum(children.transitions)
+        transitions = state_transitions(stack, run_result["executionArn"])
+        child_transitions = sum(children.transitions)
+        child_count = len(children.events)
         lines = invoice_lines(stack)
     return summarize(
         single=(single, len(single_events)),
         batched=(batched, len(batched_events)),
-        billing=(billing, lines, transitions),
+        billing=BillingPhase(billing, lines, transitions, child_count, child_transitions),
         entries=len(single_events) + len(batched_events),
         contracts=contracts,
         book=sizes,
     )
 
 
+@dataclass(frozen=True)
+class BillingPhase:
+    recording: Recording
+    lines: int
+    transitions: int
+    """Standard transitions: the run's own execution."""
+    children: int
+    """Express child executions of the Distributed Map (one per batch of contracts)."""
+    child_transitions: int
+    """States the children entered (not billed per transition: they are Express)."""
+
+
 def summarize(
     *,
     single: tuple[Recording, int],
     batched: tuple[Recording, int],
-    billing: tuple[Recording, int, int],
+    billing: BillingPhase,
     entries: int,
     contracts: int,
     book: dict[str, int],
 ) -> dict[str, Any]:
-    billing_rec, lines, transitions = billing
-    billing_units = phase_units(billing_rec, transitions=transitions)
+    billing_rec, lines, transitions = billing.recording, billing.lines, billing.transitions
+    express_ms = express_child_ms(billing_rec, billing.children)
+    billing_units = phase_units(
+        billing_rec, transitions=transitions, express_children=billing.children, express_ms=express_ms
+    )
     billing_per_entry = per_million(billing_units, entries)
     figures: dict[str, Any] = {
         "contracts": contracts,
@@ -455,6 +501,9 @@ def summarize(
         "invoice_lines": lines,
         "contract_items": book,
         "billing_transitions": transitions,
+        "billing_children": billing.children,
+        "billing_child_transitions": billing.child_transitions,
+        "billing_child_express_ms": express_ms,
         "calls_per_invoice_line": calls_table(billing_rec, lines),
         "billing_billed_ms_by_function": billed_ms_by_actor(billing_rec),
         "usd_per_million_invoice_lines": per_million(billing_units, lines),

@@ -334,7 +334,6 @@ def moto_backend() -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             topology.ENV_LEDGER_TABLE: names.ledger_table,
-            topology.ENV_IDEMPOTENCY_TABLE: names.idempotency_table,
             topology.ENV_RAW_BUCKET: names.raw_bucket,
             topology.ENV_EVENT_BUS: names.event_bus,
             topology.ENV_WEBHOOK_SECRETS_ARN: secret_arn,

@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ingest_throughput import CONFIG, contract_event, moto_without_transaction_backup
+from billbridge.localstack.stand_in_boundary import faster_stand_ins
+
+from benchmarks.ingest_throughput import CONFIG, contract_event
 from benchmarks.ledger_scale import CountingClient
 
 RESULTS = Path(__file__).resolve().parent / "results" / "downstream_commands.json"
@@ -70,7 +72,7 @@ def ledger_calls(contracts: int) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     for variant in ("book only", "event connector", "acknowledged"):
-        with mock_aws(), moto_without_transaction_backup():
+        with mock_aws(), faster_stand_ins():
             raw = boto3.client("dynamodb")
             create_ledger_table(raw, "ledger")
             client = CountingClient(raw)

@@ -59,8 +59,8 @@ class BillbridgeStack(cdk.Stack):
             config=config,
             environment={
                 topology.ENV_LEDGER_TABLE: self.tables.ledger.table_name,
-                topology.ENV_IDEMPOTENCY_TABLE: self.tables.idempotency.table_name,
                 topology.ENV_RAW_BUCKET: self.raw_payloads.bucket.bucket_name,
+                topology.ENV_RAW_RETENTION_DAYS: str(config.raw_payload_retention_days),
                 topology.ENV_EVENT_BUS: bus.event_bus_name,
                 topology.ENV_CONNECTOR_MODE: "event",
                 ENV_AUDIT_RETENTION_DAYS: str(config.audit_retention_days),
@@ -279,7 +279,6 @@ class BillbridgeStack(cdk.Stack):
             "ApiUrl": self.webhook_api.url,
             "EventBusName": self.event_bus.bus.event_bus_name,
             "LedgerTableName": self.tables.ledger.table_name,
-            "IdempotencyTableName": self.tables.idempotency.table_name,
             "RawPayloadBucketName": self.raw_payloads.bucket.bucket_name,
             "WebhookSecretsArn": self.webhook_secrets.secret.secret_arn,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,

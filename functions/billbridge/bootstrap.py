@@ -64,7 +64,9 @@ def connector() -> Connector:
     from billbridge.bootstrap_vendors import with_vendor_commands
 
     settings = hub_settings()
-    on_the_bus = EventBusConnector(publisher())
+    # Commands too large for an event go by claim check to the run workspace (the billing tasks').
+    claim_checks = run_workspace() if settings.billing_run_bucket_name else None
+    on_the_bus = EventBusConnector(publisher(), claim_checks=claim_checks)
     if settings.connector_mode != "http":
         return with_vendor_commands(on_the_bus, settings)
     from billbridge.adapters.connectors.http_connector import HttpConnector

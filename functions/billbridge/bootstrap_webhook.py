@@ -51,7 +51,11 @@ def _build(settings: HubSettings) -> IngestWebhook:
         personal_data=_personal_data_sealer(),
         secrets=SecretsManagerWebhookSecrets(secret_id=settings.webhook_secrets_arn),
         raw_payloads=S3RawPayloadStore(bucket_name=settings.raw_payload_bucket_name),
-        deliveries=DynamoDeliveryRegistry(table_name=settings.ledger_table_name, now=clock.now),
+        deliveries=DynamoDeliveryRegistry(
+            table_name=settings.ledger_table_name,
+            now=clock.now,
+            raw_retention_seconds=settings.raw_payload_retention_days * 24 * 3600,
+        ),
         publisher=EventBridgeEventPublisher(event_bus_name=settings.event_bus_name),
         clock=clock,
         ids=RandomIds(),
@@ -60,6 +64,7 @@ def _build(settings: HubSettings) -> IngestWebhook:
         systems_of_record=SystemsOfRecord.parse(settings.systems_of_record),
         refusals=DynamoRefusalLog(table_name=settings.ledger_table_name, now=clock.now),
         rollout=Rollout.parse(settings.rollout),
+        inline_raw_payload_max_bytes=topology.INLINE_RAW_PAYLOAD_MAX_BYTES,
     )
 
 

@@ -18,8 +18,8 @@ class HubSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     ledger_table_name: str
-    idempotency_table_name: str
     raw_payload_bucket_name: str
+    raw_payload_retention_days: int = Field(default=topology.RAW_PAYLOAD_RETENTION_DAYS, ge=1)
     event_bus_name: str
     webhook_secrets_arn: str = ""
     billing_state_machine_arn: str = ""
@@ -40,8 +40,10 @@ class HubSettings(BaseModel):
         env = os.environ if environ is None else environ
         return cls(
             ledger_table_name=env.get(topology.ENV_LEDGER_TABLE, ""),
-            idempotency_table_name=env.get(topology.ENV_IDEMPOTENCY_TABLE, ""),
             raw_payload_bucket_name=env.get(topology.ENV_RAW_BUCKET, ""),
+            raw_payload_retention_days=int(
+                env.get(topology.ENV_RAW_RETENTION_DAYS, str(topology.RAW_PAYLOAD_RETENTION_DAYS))
+            ),
             event_bus_name=env.get(topology.ENV_EVENT_BUS, ""),
             webhook_secrets_arn=env.get(topology.ENV_WEBHOOK_SECRETS_ARN, ""),
             billing_state_machine_arn=env.get(topology.ENV_STATE_MACHINE_ARN, ""),

@@ -178,18 +178,22 @@ class KeySchema:
     ttl_attribute: str | None = None
 
 
-IDEMPOTENCY_TABLE = KeySchema(partition_key="id", ttl_attribute="expiration")
 LEDGER_TABLE = KeySchema(partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
 LEDGER_LOOKUP_INDEX = "lookup"
 LEDGER_LOOKUP_KEYS = KeySchema(partition_key="gsi1pk", sort_key="gsi1sk")
 
 IDEMPOTENCY_EXPIRY_SECONDS = 7 * 24 * 3600
 """Longer than any vendor's retry window (the longest seen is 3 days)."""
+INLINE_RAW_PAYLOAD_MAX_BYTES = 2048
+"""A single-event delivery at most this long keeps its raw body in its delivery claim
+(one write paid anyway) instead of an S3 object of its own (docs/decisions/0005)."""
+RAW_PAYLOAD_RETENTION_DAYS = 400
+"""How long raw bodies are kept (the raw payload bucket's lifecycle, `infra.config`)."""
 
 # Environment variable names read by settings.py and written by the stack.
 ENV_LEDGER_TABLE = "LEDGER_TABLE_NAME"
-ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE_NAME"
 ENV_RAW_BUCKET = "RAW_PAYLOAD_BUCKET_NAME"
+ENV_RAW_RETENTION_DAYS = "RAW_PAYLOAD_RETENTION_DAYS"
 ENV_EVENT_BUS = "EVENT_BUS_NAME"
 ENV_WEBHOOK_SECRETS_ARN = "WEBHOOK_SECRETS_ARN"
 ENV_STATE_MACHINE_ARN = "BILLING_STATE_MACHINE_ARN"

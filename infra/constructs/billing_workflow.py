@@ -7,7 +7,7 @@ Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": 
                              to the run workspace bucket; adds `plan` (counts, bucket, items key,
                              workspace prefix) to the state: never the ids themselves
     BillBatches              Distributed Map: ItemReader = the batches object (one item per batch),
-                             one Standard child execution per batch, MaxConcurrency
+                             one Express child execution per batch, MaxConcurrency
                              BILLING_MAP_MAX_CONCURRENCY, ToleratedFailureCount 0, ResultWriter to
                              the workspace bucket; its result is discarded
       child: ForEachContract   inline Map over the batch's contract ids (BILLING_BATCH_MAX_CONCURRENCY)
@@ -21,8 +21,10 @@ Execution input: `{"period": "2026-03", "contract_ids": [...] | null, "run_id": 
     RunComplete              summary.complete -> Summarize, else ContractsFailed (Fail)
 
 History events: the parent records a fixed number (the Map Run's events, not its children's);
-a child about 17 per contract of its batch. A contract's failure never stops the other
-contracts, and it fails the run at the end (`ContractsFailed`, the cause names the contracts).
+a child about 17 per contract of its batch. Children are Express executions (billed per
+request and duration, not per transition; at most 5 minutes each; docs/decisions/0005).
+A contract's failure never stops the other contracts, and it fails the run at the end
+(`ContractsFailed`, the cause names the contracts).
 A failure outside a contract's steps (a child that fails, selection, concluding) fails the
 run through RecordRunFailure -> RunFailed. Tasks use `payload_response_only`, so their
 `Resource` is the function ARN and the definition runs unchanged in the local stack's
@@ -64,6 +66,9 @@ WORKSPACE_EXPIRY = cdk.Duration.days(35)
 MAP_RESULTS_PREFIX = "map-results"
 TASKS_WRITING_THE_WORKSPACE = ("select_contracts", "conclude_batch")
 TASKS_READING_THE_WORKSPACE = ("conclude_run",)
+TASKS_WRITING_CLAIM_CHECKS = ("post_invoice",)
+"""An ERP command larger than an event (256 KB) is written to the workspace under `commands/`
+and the event names it (claim check; `adapters.connectors.event_connector`)."""
 
 
 class _DistributedMapFailingOnAnyChild(sfn.DistributedMap):
@@ -153,7 +158,7 @@ class BillingWorkflow(Construct):
                 "batch": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             },
             max_concurrency=topology.BILLING_MAP_MAX_CONCURRENCY,
-            map_execution_type=sfn.StateMachineType.STANDARD,
+            map_execution_type=sfn.StateMachineType.EXPRESS,
             result_writer_v2=sfn.ResultWriterV2(bucket=self.workspace, prefix=MAP_RESULTS_PREFIX),
             result_path=sfn.JsonPath.DISCARD,
         ).item_processor(self._bill_one_batch())
@@ -271,7 +276,20 @@ class BillingWorkflow(Construct):
                     conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
                 )
             )
+        commands = self.workspace.arn_for_objects("commands/*")
+        for name in TASKS_WRITING_CLAIM_CHECKS:
+            self.task_functions[name].role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:PutObject"], resources=[commands])
+            )
         bucket_id = cdk.Stack.of(self).get_logical_id(self.workspace.node.default_child)  # type: ignore[arg-type]
+        for name in TASKS_WRITING_CLAIM_CHECKS:
+            cdk.Validations.of(self.task_functions[name].role).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/commands/*]",
+                    reason="Claim checks of ERP commands too large for an event: one object per "
+                    "command identity (target, command, idempotency key), not known in advance.",
+                )
+            )
         for name in (*TASKS_WRITING_THE_WORKSPACE, *TASKS_READING_THE_WORKSPACE):
             cdk.Validations.of(self.task_functions[name].role).acknowledge(
                 cdk.Acknowledgment(

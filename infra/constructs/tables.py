@@ -1,4 +1,4 @@
-"""The ledger (the hub's source of truth) and the idempotency records."""
+"""The ledger: the hub's source of truth (deliveries' claims included: one deduplication per event)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,5 @@ class Tables(Construct):
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
-        idempotency = topology.IDEMPOTENCY_TABLE
-        self.idempotency = dynamodb.Table(
-            self,
-            "Idempotency",
-            partition_key=_attribute(idempotency.partition_key),
-            sort_key=_sort_key(idempotency),
-            time_to_live_attribute=idempotency.ttl_attribute,
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=pitr,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        # The Powertools idempotency table of earlier versions is gone: since decision 4 the
+        # webhook's delivery claim (in the ledger) is the one deduplication, and nothing wrote it.

@@ -66,6 +66,7 @@ class DeliveryRecord:
     body_digest: str
     correlation_id: str
     raw_key: str
+    raw_body: bytes | None = None
 
 
 @dataclass
@@ -85,13 +86,20 @@ class InMemoryDeliveryRegistry:
         self.fail_claims = False
 
     def claim(
-        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+        self,
+        *,
+        source: str,
+        event_id: str,
+        body_digest: str,
+        correlation_id: str,
+        raw_key: str,
+        raw_body: bytes | None = None,
     ) -> DeliveryClaim:
         if self.fail_claims:
             raise ConnectionError("table unreachable")
         existing = self.deliveries.get((source, event_id))
         if existing is None:
-            self.deliveries[(source, event_id)] = DeliveryRecord(body_digest, correlation_id, raw_key)
+            self.deliveries[(source, event_id)] = DeliveryRecord(body_digest, correlation_id, raw_key, raw_body)
             return DeliveryClaim(ClaimOutcome.NEW, correlation_id)
         if existing.body_digest == body_digest:
             return DeliveryClaim(ClaimOutcome.DUPLICATE, existing.correlation_id)

@@ -65,6 +65,15 @@ def test_definition_is_jsonpath_only_and_has_no_item_batcher(
     )
 
 
+def test_express_children_use_no_integration_pattern_express_lacks(states: dict[str, dict[str, Any]]) -> None:
+    """Express executions support neither `.sync` nor `.waitForTaskToken`: a child's tasks are
+    request-response Lambda invokes only."""
+    child_states = dict(_states(states["BillBatches"]["ItemProcessor"]["States"]))
+    resources = [state["Resource"] for state in child_states.values() if state["Type"] == "Task"]
+    assert resources
+    assert not [r for r in map(str, resources) if ".sync" in r or ".waitForTaskToken" in r]
+
+
 def test_run_plans_then_bills_batches_then_concludes(
     definition: dict[str, Any], states: dict[str, dict[str, Any]]
 ) -> None:
@@ -81,7 +90,7 @@ def test_batches_are_child_executions_read_from_the_workspace_and_any_child_fail
 ) -> None:
     bill = states["BillBatches"]
     assert bill["Type"] == "Map"
-    assert bill["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert bill["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     reader = bill["ItemReader"]
     assert reader["Resource"].endswith(":states:::s3:getObject")
     assert reader["ReaderConfig"] == {"InputType": "JSON"}
@@ -237,7 +246,7 @@ def test_the_workspace_is_private_encrypted_and_expires(synthesized: Synthesized
     assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] > 0
 
 
-def test_task_functions_know_the_workspace_and_only_planning_and_concluding_touch_it(
+def test_task_functions_know_the_workspace_and_only_planning_concluding_and_claim_checks_touch_it(
     synthesized: Synthesized, workspace_id: str
 ) -> None:
     billing = synthesized.stack.billing
@@ -257,5 +266,18 @@ def test_task_functions_know_the_workspace_and_only_planning_and_concluding_touc
             "select_contracts": {"s3:PutObject"},
             "conclude_batch": {"s3:PutObject"},
             "conclude_run": {"s3:GetObject", "s3:ListBucket"},
+            "post_invoice": {"s3:PutObject"},
         }.get(name, set())
         assert actions == expected, name
+
+
+def test_posting_writes_claim_checks_only_under_commands(synthesized: Synthesized, workspace_id: str) -> None:
+    role_id = synthesized.logical_id(synthesized.stack.billing.task_functions["post_invoice"].role)
+    resources = [
+        json.dumps(statement["Resource"])
+        for policy in synthesized.properties("AWS::IAM::Policy")
+        if {"Ref": role_id} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if workspace_id in json.dumps(statement["Resource"])
+    ]
+    assert resources and all("/commands/*" in resource for resource in resources)

@@ -8,7 +8,6 @@ from tests.infra.conftest import Synthesized
 
 HUB_ENV = (
     topology.ENV_LEDGER_TABLE,
-    topology.ENV_IDEMPOTENCY_TABLE,
     topology.ENV_RAW_BUCKET,
     topology.ENV_EVENT_BUS,
 )

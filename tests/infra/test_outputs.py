@@ -12,7 +12,6 @@ def test_outputs_name_every_resource_an_operator_needs(synthesized: Synthesized)
         "ApiUrl",
         "EventBusName",
         "LedgerTableName",
-        "IdempotencyTableName",
         "RawPayloadBucketName",
         "WebhookSecretsArn",
         "BillingStateMachineArn",

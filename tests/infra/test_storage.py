@@ -37,13 +37,10 @@ def test_ledger_table_schema_index_ttl_and_protection(synthesized: Synthesized) 
     assert resource["DeletionPolicy"] == "Retain"
 
 
-def test_idempotency_table_schema_and_ttl(synthesized: Synthesized) -> None:
-    props = _table(synthesized, synthesized.stack.tables.idempotency)["Properties"]
-    assert props["KeySchema"] == _key_schema(topology.IDEMPOTENCY_TABLE)
-    assert props["TimeToLiveSpecification"] == {
-        "AttributeName": topology.IDEMPOTENCY_TABLE.ttl_attribute,
-        "Enabled": True,
-    }
+def test_the_ledger_is_the_only_table_no_idempotency_table_is_left(synthesized: Synthesized) -> None:
+    """One deduplication per event (decision 4): the delivery claims live in the ledger."""
+    tables = synthesized.properties("AWS::DynamoDB::Table")
+    assert [props["KeySchema"] for props in tables] == [_key_schema(topology.LEDGER_TABLE)]
 
 
 def test_tables_are_on_demand_encrypted_with_point_in_time_recovery(synthesized: Synthesized) -> None:

@@ -162,3 +162,43 @@ def test_whole_book_changes_wait_for_a_live_fence_and_take_an_expired_one(hub: C
 
     with pytest.raises(ConcurrentUpdateError):  # the late holder cannot finish
         ledger.save(held, touch(held.book))
+
+
+def test_a_new_entry_s_audit_is_found_by_correlation_through_its_lookup_and_billing_leaves_the_index_alone(
+    hub: CoreHub,
+) -> None:
+    ledger: DynamoLedger = hub.ledger  # type: ignore[assignment]
+    hub.consume(entry(1))
+    correlation = "corr-psa-psa-3-1"
+    (lookup,) = ledger.table.query_index(f"INPUT_AUDIT#{correlation}")
+    assert lookup["pk"]["S"] == "ENTRY#TE-3-00001" and lookup["contract_id"]["S"] == CONTRACT
+    (own,) = ledger.table.query_pk(f"CONTRACT#{CONTRACT}", sk_prefix="IN#")
+    assert own["ac"]["S"] == correlation and "gsi1pk" not in own  # the item is off the index
+
+    hub.bill("2026-03")
+    (billed,) = ledger.table.query_pk(f"CONTRACT#{CONTRACT}", sk_prefix="IN#")
+    assert int(billed["ir"]["N"]) > int(own["ir"]["N"]) and "gsi1pk" not in billed
+    trail = ledger.book_store.input_audit_by_correlation(correlation)
+    assert trail and {record["correlation_id"] for record in trail} == {correlation}
+    assert all(record["contract_id"] == CONTRACT for record in trail)
+
+
+def test_an_entry_whose_lookup_another_delivery_wrote_first_keeps_its_index_on_its_item(hub: CoreHub) -> None:
+    ledger: DynamoLedger = hub.ledger  # type: ignore[assignment]
+    ledger.client.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "ENTRY#TE-3-00002"},
+            "sk": {"S": "CONTRACT"},
+            "contract_id": {"S": CONTRACT},
+            "gsi1pk": {"S": "INPUT_AUDIT#another-delivery"},
+            "gsi1sk": {"S": "2026-03-16T12:00:00+00:00"},
+        },
+    )
+    hub.consume(entry(2))
+    correlation = "corr-psa-psa-3-2"
+    (own,) = ledger.table.query_pk(f"CONTRACT#{CONTRACT}", sk_prefix="IN#")
+    assert own["gsi1pk"]["S"] == f"INPUT_AUDIT#{correlation}"
+    trail = ledger.book_store.input_audit_by_correlation(correlation)
+    assert trail and {record["correlation_id"] for record in trail} == {correlation}
+    assert ledger.book_store.input_audit_by_correlation("another-delivery") == []

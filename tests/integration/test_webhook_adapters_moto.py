@@ -19,9 +19,11 @@ from billbridge.adapters.secrets_manager_webhook_secrets import (
     WebhookSecretsConfigurationError,
 )
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
-from billbridge.app.ports import ClaimOutcome, OutboundEvent, PublishError
+from billbridge.app.ports import ClaimOutcome, OutboundEvent, PublishError, inline_raw_key
 from billbridge.app.webhook_signature import sign
 from moto import mock_aws
+
+from benchmarks.aws_calls import item_size
 
 RECEIVED_AT = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -141,6 +143,28 @@ def test_a_first_claim_is_new_and_written_with_the_ledger_keys(ledger_table: str
     assert item["raw_key"]["S"] == "k1"
     assert item["accepted_at"]["S"] == RECEIVED_AT.isoformat()
     assert int(item["expires_at"]["N"]) == int(RECEIVED_AT.timestamp()) + topology.IDEMPOTENCY_EXPIRY_SECONDS
+
+
+def test_a_claim_with_the_raw_body_keeps_it_compressed_within_one_write_unit_for_the_raw_retention(
+    ledger_table: str, bucket: str
+) -> None:
+    registry = DynamoDeliveryRegistry(
+        table_name=ledger_table, now=lambda: RECEIVED_AT, raw_retention_seconds=400 * 24 * 3600
+    )
+    body = json.dumps({"id": "e-1", "data": {"hours": "8", "note": "x" * 300}}).encode()
+    key = inline_raw_key("psa", "e-1")
+    registry.claim(source="psa", event_id="e-1", body_digest="d1", correlation_id="c1", raw_key=key, raw_body=body)
+
+    item = boto3.client("dynamodb").get_item(
+        TableName=ledger_table, Key={"pk": {"S": "DELIVERY#psa#e-1"}, "sk": {"S": "DELIVERY"}}
+    )["Item"]
+    assert item["raw_encoding"]["S"] == "zlib" and len(item["raw_body"]["B"]) < len(body)
+    assert item_size(item) <= 1024, "one write unit"
+    assert int(item["expires_at"]["N"]) == int(RECEIVED_AT.timestamp()) + 400 * 24 * 3600
+    assert registry.raw_body("psa", "e-1") == body
+    assert S3RawPayloadStore(bucket_name=bucket, claims=registry).load(key) == body
+    with pytest.raises(KeyError):
+        S3RawPayloadStore(bucket_name=bucket, claims=registry).load(inline_raw_key("psa", "e-2"))
 
 
 def test_the_same_digest_is_a_duplicate_with_the_original_correlation_id(ledger_table: str) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 from billbridge import topology
+from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.app.ports import claim_of_inline_raw_key
 
 from tests.fakes.hub import CoreHub
 from tests.reliability.core_driver import clean_hub, consume
@@ -212,6 +214,12 @@ def _raw_archive(hub: LocalHub) -> list[tuple[str, bytes]]:
     for key in sorted(keys):
         source = key.split("/")[1] if key.count("/") > 1 else "psa"
         archive.append((source, s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    # Small single-event deliveries keep their raw body in their delivery claim (decision 0005).
+    ledger = DynamoLedger(hub.stack.names.ledger_table, client=hub.stack.client("dynamodb"))
+    for claim in sorted(ledger.deliveries(), key=lambda c: (c.get("accepted_at", ""), c.get("raw_key", ""))):
+        kept = claim_of_inline_raw_key(claim.get("raw_key", ""))
+        if kept is not None:
+            archive.append((kept[0], ledger.delivery_raw_body(*kept) or b""))
     return archive
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from billbridge import topology
 from billbridge.app.ingest_webhook import DETAIL_SCHEMA_VERSION
-from billbridge.app.ports import EventPublisher, OutboundEvent
+from billbridge.app.ports import EventPublisher, OutboundEvent, claim_of_inline_raw_key
 
 PEEK_VISIBILITY_SECONDS = 30
 ATTRIBUTE_FIELDS = ("DataType", "StringValue", "BinaryValue")
@@ -349,7 +349,7 @@ class RawPayloadReplay:
         pending: list[OutboundEvent] = []
         for key, received_at in self._payloads_between(start, end):
             outcome.payloads += 1
-            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            body = self._body(key)
             for event in _events_of(body):
                 replayed = self._canonical(event, key, received_at)
                 if isinstance(replayed, str):
@@ -374,8 +374,28 @@ class RawPayloadReplay:
                 received_at = datetime.fromisoformat(stamp) if stamp else head["LastModified"]
                 if start <= received_at <= end:
                     found.append((received_at, key))
+        found.extend(self._bodies_kept_in_claims(start, end))
         for received_at, key in sorted(found):
             yield key, received_at
+
+    def _bodies_kept_in_claims(self, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+        """Small single-event deliveries keep their body in their delivery claim (decision 0005)."""
+        found = []
+        for claim in self._ledger.deliveries():
+            key = claim.get("raw_key", "")
+            if claim_of_inline_raw_key(key) is None or not claim.get("accepted_at"):
+                continue
+            received_at = datetime.fromisoformat(claim["accepted_at"])
+            if start <= received_at <= end:
+                found.append((received_at, key))
+        return found
+
+    def _body(self, key: str) -> bytes:
+        claim = claim_of_inline_raw_key(key)
+        if claim is None:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            return body
+        return self._ledger.delivery_raw_body(*claim) or b""
 
     def _canonical(self, event: dict[str, Any], raw_key: str, received_at: datetime) -> OutboundEvent | str:
         source, event_id = event.get("source"), event.get("id")
@@ -396,7 +416,7 @@ class RawPayloadReplay:
                 "delivery": {
                     "source": source,
                     "id": event_id,
-                    "webhook_id": raw_key.split("/")[-2],
+                    "webhook_id": "" if claim_of_inline_raw_key(raw_key) else raw_key.split("/")[-2],
                     "raw_key": raw_key,
                     "received_at": received_at.isoformat(),
                     "replayed": True,

@@ -17,6 +17,7 @@ answers for it.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,6 +46,12 @@ def exception_item(exception: BillingException) -> dict[str, Any]:
     }
 
 
+COMPRESS_RECORDS_ABOVE_BYTES = 16 * 1024
+"""A save's records larger than this are stored zlib-compressed (`records_z`)."""
+MAX_PART_BYTES = 300 * 1024
+"""At most this much (compressed) per audit item: DynamoDB items hold 400 KB."""
+
+
 def audit_item(
     contract_id: str,
     save_id: str,
@@ -52,23 +59,62 @@ def audit_item(
     *,
     recorded_at: str,
     expires_at: int,
+    part: int = 0,
 ) -> dict[str, Any]:
     correlation_id = next((r["correlation_id"] for r in records if r.get("correlation_id")), "")
+    text = json.dumps(records, default=str)
+    sk = f"{recorded_at}#{save_id}" + (f"#{part:04d}" if part else "")
     item: dict[str, Any] = {
         "pk": {"S": f"AUDIT#{contract_id}"},
-        "sk": {"S": f"{recorded_at}#{save_id}"},
-        "records": {"S": json.dumps(records, default=str)},
+        "sk": {"S": sk},
         "recorded_at": {"S": recorded_at},
         AUDIT_TTL_ATTRIBUTE: {"N": str(expires_at)},
     }
+    if len(text) > COMPRESS_RECORDS_ABOVE_BYTES:
+        item["records_z"] = {"B": zlib.compress(text.encode("utf-8"), 6)}
+    else:
+        item["records"] = {"S": text}
+    if part:
+        item["save"] = {"S": f"{recorded_at}#{save_id}"}
     if correlation_id:
         item["gsi1pk"] = {"S": f"CORRELATION#{correlation_id}"}
-        item["gsi1sk"] = {"S": f"{recorded_at}#{contract_id}#{save_id}"}
+        item["gsi1sk"] = {"S": f"{recorded_at}#{contract_id}#{save_id}" + (f"#{part:04d}" if part else "")}
     return item
 
 
+def audit_items(
+    contract_id: str,
+    save_id: str,
+    records: list[dict[str, Any]],
+    *,
+    recorded_at: str,
+    expires_at: int,
+) -> list[dict[str, Any]]:
+    """One save's records as one item, or as several parts (`{save}#0001`, ...) when one item
+    would exceed `MAX_PART_BYTES` compressed; all parts are written in one transaction."""
+    pending = [records]
+    done: list[list[dict[str, Any]]] = []
+    while pending:
+        chunk = pending.pop(0)
+        item = audit_item(contract_id, save_id, chunk, recorded_at=recorded_at, expires_at=expires_at)
+        stored = item.get("records_z", {}).get("B") or item.get("records", {}).get("S", "")
+        if len(stored) > MAX_PART_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[:0] = [chunk[:half], chunk[half:]]
+            continue
+        done.append(chunk)
+    return [
+        audit_item(contract_id, save_id, chunk, recorded_at=recorded_at, expires_at=expires_at, part=n)
+        for n, chunk in enumerate(done)
+    ]
+
+
 def audit_records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The audit records an audit item holds (one save's records)."""
+    """The audit records an audit item holds (one save's records, or a part of them)."""
+    if "records_z" in item:
+        value = item["records_z"]["B"]
+        packed: list[dict[str, Any]] = json.loads(zlib.decompress(bytes(value)))
+        return packed
     if "records" in item:
         records: list[dict[str, Any]] = json.loads(item["records"]["S"])
         return records
@@ -106,7 +152,7 @@ class DynamoAuditReadSide:
         and test read: scans the table)."""
         saves: dict[str, set[str]] = {}
         for item in self._table.scan_prefix("AUDIT#"):
-            sk = item["sk"]["S"]
+            sk = item.get("save", item["sk"])["S"]  # a part of a save names its save
             head = sk.split("#", 1)[0]
             save = item["pk"]["S"] + "/" + (head if head.isdigit() else sk)  # older items: `{revision}#{n}`
             for record in audit_records_of(item):

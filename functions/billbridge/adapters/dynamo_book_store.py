@@ -23,8 +23,12 @@ Two kinds of writer:
 
 The lookups written with books: `ENTRY#{id}` / `CONTRACT`, `PROPOSAL#{id}` /
 `CONTRACT`, and `CONTRACT#{id}` / `KNOWN` on the lookup index (`CONTRACTS`).
-An input's own audit records live on its item (index `INPUT_AUDIT#{correlation}`);
-a whole-book change's are an `AUDIT#` item (`dynamo_audit_log`).
+An input's own audit records live on its item, found by the correlation id of
+its first audited change through the lookup index (`INPUT_AUDIT#{correlation}`);
+a whole-book change's are an `AUDIT#` item (`dynamo_audit_log`). A new time
+entry's index entry is carried by its `ENTRY#` lookup (written once, first
+writer wins), not by its `IN#` item, so that rewriting the item (the billing
+run marks every line) does not write the index again (decision 5).
 
 A contract still stored as one `BOOK` item (the layout of decision 0001) is
 moved to this layout the first time it is loaded for update, or by
@@ -40,7 +44,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, exception_item
+from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, audit_items, exception_item
 from billbridge.adapters.dynamo_book_items import (
     BOOK_ADAPTER,
     HEAD,
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from billbridge.adapters.field_encryption import FieldEncryption
 
 TRANSACTION_LIMIT = 100
+ENTRY_LOOKUP_PREFIX = "ENTRY#"
 FENCE_SECONDS = 120
 """A whole-book change's fence expires after this long (a writer that died holding it)."""
 AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
@@ -224,7 +229,16 @@ class DynamoBookStore:
 
     def input_audit_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
         trail = []
-        for item in self._table.query_index(f"INPUT_AUDIT#{correlation_id}"):
+        found = self._table.query_index(f"INPUT_AUDIT#{correlation_id}")
+        by_lookup = [i for i in found if i["pk"]["S"].startswith(ENTRY_LOOKUP_PREFIX)]
+        inputs = [i for i in found if not i["pk"]["S"].startswith(ENTRY_LOOKUP_PREFIX)]
+        for lookup in by_lookup:  # one lookup per correlation id, as a rule
+            entry_id = lookup["pk"]["S"][len(ENTRY_LOOKUP_PREFIX) :]
+            item = self._table.get(contract_pk(lookup["contract_id"]["S"]), input_sk("time", entry_id))
+            if item is not None:
+                inputs.append(item)
+        unique = {(i["pk"]["S"], i["sk"]["S"]): i for i in inputs}
+        for item in unique.values():
             contract_id = item["pk"]["S"].removeprefix("CONTRACT#")
             trail.extend(
                 {**record, "contract_id": contract_id, "recorded_at": save["at"]}
@@ -294,9 +308,6 @@ class DynamoBookStore:
             raise ScopeExceededError(f"{update.book.contract_id}: {sorted(outside)[:3]} changed by an input's rule")
         pk = contract_pk(update.book.contract_id)
         before, book = stored.book, update.book
-        for entry_id in book.entries:
-            if entry_id not in before.entries:
-                self._put_lookup(f"ENTRY#{entry_id}", book.contract_id)
         now = self._table.now()
         records = [asdict(record) for record in update.audit]
         correlation_id = next((r["correlation_id"] for r in records if r.get("correlation_id")), "")
@@ -304,6 +315,12 @@ class DynamoBookStore:
         audit_saves = loaded.audits.get(own, [])
         # The input's item is indexed by the correlation id of the first change that audited it.
         indexed = (previous.get("ac", {}).get("S") if previous is not None else None) or correlation_id
+        index_on_lookup = False
+        for entry_id in book.entries:
+            if entry_id not in before.entries:
+                first = previous is None and scope.kind == "time" and entry_id == scope.ref
+                index = indexed if first and records and indexed == correlation_id else ""
+                index_on_lookup = self._put_entry_lookup(entry_id, book.contract_id, index, now) or index_on_lookup
         extra: list[dict[str, Any]] = []
         if records and indexed == correlation_id:
             audit_saves = [*audit_saves, {"at": now, "records": records}]
@@ -336,10 +353,14 @@ class DynamoBookStore:
                 "epoch": {"N": str(loaded.epoch)},
             }
             if indexed and audit_saves:
-                # The input's audit is found by the correlation id of its first change.
+                # The input's audit is found by the correlation id of its first change: through
+                # its entry lookup when that carries the index, else through the item itself.
                 item["ac"] = {"S": indexed}
-                item["gsi1pk"] = {"S": f"INPUT_AUDIT#{indexed}"}
-                item["gsi1sk"] = {"S": str(audit_saves[0]["at"])}
+                delegated = previous is not None and "ac" in previous and "gsi1pk" not in previous
+                carried_elsewhere = index_on_lookup or delegated
+                if not carried_elsewhere:
+                    item["gsi1pk"] = {"S": f"INPUT_AUDIT#{indexed}"}
+                    item["gsi1sk"] = {"S": str(audit_saves[0]["at"])}
             write = {
                 "Put": {
                     "TableName": self._table.table_name,
@@ -429,8 +450,9 @@ class DynamoBookStore:
             early.append({"Put": {"TableName": table, "Item": marker}})
         if update.audit:
             records = [asdict(record) for record in update.audit]
-            final.append(
-                {"Put": {"TableName": table, "Item": self._audit_item(contract_id, records, self._table.now())}}
+            final.extend(
+                {"Put": {"TableName": table, "Item": part}}
+                for part in self._audit_items(contract_id, records, self._table.now())
             )
         final.extend(extra_final)
         fence_check = {
@@ -563,12 +585,38 @@ class DynamoBookStore:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _put_lookup(self, pk: str, contract_id: str) -> None:
-        self.client.put_item(TableName=self._table.table_name, Item=_lookup_item(pk, contract_id))
+    def _put_entry_lookup(self, entry_id: str, contract_id: str, index: str, now: str) -> bool:
+        """Write the entry -> contract lookup; with `index` (a correlation id), the lookup also
+        carries the entry's audit index entry, written by the first writer only. True when this
+        call wrote the index: the input's item then need not carry it."""
+        item = _lookup_item(f"{ENTRY_LOOKUP_PREFIX}{entry_id}", contract_id)
+        if not index:
+            self.client.put_item(TableName=self._table.table_name, Item=item)
+            return False
+        item |= {"gsi1pk": {"S": f"INPUT_AUDIT#{index}"}, "gsi1sk": {"S": now}}
+        try:
+            self.client.put_item(
+                TableName=self._table.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as failed:
+            existing = failed.response.get("Item") or {}
+            # Written by an earlier attempt of this same change: the index is ours. Else another
+            # delivery of the entry wrote it first, and the input's item carries our index.
+            return bool(existing.get("gsi1pk") == item["gsi1pk"])
+        return True
 
     def _audit_item(self, contract_id: str, records: list[dict[str, Any]], now: str) -> dict[str, Any]:
         expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds
         return audit_item(contract_id, uuid.uuid4().hex[:12], records, recorded_at=now, expires_at=expires)
+
+    def _audit_items(self, contract_id: str, records: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+        """A whole-book change's audit: one item, or parts when it is large (an amendment
+        re-rating thousands of lines), all in the change's last transaction."""
+        expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds
+        return audit_items(contract_id, uuid.uuid4().hex[:12], records, recorded_at=now, expires_at=expires)
 
     def _reveal(self, book: ContractBook) -> ContractBook:
         return book if self._field_encryption is None else self._field_encryption.reveal(book)

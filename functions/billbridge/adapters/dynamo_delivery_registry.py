@@ -8,10 +8,17 @@
 - release: a conditional delete of the claim.
 Claims expire (TTL) after topology.IDEMPOTENCY_EXPIRY_SECONDS, longer than any
 vendor's retry window; conflict records are kept.
+
+A claim given the delivery's raw body (a small single-event delivery) keeps it
+in `raw_body` (zlib-compressed when that is smaller, `raw_encoding` says so) and
+then expires with the raw payloads (`raw_retention_seconds`, the raw payload
+bucket's lifecycle), not after the retry window: it is the body's only copy
+(docs/decisions/0005-cost-per-entry.md).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +32,28 @@ CLAIM_SORT_KEY = "DELIVERY"
 CONFLICT_SORT_KEY_PREFIX = "CONFLICT#"
 CONFLICT_LOOKUP_PARTITION = "DELIVERY_CONFLICT"
 _CLAIM_ATTEMPTS = 3
+RAW_BODY_ATTRIBUTE = "raw_body"
+RAW_ENCODING_ATTRIBUTE = "raw_encoding"
+ZLIB = "zlib"
+
+
+def encode_raw_body(body: bytes) -> dict[str, dict[str, Any]]:
+    """The claim's attributes holding a raw body: compressed when that is smaller."""
+    packed = zlib.compress(body, 9)
+    if len(packed) < len(body):
+        return {RAW_BODY_ATTRIBUTE: {"B": packed}, RAW_ENCODING_ATTRIBUTE: {"S": ZLIB}}
+    return {RAW_BODY_ATTRIBUTE: {"B": body}}
+
+
+def decode_raw_body(item: dict[str, Any]) -> bytes | None:
+    """The raw body kept in a claim item, or None when the claim holds none."""
+    if RAW_BODY_ATTRIBUTE not in item:
+        return None
+    value = item[RAW_BODY_ATTRIBUTE]["B"]
+    body = bytes(value) if not isinstance(value, bytes) else value
+    if item.get(RAW_ENCODING_ATTRIBUTE, {}).get("S") == ZLIB:
+        return zlib.decompress(body)
+    return body
 
 
 def delivery_partition_key(source: str, event_id: str) -> str:
@@ -47,7 +76,9 @@ class DynamoDeliveryRegistry:
         client: Any | None = None,
         now: Callable[[], datetime] = _utc_now,
         retention_seconds: int = topology.IDEMPOTENCY_EXPIRY_SECONDS,
+        raw_retention_seconds: int = topology.RAW_PAYLOAD_RETENTION_DAYS * 24 * 3600,
     ) -> None:
+        self._raw_retention = timedelta(seconds=max(raw_retention_seconds, retention_seconds))
         self._table = table_name
         self._client = client
         self._now = now
@@ -68,10 +99,18 @@ class DynamoDeliveryRegistry:
         return {self._pk: {"S": delivery_partition_key(source, event_id)}, self._sk: {"S": sort_key}}
 
     def claim(
-        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+        self,
+        *,
+        source: str,
+        event_id: str,
+        body_digest: str,
+        correlation_id: str,
+        raw_key: str,
+        raw_body: bytes | None = None,
     ) -> DeliveryClaim:
         from botocore.exceptions import ClientError
 
+        retention = self._retention if raw_body is None else self._raw_retention
         for _ in range(_CLAIM_ATTEMPTS):
             now = self._now()
             item = self._key(source, event_id, CLAIM_SORT_KEY) | {
@@ -81,8 +120,10 @@ class DynamoDeliveryRegistry:
                 "correlation_id": {"S": correlation_id},
                 "raw_key": {"S": raw_key},
                 "accepted_at": {"S": now.isoformat()},
-                self._ttl: {"N": str(int((now + self._retention).timestamp()))},
+                self._ttl: {"N": str(int((now + retention).timestamp()))},
             }
+            if raw_body is not None:
+                item |= encode_raw_body(raw_body)
             try:
                 self.client.put_item(
                     TableName=self._table,
@@ -112,6 +153,11 @@ class DynamoDeliveryRegistry:
         )
         item: dict[str, Any] | None = response.get("Item")
         return item
+
+    def raw_body(self, source: str, event_id: str) -> bytes | None:
+        """The raw body kept in the claim of `(source, id)`, if it holds one."""
+        item = self._read_claim(source, event_id)
+        return None if item is None else decode_raw_body(item)
 
     def release(self, *, source: str, event_id: str) -> None:
         from botocore.exceptions import ClientError

@@ -37,7 +37,7 @@ from billbridge.adapters.dynamo_book_store import (
 )
 from billbridge.adapters.dynamo_command_log import DynamoCommandLog
 from billbridge.adapters.dynamo_config_store import DynamoConfigurationStore
-from billbridge.adapters.dynamo_delivery_registry import CLAIM_SORT_KEY, delivery_partition_key
+from billbridge.adapters.dynamo_delivery_registry import CLAIM_SORT_KEY, decode_raw_body, delivery_partition_key
 from billbridge.adapters.dynamo_lookups import DynamoCrossSystemLookups
 from billbridge.adapters.dynamo_master_data import DynamoMasterData
 from billbridge.adapters.dynamo_table import DynamoTable, plain_strings
@@ -210,6 +210,11 @@ class DynamoLedger:
         """The accepted delivery of `(source, id)`: correlation id, raw payload key, acceptance time."""
         item = self.table.get(delivery_partition_key(source, event_id), CLAIM_SORT_KEY)
         return None if item is None else plain_strings(item)
+
+    def delivery_raw_body(self, source: str, event_id: str) -> bytes | None:
+        """The raw body kept in the claim of `(source, id)` (a small single-event delivery), if any."""
+        item = self.table.get(delivery_partition_key(source, event_id), CLAIM_SORT_KEY)
+        return None if item is None else decode_raw_body(item)
 
     def deliveries(self) -> list[dict[str, str]]:
         return [plain_strings(item) for item in self.table.scan_prefix("DELIVERY#", sk=CLAIM_SORT_KEY)]

@@ -3,7 +3,11 @@
 The order of checks is the contract's: route, size, content type, signature
 (over the raw bytes, before any parsing), then the raw body is stored
 (claim-check) before anything is acknowledged, then each event is validated,
-de-duplicated by `(source, id)` and published. Malformed input always ends in a
+de-duplicated by `(source, id)` and published. A delivery of one event of at
+most `inline_raw_payload_max_bytes` keeps its raw body in its delivery claim
+(the write that de-duplicates it) rather than in an S3 object of its own; a
+body that is refused, conflicts or is a batch is stored in S3 as before
+(docs/decisions/0005-cost-per-entry.md). Malformed input always ends in a
 4xx with a JSON body; the only 5xx is 503 (with Retry-After) when the hub's own
 dependencies fail, and then no event of the delivery stays claimed unpublished.
 """
@@ -33,6 +37,7 @@ from billbridge.app.ports import (
     PublishError,
     RawPayloadStore,
     WebhookSecrets,
+    inline_raw_key,
 )
 from billbridge.app.rollout import Rollout
 from billbridge.app.system_of_record import RefusalLog, SystemsOfRecord
@@ -259,6 +264,17 @@ def _parse_json(body: bytes) -> Any:
 
 
 @dataclass(slots=True)
+class _RawBody:
+    """The delivery's raw body and, once it is saved to the raw payload store, its key."""
+
+    body: bytes
+    source: str
+    delivery_id: str
+    received_at: datetime
+    key: str | None = None
+
+
+@dataclass(slots=True)
 class _Candidate:
     """An event of the delivery on its way through validation, claim and publication."""
 
@@ -288,11 +304,13 @@ class IngestWebhook:
         systems_of_record: SystemsOfRecord | None = None,
         refusals: RefusalLog | None = None,
         rollout: Rollout | None = None,
+        inline_raw_payload_max_bytes: int = 0,
     ) -> None:
         self._rollout = rollout if rollout is not None else Rollout()
         self._personal_data = personal_data
         self._systems_of_record = systems_of_record if systems_of_record is not None else SystemsOfRecord.default()
         self._refusals = refusals
+        self._inline_max = inline_raw_payload_max_bytes
         self._secrets = secrets
         self._raw_payloads = raw_payloads
         self._deliveries = deliveries
@@ -332,9 +350,11 @@ class IngestWebhook:
         claimed: list[_Candidate] = []
         try:
             delivery = VerifiedDelivery(webhook_id=delivery_id, timestamp=received_at)
+            # Stored by the caller already: the claims point at it, nothing is kept inline.
+            stored = _RawBody(b"", source, delivery_id, received_at, key=raw_key)
             candidates = [_Candidate(index=i, raw=element) for i, element in enumerate(events)]
             for candidate in candidates:
-                self._validate_and_claim(candidate, source, delivery, raw_key, received_at, claimed)
+                self._validate_and_claim(candidate, source, delivery, stored, received_at, claimed)
             self._publish(source, candidates, claimed)
         except _DependencyFailedError as failure:
             self._release(source, claimed)
@@ -372,26 +392,41 @@ class IngestWebhook:
             return _error(401, f"signature rejected: {failure.reason}")
 
         received_at = self._clock.now()
-        try:
-            raw_key = self._raw_payloads.save(
-                source=source, delivery_id=delivery.webhook_id, received_at=received_at, body=request.body
-            )
-        except Exception as failure:
-            _log.exception("raw payload store failed")
-            raise _DependencyFailedError("raw payload store unavailable") from failure
+        stored = _RawBody(request.body, source, delivery.webhook_id, received_at)
+        may_inline = media_type != BATCH_CONTENT_TYPE and 0 < len(request.body) <= self._inline_max
+        if not may_inline:
+            self._store_raw(stored)
 
         try:
             document = _parse_json(request.body)
             elements, is_batch = self._elements(document, media_type)
         except _MalformedBodyError as malformed:
+            self._store_raw(stored)
             return _error(400, malformed.message, field_path=malformed.field_path)
+        if is_batch:
+            self._store_raw(stored)
 
         candidates = [_Candidate(index=i, raw=element) for i, element in enumerate(elements)]
         for candidate in candidates:
-            self._validate_and_claim(candidate, source, delivery, raw_key, received_at, claimed)
+            self._validate_and_claim(candidate, source, delivery, stored, received_at, claimed)
         self._publish(source, candidates, claimed)
         outcomes = tuple(c.outcome for c in candidates if c.outcome is not None)
         return self._respond(outcomes, is_batch=is_batch)
+
+    def _store_raw(self, stored: _RawBody) -> str:
+        """The raw body's S3 key, saving it first if it is not saved yet."""
+        if stored.key is None:
+            try:
+                stored.key = self._raw_payloads.save(
+                    source=stored.source,
+                    delivery_id=stored.delivery_id,
+                    received_at=stored.received_at,
+                    body=stored.body,
+                )
+            except Exception as failure:
+                _log.exception("raw payload store failed")
+                raise _DependencyFailedError("raw payload store unavailable") from failure
+        return stored.key
 
     def _verify(self, request: WebhookRequest) -> VerifiedDelivery:
         try:
@@ -430,7 +465,7 @@ class IngestWebhook:
         candidate: _Candidate,
         source: str,
         delivery: VerifiedDelivery,
-        raw_key: str,
+        stored: _RawBody,
         received_at: datetime,
         claimed: list[_Candidate],
     ) -> None:
@@ -442,6 +477,7 @@ class IngestWebhook:
             event = parse_cloud_event(raw, expected_source=source)
             self._check_size(raw)
         except InvalidEventError as invalid:
+            self._store_raw(stored)  # a refused body is kept for the vendor's investigation
             candidate.outcome = EventOutcome(
                 index=candidate.index,
                 event_id=candidate.event_id,
@@ -455,7 +491,7 @@ class IngestWebhook:
         refusal = self._systems_of_record.refusal(source, event.type)
         if refusal is not None:
             rule = self._systems_of_record.rule_name(event.type)
-            self._audit_refusal(source, event, rule, refusal, correlation_id, raw_key)
+            self._audit_refusal(source, event, rule, refusal, correlation_id, self._store_raw(stored))
             candidate.outcome = EventOutcome(
                 index=candidate.index,
                 event_id=event.id,
@@ -467,7 +503,7 @@ class IngestWebhook:
             return
         switched_off = self._rollout.refusal(event.type, source)
         if switched_off is not None:
-            self._audit_refusal(source, event, switched_off, switched_off, correlation_id, raw_key)
+            self._audit_refusal(source, event, switched_off, switched_off, correlation_id, self._store_raw(stored))
             candidate.outcome = EventOutcome(
                 index=candidate.index,
                 event_id=event.id,
@@ -478,14 +514,26 @@ class IngestWebhook:
             )
             return
         digest = canonical_digest(raw)
+        inline = stored.key is None
+        raw_key = inline_raw_key(source, event.id) if inline else stored.key or ""
         try:
-            claim = self._deliveries.claim(
-                source=source,
-                event_id=event.id,
-                body_digest=digest,
-                correlation_id=correlation_id,
-                raw_key=raw_key,
-            )
+            if inline:
+                claim = self._deliveries.claim(
+                    source=source,
+                    event_id=event.id,
+                    body_digest=digest,
+                    correlation_id=correlation_id,
+                    raw_key=raw_key,
+                    raw_body=stored.body,
+                )
+            else:
+                claim = self._deliveries.claim(
+                    source=source,
+                    event_id=event.id,
+                    body_digest=digest,
+                    correlation_id=correlation_id,
+                    raw_key=raw_key,
+                )
         except Exception as failure:
             _log.exception("delivery registry claim failed")
             raise _DependencyFailedError("delivery registry unavailable") from failure
@@ -498,6 +546,7 @@ class IngestWebhook:
                 correlation_id=claim.correlation_id,
             )
         elif claim.outcome is ClaimOutcome.CONFLICT:
+            raw_key = self._store_raw(stored)  # the claim holds the first body, not this one
             try:
                 self._deliveries.record_conflict(
                     source=source,

@@ -54,6 +54,22 @@ class RawPayloadStore(Protocol):
         ...
 
 
+INLINE_RAW_KEY_PREFIX = "delivery-claim:"
+"""A raw key naming a delivery claim that holds the raw body, not an S3 object."""
+
+
+def inline_raw_key(source: str, event_id: str) -> str:
+    return f"{INLINE_RAW_KEY_PREFIX}{source}/{event_id}"
+
+
+def claim_of_inline_raw_key(raw_key: str) -> tuple[str, str] | None:
+    """`(source, event id)` of a raw key naming a delivery claim, else None (an S3 key)."""
+    if not raw_key.startswith(INLINE_RAW_KEY_PREFIX):
+        return None
+    source, _, event_id = raw_key[len(INLINE_RAW_KEY_PREFIX) :].partition("/")
+    return source, event_id
+
+
 class ClaimOutcome(str, Enum):
     NEW = "new"
     DUPLICATE = "duplicate"
@@ -69,9 +85,17 @@ class DeliveryClaim:
 
 class DeliveryRegistry(Protocol):
     def claim(
-        self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
+        self,
+        *,
+        source: str,
+        event_id: str,
+        body_digest: str,
+        correlation_id: str,
+        raw_key: str,
+        raw_body: bytes | None = None,
     ) -> DeliveryClaim:
-        """Record the (source, id) identity of a delivered event, exactly once."""
+        """Record the (source, id) identity of a delivered event, exactly once; with `raw_body`,
+        the delivery's raw body is kept in the claim itself (`raw_key` then names the claim)."""
         ...
 
     def release(self, *, source: str, event_id: str) -> None:

@@ -7,6 +7,14 @@ resources: a Lambda function is matched to a billing task by its `Handler`,
 tables by their key schema, queues by the workflow construct id in their
 logical id.
 
+One field is translated for moto's interpreter, and only that one: a Distributed
+Map's `ProcessorConfig.ExecutionType` of `EXPRESS` is given as `STANDARD`
+(`for_the_local_interpreter`). moto's ASL grammar accepts only `STANDARD` there,
+and it evaluates a Distributed Map's children inline whatever their type, so
+the type changes how AWS bills and bounds a child (per request and duration, at
+most 5 minutes; docs/decisions/0005-cost-per-entry.md), not what the local
+stack does.
+
 Synthesizing takes seconds, so the part of the template the definition needs
 is cached in `.build/billing-definition.json`, keyed by a hash of the infra
 code, `topology.py` and this module.
@@ -50,6 +58,24 @@ def quiet_interpreter_notices() -> None:
     """moto's ASL parser warns, on every execution, that it does not enforce
     `ToleratedFailureCount`; the run does not rely on it (ConcludeRun counts the batches)."""
     logging.getLogger(INTERPRETER_PARSER_LOGGER).setLevel(logging.ERROR)
+
+
+LOCAL_CHILD_EXECUTION_TYPE = "STANDARD"
+"""The only Distributed Map child execution type moto's ASL grammar parses."""
+
+
+def for_the_local_interpreter(definition: Any) -> Any:
+    """The definition with every Distributed Map's child `ExecutionType` given as moto's
+    grammar needs it; everything else is returned as it is."""
+    if isinstance(definition, list):
+        return [for_the_local_interpreter(item) for item in definition]
+    if not isinstance(definition, dict):
+        return definition
+    translated = {key: for_the_local_interpreter(value) for key, value in definition.items()}
+    config = translated.get("ProcessorConfig")
+    if isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED" and "ExecutionType" in config:
+        translated["ProcessorConfig"] = {**config, "ExecutionType": LOCAL_CHILD_EXECUTION_TYPE}
+    return translated
 
 
 class DefinitionUnavailableError(RuntimeError):
@@ -133,9 +159,10 @@ class TemplateResolver:
         properties = machine.get("Properties", {})
         if "DefinitionString" in properties:
             resolved = self.resolve(properties["DefinitionString"])
-            return resolved if isinstance(resolved, str) else json.dumps(resolved)
+            document = json.loads(resolved) if isinstance(resolved, str) else resolved
+            return json.dumps(for_the_local_interpreter(document))
         if "Definition" in properties:
-            return json.dumps(self.resolve(properties["Definition"]))
+            return json.dumps(for_the_local_interpreter(self.resolve(properties["Definition"])))
         raise DefinitionUnavailableError("the state machine has neither DefinitionString nor Definition")
 
     def resolve(self, node: Any) -> Any:
@@ -234,8 +261,6 @@ class TemplateResolver:
         hash_keys = [k["AttributeName"] for k in properties.get("KeySchema", []) if k.get("KeyType") == "HASH"]
         if hash_keys == [topology.LEDGER_TABLE.partition_key]:
             return self._names.ledger_table
-        if hash_keys == [topology.IDEMPOTENCY_TABLE.partition_key]:
-            return self._names.idempotency_table
         raise UnresolvableReferenceError(f"table {logical_id} has key schema {hash_keys}, not a topology table")
 
     def _queue(self, logical_id: str) -> str:

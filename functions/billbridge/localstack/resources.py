@@ -30,10 +30,6 @@ class LocalNames:
         return f"{self.prefix}-ledger"
 
     @property
-    def idempotency_table(self) -> str:
-        return f"{self.prefix}-idempotency"
-
-    @property
     def raw_bucket(self) -> str:
         return f"{self.prefix}-raw-payloads"
 
@@ -130,17 +126,7 @@ def create_ledger_table(dynamodb: Any, name: str) -> None:
 
 def create_tables(dynamodb: Any, names: LocalNames) -> None:
     create_ledger_table(dynamodb, names.ledger_table)
-    idempotency_schema, idempotency_attributes = _key_schema(topology.IDEMPOTENCY_TABLE)
-    dynamodb.create_table(
-        TableName=names.idempotency_table,
-        KeySchema=idempotency_schema,
-        AttributeDefinitions=idempotency_attributes,
-        BillingMode="PAY_PER_REQUEST",
-    )
-    for table, keys in (
-        (names.ledger_table, topology.LEDGER_TABLE),
-        (names.idempotency_table, topology.IDEMPOTENCY_TABLE),
-    ):
+    for table, keys in ((names.ledger_table, topology.LEDGER_TABLE),):
         if keys.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=table,

@@ -119,7 +119,6 @@ def capture(clients: Mapping[str, Any], names: LocalNames) -> dict[str, Any]:
         "version": SNAPSHOT_VERSION,
         "tables": {
             "ledger": [_encode_binary(i) for i in _scan(dynamodb, names.ledger_table)],
-            "idempotency": [_encode_binary(i) for i in _scan(dynamodb, names.idempotency_table)],
         },
         "objects": objects,
         "queues": queues,

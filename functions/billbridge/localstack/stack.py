@@ -225,7 +225,6 @@ class LocalStack:
             self._create_billing(definition_source)
         self.environment = {
             topology.ENV_LEDGER_TABLE: self.names.ledger_table,
-            topology.ENV_IDEMPOTENCY_TABLE: self.names.idempotency_table,
             topology.ENV_RAW_BUCKET: self.names.raw_bucket,
             topology.ENV_EVENT_BUS: self.names.event_bus,
             topology.ENV_WEBHOOK_SECRETS_ARN: self.secret_arn,

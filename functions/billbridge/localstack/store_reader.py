@@ -72,7 +72,6 @@ class StoreDynamoDBReader:
         self._store = store
         self._tables = {
             names.ledger_table: ("ledger", topology.LEDGER_TABLE),
-            names.idempotency_table: ("idempotency", topology.IDEMPOTENCY_TABLE),
         }
 
     def _table(self, name: str) -> tuple[str, topology.KeySchema]:

@@ -34,7 +34,6 @@ def table_keys(names: LocalNames) -> dict[str, tuple[str, topology.KeySchema]]:
     """Physical table name -> (store name, key schema)."""
     return {
         names.ledger_table: ("ledger", topology.LEDGER_TABLE),
-        names.idempotency_table: ("idempotency", topology.IDEMPOTENCY_TABLE),
     }
 
 

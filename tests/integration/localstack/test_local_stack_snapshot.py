@@ -29,9 +29,6 @@ def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None
     state = tmp_path / "state" / "local.sqlite"
     with LocalStack(secrets=SECRETS, handlers=STANDINS, template=billing_template(), state_file=state) as first:
         first.client("dynamodb").put_item(TableName=first.names.ledger_table, Item=ITEM)
-        first.client("dynamodb").put_item(
-            TableName=first.names.idempotency_table, Item={"id": {"S": "key-1"}, "expiration": {"N": "99"}}
-        )
         first.client("s3").put_object(
             Bucket=first.names.raw_bucket, Key="clm/2026/msg_1.json", Body=b"\x00raw\xff", ContentType="x/y"
         )
@@ -54,7 +51,6 @@ def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None
             KeyConditionExpression="gsi1pk = :p",
             ExpressionAttributeValues={":p": {"S": "CUSTOMER#ACME"}},
         )["Items"]
-        idempotency = dynamodb.scan(TableName=second.names.idempotency_table)["Items"]
         raw = second.client("s3").get_object(Bucket=second.names.raw_bucket, Key="clm/2026/msg_1.json")
         (dead,) = second.dead_letters("actuals")
         pending = second.client("sqs").receive_message(QueueUrl=second.queue_url(second.names.queue(actuals)))
@@ -62,7 +58,6 @@ def test_snapshot_round_trips_items_objects_and_messages(tmp_path: Path) -> None
     assert saved == state
     assert item["Item"] == ITEM
     assert Decimal(by_lookup[0]["amount"]["N"]) == Decimal("1250.00")
-    assert idempotency == [{"id": {"S": "key-1"}, "expiration": {"N": "99"}}]
     assert (raw["Body"].read(), raw["ContentType"]) == (b"\x00raw\xff", "x/y")
     assert json.loads(dead["body"]) == {"detail": {"id": "TE-2"}}
     assert dead["messageAttributes"]["ErrorType"]["StringValue"] == "ValidationError"

@@ -81,6 +81,28 @@ def test_the_billing_definition_resolves_to_the_local_task_functions(template: d
     assert "Fn::" not in resolved and "Ref" not in resolved
 
 
+def test_the_local_definition_differs_from_the_deployed_one_only_in_the_children_s_execution_type(
+    template: dict[str, Any],
+) -> None:
+    stack = LocalStack(template=template)
+    resolver = definition.TemplateResolver(template, stack.names)
+    deployed = resolver.resolve(template_machine_definition(template))
+    deployed = json.loads(deployed) if isinstance(deployed, str) else deployed
+    local = json.loads(resolver.definition())
+
+    distributed = deployed["States"]["BillBatches"]["ItemProcessor"]["ProcessorConfig"]
+    assert distributed == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    local_config = local["States"]["BillBatches"]["ItemProcessor"]["ProcessorConfig"]
+    assert local_config == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    local["States"]["BillBatches"]["ItemProcessor"]["ProcessorConfig"] = distributed
+    assert local == deployed
+
+
+def template_machine_definition(template: dict[str, Any]) -> Any:
+    (machine,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
+    return machine["DefinitionString"]
+
+
 CONTRACTS = ("SOW-1", "SOW-BAD", "SOW-EMPTY")
 
 

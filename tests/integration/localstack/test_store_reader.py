@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry
 from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.adapters.s3_raw_payload_store import S3RawPayloadStore
 from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
 from billbridge.localstack.stack import LocalStack
 from billbridge.localstack.store import LocalStore
@@ -46,13 +48,26 @@ def test_the_ledger_reads_the_same_over_the_store_as_over_moto(tmp_path: Path) -
     ):
         replayer.run(scenario)
         with stack.unit_of_work():
+            # The scenario's deliveries are single small events, kept in their claims (decision 5):
+            # a batch's body is an S3 object.
+            stack.client("s3").put_object(Bucket=stack.names.raw_bucket, Key="webhooks/psa/b", Body=b'[{"id":"x"}]')
             over_moto = reads(DynamoLedger(stack.names.ledger_table, client=stack.client("dynamodb")))
+            inline_key = next(d["raw_key"] for d in over_moto["deliveries"] if d["raw_key"].startswith("delivery-"))
+            moto_claims = DynamoDeliveryRegistry(table_name=stack.names.ledger_table, client=stack.client("dynamodb"))
+            inline_over_moto = S3RawPayloadStore(
+                bucket_name=stack.names.raw_bucket, client=stack.client("s3"), claims=moto_claims
+            ).load(inline_key)
         with LocalStore(state, create=False) as store:
             clients = StoreClients(store, stack.names)
             over_store = reads(DynamoLedger(stack.names.ledger_table, client=clients("dynamodb")))
             key = next(iter(store.object_keys()))
             body = clients("s3").get_object(Bucket=stack.names.raw_bucket, Key=key)["Body"].read()
             assert body == stack.client("s3").get_object(Bucket=stack.names.raw_bucket, Key=key)["Body"].read()
+            store_claims = DynamoDeliveryRegistry(table_name=stack.names.ledger_table, client=clients("dynamodb"))
+            inline_over_store = S3RawPayloadStore(
+                bucket_name=stack.names.raw_bucket, client=clients("s3"), claims=store_claims
+            ).load(inline_key)
+    assert inline_over_store == inline_over_moto and inline_over_moto.startswith(b"{")
 
     assert over_moto["contract_ids"] == ["SOW-200"]
     assert over_moto["exceptions"] and over_moto["audit"][0] and over_moto["deliveries"]

@@ -33,7 +33,8 @@ def test_show_explains_with_terms_lines_and_correlation_trail(state: Path, cli_j
     actions = [record["action"] for record in view["correlation_trail"]]
     assert "version_stored" in actions and "exception_raised" in actions
     assert view["source_event"]["ref"] == "clm:clm-0006"
-    assert view["source_event"]["raw_key"].startswith("webhooks/clm/")
+    # A small single-event delivery keeps its raw body in its delivery claim (decision 0005).
+    assert view["source_event"]["raw_key"] == "delivery-claim:clm/clm-0006"
     assert "adjustment" in view["how_to_resolve"]
     code, text = cli("exceptions", "show", RETRO, state=state)
     assert code == 0 and "role=consultant" in text and "Correlation trail" in text

@@ -42,8 +42,9 @@ def test_trace_from_a_proposal_reaches_the_raw_webhooks(amendments_state: Path, 
         assert line["rules"]
         (event,) = line["source_events"]
         assert event["type"] == "time_entry.approved"
-        assert event["raw_key"].startswith("webhooks/psa/")
-        assert line["contract_terms"]["source_event"]["raw_key"].startswith("webhooks/clm/")
+        # Small single-event deliveries keep their raw body in their delivery claim (decision 0005).
+        assert event["raw_key"].startswith("delivery-claim:psa/")
+        assert line["contract_terms"]["source_event"]["raw_key"].startswith("delivery-claim:clm/")
     raw_keys = {raw["raw_key"] for raw in trace["raw_webhooks"]}
     assert {e["raw_key"] for line in trace["lines"] for e in line["source_events"]} <= raw_keys
     assert any(r["action"] == "invoice_proposed" for r in trace["audit"])
@@ -51,7 +52,7 @@ def test_trace_from_a_proposal_reaches_the_raw_webhooks(amendments_state: Path, 
     code, tree = cli("trace", "SOW-200-2026-03-1", state=amendments_state)
     assert code == 0
     assert "ERP invoice INV-9001" in tree and "payment PAY-1" in tree
-    assert re.search(r"raw webhook webhooks/psa/\S+", tree)
+    assert re.search(r"raw webhook delivery-claim:psa/\S+", tree)
 
 
 def test_trace_by_invoice_number_entry_and_correlation_id(amendments_state: Path, cli, cli_json) -> None:

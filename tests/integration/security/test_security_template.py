@@ -97,6 +97,11 @@ WILDCARD_ALLOW_LIST: tuple[Allowed, ...] = (
         "Billing run tasks write and read their run's batches and summaries; each run has a new prefix.",
     ),
     Allowed(
+        frozenset({"s3:PutObject"}),
+        r"<BillingWorkflowRunWorkspace[A-Z0-9]+\.Arn>/commands/\*",
+        "PostInvoice writes the claim check of an ERP command too large for an event, one object per command identity.",
+    ),
+    Allowed(
         frozenset({"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}),
         r"arn:<AWS::Partition>:s3:::<BillingWorkflowRunWorkspace[A-Z0-9]+>/\*",
         "The Distributed Map's item reader and result writer, on the run workspace bucket only.",

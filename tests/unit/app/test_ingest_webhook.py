@@ -67,6 +67,7 @@ class Hub:
         deliveries: InMemoryDeliveryRegistry,
         publisher: InMemoryEventPublisher,
         ids: SequentialIds,
+        inline_raw_payload_max_bytes: int = 0,
     ) -> None:
         self.clock = clock
         self.secrets = webhook_secrets
@@ -80,6 +81,7 @@ class Hub:
             publisher=publisher,
             clock=clock,
             ids=ids,
+            inline_raw_payload_max_bytes=inline_raw_payload_max_bytes,
         )
         self._deliveries_sent = 0
 
@@ -161,6 +163,68 @@ def test_a_plain_json_array_is_a_batch(hub: Hub) -> None:
     response = hub.post([rejected_entry("a"), rejected_entry("b")], content_type="application/json")
     assert response.status == 202
     assert [o["outcome"] for o in response.body["outcomes"]] == ["accepted", "accepted"]
+
+
+# --- small single-event deliveries keep their raw body in their claim ---------------------------
+
+
+@pytest.fixture
+def inline_hub(
+    clock: FixedClock,
+    webhook_secrets: InMemoryWebhookSecrets,
+    raw_payloads: InMemoryRawPayloadStore,
+    deliveries: InMemoryDeliveryRegistry,
+    publisher: InMemoryEventPublisher,
+    ids: SequentialIds,
+) -> Hub:
+    return Hub(clock, webhook_secrets, raw_payloads, deliveries, publisher, ids, inline_raw_payload_max_bytes=2048)
+
+
+def test_a_small_single_event_keeps_its_raw_body_in_its_claim_not_in_an_object(inline_hub: Hub) -> None:
+    event = rejected_entry()
+    assert inline_hub.post(event).status == 202
+
+    assert inline_hub.raw_payloads.objects == {}
+    claim = inline_hub.deliveries.deliveries[("psa", "psa-1")]
+    assert claim.raw_body == json.dumps(event).encode()
+    assert claim.raw_key == "delivery-claim:psa/psa-1"
+    [published] = inline_hub.publisher.published
+    assert published.detail["delivery"]["raw_key"] == "delivery-claim:psa/psa-1"
+
+
+def test_a_duplicate_of_an_inline_delivery_stores_nothing_more(inline_hub: Hub) -> None:
+    inline_hub.post(rejected_entry())
+    assert inline_hub.post(rejected_entry()).status == 200
+    assert inline_hub.raw_payloads.objects == {}
+    assert len(inline_hub.deliveries.deliveries) == 1
+
+
+def test_a_larger_single_event_a_batch_and_a_refused_body_still_go_to_the_raw_store(inline_hub: Hub) -> None:
+    large = rejected_entry("psa-large", reason="x" * 3000)
+    assert inline_hub.post(large).status == 202
+    assert inline_hub.post([rejected_entry("a"), rejected_entry("b")], content_type=BATCH).status == 202
+    assert inline_hub.post(b"{not json").status == 400
+    assert inline_hub.post(rejected_entry("psa-bad", specversion="0.3")).status == 400
+
+    assert len(inline_hub.raw_payloads.objects) == 4
+    assert inline_hub.deliveries.deliveries[("psa", "psa-large")].raw_body is None
+    assert inline_hub.deliveries.deliveries[("psa", "a")].raw_key.startswith("webhooks/psa/")
+
+
+def test_a_conflicting_body_is_stored_in_the_raw_store_and_named_by_the_conflict(inline_hub: Hub) -> None:
+    inline_hub.post(rejected_entry())
+    response = inline_hub.post(rejected_entry(revision=3))
+
+    assert response.status == 409
+    [conflict] = inline_hub.deliveries.conflicts
+    assert conflict.raw_key in inline_hub.raw_payloads.objects
+    assert inline_hub.deliveries.deliveries[("psa", "psa-1")].raw_body == json.dumps(rejected_entry()).encode()
+
+
+def test_an_inline_delivery_whose_bus_fails_releases_its_claim_and_its_body(inline_hub: Hub) -> None:
+    inline_hub.publisher.unavailable = True
+    assert inline_hub.post(rejected_entry()).status == 503
+    assert inline_hub.deliveries.deliveries == {}
 
 
 # --- signature -----------------------------------------------------------------------------------

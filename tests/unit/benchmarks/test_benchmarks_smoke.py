@@ -47,8 +47,12 @@ def test_aws_calls_counts_calls_and_prices_them() -> None:
     figures = aws_calls.run(contracts=1, entries_per_contract=4)
     assert figures["invoice_lines"] > 0
     assert figures["billing_transitions"] > 0
+    # A single small event keeps its raw body in its delivery claim; a batch is one S3 object.
+    assert "s3:PutObject" not in figures["single"]["calls_per_entry"]
+    assert figures["batched"]["calls_per_entry"]["s3:PutObject"] > 0
+    assert figures["billing_children"] >= 1
+    assert figures["batched"]["usd_per_million_entries_by_item"]["sfn_express_request"] > 0
     for phase in ("single", "batched"):
-        assert figures[phase]["calls_per_entry"]["s3:PutObject"] > 0
         assert set(figures[phase]["usd_per_million_entries_by_item"]) == set(aws_calls.PRICES)
         assert figures[f"{phase}_usd_per_million_entries"] > 0
     assert figures["calls_per_invoice_line"]["lambda:Invoke"] > 0
@@ -150,3 +154,13 @@ def test_ledger_scale_counts_units_per_entry_and_per_line() -> None:
         assert row["consumer_own_ms_per_entry_last_tenth"] > 0
     verdicts = figures["direct_verdicts"]
     assert verdicts["consumer_cpu_compared"] == ["1x4", "1x8"] and verdicts["wru_spread"] >= 1.0
+
+
+def test_amendment_cost_counts_one_amendment_at_each_size() -> None:
+    from benchmarks import amendment_cost
+
+    figures = amendment_cost.run((4, 8))
+    for size, row in figures["sizes"].items():
+        assert row["entries"] == int(size)
+        assert row["wru"] > 0 and row["dynamodb_calls"] > 0
+    assert figures["entries_ratio"] == 2.0

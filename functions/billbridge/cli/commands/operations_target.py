@@ -45,9 +45,11 @@ def publisher_of(hub: Hub) -> Any:
 
 
 def raw_payloads_of(hub: Hub) -> Any:
+    from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry
     from billbridge.adapters.s3_raw_payload_store import S3RawPayloadStore
 
-    return S3RawPayloadStore(bucket_name=raw_payload_bucket(hub), client=hub.client("s3"))
+    claims = DynamoDeliveryRegistry(table_name=hub.ledger_table, client=hub.client("dynamodb"))
+    return S3RawPayloadStore(bucket_name=raw_payload_bucket(hub), client=hub.client("s3"), claims=claims)
 
 
 def dead_letter_queues_of(hub: Hub) -> Any:

@@ -1,0 +1,149 @@
+"""What one contract amendment costs as the contract's history grows.
+
+    python -m benchmarks.amendment_cost [--entries 1000 10000]
+
+For each size N: one contract (the ingest benchmarks' contract) with N approved
+one-day time entries in March 2026, seeded through the same rule and store
+(`apply_to_book` over `DynamoLedger` on moto, uncounted), none billed; then one
+`contract.amended` (version 2, effective 2026-03-16, the consultant rate 150 ->
+165) through `SyncContract`, every DynamoDB call counted with its request units
+(`aws_calls.dynamodb_units`) and the use case's own time (wall time less time
+inside DynamoDB calls). An amendment re-rates every unbilled line it touches;
+today it also rewrites every input item of the contract with the head's new
+epoch (decision 3), so its cost is expected to grow with N: this measures how
+much (issue 21 asks for amendments that re-rate through an index of unbilled
+lines, in pages; not built).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import time
+from typing import Any
+
+from benchmarks import aws_calls
+from benchmarks.ingest_throughput import CONFIG, contract_event, contract_id_of, time_entry_event
+from benchmarks.ledger_scale import CountingClient, _delta, _table
+
+DEFAULT_SIZES = (1000, 10_000)
+QUICK_SIZES = (100, 1000)
+AMENDED_CONSULTANT_RATE = "165.00"
+
+
+def amendment_event() -> dict[str, Any]:
+    event = contract_event(0)
+    data = dict(event["data"])
+    data["version"] = 2
+    data["effective_date"] = "2026-03-16"
+    data["rate_card"] = [
+        {"role": "consultant", "rate": AMENDED_CONSULTANT_RATE},
+        *(line for line in data["rate_card"] if line.get("role") != "consultant"),
+    ]
+    return {**event, "id": f"{event['id']}-v2", "type": "contract.amended", "data": data}
+
+
+def measure(entries: int) -> dict[str, Any]:
+    import boto3
+    from billbridge.adapters.connectors.event_connector import EventBusConnector
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.adapters.memory_command_log import InMemoryCommandLog
+    from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.downstream_sync import DownstreamSync
+    from billbridge.app.event_translation import IngestedEvent, billing_config_from, time_entry_from
+    from billbridge.app.ledger import BookScope, apply_to_book
+    from billbridge.app.sync_contract import SyncContract
+    from billbridge.domain.actuals import apply_time_entry
+    from billbridge.domain.book_draft import RuleContext
+    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+    from moto import mock_aws
+
+    from benchmarks.billing_scale import DiscardingPublisher
+
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+    ):
+        os.environ.setdefault(name, value)
+
+    def ingested(payload: dict[str, Any]) -> IngestedEvent:
+        return IngestedEvent.from_detail(
+            str(payload["type"]), {"event": payload, "correlationid": f"c-{payload['id']}"}
+        )
+
+    started = time.perf_counter()
+    with mock_aws(), faster_stand_ins():
+        raw = boto3.client("dynamodb")
+        _table(raw, "ledger")
+        client = CountingClient(raw)
+        ledger = DynamoLedger("ledger", client=client)
+        ledger.save_config(billing_config_from(CONFIG))
+        publisher = DiscardingPublisher()
+        connector = EventBusConnector(publisher)
+        # The command records are kept in memory: what is counted is the ledger's work.
+        sync = SyncContract(
+            ledger,
+            publisher,
+            psa=connector,
+            erp=connector,
+            downstream=DownstreamSync(ledger, InMemoryCommandLog(), SystemClock()),
+        )  # type: ignore[arg-type]
+        sync.handle(ingested(contract_event(0)))
+        for entry in range(entries):
+            parsed = time_entry_from(time_entry_event(0, entry)["data"], None)
+            apply_to_book(
+                ledger,
+                parsed.contract_id,
+                lambda book, e=parsed: apply_time_entry(book, e, RuleContext(correlation_id=f"seed-{e.entry_id}")),
+                scope=BookScope.of_input("time", parsed.entry_id),
+            )
+        before = client.snapshot()
+        gc.collect()
+        gc.freeze()
+        began = time.perf_counter()
+        sync.handle(ingested(amendment_event()))
+        wall = time.perf_counter() - began
+        gc.unfreeze()
+        calls, wru, rru, seconds = _delta(client.snapshot(), before)
+        book = ledger.load(contract_id_of(0)).book
+        amended = sum(1 for line in book.lines.values() if line.contract_version == 2)
+    return {
+        "entries": entries,
+        "lines_rated_under_the_amendment": amended,
+        "wru": round(wru, 1),
+        "rru": round(rru, 1),
+        "calls": dict(sorted(calls.items())),
+        "dynamodb_calls": sum(calls.values()),
+        "own_ms": round((wall - seconds) * 1000, 1),
+        "wru_per_entry_of_the_contract": round(wru / max(entries, 1), 3),
+        "usd_per_amendment": round(
+            wru * aws_calls.PRICES["dynamodb_wru"][0] + rru * aws_calls.PRICES["dynamodb_rru"][0], 6
+        ),
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def run(sizes: tuple[int, ...] = DEFAULT_SIZES) -> dict[str, Any]:
+    rows = {str(size): measure(size) for size in sizes}
+    small, large = rows[str(min(sizes))], rows[str(max(sizes))]
+    return {
+        "sizes": rows,
+        "wru_ratio_largest_to_smallest": round(large["wru"] / max(small["wru"], 1e-9), 2),
+        "entries_ratio": round(max(sizes) / min(sizes), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    args = parser.parse_args(argv)
+    figures = run(tuple(args.entries))
+    print(json.dumps(figures, indent=2))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from billbridge.cli.main import EXIT_HUB_FAILED, main
+from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_USAGE, main
 from billbridge.localstack.store import LocalStore
 
 from tests.acceptance.multi_contract import multi_contract_scenario
@@ -206,3 +206,20 @@ def test_a_message_dead_lettered_for_a_stated_reason_is_reported_and_the_replay_
     assert code == 0, out
     assert "dead-lettered (the sender's error): 1 x feedback: UnknownInvoiceError" in out
     assert "SOW-NOPE-2026-03-1" in out and "billing run 2026-03 (step 5): SUCCEEDED" in out
+
+
+def test_billing_a_contract_the_ledger_does_not_hold_is_refused_and_starts_nothing(tmp_path: Path, capsys: Any) -> None:
+    scenario = multi_contract_scenario(contracts=2, entries_per_contract=1)
+    scenario["steps"] = [step for step in scenario["steps"] if "billing_run" not in step]
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    state = tmp_path / "state.sqlite"
+    replay = ["replay", str(tmp_path / "scenario.json"), "--report", str(tmp_path / "r.json"), "--state", str(state)]
+    assert main(replay) == 0
+    capsys.readouterr()
+
+    code = main(["bill", "--period", "2026-03", "--contract", "SOW-NOPE", "--state-file", str(state), "--json"])
+
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert captured.err == "billbridge: no such contract: SOW-NOPE (see `billbridge contracts list`)\n"
+    assert captured.out == ""

@@ -3,12 +3,18 @@
 Each command family lives in its own module under billbridge.cli.commands and
 exposes `register(subparsers)`; the chosen sub-command's `handler(args)` returns
 the process exit code (see EXIT_CODES).
+
+One error handler for every command: a user's mistake (a file that cannot be read, a
+file that is not JSON, a value the command refuses) ends in one line on stderr and
+exit 2; an unexpected error in one line and exit 3; the traceback only with `--debug`
+(or `BILLBRIDGE_DEBUG=1`). Output cut short by a closed pipe (`... | head`) is not an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -74,6 +80,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"billbridge {_version()}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=bool(os.environ.get("BILLBRIDGE_DEBUG")),
+        help="show the traceback of an error (also BILLBRIDGE_DEBUG=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     words = list(sys.argv[1:] if argv is None else argv)
     chosen = next((w for w in words if not w.startswith("-")), None)
@@ -126,6 +139,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         except LocalStateError as error:
             print(f"billbridge: {error}", file=sys.stderr)
             return EXIT_USAGE
+        except BrokenPipeError:
+            # The reader went away (`billbridge ... | head`): what it wanted was printed.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
+        except Exception as error:  # one line for the user; the traceback only when asked
+            if getattr(args, "debug", False):
+                raise
+            code, message = describe_error(error)
+            print(f"billbridge: {message}", file=sys.stderr)
+            return code
+
+
+def describe_error(error: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message for an error that ended a command."""
+    if isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
+        reason = error.strerror or type(error).__name__
+        return EXIT_USAGE, f"cannot read or write {error.filename}: {reason}"
+    if isinstance(error, json.JSONDecodeError):
+        return EXIT_USAGE, f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return EXIT_USAGE, f"not UTF-8 text: {error.reason} at byte {error.start}"
+    return EXIT_HUB_FAILED, (
+        f"failed: {type(error).__name__}: {error} (run with --debug, or BILLBRIDGE_DEBUG=1, for the traceback)"
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("billbridge")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--period", required=True, help="calendar month, YYYY-MM")
+    parser.add_argument("--period", required=True, type=calendar_month, help="calendar month, YYYY-MM")
     parser.add_argument(
         "--contract",
         action="append",
@@ -36,16 +36,37 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=bill_command)
 
 
+def calendar_month(text: str) -> str:
+    """`--period`: a calendar month written YYYY-MM (argparse refuses anything else in one line)."""
+    from datetime import date
+
+    try:
+        year, month = text.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError(text)
+        date(int(year), int(month), 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a calendar month written YYYY-MM") from None
+    return text
+
+
 def bill_command(args: argparse.Namespace) -> int:
     from billbridge.app.billing_requests import execution_name
     from billbridge.app.replay_report import invoice_document
-    from billbridge.cli.main import EXIT_HUB_FAILED
+    from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_USAGE
     from billbridge.cli.tables import print_table
 
     request_id = args.request_id or uuid.uuid4().hex[:12]
     name = execution_name(args.period, args.contracts, request_id)
     with open_hub(args) as hub:
-        before = {c: set(hub.ledger.load(c).book.invoices) for c in hub.ledger.contract_ids()}
+        known = set(hub.ledger.contract_ids())
+        unknown = sorted(set(args.contracts or ()) - known)
+        if unknown:
+            print(
+                f"billbridge: no such contract: {', '.join(unknown)} (see `billbridge contracts list`)", file=sys.stderr
+            )
+            return EXIT_USAGE
+        before = {c: set(hub.ledger.load(c).book.invoices) for c in known}
         result = hub.start_run({"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name)
         drained = hub.drain()
         hub.changed = True

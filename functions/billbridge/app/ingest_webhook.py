@@ -488,29 +488,17 @@ class IngestWebhook:
             return
         candidate.event_id = event.id
         correlation_id = event.correlationid or self._ids.new_id()
-        refusal = self._systems_of_record.refusal(source, event.type)
-        if refusal is not None:
-            rule = self._systems_of_record.rule_name(event.type)
-            self._audit_refusal(source, event, rule, refusal, correlation_id, self._store_raw(stored))
+        refused = self._configured_refusal(source, event.type)
+        if refused is not None:
+            rule, reason, error, field_path = refused
+            self._audit_refusal(source, event, rule, reason, correlation_id, self._store_raw(stored))
             candidate.outcome = EventOutcome(
                 index=candidate.index,
                 event_id=event.id,
                 outcome=Outcome.REJECTED,
                 correlation_id=correlation_id,
-                error=f"refused by the rule {rule} ({refusal})",
-                field="source",
-            )
-            return
-        switched_off = self._rollout.refusal(event.type, source)
-        if switched_off is not None:
-            self._audit_refusal(source, event, switched_off, switched_off, correlation_id, self._store_raw(stored))
-            candidate.outcome = EventOutcome(
-                index=candidate.index,
-                event_id=event.id,
-                outcome=Outcome.REJECTED,
-                correlation_id=correlation_id,
-                error=f"refused: {switched_off} (phased rollout; nothing of it was recorded)",
-                field="type",
+                error=error,
+                field=field_path,
             )
             return
         digest = canonical_digest(raw)
@@ -582,6 +570,19 @@ class IngestWebhook:
                 outcome=Outcome.ACCEPTED,
                 correlation_id=correlation_id,
             )
+
+    def _configured_refusal(self, source: str, event_type: str) -> tuple[str, str, str, str] | None:
+        """(rule, reason, error, field) when a system-of-record rule or a rollout switch refuses
+        the event, else None."""
+        refusal = self._systems_of_record.refusal(source, event_type)
+        if refusal is not None:
+            rule = self._systems_of_record.rule_name(event_type)
+            return rule, refusal, f"refused by the rule {rule} ({refusal})", "source"
+        switched_off = self._rollout.refusal(event_type, source)
+        if switched_off is not None:
+            error = f"refused: {switched_off} (phased rollout; nothing of it was recorded)"
+            return switched_off, switched_off, error, "type"
+        return None
 
     def _audit_refusal(
         self, source: str, event: CloudEvent, rule: str, refusal: str, correlation_id: str, raw_key: str

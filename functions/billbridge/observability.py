@@ -32,7 +32,18 @@ def tracer() -> Tracer:
 
 
 def count(metric: str, value: int = 1) -> None:
-    """Add to a count metric (EMF, flushed by the handler)."""
+    """Add to a count metric (EMF, flushed by the handler with `flush_metrics`)."""
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics().add_metric(name=metric, unit=MetricUnit.Count, value=value)
+
+
+def flush_metrics() -> None:
+    """Write the metrics recorded so far as one EMF line (nothing when none were recorded).
+    Metrics never change a handler's answer: a failure to write them is logged, not raised."""
+    try:
+        recorder = metrics()
+        if getattr(recorder, "metric_set", True):
+            recorder.flush_metrics()
+    except Exception:
+        logger().warning("metrics could not be flushed", exc_info=True)

@@ -50,7 +50,7 @@ def consume_batch(
     @tracer().capture_method(capture_response=False)
     def process(delivery: dict[str, Any]) -> dict[str, Any]:
         ingested = IngestedEvent.from_detail(delivery["type"], delivery["detail"])
-        handle(ingested)
+        count_business_effects(handle(ingested))
         return {"processed": delivery["id"]}
 
     def record_handler(record: Any) -> None:
@@ -94,6 +94,18 @@ def consume_batch(
         )
     finally:
         metrics().flush_metrics()
+
+
+def count_business_effects(outcome: object) -> None:
+    """The dashboard's business series from what a use case did: entries rated (distinct inputs
+    with a line rated) and exceptions raised (the `ExceptionRaised` events it published)."""
+    audit = getattr(outcome, "audit", ())
+    rated = {record.source_ref or record.ref for record in audit if record.action == "line_rated"}
+    if rated:
+        count("EntriesRated", len(rated))
+    raised = sum(1 for event in getattr(outcome, "events", ()) if event.detail_type == "ExceptionRaised")
+    if raised:
+        count("ExceptionsRaised", raised)
 
 
 class CanonicalEventRef(BaseModel):

@@ -10,6 +10,7 @@ from billbridge.entrypoints.workflow.transient_failures import retried_when_tran
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
+    from billbridge.observability import count, flush_metrics
 
     with retried_when_transient():
         result = bootstrap.compose_invoice().handle(
@@ -18,4 +19,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             run_id=str(event["run_id"]),
             correlation_id=correlation_id_of(event),
         )
+        if result["proposal_id"]:
+            count("InvoicesProposed")
+            flush_metrics()
         return {**event, "proposal_id": result["proposal_id"]}

@@ -9,7 +9,7 @@ from billbridge.entrypoints.workflow.transient_failures import retried_when_tran
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
-    from billbridge.observability import count
+    from billbridge.observability import count, flush_metrics
 
     with retried_when_transient():
         batch = event["batch"]
@@ -20,4 +20,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             outcomes=event.get("outcomes") or [],
         )
         count("BillingBatchesConcluded")
+        flush_metrics()
         return {"batch": summary.batch, "contracts": summary.contracts, "failed": len(summary.failed_contract_ids)}

@@ -9,7 +9,7 @@ from billbridge.entrypoints.workflow.transient_failures import retried_when_tran
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
-    from billbridge.observability import count, logger
+    from billbridge.observability import count, flush_metrics, logger
 
     with retried_when_transient():
         plan = event["plan"]
@@ -20,5 +20,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         if not summary.complete:
             count("BillingRunsIncomplete")
+            flush_metrics()
             logger().error("billing run incomplete", extra={"run_id": event.get("run_id"), "cause": summary.cause})
         return summary.document()

@@ -10,13 +10,14 @@ from billbridge.entrypoints.workflow.transient_failures import retried_when_tran
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
-    from billbridge.observability import count, logger
+    from billbridge.observability import count, flush_metrics, logger
 
     with retried_when_transient():
         error = event.get("error") or {}
         error_name = str(error.get("Error", "UnknownError"))
         cause = str(error.get("Cause", ""))
         count("BillingStepsFailed")
+        flush_metrics()  # written before recording the failure, which may itself fail
         logger().error("billing step failed", extra={"error": error_name, "run_id": event.get("run_id")})
         if event.get("contract_id"):
             bootstrap.record_billing_failure().handle(

@@ -54,6 +54,9 @@ class BillbridgeConfig:
     connectors: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Per target system (`psa`, `erp-us`...): `{"mode": "event"}` or `{"mode": "http",
     "base_url": ..., "auth": ...}` (infra/constructs/downstream_connectors.py)."""
+    runbook_url: str = "docs/operations.md"
+    """Where operators read the runbook (the repository page or a wiki copy of
+    `docs/operations.md`): every alarm's description ends with a link to its section."""
     kpi_schedule: str = "rate(1 hour)"
     """When the operating KPIs are published: an EventBridge Scheduler `rate(...)` or
     `cron(...)` expression; a cron is evaluated in `billing_time_zone`."""

@@ -24,6 +24,7 @@ from infra.constructs.log_encryption import LogEncryption
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
+from infra.constructs.runbook_links import link_runbooks
 from infra.constructs.security_controls import SecurityControls
 from infra.constructs.tables import Tables
 from infra.constructs.vendor_pollers import VendorPoller
@@ -192,6 +193,7 @@ class BillbridgeStack(cdk.Stack):
             rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
             propagation_alarm_hours=config.propagation_alarm_hours,
         )
+        link_runbooks(self, config.runbook_url)
         self._add_outputs()
 
     def _security_controls(self, config: BillbridgeConfig) -> SecurityControls:
@@ -283,6 +285,10 @@ class BillbridgeStack(cdk.Stack):
             "WebhookSecretsArn": self.webhook_secrets.secret.secret_arn,
             "BillingStateMachineArn": self.billing.state_machine.state_machine_arn,
             "AlarmTopicArn": self.monitoring.alarm_topic.topic_arn,
+            "DashboardUrl": (
+                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+                f"#dashboards:name={self.monitoring.dashboard.dashboard_name}"
+            ),
             "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
             "KpiPublisherDeadLetterQueueUrl": self.kpi_publisher.dead_letter_queue.queue_url,
             "PersonalDataKeyArn": self.security.personal_data_key.key_arn,

@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from billbridge import topology
 from billbridge.adapters.dynamo_delivery_registry import DELIVERY_PARTITION_PREFIX
 from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS
@@ -194,7 +195,24 @@ class BillbridgeStack(cdk.Stack):
             propagation_alarm_hours=config.propagation_alarm_hours,
         )
         link_runbooks(self, config.runbook_url)
+        self._correlation_query()
         self._add_outputs()
+
+    def _correlation_query(self) -> None:
+        """A saved Logs Insights query: every function's lines of one delivery or run, in order
+        (paste its correlation id, from a webhook answer, an exception or `billbridge trace`)."""
+        functions = [c for c in self.node.find_all() if isinstance(c, BillbridgeFunction)]
+        logs.QueryDefinition(
+            self,
+            "ByCorrelationId",
+            query_definition_name=f"{self.stack_name}/by-correlation-id",
+            query_string=logs.QueryString(
+                fields=["@timestamp", "@log", "level", "message", "error", "event_type"],
+                filter_statements=['correlation_id = "PASTE-THE-CORRELATION-ID"'],
+                sort="@timestamp asc",
+            ),
+            log_groups=[function.log_group for function in functions],
+        )
 
     def _security_controls(self, config: BillbridgeConfig) -> SecurityControls:
         """Personal-data key, human roles, optional WAF; the contracts consumer seals billing contacts."""

@@ -30,3 +30,14 @@ def test_every_alarm_description_ends_with_a_runbook_section_that_exists(synthes
 
 def test_the_dashboard_url_is_a_stack_output(synthesized: Synthesized) -> None:
     assert "DashboardUrl" in synthesized.template["Outputs"]
+
+
+def test_a_saved_query_follows_one_correlation_id_through_every_function(synthesized: Synthesized) -> None:
+    (query,) = synthesized.properties("AWS::Logs::QueryDefinition")
+    functions = synthesized.resources("AWS::Lambda::Function")
+    log_groups = synthesized.resources("AWS::Logs::LogGroup")
+    assert "correlation_id = " in query["QueryString"]
+    assert "sort @timestamp asc" in query["QueryString"]
+    # One log group per function of the hub (the others are the API's and the state machine's).
+    assert len(query["LogGroupNames"]) >= len(functions) - 2
+    assert all(ref["Ref"] in log_groups for ref in query["LogGroupNames"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
 
 DEFAULT_STACK_NAME = "Billbridge"
+STACK_ENV_VAR = "BILLBRIDGE_STACK"
+"""Names the deployed stack every operator command acts on, as `--stack` does (a shell set up for production)."""
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +35,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="local state (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
     )
-    group.add_argument("--stack", help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME})")
+    group.add_argument(
+        "--stack",
+        default=os.environ.get(STACK_ENV_VAR) or None,
+        help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME}; default ${STACK_ENV_VAR}, "
+        "unset: the local stack)",
+    )
     group.add_argument("--profile", help="AWS profile for --stack")
     group.add_argument("--region", help="AWS region for --stack")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")

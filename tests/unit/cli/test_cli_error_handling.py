@@ -62,3 +62,14 @@ def test_an_unexpected_error_is_a_failure_with_a_hint_not_a_usage_error() -> Non
 
     assert code == EXIT_HUB_FAILED
     assert message == "failed: RuntimeError: boom (run with --debug, or BILLBRIDGE_DEBUG=1, for the traceback)"
+
+
+def test_the_stack_comes_from_the_environment_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billbridge.cli.main import build_parser
+
+    monkeypatch.setenv("BILLBRIDGE_STACK", "Billbridge-staging")
+    assert build_parser(["contracts", "list"]).parse_args(["contracts", "list"]).stack == "Billbridge-staging"
+    given = build_parser(["contracts", "list"]).parse_args(["contracts", "list", "--stack", "Billbridge-prod"])
+    assert given.stack == "Billbridge-prod"
+    monkeypatch.delenv("BILLBRIDGE_STACK")
+    assert build_parser(["contracts", "list"]).parse_args(["contracts", "list"]).stack is None

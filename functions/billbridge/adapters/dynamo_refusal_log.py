@@ -1,7 +1,9 @@
-"""Refusals by a system-of-record rule, in the ledger table:
-`REFUSAL#{source}#{event id}` / `SYSTEM_OF_RECORD`, listed for operators under
-the lookup index (`gsi1pk = SYSTEM_OF_RECORD_REFUSAL`, newest last), with an
-attempt count (a vendor's retries of the same refused event are one record)."""
+"""Refusals by a system-of-record rule or a rollout switch, in the ledger table:
+in the refused delivery's own partition, `DELIVERY#{source}#{event id}` /
+`REFUSAL#SYSTEM_OF_RECORD` (the only partitions the public webhook may write),
+listed for operators under the lookup index (`gsi1pk = SYSTEM_OF_RECORD_REFUSAL`,
+newest last), with an attempt count (a vendor's retries of the same refused event
+are one record)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billbridge import topology
+from billbridge.adapters.dynamo_delivery_registry import delivery_partition_key
 
-REFUSAL_SORT_KEY = "SYSTEM_OF_RECORD"
+REFUSAL_SORT_KEY = "REFUSAL#SYSTEM_OF_RECORD"
 REFUSAL_LOOKUP_PARTITION = "SYSTEM_OF_RECORD_REFUSAL"
 
 
@@ -40,7 +43,7 @@ class DynamoRefusalLog:
         lookup = topology.LEDGER_LOOKUP_KEYS
         self.client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": f"REFUSAL#{source}#{event_id}"}, "sk": {"S": REFUSAL_SORT_KEY}},
+            Key={"pk": {"S": delivery_partition_key(source, event_id)}, "sk": {"S": REFUSAL_SORT_KEY}},
             UpdateExpression=(
                 "SET #source = :source, event_id = :event_id, event_type = :event_type, #rule = :rule,"
                 " correlation_id = :correlation, raw_key = :raw_key, last_seen_at = :now,"

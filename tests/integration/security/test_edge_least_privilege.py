@@ -148,3 +148,25 @@ def test_every_log_group_is_encrypted_with_the_customer_managed_logs_key(synth: 
     assert key["EnableKeyRotation"] is True
     logs_statement = next(s for s in key["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchLogsOfThisAccount")
     assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnLike"]
+
+
+def test_a_refused_delivery_is_recorded_in_a_partition_the_webhook_may_write() -> None:
+    from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
+
+    class RecordingClient:
+        def __init__(self) -> None:
+            self.keys: list[str] = []
+
+        def update_item(self, **request: Any) -> None:
+            self.keys.append(request["Key"]["pk"]["S"])
+
+    client = RecordingClient()
+    DynamoRefusalLog(table_name="ledger", client=client).record_refusal(
+        source="crm",
+        event_id="evt-1",
+        event_type="customer.upserted",
+        rule="customer=erp",
+        correlation_id="c",
+        raw_key="k",
+    )
+    assert client.keys and all(key.startswith(DELIVERY_PARTITION_PREFIX) for key in client.keys)

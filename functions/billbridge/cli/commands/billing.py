@@ -38,14 +38,11 @@ def register(subparsers: Any) -> None:
 
 def calendar_month(text: str) -> str:
     """`--period`: a calendar month written YYYY-MM (argparse refuses anything else in one line)."""
-    from datetime import date
+    from billbridge.domain.billing_run import InvalidPeriodError, Period
 
     try:
-        year, month = text.split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError(text)
-        date(int(year), int(month), 1)
-    except ValueError:
+        Period.parse(text)
+    except InvalidPeriodError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a calendar month written YYYY-MM") from None
     return text
 

@@ -24,6 +24,13 @@ sockets) and the demo can serve it over HTTP (`VendorStandInServer`).
   not run SQL: it understands the one query shape the NetSuite adapter sends
   (transactions of type CustInvc after a (lastmodifieddate, id) cursor, in that
   order) and refuses any other with 400.
+- Kantata OX (https://developer.kantata.com/tag/Time-Entries/, .../tag/Expenses/,
+  .../tag/Stories/, .../tag/Story-State-Changes): `GET /api/v1/time_entries|expenses|stories`
+  with `approved`, `updated_after`, `include=role`, `all_on_account`, `page`, `per_page` (at
+  most 200) and `GET /api/v1/story_state_changes?story_id=` answer Kantata's list format
+  `{"count", "meta", "results": [{"key", "id"}], "<collection>": {id: {...}}}`; 401 without its
+  bearer token, 429 past its request budget (no Retry-After, as documented), errors as
+  `{"errors": [{"type", "message"}]}`.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -465,6 +473,89 @@ class NetSuiteStandIn:
                 "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
             },
         )
+
+
+# --- Kantata OX ----------------------------------------------------------------------------------
+
+
+@dataclass
+class KantataStandIn:
+    token: str = "kantata-token-local"
+    requests_per_window: int = 100
+    window_seconds: float = 1.0
+    time_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expenses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stories: dict[str, dict[str, Any]] = field(default_factory=dict)
+    story_state_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.limit = RateLimit(self.requests_per_window, self.window_seconds, self.clock)
+
+    def __call__(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        parts = urlsplit(path)
+        self.requests.append((method, parts.path))
+        if lowered.get("authorization") != f"Bearer {self.token}":
+            return self._error(401, "oauth", "You must be logged in to access this resource.")
+        if self.limit.admit() is not None:
+            return self._error(429, "system", "Too many requests. Please retry your request after a small delay.")
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        collections = {
+            "/api/v1/time_entries": "time_entries",
+            "/api/v1/expenses": "expenses",
+            "/api/v1/stories": "stories",
+            "/api/v1/story_state_changes": "story_state_changes",
+        }
+        collection = collections.get(parts.path)
+        if method != "GET" or collection is None:
+            return self._error(404, "system", "The resource you requested could not be found.")
+        try:
+            page = int(query.get("page", "1"))
+            per_page = int(query.get("per_page", "20"))
+        except ValueError:
+            return self._error(400, "validation", "page and per_page must be integers")
+        if page < 1 or not 1 <= per_page <= 200:
+            return self._error(400, "validation", "per_page must be between 1 and 200")
+        rows = list(getattr(self, collection).values())
+        if collection == "story_state_changes":
+            if "story_id" not in query:
+                return self._error(400, "validation", "story_id is required")
+            rows = [r for r in rows if r["story_id"] == query["story_id"]]
+            rows.sort(key=lambda r: (r["created_at"], int(r["id"])), reverse=query.get("order") == "created_at:desc")
+        else:
+            if "approved" in query:
+                rows = [r for r in rows if r.get("approved", True)]
+            if "updated_after" in query:
+                since = _utc(query["updated_after"])
+                rows = [r for r in rows if _utc(r["updated_at"]) > since]
+            rows.sort(key=lambda r: int(r["id"]))
+        page_rows = rows[(page - 1) * per_page : page * per_page]
+        page_count = max(1, -(-len(rows) // per_page))
+        document: dict[str, Any] = {
+            "count": len(rows),
+            "meta": {"count": len(rows), "page_count": page_count, "page_number": page, "page_size": per_page},
+            "results": [{"key": collection, "id": str(r["id"])} for r in page_rows],
+            collection: {str(r["id"]): {k: v for k, v in r.items() if k != "approved" or collection != "expenses"}
+                         for r in page_rows},
+        }
+        if collection == "time_entries" and "role" in query.get("include", "").split(","):
+            ids = {str(r.get("role_id")) for r in page_rows if r.get("role_id") is not None}
+            document["roles"] = {i: self.roles[i] for i in sorted(ids) if i in self.roles}
+        elif collection == "time_entries":
+            for entry in document[collection].values():
+                entry.pop("role_id", None)
+        return _json(200, document)
+
+    @staticmethod
+    def _error(status: int, kind: str, message: str) -> Answer:
+        return _json(status, {"errors": [{"type": kind, "message": message}]})
+
+
+def _utc(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 # --- transports ----------------------------------------------------------------------------------

@@ -235,6 +235,9 @@ class VendorPoller:
         return self.name.split("/", 1)[1]
 
 
-VENDOR_POLLERS: tuple[VendorPoller, ...] = (VendorPoller(name="erp/netsuite", construct_id="NetSuiteInvoices"),)
+VENDOR_POLLERS: tuple[VendorPoller, ...] = (
+    VendorPoller(name="erp/netsuite", construct_id="NetSuiteInvoices"),
+    VendorPoller(name="psa/kantata", construct_id="KantataActuals"),
+)
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

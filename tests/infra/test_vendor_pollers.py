@@ -63,9 +63,11 @@ def test_a_configured_vendor_enables_its_poller_and_reaches_the_webhook_and_poll
     configuration = json.dumps(NETSUITE)
     app, stack = build_app(outdir=str(tmp_path), context={"billbridge:vendor_adapters": configuration})
     template = app.synth().get_stack_artifact(stack.artifact_id).template
-    (poller,) = stack.vendor_pollers
-    function_id = stack.resolve(poller.function.function.node.default_child.logical_id)
-    assert _schedule_of(template, function_id)["State"] == "ENABLED"
+    states = {
+        p.poller.name: _schedule_of(template, stack.resolve(p.function.function.node.default_child.logical_id))["State"]
+        for p in stack.vendor_pollers
+    }
+    assert states == {"erp/netsuite": "ENABLED", "psa/kantata": "DISABLED"}
     functions = {
         r["Properties"]["Handler"]: r["Properties"]
         for r in template["Resources"].values()

@@ -538,8 +538,10 @@ class KantataStandIn:
             "count": len(rows),
             "meta": {"count": len(rows), "page_count": page_count, "page_number": page, "page_size": per_page},
             "results": [{"key": collection, "id": str(r["id"])} for r in page_rows],
-            collection: {str(r["id"]): {k: v for k, v in r.items() if k != "approved" or collection != "expenses"}
-                         for r in page_rows},
+            collection: {
+                str(r["id"]): {k: v for k, v in r.items() if k != "approved" or collection != "expenses"}
+                for r in page_rows
+            },
         }
         if collection == "time_entries" and "role" in query.get("include", "").split(","):
             ids = {str(r.get("role_id")) for r in page_rows if r.get("role_id") is not None}

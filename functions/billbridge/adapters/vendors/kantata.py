@@ -145,9 +145,7 @@ def minor_units(amount: Any, base_unit: Any, path: str) -> Decimal:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise VendorPayloadError(f"{path} must be an integer number of minor units", field_path=path)
     if isinstance(base_unit, bool) or base_unit not in _DECIMAL_BASES:
-        raise VendorPayloadError(
-            "currency_base_unit must be 1, 10, 100 or 1000", field_path=path.rsplit(".", 1)[0] + ".currency_base_unit"
-        )
+        raise VendorPayloadError("currency_base_unit must be 1, 10, 100 or 1000", field_path="currency_base_unit")
     return Decimal(amount).scaleb(_DECIMAL_BASES[base_unit])
 
 
@@ -271,9 +269,7 @@ def map_milestone(
     completed_at = utc_stamp(completion.get("created_at"), "story_state_changes.created_at")
     change_id = str(require(completion, "id", (str, int)))
     data = {"contract_id": link.contract_id, "milestone_id": milestone_id, "completed_on": completed_at[:10]}
-    return _event(
-        f"kantata-milestone-{story_id}-{change_id}", "milestone.completed", completed_at, story_id, data
-    )
+    return _event(f"kantata-milestone-{story_id}-{change_id}", "milestone.completed", completed_at, story_id, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +392,9 @@ class KantataActualsPolling:
                 record_id = str(require(document, "id", (str, int)))
                 if not record_id.isdigit() or len(record_id) > 18:
                     raise VendorPayloadError(f"{collection}: id {record_id!r} is not numeric", field_path="id")
-                rows.append(_Row(utc_stamp(document.get("updated_at"), "updated_at"), kind, int(record_id), document, side))
+                rows.append(
+                    _Row(utc_stamp(document.get("updated_at"), "updated_at"), kind, int(record_id), document, side)
+                )
         rows.sort(key=lambda r: r.key)
         return rows
 
@@ -412,7 +410,9 @@ class KantataActualsPolling:
             query.update(page=str(page), per_page=str(self._per_page))
             answer = self._client.get_json(f"{collection}?{urlencode(query)}")
             roles = answer.get("roles") if isinstance(answer, dict) else None
-            found.extend((document, roles if isinstance(roles, dict) else {}) for document in _ordered(answer, collection))
+            found.extend(
+                (document, roles if isinstance(roles, dict) else {}) for document in _ordered(answer, collection)
+            )
             meta = answer.get("meta") if isinstance(answer, dict) else None
             page_count = meta.get("page_count") if isinstance(meta, dict) else None
             if not isinstance(page_count, int) or isinstance(page_count, bool):

@@ -25,6 +25,7 @@ from typing import Any
 from billbridge.adapters.connectors.http_connector import HttpTransport
 from billbridge.adapters.connectors.oauth_client_credentials import OAuthClientCredentials
 from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter, DocuSignFieldMap
+from billbridge.adapters.vendors.kantata import KantataActualsPolling, KantataMapping
 from billbridge.adapters.vendors.netsuite import NetSuiteInvoicePolling
 from billbridge.adapters.vendors.vendor_api_client import AccessToken, CallBudget, StaticToken, VendorApiClient
 from billbridge.adapters.vendors.xero import REQUESTS_PER_SECOND, XeroWebhookAdapter
@@ -38,6 +39,8 @@ XERO_SCOPES = ("accounting.transactions.read",)
 XERO_WEBHOOK_BUDGET = CallBudget(max_attempts=3, max_wait_seconds=5.0, timeout_seconds=4.0)
 """Xero's fetch happens inside the webhook call (15 s function timeout, Xero waits 5 s and retries):
 a longer wait answers 503 and Xero delivers again."""
+KANTATA_REQUESTS_PER_SECOND = 2.0
+"""Kantata documents a 429 past its limit without a figure: one request at a time, gently paced."""
 NETSUITE_REQUESTS_PER_SECOND = 5.0
 """One request at a time (NetSuite governs concurrency, not a rate), paced to leave the
 account's other integrations their share."""
@@ -138,6 +141,31 @@ class VendorRegistry:
                 source=NetSuiteInvoicePolling(client, overlap_seconds=int(settings.get("overlap_seconds", 300))),
                 limits=PollLimits(
                     page_size=int(settings.get("page_size", 100)),
+                    max_pages=int(settings.get("max_pages", 20)),
+                    max_seconds=float(settings.get("max_seconds", 240)),
+                ),
+            )
+        if "psa/kantata" in self._config:
+            settings = self._config["psa/kantata"]
+            try:
+                mapping = KantataMapping.from_config(settings)
+            except ValueError as error:
+                raise VendorConfigurationError(str(error)) from None
+            client = self._client(
+                "psa/kantata",
+                settings,
+                default_rate=KANTATA_REQUESTS_PER_SECOND,
+                token=self._static_token("psa/kantata"),
+            )
+            sources["psa/kantata"] = PollingSetup(
+                source=KantataActualsPolling(
+                    client,
+                    mapping,
+                    overlap_seconds=int(settings.get("overlap_seconds", 300)),
+                    max_window_pages=int(settings.get("max_window_pages", 50)),
+                ),
+                limits=PollLimits(
+                    page_size=int(settings.get("page_size", 200)),
                     max_pages=int(settings.get("max_pages", 20)),
                     max_seconds=float(settings.get("max_seconds", 240)),
                 ),

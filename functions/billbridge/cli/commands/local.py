@@ -162,7 +162,9 @@ def serve_command(args: argparse.Namespace) -> int:
         configured = sorted(json.loads(vendor_env[topology.ENV_VENDOR_ADAPTERS]))
         print(f"vendors: {', '.join(configured)} (POST /webhooks/{{source}}/{{vendor}}; docs/adapters.md)", flush=True)
     print(f"state: {state} (each request committed before its response)", flush=True)
-    scheduler = _start_local_scheduler(stack, args.poll_every) if args.poll_every > 0 and vendor_env else None
+    vendor_config = json.loads(vendor_env.get(topology.ENV_VENDOR_ADAPTERS, "") or "{}")
+    pollers = [p for p in topology.VENDOR_POLLERS if p.name in vendor_config]
+    scheduler = _start_local_scheduler(stack, args.poll_every, pollers) if args.poll_every > 0 and pollers else None
     try:
         server.serve_forever(poll_interval=0.1)
     except KeyboardInterrupt:
@@ -185,15 +187,16 @@ def reset_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_local_scheduler(stack: Any, every_seconds: float) -> Any:
-    """The local stand-in for EventBridge Scheduler: every poller, every `every_seconds`, one at a time."""
+def _start_local_scheduler(stack: Any, every_seconds: float, pollers: list[topology.VendorPoller]) -> Any:
+    """The local stand-in for EventBridge Scheduler: every configured poller (an unconfigured one is
+    deployed disabled), every `every_seconds`, one at a time."""
     import threading
 
     stop = threading.Event()
 
     def run() -> None:
         while not stop.wait(every_seconds):
-            for poller in topology.VENDOR_POLLERS:
+            for poller in pollers:
                 try:
                     with stack.unit_of_work():
                         report = stack.poll_vendor(poller.name)
@@ -206,7 +209,7 @@ def _start_local_scheduler(stack: Any, every_seconds: float) -> Any:
                     print(f"poll {poller.name} failed: {error}", file=sys.stderr, flush=True)
 
     threading.Thread(target=run, name="billbridge-local-scheduler", daemon=True).start()
-    print(f"scheduler: {', '.join(p.name for p in topology.VENDOR_POLLERS)} every {every_seconds:g} s", flush=True)
+    print(f"scheduler: {', '.join(p.name for p in pollers)} every {every_seconds:g} s", flush=True)
     return stop
 
 

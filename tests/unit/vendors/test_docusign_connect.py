@@ -134,3 +134,13 @@ def test_connect_retries_of_one_envelope_map_to_the_same_event() -> None:
     retry["retryCount"] = 3
     retry["generatedDateTime"] = "2026-01-09T18:04:12.0000000Z"
     assert translate_connect_message(first, DocuSignFieldMap()) == translate_connect_message(retry, DocuSignFieldMap())
+
+
+def test_a_voided_envelope_maps_to_no_event_with_docusigns_reason() -> None:
+    translation = translate_connect_message(fixture_json("docusign/envelope-voided.json"), DocuSignFieldMap())
+    assert translation.events == ()
+    (skipped,) = translation.skipped
+    assert skipped.reason == (
+        "voided on 2026-02-03: Rates renegotiated; a corrected amendment follows; "
+        "never completed, so no contract was approved from it and none is withdrawn"
+    )

@@ -181,3 +181,23 @@ def test_the_api_edge_answers_an_empty_body_where_the_vendor_wants_none(seam: Se
     }
     answer = handle_api_event(event, None, use_case=seam.hub.ingest, vendor_use_case=seam.use_case)
     assert (answer["statusCode"], answer["body"]) == (200, "")
+
+
+def test_a_voided_envelope_is_acknowledged_approves_nothing_and_says_why(seam: Seam) -> None:
+    body = fixture_bytes("docusign/envelope-voided.json")
+    response = seam.post("clm", "docusign", body, docusign_headers(body))
+    assert response.status == 200
+    assert seam.hub.publisher.published == []
+    (skipped,) = response.body["skipped"]
+    assert skipped["reference"] == "envelope 5d1c8e2a-7f3b-4c6d-9e0f-1a2b3c4d5e6f"
+    assert "Rates renegotiated" in skipped["reason"]
+
+
+def test_a_voided_envelope_claiming_a_completion_is_refused_naming_the_field(seam: Seam) -> None:
+    message = fixture_json("docusign/envelope-voided.json")
+    message["data"]["envelopeSummary"]["completedDateTime"] = "2026-02-03T11:00:00.0000000Z"
+    body = json.dumps(message).encode()
+    response = seam.post("clm", "docusign", body, docusign_headers(body))
+    assert response.status == 400
+    assert "data.envelopeSummary.completedDateTime" in json.dumps(response.body)
+    assert seam.hub.publisher.published == []

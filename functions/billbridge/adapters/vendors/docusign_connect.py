@@ -16,6 +16,17 @@ Documentation followed (read 2026-11-29):
   `customFields.textCustomFields[] {fieldId, name, value}` and
   `recipients.signers[].tabs.textTabs[] {tabLabel, value}` (also numberTabs, dateTabs, listTabs).
 
+- Voiding: https://developers.docusign.com/docs/esign-soap-api/reference/status-and-managing-group/voidenvelope :
+  "Only incomplete envelopes can be voided" (sent or delivered); the summary then carries
+  `status: "voided"`, `voidedDateTime` and `voidedReason`.
+
+`envelope-voided`: DocuSign voids only envelopes that were never completed, and only a
+completed envelope approves (or amends, or terminates) a contract here, so a voided envelope
+never left an approved contract behind: it is acknowledged and listed under `skipped` with
+DocuSign's reason (an operator sees that the SOW was withdrawn before signature). A voided
+message whose summary claims a completion contradicts DocuSign's rule and is refused (400
+naming `data.envelopeSummary.completedDateTime`) rather than guessed at.
+
 Connect has no handshake. Where a tenant keeps the contract terms (an envelope
 custom field or a tab label) is configuration (`DocuSignFieldMap`), not code.
 A completed envelope at version 1 is `contract.approved`, at a higher version
@@ -40,6 +51,7 @@ from billbridge.app.vendor_adapters import (
 
 SIGNATURE_HEADER_PREFIX = "x-docusign-signature-"
 COMPLETED_EVENT = "envelope-completed"
+VOIDED_EVENT = "envelope-voided"
 
 DEFAULT_SCALARS: Mapping[str, str] = {
     "contract_id": "Contract ID",
@@ -119,12 +131,31 @@ class DocuSignConnectAdapter:
         return translate_connect_message(parse_vendor_json(delivery.body, "Connect message"), self._fields)
 
 
+def voided_envelope(envelope_id: str, summary: Any) -> Skipped:
+    """A voided envelope approved nothing (DocuSign voids only incomplete envelopes): say so, with its reason."""
+    summary = summary if isinstance(summary, dict) else {}
+    if summary.get("completedDateTime"):
+        raise VendorPayloadError(
+            "a voided envelope cannot have been completed (DocuSign voids only incomplete envelopes)",
+            field_path="data.envelopeSummary.completedDateTime",
+        )
+    reason = str(summary.get("voidedReason") or "").strip()
+    when = str(summary.get("voidedDateTime") or "").strip()
+    detail = f"voided{' on ' + when[:10] if when else ''}{': ' + reason if reason else ''}"
+    return Skipped(
+        f"envelope {envelope_id}",
+        f"{detail}; never completed, so no contract was approved from it and none is withdrawn",
+    )
+
+
 def translate_connect_message(message: Any, fields: DocuSignFieldMap) -> Translation:
     """A JSON SIM message to canonical events (pure)."""
     if not isinstance(message, dict):
         raise VendorPayloadError("a Connect message is a JSON object")
     event = require(message, "event")
     envelope_id = require(message, "data.envelopeId")
+    if event == VOIDED_EVENT:
+        return Translation(skipped=(voided_envelope(envelope_id, message["data"].get("envelopeSummary")),))
     if event != COMPLETED_EVENT:
         return Translation(skipped=(Skipped(f"envelope {envelope_id}", f"event {event!r} approves no contract"),))
     summary = require(message, "data.envelopeSummary", dict)

@@ -69,7 +69,11 @@ class VendorWorld:
             "clm/docusign": [self.docusign.hmac_key],
             "erp/xero": [self.xero.webhook_key],
             "api:erp/xero": [self.xero.client_id, self.xero.client_secret],
-            "api:erp/netsuite": [self.netsuite.token],
+            "api:erp/netsuite": [
+                self.netsuite.client_id,
+                self.netsuite.certificate_id,
+                self.netsuite.private_key_pem,
+            ],
         }
 
     def configuration(self) -> dict[str, dict[str, Any]]:

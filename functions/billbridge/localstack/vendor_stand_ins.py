@@ -23,7 +23,12 @@ sockets) and the demo can serve it over HTTP (`VendorStandInServer`).
   "o:errorCode"}]}`; past its request budget it answers 429. The stand-in does
   not run SQL: it understands the one query shape the NetSuite adapter sends
   (transactions of type CustInvc after a (lastmodifieddate, id) cursor, in that
-  order) and refuses any other with 400.
+  order) and refuses any other with 400. Its OAuth 2.0 token endpoint (section_162755359851.html,
+  section_162790605110.html) takes `POST /services/rest/auth/oauth2/v1/token` with
+  `grant_type=client_credentials`, `client_assertion_type=...jwt-bearer` and a client assertion
+  signed (PS256) with the private key of the mapped certificate (`kid` = Certificate ID, `iss` =
+  client id, `aud` = the endpoint, `exp` within 60 minutes of `iat`), and answers
+  `{"access_token", "expires_in": 3600, "token_type": "bearer"}` or 400 `invalid_client`/`invalid_grant`.
 - Kantata OX (https://developer.kantata.com/tag/Time-Entries/, .../tag/Expenses/,
   .../tag/Stories/, .../tag/Story-State-Changes): `GET /api/v1/time_entries|expenses|stories`
   with `approved`, `updated_after`, `include=role`, `all_on_account`, `page`, `per_page` (at
@@ -50,6 +55,10 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from billbridge.adapters.connectors.http_connector import HttpResponse
 
@@ -367,9 +376,27 @@ class NetSuiteStandIn:
     )
     requests: list[tuple[str, str]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
+    client_id: str = "netsuite-m2m-client-local"
+    certificate_id: str = "netsuite-certificate-local"
+    tokens_issued: int = 0
 
     def __post_init__(self) -> None:
         self.limit = RateLimit(self.requests_per_window, self.window_seconds, self.clock)
+        self._rsa_key: rsa.RSAPrivateKey | None = None
+
+    @property
+    def _key(self) -> rsa.RSAPrivateKey:
+        """The mapped certificate's key pair, made on first use (tests that never sign pay nothing)."""
+        if self._rsa_key is None:
+            self._rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._rsa_key
+
+    @property
+    def private_key_pem(self) -> str:
+        """The private key of the certificate mapped to the client (what the integration keeps secret)."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode("ascii")
 
     @property
     def base_path(self) -> str:
@@ -383,6 +410,8 @@ class NetSuiteStandIn:
         parts = urlsplit(path)
         route = parts.path
         self.requests.append((method, route))
+        if method == "POST" and route == "/services/rest/auth/oauth2/v1/token":
+            return self._token_endpoint(body)
         if lowered.get("authorization") != f"Bearer {self.token}":
             return self._error(401, "Unauthorized", "Invalid login attempt.", "INVALID_LOGIN")
         if self.limit.admit() is not None:
@@ -407,6 +436,38 @@ class NetSuiteStandIn:
                 document = {k: v for k, v in document.items() if k in wanted or k == "links"}
             return 200, dict(JSON), _encode_decimal_json(document)
         return self._error(404, "Not Found", "The requested resource does not exist.", "NONEXISTENT_ID")
+
+    def _token_endpoint(self, body: bytes) -> Answer:
+        form = {k: v[0] for k, v in parse_qs(body.decode("ascii", "replace")).items()}
+        if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return _json(400, {"error": "unsupported_grant_type"})
+        try:
+            head, claims, signature = form["client_assertion"].split(".")
+            header = json.loads(_b64url_decode(head))
+            payload = json.loads(_b64url_decode(claims))
+            digest = hashes.SHA256()
+            self._key.public_key().verify(
+                _b64url_decode(signature),
+                f"{head}.{claims}".encode("ascii"),
+                padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
+                digest,
+            )
+        except (KeyError, ValueError, InvalidSignature):
+            return _json(400, {"error": "invalid_grant"})
+        if header.get("alg") != "PS256" or header.get("kid") != self.certificate_id:
+            return _json(400, {"error": "invalid_client"})
+        if payload.get("iss") != self.client_id or not str(payload.get("aud", "")).endswith(
+            "/services/rest/auth/oauth2/v1/token"
+        ):
+            return _json(400, {"error": "invalid_client"})
+        scopes = set(str(payload.get("scope", "")).split(","))
+        lifetime = int(payload.get("exp", 0)) - int(payload.get("iat", 0))
+        if "rest_webservices" not in scopes or not 0 < lifetime <= 3600:
+            return _json(400, {"error": "invalid_grant"})
+        self.tokens_issued += 1
+        return _json(200, {"access_token": self.token, "expires_in": 3600, "token_type": "bearer"})
 
     def _record(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
         href = f"https://{self.account}.suitetalk.api.netsuite.com/services/rest/record/v1/{kind}/{record['id']}"
@@ -554,6 +615,10 @@ class KantataStandIn:
     @staticmethod
     def _error(status: int, kind: str, message: str) -> Answer:
         return _json(status, {"errors": [{"type": kind, "message": message}]})
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _utc(stamp: str) -> float:

@@ -27,6 +27,7 @@ from billbridge.adapters.connectors.oauth_client_credentials import OAuthClientC
 from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter, DocuSignFieldMap
 from billbridge.adapters.vendors.kantata import KantataActualsPolling, KantataMapping
 from billbridge.adapters.vendors.netsuite import NetSuiteInvoicePolling
+from billbridge.adapters.vendors.netsuite_oauth import MachineCredentials, NetSuiteMachineToMachineToken
 from billbridge.adapters.vendors.vendor_api_client import AccessToken, CallBudget, StaticToken, VendorApiClient
 from billbridge.adapters.vendors.xero import REQUESTS_PER_SECOND, XeroWebhookAdapter
 from billbridge.adapters.vendors.xero_invoices import CREATE_INVOICE, DEFAULT_SALES_ACCOUNT, XeroInvoiceConnector
@@ -135,7 +136,7 @@ class VendorRegistry:
                 "erp/netsuite",
                 settings,
                 default_rate=NETSUITE_REQUESTS_PER_SECOND,
-                token=self._static_token("erp/netsuite"),
+                token=self._netsuite_token(settings),
             )
             sources["erp/netsuite"] = PollingSetup(
                 source=NetSuiteInvoicePolling(client, overlap_seconds=int(settings.get("overlap_seconds", 300))),
@@ -218,6 +219,21 @@ class VendorRegistry:
                 return None
 
         return _SecretToken()
+
+    def _netsuite_token(self, settings: Mapping[str, Any]) -> AccessToken:
+        """NetSuite's OAuth 2.0 client credentials (M2M): the secret holds the client id, the
+        Certificate ID and the certificate's private key, read at each token request."""
+        base_url = str(settings.get("api_base_url") or "").rstrip("/")
+        try:
+            return NetSuiteMachineToMachineToken(
+                token_url=str(settings.get("token_url") or f"{base_url}/auth/oauth2/v1/token"),
+                credentials=lambda: MachineCredentials.from_secret(self._credentials("erp/netsuite")),
+                transport=self._transport,
+                scopes=tuple(settings.get("scopes") or ("rest_webservices",)),
+                algorithm=str(settings.get("algorithm", "PS256")),
+            )
+        except ValueError as error:
+            raise VendorConfigurationError(f"erp/netsuite: {error}") from None
 
     def _xero_token(self, settings: Mapping[str, Any]) -> AccessToken:
         def client_secret(force: bool) -> str:

@@ -238,6 +238,7 @@ class VendorPoller:
 VENDOR_POLLERS: tuple[VendorPoller, ...] = (
     VendorPoller(name="erp/netsuite", construct_id="NetSuiteInvoices"),
     VendorPoller(name="psa/kantata", construct_id="KantataActuals"),
+    VendorPoller(name="crm/salesforce", construct_id="SalesforceAccounts"),
 )
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"

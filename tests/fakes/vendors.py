@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from billbridge.app.ingest_webhook import IngestWebhook
+from billbridge.app.system_of_record import SystemsOfRecord
 from billbridge.app.vendor_adapters import PollCursor
 
 from tests.fakes.edge import (
@@ -35,7 +36,9 @@ class InMemoryPollCursors:
 class CanonicalHub:
     """IngestWebhook on in-memory fakes, with the fakes exposed for assertions."""
 
-    def __init__(self, secrets: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, secrets: dict[str, list[str]] | None = None, systems_of_record: SystemsOfRecord | None = None
+    ) -> None:
         self.clock = FixedClock()
         self.secrets = InMemoryWebhookSecrets(secrets)
         self.raw_payloads = InMemoryRawPayloadStore()
@@ -48,6 +51,7 @@ class CanonicalHub:
             publisher=self.publisher,
             clock=self.clock,
             ids=SequentialIds(),
+            systems_of_record=systems_of_record,
         )
 
     def published_types(self) -> list[str]:

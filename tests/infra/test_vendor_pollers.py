@@ -67,7 +67,7 @@ def test_a_configured_vendor_enables_its_poller_and_reaches_the_webhook_and_poll
         p.poller.name: _schedule_of(template, stack.resolve(p.function.function.node.default_child.logical_id))["State"]
         for p in stack.vendor_pollers
     }
-    assert states == {"erp/netsuite": "ENABLED", "psa/kantata": "DISABLED"}
+    assert states == {"erp/netsuite": "ENABLED", "psa/kantata": "DISABLED", "crm/salesforce": "DISABLED"}
     functions = {
         r["Properties"]["Handler"]: r["Properties"]
         for r in template["Resources"].values()

@@ -29,6 +29,15 @@ sockets) and the demo can serve it over HTTP (`VendorStandInServer`).
   signed (PS256) with the private key of the mapped certificate (`kid` = Certificate ID, `iss` =
   client id, `aud` = the endpoint, `exp` within 60 minutes of `iat`), and answers
   `{"access_token", "expires_in": 3600, "token_type": "bearer"}` or 400 `invalid_client`/`invalid_grant`.
+- Salesforce (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-query.html,
+  .../dome-query.html): `POST /services/oauth2/token` (client credentials, form-encoded client id
+  and secret) answers `{"access_token", "instance_url", "token_type": "Bearer", "issued_at"}`;
+  `GET /services/data/v62.0/query?q=` answers `{"totalSize", "done", "nextRecordsUrl"?, "records":
+  [{"attributes": {"type", "url"}, ...}]}` with relationship fields nested, splitting a result over
+  `batch_size` records behind a query locator; errors are `[{"message", "errorCode"}]` (401
+  INVALID_SESSION_ID, 400 MALFORMED_QUERY, 403 REQUEST_LIMIT_EXCEEDED past its request budget). It
+  does not run SOQL: it understands the query shape the Salesforce adapter sends (Accounts after a
+  (SystemModstamp, Id) cursor, in that order, with a LIMIT) and refuses any other.
 - Kantata OX (https://developer.kantata.com/tag/Time-Entries/, .../tag/Expenses/,
   .../tag/Stories/, .../tag/Story-State-Changes): `GET /api/v1/time_entries|expenses|stories`
   with `approved`, `updated_after`, `include=role`, `all_on_account`, `page`, `per_page` (at
@@ -534,6 +543,123 @@ class NetSuiteStandIn:
                 "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
             },
         )
+
+
+# --- Salesforce ----------------------------------------------------------------------------------
+
+_SOQL = re.compile(
+    r"^SELECT (?P<fields>[A-Za-z0-9_., ]+) FROM Account"
+    r"(?: WHERE SystemModstamp >= (?P<since>[0-9T:Z-]{20})"
+    r"| WHERE SystemModstamp > (?P<after>[0-9T:Z-]{20})"
+    r" OR \(SystemModstamp = (?P=after) AND Id > '(?P<after_id>\w+)'\))?"
+    r" ORDER BY SystemModstamp, Id LIMIT (?P<limit>\d+)$"
+)
+
+
+@dataclass
+class SalesforceStandIn:
+    client_id: str = "salesforce-client-local"
+    client_secret: str = "salesforce-secret-local"
+    token: str = "00Dsalesforce!local-access-token"
+    instance: str = "https://billbridge-demo.my.salesforce.com"
+    daily_requests: int = 100_000
+    """Requests left in the org's rolling 24-hour allocation (Salesforce limits per day, not per second)."""
+    batch_size: int = 2000
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Account records by Id (field API names; relationship values as nested objects)."""
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._locators: dict[str, list[dict[str, Any]]] = {}
+
+    def add_account(self, record: dict[str, Any]) -> None:
+        self.accounts[str(record["Id"])] = record
+
+    def __call__(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        parts = urlsplit(path)
+        self.requests.append((method, parts.path))
+        if method == "POST" and parts.path == "/services/oauth2/token":
+            form = {k: v[0] for k, v in parse_qs(body.decode("ascii", "replace")).items()}
+            if form.get("grant_type") != "client_credentials":
+                return _json(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
+            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+                return _json(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+            return _json(
+                200,
+                {
+                    "access_token": self.token,
+                    "instance_url": self.instance,
+                    "id": f"{self.instance}/id/00Dlocal/005local",
+                    "token_type": "Bearer",
+                    "issued_at": "1775000000000",
+                    "signature": "local",
+                },
+            )
+        if lowered.get("authorization") != f"Bearer {self.token}":
+            return self._error(401, "Session expired or invalid", "INVALID_SESSION_ID")
+        if self.daily_requests <= 0:
+            return self._error(403, "TotalRequests Limit exceeded.", "REQUEST_LIMIT_EXCEEDED")
+        self.daily_requests -= 1
+        locator = re.fullmatch(r"/services/data/v62\.0/query/(?P<locator>[\w-]+)", parts.path)
+        if method == "GET" and locator:
+            rest = self._locators.pop(locator["locator"], None)
+            if rest is None:
+                return self._error(400, "invalid query locator", "INVALID_QUERY_LOCATOR")
+            return self._batch(rest, total=len(rest))
+        if method != "GET" or parts.path != "/services/data/v62.0/query":
+            return self._error(404, "The requested resource does not exist", "NOT_FOUND")
+        match = _SOQL.match(parse_qs(parts.query).get("q", [""])[0])
+        if match is None:
+            return self._error(400, "unexpected token (stand-in: unsupported query shape)", "MALFORMED_QUERY")
+        fields = [f.strip() for f in match["fields"].split(",")]
+        rows = sorted(self.accounts.values(), key=lambda r: (_sf_stamp(r["SystemModstamp"]), r["Id"]))
+        if match["since"]:
+            rows = [r for r in rows if _sf_stamp(r["SystemModstamp"]) >= match["since"]]
+        elif match["after"]:
+            after, after_id = match["after"], match["after_id"]
+            rows = [
+                r
+                for r in rows
+                if _sf_stamp(r["SystemModstamp"]) > after
+                or (_sf_stamp(r["SystemModstamp"]) == after and r["Id"] > after_id)
+            ]
+        rows = rows[: int(match["limit"])]
+        return self._batch([self._select(r, fields) for r in rows], total=len(rows))
+
+    def _batch(self, rows: list[dict[str, Any]], *, total: int) -> Answer:
+        page, rest = rows[: self.batch_size], rows[self.batch_size :]
+        document: dict[str, Any] = {"totalSize": total, "done": not rest, "records": page}
+        if rest:
+            locator = f"01gLOCAL{len(self._locators) + 1:08d}-{self.batch_size}"
+            self._locators[locator] = rest
+            document["nextRecordsUrl"] = f"/services/data/v62.0/query/{locator}"
+        return _json(200, document)
+
+    def _select(self, record: Mapping[str, Any], fields: list[str]) -> dict[str, Any]:
+        selected: dict[str, Any] = {
+            "attributes": {"type": "Account", "url": f"/services/data/v62.0/sobjects/Account/{record['Id']}"}
+        }
+        for name in fields:
+            if "." in name:
+                relation, child = name.split(".", 1)
+                related = record.get(relation)
+                if related is None:
+                    selected[relation] = None
+                else:
+                    selected.setdefault(relation, {"attributes": {"type": "Account"}})[child] = related.get(child)
+            else:
+                selected[name] = record.get(name)
+        return selected
+
+    @staticmethod
+    def _error(status: int, message: str, code: str) -> Answer:
+        return _json(status, [{"message": message, "errorCode": code}])
+
+
+def _sf_stamp(value: str) -> str:
+    """`2026-03-01T10:00:00.000+0000` as `2026-03-01T10:00:00Z` (the stand-in keeps UTC stamps)."""
+    return value[:19] + "Z"
 
 
 # --- Kantata OX ----------------------------------------------------------------------------------

@@ -28,6 +28,14 @@ from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter,
 from billbridge.adapters.vendors.kantata import KantataActualsPolling, KantataMapping
 from billbridge.adapters.vendors.netsuite import NetSuiteInvoicePolling
 from billbridge.adapters.vendors.netsuite_oauth import MachineCredentials, NetSuiteMachineToMachineToken
+from billbridge.adapters.vendors.salesforce import (
+    API_VERSION as SALESFORCE_API_VERSION,
+)
+from billbridge.adapters.vendors.salesforce import (
+    SalesforceAccountFields,
+    SalesforceAccountPolling,
+    SalesforceClientCredentials,
+)
 from billbridge.adapters.vendors.vendor_api_client import AccessToken, CallBudget, StaticToken, VendorApiClient
 from billbridge.adapters.vendors.xero import REQUESTS_PER_SECOND, XeroWebhookAdapter
 from billbridge.adapters.vendors.xero_invoices import CREATE_INVOICE, DEFAULT_SALES_ACCOUNT, XeroInvoiceConnector
@@ -40,6 +48,8 @@ XERO_SCOPES = ("accounting.transactions.read",)
 XERO_WEBHOOK_BUDGET = CallBudget(max_attempts=3, max_wait_seconds=5.0, timeout_seconds=4.0)
 """Xero's fetch happens inside the webhook call (15 s function timeout, Xero waits 5 s and retries):
 a longer wait answers 503 and Xero delivers again."""
+SALESFORCE_REQUESTS_PER_SECOND = 2.0
+"""Salesforce counts API requests per 24 hours (not per second): a poll of a few pages is gentle."""
 KANTATA_REQUESTS_PER_SECOND = 2.0
 """Kantata documents a 429 past its limit without a figure: one request at a time, gently paced."""
 NETSUITE_REQUESTS_PER_SECOND = 5.0
@@ -146,6 +156,31 @@ class VendorRegistry:
                     max_seconds=float(settings.get("max_seconds", 240)),
                 ),
             )
+        if "crm/salesforce" in self._config:
+            settings = self._config["crm/salesforce"]
+            try:
+                fields = SalesforceAccountFields.from_config(settings)
+            except (TypeError, ValueError) as error:
+                raise VendorConfigurationError(str(error)) from None
+            instance = str(settings.get("instance_url") or "").rstrip("/")
+            if not instance:
+                raise VendorConfigurationError("crm/salesforce: instance_url is required")
+            client = self._client(
+                "crm/salesforce",
+                {**settings, "api_base_url": f"{instance}/services/data/{SALESFORCE_API_VERSION}"},
+                default_rate=SALESFORCE_REQUESTS_PER_SECOND,
+                token=self._salesforce_token(instance),
+            )
+            sources["crm/salesforce"] = PollingSetup(
+                source=SalesforceAccountPolling(
+                    client, fields, overlap_seconds=int(settings.get("overlap_seconds", 300))
+                ),
+                limits=PollLimits(
+                    page_size=int(settings.get("page_size", 200)),
+                    max_pages=int(settings.get("max_pages", 20)),
+                    max_seconds=float(settings.get("max_seconds", 240)),
+                ),
+            )
         if "psa/kantata" in self._config:
             settings = self._config["psa/kantata"]
             try:
@@ -219,6 +254,20 @@ class VendorRegistry:
                 return None
 
         return _SecretToken()
+
+    def _salesforce_token(self, instance_url: str) -> AccessToken:
+        def credentials() -> tuple[str, str]:
+            values = self._credentials("crm/salesforce")
+            if len(values) < 2:
+                raise VendorConfigurationError("the secret at 'api:crm/salesforce' must be [client_id, client_secret]")
+            return values[0], values[1]
+
+        try:
+            return SalesforceClientCredentials(
+                token_url=f"{instance_url}/services/oauth2/token", credentials=credentials, transport=self._transport
+            )
+        except ValueError as error:
+            raise VendorConfigurationError(f"crm/salesforce: {error}") from None
 
     def _netsuite_token(self, settings: Mapping[str, Any]) -> AccessToken:
         """NetSuite's OAuth 2.0 client credentials (M2M): the secret holds the client id, the

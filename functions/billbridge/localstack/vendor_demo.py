@@ -25,6 +25,7 @@ from typing import Any
 from billbridge import topology
 from billbridge.localstack.vendor_stand_ins import (
     DocuSignConnectStandIn,
+    KantataStandIn,
     NetSuiteStandIn,
     VendorStandInServer,
     XeroStandIn,
@@ -47,6 +48,8 @@ class VendorWorld:
         self.docusign = DocuSignConnectStandIn()
         self.xero = XeroStandIn()
         self.netsuite = NetSuiteStandIn()
+        self.kantata = KantataStandIn()
+        """Served for `billbridge local poll psa/kantata` (the demo's own timesheets stay canonical)."""
         self._servers: list[VendorStandInServer] = []
         self._netsuite_records = 0
         self.deliveries: list[tuple[str, int]] = []
@@ -54,7 +57,8 @@ class VendorWorld:
     def __enter__(self) -> VendorWorld:
         self._xero_server = VendorStandInServer(self.xero)
         self._netsuite_server = VendorStandInServer(self.netsuite)
-        for server in (self._xero_server, self._netsuite_server):
+        self._kantata_server = VendorStandInServer(self.kantata)
+        for server in (self._xero_server, self._netsuite_server, self._kantata_server):
             server.start_in_background()
             self._servers.append(server)
         return self
@@ -69,6 +73,7 @@ class VendorWorld:
             "clm/docusign": [self.docusign.hmac_key],
             "erp/xero": [self.xero.webhook_key],
             "api:erp/xero": [self.xero.client_id, self.xero.client_secret],
+            "api:psa/kantata": [self.kantata.token],
             "api:erp/netsuite": [
                 self.netsuite.client_id,
                 self.netsuite.certificate_id,
@@ -89,6 +94,13 @@ class VendorWorld:
                 "api_base_url": f"{self._netsuite_server.url}/services/rest",
                 "page_size": 100,
                 "max_pages": 20,
+                "requests_per_second": 20,
+            },
+            "psa/kantata": {
+                "api_base_url": f"{self._kantata_server.url}/api/v1",
+                "workspaces": {"41001": {"contract_id": "SOW-GLX-2026-01", "cost_center": "CC-DELIVERY"}},
+                "users": {"5011": "EMP-11"},
+                "milestones": {"88100": "ONB-1"},
                 "requests_per_second": 20,
             },
         }

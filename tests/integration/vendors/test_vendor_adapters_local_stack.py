@@ -130,3 +130,52 @@ def test_local_poll_names_an_unknown_poller(tmp_path: Path, capsys: Any) -> None
     )
     assert code == 2
     assert "erp/netsuite" in capsys.readouterr().err
+
+
+def _kantata_entry(entry_id: int, updated_at: str, minutes: int = 480) -> dict[str, Any]:
+    return {
+        "id": str(entry_id),
+        "created_at": "2026-01-12T17:00:00-08:00",
+        "updated_at": updated_at,
+        "date_performed": "2026-01-12",
+        "time_in_minutes": minutes,
+        "billable": True,
+        "notes": "",
+        "rate_in_cents": 15000,
+        "currency": "USD",
+        "currency_base_unit": 100,
+        "approved": True,
+        "workspace_id": "41001",
+        "user_id": "5011",
+        "role_id": "301",
+    }
+
+
+def test_local_poll_of_kantata_reads_approved_time_from_its_cursor(
+    world: VendorWorld, tmp_path: Path, capsys: Any
+) -> None:
+    secrets, vendors, state = tmp_path / "secrets.json", tmp_path / "vendors.json", tmp_path / "state.sqlite"
+    secrets.write_text(json.dumps(world.secrets()))
+    vendors.write_text(json.dumps(world.configuration()))
+    world.kantata.roles = {"301": {"id": "301", "name": "Consultant"}}
+    world.kantata.time_entries["70001"] = _kantata_entry(70001, "2026-01-16T09:00:00-08:00")
+    world.kantata.time_entries["70002"] = _kantata_entry(70002, "2026-01-16T09:00:00-08:00", minutes=360)
+    unapproved = _kantata_entry(70003, "2026-01-16T09:30:00-08:00") | {"approved": False}
+    world.kantata.time_entries["70003"] = unapproved
+    arguments = ["local", "poll", "psa/kantata", "--secrets", str(secrets), "--vendors", str(vendors)]
+    arguments += ["--state", str(state)]
+
+    assert main(arguments) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["accepted"], first["rejected"]) == (2, 0)
+
+    world.kantata.time_entries["70002"] = _kantata_entry(70002, "2026-01-17T10:00:00-08:00", minutes=300)
+    assert main([*arguments[:2], "kantata", *arguments[3:]]) == 0
+    second = json.loads(capsys.readouterr().out)
+    # 70001 lies within the five-minute overlap of the cursor: read again, a duplicate; 70002's edit is new
+    assert (second["accepted"], second["duplicates"]) == (1, 1)
+    assert second["cursor"] == {
+        "modified": "2026-01-17T18:00:00Z",
+        "record_id": "0000000000000070002",
+        "caught_up": True,
+    }

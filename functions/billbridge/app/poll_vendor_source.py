@@ -84,6 +84,8 @@ class PollVendorSource:
             pages += 1
             requests += page.requests
             skipped.extend(page.skipped)
+            rejected += len(page.refused)
+            rejections.extend(page.refused)
             if page.events:
                 now = self._clock.now()
                 body = json.dumps(list(page.events), sort_keys=True).encode("utf-8")

@@ -115,6 +115,9 @@ class PolledPage:
     has_more: bool
     requests: int = 1
     """Calls made to the vendor's API for this page."""
+    refused: tuple[str, ...] = ()
+    """Vendor objects of the page that cannot be mapped, each named with its field: the cursor
+    moves past them (they are not read again forever) and the poll fails naming them."""
 
 
 class PollingSource(Protocol):

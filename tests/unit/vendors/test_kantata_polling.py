@@ -285,3 +285,16 @@ def test_the_mapping_is_configuration_and_a_bad_one_is_refused_by_name() -> None
     with pytest.raises(ValueError, match=r"workspaces\.41001"):
         KantataMapping.from_config({"workspaces": {"41001": {"contract_id": "SOW-1001"}}})
     assert issubclass(VendorConfigurationError, ValueError)
+
+
+def test_a_malformed_object_is_named_in_the_failed_poll_and_passed_not_re_read_forever() -> None:
+    rig = Rig()
+    rig.load_fixtures()
+    rig.stand_in.expenses["90001"]["amount_in_cents"] = "425.50"
+    report = rig.poller.poll()
+    assert report.rejections == (
+        "expense 90001: amount_in_cents must be an integer number of minor units (field amount_in_cents)",
+    )
+    assert (report.accepted, report.rejected) == (3, 1)
+    again = rig.poller.poll()
+    assert again.rejected == 0  # past the cursor now: the next poll does not fail on it again

@@ -263,3 +263,13 @@ def test_without_the_crm_as_the_customers_system_of_record_the_poll_names_the_ru
     report = rig.poller.poll()
     assert report.accepted == 0 and report.rejected == 1
     assert "customer=erp" in report.rejections[0]
+
+
+def test_a_billing_customer_with_a_missing_term_fails_the_poll_naming_it_and_is_passed() -> None:
+    rig = Rig()
+    rig.stand_in.accounts["001Dn00000GLXAAA"]["Tax_Jurisdiction__c"] = None
+    report = rig.poller.poll()
+    assert report.rejections == (
+        "account 001Dn00000GLXAAA: Tax_Jurisdiction__c is required (field Tax_Jurisdiction__c)",
+    )
+    assert report.cursor is not None and report.cursor.record_id == "001Dn00000PRSPCT"

@@ -337,8 +337,13 @@ class KantataActualsPolling:
         self._window = rest
         events: list[dict[str, Any]] = []
         skipped: list[Skipped] = []
+        refused: list[str] = []
         for row in page:
-            mapped = self._map(row)
+            try:
+                mapped = self._map(row)
+            except VendorPayloadError as bad:
+                refused.append(f"{row.kind.replace('_', ' ')} {row.record_id}: {bad.message} (field {bad.field_path})")
+                continue
             (skipped if isinstance(mapped, Skipped) else events).append(mapped)  # type: ignore[arg-type]
         cursor = (
             PollCursor(modified=page[-1].stamp, record_id=cursor_record_id(page[-1].kind, page[-1].record_id))
@@ -353,6 +358,7 @@ class KantataActualsPolling:
             next_cursor=cursor,
             has_more=bool(rest),
             requests=self._client.requests_made - before,
+            refused=tuple(refused),
         )
 
     def _map(self, row: _Row) -> dict[str, Any] | Skipped:

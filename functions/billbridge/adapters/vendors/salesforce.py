@@ -272,6 +272,7 @@ class SalesforceAccountPolling:
             records.extend(answer.get("records") or [])
         events: list[dict[str, Any]] = []
         skipped: list[Skipped] = []
+        refused: list[str] = []
         cursor: PollCursor | None = None
         for index, record in enumerate(records):
             if not isinstance(record, dict):
@@ -280,7 +281,11 @@ class SalesforceAccountPolling:
             if not _ACCOUNT_ID.match(account_id):
                 raise VendorPayloadError(f"records[{index}].Id is not an Account id", field_path=f"records[{index}].Id")
             cursor = PollCursor(modified=modstamp(record.get("SystemModstamp")), record_id=account_id)
-            mapped = map_account(record, self._fields)
+            try:
+                mapped = map_account(record, self._fields)
+            except VendorPayloadError as bad:
+                refused.append(f"account {account_id}: {bad.message} (field {bad.field_path})")
+                continue
             (skipped if isinstance(mapped, Skipped) else events).append(mapped)  # type: ignore[arg-type]
         return PolledPage(
             events=tuple(events),
@@ -288,6 +293,7 @@ class SalesforceAccountPolling:
             next_cursor=cursor,
             has_more=len(records) >= limit,
             requests=self._client.requests_made - before,
+            refused=tuple(refused),
         )
 
 

@@ -30,8 +30,8 @@ Documentation followed (read 2026-11-29):
   Too many requests answer 429 ("retry your request after a small delay"; no Retry-After is
   documented), errors `{"errors": [{"type", "message"}]}`, OAuth bearer token.
 
-Kantata has no signed outbound webhooks in these pages (its change feed, Subscribed Events, is
-also polled), so the adapter polls. The documented lists filter by `updated_after` but the
+The pages read document no signed outbound webhook (Kantata's change feed, Subscribed Events,
+is itself polled), so the adapter polls. The documented lists filter by `updated_after` but the
 orderings documented per endpoint do not include `updated_at` for these three, so one poll reads
 the whole window `updated_after = cursor` of each collection (every page, up to
 `max_window_pages`), merges them and hands them out in `(updated_at, kind, id)` order: the

@@ -221,10 +221,10 @@ def test_the_daily_request_limit_stops_the_poll_without_moving_the_cursor() -> N
     assert rig.cursors.load("crm/salesforce") is None
 
 
-def test_an_expired_session_fetches_a_new_token_once() -> None:
+def test_an_expired_access_token_is_fetched_again_once() -> None:
     rig = Rig()
     rig.poller.poll()
-    rig.stand_in.token = "rotated-session"
+    rig.stand_in.token = "rotated-access-token"
     report = rig.poller.poll()
     assert report.stopped_early is None
     assert rig.stand_in.requests.count(("POST", "/services/oauth2/token")) == 2

@@ -34,6 +34,7 @@ terms in custom fields, its ERP customer ids in one field per ERP instance. The 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -319,8 +320,6 @@ class SalesforceClientCredentials:
             self._token = None
 
     def _fetch(self) -> str:
-        import json
-
         client_id, client_secret = self._credentials()
         form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
         self.token_requests += 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,32 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
+from billbridge.cli.output import print_json as print_json
+from billbridge.cli.target import DEFAULT_STACK_NAME as DEFAULT_STACK_NAME
+from billbridge.cli.target import STACK_ENV_VAR as STACK_ENV_VAR
+from billbridge.cli.target import add_target_options as add_target_options
+from billbridge.cli.target import local_read_store as local_read_store
+from billbridge.cli.target import local_state_path
 
 if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
-
-DEFAULT_STACK_NAME = "Billbridge"
-STACK_ENV_VAR = "BILLBRIDGE_STACK"
-"""Names the deployed stack every operator command acts on, as `--stack` does (a shell set up for production)."""
-
-
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("target (default: the local stack's saved state)")
-    group.add_argument(
-        "--state-file",
-        type=Path,
-        help="local state (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
-    )
-    group.add_argument(
-        "--stack",
-        default=os.environ.get(STACK_ENV_VAR) or None,
-        help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME}; default ${STACK_ENV_VAR}, "
-        "unset: the local stack)",
-    )
-    group.add_argument("--profile", help="AWS profile for --stack")
-    group.add_argument("--region", help="AWS region for --stack")
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
-    parser.add_argument("--actor", default=None, help="who is acting (recorded in the audit trail)")
 
 
 @dataclass
@@ -101,14 +83,8 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
         yield _deployed_hub(args)
         return
     from billbridge.localstack.resources import LocalNames
-    from billbridge.localstack.store import default_state_path
 
-    state = Path(args.state_file) if getattr(args, "state_file", None) else default_state_path()
-    if not state.is_file():
-        raise SystemExit(
-            f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
-            "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
-        )
+    state = Path(local_state_path(args))
     names = LocalNames()
     queues = [
         QueueNames(
@@ -208,7 +184,3 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
         start_run=start_run,
         extras={"outputs": outputs},
     )
-
-
-def print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, default=str))

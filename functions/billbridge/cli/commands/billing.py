@@ -7,7 +7,8 @@ import sys
 import uuid
 from typing import Any
 
-from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+from billbridge.cli.output import emit, wants_document
+from billbridge.cli.target import add_target_options, open_hub
 
 
 def register(subparsers: Any) -> None:
@@ -17,7 +18,6 @@ def register(subparsers: Any) -> None:
         "bill",
         help="run the billing workflow for a month (and optionally some contracts)",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--period", required=True, type=calendar_month, help="calendar month, YYYY-MM")
     parser.add_argument(
@@ -78,8 +78,10 @@ def bill_command(args: argparse.Namespace) -> int:
     if result["status"] != "SUCCEEDED":
         failures.insert(0, f"execution {result['status']}: {result.get('error') or ''}".rstrip())
     status = "SUCCEEDED" if not failures else "FAILED"
-    if args.json:
-        print_json({"execution": result, "status": status, "failures": failures, "invoices": new_invoices})
+    if wants_document(args):
+        emit(
+            args, {"execution": result, "status": status, "failures": failures, "invoices": new_invoices}, lambda: None
+        )
     else:
         print(f"billing run {name}: {status}")
         print_table(

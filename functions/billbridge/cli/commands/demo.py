@@ -19,7 +19,6 @@ def register(subparsers: Any) -> None:
         "demo",
         help="replay the built-in engagement on the local stack and show the result",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})")
     parser.add_argument(

@@ -19,7 +19,6 @@ def register(subparsers: Any) -> None:
         "would sign it and posted to the local webhook endpoint over HTTP, each billing run an execution "
         "of the deployed state machine definition. The report is computed from the ledger.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", type=Path, help="scenario file (deliveries and billing runs)")
     parser.add_argument("--report", type=Path, required=True, help="where to write the replay report (JSON)")

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from billbridge.cli.output import UsageError
+
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
     from typing import Any
@@ -166,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
         except Exception as error:  # one line for the user; the traceback only when asked
-            if _is_local_state_error(error):
+            if _is_local_state_error(error) or isinstance(error, UsageError):
                 print(f"billbridge: {error}", file=sys.stderr)
                 return EXIT_USAGE
             if getattr(args, "debug", False):

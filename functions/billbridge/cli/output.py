@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 OUTPUT_FORMATS = ("table", "json", "csv")
 
 
+class UsageError(Exception):
+    """A user's mistake found while the command runs (a value it refuses, a state it will not
+    replace): the message is printed on one line and the command exits 2."""
+
+
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from billbridge.cli.output import add_output_options
+from billbridge.cli.output import UsageError, add_output_options
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -89,3 +89,42 @@ def default_state_path() -> str:
     (the same rule as billbridge.localstack.store.default_state_path, without importing the store)."""
     configured = os.environ.get(STATE_FILE_ENV_VAR) or os.environ.get(LEGACY_STATE_ENV_VAR)
     return configured if configured else os.path.join(os.getcwd(), DEFAULT_STATE_PATH)
+
+
+def add_replaced_state_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """`--state-file` and `--yes` of a command that replaces the local state (`demo`, `replay`)."""
+    parser.add_argument(
+        "--state-file",
+        metavar="PATH",
+        help=f"the local state {what} replaces (default $BILLBRIDGE_STATE_FILE or .billbridge/local-state.sqlite)",
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="replace an existing local state without asking (needed when not run from a terminal)",
+    )
+
+
+class StateNotReplacedError(UsageError):
+    """The user kept the existing local state (or could not be asked): a usage error, exit 2."""
+
+
+def confirm_replacing_state(path: str, *, yes: bool, command: str) -> None:
+    """Before a command empties an existing local state: `--yes`, or a `y` typed at the prompt.
+
+    Not from a terminal and without `--yes`, nothing is replaced (StateNotReplacedError)."""
+    import sys
+
+    if yes or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    if not sys.stdin.isatty():
+        raise StateNotReplacedError(
+            f"{path} holds a local state that `{command}` would replace: pass --yes to replace it, "
+            "or --state-file another path"
+        )
+    print(f"{path} holds a local state; `{command}` replaces it. Replace it? [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise StateNotReplacedError(f"kept the local state at {path}: nothing was replaced")

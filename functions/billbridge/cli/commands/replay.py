@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from billbridge.cli.target import add_replaced_state_options, confirm_replacing_state, default_state_path
+
 
 def register(subparsers: Any) -> None:
     from billbridge.cli.main import EXIT_CODES
@@ -24,12 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--report", type=Path, required=True, help="where to write the replay report (JSON)")
     parser.add_argument("--compare", type=Path, help="legacy invoice totals (CSV: contract_id,period,total)")
     parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
-    parser.add_argument(
-        "--state",
-        type=Path,
-        help="the local state it replaces, for operator commands afterwards "
-        "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
-    )
+    add_replaced_state_options(parser, what="the replay (kept for operator commands afterwards)")
     parser.set_defaults(handler=replay_command)
 
 
@@ -43,11 +40,11 @@ def replay_command(args: argparse.Namespace) -> int:
         legacy_differences,
     )
     from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import default_state_path
 
     scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
+    state_path = Path(args.state_file or default_state_path())
+    confirm_replacing_state(str(state_path), yes=args.yes, command="billbridge replay")
     secrets = generate_webhook_secrets()
-    state_path = args.state or default_state_path()
     with (
         LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
         ScenarioReplayer(stack, secrets) as replayer,

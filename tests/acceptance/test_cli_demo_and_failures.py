@@ -109,7 +109,16 @@ def test_a_failing_billing_step_fails_bill(
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     state = tmp_path / "state.sqlite"
     assert (
-        main(["replay", str(tmp_path / "scenario.json"), "--report", str(tmp_path / "r.json"), "--state-file", str(state)])
+        main(
+            [
+                "replay",
+                str(tmp_path / "scenario.json"),
+                "--report",
+                str(tmp_path / "r.json"),
+                "--state-file",
+                str(state),
+            ]
+        )
         == 0
     )
     capsys.readouterr()
@@ -213,7 +222,14 @@ def test_billing_a_contract_the_ledger_does_not_hold_is_refused_and_starts_nothi
     scenario["steps"] = [step for step in scenario["steps"] if "billing_run" not in step]
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     state = tmp_path / "state.sqlite"
-    replay = ["replay", str(tmp_path / "scenario.json"), "--report", str(tmp_path / "r.json"), "--state-file", str(state)]
+    replay = [
+        "replay",
+        str(tmp_path / "scenario.json"),
+        "--report",
+        str(tmp_path / "r.json"),
+        "--state-file",
+        str(state),
+    ]
     assert main(replay) == 0
     capsys.readouterr()
 

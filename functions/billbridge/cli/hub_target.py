@@ -132,6 +132,67 @@ def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hu
         )
 
 
+DEFAULT_WAIT_SECONDS = 3600.0
+POLL_SECONDS = 2.0
+
+
+class ExecutionProgress:
+    """`bill --stack` while it waits: one line on stderr, redrawn in place on a terminal
+    (state, time waited, the limit); nothing when stderr is not a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.drawn = False
+
+    def __call__(self, name: str, status: str, waited: float, limit: float) -> None:
+        if not self.stream.isatty():
+            return
+        self.stream.write(f"\rbilling run {name}: {status}, {waited:.0f} s of at most {limit:.0f} s ")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def wait_for_execution(
+    sfn: Any,
+    arn: str,
+    name: str,
+    *,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    poll_seconds: float = POLL_SECONDS,
+    progress: Callable[[str, str, float, float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll a Step Functions execution until it ends or `wait_seconds` have passed.
+
+    Past the limit the execution is left running and reported as `RUNNING` with
+    `waited_out: true` (the run goes on in AWS; `bill` says how to follow it)."""
+    started = clock()
+    try:
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            status = str(described["status"])
+            waited = clock() - started
+            if progress is not None:
+                progress(name, status, waited, wait_seconds)
+            if status != "RUNNING":
+                return {"executionArn": arn, "name": name, "status": status, "error": described.get("error")}
+            if waited + poll_seconds > wait_seconds:
+                return {"executionArn": arn, "name": name, "status": status, "error": None, "waited_out": True}
+            sleep(poll_seconds)
+    finally:
+        close = getattr(progress, "close", None)
+        if callable(close):
+            close()
+
+
 def _deployed_hub(args: argparse.Namespace) -> Hub:
     import boto3
 
@@ -157,16 +218,9 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
             )["executionArn"]
         except sfn.exceptions.ExecutionAlreadyExists:
             arn = outputs["BillingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
-        while True:
-            described = sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                return {
-                    "executionArn": arn,
-                    "name": name,
-                    "status": described["status"],
-                    "error": described.get("error"),
-                }
-            time.sleep(2)
+        return wait_for_execution(
+            sfn, arn, name, wait_seconds=getattr(args, "wait", DEFAULT_WAIT_SECONDS), progress=ExecutionProgress()
+        )
 
     return Hub(
         ledger_table=outputs["LedgerTableName"],

@@ -51,13 +51,18 @@ EXIT_USAGE = 2
 EXIT_HUB_FAILED = 3
 """The hub failed: a billing step failed, a function crashed, a delivery was answered 5xx."""
 
+EXIT_STILL_RUNNING = 4
+"""`bill --stack`: the run was still going when `--wait` ran out (it goes on in AWS)."""
+
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}  done; every contract billed or held by a rule (deliveries refused with a 4xx and
      messages dead-lettered with a stated reason are the senders' errors: reported, still {EXIT_OK})
-  {EXIT_DIFFERENCES}  done, with differences (replay --compare/--expected) or a refused decision
+  {EXIT_DIFFERENCES}  done, with differences (replay --compare/--expected), a refused decision, or an id
+     that names nothing (`contracts show NOPE`; one line on stderr)
   {EXIT_USAGE}  usage error, or the local state is missing or damaged (the message says what to do)
   {EXIT_HUB_FAILED}  the hub failed: a billing step failed, a function crashed or a delivery got a 5xx
-     (each printed; tracebacks in the log on stderr)"""
+     (each printed; tracebacks in the log on stderr)
+  {EXIT_STILL_RUNNING}  bill --stack: the run was still going when --wait ran out (it goes on in AWS)"""
 
 
 COMMAND_FAMILIES: dict[str, str] = {

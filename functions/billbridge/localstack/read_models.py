@@ -358,16 +358,21 @@ def refusals(store: ReadOnlyStore) -> list[dict[str, str]]:
     ]
 
 
-def dead_letter_rows(store: ReadOnlyStore, queue_name: Any) -> list[dict[str, Any]]:
-    """`dlq list` on the local stack: each workflow's DLQ depth (`queue_name(workflow)` -> its name)."""
-    from billbridge import topology
+LOCAL_RESOURCE_PREFIX = "billbridge-local"
+"""`LocalNames.prefix` (a test keeps them equal): the local queues are `{prefix}-{workflow}-dlq`."""
+WORKFLOWS: tuple[str, ...] = ("contracts", "actuals", "feedback")
+"""The names of `topology.WORKFLOWS`, in order (a test keeps them equal): topology's dataclasses
+cost more to import than `dlq list` may spend."""
 
+
+def dead_letter_rows(store: ReadOnlyStore) -> list[dict[str, Any]]:
+    """`dlq list` on the local stack: each workflow's DLQ depth."""
     return [
         {
-            "workflow": workflow.name,
-            "messages": store.message_count(f"{workflow.name}-dlq"),
+            "workflow": workflow,
+            "messages": store.message_count(f"{workflow}-dlq"),
             "in_flight": 0,
-            "dead_letter_queue": queue_name(workflow),
+            "dead_letter_queue": f"{LOCAL_RESOURCE_PREFIX}-{workflow}-dlq",
         }
-        for workflow in topology.WORKFLOWS
+        for workflow in WORKFLOWS
     ]

@@ -149,7 +149,7 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"billbridge local serve: {error}", file=sys.stderr)
         return 2 if isinstance(error, LocalStateError) else 1
     try:
-        server = LocalWebhookServer(stack, args.host, args.port)
+        server = LocalWebhookServer(stack, args.host, args.port, request_log=sys.stderr)
     except OSError as error:
         stack.__exit__(None, None, None)
         print(f"billbridge local serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)

@@ -50,12 +50,7 @@ def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
 
     with local_read_store(args) as store:
-        if store is not None:
-            from billbridge.localstack.resources import LocalNames
-
-            rows = read_models.dead_letter_rows(store, LocalNames().dead_letter_queue)
-        else:
-            rows = _deployed_dead_letter_rows(args)
+        rows = read_models.dead_letter_rows(store) if store is not None else _deployed_dead_letter_rows(args)
     emit(
         args,
         rows,

@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--compare", type=Path, help="legacy invoice totals (CSV: contract_id,period,total)")
     parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
     add_replaced_state_options(parser, what="the replay (kept for operator commands afterwards)")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="show progress (default: on a terminal)"
+    )
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
     parser.set_defaults(handler=replay_command)
 
 
@@ -45,11 +50,19 @@ def replay_command(args: argparse.Namespace) -> int:
     state_path = Path(args.state_file or default_state_path())
     confirm_replacing_state(str(state_path), yes=args.yes, command="billbridge replay")
     secrets = generate_webhook_secrets()
-    with (
-        LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
-        ScenarioReplayer(stack, secrets) as replayer,
-    ):
-        result = replayer.run(scenario)
+    from billbridge.parallel_run.progress_bar import ProgressBar
+
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(unit="steps", min_interval=0.0) if show_progress else None
+    try:
+        with (
+            LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
+            ScenarioReplayer(stack, secrets) as replayer,
+        ):
+            result = replayer.run(scenario, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
 

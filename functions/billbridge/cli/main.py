@@ -24,7 +24,7 @@ from billbridge.cli.output import UsageError
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Never
 
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -106,6 +106,10 @@ class CommandParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", TerminalWidthFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Never:
+        """A mistake in the arguments: one line on stderr, exit 2 (`--help` shows the usage)."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -192,7 +196,9 @@ def _is_local_state_error(error: BaseException) -> bool:
 
 def describe_error(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an error that ended a command."""
-    if isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
+    if isinstance(
+        error, FileNotFoundError | FileExistsError | IsADirectoryError | NotADirectoryError | PermissionError
+    ):
         reason = error.strerror or type(error).__name__
         return EXIT_USAGE, f"cannot read or write {error.filename}: {reason}"
     if isinstance(error, json.JSONDecodeError):

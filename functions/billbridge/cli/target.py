@@ -59,7 +59,7 @@ def local_state_path(args: argparse.Namespace) -> str:
     """`--state-file`, else $BILLBRIDGE_STATE_FILE, else the default; it must exist."""
     state = os.fspath(args.state_file) if getattr(args, "state_file", None) else default_state_path()
     if not os.path.isfile(state):
-        raise SystemExit(
+        raise UsageError(
             f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
             "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
         )

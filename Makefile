@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml package.json
 env: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/billbridge demo
+	$(BIN)/billbridge demo --yes
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -26,7 +26,7 @@ def test_demo_bills_the_engagement(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     report_path, state = tmp_path / "demo-report.json", tmp_path / "state.sqlite"
 
-    code = main(["demo", "--report", str(report_path), "--state", str(state)])
+    code = main(["demo", "--report", str(report_path), "--state-file", str(state)])
 
     out = capsys.readouterr().out
     assert code == 0, out
@@ -91,7 +91,7 @@ def test_a_failing_billing_step_fails_replay(
     scenario.write_text(json.dumps(multi_contract_scenario(contracts=4, entries_per_contract=1)))
     caplog.set_level(logging.ERROR)
 
-    code = main(["replay", str(scenario), "--report", str(tmp_path / "r.json"), "--state", str(tmp_path / "s")])
+    code = main(["replay", str(scenario), "--report", str(tmp_path / "r.json"), "--state-file", str(tmp_path / "s")])
 
     output = failure_output(capsys, caplog)
     assert code == EXIT_HUB_FAILED, output
@@ -109,7 +109,16 @@ def test_a_failing_billing_step_fails_bill(
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     state = tmp_path / "state.sqlite"
     assert (
-        main(["replay", str(tmp_path / "scenario.json"), "--report", str(tmp_path / "r.json"), "--state", str(state)])
+        main(
+            [
+                "replay",
+                str(tmp_path / "scenario.json"),
+                "--report",
+                str(tmp_path / "r.json"),
+                "--state-file",
+                str(state),
+            ]
+        )
         == 0
     )
     capsys.readouterr()
@@ -148,7 +157,7 @@ def test_a_failing_billing_step_fails_demo(
     monkeypatch.chdir(tmp_path)
     caplog.set_level(logging.ERROR)
 
-    code = main(["demo", "--report", str(tmp_path / "d.json"), "--state", str(tmp_path / "s")])
+    code = main(["demo", "--report", str(tmp_path / "d.json"), "--state-file", str(tmp_path / "s")])
 
     output = failure_output(capsys, caplog)
     assert code == EXIT_HUB_FAILED, output
@@ -197,7 +206,7 @@ def test_a_message_dead_lettered_for_a_stated_reason_is_reported_and_the_replay_
             str(tmp_path / "scenario.json"),
             "--report",
             str(tmp_path / "r.json"),
-            "--state",
+            "--state-file",
             str(tmp_path / "s"),
         ]
     )
@@ -213,7 +222,14 @@ def test_billing_a_contract_the_ledger_does_not_hold_is_refused_and_starts_nothi
     scenario["steps"] = [step for step in scenario["steps"] if "billing_run" not in step]
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     state = tmp_path / "state.sqlite"
-    replay = ["replay", str(tmp_path / "scenario.json"), "--report", str(tmp_path / "r.json"), "--state", str(state)]
+    replay = [
+        "replay",
+        str(tmp_path / "scenario.json"),
+        "--report",
+        str(tmp_path / "r.json"),
+        "--state-file",
+        str(state),
+    ]
     assert main(replay) == 0
     capsys.readouterr()
 

@@ -24,7 +24,7 @@ def _without_correlation_ids(value: Any) -> Any:
 
 def _run(arguments: list[str], tmp_path: Path, name: str, capsys: Any) -> tuple[dict[str, Any], str]:
     report = tmp_path / f"{name}.json"
-    code = main([*arguments, "--report", str(report), "--state", str(tmp_path / f"{name}.sqlite")])
+    code = main([*arguments, "--report", str(report), "--state-file", str(tmp_path / f"{name}.sqlite")])
     out = capsys.readouterr().out
     assert code == 0, out
     return json.loads(report.read_text()), out

@@ -28,7 +28,7 @@ def test_scenario_replays_through_the_local_stack(name: str, tmp_path: Path, cap
             str(report),
             "--expected",
             str(SCENARIO_DIR / f"{name}.expected.json"),
-            "--state",
+            "--state-file",
             str(state),
         ]
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,32 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
+from billbridge.cli.output import print_json as print_json
+from billbridge.cli.target import DEFAULT_STACK_NAME as DEFAULT_STACK_NAME
+from billbridge.cli.target import STACK_ENV_VAR as STACK_ENV_VAR
+from billbridge.cli.target import add_target_options as add_target_options
+from billbridge.cli.target import local_read_store as local_read_store
+from billbridge.cli.target import local_state_path
 
 if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
-
-DEFAULT_STACK_NAME = "Billbridge"
-STACK_ENV_VAR = "BILLBRIDGE_STACK"
-"""Names the deployed stack every operator command acts on, as `--stack` does (a shell set up for production)."""
-
-
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("target (default: the local stack's saved state)")
-    group.add_argument(
-        "--state-file",
-        type=Path,
-        help="local state (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
-    )
-    group.add_argument(
-        "--stack",
-        default=os.environ.get(STACK_ENV_VAR) or None,
-        help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME}; default ${STACK_ENV_VAR}, "
-        "unset: the local stack)",
-    )
-    group.add_argument("--profile", help="AWS profile for --stack")
-    group.add_argument("--region", help="AWS region for --stack")
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
-    parser.add_argument("--actor", default=None, help="who is acting (recorded in the audit trail)")
 
 
 @dataclass
@@ -101,14 +83,8 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
         yield _deployed_hub(args)
         return
     from billbridge.localstack.resources import LocalNames
-    from billbridge.localstack.store import default_state_path
 
-    state = Path(args.state_file) if getattr(args, "state_file", None) else default_state_path()
-    if not state.is_file():
-        raise SystemExit(
-            f"no local state at {state}: run `billbridge demo`, `billbridge replay SCENARIO --report R.json` "
-            "or `billbridge local serve` first (or pass --stack NAME for a deployed stack)"
-        )
+    state = Path(local_state_path(args))
     names = LocalNames()
     queues = [
         QueueNames(
@@ -156,6 +132,67 @@ def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hu
         )
 
 
+DEFAULT_WAIT_SECONDS = 3600.0
+POLL_SECONDS = 2.0
+
+
+class ExecutionProgress:
+    """`bill --stack` while it waits: one line on stderr, redrawn in place on a terminal
+    (state, time waited, the limit); nothing when stderr is not a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.drawn = False
+
+    def __call__(self, name: str, status: str, waited: float, limit: float) -> None:
+        if not self.stream.isatty():
+            return
+        self.stream.write(f"\rbilling run {name}: {status}, {waited:.0f} s of at most {limit:.0f} s ")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def wait_for_execution(
+    sfn: Any,
+    arn: str,
+    name: str,
+    *,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    poll_seconds: float = POLL_SECONDS,
+    progress: Callable[[str, str, float, float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll a Step Functions execution until it ends or `wait_seconds` have passed.
+
+    Past the limit the execution is left running and reported as `RUNNING` with
+    `waited_out: true` (the run goes on in AWS; `bill` says how to follow it)."""
+    started = clock()
+    try:
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            status = str(described["status"])
+            waited = clock() - started
+            if progress is not None:
+                progress(name, status, waited, wait_seconds)
+            if status != "RUNNING":
+                return {"executionArn": arn, "name": name, "status": status, "error": described.get("error")}
+            if waited + poll_seconds > wait_seconds:
+                return {"executionArn": arn, "name": name, "status": status, "error": None, "waited_out": True}
+            sleep(poll_seconds)
+    finally:
+        close = getattr(progress, "close", None)
+        if callable(close):
+            close()
+
+
 def _deployed_hub(args: argparse.Namespace) -> Hub:
     import boto3
 
@@ -181,16 +218,9 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
             )["executionArn"]
         except sfn.exceptions.ExecutionAlreadyExists:
             arn = outputs["BillingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
-        while True:
-            described = sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                return {
-                    "executionArn": arn,
-                    "name": name,
-                    "status": described["status"],
-                    "error": described.get("error"),
-                }
-            time.sleep(2)
+        return wait_for_execution(
+            sfn, arn, name, wait_seconds=getattr(args, "wait", DEFAULT_WAIT_SECONDS), progress=ExecutionProgress()
+        )
 
     return Hub(
         ledger_table=outputs["LedgerTableName"],
@@ -208,7 +238,3 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
         start_run=start_run,
         extras={"outputs": outputs},
     )
-
-
-def print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, default=str))

@@ -20,6 +20,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from billbridge.cli.output import UsageError
+
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from typing import Any, Never
+
+
 COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.local",
     "billbridge.cli.commands.contracts",
@@ -44,13 +51,18 @@ EXIT_USAGE = 2
 EXIT_HUB_FAILED = 3
 """The hub failed: a billing step failed, a function crashed, a delivery was answered 5xx."""
 
+EXIT_STILL_RUNNING = 4
+"""`bill --stack`: the run was still going when `--wait` ran out (it goes on in AWS)."""
+
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}  done; every contract billed or held by a rule (deliveries refused with a 4xx and
      messages dead-lettered with a stated reason are the senders' errors: reported, still {EXIT_OK})
-  {EXIT_DIFFERENCES}  done, with differences (replay --compare/--expected) or a refused decision
+  {EXIT_DIFFERENCES}  done, with differences (replay --compare/--expected), a refused decision, or an id
+     that names nothing (`contracts show NOPE`; one line on stderr)
   {EXIT_USAGE}  usage error, or the local state is missing or damaged (the message says what to do)
   {EXIT_HUB_FAILED}  the hub failed: a billing step failed, a function crashed or a delivery got a 5xx
-     (each printed; tracebacks in the log on stderr)"""
+     (each printed; tracebacks in the log on stderr)
+  {EXIT_STILL_RUNNING}  bill --stack: the run was still going when --wait ran out (it goes on in AWS)"""
 
 
 COMMAND_FAMILIES: dict[str, str] = {
@@ -73,14 +85,40 @@ COMMAND_FAMILIES: dict[str, str] = {
 needs), not every command's; `billbridge --help` or an unknown name registers them all."""
 
 
+class TerminalWidthFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help layout, sized without `shutil` (argparse imports it, with lzma and bz2,
+    for every parser it builds: more than a read-only command's whole time budget)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        if width is None:
+            try:
+                width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (ValueError, OSError, AttributeError):
+                width = 80
+            width = max(width - 2, 11)
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """Every parser of the command line (sub-commands included) lays out its help with
+    TerminalWidthFormatter unless it asks for another."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", TerminalWidthFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Never:
+        """A mistake in the arguments: one line on stderr, exit 2 (`--help` shows the usage)."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="billbridge",
         description="Billbridge integration hub: contracts (CLM), delivery (PSA) and invoicing (ERP) in step.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"billbridge {_version()}")
+    parser.add_argument("--version", action=VersionAction, help="show the installed version and exit")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -131,19 +169,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    from billbridge.localstack.store import LocalStateError
-
     with quiet_function_logs():
         try:
             return int(handler(args) or 0)
-        except LocalStateError as error:
-            print(f"billbridge: {error}", file=sys.stderr)
-            return EXIT_USAGE
         except BrokenPipeError:
             # The reader went away (`billbridge ... | head`): what it wanted was printed.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
         except Exception as error:  # one line for the user; the traceback only when asked
+            if _is_local_state_error(error) or isinstance(error, UsageError):
+                print(f"billbridge: {error}", file=sys.stderr)
+                return EXIT_USAGE
             if getattr(args, "debug", False):
                 raise
             code, message = describe_error(error)
@@ -151,9 +187,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
 
 
+def _is_local_state_error(error: BaseException) -> bool:
+    """A `LocalStateError` (the local state is missing or damaged): only raised once the store
+    module is loaded, so a command that never opened the store does not import it to ask."""
+    store = sys.modules.get("billbridge.localstack.store")
+    return store is not None and isinstance(error, store.LocalStateError)
+
+
 def describe_error(error: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an error that ended a command."""
-    if isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
+    if isinstance(
+        error, FileNotFoundError | FileExistsError | IsADirectoryError | NotADirectoryError | PermissionError
+    ):
         reason = error.strerror or type(error).__name__
         return EXIT_USAGE, f"cannot read or write {error.filename}: {reason}"
     if isinstance(error, json.JSONDecodeError):
@@ -163,6 +208,18 @@ def describe_error(error: BaseException) -> tuple[int, str]:
     return EXIT_HUB_FAILED, (
         f"failed: {type(error).__name__}: {error} (run with --debug, or BILLBRIDGE_DEBUG=1, for the traceback)"
     )
+
+
+class VersionAction(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked
+    (importlib.metadata costs more than a read-only command's whole budget)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"billbridge {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

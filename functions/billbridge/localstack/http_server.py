@@ -8,6 +8,11 @@ transaction of the shared store, one request of this process at a time), the
 request is handed to `LocalStack.invoke_webhook` and the queues are drained, so
 a delivery has gone through bus -> rule -> queue -> consumer, and its effects
 are committed, before the response is sent.
+
+Every request is logged in one line on stderr once answered (`local serve`):
+`{time} {method} {path} {status} {ms} ms delivery={ids}`, the delivery ids being
+the events' ids the hub answered for (`-` when none, e.g. a 404). A server made
+with `request_log=None` logs nothing (tests that count on a quiet stderr).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TextIO
 
 from billbridge import topology
 from billbridge.app.webhook_signature import DEFAULT_TOLERANCE_SECONDS, HEADER_TIMESTAMP
@@ -53,9 +59,12 @@ class LocalWebhookServer(ThreadingHTTPServer):
         port: int = 8787,
         *,
         after_request: AfterRequest | None = None,
+        request_log: TextIO | None = None,
     ) -> None:
         self.stack = stack
         self.after_request = after_request
+        self.request_log = request_log
+        """Where each request's log line goes (`local serve`: stderr); None: nowhere."""
         self.requests_handled = 0
         self.server_errors: list[str] = []
         """One line per request answered 5xx (the handler or the consumers crashed)."""
@@ -89,6 +98,16 @@ class LocalWebhookServer(ThreadingHTTPServer):
             return None
         return json.dumps({"error": f"signature rejected: {reason}"}).encode()
 
+    def log_request_line(self, method: str, path: str, status: int, elapsed_ms: float, body: bytes) -> None:
+        if self.request_log is None:
+            return
+        line = (
+            f"{datetime.now(UTC).isoformat(timespec='seconds')} {method} {path} {status} "
+            f"{elapsed_ms:.0f} ms delivery={delivery_ids(body)}"
+        )
+        with self._count_lock:
+            print(line, file=self.request_log, flush=True)
+
     def start_in_background(self) -> threading.Thread:
         thread = threading.Thread(
             target=self.serve_forever,
@@ -100,9 +119,26 @@ class LocalWebhookServer(ThreadingHTTPServer):
         return thread
 
 
+def delivery_ids(body: bytes) -> str:
+    """The event ids a webhook answer names (`outcomes[].id`), comma-separated; `-` when none."""
+    try:
+        document = json.loads(body) if body else {}
+    except ValueError:
+        return "-"
+    outcomes = document.get("outcomes") if isinstance(document, dict) else None
+    ids = [str(o["id"]) for o in outcomes or () if isinstance(o, dict) and o.get("id")]
+    if len(ids) > 3:
+        return ",".join(ids[:3]) + f",+{len(ids) - 3}"
+    return ",".join(ids) or "-"
+
+
 class WebhookRequestHandler(BaseHTTPRequestHandler):
     server: LocalWebhookServer
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        self.received_at = time.perf_counter()
+        return super().parse_request()
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -167,6 +203,8 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        elapsed_ms = (time.perf_counter() - getattr(self, "received_at", time.perf_counter())) * 1000
+        self.server.log_request_line(self.command, self.path.split("?", 1)[0], status, elapsed_ms, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         LOGGER.debug("%s - " + format, self.address_string(), *args)

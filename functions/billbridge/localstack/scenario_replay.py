@@ -200,11 +200,15 @@ class ScenarioReplayer:
             crashes=drained.errors,
         )
 
-    def run(self, scenario: dict[str, Any]) -> ReplayResult:
+    def run(self, scenario: dict[str, Any], *, progress: Callable[[int, int, str], None] | None = None) -> ReplayResult:
+        """Replay every step; `progress(done, total, stage)` is called after each (a progress bar)."""
         if scenario.get("config"):
             self.configure(scenario["config"])
         result = ReplayResult(report={})
-        for index, step in enumerate(scenario.get("steps", []), start=1):
+        steps = scenario.get("steps", [])
+        for index, step in enumerate(steps, start=1):
+            if progress is not None:
+                progress(index - 1, len(steps), "billing run" if "billing_run" in step else "delivery")
             if "deliver" in step:
                 result.deliveries.append(self.deliver(step["deliver"], step=index))
             elif "billing_run" in step:
@@ -216,6 +220,8 @@ class ScenarioReplayer:
                 )
                 outcome.step = index
                 result.runs.append(outcome)
+        if progress is not None:
+            progress(len(steps), len(steps), "report")
         self.finish(result)
         return result
 

@@ -30,6 +30,8 @@ from typing import Any
 
 SCHEMA_VERSION = "2"
 STATE_ENV_VAR = "BILLBRIDGE_LOCAL_STATE"
+STATE_FILE_ENV_VAR = "BILLBRIDGE_STATE_FILE"
+"""The name the CLI documents (`--state-file`); BILLBRIDGE_LOCAL_STATE is still read when it is unset."""
 DEFAULT_STATE_PATH = Path(".billbridge") / "local-state.sqlite"
 BUSY_TIMEOUT_SECONDS = 600.0
 """How long a unit of work waits for another process's (a billing run can take a while)."""
@@ -57,17 +59,18 @@ class LocalStateError(Exception):
 
 
 def default_state_path(environ: Mapping[str, str] | None = None) -> Path:
-    """`$BILLBRIDGE_LOCAL_STATE`, else `.billbridge/local-state.sqlite` under the current directory."""
+    """`$BILLBRIDGE_STATE_FILE` (or `$BILLBRIDGE_LOCAL_STATE`), else `.billbridge/local-state.sqlite`
+    under the current directory."""
     env = os.environ if environ is None else environ
-    configured = env.get(STATE_ENV_VAR)
+    configured = env.get(STATE_FILE_ENV_VAR) or env.get(STATE_ENV_VAR)
     return Path(configured) if configured else Path.cwd() / DEFAULT_STATE_PATH
 
 
 def damaged(path: Path, detail: str) -> LocalStateError:
     return LocalStateError(
         f"the local state at {path} is damaged or not a Billbridge local state ({detail}). "
-        f"Move it aside and rebuild it (`billbridge local reset --state {path}`, then `billbridge demo` "
-        "or `billbridge replay ...`), or point --state / $BILLBRIDGE_LOCAL_STATE at another file."
+        f"Move it aside and rebuild it (`billbridge local reset --state-file {path}`, then `billbridge demo` "
+        "or `billbridge replay ...`), or point --state-file / $BILLBRIDGE_STATE_FILE at another file."
     )
 
 
@@ -182,8 +185,8 @@ class LocalStore:
         if head.lstrip().startswith(b"{"):
             raise LocalStateError(
                 f"{self.path} is a JSON snapshot written by an earlier version; the local state is now an "
-                "SQLite database. Rebuild it (`billbridge demo` or `billbridge replay ...` with --state) "
-                "or point --state / $BILLBRIDGE_LOCAL_STATE at a new file."
+                "SQLite database. Rebuild it (`billbridge demo` or `billbridge replay ...` with --state-file) "
+                "or point --state-file / $BILLBRIDGE_STATE_FILE at a new file."
             )
 
     def close(self) -> None:

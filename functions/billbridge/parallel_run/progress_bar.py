@@ -10,8 +10,9 @@ from typing import TextIO
 class ProgressBar:
     WIDTH = 30
 
-    def __init__(self, stream: TextIO | None = None, *, min_interval: float = 0.2) -> None:
+    def __init__(self, stream: TextIO | None = None, *, min_interval: float = 0.2, unit: str = "records") -> None:
         self.stream = stream or sys.stderr
+        self.unit = unit
         self.min_interval = min_interval
         self.started = time.perf_counter()
         self._last_draw = 0.0
@@ -28,7 +29,7 @@ class ProgressBar:
         filled = int(share * self.WIDTH)
         left = (total - done) / rate if rate > 0 and total > done else 0.0
         line = (
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:6.1%} {done:,}/{total:,} records"
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:6.1%} {done:,}/{total:,} {self.unit}"
             f"  {rate:,.0f}/s  {_duration(elapsed)} elapsed, {_duration(left)} left  {stage:<18}"
         )
         self.stream.write(line)

@@ -65,7 +65,7 @@ def start_serve(state: Path, tmp_path: Path, env: dict[str, str]) -> Served:
     secrets.write_text(json.dumps({"psa": [SECRET], "clm": [SECRET], "erp": [SECRET], "crm": [SECRET]}))
     port = free_port()
     process = subprocess.Popen(
-        [*CLI, "local", "serve", "--secrets", str(secrets), "--port", str(port), "--state", str(state)],
+        [*CLI, "local", "serve", "--secrets", str(secrets), "--port", str(port), "--state-file", str(state)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -102,7 +102,7 @@ def served(tmp_path: Path, env: dict[str, str]) -> Iterator[Served]:
         str(SCENARIO_DIR / "02-amendment-split.json"),
         "--report",
         str(tmp_path / "report.json"),
-        "--state",
+        "--state-file",
         str(state),
         env=env,
     )

@@ -93,7 +93,7 @@ def test_local_poll_resumes_from_its_cursor_and_overlap_is_duplicate(
         str(secrets),
         "--vendors",
         str(vendors),
-        "--state",
+        "--state-file",
         str(state),
     ]
 
@@ -124,7 +124,7 @@ def test_local_poll_names_an_unknown_poller(tmp_path: Path, capsys: Any) -> None
             str(tmp_path / "s.json"),
             "--vendors",
             str(tmp_path / "v.json"),
-            "--state",
+            "--state-file",
             str(tmp_path / "state.sqlite"),
         ]
     )

@@ -7,17 +7,17 @@ import sys
 import uuid
 from typing import Any
 
-from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+from billbridge.cli.output import emit, wants_document
+from billbridge.cli.target import add_target_options, open_hub
 
 
 def register(subparsers: Any) -> None:
-    from billbridge.cli.main import EXIT_CODES
+    from billbridge.cli.main import EXIT_CODES, EXIT_STILL_RUNNING
 
     parser = subparsers.add_parser(
         "bill",
         help="run the billing workflow for a month (and optionally some contracts)",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--period", required=True, type=calendar_month, help="calendar month, YYYY-MM")
     parser.add_argument(
@@ -32,8 +32,26 @@ def register(subparsers: Any) -> None:
         help="names the run request: the same request id never starts a second execution "
         "(default: a new id, i.e. a new run; re-running a period bills only what is new)",
     )
+    parser.add_argument(
+        "--wait",
+        type=positive_seconds,
+        default=3600.0,
+        metavar="SECONDS",
+        help="with --stack: wait at most this long for the run (default 3600); past it the run goes on "
+        f"in AWS and the command exits {EXIT_STILL_RUNNING}",
+    )
     add_target_options(parser)
     parser.set_defaults(handler=bill_command)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the wait must be more than 0 seconds")
+    return seconds
 
 
 def calendar_month(text: str) -> str:
@@ -50,7 +68,7 @@ def calendar_month(text: str) -> str:
 def bill_command(args: argparse.Namespace) -> int:
     from billbridge.app.billing_requests import execution_name
     from billbridge.app.replay_report import invoice_document
-    from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_USAGE
+    from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_STILL_RUNNING, EXIT_USAGE
     from billbridge.cli.tables import print_table
 
     request_id = args.request_id or uuid.uuid4().hex[:12]
@@ -73,13 +91,22 @@ def bill_command(args: argparse.Namespace) -> int:
             for proposal_id, invoice in book.invoices.items():
                 if proposal_id not in before.get(contract_id, set()):
                     new_invoices.append(invoice_document(invoice))
+    if result.get("waited_out"):
+        print(
+            f"billbridge: billing run {name} still RUNNING after {args.wait:.0f} s; it goes on in AWS: "
+            f"aws stepfunctions describe-execution --execution-arn {result['executionArn']}",
+            file=sys.stderr,
+        )
+        return EXIT_STILL_RUNNING
     failures = [f"step failed: {line}" for line in result.get("failed_steps", [])]
     failures += [f"consumer crashed: {line}" for line in getattr(drained, "errors", [])]
     if result["status"] != "SUCCEEDED":
         failures.insert(0, f"execution {result['status']}: {result.get('error') or ''}".rstrip())
     status = "SUCCEEDED" if not failures else "FAILED"
-    if args.json:
-        print_json({"execution": result, "status": status, "failures": failures, "invoices": new_invoices})
+    if wants_document(args):
+        emit(
+            args, {"execution": result, "status": status, "failures": failures, "invoices": new_invoices}, lambda: None
+        )
     else:
         print(f"billing run {name}: {status}")
         print_table(

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from billbridge.cli.target import add_replaced_state_options, confirm_replacing_state, default_state_path
+
 DEFAULT_REPORT = Path("reports/demo-report.json")
 
 
@@ -19,14 +21,9 @@ def register(subparsers: Any) -> None:
         "demo",
         help="replay the built-in engagement on the local stack and show the result",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help=f"replay report (default {DEFAULT_REPORT})")
-    parser.add_argument(
-        "--state",
-        type=Path,
-        help="the local state it replaces (default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
-    )
+    add_replaced_state_options(parser, what="the demo")
     parser.add_argument(
         "--vendors",
         action="store_true",
@@ -49,12 +46,12 @@ def demo_command(args: argparse.Namespace) -> int:
         generate_webhook_secrets,
     )
     from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import default_state_path
     from billbridge.localstack.vendor_demo import VendorWorld
 
+    state_path = Path(args.state_file or default_state_path())
+    confirm_replacing_state(str(state_path), yes=args.yes, command="billbridge demo")
     scenario = engagement()
     secrets = generate_webhook_secrets()
-    state_path = args.state or default_state_path()
     vendors = VendorWorld() if getattr(args, "vendors", False) else None
     print(f"Billbridge demo: {scenario['name']}" + (" (from vendor-shaped payloads)" if vendors else ""))
     print("Starting the local stack (moto stands in for AWS; same handlers, same state machine definition)...")

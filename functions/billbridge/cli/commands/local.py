@@ -61,11 +61,11 @@ def register(subparsers: Any) -> None:
 
 def _add_state_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--state",
-        type=Path,
+        "--state-file",
+        metavar="PATH",
         default=None,
         help="the local state, an SQLite database several processes share "
-        "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
+        "(default $BILLBRIDGE_STATE_FILE or .billbridge/local-state.sqlite)",
     )
 
 
@@ -109,7 +109,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _state_path(args: argparse.Namespace) -> Path:
     from billbridge.localstack.store import default_state_path
 
-    return Path(args.state) if args.state is not None else default_state_path()
+    return Path(args.state_file) if args.state_file is not None else default_state_path()
 
 
 def read_secrets(path: Path) -> dict[str, list[str]]:
@@ -149,7 +149,7 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"billbridge local serve: {error}", file=sys.stderr)
         return 2 if isinstance(error, LocalStateError) else 1
     try:
-        server = LocalWebhookServer(stack, args.host, args.port)
+        server = LocalWebhookServer(stack, args.host, args.port, request_log=sys.stderr)
     except OSError as error:
         stack.__exit__(None, None, None)
         print(f"billbridge local serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from billbridge.cli.hub_target import add_target_options, open_hub, print_json
+from billbridge.cli.output import emit, wants_document
+from billbridge.cli.target import add_target_options, open_hub
 
 
 def register(subparsers: Any) -> None:
@@ -38,8 +39,8 @@ def migrate_command(args: argparse.Namespace) -> int:
             hub.changed = bool(moved)
         left = hub.ledger.legacy_contract_ids()
     result = {"found": pending, "moved": moved, "left": left, "dry_run": bool(args.dry_run)}
-    if args.json:
-        print_json(result)
+    if wants_document(args):
+        emit(args, result, lambda: None)
     else:
         verb = "would move" if args.dry_run else "moved"
         count = len(pending) if args.dry_run else len(moved)

@@ -3,43 +3,33 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from billbridge.cli.hub_target import add_target_options, open_hub, print_json
-from billbridge.domain.model import ExceptionState, ExceptionType
+from billbridge.cli.output import emit, not_found, wants_document, warn_if_nothing_matched
+from billbridge.cli.target import add_target_options, local_read_store, open_hub
+from billbridge.localstack import read_models
 
-STATES = tuple(state.value for state in ExceptionState)
-
-
-class StateOrStateFile(argparse.Action):
-    def __call__(self, parser: Any, namespace: argparse.Namespace, value: Any, option: Any = None) -> None:
-        if value in STATES:
-            namespace.exception_state = value
-        else:  # the target's state file, whatever the target options call it
-            namespace.state = Path(value)
-            namespace.state_file = Path(value)
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def register(subparsers: Any) -> None:
     exceptions = subparsers.add_parser("exceptions", help="billing exceptions: list, explain, approve, write off")
     commands = exceptions.add_subparsers(dest="exceptions_command", metavar="SUBCOMMAND")
 
-    # `--state` names both an exception state (the filter) and the local state file (the target):
-    # a value that is an exception state filters, any other value is the state file.
-    listing = commands.add_parser("list", help="exceptions, filtered", conflict_handler="resolve")
-    listing.add_argument("--type", choices=[t.value for t in ExceptionType], help="only this type")
+    # `--state` is the exception state (a filter); the local state file is `--state-file`.
+    listing = commands.add_parser("list", help="exceptions, filtered")
+    listing.add_argument("--type", choices=read_models.EXCEPTION_TYPES, help="only this type")
     listing.add_argument("--contract", help="only this contract")
-    add_target_options(listing)
     listing.add_argument(
         "--state",
-        action=StateOrStateFile,
-        metavar="STATE|PATH",
-        help=f"only exceptions in this state ({', '.join(STATES)}); any other value is the local state file "
-        "(may be given twice)",
+        "--exception-state",
+        dest="exception_state",
+        choices=read_models.EXCEPTION_STATES,
+        help="only exceptions in this state",
     )
-    listing.add_argument("--exception-state", choices=STATES, help="only exceptions in this state")
-    listing.set_defaults(handler=list_command, state=None, exception_state=None)
+    add_target_options(listing)
+    listing.set_defaults(handler=list_command)
 
     show = commands.add_parser(
         "show", help="one exception with the lines, contract terms, cap and audit trail that explain it"
@@ -55,13 +45,13 @@ def register(subparsers: Any) -> None:
     )
     approve.add_argument("exception_id")
     approve.add_argument("--reason", default="", help="why (kept in the audit trail)")
-    add_target_options(approve)
+    add_target_options(approve, writes=True)
     approve.set_defaults(handler=decide_command, decision="approve")
 
     write_off = commands.add_parser("write-off", help="write off: what the exception holds is never billed")
     write_off.add_argument("exception_id")
     write_off.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-    add_target_options(write_off)
+    add_target_options(write_off, writes=True)
     write_off.set_defaults(handler=decide_command, decision="write_off")
 
     exceptions.set_defaults(handler=lambda args: (exceptions.print_help(), 2)[1])
@@ -69,6 +59,39 @@ def register(subparsers: Any) -> None:
 
 def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
+
+    with local_read_store(args) as store:
+        if store is not None:
+            rows = read_models.exception_rows(
+                store, type_=args.type, state=args.exception_state, contract_id=args.contract
+            )
+        else:
+            rows = _deployed_exception_rows(args)
+    warn_if_nothing_matched(
+        rows, {"--type": args.type, "--state": args.exception_state, "--contract": args.contract}, "exceptions"
+    )
+    if wants_document(args):
+        emit(args, rows, lambda: None)
+        return 0
+    print_table(
+        ["id", "type", "state", "contract", "amount", "refs", "correlation"],
+        [
+            [
+                r["exception_id"],
+                r["type"],
+                r["state"],
+                r["contract_id"],
+                f"{r['amount']} {r['currency']}".strip(),
+                ", ".join(r["refs"]),
+                r["correlation_id"] or "-",
+            ]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _deployed_exception_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     from billbridge.domain.money import format_amount
 
     with open_hub(args, read_only=True) as hub:
@@ -98,25 +121,7 @@ def list_command(args: argparse.Namespace) -> int:
                     "decided_by": exception.decision.actor if exception.decision else None,
                 }
             )
-    if args.json:
-        print_json(rows)
-        return 0
-    print_table(
-        ["id", "type", "state", "contract", "amount", "refs", "correlation"],
-        [
-            [
-                r["exception_id"],
-                r["type"],
-                r["state"],
-                r["contract_id"],
-                f"{r['amount']} {r['currency']}".strip(),
-                ", ".join(r["refs"]),
-                r["correlation_id"] or "-",
-            ]
-            for r in rows
-        ],
-    )
-    return 0
+    return rows
 
 
 def show_command(args: argparse.Namespace) -> int:
@@ -127,17 +132,13 @@ def show_command(args: argparse.Namespace) -> int:
         try:
             view = explain_exception(args.exception_id, hub.ledger, raw_payloads_of(hub))
         except UnknownIdentifierError as unknown:
-            print(unknown.args[0])
-            return 1
+            return not_found(unknown.args[0])
         if view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
             from billbridge.app.downstream_view import command_document
 
             command = hub.ledger.commands.get(view["refs"][0])
             view["command"] = None if command is None else command_document(command, with_payload=True)
-    if args.json:
-        print_json(view)
-    else:
-        _print_explanation(view)
+    emit(args, view, lambda: _print_explanation(view))
     return 0
 
 
@@ -295,8 +296,8 @@ def decide_command(args: argparse.Namespace) -> int:
             for line in decision.added_lines
         ],
     }
-    if args.json:
-        print_json(document)
+    if wants_document(args):
+        emit(args, document, lambda: None)
         return 0
     print(
         f"{exception.exception_id}: {exception.state.value} by {document['actor']} "
@@ -307,6 +308,6 @@ def decide_command(args: argparse.Namespace) -> int:
             f"  adjustment {line['line_id']}: {line['amount']} {line['currency']} on the next invoice "
             f"(dated {line['line_date']})"
         )
-    if exception.type is ExceptionType.CAP_EXCEEDED and exception.state is ExceptionState.APPROVED:
+    if exception.type.value == "cap_exceeded" and exception.state.value == "approved":
         print("  held lines released: the next billing run bills them")
     return 0

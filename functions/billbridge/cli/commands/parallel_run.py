@@ -27,7 +27,6 @@ def register(subparsers: Any) -> None:
             "invoices per contract, period and line (JSON and HTML). File formats: docs/parallel-run.md."
         ),
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--history", type=Path, help="a directory of export files with their conventional names")

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from billbridge.cli.target import add_replaced_state_options, confirm_replacing_state, default_state_path
+
 
 def register(subparsers: Any) -> None:
     from billbridge.cli.main import EXIT_CODES
@@ -19,18 +21,17 @@ def register(subparsers: Any) -> None:
         "would sign it and posted to the local webhook endpoint over HTTP, each billing run an execution "
         "of the deployed state machine definition. The report is computed from the ledger.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", type=Path, help="scenario file (deliveries and billing runs)")
     parser.add_argument("--report", type=Path, required=True, help="where to write the replay report (JSON)")
     parser.add_argument("--compare", type=Path, help="legacy invoice totals (CSV: contract_id,period,total)")
     parser.add_argument("--expected", type=Path, help="an expected report to check the result against")
-    parser.add_argument(
-        "--state",
-        type=Path,
-        help="the local state it replaces, for operator commands afterwards "
-        "(default $BILLBRIDGE_LOCAL_STATE or .billbridge/local-state.sqlite)",
+    add_replaced_state_options(parser, what="the replay (kept for operator commands afterwards)")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="show progress (default: on a terminal)"
     )
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
     parser.set_defaults(handler=replay_command)
 
 
@@ -44,16 +45,24 @@ def replay_command(args: argparse.Namespace) -> int:
         legacy_differences,
     )
     from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import default_state_path
 
     scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
+    state_path = Path(args.state_file or default_state_path())
+    confirm_replacing_state(str(state_path), yes=args.yes, command="billbridge replay")
     secrets = generate_webhook_secrets()
-    state_path = args.state or default_state_path()
-    with (
-        LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
-        ScenarioReplayer(stack, secrets) as replayer,
-    ):
-        result = replayer.run(scenario)
+    from billbridge.parallel_run.progress_bar import ProgressBar
+
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(unit="steps", min_interval=0.0) if show_progress else None
+    try:
+        with (
+            LocalStack(secrets=secrets, state_file=state_path, reset_state=True) as stack,
+            ScenarioReplayer(stack, secrets) as replayer,
+        ):
+            result = replayer.run(scenario, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(result.report, indent=2) + "\n", encoding="utf-8")
 

@@ -163,7 +163,7 @@ def test_local_poll_of_kantata_reads_approved_time_from_its_cursor(
     unapproved = _kantata_entry(70003, "2026-01-16T09:30:00-08:00") | {"approved": False}
     world.kantata.time_entries["70003"] = unapproved
     arguments = ["local", "poll", "psa/kantata", "--secrets", str(secrets), "--vendors", str(vendors)]
-    arguments += ["--state", str(state)]
+    arguments += ["--state-file", str(state)]
 
     assert main(arguments) == 0
     first = json.loads(capsys.readouterr().out)

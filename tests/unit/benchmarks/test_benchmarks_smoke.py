@@ -19,7 +19,7 @@ def test_cold_start_measures_every_entrypoint_and_both_baselines() -> None:
         assert row["hub"]["import_plus_first_event_ms"] > row["hub"]["import_ms"] > 0, label
         assert row["naive"]["import_plus_first_event_ms"] > 0, label
         assert row["top_imports_ms"], label
-    assert [goal["goal"] for goal in figures["goals"]][0] == "webhook cold request"
+    assert [goal["goal"] for goal in figures["goals"]][:1] == ["webhook cold request"]
     for row in figures["imports"].values():
         assert row["process_ms"] > 0
         assert "import_ratio_to_naive" in row

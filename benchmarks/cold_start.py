@@ -458,7 +458,12 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
                 if result["statuses"] != [202, 202] and result["statuses"] != [200, 200]:
                     raise RuntimeError(f"{label}: unexpected statuses {result['statuses']}")
                 samples[label].append(result | {"process_ms": wall})
-    return {
+        importtime: dict[str, float] = {}  # one more webhook process under -X importtime (not timed)
+        events = [signed_proxy_event(secret, time_entry_event(f"TE-importtime-{n}"), f"msg_it_{n}") for n in (1, 2)]
+        events_file = Path(temp) / "importtime.json"
+        events_file.write_text(json.dumps(events))
+        run_probe(box, FIRST_CALL_PROBE.format(module=modules["webhook"]), [str(events_file)], env, importtime)
+    figures: dict[str, dict[str, Any]] = {
         label: {
             key: round(statistics.median(float(s[key]) for s in values), 1)
             for key in ("import_ms", "first_call_ms", "second_call_ms", "process_ms")
@@ -470,6 +475,8 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
         }
         for label, values in samples.items()
     }
+    figures["webhook"]["top_imports_ms"] = top_imports(importtime)  # type: ignore[assignment]
+    return figures
 
 
 # -- first handled event of every entrypoint -----------------------------------------------------

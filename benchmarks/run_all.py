@@ -270,7 +270,9 @@ def render_first_events(f: dict[str, Any]) -> list[str]:
     goal_rows = [
         [g["goal"], f"<= {g['max']:.2f}", g["ratio"], g["row"], _verdict(g["met"])] for g in f.get("goals", [])
     ]
-    top_rows = [
+    webhook_top = f["first_invocation"]["webhook"].get("top_imports_ms", [])
+    top_rows = [["webhook", ", ".join(f"{name} {ms}" for name, ms in webhook_top)]] if webhook_top else []
+    top_rows += [
         [label, ", ".join(f"{name} {ms}" for name, ms in row["top_imports_ms"])] for label, row in events.items()
     ]
     return [

@@ -310,6 +310,8 @@ def import_targets() -> dict[str, str]:
     targets.update({f"queue {w.name}": module_of(w.handler) for w in topology.WORKFLOWS})
     targets.update({f"task {t.name}": module_of(t.handler) for t in topology.BILLING_TASKS})
     targets["start_billing_run"] = module_of(topology.START_BILLING_RUN_HANDLER)
+    targets["publish_kpis"] = module_of(topology.PUBLISH_KPIS_HANDLER)
+    targets["poll_vendor_source"] = module_of(topology.POLL_VENDOR_HANDLER)
     return targets
 
 

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ REQUIREMENTS = REPO_ROOT / "layers" / "dependencies" / "requirements.txt"
 RUNTIME_CACHE = REPO_ROOT / ".build" / "bench-runtime"
 RUNTIME_VERSION = "3.13"
 WEBHOOK_GOAL_RATIO = 0.60
+TOP_IMPORTS = 10
 
 NAIVE_MODULE = "naive_handler"
 NAIVE_HANDLER_SOURCE = '''"""The usual first cut of a webhook Lambda: everything imported and built at module level."""
@@ -217,6 +219,8 @@ def sandbox(runtime: Runtime) -> Iterator[Sandbox]:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "localstack", "cli"),
         )
         (task / f"{NAIVE_MODULE}.py").write_text(NAIVE_HANDLER_SOURCE)
+        for point in entrypoints():
+            (task / f"{naive_module_name(point)}.py").write_text(naive_source(point))
         compile_tree(runtime, task)
         paths = [str(task)] + ([str(site)] if site is not None else [])
         yield Sandbox(runtime, os.pathsep.join(paths))
@@ -233,6 +237,11 @@ def probe_env(box: Sandbox, extra: Mapping[str, str] | None = None) -> dict[str,
             "POWERTOOLS_SERVICE_NAME": "billbridge",
             "POWERTOOLS_METRICS_NAMESPACE": "Billbridge",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # What the Lambda runtime sets: the X-Ray SDK reads LAMBDA_TASK_ROOT to pick its Lambda
+            # sampler (outside Lambda it builds two X-Ray API clients at import, ~0.3 s here).
+            "LAMBDA_TASK_ROOT": box.python_path.split(os.pathsep)[0],
+            "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{RUNTIME_VERSION}",
         }
     )
     env.update(extra or {})
@@ -240,12 +249,18 @@ def probe_env(box: Sandbox, extra: Mapping[str, str] | None = None) -> dict[str,
 
 
 def run_probe(
-    box: Sandbox, code: str, args: list[str] | None = None, env: Mapping[str, str] | None = None
+    box: Sandbox,
+    code: str,
+    args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    importtime: dict[str, float] | None = None,
 ) -> tuple[float, str]:
-    """Wall time of one fresh process (ms) and its stdout."""
+    """Wall time of one fresh process (ms) and its stdout; with `importtime`, the process runs
+    under `-X importtime` and the dictionary receives its self time per package (ms)."""
     started = time.perf_counter()
+    flags = ["-X", "importtime"] if importtime is not None else []
     result = subprocess.run(
-        [*box.runtime.command, "-s", "-c", code, *(args or [])],
+        [*box.runtime.command, "-s", *flags, "-c", code, *(args or [])],
         capture_output=True,
         text=True,
         env=dict(env or probe_env(box)),
@@ -254,7 +269,31 @@ def run_probe(
     elapsed = (time.perf_counter() - started) * 1000
     if result.returncode != 0:
         raise RuntimeError(f"probe failed: {result.stderr.strip().splitlines()[-1:]}")
+    if importtime is not None:
+        importtime.update(self_time_by_package(result.stderr))
     return elapsed, result.stdout.strip().splitlines()[-1]
+
+
+def package_of(module: str) -> str:
+    """What a `-X importtime` line is counted under: the top-level package, or for our own code
+    its module (`billbridge.domain.model`), where the choices are ours to make."""
+    parts = module.strip().split(".")
+    return ".".join(parts[:3]) if parts[0] == "billbridge" else parts[0]
+
+
+def self_time_by_package(stderr: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, module = line.removeprefix("import time:").split("|", 2)
+        key = package_of(module)
+        totals[key] = totals.get(key, 0.0) + float(self_us) / 1000
+    return totals
+
+
+def top_imports(totals: Mapping[str, float], n: int = TOP_IMPORTS) -> list[list[Any]]:
+    return [[name, round(ms, 1)] for name, ms in sorted(totals.items(), key=lambda kv: kv[1], reverse=True)[:n]]
 
 
 def import_targets() -> dict[str, str]:
@@ -271,6 +310,8 @@ def import_targets() -> dict[str, str]:
     targets.update({f"queue {w.name}": module_of(w.handler) for w in topology.WORKFLOWS})
     targets.update({f"task {t.name}": module_of(t.handler) for t in topology.BILLING_TASKS})
     targets["start_billing_run"] = module_of(topology.START_BILLING_RUN_HANDLER)
+    targets["publish_kpis"] = module_of(topology.PUBLISH_KPIS_HANDLER)
+    targets["poll_vendor_source"] = module_of(topology.POLL_VENDOR_HANDLER)
     return targets
 
 
@@ -317,6 +358,7 @@ def moto_backend() -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
@@ -399,6 +441,7 @@ def signed_proxy_event(secret: str, payload: dict[str, Any] | list[dict[str, Any
 
 
 def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, float]]:
+    """The webhook against its own naive handler: import, first and second signed delivery."""
     modules = {"webhook": topology.WEBHOOK_HANDLER.rpartition(".")[0], "naive handler": NAIVE_MODULE}
     samples: dict[str, list[dict[str, Any]]] = {label: [] for label in modules}
     with moto_backend() as (_, handler_env, secrets), tempfile.TemporaryDirectory() as temp:
@@ -417,7 +460,12 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
                 if result["statuses"] != [202, 202] and result["statuses"] != [200, 200]:
                     raise RuntimeError(f"{label}: unexpected statuses {result['statuses']}")
                 samples[label].append(result | {"process_ms": wall})
-    return {
+        importtime: dict[str, float] = {}  # one more webhook process under -X importtime (not timed)
+        events = [signed_proxy_event(secret, time_entry_event(f"TE-importtime-{n}"), f"msg_it_{n}") for n in (1, 2)]
+        events_file = Path(temp) / "importtime.json"
+        events_file.write_text(json.dumps(events))
+        run_probe(box, FIRST_CALL_PROBE.format(module=modules["webhook"]), [str(events_file)], env, importtime)
+    figures: dict[str, dict[str, Any]] = {
         label: {
             key: round(statistics.median(float(s[key]) for s in values), 1)
             for key in ("import_ms", "first_call_ms", "second_call_ms", "process_ms")
@@ -429,35 +477,427 @@ def measure_first_invocation(box: Sandbox, runs: int) -> dict[str, dict[str, flo
         }
         for label, values in samples.items()
     }
+    figures["webhook"]["top_imports_ms"] = top_imports(importtime)  # type: ignore[assignment]
+    return figures
 
 
-def run(runs: int = 11, first_call_runs: int = 5) -> dict[str, Any]:
+# -- first handled event of every entrypoint -----------------------------------------------------
+
+NAIVE_PRELUDE = """import boto3  # noqa: F401
+import pydantic  # noqa: F401
+from aws_lambda_powertools import Logger, Metrics, Tracer
+{extra}
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+"""
+NAIVE_EXTRA = {
+    "queue": (
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response"
+        "  # noqa: F401"
+    ),
+    "task": "",
+    "schedule": "",
+}
+
+EVENT_PROBE = """
+import json, sys, time
+event = json.load(open(sys.argv[1]))
+class Context:
+    function_name = "bench"; memory_limit_in_mb = 512; aws_request_id = "bench-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    def get_remaining_time_in_millis(self): return 30000
+t0 = time.perf_counter()
+import {module} as handler
+t1 = time.perf_counter()
+try:
+    result, error = handler.lambda_handler(event, Context()), None
+except Exception as failure:
+    result, error = None, type(failure).__name__
+t2 = time.perf_counter()
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "first_call_ms": (t2 - t1) * 1000, "result": result,
+    "error": error}}, default=str))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entrypoint:
+    label: str
+    module: str
+    kind: str  # queue, task or schedule: which naive prelude stands beside it
+
+
+def entrypoints() -> list[Entrypoint]:
+    """Every entrypoint in the order of a month's flow (later inputs use earlier results)."""
+
+    def module_of(path: str) -> str:
+        return path.rpartition(".")[0]
+
+    tasks = {t.name: module_of(t.handler) for t in topology.BILLING_TASKS}
+    queues = {w.name: module_of(w.handler) for w in topology.WORKFLOWS}
+    flow = (
+        ("queue", "contracts"),
+        ("queue", "actuals"),
+        ("task", "select_contracts"),
+        ("task", "compose_invoice"),
+        ("task", "post_invoice"),
+        ("queue", "feedback"),
+        ("task", "conclude_batch"),
+        ("task", "conclude_run"),
+        ("task", "record_failure"),
+    )
+    found = [
+        Entrypoint(f"{kind} {name}", (queues if kind == "queue" else tasks)[name], kind)
+        for kind, name in flow
+        if name in (queues if kind == "queue" else tasks)
+    ]
+    named = {point.label for point in found}
+    found += [Entrypoint(f"queue {n}", m, "queue") for n, m in queues.items() if f"queue {n}" not in named]
+    found += [Entrypoint(f"task {n}", m, "task") for n, m in tasks.items() if f"task {n}" not in named]
+    found += [
+        Entrypoint("start_billing_run", module_of(topology.START_BILLING_RUN_HANDLER), "schedule"),
+        Entrypoint("publish_kpis", module_of(topology.PUBLISH_KPIS_HANDLER), "schedule"),
+    ]
+    return found
+
+
+def naive_module_name(entrypoint: Entrypoint) -> str:
+    return "naive_" + entrypoint.module.rpartition(".")[2]
+
+
+def naive_source(entrypoint: Entrypoint) -> str:
+    """The same handler behind the usual eager module prelude (Powertools objects, pydantic, boto3)."""
+    prelude = NAIVE_PRELUDE.format(extra=NAIVE_EXTRA[entrypoint.kind])
+    return (
+        f'"""{entrypoint.label}, the usual first cut: everything imported and built at module level."""\n'
+        f"{prelude}\nfrom {entrypoint.module} import lambda_handler as _handler\n\n\n"
+        "def lambda_handler(event, context):\n"
+        "    response = _handler(event, context)\n"
+        "    metrics.flush_metrics()\n"
+        "    return response\n"
+    )
+
+
+def bus_event(raw: dict[str, Any]) -> dict[str, Any]:
+    """The bus event the webhook publishes for one accepted CloudEvent (`IngestWebhook._outbound`)."""
+    return {
+        "version": "0",
+        "id": f"bus-{raw['id']}",
+        "detail-type": raw["type"],
+        "source": topology.INGEST_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": raw["time"],
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "schema_version": 1,
+            "correlationid": f"corr-{raw['id']}",
+            "delivery": {
+                "source": raw["source"],
+                "id": raw["id"],
+                "webhook_id": f"msg_{raw['id']}",
+                "raw_key": f"inline/{raw['source']}/{raw['id']}",
+                "received_at": raw["time"],
+            },
+            "event": raw,
+        },
+    }
+
+
+def sqs_event(raw: dict[str, Any], queue: str) -> dict[str, Any]:
+    """An SQS batch of one record carrying `raw`'s bus event (what the queue's Lambda poller hands over)."""
+    return {
+        "Records": [
+            {
+                "messageId": f"sqs-{raw['id']}",
+                "receiptHandle": f"handle-{raw['id']}",
+                "body": json.dumps(bus_event(raw)),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1774980000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1774980000000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(json.dumps(bus_event(raw)).encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def cloud_event(source: str, event_id: str, event_type: str, data: dict[str, Any], subject: str) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "time": "2026-03-31T18:00:00Z",
+        "datacontenttype": "application/json",
+        "subject": subject,
+        "data": data,
+    }
+
+
+def contract_approved(contract_id: str) -> dict[str, Any]:
+    """A CLM `contract.approved` (the shape of docs/spec/events.md, as in tests/scenarios)."""
+    return cloud_event(
+        "clm",
+        f"clm-{contract_id}",
+        "contract.approved",
+        {
+            "contract_id": contract_id,
+            "version": 1,
+            "effective_date": "2026-01-01",
+            "customer_id": f"CUST-{contract_id}",
+            "legal_entity": "US01",
+            "currency": "USD",
+            "tax_jurisdiction": "US-NY",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "rate_card": [{"role": "consultant", "rate": "150.00"}, {"resource_id": "EMP-7", "rate": "225.00"}],
+            "expense_policy": {"billable_categories": ["travel"], "markup_pct": "0.10"},
+            "cost_centers": ["CC-100"],
+        },
+        contract_id,
+    )
+
+
+def time_entry_approved(contract_id: str) -> dict[str, Any]:
+    event = time_entry_event(f"TE-{contract_id}")
+    event["data"]["contract_id"] = contract_id
+    return event
+
+
+def invoice_posted(contract_id: str, proposal_id: str) -> dict[str, Any]:
+    """The ERP's `invoice.posted` for the proposal the chain's ComposeInvoice made."""
+    return cloud_event(
+        "erp",
+        f"erp-{contract_id}",
+        "invoice.posted",
+        {
+            "proposal_id": proposal_id,
+            "invoice_number": f"INV-{contract_id}",
+            "posting_date": "2026-03-02",
+            "subtotal": "1200.00",
+            "tax": "106.50",
+            "total": "1306.50",
+            "currency": "USD",
+        },
+        proposal_id,
+    )
+
+
+WAITING_DEFINITION = json.dumps({"StartAt": "Started", "States": {"Started": {"Type": "Pass", "End": True}}})
+"""The state machine the scheduled start finds (moto records executions without running them)."""
+
+BENCH_CONFIG: dict[str, Any] = {
+    "tax_rates": [{"jurisdiction": "US-NY", "rate": "0.08875", "effective_from": "2020-01-01"}],
+    "legal_entities": [{"legal_entity": "US01", "erp_instance": "erp-us"}],
+}
+
+
+def event_for(label: str, contract_id: str, results: Mapping[str, Any]) -> dict[str, Any]:
+    """The first input of `label` for one contract's chain, built from the chain's earlier results."""
+    run_id = f"run-{contract_id}"
+    plan = results.get("task select_contracts") or {}
+    if label == "queue contracts":
+        return sqs_event(contract_approved(contract_id), "contracts")
+    if label == "queue actuals":
+        return sqs_event(time_entry_approved(contract_id), "actuals")
+    if label == "queue feedback":
+        proposal_id = (results.get("task compose_invoice") or {}).get("proposal_id") or f"{contract_id}-2026-03-1"
+        return sqs_event(invoice_posted(contract_id, str(proposal_id)), "feedback")
+    if label == "task select_contracts":
+        return {"period": "2026-03", "contract_ids": [contract_id], "run_id": run_id}
+    if label in ("task compose_invoice", "task post_invoice"):
+        return {"contract_id": contract_id, "period": "2026-03", "run_id": run_id, "correlation_id": run_id}
+    if label == "task conclude_batch":
+        return {
+            "workspace": plan.get("workspace", f"runs/{run_id}/"),
+            "batch": {"batch": 0, "contract_ids": [contract_id]},
+            "outcomes": [{"contract_id": contract_id, "outcome": "invoiced"}],
+        }
+    if label == "task conclude_run":
+        return {
+            "run_id": run_id,
+            "plan": plan or {"workspace": f"runs/{run_id}/", "contract_count": 1, "batch_count": 1},
+        }
+    if label == "task record_failure":
+        return {
+            "contract_id": contract_id,
+            "period": "2026-03",
+            "run_id": run_id,
+            "error": {"Error": "States.Timeout", "Cause": "benchmark: a step that timed out"},
+        }
+    if label == "start_billing_run":
+        return {"id": f"tick-{contract_id}", "time": "2026-04-01T00:00:00Z", "detail-type": "Scheduled Event"}
+    if label == "publish_kpis":
+        return {"as_of": "2026-03-31"}
+    raise KeyError(label)
+
+
+@contextmanager
+def full_backend() -> Iterator[dict[str, str]]:
+    """The webhook's resources plus the billing-run bucket, a state machine and the configuration."""
+    import boto3
+    from billbridge.localstack import resources
+
+    with moto_backend() as (endpoint, env, _):
+        names = resources.LocalNames()
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        resources.create_state_machine(
+            session.client("stepfunctions", endpoint_url=endpoint), names, WAITING_DEFINITION
+        )
+        env = env | {topology.ENV_BILLING_RUN_BUCKET: names.billing_run_bucket}
+        with _environment(env | {"AWS_DEFAULT_REGION": "us-east-1"}):
+            from billbridge import bootstrap
+            from billbridge.app.event_translation import billing_config_from
+
+            bootstrap.reset()
+            bootstrap.ledger().save_config(billing_config_from(BENCH_CONFIG))
+            bootstrap.reset()
+        yield env
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def measure_first_events(box: Sandbox, runs: int) -> dict[str, dict[str, Any]]:
+    """Import + first handled event of every entrypoint beside its naive twin, fresh processes, round-robin."""
+    points = entrypoints()
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {p.label: {"hub": [], "naive": []} for p in points}
+    with full_backend() as handler_env, tempfile.TemporaryDirectory() as temp:
+        env = probe_env(box, handler_env)
+        for run in range(runs):
+            for variant in ("hub", "naive"):
+                contract_id = f"SOW-COLD-{run}-{variant}"
+                results: dict[str, Any] = {}
+                for point in points:
+                    module = point.module if variant == "hub" else naive_module_name(point)
+                    event_file = Path(temp) / f"{contract_id}-{point.label.replace(' ', '-')}.json"
+                    event_file.write_text(json.dumps(event_for(point.label, contract_id, results)))
+                    wall, out = run_probe(box, EVENT_PROBE.format(module=module), [str(event_file)], env)
+                    result = json.loads(out)
+                    results[point.label] = result["result"]
+                    samples[point.label][variant].append(result | {"process_ms": wall})
+        importtimes = {point.label: dict[str, float]() for point in points}
+        contract_id = "SOW-COLD-importtime"
+        results = {}
+        for point in points:  # one more chain under -X importtime (not timed: the flag slows imports)
+            event_file = Path(temp) / f"{contract_id}-{point.label.replace(' ', '-')}.json"
+            event_file.write_text(json.dumps(event_for(point.label, contract_id, results)))
+            _, out = run_probe(
+                box,
+                EVENT_PROBE.format(module=point.module),
+                [str(event_file)],
+                env,
+                importtime=importtimes[point.label],
+            )
+            results[point.label] = json.loads(out)["result"]
+    figures: dict[str, dict[str, Any]] = {}
+    for label, by_variant in samples.items():
+        row: dict[str, Any] = {}
+        for variant, values in by_variant.items():
+            row[variant] = {
+                "import_ms": round(statistics.median(v["import_ms"] for v in values), 1),
+                "first_event_ms": round(statistics.median(v["first_call_ms"] for v in values), 1),
+                "import_plus_first_event_ms": round(
+                    statistics.median(v["import_ms"] + v["first_call_ms"] for v in values), 1
+                ),
+                "process_ms": round(statistics.median(v["process_ms"] for v in values), 1),
+                "errors": sorted({v["error"] for v in values if v["error"]}),
+            }
+        row["import_ratio"] = (
+            round(row["hub"]["import_ms"] / row["naive"]["import_ms"], 2) if row["naive"]["import_ms"] else 0.0
+        )
+        row["cold_ratio"] = round(
+            row["hub"]["import_plus_first_event_ms"] / row["naive"]["import_plus_first_event_ms"], 2
+        )
+        row["top_imports_ms"] = top_imports(importtimes[label])
+        figures[label] = row
+    return figures
+
+
+def run(runs: int = 11, first_call_runs: int = 5, first_event_runs: int = 5) -> dict[str, Any]:
     runtime = find_runtime()
     with sandbox(runtime) as box:
         imports = with_ratios(measure_imports(box, runs))
         first = measure_first_invocation(box, first_call_runs)
+        first_events = measure_first_events(box, first_event_runs)
     webhook, naive = first["webhook"], first["naive handler"]
+    cold_ratio = round(webhook["import_plus_first_call_ms"] / naive["import_plus_first_call_ms"], 2)
     return {
         "python": runtime.label,
         "runs": runs,
         "first_call_runs": first_call_runs,
+        "first_event_runs": first_event_runs,
         "imports": imports,
         "first_invocation": first,
+        "first_events": first_events,
+        "goals": goals(cold_ratio, first_events),
         "webhook_import_ratio_to_naive": imports["webhook"]["import_ratio_to_naive"],
         "webhook_process_ratio_to_naive": imports["webhook"]["process_ratio_to_naive"],
-        "webhook_first_invocation_ratio_to_naive": round(
-            webhook["import_plus_first_call_ms"] / naive["import_plus_first_call_ms"], 2
-        ),
+        "webhook_first_invocation_ratio_to_naive": cold_ratio,
         "goal_webhook_import_ratio_max": WEBHOOK_GOAL_RATIO,
     }
+
+
+GOAL_WEBHOOK_COLD = 0.40
+GOAL_CONSUMER_COLD = 0.50
+GOAL_TASK_IMPORT = 0.10
+GOAL_TASK_COLD = 0.40
+
+
+def goals(webhook_cold_ratio: float, first_events: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 19's goals, each with its measured ratio (worst row of its kind) and verdict."""
+
+    def worst(prefix: str, key: str) -> tuple[str, float]:
+        rows = {label: row[key] for label, row in first_events.items() if label.startswith(prefix)}
+        label = max(rows, key=lambda name: rows[name])
+        return label, rows[label]
+
+    found = [{"goal": "webhook cold request", "row": "webhook", "ratio": webhook_cold_ratio, "max": GOAL_WEBHOOK_COLD}]
+    for goal, prefix, key, limit in (
+        ("queue consumers, import + first batch", "queue ", "cold_ratio", GOAL_CONSUMER_COLD),
+        ("workflow tasks, import", "task ", "import_ratio", GOAL_TASK_IMPORT),
+        ("workflow tasks, import + first task", "task ", "cold_ratio", GOAL_TASK_COLD),
+    ):
+        label, ratio = worst(prefix, key)
+        found.append({"goal": goal, "row": label, "ratio": ratio, "max": limit})
+    for item in found:
+        item["met"] = item["ratio"] <= item["max"]
+    return found
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11, help="fresh processes per import target")
     parser.add_argument("--first-call-runs", type=int, default=5, help="fresh processes per first-invocation target")
+    parser.add_argument("--first-event-runs", type=int, default=5, help="rounds of every entrypoint's first event")
+    parser.add_argument("--only-first-events", action="store_true", help="skip the import table and the webhook rows")
     args = parser.parse_args(argv)
-    figures = run(args.runs, args.first_call_runs)
+    if args.only_first_events:
+        with sandbox(find_runtime()) as box:
+            figures: dict[str, Any] = {"first_events": measure_first_events(box, args.first_event_runs)}
+        print(json.dumps(figures, indent=2))
+        return figures
+    figures = run(args.runs, args.first_call_runs, args.first_event_runs)
     print(json.dumps(figures, indent=2))
     return figures
 

@@ -12,8 +12,14 @@ from benchmarks import aws_calls, billing_scale, cold_start, ingest_throughput, 
 
 
 def test_cold_start_measures_every_entrypoint_and_both_baselines() -> None:
-    figures = cold_start.run(runs=1, first_call_runs=1)
+    figures = cold_start.run(runs=1, first_call_runs=1, first_event_runs=1)
     assert set(figures["imports"]) == set(cold_start.import_targets())
+    assert set(figures["first_events"]) == {point.label for point in cold_start.entrypoints()}
+    for label, row in figures["first_events"].items():
+        assert row["hub"]["import_plus_first_event_ms"] > row["hub"]["import_ms"] > 0, label
+        assert row["naive"]["import_plus_first_event_ms"] > 0, label
+        assert row["top_imports_ms"], label
+    assert [goal["goal"] for goal in figures["goals"]][:1] == ["webhook cold request"]
     for row in figures["imports"].values():
         assert row["process_ms"] > 0
         assert "import_ratio_to_naive" in row

@@ -17,7 +17,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from billbridge.observability import count, flush_metrics, logger
+from billbridge.observability import count, flush_metrics, lambda_entrypoint, logger
 
 if TYPE_CHECKING:
     from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
@@ -28,6 +28,7 @@ DEFERRED_RETRY_AFTER_SECONDS = "30"
 MAX_LOGGED_OUTCOMES = 100
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_api_event(event, context)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billbridge.entrypoints.queues.sqs_consumer import consume_batch
+from billbridge.observability import lambda_entrypoint
 
 
 def _use_case() -> Any:
@@ -13,5 +13,8 @@ def _use_case() -> Any:
     return bootstrap.record_actuals().handle
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from billbridge.entrypoints.queues.sqs_consumer import consume_batch
+
     return consume_batch(event, context, workflow="actuals", use_case=_use_case)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from billbridge.observability import count, logger, metrics
+from billbridge.observability import count, lambda_entrypoint, logger, metrics
 
 
 class PollFailedError(Exception):
     """The poll ended without reading its source to the end or with refused events."""
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_poll(event, context)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from billbridge.observability import lambda_entrypoint
 
+
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from datetime import timedelta
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from billbridge.app.billing_requests import execution_name, previous_period
+from billbridge.observability import lambda_entrypoint
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import boto3
 
+    from billbridge.app.billing_requests import execution_name, previous_period
     from billbridge.settings import hub_settings
 
     fired_at = _fired_at(event)

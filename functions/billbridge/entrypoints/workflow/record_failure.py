@@ -6,8 +6,10 @@ from typing import Any
 
 from billbridge.entrypoints.workflow.run_correlation import correlation_id_of
 from billbridge.entrypoints.workflow.transient_failures import retried_when_transient
+from billbridge.observability import lambda_entrypoint
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
     from billbridge.observability import count, flush_metrics, logger

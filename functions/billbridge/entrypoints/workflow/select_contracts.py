@@ -10,8 +10,10 @@ import uuid
 from typing import Any
 
 from billbridge.entrypoints.workflow.transient_failures import retried_when_transient
+from billbridge.observability import lambda_entrypoint
 
 
+@lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from billbridge import bootstrap
 

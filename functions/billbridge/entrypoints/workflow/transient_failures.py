@@ -1,14 +1,17 @@
-"""Failures worth retrying become `TransientError`, the error name the state
-machine retries with backoff; everything else is caught into RecordFailure."""
+"""Failures worth retrying become `TransientError`, the error name the state machine
+retries with backoff; everything else is caught into RecordFailure.
+
+Nothing but the standard library is imported with this module: the error types it
+sorts by (the ledger's contention, a connector's transient fault, botocore's errors,
+`TransientError` itself) are imported only when a task fails, so a task that only
+needs this wrapper does not load the domain model or the AWS SDK at import (cold
+start, decision record 0015).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from billbridge.app.ledger import LedgerContentionError
-from billbridge.app.ports import TransientConnectorError
-from billbridge.app.run_billing import TransientError
 
 RETRYABLE_AWS_ERROR_CODES = frozenset(
     {
@@ -26,23 +29,37 @@ RETRYABLE_AWS_ERROR_CODES = frozenset(
 
 @contextmanager
 def retried_when_transient() -> Iterator[None]:
-    from botocore.exceptions import ClientError
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
     try:
         yield
-    except TransientError:
-        raise
-    except ClientError as error:
+    except Exception as error:
+        reason = transient_reason(error)
+        if reason is None:
+            raise
+        from billbridge.app.run_billing import TransientError
+
+        if isinstance(error, TransientError):
+            raise
+        raise TransientError(reason) from error
+
+
+def transient_reason(error: BaseException) -> str | None:
+    """Why `error` is worth retrying (the TransientError's message), or None when it is not."""
+    from billbridge.app.ledger import LedgerContentionError
+    from billbridge.app.ports import TransientConnectorError
+    from billbridge.app.run_billing import TransientError
+
+    if isinstance(error, TransientError):
+        return str(error)
+    if isinstance(error, (LedgerContentionError, TransientConnectorError, ConnectionError, TimeoutError)):
+        return f"{type(error).__name__}: {error}"
+    try:
+        from botocore.exceptions import ClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+    except ImportError:  # pragma: no cover - botocore comes with every Lambda runtime
+        return None
+    if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in RETRYABLE_AWS_ERROR_CODES:
-            raise TransientError(f"{code}: {error}") from error
-        raise
-    except (
-        LedgerContentionError,
-        TransientConnectorError,
-        BotoConnectionError,
-        ConnectionError,
-        TimeoutError,
-    ) as error:
-        raise TransientError(f"{type(error).__name__}: {error}") from error
+        return f"{code}: {error}" if code in RETRYABLE_AWS_ERROR_CODES else None
+    if isinstance(error, BotoConnectionError):
+        return f"{type(error).__name__}: {error}"
+    return None

@@ -46,7 +46,8 @@ service and handler of a URL is done once per URL.
 
 These are properties of the local stack, not of a test: every command and test
 that runs a `LocalStack` gets them. Code that runs moto itself (`mock_aws`)
-can enter `faster_stand_ins()` too.
+can enter `faster_stand_ins()` too; nothing that calls AWS itself may run inside
+it (its calls would carry a placeholder signature, which AWS refuses).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ that path cost time on every call and change nothing in the answers:
   (its IAM authorization is off unless a test turns it on); what it reads from
   the `Authorization` header is the access key (which account) and the
   credential scope (which region, when the URL does not say). `scope_only_sigv4`
-  sets the same headers botocore sets (`X-Amz-Date`, the session token, an
+  sets the same headers botocore sets (`X-Amz-Date`, the security token, an
   `Authorization` header with the same credential scope and signed header
   names) with a placeholder signature. Only the plain SigV4 signer is replaced:
   S3's signer (payload hash headers, presigned URLs) is left as it is.

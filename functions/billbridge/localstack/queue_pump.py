@@ -7,6 +7,11 @@ report in `batchItemFailures` and makes the reported ones visible again at once
 message to the DLQ on the receive after `maxReceiveCount`. Rounds continue until
 every workflow queue is empty, since consumers may publish events that route to
 other queues.
+
+The pump's own bookkeeping costs no AWS calls that the deployed mappings would
+not make: queue URLs are asked once per queue, and a queue that holds no
+message at all (visible, in flight or delayed) is not polled, since the receive
+would answer nothing (the stand-in's queue is read in-process for that).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.sqs.models import sqs_backends
+
 from billbridge import topology
-from billbridge.localstack.aws_environment import REGION, PatchedEnvironment
+from billbridge.localstack.aws_environment import ACCOUNT_ID, REGION, PatchedEnvironment
 from billbridge.localstack.handler_resolver import HandlerResolver
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.resources import LocalNames
@@ -114,9 +121,18 @@ class QueuePump:
         self._sqs = sqs
         self._names = names
         self._resolver = resolver
+        self._urls: dict[str, str] = {}
 
     def queue_url(self, queue_name: str) -> str:
-        return str(self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
+        if queue_name not in self._urls:
+            self._urls[queue_name] = str(self._sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
+        return self._urls[queue_name]
+
+    @staticmethod
+    def holds_nothing(queue_name: str) -> bool:
+        """True when the stand-in queue holds no message in any state (a receive would answer nothing)."""
+        queue = sqs_backends[ACCOUNT_ID][REGION].queues.get(queue_name)
+        return queue is not None and not queue._messages
 
     def message_count(self, queue_name: str) -> int:
         attributes = self._sqs.get_queue_attributes(
@@ -146,6 +162,8 @@ class QueuePump:
 
     def _pump_once(self, workflow: topology.Workflow, stats: QueueDrainStats) -> bool:
         queue_name = self._names.queue(workflow)
+        if self.holds_nothing(queue_name):
+            return False
         queue_url = self.queue_url(queue_name)
         messages = self._sqs.receive_message(
             QueueUrl=queue_url,

@@ -44,7 +44,9 @@ from billbridge.localstack.aws_environment import (
     PatchedEnvironment,
     local_configuration,
 )
+from billbridge.localstack.deferred_imports import defer_batch_models
 from billbridge.localstack.handler_resolver import HandlerResolver, LambdaHandler
+from billbridge.localstack.interpreter_cache import ParsedDefinitions
 from billbridge.localstack.lambda_context import new_context
 from billbridge.localstack.lambda_dispatch import LambdaDispatcher
 from billbridge.localstack.queue_pump import DrainSummary, QueuePump
@@ -125,6 +127,7 @@ class LocalStack:
         self._reset_state = reset_state
         self._lazy_billing = lazy_billing
         self._billing_created = False
+        self._parsed_definitions: ParsedDefinitions | None = None
         self.definition = ""
         self._boundary: StandInBoundary | None = None
         self._store: LocalStore | None = None
@@ -179,6 +182,9 @@ class LocalStack:
         if self._dispatcher is not None:
             self._dispatcher.__exit__(None, None, None)
             self._dispatcher = None
+        if self._parsed_definitions is not None:
+            self._parsed_definitions.__exit__(None, None, None)
+            self._parsed_definitions = None
         shutdown_error: BaseException | None = None
         if self._sync is not None:
             sync, self._sync = self._sync, None
@@ -239,7 +245,9 @@ class LocalStack:
         self._pump = QueuePump(c["sqs"], self.names, self.resolver)
 
     def _create_billing(self, definition_source: str | Mapping[str, Any]) -> None:
-        """The billing task functions and the state machine (moto's ASL interpreter costs ~2 s to load)."""
+        """The billing task functions and the state machine (moto's ASL interpreter costs ~1 s to load,
+        without the Batch integration's EC2 models: `deferred_imports`)."""
+        defer_batch_models()
         resources.create_task_functions(self.client("iam"), self.client("lambda"), self.names)
         if isinstance(definition_source, str):
             asl = definition_source
@@ -248,6 +256,10 @@ class LocalStack:
         else:
             asl = json.dumps(definition_source)
         definitions.quiet_interpreter_notices()
+        if self._parsed_definitions is None:
+            root = self._repo_root or definitions.find_repo_root()
+            self._parsed_definitions = ParsedDefinitions(root / definitions.CACHE_RELATIVE_PATH.parent)
+            self._parsed_definitions.__enter__()
         resources.create_state_machine(self.client("stepfunctions"), self.names, asl)
         self.definition = asl
         self._billing_created = True

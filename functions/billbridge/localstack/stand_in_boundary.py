@@ -39,9 +39,15 @@ with and without it and compares the answers):
   messages in one pass over the queue (moto passes over the queue once per message, and
   builds a list of each message's receipt handles at every step).
 
+Calls reach the stand-ins without what only a remote service needs
+(`billbridge.localstack.in_process_dispatch`): no SigV4 signature is computed
+(moto does not check it; the same headers are set), and moto's search for the
+service and handler of a URL is done once per URL.
+
 These are properties of the local stack, not of a test: every command and test
 that runs a `LocalStack` gets them. Code that runs moto itself (`mock_aws`)
-can enter `faster_stand_ins()` too.
+can enter `faster_stand_ins()` too; nothing that calls AWS itself may run inside
+it (its calls would carry a placeholder signature, which AWS refuses).
 """
 
 from __future__ import annotations
@@ -57,12 +63,15 @@ from types import TracebackType
 from typing import Any
 
 import jsonpath_ng.ext
+from botocore.auth import SigV4Auth
 from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.sqs import models as sqs_models
+
+from billbridge.localstack.in_process_dispatch import routed_process_request, scope_only_sigv4
 
 STAND_IN_LOCK = threading.RLock()
 """Held by every call into moto (and by whoever needs several calls to be one step)."""
@@ -141,6 +150,10 @@ class StandInBoundary:
         if StandInBoundary._installed is not None:
             raise RuntimeError("another local stack is already running in this process")
         boundary = self
+        # The speed-ups first: the lock then wraps their routing of requests, and leaving
+        # restores in the opposite order.
+        self._speedups = faster_stand_ins()
+        self._speedups.__enter__()
         self._original_process = original_process = BotocoreStubber.process_request
 
         def process_request(stubber: BotocoreStubber, request: Any) -> Any:
@@ -150,8 +163,6 @@ class StandInBoundary:
                 return original_process(stubber, request)
 
         BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
-        self._speedups = faster_stand_ins()
-        self._speedups.__enter__()
         StandInBoundary._installed = self
         return self
 
@@ -277,6 +288,8 @@ def _speedups() -> list[tuple[Any, str, Any]]:
     backend = dynamodb_models.DynamoDBBackend
     queue = sqs_models.Queue
     return [
+        (BotocoreStubber, "process_request", routed_process_request(BotocoreStubber.process_request)),
+        (SigV4Auth, "add_auth", scope_only_sigv4(SigV4Auth.add_auth)),
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
         (Table, "query", _partition_query(Table.query)),

@@ -231,11 +231,87 @@ def test_queues_answer_as_moto_does() -> None:
     assert plain[0]["ApproximateNumberOfMessagesDelayed"] == "4"
 
 
+def other_services() -> list[Any]:
+    """The services the handlers call besides DynamoDB and SQS, in two regions, errors included."""
+    answers: list[Any] = []
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="raw")
+    s3.put_object(Bucket="raw", Key="psa/2026/03/a b+c.json", Body=b'{"n": 1}')
+    answers.append(s3.get_object(Bucket="raw", Key="psa/2026/03/a b+c.json")["Body"].read())
+    answers.append([o["Key"] for o in s3.list_objects_v2(Bucket="raw", Prefix="psa/")["Contents"]])
+    try:
+        s3.get_object(Bucket="raw", Key="missing")
+    except ClientError as error:
+        answers.append(error.response["Error"]["Code"])
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(Name="hooks", SecretString='{"psa": ["whsec_1"]}')["ARN"]
+    answers.append((arn.split(":")[3], secrets.get_secret_value(SecretId="hooks")["SecretString"]))
+    events = boto3.client("events")
+    events.create_event_bus(Name="bus")
+    answers.append(
+        events.put_events(
+            Entries=[{"Source": "billbridge.test", "DetailType": "Tested", "Detail": "{}", "EventBusName": "bus"}]
+        )["FailedEntryCount"]
+    )
+    elsewhere = boto3.client("sqs", region_name="eu-west-1")
+    url = elsewhere.create_queue(QueueName="far")["QueueUrl"]
+    answers.append((url, boto3.client("sqs").list_queues().get("QueueUrls", [])))
+    try:
+        boto3.client("dynamodb").describe_table(TableName="absent")
+    except ClientError as error:
+        answers.append((error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]))
+    return answers
+
+
+def test_other_services_answer_as_moto_does() -> None:
+    plain, faster = both_ways(other_services)
+    assert faster == plain
+    assert plain[0] == b'{"n": 1}'
+    assert plain[-1] == ("ResourceNotFoundException", 400)
+
+
+def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signature() -> None:
+    from billbridge.localstack.in_process_dispatch import PLACEHOLDER_SIGNATURE
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    def signed() -> AWSRequest:
+        request = AWSRequest(
+            method="POST",
+            url="https://dynamodb.eu-west-1.amazonaws.com/",
+            headers={"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"},
+            data=b"{}",
+        )
+        SigV4Auth(Credentials("AKIDLOCAL", "secret", "token"), "dynamodb", "eu-west-1").add_auth(request)
+        return request
+
+    real = signed()
+    with faster_stand_ins():
+        local = signed()
+    assert real.headers["Authorization"].split(", ")[:2] == local.headers["Authorization"].split(", ")[:2]
+    assert local.headers["Authorization"].endswith(f"Signature={PLACEHOLDER_SIGNATURE}")
+    assert not real.headers["Authorization"].endswith(f"Signature={PLACEHOLDER_SIGNATURE}")
+    assert local.headers["X-Amz-Security-Token"] == real.headers["X-Amz-Security-Token"] == "token"
+    assert "X-Amz-Date" in local.headers
+
+
 def test_moto_is_itself_again_outside() -> None:
+    from botocore.auth import SigV4Auth
+    from moto.core.botocore_stubber import BotocoreStubber
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import Queue
 
-    before = (Table.query, Table.all_items, Queue.__dict__["messages"])
+    def installed() -> tuple[Any, ...]:
+        return (
+            Table.query,
+            Table.all_items,
+            Queue.__dict__["messages"],
+            BotocoreStubber.process_request,
+            SigV4Auth.add_auth,
+        )
+
+    before = installed()
     with faster_stand_ins(), faster_stand_ins():
-        assert Table.query is not before[0]
-    assert (Table.query, Table.all_items, Queue.__dict__["messages"]) == before
+        assert all(now is not then for now, then in zip(installed(), before, strict=True))
+    assert installed() == before

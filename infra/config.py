@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -92,11 +93,17 @@ class BillbridgeConfig:
             read_configuration(self.vendor_adapters)
 
     @classmethod
-    def from_context(cls, node: Node) -> BillbridgeConfig:
-        """Defaults overridden by `billbridge:<field>` context values."""
+    def from_context(cls, node: Node, environment: Mapping[str, Any] | None = None) -> BillbridgeConfig:
+        """Defaults overridden by `billbridge:<field>` context values, then by `environment`
+        (the deployment environment's own settings, infra/environments.py)."""
         overrides: dict[str, Any] = {}
+        unknown = sorted(set(environment or {}) - {field.name for field in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown settings for the environment: {', '.join(unknown)}")
         for field in fields(cls):
-            value = node.try_get_context(f"{CONTEXT_PREFIX}{field.name}")
+            value = (environment or {}).get(field.name)
+            if value is None:
+                value = node.try_get_context(f"{CONTEXT_PREFIX}{field.name}")
             if value is None:
                 continue
             default = field.default

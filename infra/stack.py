@@ -229,6 +229,13 @@ class BillbridgeStack(cdk.Stack):
                 *(p.dead_letter_queue for p in self.vendor_pollers),
             ],
             redrive_queues=[c.queue for c in self.consumers],
+            redrive_functions=[
+                self.schedule.starter.function,
+                self.kpi_publisher.publisher.function,
+                *(p.function.function for p in self.vendor_pollers),
+            ],
+            state_machine=self.billing.state_machine,
+            archive=self.event_bus.archive,
             waf_web_acl_arn=config.waf_web_acl_arn,
             api_stage_arn=self.webhook_api.api.deployment_stage.stage_arn,
         )
@@ -298,6 +305,8 @@ class BillbridgeStack(cdk.Stack):
         outputs: dict[str, str] = {
             "ApiUrl": self.webhook_api.url,
             "EventBusName": self.event_bus.bus.event_bus_name,
+            "EventBusArn": self.event_bus.bus.event_bus_arn,
+            "EventArchiveArn": self.event_bus.archive.archive_arn,
             "LedgerTableName": self.tables.ledger.table_name,
             "RawPayloadBucketName": self.raw_payloads.bucket.bucket_name,
             "WebhookSecretsArn": self.webhook_secrets.secret.secret_arn,

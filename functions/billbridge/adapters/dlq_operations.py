@@ -301,12 +301,17 @@ class ReplayOutcome:
 class EventBridgeArchiveReplay:
     """Replays the bus's archive over [start, end] back onto the bus."""
 
-    def __init__(self, events_client: Any, *, event_bus_name: str) -> None:
+    def __init__(
+        self, events_client: Any, *, event_bus_name: str, bus_arn: str | None = None, archive_arn: str | None = None
+    ) -> None:
         self._events = events_client
         self._bus = event_bus_name
+        self._known = (bus_arn, archive_arn) if bus_arn and archive_arn else None
 
     def archive_arn(self) -> tuple[str, str]:
-        """(bus ARN, archive ARN) of the bus's enabled archive."""
+        """(bus ARN, archive ARN): as the stack's outputs name them, else the bus's enabled archive."""
+        if self._known is not None:
+            return self._known[0] or "", self._known[1] or ""
         bus_arn = str(self._events.describe_event_bus(Name=self._bus)["Arn"])
         archives = self._events.list_archives(EventSourceArn=bus_arn).get("Archives", [])
         enabled = [a for a in archives if a.get("State") in (None, "ENABLED")] or archives

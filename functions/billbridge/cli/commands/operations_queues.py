@@ -205,9 +205,13 @@ def replay_archive_command(args: argparse.Namespace) -> int:
             hub.changed = True
         else:
             name = args.name or f"billbridge-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
-            outcome = EventBridgeArchiveReplay(hub.client("events"), event_bus_name=event_bus_name(hub)).replay(
-                start, end, name=name
-            )
+            outputs = hub.extras.get("outputs", {})
+            outcome = EventBridgeArchiveReplay(
+                hub.client("events"),
+                event_bus_name=event_bus_name(hub),
+                bus_arn=outputs.get("EventBusArn"),
+                archive_arn=outputs.get("EventArchiveArn"),
+            ).replay(start, end, name=name)
     document = outcome.as_document()
     if drained is not None:
         document["drain"] = _drain_document(drained)

@@ -16,10 +16,26 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def actor_of(args: argparse.Namespace) -> str:
-    """`--actor`, else the OS user."""
-    if getattr(args, "actor", None):
-        return str(args.actor)
+class ActorError(ValueError):
+    """`--actor` names someone else than the deployed stack's caller: refused (exit 2)."""
+
+
+def actor_of(args: argparse.Namespace, hub: Hub | None = None) -> str:
+    """Who acts, as the audit trail and segregation of duties record it.
+
+    On a deployed stack: the caller's IAM identity (`sts get-caller-identity` ARN; an
+    assumed role's session name is the person), never a typed name: `--actor` is accepted
+    only when it names that same identity. On the local stack: `--actor`, else the OS user."""
+    typed = str(args.actor).strip() if getattr(args, "actor", None) else ""
+    if hub is not None and not hub.is_local:
+        identity = str(hub.client("sts").get_caller_identity()["Arn"])
+        if typed and typed.lower() not in (identity.lower(), identity.rsplit("/", 1)[-1].lower()):
+            raise ActorError(
+                f"--actor {typed!r}: on a deployed stack the actor is your AWS identity ({identity}); leave --actor out"
+            )
+        return identity
+    if typed:
+        return typed
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment (some containers)

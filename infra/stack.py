@@ -317,7 +317,9 @@ class BillbridgeStack(cdk.Stack):
                 f"#dashboards:name={self.monitoring.dashboard.dashboard_name}"
             ),
             "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
+            "BillingStartFunctionName": self.schedule.starter.function.function_name,
             "KpiPublisherDeadLetterQueueUrl": self.kpi_publisher.dead_letter_queue.queue_url,
+            "KpiPublisherFunctionName": self.kpi_publisher.publisher.function.function_name,
             "PersonalDataKeyArn": self.security.personal_data_key.key_arn,
             "OperatorRoleArn": self.security.operator_role.role_arn,
             "ApproverRoleArn": self.security.approver_role.role_arn,
@@ -326,6 +328,9 @@ class BillbridgeStack(cdk.Stack):
         for vendor_poller in self.vendor_pollers:
             outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (
                 vendor_poller.dead_letter_queue.queue_url
+            )
+            outputs[f"{vendor_poller.poller.construct_id}PollerFunctionName"] = (
+                vendor_poller.function.function.function_name
             )
         if self.connectors.secret is not None:
             outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn

@@ -160,7 +160,8 @@ def failure_resolution(
                     {
                         "failure": exception.exception_id,
                         "kind": exception.type.value,
-                        "open_hours": _hours(now - raised) if raised else None,
+                        # an `as_of` before the raising (a report of the past) ages it 0, not negative
+                        "open_hours": max(_hours(now - raised), ZERO) if raised else None,
                     }
                 )
                 continue
@@ -173,7 +174,7 @@ def failure_resolution(
             {
                 "failure": f"dead letter in {letter.queue}",
                 "kind": "dead_letter",
-                "open_hours": _hours(now - letter.dead_lettered_at),
+                "open_hours": max(_hours(now - letter.dead_lettered_at), ZERO),
             }
         )
     every = sorted(hours for values in closed.values() for hours in values)

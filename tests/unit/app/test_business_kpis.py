@@ -314,3 +314,12 @@ def test_the_business_kpis_are_published_as_emf_metrics(capsys) -> None:  # type
     assert values[("DaysSalesOutstanding", None)] == [10.0]
     assert values[("DisputeRatePercent", None)] == [0.0]
     assert values[("RevenueLeakageAmount", "EUR")] == [12.5]
+
+
+def test_a_failure_raised_after_the_reports_moment_is_aged_zero_not_negative() -> None:
+    books = [book(exceptions={"EX-1": exception("EX-1")})]
+    times = ExceptionTimes(raised_at={"EX-1": at("2026-11-29T10:00")})
+    letters = [OpenDeadLetter("actuals", at("2026-11-29T11:00"))]
+    resolution = failure_resolution(books, times, letters, now=at("2026-06-30T23:59"))
+    assert [row["open_hours"] for row in resolution["open_failures"]] == [D(0), D(0)]
+    assert resolution["oldest_open_hours"] == D(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -66,6 +67,11 @@ class BillbridgeConfig:
     rollout: str = ""
     """JSON object of phased-rollout switches (`off` / `shadow` / `on`) per workflow and per
     source, e.g. `{"workflows": {"actuals": "shadow"}, "sources": {"crm": "off"}}`; empty: all on."""
+    kpi_thresholds: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Business KPI alarm thresholds (infra/constructs/failure_alarms.py): `dso_days`,
+    `dispute_rate_percent`, `failure_resolution_hours`, `oldest_open_failure_hours`,
+    `approval_to_invoice_days`, and `revenue_leakage` per currency (`{"EUR": "5000"}`).
+    A threshold left out has no alarm."""
     vendor_adapters: str = ""
     """JSON configuration of the vendor adapters, keyed by `source/vendor` (docs/adapters.md):
     API base URLs, a tenant's field mapping, page sizes and rates. Empty: no vendor adapter;
@@ -86,17 +92,26 @@ class BillbridgeConfig:
             raise ValueError("propagation_alarm_hours must be at least 1")
         if not self.kpi_schedule.startswith(("rate(", "cron(")) or not self.kpi_schedule.endswith(")"):
             raise ValueError("kpi_schedule must be a Scheduler rate(...) or cron(...) expression")
+        from infra.constructs.failure_alarms import validate_kpi_thresholds
+
+        validate_kpi_thresholds(self.kpi_thresholds)
         if self.vendor_adapters:
             from billbridge.adapters.vendors.vendor_registry import read_configuration
 
             read_configuration(self.vendor_adapters)
 
     @classmethod
-    def from_context(cls, node: Node) -> BillbridgeConfig:
-        """Defaults overridden by `billbridge:<field>` context values."""
+    def from_context(cls, node: Node, environment: Mapping[str, Any] | None = None) -> BillbridgeConfig:
+        """Defaults overridden by `billbridge:<field>` context values, then by `environment`
+        (the deployment environment's own settings, infra/environments.py)."""
         overrides: dict[str, Any] = {}
+        unknown = sorted(set(environment or {}) - {field.name for field in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown settings for the environment: {', '.join(unknown)}")
         for field in fields(cls):
-            value = node.try_get_context(f"{CONTEXT_PREFIX}{field.name}")
+            value = (environment or {}).get(field.name)
+            if value is None:
+                value = node.try_get_context(f"{CONTEXT_PREFIX}{field.name}")
             if value is None:
                 continue
             default = field.default

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from billbridge import topology
@@ -19,6 +20,7 @@ from infra.constructs.billing_workflow import BillingWorkflow
 from infra.constructs.downstream_connectors import DownstreamConnectors
 from infra.constructs.edge_firewall import EdgeFirewall
 from infra.constructs.event_bus import EventBus
+from infra.constructs.failure_alarms import billing_run_missed_alarm, stopped_alarm
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults, log_retention
 from infra.constructs.kpi_publisher import KpiPublisher
 from infra.constructs.log_encryption import LogEncryption
@@ -161,6 +163,7 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_WEBHOOK_SECRETS_ARN, self.webhook_secrets.secret.secret_arn
             )
 
+        self.stopped_alarms = self._stopped_alarms(config)
         self.security = self._security_controls(config)
         self.edge_firewall = self._edge_firewall(config)
         self.log_encryption = LogEncryption(self, "LogEncryption")
@@ -189,7 +192,9 @@ class BillbridgeStack(cdk.Stack):
                 self.schedule.dead_letter_alarm,
                 self.kpi_publisher.dead_letter_alarm,
                 *(p.dead_letter_alarm for p in self.vendor_pollers),
+                *self.stopped_alarms,
             ],
+            kpi_thresholds=config.kpi_thresholds,
             alarm_email=config.alarm_email,
             rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
             propagation_alarm_hours=config.propagation_alarm_hours,
@@ -197,6 +202,36 @@ class BillbridgeStack(cdk.Stack):
         link_runbooks(self, config.runbook_url)
         self._correlation_query()
         self._add_outputs()
+
+    def _stopped_alarms(self, config: BillbridgeConfig) -> list[cloudwatch.Alarm]:
+        """A schedule that stops pages: the billing run not started on its day, the KPI publisher
+        or a configured vendor poller not invoked for three of its ticks."""
+        alarms = [
+            billing_run_missed_alarm(
+                self.schedule,
+                state_machine=self.billing.state_machine,
+                day_of_month=config.billing_day_of_month,
+                hour=config.billing_hour,
+                time_zone=config.billing_time_zone,
+            )
+        ]
+        kpis_stopped = stopped_alarm(
+            self.kpi_publisher,
+            function=self.kpi_publisher.publisher.function,
+            schedule_expression=config.kpi_schedule,
+            what="The KPI publisher",
+        )
+        pollers_stopped = [
+            stopped_alarm(
+                poller,
+                function=poller.function.function,
+                schedule_expression=poller.poller.schedule_expression,
+                what=f"The {poller.poller.name} poller",
+            )
+            for poller in self.vendor_pollers
+            if poller.enabled  # a poller without its vendor's configuration is deployed disabled
+        ]
+        return alarms + [alarm for alarm in (kpis_stopped, *pollers_stopped) if alarm is not None]
 
     def _correlation_query(self) -> None:
         """A saved Logs Insights query: every function's lines of one delivery or run, in order
@@ -229,6 +264,13 @@ class BillbridgeStack(cdk.Stack):
                 *(p.dead_letter_queue for p in self.vendor_pollers),
             ],
             redrive_queues=[c.queue for c in self.consumers],
+            redrive_functions=[
+                self.schedule.starter.function,
+                self.kpi_publisher.publisher.function,
+                *(p.function.function for p in self.vendor_pollers),
+            ],
+            state_machine=self.billing.state_machine,
+            archive=self.event_bus.archive,
             waf_web_acl_arn=config.waf_web_acl_arn,
             api_stage_arn=self.webhook_api.api.deployment_stage.stage_arn,
         )
@@ -298,6 +340,8 @@ class BillbridgeStack(cdk.Stack):
         outputs: dict[str, str] = {
             "ApiUrl": self.webhook_api.url,
             "EventBusName": self.event_bus.bus.event_bus_name,
+            "EventBusArn": self.event_bus.bus.event_bus_arn,
+            "EventArchiveArn": self.event_bus.archive.archive_arn,
             "LedgerTableName": self.tables.ledger.table_name,
             "RawPayloadBucketName": self.raw_payloads.bucket.bucket_name,
             "WebhookSecretsArn": self.webhook_secrets.secret.secret_arn,
@@ -308,7 +352,9 @@ class BillbridgeStack(cdk.Stack):
                 f"#dashboards:name={self.monitoring.dashboard.dashboard_name}"
             ),
             "BillingStartDeadLetterQueueUrl": self.schedule.dead_letter_queue.queue_url,
+            "BillingStartFunctionName": self.schedule.starter.function.function_name,
             "KpiPublisherDeadLetterQueueUrl": self.kpi_publisher.dead_letter_queue.queue_url,
+            "KpiPublisherFunctionName": self.kpi_publisher.publisher.function.function_name,
             "PersonalDataKeyArn": self.security.personal_data_key.key_arn,
             "OperatorRoleArn": self.security.operator_role.role_arn,
             "ApproverRoleArn": self.security.approver_role.role_arn,
@@ -317,6 +363,9 @@ class BillbridgeStack(cdk.Stack):
         for vendor_poller in self.vendor_pollers:
             outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (
                 vendor_poller.dead_letter_queue.queue_url
+            )
+            outputs[f"{vendor_poller.poller.construct_id}PollerFunctionName"] = (
+                vendor_poller.function.function.function_name
             )
         if self.connectors.secret is not None:
             outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn

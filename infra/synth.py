@@ -15,11 +15,13 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.config import BillbridgeConfig
+from infra.environments import STACK_BASE_NAME, environment_from_context
 from infra.stack import BillbridgeStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
-STACK_ID = "Billbridge"
+STACK_ID = STACK_BASE_NAME
+"""The production stack's name; other environments are `Billbridge-<env>` (infra/environments.py)."""
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 """Context that makes assets point at their sources instead of running the bundlers."""
 
@@ -31,12 +33,21 @@ def cdk_context() -> dict[str, Any]:
 
 
 def create_stack(app: cdk.App) -> BillbridgeStack:
-    return BillbridgeStack(
+    """The stack of the environment the context names (`-c env=staging`; default production),
+    every resource tagged with the environment's tags (infra/environments.py)."""
+    environment = environment_from_context(app.node)
+    overrides = dict(environment.overrides)
+    if app.node.try_get_context("billbridge:service_name") is None:
+        overrides.setdefault("service_name", environment.service_name)
+    stack = BillbridgeStack(
         app,
-        STACK_ID,
-        config=BillbridgeConfig.from_context(app.node),
-        description="Billbridge integration hub: CLM contracts, PSA actuals, ERP invoices",
+        environment.stack_name,
+        config=BillbridgeConfig.from_context(app.node, overrides),
+        description=f"Billbridge integration hub ({environment.name}): CLM contracts, PSA actuals, ERP invoices",
     )
+    for key, value in sorted(environment.tags.items()):
+        cdk.Tags.of(stack).add(key, value)
+    return stack
 
 
 def add_nag_checks(app: cdk.App) -> None:

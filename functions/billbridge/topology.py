@@ -242,3 +242,24 @@ VENDOR_POLLERS: tuple[VendorPoller, ...] = (
 )
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"
+
+BILLING_START_FUNCTION = "billing-start"
+KPI_PUBLISHER_FUNCTION = "kpi-publisher"
+
+
+def poller_function(poller: VendorPoller) -> str:
+    """A vendor poller's scheduled function, as the operator commands name its DLQ (`poll-erp-netsuite`)."""
+    return "poll-" + poller.name.replace("/", "-")
+
+
+SCHEDULED_FUNCTIONS: tuple[str, ...] = (
+    BILLING_START_FUNCTION,
+    KPI_PUBLISHER_FUNCTION,
+    *(poller_function(poller) for poller in VENDOR_POLLERS),
+)
+"""Functions invoked by EventBridge Scheduler, each with a DLQ of its failed invocations."""
+SCHEDULED_HANDLERS: dict[str, str] = {
+    BILLING_START_FUNCTION: START_BILLING_RUN_HANDLER,
+    KPI_PUBLISHER_FUNCTION: PUBLISH_KPIS_HANDLER,
+    **{poller_function(poller): POLL_VENDOR_HANDLER for poller in VENDOR_POLLERS},
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
@@ -18,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.failure_alarms import kpi_threshold_alarms, sync_held_alarms
 from infra.constructs.function_defaults import METRICS_NAMESPACE
 from infra.constructs.queue_consumer import QueueConsumer
 
@@ -55,6 +57,11 @@ KPI_METRICS: tuple[KpiMetric, ...] = (
     KpiMetric("BillingFailureMedianResolutionHours"),
     KpiMetric("ContractVersionsPropagated", ("System", "State")),
     KpiMetric("StaleContractVersions"),
+    KpiMetric("DaysSalesOutstanding"),
+    KpiMetric("DisputeRatePercent"),
+    KpiMetric("FailureResolutionMedianHours"),
+    KpiMetric("OldestOpenFailureHours"),
+    KpiMetric("RevenueLeakageAmount", ("Currency",)),
 )
 """The operating KPIs, as `emit_kpi_metrics` names and dimensions them."""
 KPI_BY_NAME = {metric.name: metric for metric in KPI_METRICS}
@@ -104,6 +111,7 @@ class Monitoring(Construct):
         alarm_email: str = "",
         rollout_markdown: str = "",
         propagation_alarm_hours: int = 24,
+        kpi_thresholds: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Alarm topic")
@@ -184,7 +192,12 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+        self.sync_held_alarms = sync_held_alarms(self, service_name=service_name)
+        self.kpi_alarms = kpi_threshold_alarms(self, service_name=service_name, thresholds=kpi_thresholds or {})
+
         self.alarms: list[cloudwatch.IAlarm] = [
+            *self.sync_held_alarms,
+            *self.kpi_alarms,
             self.api_5xx_rate_alarm,
             self.stale_propagation_alarm,
             self.api_4xx_rate_alarm,
@@ -379,6 +392,27 @@ class Monitoring(Construct):
                 ],
                 right=[kpi("BillingFailureMedianResolutionHours", "median resolution (h)")],
                 width=6,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DSO (days) and dispute rate (%)",
+                left=[kpi("DaysSalesOutstanding", "DSO (days, worst currency)")],
+                right=[kpi("DisputeRatePercent", "dispute rate %")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Integration failure resolution (h)",
+                left=[
+                    kpi("FailureResolutionMedianHours", "median open to closed"),
+                    kpi("OldestOpenFailureHours", "oldest still open"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Revenue leakage (written off, withdrawn; per currency)",
+                left=[kpi("RevenueLeakageAmount")],
+                width=8,
             ),
         )
         self.dashboard.add_widgets(

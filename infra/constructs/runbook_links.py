@@ -21,7 +21,16 @@ ANCHOR_BY_ALARM: dict[str, str] = {
     "Api4xxRateAlarm": "webhooks-refused-4xx",
     "BillingRunFailedAlarm": "a-billing-run-failed",
     "StalePropagationAlarm": "a-contract-version-is-not-acknowledged",
+    "BillingRunMissedAlarm": "no-billing-run-started-on-its-day",
+    "SyncRefusedAlarm": "a-downstream-system-refused-a-command",
+    "SyncFailedAlarm": "a-command-to-a-downstream-system-failed",
+    "DsoAlarm": "dso-above-its-threshold",
+    "DisputeRateAlarm": "dispute-rate-above-its-threshold",
+    "FailureResolutionAlarm": "integration-failures-take-too-long-to-close",
+    "OldestOpenFailureAlarm": "an-integration-failure-has-been-open-too-long",
+    "ApprovalToInvoiceAlarm": "approved-time-takes-too-long-to-reach-an-invoice",
 }
+STOPPED_ANCHORS: dict[str, str] = {"KpiPublisher": "the-kpi-publisher-stopped"}
 
 
 def runbook_anchor(alarm: cloudwatch.Alarm) -> str:
@@ -29,6 +38,14 @@ def runbook_anchor(alarm: cloudwatch.Alarm) -> str:
     name = alarm.node.id
     if name in ANCHOR_BY_ALARM:
         return ANCHOR_BY_ALARM[name]
+    if name.startswith("RevenueLeakage") and name.endswith("Alarm"):
+        return "revenue-leakage-above-its-threshold"
+    if name == "StoppedAlarm":
+        owner = _owner_id(alarm)
+        if owner in STOPPED_ANCHORS:
+            return STOPPED_ANCHORS[owner]
+        if owner in {poller.construct_id for poller in topology.VENDOR_POLLERS}:
+            return "a-vendor-poller-stopped"
     if name == "DeadLetterQueueAlarm":
         owner = _owner_id(alarm)
         if owner in {workflow.construct_id for workflow in topology.WORKFLOWS}:

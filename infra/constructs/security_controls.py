@@ -5,8 +5,13 @@
   `kms:Decrypt` to every principal except the roles named in `decryptors`
   (the contracts consumer and `PersonalDataReaderRole`), whatever IAM policies
   elsewhere in the account say.
-- `OperatorRole`: reads the ledger (books, exceptions, audit), reads and
-  redrives the dead-letter queues, reads the stack's outputs.
+- `OperatorRole`: exactly what the operator's commands call
+  (`billbridge.cli.stack_permissions`): reads the ledger (books, exceptions,
+  audit) and the stack's outputs; inspects, deletes and redrives every
+  dead-letter queue (moving a consumer DLQ server side, sending one message
+  back to its workflow queue, invoking a scheduled function again); starts a
+  billing run (`bill`); replays the bus's archive (`replay-archive`); requests
+  a downstream command's retry (one event type of one source).
 - `ApproverRole`: the operator's permissions plus writing the ledger and
   putting `billbridge.operations` events on the bus (and no other source):
   approving or writing off an exception.
@@ -24,8 +29,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
+from billbridge import topology
 from billbridge.adapters.field_encryption import CONTEXT_PURPOSE, PURPOSE
 from constructs import Construct
 
@@ -33,17 +41,22 @@ ROLE_SESSION_DURATION = cdk.Duration.hours(1)
 APPROVER_EVENT_SOURCES = ("billbridge.operations",)
 """The sources an approver may put on the bus: what deciding an exception publishes."""
 PURPOSE_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_PURPOSE}": PURPOSE}}
-DLQ_READ_ACTIONS = (
-    "sqs:ReceiveMessage",
+DLQ_ACTIONS = (
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:StartMessageMoveTask",
     "sqs:ListMessageMoveTasks",
-    "sqs:CancelMessageMoveTask",
 )
-LEDGER_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable")
+"""`dlq list|show|delete|redrive` on the dead-letter queues themselves."""
+LEDGER_READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:DescribeTable",
+)
 LEDGER_WRITE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -63,6 +76,9 @@ class SecurityControls(Construct):
         bus: events.IEventBus,
         dead_letter_queues: Sequence[sqs.IQueue],
         redrive_queues: Sequence[sqs.IQueue],
+        redrive_functions: Sequence[lambda_.IFunction] = (),
+        state_machine: sfn.StateMachine | None = None,
+        archive: events.Archive | None = None,
         waf_web_acl_arn: str = "",
         api_stage_arn: str = "",
     ) -> None:
@@ -90,20 +106,15 @@ class SecurityControls(Construct):
         for role in (self.operator_role, self.approver_role, self.personal_data_reader_role):
             self._read_ledger(role)
         for role in (self.operator_role, self.approver_role):
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(DLQ_READ_ACTIONS),
-                    resources=[queue.queue_arn for queue in dead_letter_queues],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                    resources=[queue.queue_arn for queue in redrive_queues],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id])
+            self._operate(
+                role,
+                stack=stack,
+                bus=bus,
+                dead_letter_queues=dead_letter_queues,
+                redrive_queues=redrive_queues,
+                redrive_functions=redrive_functions,
+                state_machine=state_machine,
+                archive=archive,
             )
         self.approver_role.add_to_policy(
             iam.PolicyStatement(
@@ -130,6 +141,70 @@ class SecurityControls(Construct):
             )
         else:
             self.waf_association = None
+
+    def _operate(
+        self,
+        role: iam.Role,
+        *,
+        stack: cdk.Stack,
+        bus: events.IEventBus,
+        dead_letter_queues: Sequence[sqs.IQueue],
+        redrive_queues: Sequence[sqs.IQueue],
+        redrive_functions: Sequence[lambda_.IFunction],
+        state_machine: sfn.StateMachine | None,
+        archive: events.Archive | None,
+    ) -> None:
+        """The operator's commands (billbridge.cli.stack_permissions), each on its own resources."""
+        role.add_to_policy(iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(DLQ_ACTIONS), resources=[q.queue_arn for q in dead_letter_queues])
+        )
+        # One message back to its workflow queue, and the destination of a message move task.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[q.queue_arn for q in redrive_queues])
+        )
+        if redrive_functions:
+            # A scheduled function's failed invocation (billing start, KPIs, a poll) invoked again.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"], resources=[f.function_arn for f in redrive_functions]
+                )
+            )
+        if state_machine is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[state_machine.state_machine_arn])
+            )
+            executions = stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{state_machine.state_machine_name}:*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            role.add_to_policy(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
+            cdk.Validations.of(role).acknowledge(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<"
+                    f"{_logical_id(state_machine)}.Name>:*]",
+                    reason="`bill` follows the execution it started: DescribeExecution on the billing "
+                    "state machine's executions only.",
+                )
+            )
+        if archive is not None:
+            # `replay-archive`: the archive and the bus are named by the stack's outputs.
+            role.add_to_policy(iam.PolicyStatement(actions=["events:StartReplay"], resources=[archive.archive_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[bus.event_bus_arn],
+                # `sync retry`: the retry request and nothing else of the ingest source.
+                conditions={
+                    "StringEquals": {
+                        "events:source": [topology.INGEST_EVENT_SOURCE],
+                        "events:detail-type": [topology.SYNC_RETRY_REQUESTED],
+                    }
+                },
+            )
+        )
 
     def _human_role(self, construct_id: str, description: str) -> iam.Role:
         role = iam.Role(

@@ -15,13 +15,16 @@ from typing import Any
 
 from billbridge.app.kpi_tables import (
     KpiTable,
+    business_kpi_table,
     cap_burn_table,
     corrections_table,
     dead_letters_table,
     exceptions_table,
+    failure_resolution_table,
     held_work_table,
     money,
     propagation_table,
+    revenue_leakage_table,
     unbilled_table,
 )
 
@@ -168,6 +171,20 @@ def render_html_report(kpis: dict[str, Any]) -> str:
             ),
         ),
     ]
+    if kpis.get("business") is not None:
+        dso = kpis["business"]["dso"]
+        disputes = kpis["business"]["dispute_rate"]
+        cards.append(("DSO (days)", str(dso["days"] if dso["days"] is not None else "-")))
+        cards.append(("Dispute rate", f"{disputes['percent'] if disputes['percent'] is not None else '-'}%"))
+        sections.insert(
+            0,
+            _section(
+                "Business KPIs",
+                _kpi_table(business_kpi_table(kpis))
+                + _kpi_table(failure_resolution_table(kpis))
+                + _kpi_table(revenue_leakage_table(kpis)),
+            ),
+        )
     propagation = kpis.get("propagation")
     if propagation is not None:
         counts = propagation["counts"]

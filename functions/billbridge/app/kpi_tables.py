@@ -139,3 +139,73 @@ def propagation_table(kpis: dict[str, Any]) -> KpiTable:
             for r in kpis.get("propagation", {}).get("stale", [])
         ],
     )
+
+
+def business_kpi_table(kpis: dict[str, Any]) -> KpiTable:
+    """The seed's business KPIs in one table: figure, value, what it counts."""
+    business = kpis.get("business")
+    if business is None:
+        return KpiTable(("KPI", "Value", "Over"), [])
+    dso, disputes = business["dso"], business["dispute_rate"]
+    resolution, leakage = business["failure_resolution"], business["revenue_leakage"]
+    approval = kpis["approval_to_invoice"]
+    rows = [
+        [
+            "DSO (days, posting to payment)",
+            str(dso["days"] if dso["days"] is not None else "-"),
+            ", ".join(f"{r['currency']} {r['days']}" for r in dso["by_currency"])
+            + f" ({dso['payments']} payments; {len(dso['outstanding'])} invoices outstanding)",
+        ],
+        [
+            "Dispute rate (%)",
+            str(disputes["percent"] if disputes["percent"] is not None else "-"),
+            f"{disputes['disputed']} of {disputes['invoices']} invoices: "
+            + ", ".join(f"{reason} {count}" for reason, count in disputes["by_reason"].items()),
+        ],
+        [
+            "Failure resolution (median / p90 h)",
+            f"{resolution['median_hours'] or '-'} / {resolution['p90_hours'] or '-'}",
+            f"{resolution['closed']} closed exceptions; {resolution['open']} open failures "
+            f"(oldest {resolution['oldest_open_hours'] or '-'} h)",
+        ],
+        [
+            "Revenue leakage",
+            ", ".join(money(r["amount"], r["currency"]) for r in leakage["by_currency"]) or "none",
+            f"{len(leakage['rows'])} written-off or withdrawn exceptions",
+        ],
+        [
+            "Approved time to invoice (median / p90 days)",
+            f"{approval['median_days'] or '-'} / {approval['p90_days'] or '-'}",
+            f"{approval['samples']} billed entries",
+        ],
+    ]
+    return KpiTable(("KPI", "Value", "Over"), rows, frozenset({1}))
+
+
+def failure_resolution_table(kpis: dict[str, Any]) -> KpiTable:
+    business = kpis.get("business") or {"failure_resolution": {"by_kind": []}}
+    return KpiTable(
+        ("Failure kind", "Closed", "Median (h)", "p90 (h)"),
+        [
+            [r["kind"], str(r["closed"]), str(r["median_hours"] or "-"), str(r["p90_hours"] or "-")]
+            for r in business["failure_resolution"]["by_kind"]
+        ],
+        frozenset({1, 2, 3}),
+    )
+
+
+def revenue_leakage_table(kpis: dict[str, Any]) -> KpiTable:
+    business = kpis.get("business") or {"revenue_leakage": {"by_currency": []}}
+    return KpiTable(
+        ("Currency", "Written off", "Withdrawn", "Leakage"),
+        [
+            [
+                r["currency"],
+                money(r["written_off"], r["currency"]),
+                money(r["withdrawn"], r["currency"]),
+                money(r["amount"], r["currency"]),
+            ]
+            for r in business["revenue_leakage"]["by_currency"]
+        ],
+        frozenset({1, 2, 3}),
+    )

@@ -77,6 +77,7 @@ HOLDING_WORK = frozenset(
     }
 )
 UNBILLED_KINDS = frozenset({"time", "expense", "milestone", "adjustment"})
+CLOSING_ACTIONS = frozenset(f"exception_{state.value}" for state in ExceptionState if state is not ExceptionState.OPEN)
 PROPAGATION_STALE_AFTER = timedelta(hours=24)
 """A contract version unacknowledged by a system for longer than this is stale (default)."""
 
@@ -89,6 +90,8 @@ class LedgerTimings:
     """(contract id, entry id) -> first time the entry was recorded."""
     invoice_proposed_at: Mapping[str, datetime] = field(default_factory=dict)
     exception_raised_at: Mapping[str, datetime] = field(default_factory=dict)
+    exception_closed_at: Mapping[str, datetime] = field(default_factory=dict)
+    """exception id -> its first closing record (approved, written off, resolved, withdrawn)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ class DeadLetterDepth:
     messages: int
     oldest_sent_at: datetime | None = None
     error_types: Mapping[str, int] = field(default_factory=dict)
+    sent_at: tuple[datetime, ...] = ()
+    """When each (sampled) message was dead-lettered: each is an open integration failure."""
 
 
 def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> LedgerTimings:
@@ -104,6 +109,7 @@ def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> Led
     entries: dict[tuple[str, str], datetime] = {}
     proposals: dict[str, datetime] = {}
     raised: dict[str, datetime] = {}
+    closed: dict[str, datetime] = {}
     for contract_id, records in trails.items():
         for record in records:
             at = _parse_time(str(record.get("recorded_at", "")))
@@ -116,7 +122,9 @@ def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> Led
                 proposals.setdefault(ref, at)
             elif action == "exception_raised":
                 raised.setdefault(ref, at)
-    return LedgerTimings(entries, proposals, raised)
+            elif action in CLOSING_ACTIONS:
+                closed.setdefault(ref, at)
+    return LedgerTimings(entries, proposals, raised, closed)
 
 
 def invoiced_time_amount(book: ContractBook) -> Decimal:
@@ -165,6 +173,39 @@ def compute_kpis(
         "cap_burn": _cap_burn(known),
         "integration_failures": _integration_failures(known, timings, dead_letters, as_of),
         "propagation": _propagation(commands, moment, propagation_stale_after),
+        "business": _business(known, timings, dead_letters, as_of=as_of, now=moment),
+    }
+
+
+def _business(
+    books: Sequence[ContractBook],
+    timings: LedgerTimings,
+    dead_letters: Sequence[DeadLetterDepth],
+    *,
+    as_of: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """The seed's business KPIs (app/business_kpis.py)."""
+    from billbridge.app.business_kpis import (
+        ExceptionTimes,
+        OpenDeadLetter,
+        days_sales_outstanding,
+        dispute_rate,
+        failure_resolution,
+        revenue_leakage,
+    )
+
+    open_letters = [
+        OpenDeadLetter(depth.workflow, at)
+        for depth in dead_letters
+        for at in (depth.sent_at or ((depth.oldest_sent_at,) if depth.oldest_sent_at else ()))
+    ]
+    times = ExceptionTimes(timings.exception_raised_at, timings.exception_closed_at)
+    return {
+        "dso": days_sales_outstanding(books, as_of=as_of),
+        "dispute_rate": dispute_rate(books),
+        "failure_resolution": failure_resolution(books, times, open_letters, now=now),
+        "revenue_leakage": revenue_leakage(books),
     }
 
 
@@ -659,4 +700,13 @@ def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -
                 State=row["state"],
             )
         emit("StaleContractVersions", MetricUnit.Count, propagation["counts"]["stale"])
+    business = kpis.get("business")
+    if business is not None:
+        emit("DaysSalesOutstanding", MetricUnit.Count, business["dso"]["days"])
+        emit("DisputeRatePercent", MetricUnit.Percent, business["dispute_rate"]["percent"])
+        resolution = business["failure_resolution"]
+        emit("FailureResolutionMedianHours", MetricUnit.Count, resolution["median_hours"])
+        emit("OldestOpenFailureHours", MetricUnit.Count, resolution["oldest_open_hours"])
+        for row in business["revenue_leakage"]["by_currency"]:
+            emit("RevenueLeakageAmount", MetricUnit.NoUnit, row["amount"], Currency=row["currency"])
     return emitted

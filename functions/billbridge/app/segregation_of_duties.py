@@ -91,10 +91,11 @@ def segregation_policy_from(default: str | None, per_currency: str | None) -> Se
 
 
 def _identity(actor: str | None) -> str:
-    """Identities compare case-insensitively; an assumed-role ARN counts as its session name."""
+    """Identities compare case-insensitively; an IAM user's ARN counts as its user name, an
+    assumed-role ARN as its session name (the person), the account root's as `root`."""
     name = (actor or "").strip().lower()
-    if name.startswith("arn:") and "/" in name:
-        name = name.rsplit("/", 1)[-1]
+    if name.startswith("arn:"):
+        name = name.rsplit("/", 1)[-1] if "/" in name else name.rsplit(":", 1)[-1]
     return name
 
 

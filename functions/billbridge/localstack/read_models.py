@@ -365,14 +365,29 @@ WORKFLOWS: tuple[str, ...] = ("contracts", "actuals", "feedback")
 cost more to import than `dlq list` may spend."""
 
 
+SCHEDULED_FUNCTIONS: tuple[str, ...] = (
+    "billing-start",
+    "kpi-publisher",
+    "poll-erp-netsuite",
+    "poll-psa-kantata",
+    "poll-crm-salesforce",
+)
+"""`topology.SCHEDULED_FUNCTIONS`, in order (a test keeps them equal): each has a DLQ of its failed invocations."""
+
+
 def dead_letter_rows(store: ReadOnlyStore) -> list[dict[str, Any]]:
-    """`dlq list` on the local stack: each workflow's DLQ depth."""
+    """`dlq list` on the local stack: every DLQ's depth, with its kind (consumer, delivery, scheduled),
+    in the order the deployed stack's `dlq list` gives them."""
+    queues = [(workflow, "consumer", f"{workflow}-dlq") for workflow in WORKFLOWS]
+    queues += [(f"{workflow}-delivery", "delivery", f"{workflow}-delivery-dlq") for workflow in WORKFLOWS]
+    queues += [(function, "scheduled", f"{function}-dlq") for function in SCHEDULED_FUNCTIONS]
     return [
         {
-            "workflow": workflow,
-            "messages": store.message_count(f"{workflow}-dlq"),
+            "workflow": name,
+            "kind": kind,
+            "messages": store.message_count(key),
             "in_flight": 0,
-            "dead_letter_queue": f"{LOCAL_RESOURCE_PREFIX}-{workflow}-dlq",
+            "dead_letter_queue": f"{LOCAL_RESOURCE_PREFIX}-{key}",
         }
-        for workflow in WORKFLOWS
+        for name, kind, key in queues
     ]

@@ -71,6 +71,14 @@ class LocalNames:
     def dead_letter_queue(self, workflow: topology.Workflow) -> str:
         return f"{self.prefix}-{workflow.name}-dlq"
 
+    def delivery_dead_letter_queue(self, workflow: topology.Workflow) -> str:
+        """The DLQ of the bus rule's target that feeds the workflow's queue (as deployed)."""
+        return f"{self.prefix}-{workflow.name}-delivery-dlq"
+
+    def scheduled_dead_letter_queue(self, function: str) -> str:
+        """The DLQ of a scheduled function (`billing-start`, `kpi-publisher`, `poll-erp-netsuite`)."""
+        return f"{self.prefix}-{function}-dlq"
+
     def queue_arn(self, queue_name: str) -> str:
         return f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
 
@@ -92,6 +100,9 @@ class LocalNames:
         for workflow in topology.WORKFLOWS:
             names[workflow.name] = self.queue(workflow)
             names[f"{workflow.name}-dlq"] = self.dead_letter_queue(workflow)
+            names[f"{workflow.name}-delivery-dlq"] = self.delivery_dead_letter_queue(workflow)
+        for function in topology.SCHEDULED_FUNCTIONS:
+            names[f"{function}-dlq"] = self.scheduled_dead_letter_queue(function)
         names["observer"] = self.observer_queue
         return names
 
@@ -139,6 +150,7 @@ def create_queues_and_rules(sqs: Any, events: Any, names: LocalNames) -> None:
     for workflow in topology.WORKFLOWS:
         dlq_name = names.dead_letter_queue(workflow)
         sqs.create_queue(QueueName=dlq_name)
+        sqs.create_queue(QueueName=names.delivery_dead_letter_queue(workflow))
         sqs.create_queue(
             QueueName=names.queue(workflow),
             Attributes={
@@ -158,6 +170,8 @@ def create_queues_and_rules(sqs: Any, events: Any, names: LocalNames) -> None:
             pattern=workflow.event_pattern,
             queue=names.queue(workflow),
         )
+    for function in topology.SCHEDULED_FUNCTIONS:
+        sqs.create_queue(QueueName=names.scheduled_dead_letter_queue(function))
     sqs.create_queue(QueueName=names.observer_queue)
     _route(events, names, rule=names.observer_queue, pattern=OBSERVER_PATTERN, queue=names.observer_queue)
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.localstack.stack import LocalStack
 from billbridge.localstack.store import LocalStore, encode_binary
@@ -94,8 +95,19 @@ def entries_of(state: Path) -> set[str]:
 def test_dlq_list_show_and_redrive_lose_nothing(state: Path, cli, cli_json) -> None:
     poison_the_actuals_workflow(state)
 
-    depths = {row["workflow"]: row["messages"] for row in cli_json("dlq", "list", state=state)}
+    listed = cli_json("dlq", "list", state=state)
+    depths = {row["workflow"]: row["messages"] for row in listed if row["kind"] == "consumer"}
     assert depths == {"contracts": 0, "actuals": 3, "feedback": 0}
+    assert {row["workflow"] for row in listed if row["kind"] != "consumer"} == {
+        "contracts-delivery",
+        "actuals-delivery",
+        "feedback-delivery",
+        "billing-start",
+        "kpi-publisher",
+        "poll-erp-netsuite",
+        "poll-psa-kantata",
+        "poll-crm-salesforce",
+    }
 
     messages = cli_json("dlq", "show", "actuals", state=state)
     by_ref = {m["event_ref"]: m for m in messages}
@@ -124,9 +136,99 @@ def test_dlq_list_show_and_redrive_lose_nothing(state: Path, cli, cli_json) -> N
     assert left["has_error_attributes"] and not left["event_ref"]
 
 
-def test_an_unknown_queue_is_refused(state: Path, cli) -> None:
-    code, out = cli("dlq", "show", "invoices", state=state)
-    assert code == 1 and "contracts" in out
+def test_an_unknown_queue_is_refused_as_a_usage_error_naming_the_queues(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billbridge.cli.main import main
+
+    from tests.integration.operations.conftest import state_flag
+
+    capsys.readouterr()
+    code = main(["dlq", "show", "invoices", state_flag(), str(state)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "no dead-letter queue 'invoices'" in err and "billing-start" in err
+
+
+def test_one_message_is_redriven_alone_and_another_deleted_for_good(state: Path, cli, cli_json) -> None:
+    poison_the_actuals_workflow(state)
+    by_ref = {m["event_ref"]: m for m in cli_json("dlq", "show", "actuals", state=state)}
+    one = by_ref["psa:psa-dlq-1"]["message_id"]
+    (malformed,) = [m["message_id"] for m in by_ref.values() if not m["event_ref"]]
+
+    redriven = cli_json("dlq", "redrive", "actuals", "--message-id", one, state=state)
+    assert redriven["moved"] == 1 and redriven["message_ids"] == [one]
+    assert redriven["remaining_in_dead_letter_queue"] == 2
+    assert "TE-90" in entries_of(state) and "TE-91" not in entries_of(state)
+
+    deleted = cli_json("dlq", "delete", "actuals", "--message-id", malformed, state=state)
+    assert deleted["deleted"]["message_id"] == malformed
+    (left,) = cli_json("dlq", "show", "actuals", state=state)
+    assert left["event_ref"] == "psa:psa-dlq-2"
+
+    code, _ = cli("dlq", "delete", "actuals", "--message-id", malformed, state=state)
+    assert code == 2  # already gone: said, not silently ignored
+
+
+def test_a_delivery_dead_letter_goes_back_to_its_workflow_queue_and_is_applied(state: Path, cli_json) -> None:
+    with LocalStack(state_file=state) as stack:
+        sqs = stack.client("sqs")
+        dlq = stack.queue_url(stack.names.delivery_dead_letter_queue(_workflow("actuals")))
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=canonical_envelope("psa-undelivered-1", "TE-95", "corr-undelivered"),
+            MessageAttributes={
+                "ERROR_CODE": string_attribute("SQS_PERMISSION_DENIED"),
+                "ERROR_MESSAGE": string_attribute("the rule could not send to the queue"),
+            },
+        )
+        stack.save(state)
+    (message,) = cli_json("dlq", "show", "actuals-delivery", state=state)
+    assert message["error"] == "the rule could not send to the queue"
+    assert message["correlation_id"] == "corr-undelivered"
+    redriven = cli_json("dlq", "redrive", "actuals-delivery", state=state)
+    assert redriven["method"] == "resend" and redriven["moved"] == 1
+    assert redriven["remaining_in_dead_letter_queue"] == 0
+    assert "TE-95" in entries_of(state)
+
+
+def test_a_scheduled_functions_failed_invocation_is_invoked_again_and_a_record_without_input_stays(
+    state: Path, cli_json
+) -> None:
+    invocation_record = {
+        "version": "1.0",
+        "timestamp": "2026-05-01T02:00:03.000Z",
+        "requestContext": {
+            "requestId": "c2a6f2ae-7dbb-4d22-8782-d0485c9877e2",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:publisher:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": {
+            "source": "aws.scheduler",
+            "detail-type": "Scheduled Event",
+            "time": "2026-05-01T02:00:00Z",
+            "id": "exec-1",
+            "detail": {},
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": "Task timed out after 300.00 seconds", "errorType": "TimeoutError"},
+    }
+    with LocalStack(state_file=state) as stack:
+        sqs = stack.client("sqs")
+        dlq = stack.queue_url(stack.names.scheduled_dead_letter_queue("kpi-publisher"))
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(invocation_record))
+        sqs.send_message(QueueUrl=dlq, MessageBody="not a record")
+        stack.save(state)
+    shown = {m["event_type"]: m for m in cli_json("dlq", "show", "kpi-publisher", state=state)}
+    assert shown["lambda invocation record"]["error"] == "Task timed out after 300.00 seconds"
+    assert shown["lambda invocation record"]["error_type"] == "TimeoutError"
+
+    redriven = cli_json("dlq", "redrive", "kpi-publisher", state=state)
+    assert redriven["method"] == "invoke" and redriven["moved"] == 1
+    (left,) = redriven["not_redriven"]
+    assert "holds no input" in left["reason"]
+    assert redriven["remaining_in_dead_letter_queue"] == 1
 
 
 def ledger_items(state: Path, *, ignore: tuple[str, ...] = (), skip_prefix: str | None = None) -> list[Any]:

@@ -94,12 +94,19 @@ def test_report_computes_the_kpis_from_the_ledger(cap_report) -> None:
     assert Decimal(approval["p90_days"]) >= Decimal(approval["median_days"])
     types = {row["type"] for row in kpis["exceptions"]["rows"]}
     assert "cap_exceeded" in types
-    assert [d["workflow"] for d in kpis["integration_failures"]["dead_letters"]] == [
+    # every DLQ of the hub is an integration failure's place, not only the consumers'
+    assert [d["workflow"] for d in kpis["integration_failures"]["dead_letters"]][:3] == [
         "contracts",
         "actuals",
         "feedback",
     ]
+    assert {"billing-start", "kpi-publisher", "actuals-delivery"} <= {
+        d["workflow"] for d in kpis["integration_failures"]["dead_letters"]
+    }
     assert kpis["corrections"]["invoices"] == 2
+    business = kpis["business"]
+    assert business["dispute_rate"]["invoices"] == 2
+    assert set(business) == {"dso", "dispute_rate", "failure_resolution", "revenue_leakage"}
 
 
 def test_report_ages_unbilled_work(amendments_state: Path, cli_json) -> None:
@@ -133,6 +140,7 @@ def test_kpis_are_published_as_emf_metrics(cap_report, capsys, monkeypatch) -> N
     names = {m["Name"] for doc in lines for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert emitted == len(lines)
     assert {"CapBurnPercent", "ApprovalToInvoiceMedianDays", "DeadLetteredMessages", "ExceptionsOpen"} <= names
+    assert {"DisputeRatePercent"} <= names
     burn = next(doc for doc in lines if "CapBurnPercent" in doc)
     assert burn["ContractId"] == "SOW-300" and burn["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "BillbridgeTest"
 

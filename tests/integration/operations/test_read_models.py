@@ -106,3 +106,8 @@ def test_the_light_constants_equal_what_they_stand_for() -> None:
         f"{read_models.LOCAL_RESOURCE_PREFIX}-{w.name}-dlq" == LocalNames().dead_letter_queue(w)
         for w in topology.WORKFLOWS
     )
+    assert topology.SCHEDULED_FUNCTIONS == read_models.SCHEDULED_FUNCTIONS
+    assert all(
+        f"{read_models.LOCAL_RESOURCE_PREFIX}-{f}-dlq" == LocalNames().scheduled_dead_letter_queue(f)
+        for f in topology.SCHEDULED_FUNCTIONS
+    )

@@ -53,14 +53,25 @@ def test_delivery_claims_are_the_partition_the_condition_names() -> None:
     assert delivery_partition_key("psa", "evt-1").startswith(DELIVERY_PARTITION_PREFIX)
 
 
-def test_the_approver_may_put_only_operations_events_on_the_bus(synth: Synth) -> None:
+def test_the_approver_may_put_operations_events_and_of_the_ingest_source_only_retry_requests(
+    synth: Synth,
+) -> None:
+    """Deciding exceptions publishes `billbridge.operations` events; `sync retry` publishes one
+    `sync.retry_requested`: no human role may put any other event of the ingest source (those
+    skip the signature and the raw-payload record)."""
     approver = statements_of(synth, synth.stack.security.approver_role)
     put_events = [s for s in approver if "events:PutEvents" in _as_list(s["Action"])]
-    assert len(put_events) == 1
-    (statement,) = put_events
-    allowed_sources = statement["Condition"]["StringEquals"]["events:source"]
-    assert allowed_sources == ["billbridge.operations"]
-    assert topology.INGEST_EVENT_SOURCE not in allowed_sources
+    conditions = sorted(
+        (
+            tuple(s["Condition"]["StringEquals"]["events:source"]),
+            tuple(s["Condition"]["StringEquals"].get("events:detail-type", ())),
+        )
+        for s in put_events
+    )
+    assert conditions == [
+        (("billbridge.ingest",), (topology.SYNC_RETRY_REQUESTED,)),
+        (("billbridge.operations",), ()),
+    ]
 
 
 def test_no_human_role_may_put_events_without_a_source_condition(synth: Synth) -> None:

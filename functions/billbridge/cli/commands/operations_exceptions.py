@@ -248,11 +248,10 @@ def decide_command(args: argparse.Namespace) -> int:
 
     from billbridge.app.decide_exception import DecideException, MissingReasonError, UnknownExceptionError
     from billbridge.app.segregation_of_duties import SegregationOfDutiesError, segregation_policy_from
-    from billbridge.cli.commands.operations_target import SystemClock, actor_of, publisher_of
+    from billbridge.cli.commands.operations_target import ActorError, SystemClock, actor_of, publisher_of
     from billbridge.domain.exception_decisions import ExceptionDecisionError
     from billbridge.domain.money import format_amount
 
-    actor = actor_of(args)
     try:
         policy = segregation_policy_from(
             os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLD"), os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLDS")
@@ -261,6 +260,11 @@ def decide_command(args: argparse.Namespace) -> int:
         print(f"billbridge: {bad}", file=sys.stderr)
         return 2
     with open_hub(args) as hub:
+        try:
+            actor = actor_of(args, hub)
+        except ActorError as refused:
+            print(f"billbridge: {refused}", file=sys.stderr)
+            return 2
         use_case = DecideException(hub.ledger, SystemClock(), publisher_of(hub), policy=policy)
         try:
             if args.decision == "approve":

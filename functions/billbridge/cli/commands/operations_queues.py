@@ -1,8 +1,10 @@
-"""`billbridge dlq list|show|redrive` and `billbridge replay-archive`: recovering deliveries."""
+"""`billbridge dlq list|show|redrive|delete` and `billbridge replay-archive`: recovering deliveries."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
@@ -12,26 +14,52 @@ TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotat
 if TYPE_CHECKING:
     from typing import Any
 
+QUEUE_HELP = (
+    "dead-letter queue: a workflow (contracts, actuals, feedback), its delivery DLQ (contracts-delivery, ...), "
+    "billing-start, kpi-publisher, a poller's (poll-erp-netsuite), or the queue's name"
+)
+MOVE_TASK_POLL_SECONDS = 2.0
+
 
 def register(subparsers: Any) -> None:
-    dlq = subparsers.add_parser("dlq", help="dead-letter queues: depth, messages and their errors, redrive")
+    dlq = subparsers.add_parser(
+        "dlq", help="dead-letter queues: depth, messages and their errors, redrive, delete (every DLQ of the hub)"
+    )
     commands = dlq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND")
 
-    listing = commands.add_parser("list", help="each workflow's dead-letter queue depth")
+    listing = commands.add_parser("list", help="every dead-letter queue's depth")
     add_target_options(listing)
     listing.set_defaults(handler=list_command)
 
     show = commands.add_parser("show", help="the messages of a DLQ with their error and correlation id")
-    show.add_argument("queue", help="workflow name (contracts, actuals, feedback) or queue name")
+    show.add_argument("queue", help=QUEUE_HELP)
     show.add_argument("--limit", type=int, default=20, help="at most this many messages (default 20)")
     add_target_options(show)
     show.set_defaults(handler=show_command)
 
-    redrive = commands.add_parser("redrive", help="move a DLQ's messages back to its workflow queue")
-    redrive.add_argument("queue", help="workflow name (contracts, actuals, feedback) or queue name")
+    redrive = commands.add_parser(
+        "redrive",
+        help="send a DLQ's messages (or one, --message-id) back where they failed: the workflow queue, "
+        "or the scheduled function invoked again",
+    )
+    redrive.add_argument("queue", help=QUEUE_HELP)
+    redrive.add_argument("--message-id", help="only this message (its id from `dlq show`)")
     redrive.add_argument("--dry-run", action="store_true", help="say what would move, move nothing")
+    redrive.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="on a deployed stack, follow the SQS message move task's progress this long (default 60; 0: don't)",
+    )
     add_target_options(redrive)
     redrive.set_defaults(handler=redrive_command)
+
+    delete = commands.add_parser("delete", help="remove one message from a DLQ for good (after reading it)")
+    delete.add_argument("queue", help=QUEUE_HELP)
+    delete.add_argument("--message-id", required=True, help="the message's id (from `dlq show`)")
+    add_target_options(delete)
+    delete.set_defaults(handler=delete_command)
 
     dlq.set_defaults(handler=lambda args: (dlq.print_help(), 2)[1])
 
@@ -46,6 +74,11 @@ def register(subparsers: Any) -> None:
     replay.set_defaults(handler=replay_archive_command)
 
 
+def _refuse(message: str) -> int:
+    print(f"billbridge: {message}", file=sys.stderr)
+    return 2
+
+
 def list_command(args: argparse.Namespace) -> int:
     from billbridge.cli.tables import print_table
 
@@ -55,8 +88,8 @@ def list_command(args: argparse.Namespace) -> int:
         args,
         rows,
         lambda: print_table(
-            ["workflow", "messages", "in flight", "dead-letter queue"],
-            [[r["workflow"], str(r["messages"]), str(r["in_flight"]), r["dead_letter_queue"]] for r in rows],
+            ["queue", "kind", "messages", "in flight", "dead-letter queue"],
+            [[r["workflow"], r["kind"], str(r["messages"]), str(r["in_flight"]), r["dead_letter_queue"]] for r in rows],
         ),
     )
     return 0
@@ -70,6 +103,7 @@ def _deployed_dead_letter_rows(args: argparse.Namespace) -> list[dict[str, Any]]
     return [
         {
             "workflow": d.workflow,
+            "kind": d.kind,
             "messages": d.messages,
             "in_flight": d.in_flight,
             "dead_letter_queue": d.dead_letter_queue_url.rsplit("/", 1)[-1],
@@ -79,6 +113,7 @@ def _deployed_dead_letter_rows(args: argparse.Namespace) -> list[dict[str, Any]]
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from billbridge.adapters.dlq_operations import UnknownDeadLetterQueueError
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
     from billbridge.cli.tables import print_table
 
@@ -86,9 +121,8 @@ def show_command(args: argparse.Namespace) -> int:
         queues = dead_letter_queues_of(hub)
         try:
             messages = queues.peek(args.queue, limit=args.limit)
-        except KeyError as unknown:
-            print(unknown.args[0])
-            return 1
+        except UnknownDeadLetterQueueError as unknown:
+            return _refuse(unknown.args[0])
     if wants_document(args):
         emit(args, [m.as_document() for m in messages], lambda: None)
         return 0
@@ -118,32 +152,62 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def redrive_command(args: argparse.Namespace) -> int:
+def delete_command(args: argparse.Namespace) -> int:
+    from billbridge.adapters.dlq_operations import DeadLetterNotFoundError, UnknownDeadLetterQueueError
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
 
     with open_hub(args) as hub:
         queues = dead_letter_queues_of(hub)
         try:
-            outcome = queues.redrive(args.queue, dry_run=args.dry_run)
-        except KeyError as unknown:
-            print(unknown.args[0])
-            return 1
+            deleted = queues.delete(args.queue, args.message_id)
+        except (UnknownDeadLetterQueueError, DeadLetterNotFoundError) as missing:
+            return _refuse(missing.args[0])
+        hub.changed = True
+    if wants_document(args):
+        emit(args, {"deleted": deleted.as_document()}, lambda: None)
+        return 0
+    print(
+        f"deleted {deleted.message_id} from the {deleted.workflow} DLQ for good "
+        f"({deleted.event_ref or deleted.event_type or 'message'}; error: {deleted.error[:100]})"
+    )
+    return 0
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    from billbridge.adapters.dlq_operations import (
+        DeadLetterNotFoundError,
+        NotRedrivableError,
+        UnknownDeadLetterQueueError,
+    )
+    from billbridge.cli.commands.operations_target import dead_letter_queues_of
+
+    with open_hub(args) as hub:
+        queues = dead_letter_queues_of(hub)
+        try:
+            outcome = queues.redrive(args.queue, dry_run=args.dry_run, message_id=args.message_id)
+        except (UnknownDeadLetterQueueError, DeadLetterNotFoundError, NotRedrivableError) as refused:
+            return _refuse(refused.args[0])
         drained = None
+        tasks: list[Any] = []
         if not args.dry_run:
             hub.changed = True
             if hub.is_local:
                 drained = hub.drain()
+            elif outcome.method == "message_move_task":
+                tasks = _follow_move_task(queues, outcome.workflow, args.wait)
         remaining = next(d.messages for d in queues.depths() if d.workflow == outcome.workflow)
     document = {**outcome.as_document(), "remaining_in_dead_letter_queue": remaining}
     if drained is not None:
         document["drain"] = _drain_document(drained)
+    if tasks:
+        document["move_task"] = tasks[0].as_document()
     if wants_document(args):
         emit(args, document, lambda: None)
         return 0
     if outcome.dry_run:
         print(
-            f"dry run: {outcome.would_move} message(s) would move from the {outcome.workflow} DLQ back to "
-            f"its queue ({outcome.method}); nothing moved"
+            f"dry run: {outcome.would_move} message(s) would go from the {outcome.workflow} DLQ back "
+            f"({outcome.method}); nothing moved"
         )
         for message_id in outcome.message_ids:
             print(f"  {message_id}")
@@ -153,18 +217,46 @@ def redrive_command(args: argparse.Namespace) -> int:
             f"started an SQS message move task for about {outcome.moved} message(s) "
             f"(task {outcome.task_handle}); the consumers process them as they arrive"
         )
+        if tasks:
+            task = tasks[0]
+            print(
+                f"move task {task.status}: {task.moved} of {task.to_move if task.to_move is not None else '?'} moved"
+                + (f" ({task.failure_reason})" if task.failure_reason else "")
+            )
+    elif outcome.method == "invoke":
+        print(f"invoked the {outcome.workflow} function again with {outcome.moved} failed input(s)")
     else:
         print(
             f"moved {outcome.moved} message(s) from the {outcome.workflow} DLQ back to its queue "
             "(each sent again before it was deleted from the DLQ)"
         )
+    for left in outcome.not_redriven:
+        print(f"  left in the DLQ: {left['message_id']}: {left['reason']}")
     if drained is not None:
         print("processed on the local stack: " + _drain_summary(document["drain"]))
     print(
         f"{remaining} message(s) now in the {outcome.workflow} DLQ"
-        + (" (they failed again: `billbridge dlq show " + outcome.workflow + "`)" if remaining else "")
+        + (" (`billbridge dlq show " + outcome.workflow + "`)" if remaining else "")
     )
     return 0
+
+
+def _follow_move_task(queues: Any, workflow: str, wait_seconds: float) -> list[Any]:
+    """Polls ListMessageMoveTasks until the newest task ends or `wait_seconds` pass; progress on stderr."""
+    deadline = time.monotonic() + max(wait_seconds, 0)
+    while True:
+        tasks = queues.move_tasks(workflow)
+        if tasks:
+            task = tasks[0]
+            print(
+                f"  move task {task.status}: {task.moved}/{task.to_move if task.to_move is not None else '?'}",
+                file=sys.stderr,
+            )
+            if task.finished:
+                return list(tasks)
+        if time.monotonic() >= deadline:
+            return list(tasks)
+        time.sleep(MOVE_TASK_POLL_SECONDS)
 
 
 def _drain_document(summary: Any) -> Any:
@@ -217,9 +309,13 @@ def replay_archive_command(args: argparse.Namespace) -> int:
             hub.changed = True
         else:
             name = args.name or f"billbridge-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}"
-            outcome = EventBridgeArchiveReplay(hub.client("events"), event_bus_name=event_bus_name(hub)).replay(
-                start, end, name=name
-            )
+            outputs = hub.extras.get("outputs", {})
+            outcome = EventBridgeArchiveReplay(
+                hub.client("events"),
+                event_bus_name=event_bus_name(hub),
+                bus_arn=outputs.get("EventBusArn"),
+                archive_arn=outputs.get("EventArchiveArn"),
+            ).replay(start, end, name=name)
     document = outcome.as_document()
     if drained is not None:
         document["drain"] = _drain_document(drained)

@@ -47,7 +47,7 @@ def report_command(args: argparse.Namespace) -> int:
                 error_types[key] = error_types.get(key, 0) + 1
             sent = [m.sent_at for m in sampled if m.sent_at]
             dead_letters.append(
-                DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types)
+                DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types, tuple(sent))
             )
     kpis = compute_kpis(
         books,
@@ -80,13 +80,16 @@ def _print(table: KpiTable) -> None:
 
 def _print_report(kpis: dict[str, Any]) -> None:
     from billbridge.app.kpi_tables import (
+        business_kpi_table,
         cap_burn_table,
         corrections_table,
         dead_letters_table,
         exceptions_table,
+        failure_resolution_table,
         held_work_table,
         money,
         propagation_table,
+        revenue_leakage_table,
         unbilled_table,
     )
 
@@ -94,6 +97,11 @@ def _print_report(kpis: dict[str, Any]) -> None:
         return ", ".join(money(t["amount"], t["currency"]) for t in totals) or "none"
 
     print(f"Billbridge KPIs as of {kpis['as_of']} ({kpis['contracts']} contracts)")
+    if kpis.get("business") is not None:
+        print("\nBusiness KPIs")
+        _print(business_kpi_table(kpis))
+        _print(failure_resolution_table(kpis))
+        _print(revenue_leakage_table(kpis))
     print(f"\nUnbilled approved work: {per_currency(kpis['unbilled']['totals'])}")
     print("by age (days since the line date) and legal entity")
     _print(unbilled_table(kpis))

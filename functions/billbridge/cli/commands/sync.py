@@ -9,6 +9,7 @@ connector and credentials of the deployed functions (or of the local stack).
 from __future__ import annotations
 
 import argparse
+import sys
 
 from billbridge.cli.output import emit, not_found, wants_document, warn_if_nothing_matched
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
@@ -115,7 +116,7 @@ def _deployed_command(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def retry_command(args: argparse.Namespace) -> int:
     from billbridge.app.downstream_view import command_document
-    from billbridge.cli.commands.operations_target import actor_of, publisher_of
+    from billbridge.cli.commands.operations_target import ActorError, actor_of, publisher_of
 
     with open_hub(args) as hub:
         command = hub.ledger.commands.get(args.command_id)
@@ -125,7 +126,11 @@ def retry_command(args: argparse.Namespace) -> int:
         if command.state.value == "acknowledged":
             print(f"{command.command_id} was acknowledged as {command.reference or '-'}: nothing to retry")
             return 1
-        actor = actor_of(args)
+        try:
+            actor = actor_of(args, hub)
+        except ActorError as refused:
+            print(f"billbridge: {refused}", file=sys.stderr)
+            return 2
         publish_retry_request(publisher_of(hub), command.command_id, command.correlation_id, actor=actor)
         hub.changed = True
         hub.drain()

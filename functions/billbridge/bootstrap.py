@@ -14,8 +14,8 @@ from billbridge.settings import hub_settings, reset_settings_cache
 if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.read_queries import ReadQueries
     from billbridge.app.ports import Connector, EventPublisher
+    from billbridge.app.read_queries import ReadQueries
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
     from billbridge.app.rollout import Rollout

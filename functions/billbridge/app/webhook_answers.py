@@ -39,6 +39,7 @@ class WebhookOutcomes(BaseModel):
     outcomes: list[WebhookEventOutcome]
     correlationid: str | None = None
     error: str | None = None
+    field: str | None = Field(default=None, description="The offending field of a refused single event")
     problems: WebhookProblemCount | None = Field(
         default=None, description=f"Present when more than {MAX_LISTED_PROBLEMS} events were refused"
     )

@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import pytest_socket
+from billbridge import observability
 from billbridge.app.read_queries import ReadQueries
 from billbridge.entrypoints.api.read_api import handle_read_request
 
@@ -48,6 +50,17 @@ def proxy_event(path: str, query: dict[str, Any] | None = None, *, caller: str |
     }
 
 
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Billbridge")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "read-api")
+    observability.metrics.cache_clear()
+    pytest_socket.disable_socket(allow_unix_socket=True)
+    yield
+    pytest_socket.enable_socket()
+    observability.metrics.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def hub() -> ReadableHub:
     scenario, _ = load_scenario("07-customer-master")
@@ -60,7 +73,9 @@ def hub() -> ReadableHub:
 def read(hub: ReadableHub) -> ReadCall:
     queries = ReadQueries(hub.ledger, hub.clock)
 
-    def call(path: str, query: dict[str, Any] | None = None, *, caller: str | None = CALLER) -> tuple[int, dict[str, Any]]:
+    def call(
+        path: str, query: dict[str, Any] | None = None, *, caller: str | None = CALLER
+    ) -> tuple[int, dict[str, Any]]:
         response = handle_read_request(proxy_event(path, query, caller=caller), None, queries=queries)
         return int(response["statusCode"]), json.loads(response["body"] or "null")
 

@@ -127,7 +127,7 @@ def _webhook_paths(schemas: dict[str, Any]) -> dict[str, Any]:
         },
         "403": {"description": "Rate limited by the web ACL (per source route or per client address)"},
         "404": {"description": "Unknown source", "content": _json(error)},
-        "409": {"description": "Same id, different body", "content": _json(error)},
+        "409": {"description": "Same id, different body", "content": _json({"oneOf": [outcomes, error]})},
         "413": {
             "description": f"Body larger than {topology.MAX_WEBHOOK_BODY_BYTES} bytes",
             "content": _json(error),

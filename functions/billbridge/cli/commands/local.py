@@ -170,11 +170,8 @@ def serve_command(args: argparse.Namespace) -> int:
         configured = sorted(json.loads(vendor_env[topology.ENV_VENDOR_ADAPTERS]))
         print(f"vendors: {', '.join(configured)} (POST /webhooks/{{source}}/{{vendor}}; docs/adapters.md)", flush=True)
     print(f"state: {state} (each request committed before its response)", flush=True)
-    print(
-        f"read API: GET {server.url}/contracts (and {', '.join(topology.READ_API_ROUTES[2:])}) with "
-        f"Authorization: Bearer {server.read_token}",
-        flush=True,
-    )
+    print(f"read API: GET {server.url}{{{', '.join(topology.READ_API_ROUTES)}}}", flush=True)
+    print(f"read token: Authorization: Bearer {server.read_token}", flush=True)
     scheduler = _start_local_scheduler(stack, args.poll_every) if args.poll_every > 0 and vendor_env else None
     try:
         server.serve_forever(poll_interval=0.1)

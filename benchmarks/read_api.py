@@ -32,6 +32,21 @@ TABLE = "billbridge-bench-ledger"
 
 
 @contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """The moto credentials and a quiet metrics setup for the run, the caller's environment restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def counted_calls() -> Iterator[Counter[str]]:
     from botocore.client import BaseClient
 
@@ -90,6 +105,17 @@ def load_ledger(copies: int) -> Any:
 
 
 def run(copies: int = 50, runs: int = 5) -> dict[str, Any]:
+    with _environment(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        POWERTOOLS_METRICS_NAMESPACE="Billbridge",
+        POWERTOOLS_METRICS_DISABLED="true",
+    ):
+        return _measure(copies, runs)
+
+
+def _measure(copies: int, runs: int) -> dict[str, Any]:
     from billbridge.adapters.system_clock import SystemClock
     from billbridge.app.read_queries import ReadQueries
     from billbridge.entrypoints.api.read_api import handle_read_request
@@ -97,11 +123,6 @@ def run(copies: int = 50, runs: int = 5) -> dict[str, Any]:
 
     from tests.unit.read_api.conftest import proxy_event
 
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "testing")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Billbridge")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with mock_aws():
         started = time.perf_counter()
         ledger = load_ledger(copies)

@@ -13,7 +13,7 @@ loads that one book only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -256,7 +256,12 @@ class ReadQueries:
         cursor: str | None,
     ) -> UnbilledPage:
         day = as_of or self.clock.now().date()
-        filters = {"contract_id": contract_id, "min_age_days": min_age_days, "as_of": day.isoformat()}
+        filters = {
+            "contract_id": contract_id,
+            "min_age_days": min_age_days,
+            # the day decides which lines are listed only with an age filter: a cursor stays good past midnight
+            "as_of": day.isoformat() if min_age_days is not None else None,
+        }
         start = after_contract(cursor, "unbilled", filters, key_length=2)
         books = self._only(contract_id) if contract_id else self._books_from(start)
 
@@ -370,5 +375,3 @@ def _is_unbilled(book: ContractBook, invoice_id: str | None) -> bool:
     invoice = book.invoices.get(invoice_id)
     return invoice is not None and not invoice.counts
 
-
-__all__: Sequence[str] = ("NotInLedgerError", "ReadLedger", "ReadQueries")

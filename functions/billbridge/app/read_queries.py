@@ -374,4 +374,3 @@ def _is_unbilled(book: ContractBook, invoice_id: str | None) -> bool:
         return True
     invoice = book.invoices.get(invoice_id)
     return invoice is not None and not invoice.counts
-

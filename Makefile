@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: env demo test lint synth bench reliability reliability-large clean
+.PHONY: env demo test lint synth bench reliability reliability-large openapi clean
 
 $(STAMP): requirements.lock pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ reliability: $(STAMP)
 reliability-large: $(STAMP)
 	BILLBRIDGE_LARGE=1 $(BIN)/python -m pytest tests/reliability -q -m large
 	$(BIN)/python -m benchmarks.reliability_table
+
+openapi: $(STAMP)
+	$(BIN)/python -m billbridge.entrypoints.api.openapi_document > docs/openapi.yaml
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .build

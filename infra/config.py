@@ -76,6 +76,9 @@ class BillbridgeConfig:
     """JSON configuration of the vendor adapters, keyed by `source/vendor` (docs/adapters.md):
     API base URLs, a tenant's field mapping, page sizes and rates. Empty: no vendor adapter;
     a poller whose vendor is absent is deployed with its schedule disabled."""
+    read_api_throttle_rate_limit: int = 20
+    """Requests per second across the read API's stage (dashboards poll; operators browse)."""
+    read_api_throttle_burst_limit: int = 40
 
     def __post_init__(self) -> None:
         if not 1 <= self.billing_day_of_month <= 28:

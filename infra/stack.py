@@ -27,6 +27,7 @@ from infra.constructs.log_encryption import LogEncryption
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.queue_consumer import QueueConsumer
 from infra.constructs.raw_payloads import RawPayloads
+from infra.constructs.read_api import ReadApi
 from infra.constructs.runbook_links import link_runbooks
 from infra.constructs.security_controls import SecurityControls
 from infra.constructs.tables import Tables
@@ -98,6 +99,8 @@ class BillbridgeStack(cdk.Stack):
             log_retention=retention,
         )
 
+        self.read_api = self._read_api(config, retention)
+
         self.connectors = DownstreamConnectors(self, "DownstreamConnectors", connectors=config.connectors)
 
         self.consumers = [
@@ -165,6 +168,8 @@ class BillbridgeStack(cdk.Stack):
 
         self.stopped_alarms = self._stopped_alarms(config)
         self.security = self._security_controls(config)
+        for human_role in (self.security.operator_role, self.security.approver_role):
+            self.read_api.allow(human_role)
         self.edge_firewall = self._edge_firewall(config)
         self.log_encryption = LogEncryption(self, "LogEncryption")
 
@@ -248,6 +253,39 @@ class BillbridgeStack(cdk.Stack):
             ),
             log_groups=[function.log_group for function in functions],
         )
+
+    def _read_api(self, config: BillbridgeConfig, retention: logs.RetentionDays) -> ReadApi:
+        """The read API and its function, which may read the ledger and nothing else."""
+        reader = self.functions.new_function(
+            self,
+            "ReadApiHandler",
+            handler=topology.READ_API_HANDLER,
+            description="Serves the read API: contracts, invoices, exceptions, lineage, KPIs from the ledger",
+            timeout=cdk.Duration.seconds(29),
+            synchronous_reason="Invoked synchronously by API Gateway: a failure is answered to the caller "
+            "as 5xx, and a read can simply be repeated.",
+        )
+        self.tables.ledger.grant_read_data(reader.function)
+        cdk.Validations.of(reader.role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.tables.ledger)}.Arn>/index/*]",
+                reason="Reads on the ledger's lookup index (proposals, entries, audit by correlation id); "
+                "the wildcard covers only this table's indexes.",
+            )
+        )
+        self.read_api_function = reader
+        read_api = ReadApi(
+            self,
+            "ReadApi",
+            reader=reader,
+            throttle_rate_limit=config.read_api_throttle_rate_limit,
+            throttle_burst_limit=config.read_api_throttle_burst_limit,
+            log_retention=retention,
+        )
+        account = self.webhook_api.api.node.try_find_child("Account")
+        if account is not None:  # stage logging needs the account's CloudWatch role first
+            read_api.api.deployment_stage.node.add_dependency(account)
+        return read_api
 
     def _security_controls(self, config: BillbridgeConfig) -> SecurityControls:
         """Personal-data key, human roles, optional WAF; the contracts consumer seals billing contacts."""
@@ -359,6 +397,8 @@ class BillbridgeStack(cdk.Stack):
             "OperatorRoleArn": self.security.operator_role.role_arn,
             "ApproverRoleArn": self.security.approver_role.role_arn,
             "PersonalDataReaderRoleArn": self.security.personal_data_reader_role.role_arn,
+            "ReadApiUrl": self.read_api.url,
+            "ReadOnlyRoleArn": self.read_api.read_only_role.role_arn,
         }
         for vendor_poller in self.vendor_pollers:
             outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (

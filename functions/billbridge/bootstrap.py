@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.ports import Connector, EventPublisher
+    from billbridge.app.read_queries import ReadQueries
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
     from billbridge.app.rollout import Rollout
@@ -172,6 +173,20 @@ def record_billing_failure() -> RecordBillingFailure:
     from billbridge.app.run_billing import RecordBillingFailure
 
     return RecordBillingFailure(ledger(), publisher())
+
+
+def read_queries() -> ReadQueries:
+    """The read API's queries over the ledger (personal fields stay sealed: no decryption here)."""
+    from datetime import timedelta
+
+    from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.read_queries import ReadQueries
+
+    return ReadQueries(
+        ledger(),
+        SystemClock(),
+        propagation_stale_after=timedelta(hours=hub_settings().propagation_stale_after_hours),
+    )
 
 
 def reset() -> None:

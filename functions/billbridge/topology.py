@@ -263,3 +263,27 @@ SCHEDULED_HANDLERS: dict[str, str] = {
     KPI_PUBLISHER_FUNCTION: PUBLISH_KPIS_HANDLER,
     **{poller_function(poller): POLL_VENDOR_HANDLER for poller in VENDOR_POLLERS},
 }
+
+READ_API_HANDLER = "billbridge.entrypoints.api.read_api.lambda_handler"
+READ_API_ROUTES: tuple[str, ...] = (
+    "/contracts",
+    "/contracts/{contract_id}",
+    "/invoices",
+    "/invoices/{proposal_id}",
+    "/exceptions",
+    "/exceptions/{exception_id}",
+    "/lineage/{identifier}",
+    "/kpis",
+    "/unbilled",
+)
+"""The read API's `GET` routes (entrypoints/api/read_api.py), on their own REST API (infra/constructs/read_api.py)."""
+READ_API_DASHBOARD_ROUTES: tuple[str, ...] = (
+    "/contracts",
+    "/contracts/{contract_id}",
+    "/invoices",
+    "/invoices/{proposal_id}",
+    "/kpis",
+    "/unbilled",
+)
+"""What a read-only principal (finance dashboards, portals) may call: not the exceptions or the
+lineage, which carry audit trails, actors and raw delivery references (operators and approvers only)."""

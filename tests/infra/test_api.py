@@ -7,6 +7,21 @@ from billbridge import topology
 from tests.infra.conftest import Synthesized
 
 
+def json_values(value: object) -> list[object]:
+    """Every dict and scalar inside a CloudFormation expression (to find a Ref in an Fn::Join)."""
+    if isinstance(value, dict):
+        return [value, *(v for item in value.values() for v in json_values(item))]
+    if isinstance(value, list):
+        return [v for item in value for v in json_values(item)]
+    return [value]
+
+
+def _webhook_api_methods(synthesized: Synthesized) -> list[dict]:
+    """The webhook API's methods (the read API is another RestApi: tests/infra/test_read_api.py)."""
+    api_id = synthesized.logical_id(synthesized.stack.webhook_api.api)
+    return [m for m in synthesized.properties("AWS::ApiGateway::Method") if m["RestApiId"] == {"Ref": api_id}]
+
+
 def _path_of(resource_id: str, resources: dict[str, dict]) -> str:
     props = resources[resource_id]["Properties"]
     parent = props["ParentId"]
@@ -16,7 +31,7 @@ def _path_of(resource_id: str, resources: dict[str, dict]) -> str:
 
 def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Synthesized) -> None:
     resources = synthesized.resources("AWS::ApiGateway::Resource")
-    methods = synthesized.properties("AWS::ApiGateway::Method")
+    methods = _webhook_api_methods(synthesized)
     routes = {(m["HttpMethod"], _path_of(m["ResourceId"]["Ref"], resources)): m for m in methods}
     assert set(routes) == {("POST", topology.WEBHOOK_ROUTE), ("POST", topology.VENDOR_WEBHOOK_ROUTE)}
     method = routes[("POST", topology.WEBHOOK_ROUTE)]
@@ -40,7 +55,8 @@ def test_post_webhooks_source_is_proxied_to_the_webhook_function(synthesized: Sy
 
 
 def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthesized) -> None:
-    (stage,) = synthesized.properties("AWS::ApiGateway::Stage")
+    api_id = synthesized.logical_id(synthesized.stack.webhook_api.api)
+    (stage,) = [s for s in synthesized.properties("AWS::ApiGateway::Stage") if s["RestApiId"] == {"Ref": api_id}]
     assert stage["TracingEnabled"] is True
     (settings,) = stage["MethodSettings"]
     assert settings["ThrottlingRateLimit"] > 0
@@ -54,13 +70,16 @@ def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthe
 
 def test_the_api_may_invoke_only_the_webhook_function(synthesized: Synthesized) -> None:
     webhook_id = synthesized.logical_id(synthesized.stack.webhook.function)
+    api_id = synthesized.logical_id(synthesized.stack.webhook_api.api)
     permissions = [
-        p for p in synthesized.properties("AWS::Lambda::Permission") if p["Principal"] == "apigateway.amazonaws.com"
+        p
+        for p in synthesized.properties("AWS::Lambda::Permission")
+        if p["Principal"] == "apigateway.amazonaws.com" and {"Ref": api_id} in json_values(p["SourceArn"])
     ]
     assert permissions
     assert all(p["FunctionName"] == {"Fn::GetAtt": [webhook_id, "Arn"]} for p in permissions)
 
 
 def test_bodies_reach_the_function_byte_for_byte(synthesized: Synthesized) -> None:
-    (api,) = synthesized.properties("AWS::ApiGateway::RestApi")
-    assert api["BinaryMediaTypes"] == ["*/*"]
+    api = synthesized.resources("AWS::ApiGateway::RestApi")[synthesized.logical_id(synthesized.stack.webhook_api.api)]
+    assert api["Properties"]["BinaryMediaTypes"] == ["*/*"]

@@ -1,4 +1,5 @@
-"""A local HTTP front for the webhook routes: `POST /webhooks/{source}` (and `/{vendor}`) into the local stack.
+"""A local HTTP front for the webhook routes: `POST /webhooks/{source}` (and `/{vendor}`) into the local stack,
+and for the read API's `GET` routes (topology.READ_API_ROUTES).
 
 Each request runs on its own thread. On receipt, before waiting for anything,
 the signature and its timestamp are checked against the stack's webhook secrets
@@ -13,10 +14,16 @@ Every request is logged in one line on stderr once answered (`local serve`):
 `{time} {method} {path} {status} {ms} ms delivery={ids}`, the delivery ids being
 the events' ids the hub answered for (`-` when none, e.g. a 404). A server made
 with `request_log=None` logs nothing (tests that count on a quiet stderr).
+
+The read routes have no IAM here: each request must carry the server's read
+token (`Authorization: Bearer <token>`, compared in constant time); without a
+token, or with another one, it is answered 401 before the handler runs. The
+server binds to loopback by default (docs/local-stack.md, decision 0011).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -26,6 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
+from urllib.parse import parse_qs, unquote
 
 from billbridge import topology
 from billbridge.app.webhook_signature import DEFAULT_TOLERANCE_SECONDS, HEADER_TIMESTAMP
@@ -40,6 +48,11 @@ VENDOR_ROUTE = re.compile(
     .replace(re.escape("{vendor}"), "(?P<vendor>[^/?]+)")
     + "$"
 )
+READ_ROUTES = tuple(
+    re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(route)) + "$") for route in topology.READ_API_ROUTES
+)
+LOCAL_READ_CALLER = "arn:aws:iam::000000000000:user/local-read-token"
+"""Who the read API sees as the caller of a request that carried the local read token."""
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 AfterRequest = Callable[[LocalStack, int], None]
@@ -60,8 +73,11 @@ class LocalWebhookServer(ThreadingHTTPServer):
         *,
         after_request: AfterRequest | None = None,
         request_log: TextIO | None = None,
+        read_token: str | None = None,
     ) -> None:
         self.stack = stack
+        self.read_token = read_token
+        """The bearer token the read routes require; None: every read request is refused."""
         self.after_request = after_request
         self.request_log = request_log
         """Where each request's log line goes (`local serve`: stderr); None: nowhere."""
@@ -107,6 +123,18 @@ class LocalWebhookServer(ThreadingHTTPServer):
         )
         with self._count_lock:
             print(line, file=self.request_log, flush=True)
+
+    def refuse_read(self, authorization: str | None) -> bytes | None:
+        """The 401 body when a read request does not carry the server's read token, else None."""
+        scheme, _, presented = (authorization or "").partition(" ")
+        if self.read_token and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), self.read_token):
+            return None
+        reason = (
+            "this server has no read token (billbridge local serve --read-token)"
+            if not self.read_token
+            else "the read API needs Authorization: Bearer <the read token billbridge local serve printed>"
+        )
+        return json.dumps({"message": reason, "field": "Authorization"}).encode()
 
     def start_in_background(self) -> threading.Thread:
         thread = threading.Thread(
@@ -181,7 +209,33 @@ class WebhookRequestHandler(BaseHTTPRequestHandler):
         self._reply(status, response_headers, payload)
 
     def do_GET(self) -> None:
-        self._not_found()
+        self.received_at = time.perf_counter()
+        path, _, query = self.path.partition("?")
+        path = unquote(path)
+        if not any(route.match(path) for route in READ_ROUTES):
+            self._not_found()
+            return
+        server = self.server
+        refused = server.refuse_read(self.headers.get("Authorization"))
+        if refused is not None:
+            self._reply(401, {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"}, refused)
+            return
+        try:
+            with server.stack.unit_of_work():
+                status, response_headers, payload = server.stack.invoke_read_api(
+                    path, parse_qs(query, keep_blank_values=True), caller=LOCAL_READ_CALLER
+                )
+        except Exception as error:
+            LOGGER.exception("the read API handler failed")
+            status, response_headers, payload = (
+                502,
+                {"Content-Type": "application/json"},
+                b'{"message": "Internal server error"}',
+            )
+            with server._count_lock:
+                server.server_errors.append(f"GET {path}: {type(error).__name__}: {error}")
+        LOGGER.info("GET %s -> %s", path, status)
+        self._reply(status, response_headers, payload)
 
     def do_PUT(self) -> None:
         self._not_found()

@@ -61,6 +61,7 @@ MOTO_CONFIG: DefaultConfig = {
 }
 WEBHOOK_FUNCTION_NAME = "billbridge-local-webhook"
 POLLER_FUNCTION_NAME = "billbridge-local-vendor-poller"
+READ_API_FUNCTION_NAME = "billbridge-local-read-api"
 API_STAGE = "local"
 
 Response = tuple[int, dict[str, str], bytes]
@@ -390,6 +391,47 @@ class LocalStack:
         raw = response.get("body") or ""
         payload = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
         return int(response.get("statusCode", 200)), response_headers, payload
+
+    def invoke_read_api(self, path: str, query: Mapping[str, Sequence[str]], *, caller: str) -> Response:
+        """Call the read API's handler as API Gateway would once IAM has authorized `caller`
+        (locally, the HTTP server checks its read token first); returns (status, headers, body bytes)."""
+        request_id = str(uuid.uuid4())
+        last = {name: values[-1] for name, values in query.items() if values}
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": "GET",
+            "headers": {"Accept": "application/json"},
+            "multiValueHeaders": {"Accept": ["application/json"]},
+            "queryStringParameters": last or None,
+            "multiValueQueryStringParameters": {name: list(values) for name, values in query.items()} or None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT_ID,
+                "apiId": "local-read",
+                "httpMethod": "GET",
+                "identity": {"sourceIp": "127.0.0.1", "userArn": caller, "caller": caller},
+                "path": f"/{API_STAGE}{path}",
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "resourcePath": path,
+                "stage": API_STAGE,
+            },
+            "body": None,
+            "isBase64Encoded": False,
+        }
+        handler = self.resolver.resolve(topology.READ_API_HANDLER)
+        response = handler(event, new_context(READ_API_FUNCTION_NAME))
+        if not isinstance(response, Mapping):
+            raise TypeError(f"the read API handler returned {type(response).__name__}, not a proxy response")
+        headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            if name not in headers and values:
+                headers[str(name)] = ", ".join(str(v) for v in values)
+        raw = response.get("body") or ""
+        payload = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
+        return int(response.get("statusCode", 200)), headers, payload
 
     def poll_vendor(self, poller: str) -> dict[str, Any]:
         """One run of a vendor poller's scheduled function, as EventBridge Scheduler would start it.

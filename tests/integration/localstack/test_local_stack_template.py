@@ -28,7 +28,7 @@ def handler_of(template: dict[str, Any], ref: Any) -> str:
     return str(template["Resources"][logical_id]["Properties"]["Handler"])
 
 
-def test_the_api_serves_the_topology_webhook_route_with_the_webhook_handler(template: dict[str, Any]) -> None:
+def test_the_apis_serve_the_topology_routes_with_their_handlers(template: dict[str, Any]) -> None:
     resources = of_type(template, "AWS::ApiGateway::Resource")
     paths: dict[str, str] = {}
 
@@ -45,15 +45,24 @@ def test_the_api_serves_the_topology_webhook_route_with_the_webhook_handler(temp
         if method["HttpMethod"] != "OPTIONS"
     }
 
-    assert set(routes) == {(topology.WEBHOOK_ROUTE, "POST"), (topology.VENDOR_WEBHOOK_ROUTE, "POST")}
-    webhook_functions = [
-        logical_id
-        for logical_id, props in of_type(template, "AWS::Lambda::Function").items()
-        if props.get("Handler") == topology.WEBHOOK_HANDLER
-    ]
-    assert len(webhook_functions) == 1
+    assert set(routes) == {
+        (topology.WEBHOOK_ROUTE, "POST"),
+        (topology.VENDOR_WEBHOOK_ROUTE, "POST"),
+        *((route, "GET") for route in topology.READ_API_ROUTES),
+    }
+
+    def function_of(handler: str) -> str:
+        (logical_id,) = [
+            logical_id
+            for logical_id, props in of_type(template, "AWS::Lambda::Function").items()
+            if props.get("Handler") == handler
+        ]
+        return logical_id
+
     for route in (topology.WEBHOOK_ROUTE, topology.VENDOR_WEBHOOK_ROUTE):
-        assert webhook_functions[0] in json.dumps(routes[(route, "POST")]["Integration"]["Uri"])
+        assert function_of(topology.WEBHOOK_HANDLER) in json.dumps(routes[(route, "POST")]["Integration"]["Uri"])
+    for route in topology.READ_API_ROUTES:
+        assert function_of(topology.READ_API_HANDLER) in json.dumps(routes[(route, "GET")]["Integration"]["Uri"])
 
 
 def test_each_workflow_rule_queue_and_consumer_match_the_topology(template: dict[str, Any]) -> None:

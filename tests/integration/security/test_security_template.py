@@ -87,6 +87,11 @@ WILDCARD_ALLOW_LIST: tuple[Allowed, ...] = (
         "The ledger's lookup index (exceptions, contracts, audit by correlation id).",
     ),
     Allowed(
+        frozenset({"execute-api:Invoke"}),
+        r"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<ReadApi[A-Za-z0-9]+>/v1/GET/[a-z]+/\*",
+        "One read route with a path parameter (GET /contracts/{contract_id}, ...): the wildcard is its value.",
+    ),
+    Allowed(
         frozenset({"states:DescribeExecution"}),
         r"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*",
         "The starter reads the executions of its own state machine (deterministic run names).",

@@ -14,6 +14,7 @@ from billbridge import topology
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
+READ_TOKEN_ENV_VAR = "BILLBRIDGE_READ_TOKEN"
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +31,13 @@ def register(subparsers: Any) -> None:
         help='JSON file of webhook secrets per source: {"clm": ["whsec_..."], "psa": [...], ...}',
     )
     _add_vendors_option(serve)
+    serve.add_argument(
+        "--read-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"the bearer token the read routes (GET /contracts, /invoices, ...) require "
+        f"(default ${READ_TOKEN_ENV_VAR}, else a new random one, printed at start)",
+    )
     serve.add_argument(
         "--poll-every",
         type=float,
@@ -149,7 +157,7 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"billbridge local serve: {error}", file=sys.stderr)
         return 2 if isinstance(error, LocalStateError) else 1
     try:
-        server = LocalWebhookServer(stack, args.host, args.port, request_log=sys.stderr)
+        server = LocalWebhookServer(stack, args.host, args.port, request_log=sys.stderr, read_token=_read_token(args))
     except OSError as error:
         stack.__exit__(None, None, None)
         print(f"billbridge local serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
@@ -162,6 +170,8 @@ def serve_command(args: argparse.Namespace) -> int:
         configured = sorted(json.loads(vendor_env[topology.ENV_VENDOR_ADAPTERS]))
         print(f"vendors: {', '.join(configured)} (POST /webhooks/{{source}}/{{vendor}}; docs/adapters.md)", flush=True)
     print(f"state: {state} (each request committed before its response)", flush=True)
+    print(f"read API: GET {server.url}{{{', '.join(topology.READ_API_ROUTES)}}}", flush=True)
+    print(f"read token: Authorization: Bearer {server.read_token}", flush=True)
     vendor_config = json.loads(vendor_env.get(topology.ENV_VENDOR_ADAPTERS, "") or "{}")
     pollers = [p for p in topology.VENDOR_POLLERS if p.name in vendor_config]
     scheduler = _start_local_scheduler(stack, args.poll_every, pollers) if args.poll_every > 0 and pollers else None
@@ -176,6 +186,14 @@ def serve_command(args: argparse.Namespace) -> int:
         server.server_close()
         stack.__exit__(None, None, None)
     return 0
+
+
+def _read_token(args: argparse.Namespace) -> str:
+    """`--read-token`, else $BILLBRIDGE_READ_TOKEN, else a new random token (printed at start)."""
+    import os
+    import secrets
+
+    return str(args.read_token or os.environ.get(READ_TOKEN_ENV_VAR) or secrets.token_urlsafe(24))
 
 
 def reset_command(args: argparse.Namespace) -> int:

@@ -36,6 +36,11 @@ def build_ingest_webhook(settings: HubSettings | None = None) -> IngestWebhook:
 
 @lru_cache(maxsize=4)
 def _build(settings: HubSettings) -> IngestWebhook:
+    return build_canonical_ingest(settings, RandomIds())
+
+
+def build_canonical_ingest(settings: HubSettings, ids: Any) -> IngestWebhook:
+    """The webhook use case with the given correlation ids (bulk intake mints its own per chunk)."""
     from billbridge import topology
     from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry
     from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
@@ -58,7 +63,7 @@ def _build(settings: HubSettings) -> IngestWebhook:
         ),
         publisher=EventBridgeEventPublisher(event_bus_name=settings.event_bus_name),
         clock=clock,
-        ids=RandomIds(),
+        ids=ids,
         timestamp_tolerance_seconds=settings.webhook_timestamp_tolerance_seconds,
         max_body_bytes=topology.MAX_WEBHOOK_BODY_BYTES,
         systems_of_record=SystemsOfRecord.parse(settings.systems_of_record),

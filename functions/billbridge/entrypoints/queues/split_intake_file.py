@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote_plus
 
 from billbridge.observability import count, logger, metrics
 
@@ -32,7 +31,7 @@ def drop_of(body: str) -> Any:
     obj = detail["object"]
     return IntakeDrop(
         bucket=str(detail["bucket"]["name"]),
-        key=unquote_plus(str(obj["key"])) if "%" in str(obj["key"]) else str(obj["key"]),
+        key=str(obj["key"]),
         drop_id=str(obj.get("sequencer") or obj.get("version-id") or obj.get("etag") or event.get("id")),
     )
 

@@ -16,6 +16,8 @@ from constructs import Construct
 from infra.config import BillbridgeConfig
 from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.bulk_intake import BulkIntake
+from infra.constructs.data_feed import DataFeed
 from infra.constructs.downstream_connectors import DownstreamConnectors
 from infra.constructs.edge_firewall import EdgeFirewall
 from infra.constructs.event_bus import EventBus
@@ -161,6 +163,26 @@ class BillbridgeStack(cdk.Stack):
                 topology.ENV_WEBHOOK_SECRETS_ARN, self.webhook_secrets.secret.secret_arn
             )
 
+        self.data_feed = DataFeed(
+            self, "DataFeed", bus=bus, access_logs=self.raw_payloads.access_logs, log_retention=retention
+        )
+        self.bulk_intake = BulkIntake(
+            self,
+            "BulkIntake",
+            functions=self.functions,
+            access_logs=self.raw_payloads.access_logs,
+            age_alarm_threshold=cdk.Duration.seconds(config.queue_age_alarm_seconds),
+        )
+        for intake_function in (self.bulk_intake.splitter, self.bulk_intake.chunk_worker):
+            self._grant_ledger(intake_function)
+            self._grant_put_raw_payloads(intake_function)
+            bus.grant_put_events_to(intake_function.function)
+        self.bulk_intake.chunk_worker.role.add_to_principal_policy(  # the chunk's rows, kept by the splitter
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[self.raw_payloads.bucket.arn_for_objects("*")]
+            )
+        )
+
         self.security = self._security_controls(config)
         self.edge_firewall = self._edge_firewall(config)
         self.log_encryption = LogEncryption(self, "LogEncryption")
@@ -177,6 +199,8 @@ class BillbridgeStack(cdk.Stack):
                 "start_billing_run": self.schedule.starter.function,
                 "publish_kpis": self.kpi_publisher.publisher.function,
                 **{f"poll {p.poller.name}": p.function.function for p in self.vendor_pollers},
+                "intake splitter": self.bulk_intake.splitter.function,
+                "intake chunks": self.bulk_intake.chunk_worker.function,
             },
             consumers=self.consumers,
             state_machine=self.billing.state_machine,
@@ -184,11 +208,16 @@ class BillbridgeStack(cdk.Stack):
                 "billing start": self.schedule.dead_letter_queue,
                 "KPI publisher": self.kpi_publisher.dead_letter_queue,
                 **{f"{p.poller.name} poller": p.dead_letter_queue for p in self.vendor_pollers},
+                "intake files": self.bulk_intake.files_dead_letter_queue,
+                "intake chunks": self.bulk_intake.chunk_dead_letter_queue,
+                "data feed": self.data_feed.dead_letter_queue,
             },
             extra_alarms=[
                 self.schedule.dead_letter_alarm,
                 self.kpi_publisher.dead_letter_alarm,
                 *(p.dead_letter_alarm for p in self.vendor_pollers),
+                *self.bulk_intake.alarms,
+                *self.data_feed.alarms,
             ],
             alarm_email=config.alarm_email,
             rollout_markdown=rollout_markdown(config.rollout, config.systems_of_record),
@@ -227,6 +256,8 @@ class BillbridgeStack(cdk.Stack):
                 self.schedule.dead_letter_queue,
                 self.kpi_publisher.dead_letter_queue,
                 *(p.dead_letter_queue for p in self.vendor_pollers),
+                *self.bulk_intake.dead_letter_queues,
+                self.data_feed.dead_letter_queue,
             ],
             redrive_queues=[c.queue for c in self.consumers],
             waf_web_acl_arn=config.waf_web_acl_arn,
@@ -318,6 +349,9 @@ class BillbridgeStack(cdk.Stack):
             outputs[f"{vendor_poller.poller.construct_id}PollerDeadLetterQueueUrl"] = (
                 vendor_poller.dead_letter_queue.queue_url
             )
+        outputs["IntakeBucketName"] = self.bulk_intake.bucket.bucket_name
+        outputs["FeedBucketName"] = self.data_feed.bucket.bucket_name
+        outputs["IntakeChunksDeadLetterQueueUrl"] = self.bulk_intake.chunk_dead_letter_queue.queue_url
         if self.connectors.secret is not None:
             outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn
         for consumer in self.consumers:

@@ -101,3 +101,21 @@ def test_the_splitter_and_chunk_workers_read_one_message_at_a_time_and_report_fa
         timeout = synthesized.template["Resources"][function_id]["Properties"]["Timeout"]
         visibility = synthesized.template["Resources"][queue_id]["Properties"]["VisibilityTimeout"]
         assert visibility >= timeout * 6
+
+
+def test_the_rules_input_template_writes_the_record_the_local_stack_writes() -> None:
+    from billbridge.app.feed_records import FEED_RECORD_PATHS, feed_record
+
+    from infra.constructs.data_feed import record_template
+
+    envelope = {
+        "id": "e-1",
+        "time": "2026-04-01T06:00:12Z",
+        "source": "billbridge.billing",
+        "detail-type": "InvoiceProposed",
+        "detail": {"contract_id": "SOW-1", "total": "10.00"},
+    }
+    template = record_template("invoice.proposed")
+    for name, path in FEED_RECORD_PATHS.items():
+        template = template.replace(f"<{name}>", json.dumps(envelope[path.removeprefix("$.")]))
+    assert json.loads(template) == feed_record(envelope)

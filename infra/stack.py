@@ -178,9 +178,7 @@ class BillbridgeStack(cdk.Stack):
             self._grant_put_raw_payloads(intake_function)
             bus.grant_put_events_to(intake_function.function)
         self.bulk_intake.chunk_worker.role.add_to_principal_policy(  # the chunk's rows, kept by the splitter
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[self.raw_payloads.bucket.arn_for_objects("*")]
-            )
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.raw_payloads.bucket.arn_for_objects("*")])
         )
 
         self.security = self._security_controls(config)

@@ -47,7 +47,11 @@ END_OF_FAILURE_PATH = cdk.Acknowledgment(
 
 def _queue(scope: Construct, construct_id: str, **props: object) -> sqs.Queue:
     return sqs.Queue(
-        scope, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props  # type: ignore[arg-type]
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        **props,  # type: ignore[arg-type]
     )
 
 
@@ -109,15 +113,21 @@ class BulkIntake(Construct):
             self,
             "FilesQueue",
             visibility_timeout=cdk.Duration.seconds(SPLITTER_TIMEOUT.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.files_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.files_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
         )
-        self.delivery_dead_letter_queue = _queue(self, "DeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        self.delivery_dead_letter_queue = _queue(
+            self, "DeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
+        )
         self.chunk_dead_letter_queue = _queue(self, "ChunksDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
         self.chunk_queue = _queue(
             self,
             "ChunksQueue",
             visibility_timeout=cdk.Duration.seconds(CHUNK_WORKER_TIMEOUT.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.chunk_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.chunk_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
         )
         for queue in (self.files_dead_letter_queue, self.chunk_dead_letter_queue):
             cdk.Validations.of(queue).acknowledge(END_OF_FAILURE_PATH)
@@ -217,7 +227,9 @@ class BulkIntake(Construct):
         self.chunk_queue.grant_send_messages(self.splitter.function)
 
         self.alarms: list[cloudwatch.IAlarm] = [
-            _depth_alarm(self, "FilesDeadLetterQueueAlarm", self.files_dead_letter_queue, "intake files could not be split"),
+            _depth_alarm(
+                self, "FilesDeadLetterQueueAlarm", self.files_dead_letter_queue, "intake files could not be split"
+            ),
             _depth_alarm(self, "ChunksDeadLetterQueueAlarm", self.chunk_dead_letter_queue, "intake chunks failed"),
             _depth_alarm(
                 self, "DeliveryDeadLetterQueueAlarm", self.delivery_dead_letter_queue, "intake files were not announced"

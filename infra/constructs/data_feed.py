@@ -39,7 +39,6 @@ RULE_RETRY_ATTEMPTS = 50
 ERROR_RETENTION_DAYS = 90
 
 
-
 def record_template(feed_type: str) -> str:
     """The input transformer's template: the feed record of one event (`feed_record` locally)."""
     fields = [f'"feed_type":{json.dumps(feed_type)}'] + [f'"{name}":<{name}>' for name in FEED_RECORD_PATHS]
@@ -157,9 +156,7 @@ class DataFeed(Construct):
                 "inspects its events (they are also in the bus archive, to replay into the feed).",
             ),
         )
-        self.delivery_role = iam.Role(
-            self, "RuleDeliveryRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com")
-        )
+        self.delivery_role = iam.Role(self, "RuleDeliveryRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
         self.stream.grant_put_records(self.delivery_role)
         self.rules = [self._rule(feed, bus) for feed in topology.FEED_EVENTS]
         self.dead_letter_alarm = cloudwatch.Alarm(

@@ -40,7 +40,10 @@ CONTRACT = {
         "milestones": [{"milestone_id": "M1", "name": "Kick-off", "amount": "1000.00"}],
     },
 }
-HEADER = "type,entry_id,revision,contract_id,resource_id,role,billable,work_date,hours,expense_id,date,category,amount,currency,milestone_id,completed_on\n"
+HEADER = (
+    "type,entry_id,revision,contract_id,resource_id,role,billable,work_date,hours,"
+    "expense_id,date,category,amount,currency,milestone_id,completed_on\n"
+)
 
 
 def time_row(entry: str, hours: str = "8") -> str:
@@ -103,9 +106,20 @@ def test_a_file_that_cannot_be_read_is_reported_as_failed(stack: LocalStack, tmp
 def test_the_feed_writes_partitioned_json_lines_of_the_hubs_business_events(stack: LocalStack, tmp_path: Path) -> None:
     path = tmp_path / "march.jsonl"
     path.write_text(
-        json.dumps({"type": "time_entry.approved", "entry_id": "TE-9", "revision": 1, "contract_id": "SOW-2001",
-                    "resource_id": "EMP-1", "role": "consultant", "billable": True, "work_date": "2026-03-09",
-                    "hours": "2"}) + "\n"
+        json.dumps(
+            {
+                "type": "time_entry.approved",
+                "entry_id": "TE-9",
+                "revision": 1,
+                "contract_id": "SOW-2001",
+                "resource_id": "EMP-1",
+                "role": "consultant",
+                "billable": True,
+                "work_date": "2026-03-09",
+                "hours": "2",
+            }
+        )
+        + "\n"
     )
     run_intake(stack, path, source="psa")
     stack.drain()

@@ -37,8 +37,10 @@ def _firehose_rules(synthesized: Synthesized) -> list[dict[str, Any]]:
     return [
         rule
         for rule in synthesized.properties("AWS::Events::Rule")
-        if any("Firehose" in json.dumps(target.get("Arn")) or "Stream" in json.dumps(target.get("Arn"))
-               for target in rule.get("Targets", []))
+        if any(
+            "Firehose" in json.dumps(target.get("Arn")) or "Stream" in json.dumps(target.get("Arn"))
+            for target in rule.get("Targets", [])
+        )
         and "feed_type" in json.dumps(rule.get("Targets"))
     ]
 
@@ -65,7 +67,8 @@ def test_each_feed_type_has_a_rule_writing_its_record_with_retries_and_a_dead_le
 
 def test_the_intake_bucket_announces_files_to_a_rule_on_the_default_bus(synthesized: Synthesized) -> None:
     buckets = [
-        b for b in synthesized.properties("AWS::S3::Bucket")
+        b
+        for b in synthesized.properties("AWS::S3::Bucket")
         if b.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled")
     ]
     (bucket,) = buckets
@@ -89,7 +92,8 @@ def test_the_splitter_and_chunk_workers_read_one_message_at_a_time_and_report_fa
         function_id = synthesized.logical_id(function.function)
         queue_id = synthesized.logical_id(queue)
         mappings = [
-            m for m in synthesized.properties("AWS::Lambda::EventSourceMapping")
+            m
+            for m in synthesized.properties("AWS::Lambda::EventSourceMapping")
             if m["FunctionName"] == {"Ref": function_id}
         ]
         (mapping,) = mappings

@@ -48,9 +48,9 @@ class DynamoIntakeRuns:
         return {"N": str(int(expiry.timestamp()))}
 
     def get(self, run_id: str) -> IntakeRun | None:
-        item = self.client.get_item(TableName=self._table, Key=self._key(run_id, RUN_SORT_KEY), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self.client.get_item(
+            TableName=self._table, Key=self._key(run_id, RUN_SORT_KEY), ConsistentRead=True
+        ).get("Item")
         if not item:
             return None
         return IntakeRun(

@@ -42,8 +42,10 @@ _COMMON = {
 _INGESTED = {
     "schema_version": "integer: 1",
     "correlationid": "string: the correlation id minted (or received) when the event was accepted",
-    "delivery": "object: `source`, `id` (the delivery identity), `webhook_id`, `raw_key` (where the raw body is kept), `received_at`",
-    "event": "object: the CloudEvent as accepted (`specversion`, `id`, `source`, `type`, `time`, `data`, ...); its `data` is documented per type in docs/spec/events.md",
+    "delivery": "object: `source`, `id` (the delivery identity), `webhook_id`, `raw_key` (where the raw body "
+    "is kept), `received_at`",
+    "event": "object: the CloudEvent as accepted (`specversion`, `id`, `source`, `type`, `time`, `data`, ...); "
+    "its `data` is documented per type in docs/spec/events.md",
 }
 
 FEED_SCHEMAS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
@@ -128,7 +130,8 @@ FEED_SCHEMAS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             },
         },
         "command.requested": {
-            "about": "A command to a downstream system was published for its connector (`detail_type` `{command}Requested`).",
+            "about": "A command to a downstream system was published for its connector "
+            "(`detail_type` `{command}Requested`).",
             "detail": {
                 "schema_version": "integer: 1",
                 "correlationid": "string",

@@ -270,7 +270,9 @@ def read_json_document(body: bytes) -> Any:
     try:
         return _parse_json(body)
     except _MalformedBodyError as malformed:
-        raise InvalidEventError(malformed.message.replace("body is", "the line is"), field=malformed.field_path) from None
+        raise InvalidEventError(
+            malformed.message.replace("body is", "the line is"), field=malformed.field_path
+        ) from None
 
 
 @dataclass(slots=True)

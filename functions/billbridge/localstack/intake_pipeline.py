@@ -92,7 +92,9 @@ def drop_file(s3: Any, sqs: Any, names: LocalNames, *, source: str, name: str, b
     etag = str(s3.put_object(Bucket=intake_bucket(names), Key=key, Body=body)["ETag"]).strip('"')
     sequencer = f"{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}{uuid.uuid4().hex[:6]}".upper()
     event = object_created_event(intake_bucket(names), key, len(body), etag, sequencer)
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=files_queue(names))["QueueUrl"], MessageBody=json.dumps(event))
+    sqs.send_message(
+        QueueUrl=sqs.get_queue_url(QueueName=files_queue(names))["QueueUrl"], MessageBody=json.dumps(event)
+    )
     return key
 
 

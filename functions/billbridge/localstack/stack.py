@@ -35,8 +35,8 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from billbridge import topology
-from billbridge.localstack import definition as definitions
 from billbridge.localstack import data_feed_stand_in, intake_pipeline, resources, snapshot
+from billbridge.localstack import definition as definitions
 from billbridge.localstack.aws_environment import (
     ACCOUNT_ID,
     BASE_ENVIRONMENT,

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from billbridge import topology
 from billbridge.app.bulk_intake import (
     IngestIntakeChunk,
@@ -18,6 +17,7 @@ from billbridge.app.bulk_intake import (
 )
 from billbridge.app.ingest_webhook import IngestWebhook
 from billbridge.app.ports import IdGenerator
+
 from tests.fakes.edge import (
     FixedClock,
     InMemoryDeliveryRegistry,
@@ -26,7 +26,10 @@ from tests.fakes.edge import (
 )
 from tests.fakes.intake import InMemoryChunkQueue, InMemoryIntakeFiles, InMemoryIntakeRuns, InMemoryRowArchive
 
-HEADER = "type,entry_id,revision,contract_id,resource_id,role,billable,work_date,hours,expense_id,date,category,amount,currency,milestone_id,completed_on\n"
+HEADER = (
+    "type,entry_id,revision,contract_id,resource_id,role,billable,work_date,hours,"
+    "expense_id,date,category,amount,currency,milestone_id,completed_on\n"
+)
 
 
 def time_row(entry: str, hours: str = "8", revision: str = "1", day: str = "2026-03-16") -> str:
@@ -140,15 +143,48 @@ def test_an_overlapping_file_bills_only_its_new_rows_and_refuses_a_silent_correc
     hub.drop("week-1.csv", HEADER + time_row("TE-1") + time_row("TE-2"))
     overlap = hub.drop(
         "weeks-1-2.jsonl",
-        json.dumps({"type": "time_entry.approved", "entry_id": "TE-2", "revision": 1, "contract_id": "SOW-1",
-                    "resource_id": "EMP-1", "role": "consultant", "billable": True, "work_date": "2026-03-16",
-                    "hours": "8"}) + "\n"
-        + json.dumps({"type": "time_entry.approved", "entry_id": "TE-1", "revision": 2, "contract_id": "SOW-1",
-                      "resource_id": "EMP-1", "role": "consultant", "billable": True, "work_date": "2026-03-16",
-                      "hours": "6"}) + "\n"
-        + json.dumps({"type": "time_entry.approved", "entry_id": "TE-2", "revision": 1, "contract_id": "SOW-1",
-                      "resource_id": "EMP-1", "role": "consultant", "billable": True, "work_date": "2026-03-16",
-                      "hours": "5"}) + "\n",
+        json.dumps(
+            {
+                "type": "time_entry.approved",
+                "entry_id": "TE-2",
+                "revision": 1,
+                "contract_id": "SOW-1",
+                "resource_id": "EMP-1",
+                "role": "consultant",
+                "billable": True,
+                "work_date": "2026-03-16",
+                "hours": "8",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "type": "time_entry.approved",
+                "entry_id": "TE-1",
+                "revision": 2,
+                "contract_id": "SOW-1",
+                "resource_id": "EMP-1",
+                "role": "consultant",
+                "billable": True,
+                "work_date": "2026-03-16",
+                "hours": "6",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "type": "time_entry.approved",
+                "entry_id": "TE-2",
+                "revision": 1,
+                "contract_id": "SOW-1",
+                "resource_id": "EMP-1",
+                "role": "consultant",
+                "billable": True,
+                "work_date": "2026-03-16",
+                "hours": "5",
+            }
+        )
+        + "\n",
     )
     assert (overlap["accepted"], overlap["duplicates"], overlap["refused"]) == (1, 1, 1)
     assert overlap["refused_rows"][0]["row"] == 3

@@ -33,11 +33,15 @@ def test_a_bus_event_becomes_one_record_in_its_type_and_date_partition() -> None
 
 
 def test_events_no_feed_type_takes_are_not_records() -> None:
-    assert feed_record({**INVOICE_PROPOSED, "source": "billbridge.ingest", "detail-type": "time_entry.approved"}) is None
+    assert (
+        feed_record({**INVOICE_PROPOSED, "source": "billbridge.ingest", "detail-type": "time_entry.approved"}) is None
+    )
 
 
 def test_every_command_requested_detail_type_is_a_command_record() -> None:
-    record = feed_record({**INVOICE_PROPOSED, "source": "billbridge.connectors", "detail-type": "UpsertProjectRequested"})
+    record = feed_record(
+        {**INVOICE_PROPOSED, "source": "billbridge.connectors", "detail-type": "UpsertProjectRequested"}
+    )
     assert record is not None and record["feed_type"] == "command.requested"
 
 

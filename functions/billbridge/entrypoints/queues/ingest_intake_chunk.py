@@ -35,14 +35,19 @@ def lambda_handler(event: dict[str, Any], context: Any, use_case: Any = None) ->
         count("IntakeRowsDuplicate", result.duplicates)
         count("IntakeRowsRefused", len(result.refused))
         fields = {"run_id": ticket.run_id, "file": ticket.file_key, "chunk": ticket.chunk, "chunks": ticket.chunks}
-        logger().info("intake chunk ingested", extra={**fields, **{k: v for k, v in result.as_json().items() if k != "refused"}})
+        logger().info(
+            "intake chunk ingested", extra={**fields, **{k: v for k, v in result.as_json().items() if k != "refused"}}
+        )
         if outcome.completed is not None:
             count("IntakeFilesCompleted")
             logger().info("intake file completed", extra={**fields, "status": outcome.completed.status})
 
     try:
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.SQS),
+            context=context,
         )
     finally:
         metrics().flush_metrics()

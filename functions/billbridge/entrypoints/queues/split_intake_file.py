@@ -57,7 +57,10 @@ def lambda_handler(event: dict[str, Any], context: Any, use_case: Any = None) ->
 
     try:
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
+            event=event,
+            record_handler=record_handler,
+            processor=BatchProcessor(event_type=EventType.SQS),
+            context=context,
         )
     finally:
         metrics().flush_metrics()

@@ -37,6 +37,14 @@ def split_intake_file(settings: HubSettings | None = None) -> SplitIntakeFile:
     return SplitIntakeFile(chunks=SqsChunkQueue(queue_url=current.intake_chunk_queue_url), **_ports(current))
 
 
+class _NoSignedDeliveries:
+    """Rows of a dropped file are not signed deliveries: the canonical path they take
+    (`accept_translated`) verifies no signature, so the intake functions hold no webhook secret."""
+
+    def active_secrets(self, source: str) -> list[str]:
+        return []
+
+
 class _ChunkCorrelationIds:
     """The ids of the chunk being ingested: the canonical use case (and its AWS clients) is built
     once per function instance, and each chunk sets its own correlation ids before using it."""
@@ -54,7 +62,7 @@ def ingest_intake_chunk(settings: HubSettings | None = None) -> IngestIntakeChun
 
     current = settings if settings is not None else hub_settings()
     ids = _ChunkCorrelationIds()
-    canonical = build_canonical_ingest(current, ids)
+    canonical = build_canonical_ingest(current, ids, secrets=_NoSignedDeliveries())
 
     def with_ids(chunk_ids: Any) -> Any:
         ids.current = chunk_ids

@@ -124,3 +124,19 @@ def test_a_chunk_whose_dependencies_fail_is_reported_for_retry() -> None:
     ]
     response = ingest_intake_chunk.lambda_handler(sqs_event(*tickets), Context(), use_case=FailingChunk())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_the_intake_functions_are_built_without_the_webhook_secret() -> None:
+    from billbridge.bootstrap_intake import ingest_intake_chunk, split_intake_file
+    from billbridge.settings import HubSettings
+
+    settings = HubSettings(
+        ledger_table_name="ledger",
+        raw_payload_bucket_name="raw",
+        event_bus_name="bus",
+        intake_bucket_name="intake",
+        intake_chunk_queue_url="https://sqs.example/chunks",
+    )
+    assert settings.webhook_secrets_arn == ""
+    assert split_intake_file(settings) is not None
+    assert ingest_intake_chunk(settings) is not None

@@ -145,7 +145,7 @@ def run(rows: int = 100_000, heap_rows: int | None = None) -> dict[str, Any]:
         figures["intake"] = _intake_once(stack, body, "bench.csv")
         figures["rss_peak_mb"] = _peak_rss_mb()
         figures["redrop"] = _intake_once(stack, body, "bench.csv")
-    heap_size = heap_rows if heap_rows is not None else min(rows, 20_000)
+    heap_size = heap_rows if heap_rows is not None else min(rows, 10_000)
     heap_body, _ = generate_file(heap_size)
     with LocalStack(lazy_billing=True) as stack:
         tracemalloc.start()

@@ -105,6 +105,12 @@ def amendment_cost(quick: bool) -> dict[str, Any]:
     return bench.run(bench.QUICK_SIZES if quick else bench.DEFAULT_SIZES)
 
 
+def intake(quick: bool) -> dict[str, Any]:
+    from benchmarks import intake as bench
+
+    return bench.run(rows=5_000 if quick else 100_000, heap_rows=2_000 if quick else None)
+
+
 RUNNERS: dict[str, Runner] = {
     "cold_start": cold_start,
     "ingest_throughput": ingest_throughput,
@@ -116,6 +122,7 @@ RUNNERS: dict[str, Runner] = {
     "parallel_run": parallel_run,
     "ledger_scale": ledger_scale,
     "amendment_cost": amendment_cost,
+    "intake": intake,
 }
 
 
@@ -175,6 +182,7 @@ SECTION_TITLES = {
     "command_time": "Operator command wall time",
     "parallel_run": "Parallel run at history scale",
     "amendment_cost": "Amendment cost as a contract's history grows",
+    "intake": "Bulk intake of a 100,000-row file",
 }
 
 
@@ -773,7 +781,14 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "parallel_run": render_parallel_run,
     "ledger_scale": render_ledger_scale,
     "amendment_cost": render_amendment_cost,
+    "intake": lambda figures: _render_intake(figures),
 }
+
+
+def _render_intake(figures: dict[str, Any]) -> str:
+    from benchmarks import intake as bench
+
+    return bench.render(figures)
 
 
 def section(name: str, body: str) -> str:

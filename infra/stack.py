@@ -17,6 +17,8 @@ from constructs import Construct
 from infra.config import BillbridgeConfig
 from infra.constructs.billing_schedule import BillingSchedule
 from infra.constructs.billing_workflow import BillingWorkflow
+from infra.constructs.bulk_intake import BulkIntake
+from infra.constructs.data_feed import DataFeed
 from infra.constructs.downstream_connectors import DownstreamConnectors
 from infra.constructs.edge_firewall import EdgeFirewall
 from infra.constructs.event_bus import EventBus
@@ -167,6 +169,24 @@ class BillbridgeStack(cdk.Stack):
             )
 
         self.stopped_alarms = self._stopped_alarms(config)
+        self.data_feed = DataFeed(
+            self, "DataFeed", bus=bus, access_logs=self.raw_payloads.access_logs, log_retention=retention
+        )
+        self.bulk_intake = BulkIntake(
+            self,
+            "BulkIntake",
+            functions=self.functions,
+            access_logs=self.raw_payloads.access_logs,
+            age_alarm_threshold=cdk.Duration.seconds(config.queue_age_alarm_seconds),
+        )
+        for intake_function in (self.bulk_intake.splitter, self.bulk_intake.chunk_worker):
+            self._grant_ledger(intake_function)
+            self._grant_put_raw_payloads(intake_function)
+            bus.grant_put_events_to(intake_function.function)
+        self.bulk_intake.chunk_worker.role.add_to_principal_policy(  # the chunk's rows, kept by the splitter
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.raw_payloads.bucket.arn_for_objects("*")])
+        )
+
         self.security = self._security_controls(config)
         for human_role in (self.security.operator_role, self.security.approver_role):
             self.read_api.allow(human_role)
@@ -185,6 +205,8 @@ class BillbridgeStack(cdk.Stack):
                 "start_billing_run": self.schedule.starter.function,
                 "publish_kpis": self.kpi_publisher.publisher.function,
                 **{f"poll {p.poller.name}": p.function.function for p in self.vendor_pollers},
+                "intake splitter": self.bulk_intake.splitter.function,
+                "intake chunks": self.bulk_intake.chunk_worker.function,
             },
             consumers=self.consumers,
             state_machine=self.billing.state_machine,
@@ -192,12 +214,17 @@ class BillbridgeStack(cdk.Stack):
                 "billing start": self.schedule.dead_letter_queue,
                 "KPI publisher": self.kpi_publisher.dead_letter_queue,
                 **{f"{p.poller.name} poller": p.dead_letter_queue for p in self.vendor_pollers},
+                "intake files": self.bulk_intake.files_dead_letter_queue,
+                "intake chunks": self.bulk_intake.chunk_dead_letter_queue,
+                "data feed": self.data_feed.dead_letter_queue,
             },
             extra_alarms=[
                 self.schedule.dead_letter_alarm,
                 self.kpi_publisher.dead_letter_alarm,
                 *(p.dead_letter_alarm for p in self.vendor_pollers),
                 *self.stopped_alarms,
+                *self.bulk_intake.alarms,
+                *self.data_feed.alarms,
             ],
             kpi_thresholds=config.kpi_thresholds,
             alarm_email=config.alarm_email,
@@ -300,6 +327,8 @@ class BillbridgeStack(cdk.Stack):
                 self.schedule.dead_letter_queue,
                 self.kpi_publisher.dead_letter_queue,
                 *(p.dead_letter_queue for p in self.vendor_pollers),
+                *self.bulk_intake.dead_letter_queues,
+                self.data_feed.dead_letter_queue,
             ],
             redrive_queues=[c.queue for c in self.consumers],
             redrive_functions=[
@@ -407,6 +436,9 @@ class BillbridgeStack(cdk.Stack):
             outputs[f"{vendor_poller.poller.construct_id}PollerFunctionName"] = (
                 vendor_poller.function.function.function_name
             )
+        outputs["IntakeBucketName"] = self.bulk_intake.bucket.bucket_name
+        outputs["FeedBucketName"] = self.data_feed.bucket.bucket_name
+        outputs["IntakeChunksDeadLetterQueueUrl"] = self.bulk_intake.chunk_dead_letter_queue.queue_url
         if self.connectors.secret is not None:
             outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn
         for consumer in self.consumers:

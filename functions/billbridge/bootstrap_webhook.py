@@ -36,6 +36,12 @@ def build_ingest_webhook(settings: HubSettings | None = None) -> IngestWebhook:
 
 @lru_cache(maxsize=4)
 def _build(settings: HubSettings) -> IngestWebhook:
+    return build_canonical_ingest(settings, RandomIds())
+
+
+def build_canonical_ingest(settings: HubSettings, ids: Any, secrets: Any = None) -> IngestWebhook:
+    """The webhook use case with the given correlation ids (bulk intake mints its own per chunk)
+    and, for a caller that verifies nothing itself (bulk intake), its own `secrets`."""
     from billbridge import topology
     from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry
     from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
@@ -49,7 +55,9 @@ def _build(settings: HubSettings) -> IngestWebhook:
     clock = SystemClock()
     return IngestWebhook(
         personal_data=_personal_data_sealer(),
-        secrets=SecretsManagerWebhookSecrets(secret_id=settings.webhook_secrets_arn),
+        secrets=secrets
+        if secrets is not None
+        else SecretsManagerWebhookSecrets(secret_id=settings.webhook_secrets_arn),
         raw_payloads=S3RawPayloadStore(bucket_name=settings.raw_payload_bucket_name),
         deliveries=DynamoDeliveryRegistry(
             table_name=settings.ledger_table_name,
@@ -58,7 +66,7 @@ def _build(settings: HubSettings) -> IngestWebhook:
         ),
         publisher=EventBridgeEventPublisher(event_bus_name=settings.event_bus_name),
         clock=clock,
-        ids=RandomIds(),
+        ids=ids,
         timestamp_tolerance_seconds=settings.webhook_timestamp_tolerance_seconds,
         max_body_bytes=topology.MAX_WEBHOOK_BODY_BYTES,
         systems_of_record=SystemsOfRecord.parse(settings.systems_of_record),

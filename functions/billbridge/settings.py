@@ -34,6 +34,9 @@ class HubSettings(BaseModel):
     vendor_adapters_config: str = ""
     """JSON of the vendor adapters' configuration (docs/adapters.md); empty: no vendor adapter."""
     propagation_stale_after_hours: float = Field(default=24.0, gt=0)
+    intake_bucket_name: str = ""
+    """The bulk intake bucket (files dropped at `intake/{source}/...`); empty where no function reads it."""
+    intake_chunk_queue_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -55,6 +58,8 @@ class HubSettings(BaseModel):
             rollout=env.get(topology.ENV_ROLLOUT, ""),
             vendor_adapters_config=env.get(topology.ENV_VENDOR_ADAPTERS, ""),
             propagation_stale_after_hours=float(env.get(topology.ENV_PROPAGATION_STALE_AFTER_HOURS, "24")),
+            intake_bucket_name=env.get(topology.ENV_INTAKE_BUCKET, ""),
+            intake_chunk_queue_url=env.get(topology.ENV_INTAKE_CHUNK_QUEUE_URL, ""),
         )
 
 

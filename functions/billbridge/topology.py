@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 WEBHOOK_SOURCES: tuple[str, ...] = ("clm", "psa", "erp", "crm")
 WEBHOOK_ROUTE = "/webhooks/{source}"
@@ -287,3 +288,79 @@ READ_API_DASHBOARD_ROUTES: tuple[str, ...] = (
 )
 """What a read-only principal (finance dashboards, portals) may call: not the exceptions or the
 lineage, which carry audit trails, actors and raw delivery references (operators and approvers only)."""
+
+# --- bulk intake (docs/decisions/0012-feed-and-bulk-intake.md) --------------------------------------
+
+INTAKE_PREFIX = "intake/"
+"""Files are dropped at `intake/{source}/NAME.csv` or `.jsonl` in the intake bucket."""
+INTAKE_WORK_PREFIX = "work/"
+"""Per-chunk results of a file being processed (`work/{run_id}/...`), expired after a week."""
+INTAKE_RESULT_SUFFIX = ".result.json"
+"""The per-file result is written beside the file: `intake/psa/NAME.csv.result.json`."""
+INTAKE_FILE_SUFFIXES: Mapping[str, str] = MappingProxyType({".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"})
+"""The file formats by the file name's ending."""
+INTAKE_ROW_TYPES: tuple[str, ...] = ACTUALS_EVENT_TYPES
+"""What a row of a file may be: the actuals events (time entries, withdrawals, expenses, milestones)."""
+INTAKE_CHUNK_ROWS = 500
+"""Rows per chunk: one chunk worker invocation claims and publishes at most this many events."""
+INTAKE_EVENT_SOURCE = "billbridge.intake"
+INTAKE_COMPLETED = "intake.completed"
+"""Published when every row of a file has an outcome (docs/spec/events.md)."""
+INTAKE_RETENTION_DAYS = 90
+"""How long dropped files and their results stay in the intake bucket (the rows' raw text is kept
+as long as webhook bodies, RAW_PAYLOAD_RETENTION_DAYS, in the raw payload bucket)."""
+INTAKE_WORK_RETENTION_DAYS = 7
+
+ENV_INTAKE_BUCKET = "INTAKE_BUCKET_NAME"
+ENV_INTAKE_CHUNK_QUEUE_URL = "INTAKE_CHUNK_QUEUE_URL"
+SPLIT_INTAKE_FILE_HANDLER = "billbridge.entrypoints.queues.split_intake_file.lambda_handler"
+INGEST_INTAKE_CHUNK_HANDLER = "billbridge.entrypoints.queues.ingest_intake_chunk.lambda_handler"
+
+
+# --- the data-platform feed (docs/feed.md) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One type of record of the feed: the bus events (source, detail-types) it is made of."""
+
+    feed_type: str
+    """The `type=` partition of the feed's files and the record's `feed_type`."""
+    construct_id: str
+    source: str
+    detail_types: tuple[str, ...] = ()
+    """Empty: every detail-type of `source` (the connectors' `{command}Requested`)."""
+
+    @property
+    def event_pattern(self) -> dict[str, Any]:
+        pattern: dict[str, Any] = {"source": [self.source]}
+        if self.detail_types:
+            pattern["detail-type"] = list(self.detail_types)
+        return pattern
+
+
+FEED_EVENTS: tuple[FeedEvent, ...] = (
+    FeedEvent("entry.rated", "EntryRated", "billbridge.rating", ("EntryRated",)),
+    FeedEvent("invoice.proposed", "InvoiceProposed", "billbridge.billing", ("InvoiceProposed",)),
+    FeedEvent("invoice.status_changed", "InvoiceStatusChanged", "billbridge.billing", ("InvoiceStatusChanged",)),
+    FeedEvent("invoice.posted", "InvoicePosted", INGEST_EVENT_SOURCE, ("invoice.posted",)),
+    FeedEvent("invoice.rejected", "InvoiceRejected", INGEST_EVENT_SOURCE, ("invoice.rejected",)),
+    FeedEvent("payment.applied", "PaymentApplied", INGEST_EVENT_SOURCE, ("payment.applied",)),
+    FeedEvent("exception.raised", "ExceptionRaised", "billbridge.operations", ("ExceptionRaised",)),
+    FeedEvent(
+        "exception.closed",
+        "ExceptionClosed",
+        "billbridge.operations",
+        ("ExceptionResolved", "ExceptionWithdrawn", "ExceptionDecided"),
+    ),
+    FeedEvent("contract.synced", "ContractSynced", "billbridge.contracts", ("ContractSynced", "ContractTerminated")),
+    FeedEvent("command.requested", "CommandRequested", "billbridge.connectors"),
+    FeedEvent("sync.outcome", "SyncOutcome", INGEST_EVENT_SOURCE, SYNC_ANSWER_EVENT_TYPES),
+    FeedEvent("intake.completed", "IntakeCompleted", INTAKE_EVENT_SOURCE, (INTAKE_COMPLETED,)),
+)
+"""What the feed carries, by the bus events it is made of (one bus rule each)."""
+FEED_PREFIX = "feed/"
+FEED_ERROR_PREFIX = "feed-errors/"
+FEED_RECORD_FIELDS: tuple[str, ...] = ("feed_type", "event_id", "occurred_at", "source", "detail_type", "detail")
+"""Every feed record is one JSON line with these fields (docs/feed.md)."""
+FEED_RETENTION_DAYS = 730

@@ -33,9 +33,18 @@ ANCHOR_BY_ALARM: dict[str, str] = {
 STOPPED_ANCHORS: dict[str, str] = {"KpiPublisher": "the-kpi-publisher-stopped"}
 
 
+SECTION_BY_OWNER: dict[str, str] = {
+    "BulkIntake": "bulk-intake-failed",
+    "DataFeed": "the-data-feed-is-not-delivered",
+}
+"""Constructs whose alarms all share one section."""
+
+
 def runbook_anchor(alarm: cloudwatch.Alarm) -> str:
     """The section of the runbook for one of the stack's alarms (by its construct id and parent)."""
     name = alarm.node.id
+    if _owner_id(alarm) in SECTION_BY_OWNER:
+        return SECTION_BY_OWNER[_owner_id(alarm)]
     if name in ANCHOR_BY_ALARM:
         return ANCHOR_BY_ALARM[name]
     if name.startswith("RevenueLeakage") and name.endswith("Alarm"):

@@ -24,6 +24,8 @@ def test_there_is_one_function_per_handler_of_the_topology(synthesized: Synthesi
         topology.PUBLISH_KPIS_HANDLER,
         topology.POLL_VENDOR_HANDLER,
         topology.READ_API_HANDLER,
+        topology.SPLIT_INTAKE_FILE_HANDLER,
+        topology.INGEST_INTAKE_CHUNK_HANDLER,
         *(workflow.handler for workflow in topology.WORKFLOWS),
         *(task.handler for task in topology.BILLING_TASKS),
     }

@@ -331,7 +331,10 @@ def _alarmed_queue_ids(synthesized: Synthesized, metric_name: str) -> set[str]:
 def test_every_dead_letter_queue_alarms_on_its_depth(synthesized: Synthesized) -> None:
     dead_letter_queues = _dead_letter_queue_ids(synthesized)
     assert synthesized.logical_id(synthesized.stack.kpi_publisher.dead_letter_queue) in dead_letter_queues
-    assert len(dead_letter_queues) == 2 * len(topology.WORKFLOWS) + 2 + len(topology.VENDOR_POLLERS)
+    bulk_intake_and_feed = 3 + 1  # intake files, chunks, rule delivery; the feed's rules
+    assert len(dead_letter_queues) == (
+        2 * len(topology.WORKFLOWS) + 2 + len(topology.VENDOR_POLLERS) + bulk_intake_and_feed
+    )
     assert dead_letter_queues <= _alarmed_queue_ids(synthesized, "ApproximateNumberOfMessagesVisible")
 
 
@@ -341,7 +344,7 @@ def test_every_work_queue_alarms_on_the_age_of_its_oldest_message(synthesized: S
         for logical_id, queue in synthesized.resources("AWS::SQS::Queue").items()
         if "RedrivePolicy" in queue["Properties"]
     }
-    assert len(work_queues) == len(topology.WORKFLOWS)
+    assert len(work_queues) == len(topology.WORKFLOWS) + 2  # and bulk intake's files and chunks queues
     assert work_queues <= _alarmed_queue_ids(synthesized, "ApproximateAgeOfOldestMessage")
 
 

@@ -263,6 +263,18 @@ def _parse_json(body: bytes) -> Any:
     return document
 
 
+def read_json_document(body: bytes) -> Any:
+    """`body` read as JSON exactly as a webhook body is (UTF-8, no duplicate keys, no NaN, numbers
+    the bus and the ledger can carry, bounded depth); raises InvalidEventError naming the problem.
+    Bulk intake reads each JSON line with it."""
+    try:
+        return _parse_json(body)
+    except _MalformedBodyError as malformed:
+        raise InvalidEventError(
+            malformed.message.replace("body is", "the line is"), field=malformed.field_path
+        ) from None
+
+
 @dataclass(slots=True)
 class _RawBody:
     """The delivery's raw body and, once it is saved to the raw payload store, its key."""

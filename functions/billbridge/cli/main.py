@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "billbridge.cli.commands.operations",
     "billbridge.cli.commands.config",
     "billbridge.cli.commands.migrate_ledger",
+    "billbridge.cli.commands.intake",
 )
 
 
@@ -80,6 +81,7 @@ COMMAND_FAMILIES: dict[str, str] = {
     "trace": "billbridge.cli.commands.operations_lineage",
     "report": "billbridge.cli.commands.operations_report",
     "config": "billbridge.cli.commands.config",
+    "intake": "billbridge.cli.commands.intake",
 }
 """Which module registers each command: a command imports only its own module (and what that
 needs), not every command's; `billbridge --help` or an unknown name registers them all."""

@@ -97,8 +97,11 @@ def reconcile_entry(
                 rule=line.rate_rule,
                 detail=f"{line.quantity} x {line.rate} = {line.amount} {line.currency}",
             )
-        # No `EntryRated` event: nothing consumes one. The `line_rated` audit records above
-        # are the lineage, and `InvoiceProposed` tells downstream systems what was billed.
+        # `EntryRated` feeds the data platforms (docs/feed.md): one per entry rated as it arrives
+        # or is revised. A contract change's re-rating of existing entries is not repeated entry
+        # by entry (ContractSynced names the version; the re-rate records keep the lines).
+        if new_lines and cause_version is None:
+            _emit_entry_rated(draft, entry, new_lines)
 
     issues = merge_issues(issues)
     raised = {issue.type for issue in issues}
@@ -366,4 +369,22 @@ def _record_single_rerate(draft: BookDraft, old: BillingLine, new: BillingLine, 
         contract_version=new.contract_version,
         rule=new.rate_rule,
         detail=f"version {record.from_version} -> {record.to_version}: {old.amount} -> {new.amount}",
+    )
+
+
+def _emit_entry_rated(draft: BookDraft, entry: TimeEntry, lines: list[BillingLine]) -> None:
+    currencies = sorted({line.currency for line in lines})
+    versions = sorted({line.contract_version for line in lines if line.contract_version is not None})
+    draft.emit(
+        "rating",
+        "EntryRated",
+        {
+            "entry_id": entry.entry_id,
+            "revision": entry.revision,
+            "lines": len(lines),
+            "hours": str(sum((line.quantity for line in lines), Decimal("0"))),
+            "amount": str(sum((line.amount for line in lines), Decimal("0"))),
+            "currency": currencies[0] if len(currencies) == 1 else ",".join(currencies),
+            "contract_versions": versions,
+        },
     )

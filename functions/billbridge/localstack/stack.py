@@ -35,8 +35,8 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from billbridge import topology
+from billbridge.localstack import data_feed_stand_in, intake_pipeline, resources, snapshot
 from billbridge.localstack import definition as definitions
-from billbridge.localstack import resources, snapshot
 from billbridge.localstack.aws_environment import (
     ACCOUNT_ID,
     BASE_ENVIRONMENT,
@@ -227,6 +227,8 @@ class LocalStack:
         resources.create_tables(c["dynamodb"], self.names)
         resources.create_bucket(c["s3"], self.names)
         resources.create_queues_and_rules(c["sqs"], c["events"], self.names)
+        data_feed_stand_in.create_feed(c["s3"], c["sqs"], c["events"], self.names)
+        intake_pipeline.create_intake(c["s3"], c["sqs"], self.names)
         self.secret_arn = resources.create_secret(c["secretsmanager"], self.names, self._secrets)
         if definition_source is not None:
             self._create_billing(definition_source)

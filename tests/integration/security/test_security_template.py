@@ -112,6 +112,30 @@ WILDCARD_ALLOW_LIST: tuple[Allowed, ...] = (
         "The Distributed Map's item reader and result writer, on the run workspace bucket only.",
     ),
     Allowed(
+        frozenset({"s3:GetObject", "s3:PutObject"}),
+        r"<(BulkIntakeBucket|RawPayloadsBucket)[A-Z0-9]+\.Arn>/\*",
+        "Bulk intake reads and writes the intake bucket's files and results by key; the chunk workers "
+        "read the chunks the splitter kept in the raw payload bucket (decision 12).",
+    ),
+    Allowed(
+        frozenset(
+            {
+                "s3:Abort*",
+                "s3:DeleteObject*",
+                "s3:GetBucket*",
+                "s3:GetObject*",
+                "s3:List*",
+                "s3:PutObject",
+                "s3:PutObjectLegalHold",
+                "s3:PutObjectRetention",
+                "s3:PutObjectTagging",
+                "s3:PutObjectVersionTagging",
+            }
+        ),
+        r"<DataFeedBucket[A-Z0-9]+\.Arn>/\*",
+        "Firehose's S3 destination role as CDK grants it, on the feed bucket's objects only.",
+    ),
+    Allowed(
         frozenset({"states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"}),
         r"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*BillingWorkflowStateMachine.*:\*",
         "The Distributed Map describes, stops and redrives its own child executions.",

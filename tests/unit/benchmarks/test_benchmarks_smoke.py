@@ -170,3 +170,17 @@ def test_amendment_cost_counts_one_amendment_at_each_size() -> None:
         assert row["entries"] == int(size)
         assert row["wru"] > 0 and row["dynamodb_calls"] > 0
     assert figures["entries_ratio"] == 2.0
+
+
+def test_intake_benchmark_counts_every_row_of_its_file_once() -> None:
+    from benchmarks import intake
+
+    figures = intake.run(rows=300, heap_rows=50)
+    kinds = figures["kinds"]
+    first, again = figures["intake"], figures["redrop"]
+    assert first["rows"] == 300 and first["errors"] == []
+    assert first["accepted"] + first["duplicates"] + first["refused"] == 300
+    assert first["refused"] == kinds["broken"]
+    assert again["accepted"] == 0 and again["duplicates"] == first["accepted"] + first["duplicates"]
+    assert figures["heap_peak_mb"] > 0
+    assert "rows/s" in run_all.rendered_sections({"intake": figures})["intake"]

@@ -69,7 +69,14 @@ COMMANDS: Mapping[str, tuple[str, frozenset[str]]] = {
 }
 
 
+READ_API_CALL = frozenset({"execute-api:Invoke"})
+"""Operators and approvers also read the hub over HTTP: every route of the read API
+(docs/decisions/0011-read-api.md), signed with the role's credentials."""
+
+
 def actions_of_role(role: str) -> frozenset[str]:
-    """Every action the role's commands call (an approver runs the operator's commands too)."""
+    """Every action the role's commands call (an approver runs the operator's commands too),
+    and the read API's routes for both."""
     roles = {OPERATOR: {OPERATOR}, APPROVER: {OPERATOR, APPROVER}}.get(role, {role})
-    return frozenset(action for who, actions in COMMANDS.values() if who in roles for action in actions)
+    actions = frozenset(action for who, actions in COMMANDS.values() if who in roles for action in actions)
+    return actions | READ_API_CALL if roles & {OPERATOR, APPROVER} else actions

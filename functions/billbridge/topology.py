@@ -238,3 +238,8 @@ class VendorPoller:
 VENDOR_POLLERS: tuple[VendorPoller, ...] = (VendorPoller(name="erp/netsuite", construct_id="NetSuiteInvoices"),)
 
 PUBLISH_KPIS_HANDLER = "billbridge.entrypoints.schedule.publish_kpis.lambda_handler"
+
+PACKED_DETAIL_KEY = "batch"
+"""Canonical events of one type delivered together travel as one bus entry whose detail is
+`{"schema_version": 1, "batch": [detail, ...]}` (docs/spec/events.md, "Packed bus entries"):
+written by the EventBridge publisher, read by the queue consumers."""

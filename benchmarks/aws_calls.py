@@ -168,6 +168,8 @@ def dynamodb_units(operation: str, params: dict[str, Any], response: dict[str, A
     if operation in ("Query", "Scan"):
         return read_units(sum(item_size(i) for i in response.get("Items", [])), consistent=consistent), 0.0
     if operation == "BatchGetItem":
+        # Consistency is asked per table, inside RequestItems (not a top-level parameter).
+        consistent = any(bool(request.get("ConsistentRead")) for request in params["RequestItems"].values())
         items = [i for table in response.get("Responses", {}).values() for i in table]
         return sum(read_units(item_size(i), consistent=consistent) for i in items) or 0.5, 0.0
     return 0.0, 0.0

@@ -8,11 +8,11 @@ one-day time entries in March 2026, seeded through the same rule and store
 `contract.amended` (version 2, effective 2026-03-16, the consultant rate 150 ->
 165) through `SyncContract`, every DynamoDB call counted with its request units
 (`aws_calls.dynamodb_units`) and the use case's own time (wall time less time
-inside DynamoDB calls). An amendment re-rates every unbilled line it touches;
-today it also rewrites every input item of the contract with the head's new
-epoch (decision 3), so its cost is expected to grow with N: this measures how
-much (issue 21 asks for amendments that re-rate through an index of unbilled
-lines, in pages; not built).
+inside DynamoDB calls). An amendment writes the input items whose lines it
+re-rates (decision 5, section 7): its write units follow the lines after the
+effective date, not N; it still reads the contract's whole partition (a paged
+Query), so its read units follow N (issue 21 asks for a paged index of the
+contract's unbilled lines; not built, decision 5 says why).
 """
 
 from __future__ import annotations

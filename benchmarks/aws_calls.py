@@ -12,9 +12,10 @@ Every boto3 call is counted by service and operation (`BaseClient._make_api_call
 is wrapped) and attributed to the Lambda handler running at the time. The local
 stack's own calls (pumping the queues, reading the ledger) are not the hub's and
 are not counted as such; what AWS itself does per message is modelled instead:
-API Gateway one request per delivery; EventBridge one custom event per PutEvents
-entry (64 KB chunks) and, per event matching a workflow rule, one SQS SendMessage
-to the queue; the SQS event source mapping one ReceiveMessage and one
+API Gateway one request per delivery; EventBridge one custom event per 64 KB chunk
+of each PutEvents entry (a packed entry carries many canonical events) and, per
+entry matching a workflow rule, one SQS SendMessage to the queue per 64 KB chunk
+of the message; the SQS event source mapping one ReceiveMessage and one
 DeleteMessageBatch per batch it hands to a consumer (non-empty receives seen by
 the pump), and one Lambda request per batch; Step Functions one Lambda request
 per task Invoke and the state transitions of the execution history.
@@ -167,6 +168,8 @@ def dynamodb_units(operation: str, params: dict[str, Any], response: dict[str, A
     if operation in ("Query", "Scan"):
         return read_units(sum(item_size(i) for i in response.get("Items", [])), consistent=consistent), 0.0
     if operation == "BatchGetItem":
+        # Consistency is asked per table, inside RequestItems (not a top-level parameter).
+        consistent = any(bool(request.get("ConsistentRead")) for request in params["RequestItems"].values())
         items = [i for table in response.get("Responses", {}).values() for i in table]
         return sum(read_units(item_size(i), consistent=consistent) for i in items) or 0.5, 0.0
     return 0.0, 0.0
@@ -189,13 +192,34 @@ class Recording:
     rru: float = 0.0
     wru: float = 0.0
     events_put: int = 0
+    """64 KB chunks of the PutEvents entries (EventBridge's billing unit)."""
+    bus_entries: int = 0
     events_to_workflow_queues: int = 0
+    """64 KB chunks of the SQS messages the bus sends to the workflow queues."""
     consumer_batches: int = 0
     invocations: list[Invocation] = field(default_factory=list)
 
 
 def workflow_detail_types() -> set[str]:
     return {t for workflow in topology.WORKFLOWS for t in workflow.event_types}
+
+
+CHUNK_BYTES = 64 * 1024
+SQS_ENVELOPE_BYTES = 300
+"""What EventBridge adds around a detail in the SQS message (version, id, account, time, region...)."""
+
+
+def entry_bytes(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it: source, detail-type, detail and 14 bytes."""
+    return 14 + sum(len(str(entry.get(k, "")).encode("utf-8")) for k in ("Source", "DetailType", "Detail"))
+
+
+def event_chunks(entry: dict[str, Any]) -> int:
+    return max(1, math.ceil(entry_bytes(entry) / CHUNK_BYTES))
+
+
+def message_chunks(entry: dict[str, Any]) -> int:
+    return max(1, math.ceil((entry_bytes(entry) + SQS_ENVELOPE_BYTES) / CHUNK_BYTES))
 
 
 class CallRecorder:
@@ -272,9 +296,10 @@ class CallRecorder:
                 rec.rru += rru
                 rec.wru += wru
             if service == "events" and operation == "PutEvents":
-                rec.events_put += len(params["Entries"])
+                rec.events_put += sum(event_chunks(entry) for entry in params["Entries"])
+                rec.bus_entries += len(params["Entries"])
                 rec.events_to_workflow_queues += sum(
-                    1
+                    message_chunks(entry)
                     for entry in params["Entries"]
                     if entry.get("Source") == topology.INGEST_EVENT_SOURCE
                     and entry.get("DetailType") in self._routed_types

@@ -18,6 +18,13 @@ that the definition implies, counted from the ASL.
 
 moto's whole-table copy before each TransactWriteItems is skipped (see
 `benchmarks.ingest_throughput`).
+
+One large contract (`--large-contract LINES`, `run_large_contract`): one contract
+with LINES unbilled one-day time entries, built and seeded the same way, billed
+by one run of the same definition on the local stack. Reported: the run's
+outcome and wall time, the invoice's lines, the largest DynamoDB transaction
+(items), the largest task input and output (bytes; Step Functions carries at
+most 256 KB) and the longest task (against its Lambda timeout).
 """
 
 from __future__ import annotations
@@ -349,16 +356,23 @@ def projection(sizes: dict[str, dict[str, Any]], contracts: int = PROJECTED_CONT
     }
 
 
-def run(sizes: Sequence[int] = (200,), entries: int = 50, definition_only: Sequence[int] = ()) -> dict[str, Any]:
+def run(
+    sizes: Sequence[int] = (200,),
+    entries: int = 50,
+    definition_only: Sequence[int] = (),
+    large_contracts: Sequence[int] = (),
+) -> dict[str, Any]:
     results = {}
     with faster_stand_ins(), quiet_functions():
         for size in sizes:
             results[str(size)] = run_size(size, entries)
         stand_in = {str(size): run_definition_only(size) for size in definition_only}
+        large = {str(lines): run_large_contract(lines) for lines in large_contracts}
     largest = results[str(max(sizes))]
     return {
         "sizes": results,
         "definition_only": stand_in,
+        "large_contract": large,
         "largest_contracts": max(sizes),
         "largest_run_s": largest["run_s"],
         "batch_size": topology.BILLING_BATCH_SIZE,
@@ -368,18 +382,117 @@ def run(sizes: Sequence[int] = (200,), entries: int = 50, definition_only: Seque
     }
 
 
+STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024
+TRANSACTION_ITEMS_LIMIT = 100
+
+
+@dataclass
+class LargeContractObservations:
+    """What the tasks of a run did, as AWS would limit it."""
+
+    transaction_items: list[int] = field(default_factory=list)
+    task_input_bytes: dict[str, int] = field(default_factory=dict)
+    task_output_bytes: dict[str, int] = field(default_factory=dict)
+    task_ms: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def observed_tasks(stack: LocalStack) -> Iterator[LargeContractObservations]:
+    """Every billing task's payload sizes and time, and every TransactWriteItems' size."""
+    from botocore.client import BaseClient
+
+    seen = LargeContractObservations()
+    original_call = BaseClient._make_api_call
+
+    def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems":
+            seen.transaction_items.append(len(params["TransactItems"]))
+        return original_call(client, operation, params)
+
+    def timed(name: str, handler: Any) -> Any:
+        def run_task(event: Any, context: Any) -> Any:
+            started = time.perf_counter()
+            result = handler(event, context)
+            elapsed = (time.perf_counter() - started) * 1000
+            seen.task_ms[name] = round(max(seen.task_ms.get(name, 0.0), elapsed), 1)
+            for sizes, document in ((seen.task_input_bytes, event), (seen.task_output_bytes, result)):
+                size = len(json.dumps(document, default=str).encode("utf-8"))
+                sizes[name] = max(sizes.get(name, 0), size)
+            return result
+
+        return run_task
+
+    for task in topology.BILLING_TASKS:
+        stack.resolver.override(task.handler, timed(task.name, stack.resolver.resolve(task.handler)))
+    BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+
+
+def run_large_contract(lines: int) -> dict[str, Any]:
+    """One contract with `lines` unbilled lines billed end to end through the state machine."""
+    started = time.perf_counter()
+    books = build_books(1, lines)
+    built = time.perf_counter()
+    with LocalStack(extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        seed(stack, books)
+        seeded = time.perf_counter()
+        with observed_tasks(stack) as seen:
+            result = stack.start_billing_run(
+                {"period": PERIOD, "contract_ids": None, "run_id": f"large-{lines}"},
+                name=f"large-{lines}",
+                timeout_seconds=4 * 3600,
+            )
+        finished = time.perf_counter()
+        (book,) = ledger_of(stack).books()
+        invoice_lines = [len(invoice.lines) for invoice in book.invoices.values()]
+    largest_payload = max([*seen.task_input_bytes.values(), *seen.task_output_bytes.values()], default=0)
+    longest_task = max(seen.task_ms, key=lambda name: seen.task_ms[name]) if seen.task_ms else ""
+    return {
+        "lines": lines,
+        "status": result["status"],
+        "build_books_s": round(built - started, 1),
+        "stack_start_and_seed_s": round(seeded - built, 1),
+        "run_s": round(finished - seeded, 1),
+        "invoices": len(invoice_lines),
+        "invoice_lines": sum(invoice_lines),
+        "transactions": len(seen.transaction_items),
+        "transaction_items_max": max(seen.transaction_items, default=0),
+        "task_input_bytes_max": seen.task_input_bytes,
+        "task_output_bytes_max": seen.task_output_bytes,
+        "task_payload_bytes_max": largest_payload,
+        "task_ms_max": seen.task_ms,
+        "longest_task": longest_task,
+        "limits": {"transaction_items": TRANSACTION_ITEMS_LIMIT, "state_payload_bytes": STATE_PAYLOAD_LIMIT_BYTES},
+        "within_limits": (
+            result["status"] == "SUCCEEDED"
+            and sum(invoice_lines) == lines
+            and max(seen.transaction_items, default=0) <= TRANSACTION_ITEMS_LIMIT
+            and largest_payload <= STATE_PAYLOAD_LIMIT_BYTES
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, nargs="+", default=[200])
     parser.add_argument("--entries", type=int, default=50, help="time entries per contract")
     parser.add_argument("--output", help="also write the figures to this JSON file")
     parser.add_argument(
+        "--large-contract", type=int, metavar="LINES", help="one contract with LINES unbilled lines, billed end to end"
+    )
+    parser.add_argument(
         "--definition-only",
         action="store_true",
         help="stand-in tasks, no ledger: the state machine's history and the interpreter's time only",
     )
     args = parser.parse_args(argv)
-    if args.definition_only:
+    if args.large_contract:
+        with faster_stand_ins(), quiet_functions():
+            figures = {"large_contract": {str(args.large_contract): run_large_contract(args.large_contract)}}
+    elif args.definition_only:
         with quiet_functions():
             figures = {"definition_only": {str(n): run_definition_only(n) for n in args.contracts}}
     else:

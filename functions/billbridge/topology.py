@@ -364,3 +364,8 @@ FEED_ERROR_PREFIX = "feed-errors/"
 FEED_RECORD_FIELDS: tuple[str, ...] = ("feed_type", "event_id", "occurred_at", "source", "detail_type", "detail")
 """Every feed record is one JSON line with these fields (docs/feed.md)."""
 FEED_RETENTION_DAYS = 730
+
+PACKED_DETAIL_KEY = "batch"
+"""Canonical events of one type delivered together travel as one bus entry whose detail is
+`{"schema_version": 1, "batch": [detail, ...]}` (docs/spec/events.md, "Packed bus entries"):
+written by the EventBridge publisher, read by the queue consumers."""

@@ -196,11 +196,8 @@ def test_poison_message_ends_in_its_dlq_with_error_and_correlation_id(
     assert "SOW-404-2026-03-1" in attributes["error"]["StringValue"]
 
 
-def test_partial_batch_retries_only_the_failing_record_then_dead_letters_it(
-    hub: tuple[LocalStack, Endpoint, Path],
-) -> None:
-    stack, endpoint, _ = hub
-    real_use_case_calls: list[str] = []
+def _flaky_actuals(stack: LocalStack, real_use_case_calls: list[str]) -> None:
+    """The actuals consumer with a use case that cannot reach the ledger for TE-BAD."""
 
     def flaky_actuals(event: dict[str, Any], context: Any) -> dict[str, Any]:
         from billbridge import bootstrap
@@ -220,6 +217,38 @@ def test_partial_batch_retries_only_the_failing_record_then_dead_letters_it(
 
     actuals = next(w for w in topology.WORKFLOWS if w.name == "actuals")
     stack.resolver.override(actuals.handler, flaky_actuals)
+
+
+def test_partial_batch_retries_only_the_failing_record_then_dead_letters_it(
+    hub: tuple[LocalStack, Endpoint, Path],
+) -> None:
+    """Three deliveries of one event each: three records; only the failing one is retried."""
+    stack, endpoint, _ = hub
+    real_use_case_calls: list[str] = []
+    _flaky_actuals(stack, real_use_case_calls)
+    assert endpoint.post("clm", CONTRACT)[0] == 202
+    for entry_id, event_id in (("TE-GOOD-1", "psa-1"), ("TE-BAD", "psa-2"), ("TE-GOOD-2", "psa-3")):
+        assert endpoint.post("psa", time_entry(entry_id, event_id=event_id))[0] == 202
+    stack.drain()
+
+    book = ledger_of(stack).load("SOW-1001").book
+    assert sorted(book.entries) == ["TE-GOOD-1", "TE-GOOD-2"]
+    assert sorted(real_use_case_calls) == ["TE-GOOD-1", "TE-GOOD-2"], "the good records were processed once"
+    dead = stack.dead_letters("actuals")
+    assert len(dead) == 1
+    assert json.loads(dead[0]["body"])["detail"]["event"]["data"]["entry_id"] == "TE-BAD"
+    assert dead[0]["messageAttributes"]["error_type"]["StringValue"] == "ConnectionError"
+
+
+def test_a_packed_record_with_a_transient_fault_is_retried_whole_and_dead_letters_only_that_event(
+    hub: tuple[LocalStack, Endpoint, Path],
+) -> None:
+    """One batch delivery travels as one packed record: a transient fault on one of its events
+    retries the record whole (the good events are applied again and change nothing), and at the
+    receive limit only the failing event is dead-lettered, as an ordinary one-event message."""
+    stack, endpoint, _ = hub
+    real_use_case_calls: list[str] = []
+    _flaky_actuals(stack, real_use_case_calls)
     assert endpoint.post("clm", CONTRACT)[0] == 202
     batch = [
         time_entry("TE-GOOD-1", event_id="psa-1"),
@@ -231,8 +260,10 @@ def test_partial_batch_retries_only_the_failing_record_then_dead_letters_it(
     stack.drain()
 
     book = ledger_of(stack).load("SOW-1001").book
-    assert sorted(book.entries) == ["TE-GOOD-1", "TE-GOOD-2"]
-    assert sorted(real_use_case_calls) == ["TE-GOOD-1", "TE-GOOD-2"], "the good records were processed once"
+    assert sorted(book.entries) == ["TE-GOOD-1", "TE-GOOD-2"], "each good entry is in the ledger once"
+    assert {e: book.entries[e].revision for e in book.entries} == {"TE-GOOD-1": 1, "TE-GOOD-2": 1}
+    receives = real_use_case_calls.count("TE-GOOD-1")
+    assert receives > 1 and real_use_case_calls.count("TE-GOOD-2") == receives, "retried whole"
     dead = stack.dead_letters("actuals")
     assert len(dead) == 1
     assert json.loads(dead[0]["body"])["detail"]["event"]["data"]["entry_id"] == "TE-BAD"

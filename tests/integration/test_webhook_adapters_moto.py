@@ -12,7 +12,7 @@ import boto3
 import pytest
 from billbridge import topology
 from billbridge.adapters.dynamo_delivery_registry import DynamoDeliveryRegistry, delivery_partition_key
-from billbridge.adapters.eventbridge_publisher import EventBridgeEventPublisher
+from billbridge.adapters.eventbridge_publisher import PACKED_ENTRY_MAX_BYTES, EventBridgeEventPublisher
 from billbridge.adapters.s3_raw_payload_store import S3RawPayloadStore
 from billbridge.adapters.secrets_manager_webhook_secrets import (
     SecretsManagerWebhookSecrets,
@@ -106,13 +106,29 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
     return messages
 
 
-def outbound(event_id: str, **detail: Any) -> OutboundEvent:
+def outbound(event_id: str, *, detail_type: str = "time_entry.rejected", **detail: Any) -> OutboundEvent:
     return OutboundEvent(
         source=topology.INGEST_EVENT_SOURCE,
-        detail_type="time_entry.rejected",
+        detail_type=detail_type,
         detail={"delivery": {"source": "psa", "id": event_id}} | detail,
         correlation_id=f"corr-{event_id}",
     )
+
+
+def unpacked(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each canonical event the bus delivered, a packed entry's events one by one (as the queue
+    consumer reads them), with the entry's detail-type."""
+    events: list[dict[str, Any]] = []
+    for message in messages:
+        packed = message["detail"].get(topology.PACKED_DETAIL_KEY)
+        details = packed if isinstance(packed, list) else [message["detail"]]
+        events.extend({**message, "detail": detail} for detail in details)
+    return events
+
+
+def delivery_ids_in(detail: str) -> list[str]:
+    document = json.loads(detail)
+    return [d["delivery"]["id"] for d in document.get(topology.PACKED_DETAIL_KEY, [document])]
 
 
 # --- S3 ------------------------------------------------------------------------------------------
@@ -232,8 +248,10 @@ def test_events_are_published_in_chunks_with_decimal_safe_detail(bus_queue: str)
     publisher = EventBridgeEventPublisher(event_bus_name=BUS)
     events = [outbound(f"e-{i}", amount=Decimal("10.50"), day=RECEIVED_AT.date()) for i in range(23)]
     publisher.publish(events)
-    delivered = drain(bus_queue)
-    assert sorted(m["detail"]["delivery"]["id"] for m in delivered) == sorted(f"e-{i}" for i in range(23))
+    messages = drain(bus_queue)
+    assert len(messages) == 1, "canonical events of one type published together travel as one packed entry"
+    delivered = unpacked(messages)
+    assert [m["detail"]["delivery"]["id"] for m in delivered] == [f"e-{i}" for i in range(23)]
     assert {m["detail"]["amount"] for m in delivered} == {"10.50"}
     assert {m["detail"]["day"] for m in delivered} == {"2026-03-16"}
     assert {m["detail-type"] for m in delivered} == {"time_entry.rejected"}
@@ -253,9 +271,9 @@ class FlakyEvents:
         results: list[dict[str, Any]] = []
         passing = []
         for index, entry in enumerate(Entries):
-            event_id = json.loads(entry["Detail"])["delivery"]["id"]
+            event_ids = delivery_ids_in(entry["Detail"])
             first = len(self.calls) == 1 and index in self._failing_first_time
-            if first or event_id in self._failing_always:
+            if first or self._failing_always.intersection(event_ids):
                 results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
             else:
                 passing.append(entry)
@@ -268,19 +286,65 @@ class FlakyEvents:
 
 def test_failed_entries_are_retried_once(bus_queue: str) -> None:
     flaky = FlakyEvents(boto3.client("events"), failing_first_time={1}, failing_always=set())
-    EventBridgeEventPublisher(event_bus_name=BUS, client=flaky).publish([outbound("a"), outbound("b")])
+    b = outbound("b", detail_type="time_entry.approved")  # another type: its own entry
+    EventBridgeEventPublisher(event_bus_name=BUS, client=flaky).publish([outbound("a"), b])
     assert flaky.calls == [2, 1]
     assert sorted(m["detail"]["delivery"]["id"] for m in drain(bus_queue)) == ["a", "b"]
 
 
 def test_entries_failing_twice_are_raised_by_name(bus_queue: str) -> None:
     flaky = FlakyEvents(boto3.client("events"), failing_first_time=set(), failing_always={"b"})
+    b = outbound("b", detail_type="time_entry.approved")
     with pytest.raises(PublishError) as raised:
-        EventBridgeEventPublisher(event_bus_name=BUS, client=flaky).publish([outbound("a"), outbound("b")])
+        EventBridgeEventPublisher(event_bus_name=BUS, client=flaky).publish([outbound("a"), b])
     assert [(e.detail["delivery"]["id"], reason) for e, reason in raised.value.failed] == [
         ("b", "InternalFailure: try again")
     ]
     assert [m["detail"]["delivery"]["id"] for m in drain(bus_queue)] == ["a"]
+
+
+def test_a_packed_entry_that_fails_reports_every_event_in_it(bus_queue: str) -> None:
+    flaky = FlakyEvents(boto3.client("events"), failing_first_time=set(), failing_always={"b"})
+    with pytest.raises(PublishError) as raised:
+        EventBridgeEventPublisher(event_bus_name=BUS, client=flaky).publish(
+            [outbound("a"), outbound("b"), outbound("c")]
+        )
+    assert [e.detail["delivery"]["id"] for e, _ in raised.value.failed] == ["a", "b", "c"]
+    assert drain(bus_queue) == []
+
+
+def test_packed_entries_stay_within_one_64_kb_chunk_and_keep_the_order(bus_queue: str) -> None:
+    events = [outbound(f"e-{i}", note="x" * 2_000) for i in range(100)]
+    recorder = RecordingEvents(boto3.client("events"))
+    EventBridgeEventPublisher(event_bus_name=BUS, client=recorder).publish(events)
+    sizes = [14 + sum(len(entry[k].encode()) for k in ("Source", "DetailType", "Detail")) for entry in recorder.entries]
+    assert len(sizes) == 4 and max(sizes) <= PACKED_ENTRY_MAX_BYTES
+    assert [m["detail"]["delivery"]["id"] for m in unpacked(drain(bus_queue))] == [f"e-{i}" for i in range(100)]
+
+
+def test_the_hubs_own_events_and_a_lone_event_are_not_packed(bus_queue: str) -> None:
+    own = OutboundEvent(
+        source="billbridge.ledger", detail_type="InvoiceProposed", detail={"proposal_id": "P-1"}, correlation_id="c"
+    )
+    recorder = RecordingEvents(boto3.client("events"))
+    EventBridgeEventPublisher(event_bus_name=BUS, client=recorder).publish([own, own, outbound("a")])
+    assert [json.loads(entry["Detail"]) for entry in recorder.entries] == [
+        {"proposal_id": "P-1"},
+        {"proposal_id": "P-1"},
+        {"delivery": {"source": "psa", "id": "a"}},
+    ]
+
+
+class RecordingEvents:
+    """Wraps the moto client: keeps every entry put."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.entries: list[dict[str, Any]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.entries.extend(Entries)
+        return dict(self._client.put_events(Entries=Entries))
 
 
 def test_a_missing_bus_fails_every_entry(aws: None) -> None:

@@ -17,9 +17,10 @@ Two kinds of writer:
   with the fence's release. A change that stops halfway billed nothing (a line
   naming an invoice that is not stored is unbilled) and is re-derived by the
   retry. When the head's terms change, its `epoch` moves on and every input
-  item is rewritten with it; an input item left with an older epoch (an input
-  rated while the terms changed) is re-rated before any whole-book rule reads
-  it (`app.ledger.catch_up`).
+  item the change re-rated is rewritten with it; an input item left with an
+  older epoch (one the change did not alter, or an input rated while the terms
+  changed) is re-rated before any whole-book rule reads it (`app.ledger.catch_up`)
+  and written only if that changes it.
 
 The lookups written with books: `ENTRY#{id}` / `CONTRACT`, `PROPOSAL#{id}` /
 `CONTRACT`, and `CONTRACT#{id}` / `KNOWN` on the lookup index (`CONTRACTS`).
@@ -394,8 +395,11 @@ class DynamoBookStore:
         inputs: list[dict[str, Any]] = []
         early: list[dict[str, Any]] = []
         final: list[dict[str, Any]] = []
-        # Inputs: every changed one, and every one behind the head's epoch (rewritten with it).
-        for sk in sorted(set(changed) | {sk for sk, e in loaded.epochs.items() if e < epoch and sk not in deleted}):
+        # Inputs: every changed one, with the head's epoch. An input the change left as it was
+        # keeps its item and its older epoch: the next whole-book change re-rates it again before
+        # its rule reads it (`app.ledger.catch_up`), finds it unchanged and writes nothing, so an
+        # amendment writes the inputs it re-rated, not every input of the contract.
+        for sk in sorted(changed):
             if not sk.startswith(INPUT_PREFIX):
                 continue
             item = {

@@ -53,20 +53,34 @@ def consume_batch(
         count_business_effects(handle(ingested))
         return {"processed": delivery["id"]}
 
-    def record_handler(record: Any) -> None:
+    def apply_detail(
+        record: Any, raw_detail: Any, body: str, dead_letters: list[Callable[[], None]] | None = None
+    ) -> None:
+        """One canonical event: validated, applied, or dead-lettered with its reason (at once, or
+        appended to `dead_letters` for the caller to send). Raises when it may succeed on a later
+        receive."""
         from aws_lambda_powertools.utilities.parser import parse
 
+        def dead_letter(error: BaseException, correlation_id: str) -> None:
+            def send() -> None:
+                _dead_letter(record, error, correlation_id, workflow, body=body)
+
+            if dead_letters is None:
+                send()
+            else:
+                dead_letters.append(send)
+
         try:
-            detail = parse(event=json.loads(record.body)["detail"], model=IngestedDetail)
-        except Exception as error:  # pydantic ValidationError, malformed JSON: the message itself is bad
-            _dead_letter(record, error, _correlation_id_of(record.body), workflow)
+            detail = parse(event=raw_detail, model=IngestedDetail)
+        except Exception as error:  # pydantic ValidationError: the message itself is bad
+            dead_letter(error, _correlation_id_of(body))
             return
         correlation_id = detail.correlationid
         try:  # the same model as the edge's: an event the edge would refuse never reaches a use case
             if detail.event.type not in topology.OPERATOR_EVENT_TYPES:  # the operators' own requests
                 parse_event_data(detail.event.type, (detail.event.model_extra or {}).get("data"))
         except InvalidEventError as error:
-            _dead_letter(record, error, correlation_id, workflow)
+            dead_letter(error, correlation_id)
             return
         delivery = {
             "source": detail.event.source,
@@ -79,13 +93,42 @@ def consume_batch(
             process(delivery=delivery)
             count("EventsProcessed")
         except PERMANENT_ERRORS as error:
-            _dead_letter(record, error, correlation_id, workflow)
+            dead_letter(error, correlation_id)
         except Exception as error:
             if _receive_count(record) >= _max_receive_count():
-                _dead_letter(record, error, correlation_id, workflow)
+                dead_letter(error, correlation_id)
                 return
             logger().warning("record failed; it will be retried", extra={"error_type": type(error).__name__})
             raise
+
+    def record_handler(record: Any) -> None:
+        try:
+            envelope = json.loads(record.body)
+            raw_detail = envelope["detail"]
+        except Exception as error:  # malformed JSON, no detail: the message itself is bad
+            _dead_letter(record, error, _correlation_id_of(record.body), workflow)
+            return
+        packed = raw_detail.get(topology.PACKED_DETAIL_KEY) if isinstance(raw_detail, dict) else None
+        if not isinstance(packed, list):
+            apply_detail(record, raw_detail, record.body)
+            return
+        # A packed entry (docs/spec/events.md): each event is applied on its own; one that cannot
+        # succeed is dead-lettered alone, as an ordinary message. If any may succeed later, the
+        # record is retried whole and nothing is dead-lettered yet (a permanent fault fails the
+        # same way next time): the events already applied change nothing the second time (the
+        # ledger's conditional writes on business identity).
+        retry: Exception | None = None
+        dead_letters: list[Callable[[], None]] = []
+        for one in packed:
+            body = json.dumps({**envelope, "detail": one}, separators=(",", ":"), ensure_ascii=False)
+            try:
+                apply_detail(record, one, body, dead_letters)
+            except Exception as error:
+                retry = retry or error
+        if retry is not None:
+            raise retry
+        for send in dead_letters:
+            send()
 
     processor = BatchProcessor(event_type=EventType.SQS)
     try:
@@ -167,9 +210,11 @@ def _sqs() -> Any:
     return boto3.client("sqs")
 
 
-def _dead_letter(record: Any, error: BaseException, correlation_id: str, workflow: str) -> None:
-    """Move the record to the DLQ ourselves, with the error attached; without a
-    configured DLQ, fail the record so the queue's redrive policy moves it."""
+def _dead_letter(
+    record: Any, error: BaseException, correlation_id: str, workflow: str, *, body: str | None = None
+) -> None:
+    """Move the record (or `body`, one event of a packed record) to the DLQ ourselves, with the
+    error attached; without a configured DLQ, fail the record so the queue's redrive policy moves it."""
     queue_url = os.environ.get(topology.ENV_DEAD_LETTER_QUEUE_URL, "")
     message = f"{type(error).__name__}: {describe_error(error)}"[:1000]
     logger().error("record dead-lettered", extra={"error": message, "workflow": workflow})
@@ -178,7 +223,7 @@ def _dead_letter(record: Any, error: BaseException, correlation_id: str, workflo
         raise error
     _sqs().send_message(
         QueueUrl=queue_url,
-        MessageBody=record.body,
+        MessageBody=record.body if body is None else body,
         MessageAttributes={
             "error": {"DataType": "String", "StringValue": message},
             "error_type": {"DataType": "String", "StringValue": type(error).__name__},

@@ -330,7 +330,11 @@ class BillbridgeStack(cdk.Stack):
                 *self.bulk_intake.dead_letter_queues,
                 self.data_feed.dead_letter_queue,
             ],
-            redrive_queues=[c.queue for c in self.consumers],
+            redrive_queues=[
+                *(c.queue for c in self.consumers),
+                self.bulk_intake.files_queue,
+                self.bulk_intake.chunk_queue,
+            ],
             redrive_functions=[
                 self.schedule.starter.function,
                 self.kpi_publisher.publisher.function,
@@ -439,6 +443,11 @@ class BillbridgeStack(cdk.Stack):
         outputs["IntakeBucketName"] = self.bulk_intake.bucket.bucket_name
         outputs["FeedBucketName"] = self.data_feed.bucket.bucket_name
         outputs["IntakeChunksDeadLetterQueueUrl"] = self.bulk_intake.chunk_dead_letter_queue.queue_url
+        outputs["IntakeChunksQueueUrl"] = self.bulk_intake.chunk_queue.queue_url
+        outputs["IntakeFilesQueueUrl"] = self.bulk_intake.files_queue.queue_url
+        outputs["IntakeFilesDeadLetterQueueUrl"] = self.bulk_intake.files_dead_letter_queue.queue_url
+        outputs["IntakeDeliveryDeadLetterQueueUrl"] = self.bulk_intake.delivery_dead_letter_queue.queue_url
+        outputs["FeedDeadLetterQueueUrl"] = self.data_feed.dead_letter_queue.queue_url
         if self.connectors.secret is not None:
             outputs["ConnectorSecretsArn"] = self.connectors.secret.secret_arn
         for consumer in self.consumers:

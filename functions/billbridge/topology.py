@@ -301,6 +301,11 @@ INTAKE_FILE_SUFFIXES: Mapping[str, str] = MappingProxyType({".csv": "csv", ".jso
 """The file formats by the file name's ending."""
 INTAKE_ROW_TYPES: tuple[str, ...] = ACTUALS_EVENT_TYPES
 """What a row of a file may be: the actuals events (time entries, withdrawals, expenses, milestones)."""
+INTAKE_WORK_QUEUES: Mapping[str, str] = MappingProxyType(
+    {"intake-files": "intake-files", "intake-chunks": "intake-chunks"}
+)
+"""Bulk intake's two work queues, by the name the operator commands give them (`dlq list`), to the
+local stack's queue name after its prefix; each has a DLQ (`{queue}-dlq`)."""
 INTAKE_CHUNK_ROWS = 500
 """Rows per chunk: one chunk worker invocation claims and publishes at most this many events."""
 INTAKE_EVENT_SOURCE = "billbridge.intake"

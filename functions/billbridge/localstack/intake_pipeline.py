@@ -31,11 +31,11 @@ def intake_bucket(names: LocalNames) -> str:
 
 
 def files_queue(names: LocalNames) -> str:
-    return f"{names.prefix}-intake-files"
+    return f"{names.prefix}-{topology.INTAKE_WORK_QUEUES['intake-files']}"
 
 
 def chunk_queue(names: LocalNames) -> str:
-    return f"{names.prefix}-intake-chunks"
+    return f"{names.prefix}-{topology.INTAKE_WORK_QUEUES['intake-chunks']}"
 
 
 def create_intake(s3: Any, sqs: Any, names: LocalNames) -> None:

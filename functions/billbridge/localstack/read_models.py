@@ -373,6 +373,8 @@ SCHEDULED_FUNCTIONS: tuple[str, ...] = (
     "poll-crm-salesforce",
 )
 """`topology.SCHEDULED_FUNCTIONS`, in order (a test keeps them equal): each has a DLQ of its failed invocations."""
+INTAKE_WORK_QUEUES: tuple[str, ...] = ("intake-files", "intake-chunks")
+"""`topology.INTAKE_WORK_QUEUES` (a test keeps them equal): bulk intake's queues, each with a DLQ."""
 
 
 def dead_letter_rows(store: ReadOnlyStore) -> list[dict[str, Any]]:
@@ -381,6 +383,7 @@ def dead_letter_rows(store: ReadOnlyStore) -> list[dict[str, Any]]:
     queues = [(workflow, "consumer", f"{workflow}-dlq") for workflow in WORKFLOWS]
     queues += [(f"{workflow}-delivery", "delivery", f"{workflow}-delivery-dlq") for workflow in WORKFLOWS]
     queues += [(function, "scheduled", f"{function}-dlq") for function in SCHEDULED_FUNCTIONS]
+    queues += [(queue, "consumer", f"{queue}-dlq") for queue in INTAKE_WORK_QUEUES]
     return [
         {
             "workflow": name,

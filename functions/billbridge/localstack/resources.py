@@ -103,6 +103,9 @@ class LocalNames:
             names[f"{workflow.name}-delivery-dlq"] = self.delivery_dead_letter_queue(workflow)
         for function in topology.SCHEDULED_FUNCTIONS:
             names[f"{function}-dlq"] = self.scheduled_dead_letter_queue(function)
+        for queue in topology.INTAKE_WORK_QUEUES.values():
+            names[queue] = f"{self.prefix}-{queue}"
+            names[f"{queue}-dlq"] = f"{self.prefix}-{queue}-dlq"
         names["observer"] = self.observer_queue
         return names
 

@@ -97,7 +97,7 @@ def test_dlq_list_show_and_redrive_lose_nothing(state: Path, cli, cli_json) -> N
 
     listed = cli_json("dlq", "list", state=state)
     depths = {row["workflow"]: row["messages"] for row in listed if row["kind"] == "consumer"}
-    assert depths == {"contracts": 0, "actuals": 3, "feedback": 0}
+    assert depths == {"contracts": 0, "actuals": 3, "feedback": 0, "intake-files": 0, "intake-chunks": 0}
     assert {row["workflow"] for row in listed if row["kind"] != "consumer"} == {
         "contracts-delivery",
         "actuals-delivery",

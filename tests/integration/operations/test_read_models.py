@@ -107,6 +107,8 @@ def test_the_light_constants_equal_what_they_stand_for() -> None:
         for w in topology.WORKFLOWS
     )
     assert topology.SCHEDULED_FUNCTIONS == read_models.SCHEDULED_FUNCTIONS
+    assert tuple(topology.INTAKE_WORK_QUEUES) == read_models.INTAKE_WORK_QUEUES
+    assert all(name == queue for name, queue in topology.INTAKE_WORK_QUEUES.items())
     assert all(
         f"{read_models.LOCAL_RESOURCE_PREFIX}-{f}-dlq" == LocalNames().scheduled_dead_letter_queue(f)
         for f in topology.SCHEDULED_FUNCTIONS

@@ -101,6 +101,11 @@ def dead_letter_queues_of(hub: Hub) -> Any:
                     function, "", names.queue_url(names.scheduled_dead_letter_queue(function)), SCHEDULED, function
                 )
             )
+        for name, queue in topology.INTAKE_WORK_QUEUES.items():
+            physical = f"{names.prefix}-{queue}"
+            catalog.append(
+                WorkflowQueues(name, names.queue_url(physical), names.queue_url(f"{physical}-dlq"), CONSUMER)
+            )
     else:
         outputs = hub.extras["outputs"]
         for workflow in topology.WORKFLOWS:
@@ -117,6 +122,15 @@ def dead_letter_queues_of(hub: Hub) -> Any:
             topology.KPI_PUBLISHER_FUNCTION: "KpiPublisher",
             **{topology.poller_function(p): f"{p.construct_id}Poller" for p in topology.VENDOR_POLLERS},
         }
+        intake = [
+            ("intake-files", "IntakeFilesQueueUrl", "IntakeFilesDeadLetterQueueUrl", CONSUMER),
+            ("intake-chunks", "IntakeChunksQueueUrl", "IntakeChunksDeadLetterQueueUrl", CONSUMER),
+            # S3's Object Created events that could not reach the files queue: sent back to it
+            ("intake-delivery", "IntakeFilesQueueUrl", "IntakeDeliveryDeadLetterQueueUrl", DELIVERY),
+        ]
+        for name, queue_output, dead_letter_output, kind in intake:
+            if dead_letter_output in outputs:
+                catalog.append(WorkflowQueues(name, outputs[queue_output], outputs[dead_letter_output], kind))
         for function, prefix in scheduled.items():
             if f"{prefix}DeadLetterQueueUrl" in outputs:
                 catalog.append(

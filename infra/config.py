@@ -67,6 +67,10 @@ class BillbridgeConfig:
     rollout: str = ""
     """JSON object of phased-rollout switches (`off` / `shadow` / `on`) per workflow and per
     source, e.g. `{"workflows": {"actuals": "shadow"}, "sources": {"crm": "off"}}`; empty: all on."""
+    feed_entries_rated: bool = False
+    """Publish one `EntryRated` per rated time entry for the data feed's `entry.rated` records
+    (decision 12): one more EventBridge event per entry, about USD 1 per million entries. Off:
+    the feed carries every other type, and nothing publishes an event nobody reads."""
     kpi_thresholds: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Business KPI alarm thresholds (infra/constructs/failure_alarms.py): `dso_days`,
     `dispute_rate_percent`, `failure_resolution_hours`, `oldest_open_failure_hours`,
@@ -118,6 +122,8 @@ class BillbridgeConfig:
             if value is None:
                 continue
             default = field.default
+            if isinstance(default, bool) and isinstance(value, str):  # `-c billbridge:x=false`
+                value = value.strip().lower() in ("true", "1", "yes")
             if isinstance(value, dict | list) and isinstance(default, str):  # an object for a JSON field
                 value = json.dumps(value, sort_keys=True)
             overrides[field.name] = type(default)(value) if default is not dataclasses.MISSING else value

@@ -74,6 +74,7 @@ class BillbridgeStack(cdk.Stack):
                 # Set only when configured, so a default deployment's functions are unchanged.
                 **({topology.ENV_SYSTEMS_OF_RECORD: config.systems_of_record} if config.systems_of_record else {}),
                 **({topology.ENV_ROLLOUT: config.rollout} if config.rollout else {}),
+                **({topology.ENV_FEED_ENTRIES_RATED: "true"} if config.feed_entries_rated else {}),
             },
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from billbridge import topology
 from billbridge.settings import hub_settings, reset_settings_cache
 
 if TYPE_CHECKING:
@@ -52,7 +53,12 @@ def ledger() -> DynamoLedger:
 def publisher() -> EventPublisher:
     from billbridge.adapters.eventbridge_publisher import EventBridgeEventPublisher
 
-    return EventBridgeEventPublisher(event_bus_name=hub_settings().event_bus_name)
+    bus = EventBridgeEventPublisher(event_bus_name=hub_settings().event_bus_name)
+    if hub_settings().feed_entries_rated:
+        return bus
+    from billbridge.app.unconsumed_events import PublisherOfConsumedEvents
+
+    return PublisherOfConsumedEvents(bus, unconsumed=frozenset({(topology.RATING_EVENT_SOURCE, "EntryRated")}))
 
 
 @lru_cache(maxsize=1)

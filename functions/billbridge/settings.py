@@ -37,6 +37,8 @@ class HubSettings(BaseModel):
     intake_bucket_name: str = ""
     """The bulk intake bucket (files dropped at `intake/{source}/...`); empty where no function reads it."""
     intake_chunk_queue_url: str = ""
+    feed_entries_rated: bool = False
+    """Publish `EntryRated` for the data feed (topology.ENV_FEED_ENTRIES_RATED); off: it is not published."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -60,6 +62,7 @@ class HubSettings(BaseModel):
             propagation_stale_after_hours=float(env.get(topology.ENV_PROPAGATION_STALE_AFTER_HOURS, "24")),
             intake_bucket_name=env.get(topology.ENV_INTAKE_BUCKET, ""),
             intake_chunk_queue_url=env.get(topology.ENV_INTAKE_CHUNK_QUEUE_URL, ""),
+            feed_entries_rated=env.get(topology.ENV_FEED_ENTRIES_RATED, "").lower() == "true",
         )
 
 

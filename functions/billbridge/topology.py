@@ -306,6 +306,8 @@ INTAKE_WORK_QUEUES: Mapping[str, str] = MappingProxyType(
 )
 """Bulk intake's two work queues, by the name the operator commands give them (`dlq list`), to the
 local stack's queue name after its prefix; each has a DLQ (`{queue}-dlq`)."""
+RATING_EVENT_SOURCE = "billbridge.rating"
+"""Where `EntryRated` comes from (the rating context's events)."""
 INTAKE_CHUNK_ROWS = 500
 """Rows per chunk: one chunk worker invocation claims and publishes at most this many events."""
 INTAKE_EVENT_SOURCE = "billbridge.intake"
@@ -318,6 +320,10 @@ INTAKE_WORK_RETENTION_DAYS = 7
 
 ENV_INTAKE_BUCKET = "INTAKE_BUCKET_NAME"
 ENV_INTAKE_CHUNK_QUEUE_URL = "INTAKE_CHUNK_QUEUE_URL"
+ENV_FEED_ENTRIES_RATED = "FEED_ENTRIES_RATED"
+"""`true`: the hub publishes one `EntryRated` per rated time entry, for the data feed's
+`entry.rated` records (cdk.json `billbridge:feed_entries_rated`; decision 12). Unset: nothing
+consumes one, and it is not published (one EventBridge event per entry, about USD 1 per million)."""
 SPLIT_INTAKE_FILE_HANDLER = "billbridge.entrypoints.queues.split_intake_file.lambda_handler"
 INGEST_INTAKE_CHUNK_HANDLER = "billbridge.entrypoints.queues.ingest_intake_chunk.lambda_handler"
 
@@ -345,7 +351,7 @@ class FeedEvent:
 
 
 FEED_EVENTS: tuple[FeedEvent, ...] = (
-    FeedEvent("entry.rated", "EntryRated", "billbridge.rating", ("EntryRated",)),
+    FeedEvent("entry.rated", "EntryRated", RATING_EVENT_SOURCE, ("EntryRated",)),
     FeedEvent("invoice.proposed", "InvoiceProposed", "billbridge.billing", ("InvoiceProposed",)),
     FeedEvent("invoice.status_changed", "InvoiceStatusChanged", "billbridge.billing", ("InvoiceStatusChanged",)),
     FeedEvent("invoice.posted", "InvoicePosted", INGEST_EVENT_SOURCE, ("invoice.posted",)),

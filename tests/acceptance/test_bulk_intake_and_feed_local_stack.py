@@ -53,7 +53,9 @@ def time_row(entry: str, hours: str = "8") -> str:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     secrets = generate_webhook_secrets()
-    with LocalStack(secrets=secrets, state_file=tmp_path / "state.sqlite") as running:
+    # The feed's entry.rated records are wanted here (cdk.json billbridge:feed_entries_rated).
+    entries_rated = {topology.ENV_FEED_ENTRIES_RATED: "true"}
+    with LocalStack(secrets=secrets, state_file=tmp_path / "state.sqlite", extra_env=entries_rated) as running:
         body = json.dumps(CONTRACT).encode()
         headers = {"content-type": "application/cloudevents+json", **sign(secrets["clm"][0], "d-1", time.time(), body)}
         status, _, answer = running.invoke_webhook("clm", headers, body)

@@ -71,7 +71,7 @@ class PatchedEnvironment:
         self._saved.clear()
 
 
-LOCAL_CONFIGURATION_VARIABLES = (topology.ENV_ROLLOUT, topology.ENV_SYSTEMS_OF_RECORD)
+LOCAL_CONFIGURATION_VARIABLES = (topology.ENV_ROLLOUT, topology.ENV_SYSTEMS_OF_RECORD, topology.ENV_FEED_ENTRIES_RATED)
 """Set them before `billbridge demo` or
 `billbridge local serve` to run the local stack with the same switches as a deployment."""
 

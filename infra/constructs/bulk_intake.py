@@ -29,6 +29,7 @@ from billbridge import topology
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults
+from infra.constructs.queue_parts import DEAD_LETTER_RETENTION, depth_alarm, encrypted_queue
 
 SPLITTER_TIMEOUT = cdk.Duration.minutes(10)
 CHUNK_WORKER_TIMEOUT = cdk.Duration.minutes(3)
@@ -37,37 +38,11 @@ MAX_RECEIVE_COUNT = 5
 CHUNK_WORKERS_AT_ONCE = 10
 """Chunk workers running at once (the event source's maximum concurrency): bounds the write
 rate a large file puts on the ledger and the bus."""
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 END_OF_FAILURE_PATH = cdk.Acknowledgment(
     id="Serverless-SQSRedrivePolicy",
     reason="A dead-letter queue is the end of its failure path: it alarms, and an operator inspects "
     "and redrives its messages (the steps are idempotent).",
 )
-
-
-def _queue(scope: Construct, construct_id: str, **props: object) -> sqs.Queue:
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        **props,  # type: ignore[arg-type]
-    )
-
-
-def _depth_alarm(scope: Construct, construct_id: str, queue: sqs.IQueue, what: str) -> cloudwatch.Alarm:
-    return cloudwatch.Alarm(
-        scope,
-        construct_id,
-        alarm_description=what,
-        metric=queue.metric_approximate_number_of_messages_visible(
-            period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-        ),
-        threshold=0,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )
 
 
 class BulkIntake(Construct):
@@ -108,8 +83,10 @@ class BulkIntake(Construct):
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
-        self.files_dead_letter_queue = _queue(self, "FilesDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
-        self.files_queue = _queue(
+        self.files_dead_letter_queue = encrypted_queue(
+            self, "FilesDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
+        )
+        self.files_queue = encrypted_queue(
             self,
             "FilesQueue",
             visibility_timeout=cdk.Duration.seconds(SPLITTER_TIMEOUT.to_seconds() * 6),
@@ -117,11 +94,13 @@ class BulkIntake(Construct):
                 queue=self.files_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
-        self.delivery_dead_letter_queue = _queue(
+        self.delivery_dead_letter_queue = encrypted_queue(
             self, "DeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
         )
-        self.chunk_dead_letter_queue = _queue(self, "ChunksDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
-        self.chunk_queue = _queue(
+        self.chunk_dead_letter_queue = encrypted_queue(
+            self, "ChunksDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
+        )
+        self.chunk_queue = encrypted_queue(
             self,
             "ChunksQueue",
             visibility_timeout=cdk.Duration.seconds(CHUNK_WORKER_TIMEOUT.to_seconds() * 6),
@@ -227,11 +206,11 @@ class BulkIntake(Construct):
         self.chunk_queue.grant_send_messages(self.splitter.function)
 
         self.alarms: list[cloudwatch.IAlarm] = [
-            _depth_alarm(
+            depth_alarm(
                 self, "FilesDeadLetterQueueAlarm", self.files_dead_letter_queue, "intake files could not be split"
             ),
-            _depth_alarm(self, "ChunksDeadLetterQueueAlarm", self.chunk_dead_letter_queue, "intake chunks failed"),
-            _depth_alarm(
+            depth_alarm(self, "ChunksDeadLetterQueueAlarm", self.chunk_dead_letter_queue, "intake chunks failed"),
+            depth_alarm(
                 self, "DeliveryDeadLetterQueueAlarm", self.delivery_dead_letter_queue, "intake files were not announced"
             ),
             *(

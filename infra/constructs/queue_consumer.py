@@ -12,9 +12,9 @@ from billbridge import topology
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults
+from infra.constructs.queue_parts import DEAD_LETTER_RETENTION, depth_alarm, encrypted_queue
 
 CONSUMER_TIMEOUT = cdk.Duration.seconds(60)
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 RULE_MAX_EVENT_AGE = cdk.Duration.hours(24)
 RULE_RETRY_ATTEMPTS = 50
 END_OF_FAILURE_PATH = cdk.Acknowledgment(
@@ -22,31 +22,6 @@ END_OF_FAILURE_PATH = cdk.Acknowledgment(
     reason="A dead-letter queue is the end of its failure path: it alarms, and an operator inspects "
     "and redrives its messages to the workflow queue.",
 )
-
-
-def _queue(scope: Construct, construct_id: str, **props: object) -> sqs.Queue:
-    return sqs.Queue(
-        scope,
-        construct_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        **props,  # type: ignore[arg-type]
-    )
-
-
-def _depth_alarm(scope: Construct, construct_id: str, queue: sqs.IQueue, what: str) -> cloudwatch.Alarm:
-    return cloudwatch.Alarm(
-        scope,
-        construct_id,
-        alarm_description=f"{what}: messages are waiting in {construct_id.removesuffix('Alarm')}",
-        metric=queue.metric_approximate_number_of_messages_visible(
-            period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-        ),
-        threshold=0,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluation_periods=1,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )
 
 
 class QueueConsumer(Construct):
@@ -74,9 +49,9 @@ class QueueConsumer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.workflow = workflow
-        self.dead_letter_queue = _queue(self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
         cdk.Validations.of(self.dead_letter_queue).acknowledge(END_OF_FAILURE_PATH)
-        self.queue = _queue(
+        self.queue = encrypted_queue(
             self,
             "Queue",
             # Lambda's guidance: six times the function timeout, plus the batching window.
@@ -87,7 +62,7 @@ class QueueConsumer(Construct):
                 queue=self.dead_letter_queue, max_receive_count=workflow.max_receive_count
             ),
         )
-        self.delivery_dead_letter_queue = _queue(
+        self.delivery_dead_letter_queue = encrypted_queue(
             self, "DeliveryDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
         )
         cdk.Validations.of(self.delivery_dead_letter_queue).acknowledge(
@@ -147,14 +122,18 @@ class QueueConsumer(Construct):
             )
         )
 
-        self.dead_letter_alarm = _depth_alarm(
-            self, "DeadLetterQueueAlarm", self.dead_letter_queue, f"{workflow.name} consumer failed"
+        self.dead_letter_alarm = depth_alarm(
+            self,
+            "DeadLetterQueueAlarm",
+            self.dead_letter_queue,
+            f"{workflow.name} consumer failed: messages are waiting in DeadLetterQueue",
         )
-        self.delivery_dead_letter_alarm = _depth_alarm(
+        self.delivery_dead_letter_alarm = depth_alarm(
             self,
             "DeliveryDeadLetterQueueAlarm",
             self.delivery_dead_letter_queue,
-            f"{workflow.name} events could not be delivered to the queue",
+            f"{workflow.name} events could not be delivered to the queue: "
+            "messages are waiting in DeliveryDeadLetterQueue",
         )
         self.age_alarm = cloudwatch.Alarm(
             self,

@@ -10,6 +10,7 @@ from billbridge.localstack import read_models
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Any
 
 
@@ -76,21 +77,50 @@ def _deployed_contract_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 def show_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    now = datetime.now(UTC)
+    view = contract_document(args, now)
+    if view is None:
+        return not_found(f"no contract {args.contract_id} is known (see `billbridge contracts list`)")
+    if wants_document(args):
+        emit(args, view, lambda: None)
+        return 0
+    print_contract(view)
+    return 0
+
+
+def contract_document(args: argparse.Namespace, now: datetime) -> dict[str, Any] | None:
+    """What `contracts show` prints (None: no such contract). On the local state it is read with
+    the standard library (billbridge.localstack.contract_reads); on a deployed stack, or for a
+    book in the single-item layout, through the ledger's adapters (`ledger_contract_document`)."""
+    from billbridge.localstack.contract_reads import LEGACY_LAYOUT
+    from billbridge.localstack.contract_reads import contract_document as stored_contract_document
+
+    with local_read_store(args) as store:
+        view = LEGACY_LAYOUT if store is None else stored_contract_document(store, args.contract_id, now)
+    if isinstance(view, str) and view == LEGACY_LAYOUT:
+        return ledger_contract_document(args, now)
+    return view
+
+
+def ledger_contract_document(args: argparse.Namespace, now: datetime) -> dict[str, Any] | None:
+    """`contracts show`'s document from the ledger's adapters and the application's views."""
     from billbridge.app.contract_view import contract_view
     from billbridge.app.downstream_view import command_document, propagation_documents
-    from billbridge.cli.tables import money, print_table
 
     with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
         view = contract_view(stored.book, hub.ledger.mapping(args.contract_id))
         commands = hub.ledger.commands.of_contract(args.contract_id)
-    view["propagation"] = propagation_documents(commands, datetime.now(UTC))
-    view["commands"] = [command_document(c) for c in sorted(commands, key=lambda c: (c.first_sent_at, c.command_id))]
     if not stored.revision:
-        return not_found(f"no contract {args.contract_id} is known (see `billbridge contracts list`)")
-    if wants_document(args):
-        emit(args, view, lambda: None)
-        return 0
+        return None
+    view["propagation"] = propagation_documents(commands, now)
+    view["commands"] = [command_document(c) for c in sorted(commands, key=lambda c: (c.first_sent_at, c.command_id))]
+    return view
+
+
+def print_contract(view: dict[str, Any]) -> None:
+    from billbridge.cli.tables import money, print_table
+
     print(f"Contract {view['contract_id']} ({view['state']})")
     print_table(
         ["version", "effective", "term", "currency", "legal entity", "tax", "cap", "retainer"],
@@ -153,7 +183,6 @@ def show_command(args: argparse.Namespace) -> int:
             for e in view["exceptions"]
         ],
     )
-    return 0
 
 
 def print_propagation(rows: list[dict[str, Any]]) -> None:

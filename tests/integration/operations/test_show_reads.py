@@ -1,0 +1,78 @@
+"""The commands that show one rich object print the same bytes whether they read the local
+state with the standard library (the fast path every local read takes) or through the
+ledger's adapters and the application's views (the path of a deployed stack): on the
+demo's state and on replayed acceptance scenarios, text and `--output json`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from billbridge.cli.commands import contracts
+from billbridge.cli.main import main
+from billbridge.localstack import contract_reads, read_models
+
+from tests.integration.operations.conftest import replayed_state
+
+SCENARIOS = ("02-amendment-split", "07-customer-master")
+NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", params=("demo", *SCENARIOS))
+def local_state(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp(request.param)
+    if request.param != "demo":
+        return replayed_state(request.param, folder / "state.sqlite")
+    state = folder / "state.sqlite"
+    assert main(["demo", "--yes", "--report", str(folder / "demo.json"), "--state-file", str(state)]) == 0
+    return state
+
+
+@pytest.fixture
+def store(local_state: Path) -> Iterator[read_models.ReadOnlyStore]:
+    with read_models.ReadOnlyStore(local_state) as opened:
+        yield opened
+
+
+def target(state_file: Path, **options: object) -> argparse.Namespace:
+    return argparse.Namespace(stack=None, state_file=state_file, profile=None, region=None, **options)
+
+
+def printed(capsys: Any, show: Any, *arguments: Any) -> str:
+    capsys.readouterr()
+    show(*arguments)
+    return str(capsys.readouterr().out)
+
+
+def test_contracts_show_prints_what_the_ledgers_view_prints(
+    local_state: Path, store: read_models.ReadOnlyStore, capsys: Any
+) -> None:
+    contract_ids = read_models.contract_ids(store)
+    assert contract_ids
+
+    for contract_id in contract_ids:
+        fast = contract_reads.contract_document(store, contract_id, NOW)
+        full = contracts.ledger_contract_document(target(local_state, contract_id=contract_id), NOW)
+
+        assert isinstance(fast, dict) and full is not None
+        assert json.dumps(fast, indent=2) == json.dumps(full, indent=2), contract_id  # key order included
+        assert printed(capsys, contracts.print_contract, fast) == printed(capsys, contracts.print_contract, full)
+        shown = main(["contracts", "show", contract_id, "--state-file", str(local_state)])
+        assert shown == 0 and capsys.readouterr().out == printed(capsys, contracts.print_contract, full)
+
+
+def test_an_unknown_contract_is_unknown_on_both_paths(local_state: Path, store: read_models.ReadOnlyStore) -> None:
+    assert contract_reads.contract_document(store, "SOW-NOPE", NOW) is None
+    assert contracts.ledger_contract_document(target(local_state, contract_id="SOW-NOPE"), NOW) is None
+
+
+def test_the_light_constants_equal_the_domains() -> None:
+    from billbridge.domain.downstream_commands import _PROPAGATION_OF, CONTRACT_COMMANDS
+
+    assert contract_reads.CONTRACT_COMMANDS == dict(CONTRACT_COMMANDS)
+    assert contract_reads.PROPAGATION_OF_COMMAND_STATE == {c.value: p.value for c, p in _PROPAGATION_OF.items()}

@@ -114,6 +114,13 @@ class ReadOnlyStore:
             "SELECT item FROM items WHERE tbl = ? AND ipk = ? AND item IS NOT NULL ORDER BY isk", (table, ipk)
         )
 
+    def items_by_sort_key(self, table: str, pk_prefix: str, sk: str) -> list[dict[str, Any]]:
+        """The items of every partition whose key starts with `pk_prefix` that have the sort key `sk`."""
+        return self._items(
+            "SELECT item FROM items WHERE tbl = ? AND substr(pk, 1, ?) = ? AND sk = ? AND item IS NOT NULL ORDER BY pk",
+            (table, len(pk_prefix), pk_prefix, sk),
+        )
+
     def item(self, table: str, pk: str, sk: str | None) -> dict[str, Any] | None:
         found = self._items(
             "SELECT item FROM items WHERE tbl = ? AND pk = ? AND sk IS ? AND item IS NOT NULL", (table, pk, sk)

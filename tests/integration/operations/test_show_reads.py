@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from billbridge.cli.commands import contracts
+from billbridge.cli.commands import contracts, customers
 from billbridge.cli.main import main
-from billbridge.localstack import contract_reads, read_models
+from billbridge.localstack import contract_reads, customer_reads, read_models
 
 from tests.integration.operations.conftest import replayed_state
 
@@ -76,3 +76,15 @@ def test_the_light_constants_equal_the_domains() -> None:
 
     assert contract_reads.CONTRACT_COMMANDS == dict(CONTRACT_COMMANDS)
     assert contract_reads.PROPAGATION_OF_COMMAND_STATE == {c.value: p.value for c, p in _PROPAGATION_OF.items()}
+
+
+def test_customers_list_prints_what_the_ledgers_view_prints(
+    local_state: Path, store: read_models.ReadOnlyStore, capsys: Any
+) -> None:
+    fast = customer_reads.customer_rows(store)
+    full = customers.ledger_customer_rows(target(local_state))
+
+    assert isinstance(fast, list) and fast
+    assert json.dumps(fast, indent=2) == json.dumps(full, indent=2)
+    assert main(["customers", "list", "--state-file", str(local_state)]) == 0
+    assert capsys.readouterr().out == printed(capsys, customers.print_customer_rows, full)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from billbridge.cli.output import emit, wants_document
-from billbridge.cli.target import add_target_options, open_hub
+from billbridge.cli.target import add_target_options, local_read_store, open_hub
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -27,14 +27,35 @@ def register(subparsers: Any) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from billbridge.app.customer_view import customer_rows
-    from billbridge.cli.tables import print_table
-
-    with open_hub(args, read_only=True) as hub:
-        rows = customer_rows(hub.ledger, hub.ledger.books())
+    rows = customer_rows(args)
     if wants_document(args):
         emit(args, rows, lambda: None)
         return 0
+    print_customer_rows(rows)
+    return 0
+
+
+def customer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What `customers list` prints. On the local state it is read with the standard library
+    (billbridge.localstack.customer_reads); on a deployed stack, or with a book in the
+    single-item layout, through the ledger's adapters (`ledger_customer_rows`)."""
+    from billbridge.localstack.customer_reads import customer_rows as stored_customer_rows
+
+    with local_read_store(args) as store:
+        rows = None if store is None else stored_customer_rows(store)
+    return rows if isinstance(rows, list) else ledger_customer_rows(args)
+
+
+def ledger_customer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from billbridge.app.customer_view import customer_rows as view_rows
+
+    with open_hub(args, read_only=True) as hub:
+        return view_rows(hub.ledger, hub.ledger.books())
+
+
+def print_customer_rows(rows: list[dict[str, Any]]) -> None:
+    from billbridge.cli.tables import print_table
+
     print_table(
         ["customer", "name", "status", "version", "currencies", "exemption", "contracts", "pending"],
         [
@@ -51,7 +72,6 @@ def list_command(args: argparse.Namespace) -> int:
             for r in rows
         ],
     )
-    return 0
 
 
 def show_command(args: argparse.Namespace) -> int:

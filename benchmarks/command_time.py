@@ -31,10 +31,21 @@ from typing import Any
 
 GOAL_READ_ONLY_RATIO_MAX = 3.0
 STANDARD_LIBRARY_READS = frozenset(
-    {"contracts list", "exceptions list", "dlq list", "config show", "sync list", "sync show", "status"}
+    {
+        "contracts list",
+        "contracts show",
+        "exceptions list",
+        "dlq list",
+        "config show",
+        "customers list",
+        "sync list",
+        "sync show",
+        "status",
+    }
 )
-"""Read-only commands whose local reads are billbridge.localstack.read_models (sqlite3 and json only);
-the other read-only commands read through the ledger's adapters (pydantic, the domain model)."""
+"""Read-only commands whose local reads use the standard library alone (billbridge.localstack.read_models,
+contract_reads, customer_reads); the other read-only commands read through the ledger's adapters
+(pydantic, the domain model)."""
 CONTRACT = "SOW-GLX-2026-01"
 
 

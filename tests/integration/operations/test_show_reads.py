@@ -88,3 +88,21 @@ def test_customers_list_prints_what_the_ledgers_view_prints(
     assert json.dumps(fast, indent=2) == json.dumps(full, indent=2)
     assert main(["customers", "list", "--state-file", str(local_state)]) == 0
     assert capsys.readouterr().out == printed(capsys, customers.print_customer_rows, full)
+
+
+def test_customers_show_prints_what_the_ledgers_view_prints(
+    local_state: Path, store: read_models.ReadOnlyStore, capsys: Any
+) -> None:
+    rows = customer_reads.customer_rows(store)
+    assert isinstance(rows, list)
+
+    for customer_id in [row["customer_id"] for row in rows]:
+        fast = customer_reads.customer_detail(store, customer_id)
+        full = customers.ledger_customer_document(target(local_state, customer_id=customer_id))
+
+        assert isinstance(fast, dict) and full is not None
+        assert json.dumps(fast, indent=2) == json.dumps(full, indent=2), customer_id
+        assert main(["customers", "show", customer_id, "--state-file", str(local_state)]) == 0
+        assert capsys.readouterr().out == printed(capsys, customers.print_customer, full)
+    assert customer_reads.customer_detail(store, "CUST-NOPE") is None
+    assert customers.ledger_customer_document(target(local_state, customer_id="CUST-NOPE")) is None

@@ -75,17 +75,36 @@ def print_customer_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from billbridge.app.customer_view import customer_detail
-    from billbridge.cli.tables import print_table
-
-    with open_hub(args, read_only=True) as hub:
-        view = customer_detail(hub.ledger, args.customer_id, hub.ledger.books())
+    view = customer_document(args)
     if view is None:
         print(f"no customer {args.customer_id} is known")
         return 1
     if wants_document(args):
         emit(args, view, lambda: None)
         return 0
+    print_customer(view)
+    return 0
+
+
+def customer_document(args: argparse.Namespace) -> dict[str, Any] | None:
+    """What `customers show` prints (None: no such customer); read as `customer_rows` reads."""
+    from billbridge.localstack.customer_reads import customer_detail as stored_customer_detail
+
+    with local_read_store(args) as store:
+        view = None if store is None else stored_customer_detail(store, args.customer_id)
+    return ledger_customer_document(args) if store is None or isinstance(view, str) else view
+
+
+def ledger_customer_document(args: argparse.Namespace) -> dict[str, Any] | None:
+    from billbridge.app.customer_view import customer_detail
+
+    with open_hub(args, read_only=True) as hub:
+        return customer_detail(hub.ledger, args.customer_id, hub.ledger.books())
+
+
+def print_customer(view: dict[str, Any]) -> None:
+    from billbridge.cli.tables import print_table
+
     print(f"Customer {view['customer_id']}: {view.get('name', '')} ({view['status']})")
     if view["in_master"]:
         bill_to = view["bill_to"]
@@ -116,4 +135,3 @@ def show_command(args: argparse.Namespace) -> int:
             for c in view["contracts"]
         ],
     )
-    return 0

@@ -12,7 +12,6 @@ Only the standard library here: read-only commands import this module.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable
@@ -64,6 +63,8 @@ def print_csv(document: Any) -> None:
         for key in row if isinstance(row, dict) else ("value",):
             if key not in columns:
                 columns.append(key)
+    import csv  # only `--output csv` needs it
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:

@@ -21,7 +21,6 @@ billbridge` costs plus reading the rows (benchmarks/command_time.py).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sqlite3
@@ -159,6 +158,8 @@ def _body(item: dict[str, Any]) -> bytes | None:
     if value is None:
         return None
     if "B" in value:  # the store keeps binary values base64-encoded
+        import base64  # only compressed bodies need it (contract books, not the indexes the lists read)
+
         raw = value["B"]
         return zlib.decompress(base64.b64decode(raw) if isinstance(raw, str) else raw)
     return str(value["S"]).encode()

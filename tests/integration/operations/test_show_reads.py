@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,8 +76,8 @@ def test_an_unknown_contract_is_unknown_on_both_paths(local_state: Path, store: 
 def test_the_light_constants_equal_the_domains() -> None:
     from billbridge.domain.downstream_commands import _PROPAGATION_OF, CONTRACT_COMMANDS
 
-    assert contract_reads.CONTRACT_COMMANDS == dict(CONTRACT_COMMANDS)
-    assert contract_reads.PROPAGATION_OF_COMMAND_STATE == {c.value: p.value for c, p in _PROPAGATION_OF.items()}
+    assert dict(CONTRACT_COMMANDS) == contract_reads.CONTRACT_COMMANDS
+    assert {c.value: p.value for c, p in _PROPAGATION_OF.items()} == contract_reads.PROPAGATION_OF_COMMAND_STATE
 
 
 def test_customers_list_prints_what_the_ledgers_view_prints(
@@ -106,3 +108,32 @@ def test_customers_show_prints_what_the_ledgers_view_prints(
         assert capsys.readouterr().out == printed(capsys, customers.print_customer, full)
     assert customer_reads.customer_detail(store, "CUST-NOPE") is None
     assert customers.ledger_customer_document(target(local_state, customer_id="CUST-NOPE")) is None
+
+
+def test_the_show_commands_import_neither_pydantic_nor_the_domain_model(
+    local_state: Path, store: read_models.ReadOnlyStore
+) -> None:
+    """A fresh process, as a user runs them: what the fast path must not load to stay within its budget."""
+    contract_id = read_models.contract_ids(store)[0]
+    rows = customer_reads.customer_rows(store)
+    assert isinstance(rows, list)
+    commands = [
+        ["contracts", "show", contract_id],
+        ["contracts", "show", contract_id, "--output", "json"],
+        ["customers", "list"],
+        ["customers", "show", rows[0]["customer_id"]],
+    ]
+    probe = (
+        "import contextlib, io, sys\n"
+        "from billbridge.cli.main import main\n"
+        f"for argv in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        assert main([*argv, '--state-file', {str(local_state)!r}]) == 0\n"
+        "heavy = ('pydantic', 'boto3', 'moto', 'rich', 'typing', 'dataclasses', 'billbridge.domain.model',\n"
+        "         'billbridge.adapters.dynamo_ledger', 'billbridge.localstack.store')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from billbridge.app.kpis import invoiced_time_amount
 from billbridge.app.ledger import StoredBook
 from billbridge.app.replay_report import line_document
+from billbridge.app.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -67,37 +68,7 @@ class UnknownIdentifierError(LookupError):
 
 
 RESOLUTION_HINTS: dict[ExceptionType, str] = {
-    ExceptionType.NO_RATE: "Add the role or resource to the rate card with a contract amendment (the entry "
-    "is re-rated and the exception resolves), or write it off.",
-    ExceptionType.INVALID_COST_CENTER: "Correct the cost center in the PSA (a new revision of the entry) or "
-    "add it to the contract's cost centers with an amendment; or write it off.",
-    ExceptionType.OUTSIDE_TERM: "Extend the term with an amendment if the work was agreed, else write it off.",
-    ExceptionType.CURRENCY_MISMATCH: "Have the expense re-submitted in the contract's currency, or write it off.",
-    ExceptionType.RATE_MISMATCH: "Informational: billed at the contract's rate. Fix the PSA rate card.",
-    ExceptionType.UNKNOWN_MILESTONE: "Add the milestone to the contract with an amendment, or write it off.",
-    ExceptionType.VERSION_CONFLICT: "Ask the CLM owner which body is right; re-issue it as a new version.",
-    ExceptionType.RETROACTIVE_CHANGE: "Approve to bill the delta as an adjustment line on the next invoice, "
-    "or write it off to leave the invoiced lines as they are.",
-    ExceptionType.INVOICED_ENTRY_CHANGED: "Approve to bill (or credit) the difference as an adjustment on "
-    "the next invoice, or write it off.",
-    ExceptionType.CAP_EXCEEDED: "Raise the cap with a change order (held lines are released in the next "
-    "run), approve to bill them anyway, or write them off.",
-    ExceptionType.UNKNOWN_TAX_JURISDICTION: "Add the jurisdiction to the tax table, then re-run the period.",
-    ExceptionType.UNKNOWN_LEGAL_ENTITY: "Route the legal entity to an ERP instance, then re-run the period.",
-    ExceptionType.TAX_VARIANCE: "The ERP's tax stands; check the tax table against the ERP's and correct it.",
-    ExceptionType.INVOICE_REJECTED: "Fix the cause given by the ERP; the lines are unbilled again and the "
-    "next run re-proposes them.",
-    ExceptionType.BILLING_FAILED: "Read the cause; fix it (configuration, ERP connectivity) and re-run.",
-    ExceptionType.UNKNOWN_CUSTOMER: "Have the customer's system of record send the customer "
-    "(customer.upserted), then re-run the period.",
-    ExceptionType.CUSTOMER_INACTIVE: "Reactivate the customer in its system of record (a new version), or "
-    "move the contract to an active customer with an amendment; then re-run the period.",
-    ExceptionType.CUSTOMER_CURRENCY_MISMATCH: "Add the currency to the customer in its system of record, or "
-    "amend the contract's currency; then re-run the period.",
-    ExceptionType.SYNC_REFUSED: "Read the system's answer and the command's payload; fix the cause (in the "
-    "downstream system, or with a contract amendment), then `billbridge sync retry COMMAND_ID`.",
-    ExceptionType.SYNC_FAILED: "The system did not answer in time (outage, time-outs, rate limits): once it "
-    "is reachable, `billbridge sync retry COMMAND_ID`.",
+    ExceptionType(type_): hint for type_, hint in RESOLUTION_HINTS_BY_TYPE.items()
 }
 
 

@@ -71,13 +71,22 @@ class StoredContract:
         self.lines: dict[str, dict[str, Any]] = {}
         self.exceptions: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
+        self.inputs: dict[str, dict[str, dict[str, Any]]] = {"entry": {}, "expense": {}, "completion": {}}
+        """The inputs by kind (`entry`, `expense`, `completion`) and ref: the book's entries,
+        expenses and milestone completions."""
+        self.audits: dict[str, bytes] = {}
+        """Each input item's audit (its saves' records, JSON), by sort key."""
         invoice_lines: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         for sk, item, body in sorted(items, key=lambda found: found[0]):
             if sk == "HEAD":
                 self.head = json.loads(body)
                 self.epoch = int(_text(item, "epoch", "0") or 0)
             elif sk.startswith("IN#"):
-                group = json.loads(body.partition(b"\n")[0])  # the input, then its audit
+                group_body, _, self.audits[sk] = body.partition(b"\n")  # the input, then its audit
+                group = json.loads(group_body)
+                for kind, inputs in self.inputs.items():
+                    if group.get(kind) is not None:
+                        inputs[group["ref"]] = group[kind]
                 for line in group.get("lines") or ():
                     self.lines[line["line_id"]] = line
                 for exception in group.get("exceptions") or ():

@@ -126,6 +126,11 @@ class ReadOnlyStore:
         )
         return found[0] if found else None
 
+    def object_body(self, key: str) -> bytes | None:
+        """The body of a stored object (the raw payload bucket's), None when there is none."""
+        row = self._db.execute("SELECT body FROM objects WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
     def message_count(self, queue: str) -> int:
         row = self._db.execute(
             "SELECT COUNT(*) FROM messages WHERE queue = ? AND body IS NOT NULL", (queue,)

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from billbridge.cli.commands import contracts, customers
+from billbridge.cli.commands import contracts, customers, operations_exceptions
 from billbridge.cli.main import main
-from billbridge.localstack import contract_reads, customer_reads, read_models
+from billbridge.localstack import contract_reads, customer_reads, exception_reads, read_models
 
 from tests.integration.operations.conftest import replayed_state
 
-SCENARIOS = ("02-amendment-split", "07-customer-master")
+SCENARIOS = ("02-amendment-split", "03-cap-and-release", "07-customer-master")
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 
 
@@ -121,6 +121,7 @@ def test_the_show_commands_import_neither_pydantic_nor_the_domain_model(
         ["contracts", "show", contract_id],
         ["contracts", "show", contract_id, "--output", "json"],
         ["customers", "list"],
+        ["exceptions", "show", read_models.exceptions(store)[0]["exception_id"]],
         ["customers", "show", rows[0]["customer_id"]],
     ]
     probe = (
@@ -137,3 +138,32 @@ def test_the_show_commands_import_neither_pydantic_nor_the_domain_model(
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_exceptions_show_prints_what_the_lineage_view_prints(
+    local_state: Path, store: read_models.ReadOnlyStore, capsys: Any
+) -> None:
+    exception_ids = [e["exception_id"] for e in read_models.exceptions(store)]
+    assert exception_ids
+
+    for exception_id in exception_ids:
+        options = target(local_state, exception_id=exception_id, output="table")
+        fast = operations_exceptions.exception_document(options)
+        full = operations_exceptions.ledger_exception_document(options)
+
+        assert isinstance(fast, dict) and full is not None
+        assert json.dumps(fast, indent=2) == json.dumps(full, indent=2), exception_id
+        assert main(["exceptions", "show", exception_id, "--state-file", str(local_state)]) == 0
+        assert capsys.readouterr().out == printed(capsys, operations_exceptions._print_explanation, full)
+    assert exception_reads.explain_exception(store, "no_rate:SOW-NOPE:TS-0") is None
+
+
+def test_the_layout_constants_equal_the_adapters() -> None:
+    from billbridge.adapters.dynamo_book_store import ENTRY_LOOKUP_PREFIX
+    from billbridge.app.ports import INLINE_RAW_KEY_PREFIX
+    from billbridge.app.resolution_hints import RESOLUTION_HINTS_BY_TYPE
+    from billbridge.domain.model import ExceptionType
+
+    assert ENTRY_LOOKUP_PREFIX == exception_reads.ENTRY_LOOKUP_PREFIX
+    assert INLINE_RAW_KEY_PREFIX == exception_reads.INLINE_RAW_KEY_PREFIX
+    assert list(RESOLUTION_HINTS_BY_TYPE) == [t.value for t in ExceptionType]

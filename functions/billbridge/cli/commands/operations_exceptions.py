@@ -125,21 +125,47 @@ def _deployed_exception_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    view = exception_document(args)
+    if view is None:
+        return not_found(f"no exception {args.exception_id!r}")
+    emit(args, view, lambda: _print_explanation(view))
+    return 0
+
+
+def exception_document(args: argparse.Namespace) -> dict[str, Any] | None:
+    """What `exceptions show` prints (None: no such exception). On the local state it is read with
+    the standard library (billbridge.localstack.exception_reads); on a deployed stack, or with the
+    book in the single-item layout, through the ledger (`ledger_exception_document`)."""
+    from billbridge.localstack.exception_reads import explain_exception
+
+    with local_read_store(args) as store:
+        if store is not None:
+            view = explain_exception(store, args.exception_id)
+            if not isinstance(view, str):
+                if view is not None and view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
+                    stored = read_models.command(store, view["refs"][0])
+                    view["command"] = (
+                        None if stored is None else read_models.command_document(stored, with_payload=True)
+                    )
+                return view
+    return ledger_exception_document(args)
+
+
+def ledger_exception_document(args: argparse.Namespace) -> dict[str, Any] | None:
     from billbridge.app.trace_lineage import UnknownIdentifierError, explain_exception
     from billbridge.cli.commands.operations_target import raw_payloads_of
 
     with open_hub(args, read_only=True) as hub:
         try:
             view = explain_exception(args.exception_id, hub.ledger, raw_payloads_of(hub))
-        except UnknownIdentifierError as unknown:
-            return not_found(unknown.args[0])
+        except UnknownIdentifierError:
+            return None
         if view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
             from billbridge.app.downstream_view import command_document
 
             command = hub.ledger.commands.get(view["refs"][0])
             view["command"] = None if command is None else command_document(command, with_payload=True)
-    emit(args, view, lambda: _print_explanation(view))
-    return 0
+    return view
 
 
 def _print_explanation(view: dict[str, Any]) -> None:

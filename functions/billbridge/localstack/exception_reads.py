@@ -134,34 +134,54 @@ def _raw_body(store: ReadOnlyStore, raw_key: str) -> bytes | None:
     return store.object_body(raw_key)
 
 
-def source_event(store: ReadOnlyStore, source_ref: str, correlation_id: str) -> dict[str, Any]:
-    """`_EventResolver.event`: the canonical event `source:id`, its delivery and its raw payload."""
-    source, _, event_id = source_ref.partition(":")
-    claim = store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY") if event_id else None
-    delivery = None if claim is None else {name: value["S"] for name, value in claim.items() if "S" in value}
-    raw_key = (delivery or {}).get("raw_key", "")
-    element: dict[str, Any] = {}
-    if raw_key:
-        try:
-            raw = _raw_body(store, raw_key)
-            body = None if raw is None else json.loads(raw)
-        except Exception:  # a missing or unreadable payload: the view says so instead of failing
-            body = None
-        for candidate in body if isinstance(body, list) else [body]:
-            if isinstance(candidate, dict) and candidate.get("id") == event_id:
-                element = candidate
-                break
-    return {
-        "ref": source_ref,
-        "source": source,
-        "id": event_id,
-        "type": element.get("type", ""),
-        "time": element.get("time", ""),
-        "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
-        "accepted_at": (delivery or {}).get("accepted_at", ""),
-        "raw_key": raw_key,
-        "delivery_known": delivery is not None,
-    }
+class EventResolver:
+    """`trace_lineage._EventResolver`: canonical events by `source:id`, with their delivery claim
+    and raw payload, each read once."""
+
+    def __init__(self, store: ReadOnlyStore) -> None:
+        self._store = store
+        self._events: dict[str, dict[str, Any]] = {}
+        self._bodies: dict[str, Any] = {}
+
+    def event(self, source_ref: str, correlation_id: str = "") -> dict[str, Any]:
+        if source_ref in self._events:
+            return self._events[source_ref]
+        source, _, event_id = source_ref.partition(":")
+        claim = self._store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY") if event_id else None
+        delivery = None if claim is None else {name: value["S"] for name, value in claim.items() if "S" in value}
+        raw_key = (delivery or {}).get("raw_key", "")
+        element = self._element(raw_key, event_id)
+        document = {
+            "ref": source_ref,
+            "source": source,
+            "id": event_id,
+            "type": element.get("type", ""),
+            "time": element.get("time", ""),
+            "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
+            "accepted_at": (delivery or {}).get("accepted_at", ""),
+            "raw_key": raw_key,
+            "delivery_known": delivery is not None,
+        }
+        self._events[source_ref] = document
+        return document
+
+    def seen(self) -> list[dict[str, Any]]:
+        return sorted(self._events.values(), key=lambda e: (e["accepted_at"], e["ref"]))
+
+    def _element(self, raw_key: str, event_id: str) -> dict[str, Any]:
+        if not raw_key:
+            return {}
+        if raw_key not in self._bodies:
+            try:
+                raw = _raw_body(self._store, raw_key)
+                self._bodies[raw_key] = None if raw is None else json.loads(raw)
+            except Exception:  # a missing or unreadable payload: the view says so instead of failing
+                self._bodies[raw_key] = None
+        body = self._bodies[raw_key]
+        for element in body if isinstance(body, list) else [body]:
+            if isinstance(element, dict) and element.get("id") == event_id:
+                return element
+        return {}
 
 
 # --- the exception's document ---------------------------------------------------------------
@@ -373,7 +393,7 @@ def explain_exception(store: ReadOnlyStore, exception_id: str) -> dict[str, Any]
         "lines": _lines(contract, exception),
         "inputs": _inputs(contract, exception),
         "source_event": (
-            source_event(store, raised_from, correlation_id)
+            EventResolver(store).event(raised_from, correlation_id)
             if raised and ":" in raised_from and not raised_from.startswith(("billing-run", "connector:"))
             else None
         ),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from billbridge.cli.commands import contracts, customers, operations_exceptions
+from billbridge.cli.commands import contracts, customers, operations_exceptions, operations_lineage
 from billbridge.cli.main import main
 from billbridge.localstack import contract_reads, customer_reads, exception_reads, read_models
 
@@ -122,6 +122,7 @@ def test_the_show_commands_import_neither_pydantic_nor_the_domain_model(
         ["contracts", "show", contract_id, "--output", "json"],
         ["customers", "list"],
         ["exceptions", "show", read_models.exceptions(store)[0]["exception_id"]],
+        ["trace", sorted(traceable_ids(store))[0]],
         ["customers", "show", rows[0]["customer_id"]],
     ]
     probe = (
@@ -167,3 +168,38 @@ def test_the_layout_constants_equal_the_adapters() -> None:
     assert ENTRY_LOOKUP_PREFIX == exception_reads.ENTRY_LOOKUP_PREFIX
     assert INLINE_RAW_KEY_PREFIX == exception_reads.INLINE_RAW_KEY_PREFIX
     assert list(RESOLUTION_HINTS_BY_TYPE) == [t.value for t in ExceptionType]
+
+
+def traceable_ids(store: read_models.ReadOnlyStore) -> set[str]:
+    """Every kind of id `trace` takes: ERP invoice numbers, proposals, entries, expenses, milestones,
+    lines, exceptions and correlation ids."""
+    found: set[str] = set()
+    for contract_id in read_models.contract_ids(store):
+        contract = contract_reads.stored_contract(store, contract_id)
+        assert not isinstance(contract, str)
+        for invoice in contract.invoices.values():
+            found.update((invoice["proposal_id"], invoice.get("erp_invoice_number") or ""))
+        for inputs in contract.inputs.values():
+            found.update(inputs)
+        found.update(list(contract.lines)[:3])
+        found.update(contract.exceptions)
+        found.update(line.get("correlation_id") or "" for line in contract.lines.values())
+    return found - {""}
+
+
+def test_trace_prints_what_the_lineage_view_prints(
+    local_state: Path, store: read_models.ReadOnlyStore, capsys: Any
+) -> None:
+    identifiers = sorted(traceable_ids(store))
+    assert identifiers
+
+    for identifier in [*identifiers, "NOPE-1"]:
+        options = target(local_state, identifier=identifier)
+        fast = operations_lineage.trace_document(options)
+        full = operations_lineage.ledger_trace_document(options)
+
+        assert json.dumps(fast, indent=2) == json.dumps(full, indent=2), identifier
+        if isinstance(full, dict):
+            assert main(["trace", identifier, "--state-file", str(local_state)]) == 0
+            assert capsys.readouterr().out == printed(capsys, operations_lineage.print_trace, full)
+    assert main(["trace", "NOPE-1", "--state-file", str(local_state)]) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from billbridge.cli.output import emit, wants_document
-from billbridge.cli.target import add_target_options, open_hub
+from billbridge.cli.target import add_target_options, local_read_store, open_hub
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -28,18 +28,48 @@ def register(subparsers: Any) -> None:
 
 
 def trace_command(args: argparse.Namespace) -> int:
-    from billbridge.app.trace_lineage import UnknownIdentifierError, trace_lineage, tree_lines
+    trace = trace_document(args)
+    if isinstance(trace, str):
+        print(trace)
+        return 1
+    if wants_document(args):
+        emit(args, trace, lambda: None)
+        return 0
+    print_trace(trace)
+    return 0
+
+
+def trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
+    """What `trace` prints, or why the id names nothing. On the local state it is read with the
+    standard library (billbridge.localstack.trace_reads); on a deployed stack, or with a book in
+    the single-item layout, through the ledger (`ledger_trace_document`)."""
+    from billbridge.localstack import trace_reads
+
+    with local_read_store(args) as store:
+        if store is not None:
+            try:
+                trace = trace_reads.trace(store, args.identifier)
+            except trace_reads.UnknownIdentifierError as unknown:
+                return str(unknown.args[0])
+            if not isinstance(trace, str):
+                return trace
+    return ledger_trace_document(args)
+
+
+def ledger_trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
+    from billbridge.app.trace_lineage import UnknownIdentifierError, trace_lineage
     from billbridge.cli.commands.operations_target import raw_payloads_of
 
     with open_hub(args, read_only=True) as hub:
         try:
-            trace = trace_lineage(args.identifier, hub.ledger, raw_payloads_of(hub))
+            return trace_lineage(args.identifier, hub.ledger, raw_payloads_of(hub))
         except UnknownIdentifierError as unknown:
-            print(unknown.args[0])
-            return 1
-    if wants_document(args):
-        emit(args, trace, lambda: None)
-        return 0
+            return str(unknown.args[0])
+
+
+def print_trace(trace: dict[str, Any]) -> None:
+    from billbridge.app.lineage_tree import tree_lines
+
     print("\n".join(tree_lines(trace["tree"])))
     if trace["audit"]:
         from billbridge.cli.tables import print_table
@@ -59,4 +89,3 @@ def trace_command(args: argparse.Namespace) -> int:
                 for r in trace["audit"]
             ],
         )
-    return 0

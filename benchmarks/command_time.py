@@ -35,6 +35,8 @@ STANDARD_LIBRARY_READS = frozenset(
         "contracts list",
         "contracts show",
         "exceptions list",
+        "exceptions show",
+        "trace",
         "dlq list",
         "config show",
         "customers list",
@@ -44,8 +46,8 @@ STANDARD_LIBRARY_READS = frozenset(
     }
 )
 """Read-only commands whose local reads use the standard library alone (billbridge.localstack.read_models,
-contract_reads, customer_reads); the other read-only commands read through the ledger's adapters
-(pydantic, the domain model)."""
+contract_reads, customer_reads, exception_reads, trace_reads); `report` reads through the ledger's
+adapters (pydantic, the domain model)."""
 CONTRACT = "SOW-GLX-2026-01"
 
 

@@ -174,6 +174,20 @@ def invoice_document(invoice: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+CONTRACT_LINE_KEYS = ("line_id", "kind", "ref", "contract_version", "quantity", "rate", "amount", "currency")
+
+
+def _contract_line(line: dict[str, Any]) -> dict[str, Any]:
+    """A line as `contract_view` shows it: `line_document`'s first keys, its description, invoice and rules."""
+    document = line_document(line)
+    return {
+        **{key: document[key] for key in CONTRACT_LINE_KEYS},
+        "description": document["description"],
+        "invoice_id": line.get("invoice_id"),
+        "rules": document["rules"],
+    }
+
+
 def _state(contract: StoredContract, latest: dict[str, Any] | None) -> str:
     if latest is None:
         return "pending (actuals arrived before the contract)"
@@ -208,19 +222,7 @@ def contract_view(contract: StoredContract, ids: dict[str, str]) -> dict[str, An
         ],
         "ids": ids,
         "lines": [
-            {
-                "line_id": line["line_id"],
-                "kind": line["kind"],
-                "ref": line["ref"],
-                "contract_version": line.get("contract_version"),
-                "quantity": _amount(line["quantity"]),
-                "rate": _optional_amount(line.get("rate")),
-                "amount": _amount(line["amount"]),
-                "currency": line["currency"],
-                "description": line.get("description", ""),
-                "invoice_id": line.get("invoice_id"),
-                "rules": list(line.get("rules") or ()),
-            }
+            _contract_line(line)
             for line in sorted(
                 contract.lines.values(),
                 key=lambda line: (line["line_date"], line["ref"], int(line.get("split_position") or 0)),

@@ -596,7 +596,7 @@ def render_command_time(f: dict[str, Any]) -> str:
         [
             name,
             (
-                ("read-only (sqlite3, json)" if r.get("standard_library_reads") else "read-only (ledger adapters)")
+                ("read-only (standard library)" if r.get("standard_library_reads") else "read-only (ledger adapters)")
                 if r["read_only"]
                 else ("starts the stand-ins" if r["starts_stand_ins"] else "-")
             ),

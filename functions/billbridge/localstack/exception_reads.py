@@ -31,7 +31,7 @@ import zlib
 from decimal import Decimal
 
 from billbridge.localstack.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
-from billbridge.localstack.read_models import LEDGER, ReadOnlyStore, _text, exceptions
+from billbridge.localstack.read_models import LEDGER, ReadOnlyStore, _body, _text, exceptions
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -68,8 +68,6 @@ def _records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _input_saves(item: dict[str, Any]) -> list[dict[str, Any]]:
     """The saves kept in an input item's body, after the input itself."""
-    from billbridge.localstack.read_models import _body
-
     body = _body(item)
     audit = body.partition(b"\n")[2] if body is not None else b""
     return list(json.loads(audit)) if audit else []

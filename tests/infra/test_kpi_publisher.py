@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from billbridge import topology
-from billbridge.app.kpis import emit_kpi_metrics
+from billbridge.reporting.kpis import emit_kpi_metrics
 
 from infra.config import BillbridgeConfig
 from infra.synth import build_app

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from billbridge.app.html_report import STYLE
 from billbridge.app.legacy_reconciliation import DIFFERENCE_KINDS
+from billbridge.reporting.html_report import STYLE
 
 EXTRA_STYLE = """
 .ok { color: #3a7d44; font-weight: 600; }

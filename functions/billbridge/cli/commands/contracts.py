@@ -76,9 +76,9 @@ def _deployed_contract_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 def show_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from billbridge.app.contract_view import contract_view
-    from billbridge.app.downstream_view import command_document, propagation_documents
     from billbridge.cli.tables import money, print_table
+    from billbridge.reporting.contract_view import contract_view
+    from billbridge.reporting.downstream_view import command_document, propagation_documents
 
     with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
@@ -181,7 +181,7 @@ def print_propagation(rows: list[dict[str, Any]]) -> None:
 def propagation_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from billbridge.app.downstream_view import propagation_documents
+    from billbridge.reporting.downstream_view import propagation_documents
 
     stale_after = None if args.stale is None else timedelta(hours=args.stale)
     with open_hub(args, read_only=True) as hub:

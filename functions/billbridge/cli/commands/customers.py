@@ -27,8 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from billbridge.app.customer_view import customer_rows
     from billbridge.cli.tables import print_table
+    from billbridge.reporting.customer_view import customer_rows
 
     with open_hub(args, read_only=True) as hub:
         rows = customer_rows(hub.ledger, hub.ledger.books())
@@ -55,8 +55,8 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from billbridge.app.customer_view import customer_detail
     from billbridge.cli.tables import print_table
+    from billbridge.reporting.customer_view import customer_detail
 
     with open_hub(args, read_only=True) as hub:
         view = customer_detail(hub.ledger, args.customer_id, hub.ledger.books())

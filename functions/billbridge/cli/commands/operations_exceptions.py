@@ -125,8 +125,8 @@ def _deployed_exception_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from billbridge.app.trace_lineage import UnknownIdentifierError, explain_exception
     from billbridge.cli.commands.operations_target import raw_payloads_of
+    from billbridge.reporting.trace_lineage import UnknownIdentifierError, explain_exception
 
     with open_hub(args, read_only=True) as hub:
         try:
@@ -134,7 +134,7 @@ def show_command(args: argparse.Namespace) -> int:
         except UnknownIdentifierError as unknown:
             return not_found(unknown.args[0])
         if view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
-            from billbridge.app.downstream_view import command_document
+            from billbridge.reporting.downstream_view import command_document
 
             command = hub.ledger.commands.get(view["refs"][0])
             view["command"] = None if command is None else command_document(command, with_payload=True)

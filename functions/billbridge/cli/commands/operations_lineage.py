@@ -28,8 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def trace_command(args: argparse.Namespace) -> int:
-    from billbridge.app.trace_lineage import UnknownIdentifierError, trace_lineage, tree_lines
     from billbridge.cli.commands.operations_target import raw_payloads_of
+    from billbridge.reporting.trace_lineage import UnknownIdentifierError, trace_lineage, tree_lines
 
     with open_hub(args, read_only=True) as hub:
         try:

@@ -6,9 +6,9 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from billbridge.app.kpi_tables import KpiTable
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, open_hub
+from billbridge.reporting.kpi_tables import KpiTable
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from billbridge.app.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
+    from billbridge.reporting.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
 
     as_of = args.as_of or date.today()
     with open_hub(args, read_only=True) as hub:
@@ -59,7 +59,7 @@ def report_command(args: argparse.Namespace) -> int:
     )
     document = kpi_document(kpis)
     if args.html:
-        from billbridge.app.html_report import render_html_report
+        from billbridge.reporting.html_report import render_html_report
 
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(render_html_report(document), encoding="utf-8")
@@ -79,7 +79,7 @@ def _print(table: KpiTable) -> None:
 
 
 def _print_report(kpis: dict[str, Any]) -> None:
-    from billbridge.app.kpi_tables import (
+    from billbridge.reporting.kpi_tables import (
         business_kpi_table,
         cap_burn_table,
         corrections_table,

@@ -16,8 +16,8 @@ from billbridge.observability import lambda_entrypoint
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from datetime import timedelta
 
-    from billbridge.app.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
     from billbridge.bootstrap import ledger
+    from billbridge.reporting.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
     from billbridge.settings import hub_settings
 
     as_of = _as_of(event)

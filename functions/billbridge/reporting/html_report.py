@@ -13,7 +13,7 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
-from billbridge.app.kpi_tables import (
+from billbridge.reporting.kpi_tables import (
     KpiTable,
     business_kpi_table,
     cap_burn_table,

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from billbridge.app.kpis import invoiced_time_amount
 from billbridge.app.ledger import StoredBook
-from billbridge.app.replay_report import line_document
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -36,6 +34,8 @@ from billbridge.domain.model import (
     Provenance,
 )
 from billbridge.domain.money import format_amount
+from billbridge.reporting.kpis import invoiced_time_amount
+from billbridge.reporting.replay_report import line_document
 
 
 class LineageLedger(Protocol):

@@ -1,4 +1,4 @@
-"""The seed's business KPIs, one rule per test (app/business_kpis.py)."""
+"""The seed's business KPIs, one rule per test (reporting/business_kpis.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from billbridge.app.business_kpis import (
-    ExceptionTimes,
-    OpenDeadLetter,
-    days_sales_outstanding,
-    dispute_rate,
-    failure_resolution,
-    revenue_leakage,
-)
-from billbridge.app.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -26,6 +17,15 @@ from billbridge.domain.model import (
     InvoiceStatus,
     Payment,
 )
+from billbridge.reporting.business_kpis import (
+    ExceptionTimes,
+    OpenDeadLetter,
+    days_sales_outstanding,
+    dispute_rate,
+    failure_resolution,
+    revenue_leakage,
+)
+from billbridge.reporting.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
 
 D = Decimal
 

@@ -185,8 +185,8 @@ def _business(
     as_of: date,
     now: datetime,
 ) -> dict[str, Any]:
-    """The seed's business KPIs (app/business_kpis.py)."""
-    from billbridge.app.business_kpis import (
+    """The seed's business KPIs (reporting/business_kpis.py)."""
+    from billbridge.reporting.business_kpis import (
         ExceptionTimes,
         OpenDeadLetter,
         days_sales_outstanding,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from billbridge.app.replay_report import invoice_document
 from billbridge.domain.model import ContractBook
 from billbridge.domain.money import format_amount
+from billbridge.reporting.replay_report import invoice_document
 
 
 def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:

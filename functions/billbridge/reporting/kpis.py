@@ -32,7 +32,8 @@ Choices, so the figures can be read without the code:
   `propagation_stale_after` (the alarm's age), counted from when the version
   was first sent, as of `now`.
 
-`emit_kpi_metrics` publishes the same figures as CloudWatch metrics (EMF).
+`kpi_metrics` lists the same figures as CloudWatch metrics; the scheduled
+publisher (`entrypoints/schedule/publish_kpis.py`) writes them (EMF).
 """
 
 from __future__ import annotations
@@ -629,84 +630,80 @@ def kpi_document(kpis: Any) -> Any:
     return kpis
 
 
-def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -> int:
-    """Publish the KPIs as CloudWatch metrics in the embedded metric format (one EMF
-    document per metric and dimension set, written to stdout, which Lambda ships to
-    CloudWatch). Returns how many metrics were emitted.
+@dataclass(frozen=True, slots=True)
+class KpiMetric:
+    """One figure of the KPIs as a CloudWatch metric: what the scheduled publisher writes.
 
-    Namespace: `namespace`, else POWERTOOLS_METRICS_NAMESPACE, else `Billbridge`.
+    `unit` is a CloudWatch unit name (`Count`, `Percent`, `None`); `value` stays a
+    Decimal (or int) here: it becomes a double only at the edge that writes it.
     """
-    import os
 
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    name: str
+    unit: str
+    value: Decimal | int
+    dimensions: tuple[tuple[str, str], ...] = ()
 
-    chosen = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Billbridge"
-    emitted = 0
 
-    def emit(name: str, unit: MetricUnit, value: Decimal | int | None, **dimensions: str) -> None:
-        nonlocal emitted
-        if value is None:
-            return
-        # CloudWatch takes doubles: the conversion happens here, at the edge, and nowhere else.
-        with single_metric(name=name, unit=unit, value=float(value), namespace=chosen) as metric:
-            for key, dimension in dimensions.items():
-                metric.add_dimension(name=key, value=dimension)
-        emitted += 1
+COUNT = "Count"
+PERCENT = "Percent"
+NO_UNIT = "None"
 
-    for row in kpis["unbilled"]["rows"]:
-        labels = {
-            "LegalEntity": row["legal_entity"],
-            "Currency": row["currency"],
-            "AgeBucket": row["age_bucket"],
-        }
-        emit("UnbilledAmount", MetricUnit.NoUnit, row["amount"], **labels)
-        emit("UnbilledHours", MetricUnit.Count, row["hours"], **labels)
-    for row in kpis["held_work"]["rows"]:
-        labels = {
-            "LegalEntity": row["legal_entity"],
-            "Currency": row["currency"],
-            "AgeBucket": row["age_bucket"],
-        }
-        emit("HeldWorkAmount", MetricUnit.NoUnit, row["amount"], **labels)
-        emit("HeldWorkHours", MetricUnit.Count, row["hours"], **labels)
+
+def kpi_metrics(kpis: Mapping[str, Any]) -> list[KpiMetric]:
+    """The KPIs as metrics (one per figure and dimension set); figures that are unknown are left out."""
+    metrics: list[KpiMetric] = []
+
+    def add(name: str, unit: str, value: Decimal | int | None, **dimensions: str) -> None:
+        if value is not None:
+            metrics.append(KpiMetric(name, unit, value, tuple(dimensions.items())))
+
+    for section, prefix in (("unbilled", "Unbilled"), ("held_work", "HeldWork")):
+        for row in kpis[section]["rows"]:
+            labels = {
+                "LegalEntity": row["legal_entity"],
+                "Currency": row["currency"],
+                "AgeBucket": row["age_bucket"],
+            }
+            add(f"{prefix}Amount", NO_UNIT, row["amount"], **labels)
+            add(f"{prefix}Hours", COUNT, row["hours"], **labels)
     approval = kpis["approval_to_invoice"]
-    emit("ApprovalToInvoiceMedianDays", MetricUnit.Count, approval["median_days"])
-    emit("ApprovalToInvoiceP90Days", MetricUnit.Count, approval["p90_days"])
-    emit("InvoicesRequiringCorrection", MetricUnit.Count, kpis["corrections"]["requiring_correction"])
+    add("ApprovalToInvoiceMedianDays", COUNT, approval["median_days"])
+    add("ApprovalToInvoiceP90Days", COUNT, approval["p90_days"])
+    add("InvoicesRequiringCorrection", COUNT, kpis["corrections"]["requiring_correction"])
     for row in kpis["exceptions"]["rows"]:
-        emit("ExceptionsOpen", MetricUnit.Count, row["open"], ExceptionType=row["type"])
-        emit(
+        add("ExceptionsOpen", COUNT, row["open"], ExceptionType=row["type"])
+        add(
             "MoneyAtRisk",
-            MetricUnit.NoUnit,
+            NO_UNIT,
             row["money_at_risk"],
             ExceptionType=row["type"],
             Currency=row["currency"],
         )
     for row in kpis["cap_burn"]:
-        emit("CapBurnPercent", MetricUnit.Percent, row["burn_percent"], ContractId=row["contract_id"])
+        add("CapBurnPercent", PERCENT, row["burn_percent"], ContractId=row["contract_id"])
     failures = kpis["integration_failures"]
     for depth in failures["dead_letters"]:
-        emit("DeadLetteredMessages", MetricUnit.Count, depth["messages"], Workflow=depth["workflow"])
-    emit("BillingFailuresOpen", MetricUnit.Count, failures["billing_failed_open"])
-    emit("BillingFailureMedianResolutionHours", MetricUnit.Count, failures["median_resolution_hours"])
+        add("DeadLetteredMessages", COUNT, depth["messages"], Workflow=depth["workflow"])
+    add("BillingFailuresOpen", COUNT, failures["billing_failed_open"])
+    add("BillingFailureMedianResolutionHours", COUNT, failures["median_resolution_hours"])
     propagation = kpis.get("propagation")
     if propagation is not None:
         for row in propagation["by_system"]:
-            emit(
+            add(
                 "ContractVersionsPropagated",
-                MetricUnit.Count,
+                COUNT,
                 row["versions"],
                 System=row["system"],
                 State=row["state"],
             )
-        emit("StaleContractVersions", MetricUnit.Count, propagation["counts"]["stale"])
+        add("StaleContractVersions", COUNT, propagation["counts"]["stale"])
     business = kpis.get("business")
     if business is not None:
-        emit("DaysSalesOutstanding", MetricUnit.Count, business["dso"]["days"])
-        emit("DisputeRatePercent", MetricUnit.Percent, business["dispute_rate"]["percent"])
+        add("DaysSalesOutstanding", COUNT, business["dso"]["days"])
+        add("DisputeRatePercent", PERCENT, business["dispute_rate"]["percent"])
         resolution = business["failure_resolution"]
-        emit("FailureResolutionMedianHours", MetricUnit.Count, resolution["median_hours"])
-        emit("OldestOpenFailureHours", MetricUnit.Count, resolution["oldest_open_hours"])
+        add("FailureResolutionMedianHours", COUNT, resolution["median_hours"])
+        add("OldestOpenFailureHours", COUNT, resolution["oldest_open_hours"])
         for row in business["revenue_leakage"]["by_currency"]:
-            emit("RevenueLeakageAmount", MetricUnit.NoUnit, row["amount"], Currency=row["currency"])
-    return emitted
+            add("RevenueLeakageAmount", NO_UNIT, row["amount"], Currency=row["currency"])
+    return metrics

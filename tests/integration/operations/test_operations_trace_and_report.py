@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from billbridge.cli.main import main
-from billbridge.reporting.kpis import age_bucket, emit_kpi_metrics, kpi_document
+from billbridge.entrypoints.schedule.publish_kpis import emit_kpi_metrics
+from billbridge.reporting.kpis import age_bucket, kpi_document
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL = "apt-get install -y chromium"

@@ -39,11 +39,10 @@ publisher (`entrypoints/schedule/publish_kpis.py`) writes them (EMF).
 from __future__ import annotations
 
 import calendar
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from billbridge.domain.downstream_commands import (
@@ -59,6 +58,7 @@ from billbridge.domain.model import (
     Invoice,
 )
 from billbridge.domain.money import format_amount
+from billbridge.reporting.statistics import median, percent, percentile
 
 ZERO = Decimal(0)
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -271,22 +271,7 @@ def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
             cell["lines"] += 1
             if line.kind == "time":
                 cell["hours"] += line.quantity
-    rows = [
-        {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
-        for (entity, currency, bucket), cell in cells.items()
-    ]
-    order = {name: index for index, (name, _, _) in enumerate(AGE_BUCKETS)}
-    rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
-    totals: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO})
-        total["hours"] += row["hours"]
-        total["amount"] += row["amount"]
-    return {
-        "buckets": [name for name, _, _ in AGE_BUCKETS],
-        "rows": rows,
-        "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
-    }
+    return _aged(cells, totalled=("hours", "amount"))
 
 
 def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
@@ -320,6 +305,12 @@ def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
                         "currency": currency,
                     }
                 )
+    return {**_aged(cells, totalled=("hours", "amount", "items")), "items": items}
+
+
+def _aged(cells: dict[tuple[str, str, str], dict[str, Any]], *, totalled: Sequence[str]) -> dict[str, Any]:
+    """Cells keyed by (legal entity, currency, age bucket) as rows in that order (buckets youngest
+    first), with the `totalled` figures summed per currency (currencies are never added together)."""
     rows = [
         {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
         for (entity, currency, bucket), cell in cells.items()
@@ -328,15 +319,13 @@ def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
-        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO, "items": 0})
-        total["hours"] += row["hours"]
-        total["amount"] += row["amount"]
-        total["items"] += row["items"]
+        total = totals.setdefault(row["currency"], dict.fromkeys(totalled, 0))
+        for name in totalled:
+            total[name] += row[name]
     return {
         "buckets": [name for name, _, _ in AGE_BUCKETS],
         "rows": rows,
         "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
-        "items": items,
     }
 
 
@@ -391,8 +380,8 @@ def _approval_to_invoice(books: Sequence[ContractBook], timings: LedgerTimings) 
     days = sorted(Decimal(sample["days"]) for sample in samples)
     return {
         "samples": len(samples),
-        "median_days": _median(days),
-        "p90_days": _percentile(days, 90),
+        "median_days": median(days),
+        "p90_days": percentile(days, 90),
         "from_audit_times": sum(1 for s in samples if s["basis"] == "audit"),
         "from_dates": sum(1 for s in samples if s["basis"] == "dates"),
         "histogram": _histogram(days),
@@ -419,23 +408,6 @@ def _approval_sample(
         "days": max(elapsed, ZERO),
         "basis": basis,
     }
-
-
-def _median(values: Sequence[Decimal]) -> Decimal | None:
-    if not values:
-        return None
-    middle = len(values) // 2
-    if len(values) % 2:
-        return values[middle]
-    return (values[middle - 1] + values[middle]) / 2
-
-
-def _percentile(values: Sequence[Decimal], percent: int) -> Decimal | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    rank = max(math.ceil(percent / 100 * len(values)), 1)
-    return values[rank - 1]
 
 
 def _histogram(days: Sequence[Decimal]) -> list[dict[str, Any]]:
@@ -482,7 +454,7 @@ def _corrections(books: Sequence[ContractBook]) -> dict[str, Any]:
     return {
         "invoices": len(invoices),
         "requiring_correction": len(rows),
-        "share_percent": _percent(Decimal(len(rows)), Decimal(len(invoices))),
+        "share_percent": percent(Decimal(len(rows)), Decimal(len(invoices))),
         "by_reason": by_reason,
         "rows": rows,
     }
@@ -548,7 +520,7 @@ def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
                 "invoiced_time": invoiced,
                 "remaining": max(latest.cap_amount - invoiced, ZERO),
                 "held": held,
-                "burn_percent": _percent(invoiced, latest.cap_amount),
+                "burn_percent": percent(invoiced, latest.cap_amount),
             }
         )
     return rows
@@ -597,14 +569,8 @@ def _integration_failures(
         "dead_lettered_messages": sum(depth.messages for depth in dead_letters),
         "billing_failed": failures,
         "billing_failed_open": sum(1 for f in failures if f["state"] == "open"),
-        "median_resolution_hours": _median(sorted(hours)),
+        "median_resolution_hours": median(sorted(hours)),
     }
-
-
-def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
-    if not whole:
-        return None
-    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     from billbridge.parallel_run.export_files import RejectedRow, read_legacy_invoices
     from billbridge.parallel_run.history_run import peak_rss_mb
     from billbridge.parallel_run.progress_bar import ProgressBar
-    from billbridge.parallel_run.reconciliation_page import _cell, render_reconciliation_html
+    from billbridge.parallel_run.reconciliation_page import difference_cells, render_reconciliation_html
     from billbridge.reporting.report_comparison import compare_report
 
     out: Path = args.out
@@ -198,18 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         if first:
             print_table(
                 ["difference", "contract", "period", "line", "currency", "billbridge", "legacy"],
-                [
-                    [
-                        d["difference"],
-                        d["contract_id"],
-                        d["period"],
-                        "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
-                        _cell(d.get("currency")),
-                        _cell(d.get("billbridge")),
-                        _cell(d.get("legacy")),
-                    ]
-                    for d in first
-                ],
+                [difference_cells(d) for d in first],
             )
         status = 1 if reconciliation["summary"]["total_differences"] else 0
     if args.expected:

@@ -121,14 +121,12 @@ def _flag_retroactive_change(
         delta += new_amount - baselines.get(line.line_id, line.amount)
     if not affected:
         return
-    covered = {line.line_id for line in affected}
-    for exception in earlier_open:
-        if set(exception.line_ids) <= covered:
-            draft.withdraw_exception(
-                ExceptionType.RETROACTIVE_CHANGE,
-                exception.exception_id.rsplit(":", 1)[1],
-                f"superseded by version {version.version}, which re-prices the same invoiced lines",
-            )
+    _withdraw_superseded(
+        draft,
+        earlier_open,
+        affected,
+        f"superseded by version {version.version}, which re-prices the same invoiced lines",
+    )
     refs = tuple(sorted({line.ref for line in affected}))
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
@@ -143,6 +141,16 @@ def _flag_retroactive_change(
         line_ids=tuple(line.line_id for line in affected),
         repriced=tuple(repriced),
     )
+
+
+def _withdraw_superseded(
+    draft: BookDraft, earlier_open: list[BillingException], affected: list[BillingLine], reason: str
+) -> None:
+    """Withdraw the open retroactive-change exceptions whose lines the new one covers entirely."""
+    covered = {line.line_id for line in affected}
+    for exception in earlier_open:
+        if set(exception.line_ids) <= covered:
+            draft.withdraw_exception(ExceptionType.RETROACTIVE_CHANGE, exception.exception_id.rsplit(":", 1)[1], reason)
 
 
 def _retroactive_baselines(draft: BookDraft) -> tuple[dict[str, Decimal], list[BillingException]]:
@@ -213,14 +221,12 @@ def _flag_terminated_invoiced_days(
         credit += worth - kept
     if not affected:
         return
-    covered = {line.line_id for line in affected}
-    for exception in earlier_open:
-        if set(exception.line_ids) <= covered:
-            draft.withdraw_exception(
-                ExceptionType.RETROACTIVE_CHANGE,
-                exception.exception_id.rsplit(":", 1)[1],
-                f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines",
-            )
+    _withdraw_superseded(
+        draft,
+        earlier_open,
+        affected,
+        f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines",
+    )
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
         f"termination-v{termination.version}",

@@ -619,26 +619,25 @@ def kpi_metrics(kpis: Mapping[str, Any]) -> list[KpiMetric]:
     """The KPIs as metrics (one per figure and dimension set); figures that are unknown are left out."""
     metrics: list[KpiMetric] = []
 
-    def add(name: str, unit: str, value: Decimal | int | None, **dimensions: str) -> None:
+    def metric(name: str, unit: str, value: Decimal | int | None, **dimensions: str) -> None:
         if value is not None:
             metrics.append(KpiMetric(name, unit, value, tuple(dimensions.items())))
 
-    for section, prefix in (("unbilled", "Unbilled"), ("held_work", "HeldWork")):
-        for row in kpis[section]["rows"]:
-            labels = {
-                "LegalEntity": row["legal_entity"],
-                "Currency": row["currency"],
-                "AgeBucket": row["age_bucket"],
-            }
-            add(f"{prefix}Amount", NO_UNIT, row["amount"], **labels)
-            add(f"{prefix}Hours", COUNT, row["hours"], **labels)
+    for row in kpis["unbilled"]["rows"]:
+        labels = _aged_labels(row)
+        metric("UnbilledAmount", NO_UNIT, row["amount"], **labels)
+        metric("UnbilledHours", COUNT, row["hours"], **labels)
+    for row in kpis["held_work"]["rows"]:
+        labels = _aged_labels(row)
+        metric("HeldWorkAmount", NO_UNIT, row["amount"], **labels)
+        metric("HeldWorkHours", COUNT, row["hours"], **labels)
     approval = kpis["approval_to_invoice"]
-    add("ApprovalToInvoiceMedianDays", COUNT, approval["median_days"])
-    add("ApprovalToInvoiceP90Days", COUNT, approval["p90_days"])
-    add("InvoicesRequiringCorrection", COUNT, kpis["corrections"]["requiring_correction"])
+    metric("ApprovalToInvoiceMedianDays", COUNT, approval["median_days"])
+    metric("ApprovalToInvoiceP90Days", COUNT, approval["p90_days"])
+    metric("InvoicesRequiringCorrection", COUNT, kpis["corrections"]["requiring_correction"])
     for row in kpis["exceptions"]["rows"]:
-        add("ExceptionsOpen", COUNT, row["open"], ExceptionType=row["type"])
-        add(
+        metric("ExceptionsOpen", COUNT, row["open"], ExceptionType=row["type"])
+        metric(
             "MoneyAtRisk",
             NO_UNIT,
             row["money_at_risk"],
@@ -646,30 +645,34 @@ def kpi_metrics(kpis: Mapping[str, Any]) -> list[KpiMetric]:
             Currency=row["currency"],
         )
     for row in kpis["cap_burn"]:
-        add("CapBurnPercent", PERCENT, row["burn_percent"], ContractId=row["contract_id"])
+        metric("CapBurnPercent", PERCENT, row["burn_percent"], ContractId=row["contract_id"])
     failures = kpis["integration_failures"]
     for depth in failures["dead_letters"]:
-        add("DeadLetteredMessages", COUNT, depth["messages"], Workflow=depth["workflow"])
-    add("BillingFailuresOpen", COUNT, failures["billing_failed_open"])
-    add("BillingFailureMedianResolutionHours", COUNT, failures["median_resolution_hours"])
+        metric("DeadLetteredMessages", COUNT, depth["messages"], Workflow=depth["workflow"])
+    metric("BillingFailuresOpen", COUNT, failures["billing_failed_open"])
+    metric("BillingFailureMedianResolutionHours", COUNT, failures["median_resolution_hours"])
     propagation = kpis.get("propagation")
     if propagation is not None:
         for row in propagation["by_system"]:
-            add(
+            metric(
                 "ContractVersionsPropagated",
                 COUNT,
                 row["versions"],
                 System=row["system"],
                 State=row["state"],
             )
-        add("StaleContractVersions", COUNT, propagation["counts"]["stale"])
+        metric("StaleContractVersions", COUNT, propagation["counts"]["stale"])
     business = kpis.get("business")
     if business is not None:
-        add("DaysSalesOutstanding", COUNT, business["dso"]["days"])
-        add("DisputeRatePercent", PERCENT, business["dispute_rate"]["percent"])
+        metric("DaysSalesOutstanding", COUNT, business["dso"]["days"])
+        metric("DisputeRatePercent", PERCENT, business["dispute_rate"]["percent"])
         resolution = business["failure_resolution"]
-        add("FailureResolutionMedianHours", COUNT, resolution["median_hours"])
-        add("OldestOpenFailureHours", COUNT, resolution["oldest_open_hours"])
+        metric("FailureResolutionMedianHours", COUNT, resolution["median_hours"])
+        metric("OldestOpenFailureHours", COUNT, resolution["oldest_open_hours"])
         for row in business["revenue_leakage"]["by_currency"]:
-            add("RevenueLeakageAmount", NO_UNIT, row["amount"], Currency=row["currency"])
+            metric("RevenueLeakageAmount", NO_UNIT, row["amount"], Currency=row["currency"])
     return metrics
+
+
+def _aged_labels(row: Mapping[str, Any]) -> dict[str, str]:
+    return {"LegalEntity": row["legal_entity"], "Currency": row["currency"], "AgeBucket": row["age_bucket"]}

@@ -30,6 +30,8 @@ from billbridge import topology
 from billbridge.app.feed_records import FEED_RECORD_PATHS, PARTITION_QUERY
 from constructs import Construct
 
+from infra.constructs.private_bucket import private_bucket
+
 BUFFER_INTERVAL = cdk.Duration.seconds(60)
 BUFFER_SIZE = cdk.Size.mebibytes(64)
 """The smallest buffer dynamic partitioning accepts."""
@@ -56,12 +58,9 @@ class DataFeed(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="feed/",
             lifecycle_rules=[

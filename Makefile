@@ -31,7 +31,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check functions infra tests benchmarks app.py
 	$(BIN)/lint-imports
-	$(BIN)/mypy functions/billbridge/domain functions/billbridge/app
+	$(BIN)/mypy functions/billbridge/domain functions/billbridge/app functions/billbridge/reporting
 
 synth: $(STAMP)
 	npx cdk synth -q --no-notices

@@ -117,8 +117,8 @@ def run(copies: int = 50, runs: int = 5) -> dict[str, Any]:
 
 def _measure(copies: int, runs: int) -> dict[str, Any]:
     from billbridge.adapters.system_clock import SystemClock
-    from billbridge.app.read_queries import ReadQueries
     from billbridge.entrypoints.api.read_api import handle_read_request
+    from billbridge.reporting.read_queries import ReadQueries
     from moto import mock_aws
 
     from tests.unit.read_api.conftest import proxy_event

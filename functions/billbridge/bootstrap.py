@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.ports import Connector, EventPublisher
-    from billbridge.app.read_queries import ReadQueries
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.record_feedback import RecordFeedback
     from billbridge.app.rollout import Rollout
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
         SelectContracts,
     )
     from billbridge.app.sync_contract import SyncContract
+    from billbridge.reporting.read_queries import ReadQueries
 
 
 @lru_cache(maxsize=1)
@@ -186,7 +186,7 @@ def read_queries() -> ReadQueries:
     from datetime import timedelta
 
     from billbridge.adapters.system_clock import SystemClock
-    from billbridge.app.read_queries import ReadQueries
+    from billbridge.reporting.read_queries import ReadQueries
 
     return ReadQueries(
         ledger(),

@@ -39,6 +39,8 @@ class HubSettings(BaseModel):
     intake_chunk_queue_url: str = ""
     feed_entries_rated: bool = False
     """Publish `EntryRated` for the data feed (topology.ENV_FEED_ENTRIES_RATED); off: it is not published."""
+    metrics_namespace: str = topology.DEFAULT_METRICS_NAMESPACE
+    """Where the KPI publisher writes its metrics (topology.ENV_METRICS_NAMESPACE)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -63,6 +65,7 @@ class HubSettings(BaseModel):
             intake_bucket_name=env.get(topology.ENV_INTAKE_BUCKET, ""),
             intake_chunk_queue_url=env.get(topology.ENV_INTAKE_CHUNK_QUEUE_URL, ""),
             feed_entries_rated=env.get(topology.ENV_FEED_ENTRIES_RATED, "").lower() == "true",
+            metrics_namespace=env.get(topology.ENV_METRICS_NAMESPACE) or topology.DEFAULT_METRICS_NAMESPACE,
         )
 
 

@@ -380,3 +380,8 @@ PACKED_DETAIL_KEY = "batch"
 """Canonical events of one type delivered together travel as one bus entry whose detail is
 `{"schema_version": 1, "batch": [detail, ...]}` (docs/spec/events.md, "Packed bus entries"):
 written by the EventBridge publisher, read by the queue consumers."""
+
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+"""The CloudWatch namespace of the hub's metrics (Powertools reads it too; the KPI publisher
+reads it through `HubSettings.metrics_namespace`)."""
+DEFAULT_METRICS_NAMESPACE = "Billbridge"

@@ -43,6 +43,7 @@ from billbridge import topology
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults
+from infra.constructs.private_bucket import private_bucket
 
 RETRYABLE_ERRORS: tuple[str, ...] = (
     "Lambda.ServiceException",
@@ -235,12 +236,9 @@ class BillingWorkflow(Construct):
         return for_each_contract.next(self._invoke("conclude_batch", "ConcludeBatch"))
 
     def _workspace_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
+        bucket = private_bucket(
             self,
             "RunWorkspace",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireRunWorkspaces",

@@ -29,6 +29,7 @@ from billbridge import topology
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults
+from infra.constructs.private_bucket import private_bucket
 from infra.constructs.queue_parts import DEAD_LETTER_RETENTION, depth_alarm, encrypted_queue
 
 SPLITTER_TIMEOUT = cdk.Duration.minutes(10)
@@ -56,12 +57,9 @@ class BulkIntake(Construct):
         age_alarm_threshold: cdk.Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="intake/",
             lifecycle_rules=[

@@ -25,10 +25,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from billbridge import topology
 from billbridge.app.feed_records import FEED_RECORD_PATHS, PARTITION_QUERY
 from constructs import Construct
+
+from infra.constructs.private_bucket import private_bucket
+from infra.constructs.queue_parts import DEAD_LETTER_RETENTION, depth_alarm, encrypted_queue
 
 BUFFER_INTERVAL = cdk.Duration.seconds(60)
 BUFFER_SIZE = cdk.Size.mebibytes(64)
@@ -56,12 +58,9 @@ class DataFeed(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="feed/",
             lifecycle_rules=[
@@ -138,13 +137,7 @@ class DataFeed(Construct):
                 )
             )
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
+        self.dead_letter_queue = encrypted_queue(self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
         cdk.Validations.of(self.dead_letter_queue).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-SQS3",
@@ -159,17 +152,11 @@ class DataFeed(Construct):
         self.delivery_role = iam.Role(self, "RuleDeliveryRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
         self.stream.grant_put_records(self.delivery_role)
         self.rules = [self._rule(feed, bus) for feed in topology.FEED_EVENTS]
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = depth_alarm(
             self,
             "DeadLetterQueueAlarm",
-            alarm_description="Feed events could not be handed to Firehose: messages wait in the feed's DLQ",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.dead_letter_queue,
+            "Feed events could not be handed to Firehose: messages wait in the feed's DLQ",
         )
         self.delivery_alarm = cloudwatch.Alarm(
             self,

@@ -34,7 +34,7 @@ BUSINESS_METRICS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class KpiMetric:
-    """A metric `billbridge.app.kpis.emit_kpi_metrics` writes (namespace Billbridge)."""
+    """A metric `billbridge.entrypoints.schedule.publish_kpis.emit_kpi_metrics` writes (namespace Billbridge)."""
 
     name: str
     dimensions: tuple[str, ...] = ()

@@ -6,6 +6,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.constructs.private_bucket import private_bucket
+
 
 class RawPayloads(Construct):
     """Versioned, private, TLS-only bucket with a retention lifecycle and access logs."""
@@ -19,12 +21,9 @@ class RawPayloads(Construct):
         retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = s3.Bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=cdk.Duration.days(retention_days))],
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -36,12 +35,9 @@ class RawPayloads(Construct):
                 "would loop and to another bucket would only move the finding.",
             )
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="raw-payloads/",

@@ -25,9 +25,9 @@ from aws_cdk import aws_logs as logs
 from billbridge import topology
 from constructs import Construct
 
+from infra.constructs.api_stage import STAGE_NAME, stage_options
 from infra.constructs.function_defaults import BillbridgeFunction
 
-STAGE_NAME = "v1"
 ROLE_SESSION_DURATION = cdk.Duration.hours(1)
 
 
@@ -54,25 +54,11 @@ class ReadApi(Construct):
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # The account-level CloudWatch role is the webhook API's (one per account and region).
             cloud_watch_role=False,
-            deploy_options=apigateway.StageOptions(
-                stage_name=STAGE_NAME,
-                throttling_rate_limit=throttle_rate_limit,
-                throttling_burst_limit=throttle_burst_limit,
-                tracing_enabled=True,
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
-                metrics_enabled=True,
-                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+            deploy_options=stage_options(
+                access_logs=self.access_logs,
+                throttle_rate_limit=throttle_rate_limit,
+                throttle_burst_limit=throttle_burst_limit,
+                names_the_caller=True,
             ),
         )
         self.request_validator = self.api.add_request_validator(

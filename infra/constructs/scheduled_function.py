@@ -13,8 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction, FunctionDefaults
-
-DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+from infra.constructs.queue_parts import DEAD_LETTER_RETENTION, depth_alarm, encrypted_queue
 
 SCHEDULED_EVENT_INPUT = {
     "source": "aws.scheduler",
@@ -63,12 +62,8 @@ class ScheduledFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.dead_letter_queue: sqs.Queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
+        self.dead_letter_queue: sqs.Queue = encrypted_queue(
+            self, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION
         )
         cdk.Validations.of(self.dead_letter_queue).acknowledge(
             cdk.Acknowledgment(
@@ -124,15 +119,6 @@ class ScheduledFunction(Construct):
             )
         )
 
-        self.dead_letter_alarm: cloudwatch.Alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterQueueAlarm",
-            alarm_description=alarm_description,
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.dead_letter_alarm: cloudwatch.Alarm = depth_alarm(
+            self, "DeadLetterQueueAlarm", self.dead_letter_queue, alarm_description
         )

@@ -9,10 +9,10 @@ from aws_cdk import aws_logs as logs
 from billbridge import topology
 from constructs import Construct
 
+from infra.constructs.api_stage import stage_options
 from infra.constructs.edge_firewall import SIGNATURE_HEADERS, UNSIGNED_RESPONSE_BODY
 from infra.constructs.function_defaults import BillbridgeFunction
 
-STAGE_NAME = "v1"
 SOURCE_PARAMETER = topology.WEBHOOK_ROUTE.rsplit("/", 1)[-1].strip("{}")
 VENDOR_PARAMETER = topology.VENDOR_WEBHOOK_ROUTE.rsplit("/", 1)[-1].strip("{}")
 
@@ -50,25 +50,11 @@ class WebhookApi(Construct):
             binary_media_types=["*/*"],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
-            deploy_options=apigateway.StageOptions(
-                stage_name=STAGE_NAME,
-                throttling_rate_limit=throttle_rate_limit,
-                throttling_burst_limit=throttle_burst_limit,
-                tracing_enabled=True,
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
-                metrics_enabled=True,
-                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+            deploy_options=stage_options(
+                access_logs=self.access_logs,
+                throttle_rate_limit=throttle_rate_limit,
+                throttle_burst_limit=throttle_burst_limit,
+                names_the_caller=False,
             ),
         )
         self.request_validator = self.api.add_request_validator(

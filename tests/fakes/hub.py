@@ -14,9 +14,9 @@ from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, OutboundEvent
 from billbridge.app.record_actuals import RecordActuals
 from billbridge.app.record_feedback import RecordFeedback
-from billbridge.app.replay_report import build_replay_report
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, SelectContracts
 from billbridge.app.sync_contract import SyncContract
+from billbridge.reporting.replay_report import build_replay_report
 from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
 
 from tests.fakes.edge import FixedClock

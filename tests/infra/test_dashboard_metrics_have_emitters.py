@@ -35,7 +35,7 @@ def alarm_metric_names(synthesized: Synthesized) -> set[str]:
 
 def emitted_names() -> set[str]:
     source = "\n".join(path.read_text(encoding="utf-8") for path in FUNCTIONS.rglob("*.py"))
-    return set(re.findall(r'\b(?:count|emit)\(\s*"([A-Za-z]+)"', source))
+    return set(re.findall(r'\b(?:count|emit|metric)\(\s*"([A-Za-z]+)"', source))
 
 
 def test_the_dashboard_shows_custom_metrics_at_all(synthesized: Synthesized) -> None:

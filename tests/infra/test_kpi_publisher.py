@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from billbridge import topology
-from billbridge.app.kpis import emit_kpi_metrics
+from billbridge.entrypoints.schedule.publish_kpis import emit_kpi_metrics
+from billbridge.settings import HubSettings
 
 from infra.config import BillbridgeConfig
 from infra.synth import build_app
@@ -225,7 +226,7 @@ def _every_kpi() -> dict[str, Any]:
 def _emitted_metrics(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> set[tuple[str, str, frozenset[str]]]:
     """(namespace, name, dimension names) of what emit_kpi_metrics writes in the publisher's environment."""
     capsys.readouterr()
-    count = emit_kpi_metrics(_every_kpi())
+    count = emit_kpi_metrics(_every_kpi(), namespace=HubSettings.from_environment().metrics_namespace)
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert count == len(documents) > 0
     emitted = set()

@@ -14,11 +14,11 @@ from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import billing_config_from
-from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
 from billbridge.domain.model import ContractBook
 from billbridge.localstack.scenario_replay import generate_webhook_secrets
 from billbridge.localstack.stack import LocalStack
+from billbridge.reporting.replay_report import build_replay_report
 from billbridge.topology import WORKFLOWS
 
 Payload = dict[str, Any] | list[dict[str, Any]]

@@ -26,13 +26,20 @@ from billbridge.domain.model import ContractBook, ContractVersion, Invoice, Term
 from billbridge.domain.money import format_amount, round_money
 
 
-def project_payload(version: ContractVersion) -> dict[str, object]:
+def _version_heading(version: ContractVersion) -> dict[str, object]:
+    """What every command about a contract version starts with: which version, whose, from when."""
     return {
         "contract_id": version.contract_id,
         "contract_version": version.version,
         "effective_date": version.effective_date.isoformat(),
         "customer_id": version.customer_id,
         "legal_entity": version.legal_entity,
+    }
+
+
+def project_payload(version: ContractVersion) -> dict[str, object]:
+    return {
+        **_version_heading(version),
         "billing_method": billing_method(version),
         "start_date": version.start_date.isoformat(),
         "end_date": version.end_date.isoformat(),
@@ -52,11 +59,7 @@ def project_payload(version: ContractVersion) -> dict[str, object]:
 
 def billing_schedule_payload(version: ContractVersion) -> dict[str, object]:
     return {
-        "contract_id": version.contract_id,
-        "contract_version": version.version,
-        "effective_date": version.effective_date.isoformat(),
-        "customer_id": version.customer_id,
-        "legal_entity": version.legal_entity,
+        **_version_heading(version),
         "currency": version.currency,
         "start_date": version.start_date.isoformat(),
         "end_date": version.end_date.isoformat(),

@@ -121,25 +121,49 @@ def _flag_retroactive_change(
         delta += new_amount - baselines.get(line.line_id, line.amount)
     if not affected:
         return
-    covered = {line.line_id for line in affected}
-    for exception in earlier_open:
-        if set(exception.line_ids) <= covered:
-            draft.withdraw_exception(
-                ExceptionType.RETROACTIVE_CHANGE,
-                exception.exception_id.rsplit(":", 1)[1],
-                f"superseded by version {version.version}, which re-prices the same invoiced lines",
-            )
-    refs = tuple(sorted({line.ref for line in affected}))
-    draft.raise_exception(
-        ExceptionType.RETROACTIVE_CHANGE,
-        f"v{version.version}",
-        refs=refs,
+    _raise_retroactive_change(
+        draft,
+        earlier_open,
+        affected,
+        repriced,
+        key=f"v{version.version}",
         amount=delta,
         detail=(
             f"version {version.version} (effective {version.effective_date.isoformat()}) changes "
             f"{len(affected)} invoiced line(s); approve to bill the delta as an adjustment"
         ),
         contract_version=version.version,
+        superseded_because=f"superseded by version {version.version}, which re-prices the same invoiced lines",
+    )
+
+
+def _raise_retroactive_change(
+    draft: BookDraft,
+    earlier_open: list[BillingException],
+    affected: list[BillingLine],
+    repriced: list[tuple[str, Decimal]],
+    *,
+    key: str,
+    amount: Decimal,
+    detail: str,
+    contract_version: int,
+    superseded_because: str,
+) -> None:
+    """One `retroactive_change` over the invoiced lines `affected` (re-priced as `repriced`);
+    the open earlier ones whose lines it covers entirely are withdrawn as superseded first."""
+    covered = {line.line_id for line in affected}
+    for exception in earlier_open:
+        if set(exception.line_ids) <= covered:
+            draft.withdraw_exception(
+                ExceptionType.RETROACTIVE_CHANGE, exception.exception_id.rsplit(":", 1)[1], superseded_because
+            )
+    draft.raise_exception(
+        ExceptionType.RETROACTIVE_CHANGE,
+        key,
+        refs=tuple(sorted({line.ref for line in affected})),
+        amount=amount,
+        detail=detail,
+        contract_version=contract_version,
         line_ids=tuple(line.line_id for line in affected),
         repriced=tuple(repriced),
     )
@@ -213,26 +237,21 @@ def _flag_terminated_invoiced_days(
         credit += worth - kept
     if not affected:
         return
-    covered = {line.line_id for line in affected}
-    for exception in earlier_open:
-        if set(exception.line_ids) <= covered:
-            draft.withdraw_exception(
-                ExceptionType.RETROACTIVE_CHANGE,
-                exception.exception_id.rsplit(":", 1)[1],
-                f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines",
-            )
-    draft.raise_exception(
-        ExceptionType.RETROACTIVE_CHANGE,
-        f"termination-v{termination.version}",
-        refs=tuple(sorted({line.ref for line in affected})),
+    _raise_retroactive_change(
+        draft,
+        earlier_open,
+        affected,
+        repriced,
+        key=f"termination-v{termination.version}",
         amount=-credit,
         detail=(
             f"termination on {last_day.isoformat()}: {len(affected)} invoiced line(s) cover later days; "
             f"approve to credit {credit}"
         ),
         contract_version=termination.version,
-        line_ids=tuple(line.line_id for line in affected),
-        repriced=tuple(repriced),
+        superseded_because=(
+            f"superseded by the termination on {last_day.isoformat()}, which credits the same invoiced lines"
+        ),
     )
 
 

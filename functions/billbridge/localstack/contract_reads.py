@@ -1,8 +1,8 @@
 """`contracts show` on the local state, read with the standard library.
 
 The document `billbridge contracts show ID --output json` prints (and the table
-prints from) is `billbridge.app.contract_view.contract_view` of the contract's
-book, with the propagation and commands of `billbridge.app.downstream_view`.
+prints from) is `billbridge.reporting.contract_view.contract_view` of the contract's
+book, with the propagation and commands of `billbridge.reporting.downstream_view`.
 Built that way, a show decodes the whole book with pydantic and imports the
 domain model: about 20 times a bare `import billbridge` (benchmarks/README.md,
 "Operator command wall time"). Here the same document is built from the stored
@@ -134,7 +134,7 @@ def stored_contract(store: ReadOnlyStore, contract_id: str) -> StoredContract | 
 
 
 def line_document(line: dict[str, Any]) -> dict[str, Any]:
-    """`billbridge.app.replay_report.line_document` of a stored line."""
+    """`billbridge.reporting.replay_report.line_document` of a stored line."""
     return {
         "line_id": line["line_id"],
         "kind": line["kind"],
@@ -153,7 +153,7 @@ def line_document(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def invoice_document(invoice: dict[str, Any]) -> dict[str, Any]:
-    """`billbridge.app.replay_report.invoice_document` of a stored invoice (with its lines)."""
+    """`billbridge.reporting.replay_report.invoice_document` of a stored invoice (with its lines)."""
     certificate = invoice.get("tax_exemption_certificate")
     return {
         "proposal_id": invoice["proposal_id"],
@@ -196,7 +196,7 @@ def _state(contract: StoredContract, latest: dict[str, Any] | None) -> str:
 
 
 def contract_view(contract: StoredContract, ids: dict[str, str]) -> dict[str, Any]:
-    """`billbridge.app.contract_view.contract_view` of the stored contract."""
+    """`billbridge.reporting.contract_view.contract_view` of the stored contract."""
     latest = contract.latest_version
     return {
         "contract_id": contract.contract_id,
@@ -253,7 +253,7 @@ def id_map(store: ReadOnlyStore, contract_id: str) -> dict[str, str]:
 
 
 def propagation_documents(stored_commands: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """`billbridge.app.downstream_view.propagation_documents(commands, now)` of stored commands:
+    """`billbridge.reporting.downstream_view.propagation_documents(commands, now)` of stored commands:
     per contract and system, the latest version sent and the latest acknowledged."""
     from datetime import datetime
 

@@ -1,6 +1,6 @@
 """`customers list` on the local state, read with the standard library.
 
-The rows `billbridge customers list` prints are `billbridge.app.customer_view.customer_rows`
+The rows `billbridge customers list` prints are `billbridge.reporting.customer_view.customer_rows`
 over the customer master and every contract book; built that way they decode every book
 with pydantic, though a row needs only each contract's latest customer. Here the same rows
 come from the stored items (`billbridge.adapters.dynamo_master_data`'s layout):
@@ -155,7 +155,7 @@ def customer_summary(store: ReadOnlyStore, customer_id: str) -> dict[str, Any] |
 
 
 def customer_detail(store: ReadOnlyStore, customer_id: str) -> dict[str, Any] | str | None:
-    """What `customers show ID` prints (`billbridge.app.customer_view.customer_detail`); None when
+    """What `customers show ID` prints (`billbridge.reporting.customer_view.customer_detail`); None when
     neither the master nor a contract knows the customer."""
     if store.items_by_sort_key(LEDGER, "CONTRACT#", "BOOK"):
         return LEGACY_LAYOUT

@@ -1,6 +1,6 @@
 """`exceptions show` on the local state, read with the standard library.
 
-`billbridge exceptions show ID` prints `billbridge.app.trace_lineage.explain_exception`:
+`billbridge exceptions show ID` prints `billbridge.reporting.trace_lineage.explain_exception`:
 the exception, the lines and inputs it concerns, the contract version's terms, the cap
 (for `cap_exceeded`), the audit trail of its correlation id, the event that raised it
 and how to resolve it. Built that way it decodes the book with pydantic and imports the
@@ -346,7 +346,7 @@ def _inputs(contract: StoredContract, exception: dict[str, Any]) -> list[dict[st
 def explain_exception(store: ReadOnlyStore, exception_id: str) -> dict[str, Any] | str | None:
     """What `exceptions show ID` prints (without the command of a sync exception); None when the
     inbox holds no such exception, LEGACY_LAYOUT when its book must be read through the ledger."""
-    from billbridge.app.resolution_hints import RESOLUTION_HINTS_BY_TYPE
+    from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 
     exception = next((e for e in exceptions(store) if e["exception_id"] == exception_id), None)
     if exception is None:

@@ -23,10 +23,10 @@ from typing import Any
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.billing_requests import execution_name
 from billbridge.app.event_translation import billing_config_from
-from billbridge.app.replay_report import build_replay_report
 from billbridge.app.webhook_signature import sign
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.localstack.stack import LocalStack
+from billbridge.reporting.replay_report import build_replay_report
 from billbridge.topology import WEBHOOK_SOURCES, WORKFLOWS
 
 

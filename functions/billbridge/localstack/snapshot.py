@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from billbridge.localstack.resources import LocalNames
-from billbridge.localstack.store import default_state_path
+from billbridge.localstack.store import default_state_path, encode_binary
 
 __all__ = ["capture", "default_state_path", "read_messages"]
 
@@ -25,23 +25,6 @@ def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         items.extend(page.get("Items", []))
     return items
-
-
-def _encode_binary(item: Any) -> Any:
-    """Typed DynamoDB items hold bytes under B/BS: base64 them for JSON."""
-    if isinstance(item, dict):
-        encoded: dict[str, Any] = {}
-        for key, value in item.items():
-            if key == "B" and isinstance(value, bytes):
-                encoded[key] = base64.b64encode(value).decode()
-            elif key == "BS" and isinstance(value, list):
-                encoded[key] = [base64.b64encode(v).decode() for v in value]
-            else:
-                encoded[key] = _encode_binary(value)
-        return encoded
-    if isinstance(item, list):
-        return [_encode_binary(v) for v in item]
-    return item
 
 
 def read_messages(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
@@ -118,7 +101,7 @@ def capture(clients: Mapping[str, Any], names: LocalNames) -> dict[str, Any]:
     return {
         "version": SNAPSHOT_VERSION,
         "tables": {
-            "ledger": [_encode_binary(i) for i in _scan(dynamodb, names.ledger_table)],
+            "ledger": [encode_binary(i) for i in _scan(dynamodb, names.ledger_table)],
         },
         "objects": objects,
         "queues": queues,

@@ -1,6 +1,6 @@
 """`trace ID` on the local state, read with the standard library.
 
-`billbridge trace ID` prints `billbridge.app.trace_lineage.trace_lineage`: from an ERP
+`billbridge trace ID` prints `billbridge.reporting.trace_lineage.trace_lineage`: from an ERP
 invoice number, a proposal, an entry (expense, milestone, line, exception) or a correlation
 id, the chain raw webhook -> canonical event -> ledger lines (contract version, rate rule,
 rules) -> proposal -> ERP invoice -> payments, with the audit records of every correlation
@@ -8,7 +8,7 @@ id on the way. Here the same document is built from the stored items (`contract_
 the books, `exception_reads` for audit trails, delivery claims and raw payloads) and the
 lookups the ledger keeps: `INVOICE#{number}` / `PROPOSAL` (`dynamo_lookups`),
 `PROPOSAL#{id}` and `ENTRY#{id}` / `CONTRACT` (`dynamo_book_store`), the contracts' index.
-The tree is drawn by the same `billbridge.app.lineage_tree` as on the full path.
+The tree is drawn by the same `billbridge.reporting.lineage_tree` as on the full path.
 
 tests/integration/operations/test_show_reads.py compares the document with the full
 path's, as JSON text and as printed, for every invoice number, proposal, entry and
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billbridge.app.lineage_tree import lineage_tree
 from billbridge.localstack.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
 from billbridge.localstack.exception_reads import EventResolver, trail_by_correlation, trail_of_contract
 from billbridge.localstack.read_models import LEDGER, ReadOnlyStore, _text, contract_ids
+from billbridge.reporting.lineage_tree import lineage_tree
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:

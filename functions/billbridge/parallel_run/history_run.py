@@ -31,7 +31,6 @@ from typing import Any
 
 from billbridge.adapters.sqlite_ledger import SqliteLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
-from billbridge.app.replay_report import build_replay_report
 from billbridge.domain.billing_run import Period
 from billbridge.parallel_run.bulk_hub import BillingRunOutcome, BulkHub, DeadLetter
 from billbridge.parallel_run.export_files import (
@@ -42,6 +41,7 @@ from billbridge.parallel_run.export_files import (
     history_stream,
     read_config,
 )
+from billbridge.reporting.replay_report import build_replay_report
 
 DEFAULT_CHECKPOINT_EVERY = 100_000
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from billbridge.app.html_report import STYLE
 from billbridge.app.legacy_reconciliation import DIFFERENCE_KINDS
+from billbridge.reporting.html_report import STYLE
 
 EXTRA_STYLE = """
 .ok { color: #3a7d44; font-weight: 600; }
@@ -41,18 +41,7 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
     differences = reconciliation["differences"]
     shown = differences[:MAX_DIFFERENCE_ROWS]
     difference_rows = [
-        [
-            d["difference"],
-            d["contract_id"],
-            d["period"],
-            "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
-            _cell(d.get("currency")),
-            _cell(d.get("billbridge")),
-            _cell(d.get("legacy")),
-            _cell(d.get("delta")),
-            ", ".join(d.get("legacy_rows", [])[:3]),
-        ]
-        for d in shown
+        [*difference_cells(d), _cell(d.get("delta")), ", ".join(d.get("legacy_rows", [])[:3])] for d in shown
     ]
     more = (
         f"<p>{len(differences) - len(shown)} more difference(s) in the JSON file.</p>"
@@ -118,6 +107,21 @@ def render_reconciliation_html(reconciliation: dict[str, Any], *, title: str, ru
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>{body}</body></html>\n"
     )
+
+
+def difference_cells(difference: dict[str, Any]) -> list[str]:
+    """A difference as the cells the page and the command's table both start with: kind, contract,
+    period, line (kind and ref), currency, the hub's figure and the legacy system's."""
+    line = difference.get("line")
+    return [
+        difference["difference"],
+        difference["contract_id"],
+        difference["period"],
+        "" if line is None else f"{line['kind']} {line['ref']}",
+        _cell(difference.get("currency")),
+        _cell(difference.get("billbridge")),
+        _cell(difference.get("legacy")),
+    ]
 
 
 def _cell(value: Any) -> str:

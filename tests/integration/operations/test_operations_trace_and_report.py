@@ -14,8 +14,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from billbridge.app.kpis import age_bucket, emit_kpi_metrics, kpi_document
 from billbridge.cli.main import main
+from billbridge.entrypoints.schedule.publish_kpis import emit_kpi_metrics
+from billbridge.reporting.kpis import age_bucket, kpi_document
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL = "apt-get install -y chromium"
@@ -253,9 +254,9 @@ def test_the_html_report_shows_money_tiles_per_currency_in_headless_chromium(tmp
     shows a money-at-risk tile per currency, never their sum."""
     from datetime import date
 
-    from billbridge.app.html_report import render_html_report
-    from billbridge.app.kpis import compute_kpis
     from billbridge.localstack.demo_engagement import engagement
+    from billbridge.reporting.html_report import render_html_report
+    from billbridge.reporting.kpis import compute_kpis
 
     from tests.fakes.hub import CoreHub
     from tests.unit.app.test_money_per_currency import TileParser

@@ -162,8 +162,8 @@ def test_exceptions_show_prints_what_the_lineage_view_prints(
 def test_the_layout_constants_equal_the_adapters() -> None:
     from billbridge.adapters.dynamo_book_store import ENTRY_LOOKUP_PREFIX
     from billbridge.app.ports import INLINE_RAW_KEY_PREFIX
-    from billbridge.app.resolution_hints import RESOLUTION_HINTS_BY_TYPE
     from billbridge.domain.model import ExceptionType
+    from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 
     assert ENTRY_LOOKUP_PREFIX == exception_reads.ENTRY_LOOKUP_PREFIX
     assert INLINE_RAW_KEY_PREFIX == exception_reads.INLINE_RAW_KEY_PREFIX

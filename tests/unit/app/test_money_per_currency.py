@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from billbridge.app.html_report import render_html_report
-from billbridge.app.kpi_tables import exceptions_table, held_work_table
-from billbridge.app.kpis import compute_kpis, kpi_document
 from billbridge.localstack.demo_engagement import engagement
+from billbridge.reporting.html_report import render_html_report
+from billbridge.reporting.kpi_tables import exceptions_table, held_work_table
+from billbridge.reporting.kpis import compute_kpis, kpi_document
 
 from tests.fakes.hub import CoreHub
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from billbridge.app.report_comparison import compare_report
+from billbridge.reporting.report_comparison import compare_report
 
 from tests.fakes.hub import CoreHub
 from tests.scenarios.catalog import load_scenario, scenario_names

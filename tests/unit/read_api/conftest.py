@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 import pytest_socket
 from billbridge import observability
-from billbridge.app.read_queries import ReadQueries
 from billbridge.entrypoints.api.read_api import handle_read_request
+from billbridge.reporting.read_queries import ReadQueries
 
 from tests.fakes.read_ledger import ReadableHub
 from tests.scenarios.catalog import load_scenario

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from billbridge.app.read_pagination import (
+from billbridge.reporting.read_pagination import (
     InvalidCursorError,
     decode_cursor,
     encode_cursor,

@@ -67,9 +67,9 @@ def calendar_month(text: str) -> str:
 
 def bill_command(args: argparse.Namespace) -> int:
     from billbridge.app.billing_requests import execution_name
-    from billbridge.app.replay_report import invoice_document
     from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_STILL_RUNNING, EXIT_USAGE
     from billbridge.cli.tables import print_table
+    from billbridge.reporting.replay_report import invoice_document
 
     request_id = args.request_id or uuid.uuid4().hex[:12]
     name = execution_name(args.period, args.contracts, request_id)

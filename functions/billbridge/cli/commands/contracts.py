@@ -104,8 +104,8 @@ def contract_document(args: argparse.Namespace, now: datetime) -> dict[str, Any]
 
 def ledger_contract_document(args: argparse.Namespace, now: datetime) -> dict[str, Any] | None:
     """`contracts show`'s document from the ledger's adapters and the application's views."""
-    from billbridge.app.contract_view import contract_view
-    from billbridge.app.downstream_view import command_document, propagation_documents
+    from billbridge.reporting.contract_view import contract_view
+    from billbridge.reporting.downstream_view import command_document, propagation_documents
 
     with open_hub(args, read_only=True) as hub:
         stored = hub.ledger.load(args.contract_id)
@@ -210,7 +210,7 @@ def print_propagation(rows: list[dict[str, Any]]) -> None:
 def propagation_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from billbridge.app.downstream_view import propagation_documents
+    from billbridge.reporting.downstream_view import propagation_documents
 
     stale_after = None if args.stale is None else timedelta(hours=args.stale)
     with open_hub(args, read_only=True) as hub:

@@ -47,7 +47,7 @@ def customer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def ledger_customer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from billbridge.app.customer_view import customer_rows as view_rows
+    from billbridge.reporting.customer_view import customer_rows as view_rows
 
     with open_hub(args, read_only=True) as hub:
         return view_rows(hub.ledger, hub.ledger.books())
@@ -96,7 +96,7 @@ def customer_document(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def ledger_customer_document(args: argparse.Namespace) -> dict[str, Any] | None:
-    from billbridge.app.customer_view import customer_detail
+    from billbridge.reporting.customer_view import customer_detail
 
     with open_hub(args, read_only=True) as hub:
         return customer_detail(hub.ledger, args.customer_id, hub.ledger.books())

@@ -152,8 +152,8 @@ def exception_document(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def ledger_exception_document(args: argparse.Namespace) -> dict[str, Any] | None:
-    from billbridge.app.trace_lineage import UnknownIdentifierError, explain_exception
     from billbridge.cli.commands.operations_target import raw_payloads_of
+    from billbridge.reporting.trace_lineage import UnknownIdentifierError, explain_exception
 
     with open_hub(args, read_only=True) as hub:
         try:
@@ -161,7 +161,7 @@ def ledger_exception_document(args: argparse.Namespace) -> dict[str, Any] | None
         except UnknownIdentifierError:
             return None
         if view["type"] in ("sync_refused", "sync_failed") and view["refs"]:
-            from billbridge.app.downstream_view import command_document
+            from billbridge.reporting.downstream_view import command_document
 
             command = hub.ledger.commands.get(view["refs"][0])
             view["command"] = None if command is None else command_document(command, with_payload=True)

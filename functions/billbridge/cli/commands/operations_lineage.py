@@ -57,8 +57,8 @@ def trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
 
 
 def ledger_trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
-    from billbridge.app.trace_lineage import UnknownIdentifierError, trace_lineage
     from billbridge.cli.commands.operations_target import raw_payloads_of
+    from billbridge.reporting.trace_lineage import UnknownIdentifierError, trace_lineage
 
     with open_hub(args, read_only=True) as hub:
         try:
@@ -68,7 +68,7 @@ def ledger_trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
 
 
 def print_trace(trace: dict[str, Any]) -> None:
-    from billbridge.app.lineage_tree import tree_lines
+    from billbridge.reporting.lineage_tree import tree_lines
 
     print("\n".join(tree_lines(trace["tree"])))
     if trace["audit"]:

@@ -6,9 +6,9 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from billbridge.app.kpi_tables import KpiTable
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, open_hub
+from billbridge.reporting.kpi_tables import KpiTable
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from billbridge.app.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
+    from billbridge.reporting.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
 
     as_of = args.as_of or date.today()
     with open_hub(args, read_only=True) as hub:
@@ -59,7 +59,7 @@ def report_command(args: argparse.Namespace) -> int:
     )
     document = kpi_document(kpis)
     if args.html:
-        from billbridge.app.html_report import render_html_report
+        from billbridge.reporting.html_report import render_html_report
 
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(render_html_report(document), encoding="utf-8")
@@ -79,36 +79,24 @@ def _print(table: KpiTable) -> None:
 
 
 def _print_report(kpis: dict[str, Any]) -> None:
-    from billbridge.app.kpi_tables import (
-        business_kpi_table,
-        cap_burn_table,
-        corrections_table,
-        dead_letters_table,
-        exceptions_table,
-        failure_resolution_table,
-        held_work_table,
-        money,
-        propagation_table,
-        revenue_leakage_table,
-        unbilled_table,
-    )
+    from billbridge.reporting import kpi_tables
 
     def per_currency(totals: list[dict[str, Any]]) -> str:
-        return ", ".join(money(t["amount"], t["currency"]) for t in totals) or "none"
+        return ", ".join(kpi_tables.money(t["amount"], t["currency"]) for t in totals) or "none"
 
     print(f"Billbridge KPIs as of {kpis['as_of']} ({kpis['contracts']} contracts)")
     if kpis.get("business") is not None:
         print("\nBusiness KPIs")
-        _print(business_kpi_table(kpis))
-        _print(failure_resolution_table(kpis))
-        _print(revenue_leakage_table(kpis))
+        _print(kpi_tables.business_kpi_table(kpis))
+        _print(kpi_tables.failure_resolution_table(kpis))
+        _print(kpi_tables.revenue_leakage_table(kpis))
     print(f"\nUnbilled approved work: {per_currency(kpis['unbilled']['totals'])}")
     print("by age (days since the line date) and legal entity")
-    _print(unbilled_table(kpis))
+    _print(kpi_tables.unbilled_table(kpis))
     print(
         f"\nHeld work (approved, no line yet: an open exception holds it): {per_currency(kpis['held_work']['totals'])}"
     )
-    _print(held_work_table(kpis))
+    _print(kpi_tables.held_work_table(kpis))
     approval = kpis["approval_to_invoice"]
     print(
         f"\nApproval to invoice: median {approval['median_days'] or '-'} days, "
@@ -123,21 +111,21 @@ def _print_report(kpis: dict[str, Any]) -> None:
         f"({corrections['share_percent'] or '0'}%): "
         + ", ".join(f"{reason} {count}" for reason, count in corrections["by_reason"].items())
     )
-    _print(corrections_table(kpis))
+    _print(kpi_tables.corrections_table(kpis))
     print(
         "\nExceptions by type (money at risk = open, not informational): "
         + per_currency(kpis["exceptions"]["money_at_risk"])
     )
-    _print(exceptions_table(kpis))
+    _print(kpi_tables.exceptions_table(kpis))
     print("\nCap burn (invoiced time / cap)")
-    _print(cap_burn_table(kpis))
+    _print(kpi_tables.cap_burn_table(kpis))
     failures = kpis["integration_failures"]
     print(
         f"\nIntegration failures: {failures['dead_lettered_messages']} dead-lettered message(s), "
         f"{len(failures['billing_failed'])} billing failure(s) ({failures['billing_failed_open']} open), "
         f"median resolution {failures['median_resolution_hours'] or '-'} h"
     )
-    _print(dead_letters_table(kpis))
+    _print(kpi_tables.dead_letters_table(kpis))
     propagation = kpis["propagation"]
     counts = propagation["counts"]
     print(
@@ -145,4 +133,4 @@ def _print_report(kpis: dict[str, Any]) -> None:
         + ", ".join(f"{counts[state]} {state}" for state in ("acknowledged", "pending", "refused", "failed"))
         + f"; {counts['stale']} unacknowledged for more than {propagation['stale_after_hours']} h"
     )
-    _print(propagation_table(kpis))
+    _print(kpi_tables.propagation_table(kpis))

@@ -84,12 +84,12 @@ def parallel_run_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from billbridge.app.legacy_reconciliation import reconcile_invoices
-    from billbridge.app.report_comparison import compare_report
     from billbridge.cli.tables import print_table
     from billbridge.parallel_run.export_files import RejectedRow, read_legacy_invoices
     from billbridge.parallel_run.history_run import peak_rss_mb
     from billbridge.parallel_run.progress_bar import ProgressBar
-    from billbridge.parallel_run.reconciliation_page import _cell, render_reconciliation_html
+    from billbridge.parallel_run.reconciliation_page import difference_cells, render_reconciliation_html
+    from billbridge.reporting.report_comparison import compare_report
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -198,18 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         if first:
             print_table(
                 ["difference", "contract", "period", "line", "currency", "billbridge", "legacy"],
-                [
-                    [
-                        d["difference"],
-                        d["contract_id"],
-                        d["period"],
-                        "" if d.get("line") is None else f"{d['line']['kind']} {d['line']['ref']}",
-                        _cell(d.get("currency")),
-                        _cell(d.get("billbridge")),
-                        _cell(d.get("legacy")),
-                    ]
-                    for d in first
-                ],
+                [difference_cells(d) for d in first],
             )
         status = 1 if reconciliation["summary"]["total_differences"] else 0
     if args.expected:
@@ -265,8 +254,8 @@ def write_compact_json(handle: Any, document: dict[str, Any]) -> None:
 def _run_scenario(path: Path, store: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     from billbridge.adapters.sqlite_ledger import SqliteLedger
     from billbridge.app.event_translation import billing_config_from
-    from billbridge.app.replay_report import build_replay_report
     from billbridge.parallel_run.bulk_hub import BulkHub
+    from billbridge.reporting.replay_report import build_replay_report
 
     scenario = json.loads(path.read_text(encoding="utf-8"))
     for suffix in ("", "-wal", "-shm"):

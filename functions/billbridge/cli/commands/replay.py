@@ -36,7 +36,6 @@ def register(subparsers: Any) -> None:
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    from billbridge.app.report_comparison import compare_report
     from billbridge.cli.main import EXIT_DIFFERENCES, EXIT_HUB_FAILED
     from billbridge.cli.tables import print_table
     from billbridge.localstack.scenario_replay import (
@@ -45,6 +44,7 @@ def replay_command(args: argparse.Namespace) -> int:
         legacy_differences,
     )
     from billbridge.localstack.stack import LocalStack
+    from billbridge.reporting.report_comparison import compare_report
 
     scenario = json.loads(args.scenario.read_text(encoding="utf-8"))
     state_path = Path(args.state_file or default_state_path())

@@ -71,7 +71,7 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def _deployed_command_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from billbridge.app.downstream_view import command_document
+    from billbridge.reporting.downstream_view import command_document
 
     with open_hub(args, read_only=True) as hub:
         log = hub.ledger.commands
@@ -107,7 +107,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def _deployed_command(args: argparse.Namespace) -> dict[str, Any] | None:
-    from billbridge.app.downstream_view import command_document
+    from billbridge.reporting.downstream_view import command_document
 
     with open_hub(args, read_only=True) as hub:
         command = hub.ledger.commands.get(args.command_id)
@@ -115,8 +115,8 @@ def _deployed_command(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def retry_command(args: argparse.Namespace) -> int:
-    from billbridge.app.downstream_view import command_document
     from billbridge.cli.commands.operations_target import ActorError, actor_of, publisher_of
+    from billbridge.reporting.downstream_view import command_document
 
     with open_hub(args) as hub:
         command = hub.ledger.commands.get(args.command_id)

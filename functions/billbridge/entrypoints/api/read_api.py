@@ -24,7 +24,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from billbridge.app.read_models import (
+from billbridge.domain.model import ExceptionState, ExceptionType, InvoiceStatus
+from billbridge.observability import count, flush_metrics, logger
+from billbridge.reporting.read_models import (
     ContractDetail,
     ContractPage,
     ExceptionDetail,
@@ -36,13 +38,11 @@ from billbridge.app.read_models import (
     ReadError,
     UnbilledPage,
 )
-from billbridge.app.read_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidCursorError
-from billbridge.app.read_queries import NotInLedgerError
-from billbridge.domain.model import ExceptionState, ExceptionType, InvoiceStatus
-from billbridge.observability import count, flush_metrics, logger
+from billbridge.reporting.read_pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidCursorError
+from billbridge.reporting.read_queries import NotInLedgerError
 
 if TYPE_CHECKING:
-    from billbridge.app.read_queries import ReadQueries
+    from billbridge.reporting.read_queries import ReadQueries
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 IDENTIFIER_MAX = 256

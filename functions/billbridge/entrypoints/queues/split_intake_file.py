@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from billbridge.observability import count, logger, metrics
+from billbridge.entrypoints.queues.partial_batch import partial_batch_response
+from billbridge.observability import count, logger
 
 
 def _use_case() -> Any:
@@ -37,8 +38,6 @@ def drop_of(body: str) -> Any:
 
 
 def lambda_handler(event: dict[str, Any], context: Any, use_case: Any = None) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
     split = use_case if use_case is not None else _use_case()
 
     def record_handler(record: Any) -> None:
@@ -55,12 +54,4 @@ def lambda_handler(event: dict[str, Any], context: Any, use_case: Any = None) ->
             count("IntakeRowsRead", outcome.rows)
             logger().info("intake file split", extra=fields)
 
-    try:
-        return process_partial_response(
-            event=event,
-            record_handler=record_handler,
-            processor=BatchProcessor(event_type=EventType.SQS),
-            context=context,
-        )
-    finally:
-        metrics().flush_metrics()
+    return partial_batch_response(event, context, record_handler)

@@ -10,7 +10,8 @@ from billbridge.domain.model import BillingLine, ContractBook, Invoice
 from billbridge.domain.money import ZERO, format_amount, round_money
 
 
-def line_document(line: BillingLine) -> dict[str, Any]:
+def line_figures(line: BillingLine) -> dict[str, Any]:
+    """What every document of a line starts with: its identity and its figures as decimal strings."""
     return {
         "line_id": line.line_id,
         "kind": line.kind,
@@ -21,6 +22,12 @@ def line_document(line: BillingLine) -> dict[str, Any]:
         "amount": format_amount(line.amount),
         "currency": line.currency,
         "description": line.description,
+    }
+
+
+def line_document(line: BillingLine) -> dict[str, Any]:
+    return {
+        **line_figures(line),
         "rate_rule": line.rate_rule,
         "rules": list(line.rules),
         "source_refs": list(line.source_refs),

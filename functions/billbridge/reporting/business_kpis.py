@@ -24,14 +24,14 @@ Rules, so the figures can be read without the code (decision 0013 says why):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from billbridge.domain.model import ContractBook, ExceptionState, ExceptionType, InvoiceStatus
+from billbridge.reporting.statistics import median, one_decimal, percent, percentile
 
 ZERO = Decimal(0)
 CLOSED_STATES = frozenset(
@@ -83,7 +83,7 @@ def days_sales_outstanding(books: Sequence[ContractBook], *, as_of: date) -> dic
                         "days_outstanding": max((as_of - invoice.posting_date).days, 0),
                     }
                 )
-    days_by_currency = {currency: _one_decimal(weighted[currency] / collected[currency]) for currency in collected}
+    days_by_currency = {currency: one_decimal(weighted[currency] / collected[currency]) for currency in collected}
     by_currency = [
         {"currency": currency, "collected": collected[currency], "days": days_by_currency[currency]}
         for currency in sorted(collected)
@@ -134,7 +134,7 @@ def dispute_rate(books: Sequence[ContractBook]) -> dict[str, Any]:
     return {
         "invoices": len(invoices),
         "disputed": len(rows),
-        "percent": _percent(Decimal(len(rows)), Decimal(len(invoices))),
+        "percent": percent(Decimal(len(rows)), Decimal(len(invoices))),
         "by_reason": {
             reason: sum(1 for row in rows if reason in row["reasons"])
             for reason in ("rejected", "tax_variance", "corrected")
@@ -181,14 +181,14 @@ def failure_resolution(
     open_rows.sort(key=lambda row: (-(row["open_hours"] or ZERO), row["failure"]))
     return {
         "closed": len(every),
-        "median_hours": _median(every),
-        "p90_hours": _percentile(every, 90),
+        "median_hours": median(every),
+        "p90_hours": percentile(every, 90),
         "by_kind": [
             {
                 "kind": kind,
                 "closed": len(values),
-                "median_hours": _median(sorted(values)),
-                "p90_hours": _percentile(sorted(values), 90),
+                "median_hours": median(sorted(values)),
+                "p90_hours": percentile(sorted(values), 90),
             }
             for kind, values in sorted(closed.items())
         ],
@@ -253,29 +253,3 @@ def _decided_at(decision: Any) -> datetime | None:
 
 def _hours(elapsed: Any) -> Decimal:
     return Decimal(str(round(elapsed.total_seconds() / 3600, 2)))
-
-
-def _one_decimal(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
-    if not whole:
-        return None
-    return _one_decimal(part * 100 / whole)
-
-
-def _median(values: Sequence[Decimal]) -> Decimal | None:
-    if not values:
-        return None
-    middle = len(values) // 2
-    if len(values) % 2:
-        return values[middle]
-    return (values[middle - 1] + values[middle]) / 2
-
-
-def _percentile(values: Sequence[Decimal], percent: int) -> Decimal | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    return values[max(math.ceil(percent / 100 * len(values)), 1) - 1]

@@ -59,7 +59,7 @@ class ContractDetail(_ReadModel):
     exceptions: list[dict[str, Any]]
 
 
-class InvoiceSummary(_ReadModel):
+class _InvoiceHeading(_ReadModel):
     proposal_id: str
     contract_id: str
     period: str
@@ -68,6 +68,9 @@ class InvoiceSummary(_ReadModel):
     erp_instance: str
     legal_entity: str
     currency: str
+
+
+class InvoiceSummary(_InvoiceHeading):
     subtotal: str
     tax: str
     total: str
@@ -99,15 +102,7 @@ class InvoiceLine(_ReadModel):
     correlation_id: str | None
 
 
-class InvoiceDetail(_ReadModel):
-    proposal_id: str
-    contract_id: str
-    period: str
-    status: InvoiceStatus
-    erp_invoice_number: str | None
-    erp_instance: str
-    legal_entity: str
-    currency: str
+class InvoiceDetail(_InvoiceHeading):
     lines: list[InvoiceLine]
     subtotal: str
     tax: str

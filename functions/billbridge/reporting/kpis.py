@@ -32,17 +32,17 @@ Choices, so the figures can be read without the code:
   `propagation_stale_after` (the alarm's age), counted from when the version
   was first sent, as of `now`.
 
-`emit_kpi_metrics` publishes the same figures as CloudWatch metrics (EMF).
+`kpi_metrics` lists the same figures as CloudWatch metrics; the scheduled
+publisher (`entrypoints/schedule/publish_kpis.py`) writes them (EMF).
 """
 
 from __future__ import annotations
 
 import calendar
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from billbridge.domain.downstream_commands import (
@@ -58,6 +58,7 @@ from billbridge.domain.model import (
     Invoice,
 )
 from billbridge.domain.money import format_amount
+from billbridge.reporting.statistics import median, percent, percentile
 
 ZERO = Decimal(0)
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -185,8 +186,8 @@ def _business(
     as_of: date,
     now: datetime,
 ) -> dict[str, Any]:
-    """The seed's business KPIs (app/business_kpis.py)."""
-    from billbridge.app.business_kpis import (
+    """The seed's business KPIs (reporting/business_kpis.py)."""
+    from billbridge.reporting.business_kpis import (
         ExceptionTimes,
         OpenDeadLetter,
         days_sales_outstanding,
@@ -270,22 +271,7 @@ def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
             cell["lines"] += 1
             if line.kind == "time":
                 cell["hours"] += line.quantity
-    rows = [
-        {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
-        for (entity, currency, bucket), cell in cells.items()
-    ]
-    order = {name: index for index, (name, _, _) in enumerate(AGE_BUCKETS)}
-    rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
-    totals: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO})
-        total["hours"] += row["hours"]
-        total["amount"] += row["amount"]
-    return {
-        "buckets": [name for name, _, _ in AGE_BUCKETS],
-        "rows": rows,
-        "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
-    }
+    return _aged(cells, totalled=("hours", "amount"))
 
 
 def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
@@ -319,6 +305,12 @@ def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
                         "currency": currency,
                     }
                 )
+    return {**_aged(cells, totalled=("hours", "amount", "items")), "items": items}
+
+
+def _aged(cells: dict[tuple[str, str, str], dict[str, Any]], *, totalled: Sequence[str]) -> dict[str, Any]:
+    """Cells keyed by (legal entity, currency, age bucket) as rows in that order (buckets youngest
+    first), with the `totalled` figures summed per currency (currencies are never added together)."""
     rows = [
         {"legal_entity": entity, "currency": currency, "age_bucket": bucket, **cell}
         for (entity, currency, bucket), cell in cells.items()
@@ -327,15 +319,13 @@ def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["legal_entity"], r["currency"], order[r["age_bucket"]]))
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
-        total = totals.setdefault(row["currency"], {"hours": ZERO, "amount": ZERO, "items": 0})
-        total["hours"] += row["hours"]
-        total["amount"] += row["amount"]
-        total["items"] += row["items"]
+        total = totals.setdefault(row["currency"], dict.fromkeys(totalled, 0))
+        for name in totalled:
+            total[name] += row[name]
     return {
         "buckets": [name for name, _, _ in AGE_BUCKETS],
         "rows": rows,
         "totals": [{"currency": c, **t} for c, t in sorted(totals.items())],
-        "items": items,
     }
 
 
@@ -390,8 +380,8 @@ def _approval_to_invoice(books: Sequence[ContractBook], timings: LedgerTimings) 
     days = sorted(Decimal(sample["days"]) for sample in samples)
     return {
         "samples": len(samples),
-        "median_days": _median(days),
-        "p90_days": _percentile(days, 90),
+        "median_days": median(days),
+        "p90_days": percentile(days, 90),
         "from_audit_times": sum(1 for s in samples if s["basis"] == "audit"),
         "from_dates": sum(1 for s in samples if s["basis"] == "dates"),
         "histogram": _histogram(days),
@@ -418,23 +408,6 @@ def _approval_sample(
         "days": max(elapsed, ZERO),
         "basis": basis,
     }
-
-
-def _median(values: Sequence[Decimal]) -> Decimal | None:
-    if not values:
-        return None
-    middle = len(values) // 2
-    if len(values) % 2:
-        return values[middle]
-    return (values[middle - 1] + values[middle]) / 2
-
-
-def _percentile(values: Sequence[Decimal], percent: int) -> Decimal | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    rank = max(math.ceil(percent / 100 * len(values)), 1)
-    return values[rank - 1]
 
 
 def _histogram(days: Sequence[Decimal]) -> list[dict[str, Any]]:
@@ -481,7 +454,7 @@ def _corrections(books: Sequence[ContractBook]) -> dict[str, Any]:
     return {
         "invoices": len(invoices),
         "requiring_correction": len(rows),
-        "share_percent": _percent(Decimal(len(rows)), Decimal(len(invoices))),
+        "share_percent": percent(Decimal(len(rows)), Decimal(len(invoices))),
         "by_reason": by_reason,
         "rows": rows,
     }
@@ -547,7 +520,7 @@ def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
                 "invoiced_time": invoiced,
                 "remaining": max(latest.cap_amount - invoiced, ZERO),
                 "held": held,
-                "burn_percent": _percent(invoiced, latest.cap_amount),
+                "burn_percent": percent(invoiced, latest.cap_amount),
             }
         )
     return rows
@@ -596,14 +569,8 @@ def _integration_failures(
         "dead_lettered_messages": sum(depth.messages for depth in dead_letters),
         "billing_failed": failures,
         "billing_failed_open": sum(1 for f in failures if f["state"] == "open"),
-        "median_resolution_hours": _median(sorted(hours)),
+        "median_resolution_hours": median(sorted(hours)),
     }
-
-
-def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
-    if not whole:
-        return None
-    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -629,84 +596,83 @@ def kpi_document(kpis: Any) -> Any:
     return kpis
 
 
-def emit_kpi_metrics(kpis: Mapping[str, Any], *, namespace: str | None = None) -> int:
-    """Publish the KPIs as CloudWatch metrics in the embedded metric format (one EMF
-    document per metric and dimension set, written to stdout, which Lambda ships to
-    CloudWatch). Returns how many metrics were emitted.
+@dataclass(frozen=True, slots=True)
+class KpiMetric:
+    """One figure of the KPIs as a CloudWatch metric: what the scheduled publisher writes.
 
-    Namespace: `namespace`, else POWERTOOLS_METRICS_NAMESPACE, else `Billbridge`.
+    `unit` is a CloudWatch unit name (`Count`, `Percent`, `None`); `value` stays a
+    Decimal (or int) here: it becomes a double only at the edge that writes it.
     """
-    import os
 
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    name: str
+    unit: str
+    value: Decimal | int
+    dimensions: tuple[tuple[str, str], ...] = ()
 
-    chosen = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Billbridge"
-    emitted = 0
 
-    def emit(name: str, unit: MetricUnit, value: Decimal | int | None, **dimensions: str) -> None:
-        nonlocal emitted
-        if value is None:
-            return
-        # CloudWatch takes doubles: the conversion happens here, at the edge, and nowhere else.
-        with single_metric(name=name, unit=unit, value=float(value), namespace=chosen) as metric:
-            for key, dimension in dimensions.items():
-                metric.add_dimension(name=key, value=dimension)
-        emitted += 1
+COUNT = "Count"
+PERCENT = "Percent"
+NO_UNIT = "None"
+
+
+def kpi_metrics(kpis: Mapping[str, Any]) -> list[KpiMetric]:
+    """The KPIs as metrics (one per figure and dimension set); figures that are unknown are left out."""
+    metrics: list[KpiMetric] = []
+
+    def metric(name: str, unit: str, value: Decimal | int | None, **dimensions: str) -> None:
+        if value is not None:
+            metrics.append(KpiMetric(name, unit, value, tuple(dimensions.items())))
 
     for row in kpis["unbilled"]["rows"]:
-        labels = {
-            "LegalEntity": row["legal_entity"],
-            "Currency": row["currency"],
-            "AgeBucket": row["age_bucket"],
-        }
-        emit("UnbilledAmount", MetricUnit.NoUnit, row["amount"], **labels)
-        emit("UnbilledHours", MetricUnit.Count, row["hours"], **labels)
+        labels = _aged_labels(row)
+        metric("UnbilledAmount", NO_UNIT, row["amount"], **labels)
+        metric("UnbilledHours", COUNT, row["hours"], **labels)
     for row in kpis["held_work"]["rows"]:
-        labels = {
-            "LegalEntity": row["legal_entity"],
-            "Currency": row["currency"],
-            "AgeBucket": row["age_bucket"],
-        }
-        emit("HeldWorkAmount", MetricUnit.NoUnit, row["amount"], **labels)
-        emit("HeldWorkHours", MetricUnit.Count, row["hours"], **labels)
+        labels = _aged_labels(row)
+        metric("HeldWorkAmount", NO_UNIT, row["amount"], **labels)
+        metric("HeldWorkHours", COUNT, row["hours"], **labels)
     approval = kpis["approval_to_invoice"]
-    emit("ApprovalToInvoiceMedianDays", MetricUnit.Count, approval["median_days"])
-    emit("ApprovalToInvoiceP90Days", MetricUnit.Count, approval["p90_days"])
-    emit("InvoicesRequiringCorrection", MetricUnit.Count, kpis["corrections"]["requiring_correction"])
+    metric("ApprovalToInvoiceMedianDays", COUNT, approval["median_days"])
+    metric("ApprovalToInvoiceP90Days", COUNT, approval["p90_days"])
+    metric("InvoicesRequiringCorrection", COUNT, kpis["corrections"]["requiring_correction"])
     for row in kpis["exceptions"]["rows"]:
-        emit("ExceptionsOpen", MetricUnit.Count, row["open"], ExceptionType=row["type"])
-        emit(
+        metric("ExceptionsOpen", COUNT, row["open"], ExceptionType=row["type"])
+        metric(
             "MoneyAtRisk",
-            MetricUnit.NoUnit,
+            NO_UNIT,
             row["money_at_risk"],
             ExceptionType=row["type"],
             Currency=row["currency"],
         )
     for row in kpis["cap_burn"]:
-        emit("CapBurnPercent", MetricUnit.Percent, row["burn_percent"], ContractId=row["contract_id"])
+        metric("CapBurnPercent", PERCENT, row["burn_percent"], ContractId=row["contract_id"])
     failures = kpis["integration_failures"]
     for depth in failures["dead_letters"]:
-        emit("DeadLetteredMessages", MetricUnit.Count, depth["messages"], Workflow=depth["workflow"])
-    emit("BillingFailuresOpen", MetricUnit.Count, failures["billing_failed_open"])
-    emit("BillingFailureMedianResolutionHours", MetricUnit.Count, failures["median_resolution_hours"])
+        metric("DeadLetteredMessages", COUNT, depth["messages"], Workflow=depth["workflow"])
+    metric("BillingFailuresOpen", COUNT, failures["billing_failed_open"])
+    metric("BillingFailureMedianResolutionHours", COUNT, failures["median_resolution_hours"])
     propagation = kpis.get("propagation")
     if propagation is not None:
         for row in propagation["by_system"]:
-            emit(
+            metric(
                 "ContractVersionsPropagated",
-                MetricUnit.Count,
+                COUNT,
                 row["versions"],
                 System=row["system"],
                 State=row["state"],
             )
-        emit("StaleContractVersions", MetricUnit.Count, propagation["counts"]["stale"])
+        metric("StaleContractVersions", COUNT, propagation["counts"]["stale"])
     business = kpis.get("business")
     if business is not None:
-        emit("DaysSalesOutstanding", MetricUnit.Count, business["dso"]["days"])
-        emit("DisputeRatePercent", MetricUnit.Percent, business["dispute_rate"]["percent"])
+        metric("DaysSalesOutstanding", COUNT, business["dso"]["days"])
+        metric("DisputeRatePercent", PERCENT, business["dispute_rate"]["percent"])
         resolution = business["failure_resolution"]
-        emit("FailureResolutionMedianHours", MetricUnit.Count, resolution["median_hours"])
-        emit("OldestOpenFailureHours", MetricUnit.Count, resolution["oldest_open_hours"])
+        metric("FailureResolutionMedianHours", COUNT, resolution["median_hours"])
+        metric("OldestOpenFailureHours", COUNT, resolution["oldest_open_hours"])
         for row in business["revenue_leakage"]["by_currency"]:
-            emit("RevenueLeakageAmount", MetricUnit.NoUnit, row["amount"], Currency=row["currency"])
-    return emitted
+            metric("RevenueLeakageAmount", NO_UNIT, row["amount"], Currency=row["currency"])
+    return metrics
+
+
+def _aged_labels(row: Mapping[str, Any]) -> dict[str, str]:
+    return {"LegalEntity": row["legal_entity"], "Currency": row["currency"], "AgeBucket": row["age_bucket"]}

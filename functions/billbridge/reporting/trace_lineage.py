@@ -23,11 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from billbridge.app.kpis import invoiced_time_amount
 from billbridge.app.ledger import StoredBook
-from billbridge.app.lineage_tree import lineage_tree
-from billbridge.app.replay_report import line_document
-from billbridge.app.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -38,6 +34,10 @@ from billbridge.domain.model import (
     Provenance,
 )
 from billbridge.domain.money import format_amount
+from billbridge.reporting.kpis import invoiced_time_amount
+from billbridge.reporting.lineage_tree import lineage_tree
+from billbridge.reporting.replay_report import line_document
+from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 
 
 class LineageLedger(Protocol):

@@ -1,6 +1,10 @@
 """The KPI report as one offline HTML file: inline CSS, inline SVG charts drawn
 here, no scripts, no fonts or styles fetched from anywhere.
 
+What the page looks like is data, read at the top of the module: the style sheet
+(`STYLE`), the palette and geometry, the page (`PAGE`) and a chart's frame
+(`SVG_CHART`) as templates; the functions below only fill them.
+
 Input is the JSON-ready KPI document (`kpis.kpi_document(compute_kpis(...))`):
 amounts are decimal strings and stay so in the tables; they become floats only
 to compute bar geometry.
@@ -11,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
+from string import Template
 from typing import Any
 
-from billbridge.app.kpi_tables import (
+from billbridge.reporting.kpi_tables import (
     KpiTable,
     business_kpi_table,
     cap_burn_table,
@@ -29,6 +34,9 @@ from billbridge.app.kpi_tables import (
 )
 
 PALETTE = ("#2f6690", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#3a7d44", "#9c6644", "#00798c")
+AXIS_COLOUR = "#8795a1"
+OVER_LIMIT_COLOUR = PALETTE[1]
+"""A bar past its full scale (a cap burnt beyond 100%) and the full-scale line itself."""
 CHART_WIDTH = 640
 BAR_AREA_HEIGHT = 200
 MARGIN_LEFT = 70
@@ -52,6 +60,34 @@ svg.chart text { font-size: 11px; fill: #1d2733; }
 svg.chart .title { font-size: 13px; font-weight: 600; }
 .note { color: #5b6b7c; font-size: 0.85rem; }
 """
+
+
+PAGE = Template(
+    """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Billbridge KPIs as of $as_of</title>
+<style>$style</style>
+</head>
+<body>
+<h1>Billbridge operating KPIs</h1>
+<p class="subtitle">As of $as_of, $contracts contracts, computed from the ledger.</p>
+<div class="cards">$cards</div>
+$sections
+</body>
+</html>
+"""
+)
+"""The page around the cards and sections (every value substituted is escaped HTML)."""
+
+SVG_CHART = Template(
+    '<svg class="chart" id="$chart_id" data-chart="$chart_id" role="img" aria-label="$title" '
+    'xmlns="http://www.w3.org/2000/svg" width="$width" height="$height" viewBox="0 0 $width $height">'
+    '<title>$title</title><text class="title" x="10" y="18">$title</text>$content</svg>'
+)
+"""One chart: an inline SVG with its title (for screen readers and as a caption) and its content."""
 
 
 def render_html_report(kpis: dict[str, Any]) -> str:
@@ -207,14 +243,12 @@ def render_html_report(kpis: dict[str, Any]) -> str:
         f'<div class="card"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
         for label, value in cards
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Billbridge KPIs as of {escape(kpis['as_of'])}</title>\n"
-        f"<style>{STYLE}</style>\n</head>\n<body>\n"
-        f'<h1>Billbridge operating KPIs</h1>\n<p class="subtitle">As of {escape(kpis["as_of"])}, '
-        f"{kpis['contracts']} contracts, computed from the ledger.</p>\n"
-        f'<div class="cards">{card_html}</div>\n' + "\n".join(sections) + "\n</body>\n</html>\n"
+    return PAGE.substitute(
+        as_of=escape(kpis["as_of"]),
+        style=STYLE,
+        contracts=kpis["contracts"],
+        cards=card_html,
+        sections="\n".join(sections),
     )
 
 
@@ -265,11 +299,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[i
 
 
 def _svg(chart_id: str, title: str, height: int, content: str) -> str:
-    return (
-        f'<svg class="chart" id="{escape(chart_id)}" data-chart="{escape(chart_id)}" role="img" '
-        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" '
-        f'height="{height}" viewBox="0 0 {CHART_WIDTH} {height}"><title>{escape(title)}</title>'
-        f'<text class="title" x="10" y="18">{escape(title)}</text>{content}</svg>'
+    return SVG_CHART.substitute(
+        chart_id=escape(chart_id), title=escape(title), width=CHART_WIDTH, height=height, content=content
     )
 
 
@@ -290,8 +321,8 @@ def _grouped_bars(
     bar_width = group_width * 0.8 / len(series)
     right = CHART_WIDTH - 20
     parts = [
-        f'<line x1="{MARGIN_LEFT}" y1="{baseline}" x2="{right}" y2="{baseline}" stroke="#8795a1"/>',
-        f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{baseline}" stroke="#8795a1"/>',
+        f'<line x1="{MARGIN_LEFT}" y1="{baseline}" x2="{right}" y2="{baseline}" stroke="{AXIS_COLOUR}"/>',
+        f'<line x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{MARGIN_LEFT}" y2="{baseline}" stroke="{AXIS_COLOUR}"/>',
         f'<text x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP + 4}" text-anchor="end">{escape(_short(peak))}</text>',
         f'<text x="{MARGIN_LEFT - 6}" y="{baseline}" text-anchor="end">0</text>',
     ]
@@ -336,7 +367,7 @@ def _horizontal_bars(
         y = MARGIN_TOP + index * row_height
         width = plot_width * float(value) / peak
         over = full_scale is not None and value > full_scale
-        color = PALETTE[1] if over else PALETTE[index % len(PALETTE)] if full_scale is None else PALETTE[0]
+        color = OVER_LIMIT_COLOUR if over else PALETTE[index % len(PALETTE)] if full_scale is None else PALETTE[0]
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
             f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{width:.1f}" height="{row_height - 6}" '
@@ -346,7 +377,7 @@ def _horizontal_bars(
     if full_scale is not None:
         x = label_width + plot_width * float(full_scale) / peak
         parts.append(
-            f'<line x1="{x:.1f}" y1="{MARGIN_TOP - 4}" x2="{x:.1f}" y2="{height - 14}" stroke="#d1495b" '
+            f'<line x1="{x:.1f}" y1="{MARGIN_TOP - 4}" x2="{x:.1f}" y2="{height - 14}" stroke="{OVER_LIMIT_COLOUR}" '
             f'stroke-dasharray="4 3"/><text x="{x:.1f}" y="{height - 4}" text-anchor="middle">'
             f"{escape(_short(float(full_scale)))}</text>"
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from billbridge.app.replay_report import invoice_document
 from billbridge.domain.model import ContractBook
 from billbridge.domain.money import format_amount
+from billbridge.reporting.replay_report import invoice_document, line_figures
 
 
 def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
@@ -40,19 +40,7 @@ def contract_view(book: ContractBook, ids: dict[str, str]) -> dict[str, Any]:
         ],
         "ids": ids,
         "lines": [
-            {
-                "line_id": line.line_id,
-                "kind": line.kind,
-                "ref": line.ref,
-                "contract_version": line.contract_version,
-                "quantity": format_amount(line.quantity),
-                "rate": None if line.rate is None else format_amount(line.rate),
-                "amount": format_amount(line.amount),
-                "currency": line.currency,
-                "description": line.description,
-                "invoice_id": line.invoice_id,
-                "rules": list(line.rules),
-            }
+            {**line_figures(line), "invoice_id": line.invoice_id, "rules": list(line.rules)}
             for line in sorted(book.lines.values(), key=lambda line: (line.line_date, line.ref, line.split_position))
         ],
         "invoices": [invoice_document(i) for i in sorted(book.invoices.values(), key=lambda i: (i.period, i.seq))],

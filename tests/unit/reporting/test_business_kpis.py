@@ -1,20 +1,10 @@
-"""The seed's business KPIs, one rule per test (app/business_kpis.py)."""
+"""The seed's business KPIs, one rule per test (reporting/business_kpis.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from billbridge.app.business_kpis import (
-    ExceptionTimes,
-    OpenDeadLetter,
-    days_sales_outstanding,
-    dispute_rate,
-    failure_resolution,
-    revenue_leakage,
-)
-from billbridge.app.kpis import compute_kpis, emit_kpi_metrics, timings_from_audit
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -26,6 +16,15 @@ from billbridge.domain.model import (
     InvoiceStatus,
     Payment,
 )
+from billbridge.reporting.business_kpis import (
+    ExceptionTimes,
+    OpenDeadLetter,
+    days_sales_outstanding,
+    dispute_rate,
+    failure_resolution,
+    revenue_leakage,
+)
+from billbridge.reporting.kpis import compute_kpis, kpi_metrics, timings_from_audit
 
 D = Decimal
 
@@ -288,7 +287,7 @@ def test_a_written_off_credit_owed_to_the_client_is_not_leakage_nor_a_superseded
 # --- in the KPIs and as metrics ----------------------------------------------------------------
 
 
-def test_the_business_kpis_are_published_as_emf_metrics(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_business_kpis_are_metrics_with_decimal_values() -> None:
     books = [
         book(
             invoices={"P-1": invoice("P-1", payments=(paid("100.00", "2026-04-11"),))},
@@ -302,18 +301,11 @@ def test_the_business_kpis_are_published_as_emf_metrics(capsys) -> None:  # type
         "failure_resolution": failure_resolution(books, ExceptionTimes(), [], now=at("2026-05-01T00:00")),
         "revenue_leakage": revenue_leakage(books),
     }
-    capsys.readouterr()
-    emit_kpi_metrics(kpis, namespace="Billbridge")
-    documents = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")]
-    values = {
-        (metric["Name"], document.get("Currency")): document[metric["Name"]]
-        for document in documents
-        for directive in document["_aws"]["CloudWatchMetrics"]
-        for metric in directive["Metrics"]
-    }
-    assert values[("DaysSalesOutstanding", None)] == [10.0]
-    assert values[("DisputeRatePercent", None)] == [0.0]
-    assert values[("RevenueLeakageAmount", "EUR")] == [12.5]
+    values = {(metric.name, dict(metric.dimensions).get("Currency")): metric.value for metric in kpi_metrics(kpis)}
+    assert values[("DaysSalesOutstanding", None)] == Decimal(10)
+    assert values[("DisputeRatePercent", None)] == Decimal(0)
+    assert values[("RevenueLeakageAmount", "EUR")] == Decimal("12.50")
+    assert all(isinstance(value, Decimal | int) for value in values.values())
 
 
 def test_a_failure_raised_after_the_reports_moment_is_aged_zero_not_negative() -> None:

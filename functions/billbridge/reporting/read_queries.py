@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
-from billbridge.app.contract_view import contract_view
-from billbridge.app.downstream_view import command_document, propagation_documents
-from billbridge.app.kpis import (
+from billbridge.app.ports import CommandLog
+from billbridge.domain.model import ContractBook, ExceptionState, ExceptionType, Invoice, InvoiceStatus
+from billbridge.domain.money import format_amount
+from billbridge.reporting.contract_view import contract_view
+from billbridge.reporting.downstream_view import command_document, propagation_documents
+from billbridge.reporting.kpis import (
     PROPAGATION_STALE_AFTER,
     UNBILLED_KINDS,
     age_bucket,
@@ -28,8 +31,7 @@ from billbridge.app.kpis import (
     kpi_document,
     timings_from_audit,
 )
-from billbridge.app.ports import CommandLog
-from billbridge.app.read_models import (
+from billbridge.reporting.read_models import (
     ContractDetail,
     ContractPage,
     ContractSummary,
@@ -44,11 +46,9 @@ from billbridge.app.read_models import (
     UnbilledLine,
     UnbilledPage,
 )
-from billbridge.app.read_pagination import after_contract, paginate
-from billbridge.app.replay_report import invoice_document
-from billbridge.app.trace_lineage import LineageLedger, UnknownIdentifierError, explain_exception, trace_lineage
-from billbridge.domain.model import ContractBook, ExceptionState, ExceptionType, Invoice, InvoiceStatus
-from billbridge.domain.money import format_amount
+from billbridge.reporting.read_pagination import after_contract, paginate
+from billbridge.reporting.replay_report import invoice_document
+from billbridge.reporting.trace_lineage import LineageLedger, UnknownIdentifierError, explain_exception, trace_lineage
 
 INVOICE_KEY_LENGTH = 3
 """(contract id, period, sequence number zero-padded)."""

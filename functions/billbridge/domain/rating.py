@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from billbridge.domain.model import (
     BillingLine,
@@ -39,8 +41,10 @@ class RatingIssue:
     """The currency of `amount` when it is not the contract's (an expense's own)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RatingResult:
+class RatingResult(NamedTuple):
+    """The lines an input rates to and what held the rest (a named tuple: one is
+    made per rated entry)."""
+
     lines: tuple[BillingLine, ...]
     issues: tuple[RatingIssue, ...]
     rate_mismatch: RatingIssue | None = None
@@ -51,6 +55,7 @@ class RatingResult:
 
 
 NOTHING = RatingResult(lines=(), issues=())
+DAY_DATE = attrgetter("date")
 
 
 def time_line_id(entry_id: str, revision: int, first_date: date, split_position: int) -> str:
@@ -76,38 +81,43 @@ def rate_time_entry(
     if not entry.billable or entry.rejected:
         return NOTHING
     work_days = entry.days if days is None else days
-    dated = [(day, timeline.applicable_on(day.date)) for day in sorted(work_days, key=_day_key)]
-    for _, version in dated:
-        if version is not None and version.cost_centers and entry.cost_center not in version.cost_centers:
-            return RatingResult(lines=(), issues=(_cost_center_issue(entry, work_days, version),))
-
-    groups: dict[tuple[int, int, int], tuple[RateCardBasis, list[WorkDay]]] = {}
+    groups: dict[tuple[int, int, int], tuple[ContractVersion, list[WorkDay]]] = {}
     outside: list[tuple[WorkDay, ContractVersion | None]] = []
-    unrated: list[tuple[WorkDay, ContractVersion]] = []
-    for day, version in dated:
-        if version is None or not timeline.in_term(version, day.date):
+    for day in sorted(work_days, key=DAY_DATE):
+        version = timeline.applicable_on(day.date)
+        if version is None:
+            outside.append((day, None))
+        elif version.cost_centers and entry.cost_center not in version.cost_centers:
+            return RatingResult(lines=(), issues=(_cost_center_issue(entry, work_days, version),))
+        elif not timeline.in_term(version, day.date):
             outside.append((day, version))
-            continue
+        else:
+            groups.setdefault((version.version, day.date.year, day.date.month), (version, []))[1].append(day)
+
+    priced: list[tuple[RateCardBasis, list[WorkDay]]] = []
+    unrated: list[tuple[WorkDay, ContractVersion]] = []
+    for version, group_days in groups.values():
         basis = rate_card_basis(timeline, version, entry)
         if basis is None:
-            unrated.append((day, version))
-            continue
-        group = groups.setdefault((version.version, day.date.year, day.date.month), (basis, []))
-        group[1].append(day)
-
+            unrated.extend((day, version) for day in group_days)
+        else:
+            priced.append((basis, group_days))
     issues: list[RatingIssue] = []
     if outside:
         issues.append(_outside_term_issue(entry, outside))
     if unrated:
         issues.append(_no_rate_issue(entry, unrated))
-    count = len(groups)
-    lines = tuple(
-        _time_line(
-            entry, basis if count == 1 else basis.split(index, count), group_days, position_base + index * SPLIT_STRIDE
+
+    if len(priced) == 1:
+        basis, group_days = priced[0]
+        lines: tuple[BillingLine, ...] = (_time_line(entry, basis, group_days, position_base),)
+    else:
+        lines = tuple(
+            _time_line(entry, basis.split(index, len(priced)), group_days, position_base + index * SPLIT_STRIDE)
+            for index, (basis, group_days) in enumerate(priced)
         )
-        for index, (basis, group_days) in enumerate(groups.values())
-    )
-    return RatingResult(lines=lines, issues=tuple(issues), rate_mismatch=_rate_mismatch(entry, lines))
+    mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines)
+    return RatingResult(lines=lines, issues=tuple(issues), rate_mismatch=mismatch)
 
 
 def _time_line(entry: TimeEntry, basis: RateCardBasis, days: list[WorkDay], position: int) -> BillingLine:
@@ -160,21 +170,21 @@ def rate_card_basis(timeline: VersionTimeline, version: ContractVersion, entry: 
     return known[key]
 
 
-def _rate_mismatch(entry: TimeEntry, lines: tuple[BillingLine, ...]) -> RatingIssue | None:
+def _rate_mismatch(entry: TimeEntry, bill_rate: Decimal, lines: tuple[BillingLine, ...]) -> RatingIssue | None:
     """The PSA's rate differs from the contract's: billed at the contract's, the
     difference raised."""
-    if entry.bill_rate is None or all(line.rate == entry.bill_rate for line in lines):
+    if all(line.rate == bill_rate for line in lines):
         return None
     difference = ZERO
     for line in lines:
-        if line.rate != entry.bill_rate:
-            psa_amount = round_money(line.quantity * entry.bill_rate, line.currency)
+        if line.rate != bill_rate:
+            psa_amount = round_money(line.quantity * bill_rate, line.currency)
             difference += abs(line.amount - psa_amount)
     return RatingIssue(
         type=ExceptionType.RATE_MISMATCH,
         amount=difference,
         detail=(
-            f"PSA rate {entry.bill_rate} differs from contract rate(s) "
+            f"PSA rate {bill_rate} differs from contract rate(s) "
             f"{sorted({str(line.rate) for line in lines})}; billed at the contract's rate"
         ),
         contract_version=lines[0].contract_version,
@@ -191,10 +201,6 @@ def _cost_center_issue(entry: TimeEntry, days: tuple[WorkDay, ...], version: Con
         ),
         contract_version=version.version,
     )
-
-
-def _day_key(day: WorkDay) -> date:
-    return day.date
 
 
 def _amount_at_stake(

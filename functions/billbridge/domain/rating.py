@@ -56,6 +56,7 @@ class RatingResult(NamedTuple):
 
 NOTHING = RatingResult(lines=(), issues=())
 DAY_DATE = attrgetter("date")
+DAY_HOURS = attrgetter("hours")
 
 
 def time_line_id(entry_id: str, revision: int, first_date: date, split_position: int) -> str:
@@ -84,15 +85,20 @@ def rate_time_entry(
     groups: dict[tuple[int, int, int], tuple[ContractVersion, list[WorkDay]]] = {}
     outside: list[tuple[WorkDay, ContractVersion | None]] = []
     for day in sorted(work_days, key=DAY_DATE):
-        version = timeline.applicable_on(day.date)
+        on = day.date
+        version = timeline.applicable_on(on)
         if version is None:
             outside.append((day, None))
         elif version.cost_centers and entry.cost_center not in version.cost_centers:
             return RatingResult(lines=(), issues=(_cost_center_issue(entry, work_days, version),))
-        elif not timeline.in_term(version, day.date):
+        elif not version.start_date <= on <= timeline.end_date_of(version):
             outside.append((day, version))
         else:
-            groups.setdefault((version.version, day.date.year, day.date.month), (version, []))[1].append(day)
+            key = (version.version, on.year, on.month)
+            if key in groups:
+                groups[key][1].append(day)
+            else:
+                groups[key] = (version, [day])
 
     priced: list[tuple[RateCardBasis, list[WorkDay]]] = []
     unrated: list[tuple[WorkDay, ContractVersion]] = []
@@ -102,11 +108,7 @@ def rate_time_entry(
             unrated.extend((day, version) for day in group_days)
         else:
             priced.append((basis, group_days))
-    issues: list[RatingIssue] = []
-    if outside:
-        issues.append(_outside_term_issue(entry, outside))
-    if unrated:
-        issues.append(_no_rate_issue(entry, unrated))
+    issues = _held_issues(entry, outside, unrated) if outside or unrated else ()
 
     if len(priced) == 1:
         basis, group_days = priced[0]
@@ -117,13 +119,27 @@ def rate_time_entry(
             for index, (basis, group_days) in enumerate(priced)
         )
     mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines)
-    return RatingResult(lines=lines, issues=tuple(issues), rate_mismatch=mismatch)
+    return RatingResult(lines=lines, issues=issues, rate_mismatch=mismatch)
+
+
+def _held_issues(
+    entry: TimeEntry,
+    outside: list[tuple[WorkDay, ContractVersion | None]],
+    unrated: list[tuple[WorkDay, ContractVersion]],
+) -> tuple[RatingIssue, ...]:
+    """Days outside the term, then days without a rate: one issue for each kind."""
+    issues: list[RatingIssue] = []
+    if outside:
+        issues.append(_outside_term_issue(entry, outside))
+    if unrated:
+        issues.append(_no_rate_issue(entry, unrated))
+    return tuple(issues)
 
 
 def _time_line(entry: TimeEntry, basis: RateCardBasis, days: list[WorkDay], position: int) -> BillingLine:
     """One line for one group of days: their hours at the rate-card line's rate."""
     first_date = days[0].date
-    quantity = sum((day.hours for day in days), ZERO)
+    quantity = sum(map(DAY_HOURS, days), ZERO)
     provenance = entry.provenance
     return BillingLine(
         line_id=time_line_id(entry.entry_id, entry.revision, first_date, position),

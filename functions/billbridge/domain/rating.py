@@ -119,7 +119,7 @@ def rate_time_entry(
             for index, (basis, group_days) in enumerate(priced)
         )
     mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines)
-    return RatingResult(lines=lines, issues=issues, rate_mismatch=mismatch)
+    return RatingResult(lines, issues, mismatch)
 
 
 def _held_issues(

@@ -426,7 +426,8 @@ def _fee_lines(draft: BookDraft, timeline: VersionTimeline, period: Period) -> l
     }
     segments: dict[tuple[str, int], tuple[RecurringFee, ContractVersion, list[date]]] = {}
     day = period.first_day
-    while day <= period.last_day:
+    last_day = period.last_day
+    while day <= last_day:
         version = timeline.applicable_on(day)
         if version is not None and timeline.in_term(version, day):
             for fee in version.recurring_fees:

@@ -352,26 +352,7 @@ class BillingLine(NamedTuple):
 
     def invoiced_as(self, invoice_id: str | None) -> BillingLine:
         """The same line, on an invoice (or back to unbilled with None)."""
-        return BillingLine(
-            line_id=self.line_id,
-            kind=self.kind,
-            ref=self.ref,
-            quantity=self.quantity,
-            amount=self.amount,
-            currency=self.currency,
-            line_date=self.line_date,
-            rate=self.rate,
-            contract_version=self.contract_version,
-            first_date=self.first_date,
-            days=self.days,
-            split_position=self.split_position,
-            revision=self.revision,
-            source_refs=self.source_refs,
-            correlation_id=self.correlation_id,
-            invoice_id=invoice_id,
-            cap_released=self.cap_released,
-            basis=self.basis,
-        )
+        return self._replace(invoice_id=invoice_id)
 
     def stated(self, *, rules: tuple[str, ...], description: str, **changes: Any) -> BillingLine:
         """A line made from this one (`changes` to its fields) with texts of its

@@ -414,25 +414,8 @@ class BillingLine(NamedTuple):
         )
 
     def _priced(self) -> tuple[object, ...]:
-        return (
-            self.line_id,
-            self.kind,
-            self.ref,
-            self.quantity,
-            self.amount,
-            self.currency,
-            self.line_date,
-            self.rate,
-            self.contract_version,
-            self.first_date,
-            self.days,
-            self.split_position,
-            self.revision,
-            self.source_refs,
-            self.correlation_id,
-            self.invoice_id,
-            self.cap_released,
-        )
+        """Every field but the basis (the last): what identifies and prices the line."""
+        return self[:-1]
 
     def _texts(self) -> tuple[str, tuple[str, ...], str]:
         return (self.rate_rule, self.rules, self.description)

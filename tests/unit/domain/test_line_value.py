@@ -93,3 +93,11 @@ def test_a_line_on_an_invoice_keeps_its_texts() -> None:
 
 def _fields(record: object) -> dict[str, object]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def test_the_basis_is_the_last_field_so_equality_and_hash_cover_every_other_one() -> None:
+    assert BillingLine._fields[-1] == "basis"
+    (line,) = rate_time_entry(entry("TE-1"), timeline(version())).lines
+    for name in BillingLine._fields[:-1]:
+        changed = line._replace(**{name: object()})
+        assert changed != line, name

@@ -1,7 +1,8 @@
 """Value objects of the billing domain.
 
-All are frozen dataclasses with slots: cheap to build (rating a million entries
-builds a million lines) and safe to share between book snapshots.
+All are immutable and safe to share between book snapshots: frozen dataclasses
+with slots, except the billing line, a named tuple because rating builds one per
+entry (decision record 19).
 """
 
 from __future__ import annotations

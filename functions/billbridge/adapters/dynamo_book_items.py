@@ -290,7 +290,7 @@ def without_orphan_billing(book: ContractBook) -> ContractBook:
     that stopped between marking lines and storing their invoice (the invoice
     is stored last) billed nothing."""
     orphans = {
-        line_id: replace(line, invoice_id=None)
+        line_id: line.invoiced_as(None)
         for line_id, line in book.lines.items()
         if line.invoice_id is not None and line.invoice_id not in book.invoices
     }

@@ -33,6 +33,7 @@ from billbridge.domain.model import (
     ExceptionType,
     Invoice,
     RecurringFee,
+    StatedBasis,
     WorkDay,
 )
 from billbridge.domain.money import ZERO, round_hours, round_money
@@ -195,7 +196,7 @@ def compose_invoice(
     seq = 1 + sum(1 for invoice in book.invoices.values() if invoice.period == str(billing_period))
     proposal_id = f"{book.contract_id}-{billing_period}-{seq}"
     retainer_line = _retainer_line(draft, latest, billed_time + expense_lines, proposal_id, end)
-    invoice_lines = [replace(line, invoice_id=proposal_id) for line in chargeable]
+    invoice_lines = [line.invoiced_as(proposal_id) for line in chargeable]
     if retainer_line is not None:
         invoice_lines.append(retainer_line)
     invoice_lines.sort(
@@ -320,8 +321,7 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
     assert line.rate is not None
     quantity = round_hours(amount / line.rate)
     first_days, rest_days = _allocate_days(line.days, quantity)
-    first = replace(
-        line,
+    first = line.stated(
         quantity=quantity,
         amount=amount,
         days=first_days,
@@ -330,8 +330,7 @@ def split_line_at(line: BillingLine, amount: Decimal) -> tuple[BillingLine, Bill
         description=f"{line.description}; billed up to the not-to-exceed cap: {quantity} of {line.quantity} h",
     )
     rest_first_date = rest_days[0].date if rest_days else line.line_date
-    rest = replace(
-        line,
+    rest = line.stated(
         line_id=time_line_id(line.ref, line.revision or 0, rest_first_date, line.split_position + 1),
         quantity=line.quantity - quantity,
         amount=line.amount - amount,
@@ -427,7 +426,8 @@ def _fee_lines(draft: BookDraft, timeline: VersionTimeline, period: Period) -> l
     }
     segments: dict[tuple[str, int], tuple[RecurringFee, ContractVersion, list[date]]] = {}
     day = period.first_day
-    while day <= period.last_day:
+    last_day = period.last_day
+    while day <= last_day:
         version = timeline.applicable_on(day)
         if version is not None and timeline.in_term(version, day):
             for fee in version.recurring_fees:
@@ -455,13 +455,15 @@ def _fee_lines(draft: BookDraft, timeline: VersionTimeline, period: Period) -> l
                 rate=fee.amount,
                 contract_version=version_number,
                 first_date=days[0],
-                rate_rule=f"recurring_fees[{fee_id}]",
-                rules=(
-                    f"version {version_number} applies from {version.effective_date.isoformat()}",
-                    "full month" if whole else f"prorated {len(days)}/{period.days} days",
-                ),
                 correlation_id=draft.context.correlation_id,
-                description=_fee_description(fee, version, period, days),
+                basis=StatedBasis(
+                    rate_rule=f"recurring_fees[{fee_id}]",
+                    rules=(
+                        f"version {version_number} applies from {version.effective_date.isoformat()}",
+                        "full month" if whole else f"prorated {len(days)}/{period.days} days",
+                    ),
+                    description=_fee_description(fee, version, period, days),
+                ),
             )
         )
     return lines
@@ -506,14 +508,16 @@ def _retainer_line(
         currency=latest.currency,
         line_date=end,
         contract_version=latest.version,
-        rate_rule="retainer_amount",
-        rules=(f"retainer {latest.retainer_amount}: {remaining} remaining before this invoice",),
         correlation_id=draft.context.correlation_id,
-        description=(
-            f"Retainer drawdown: {offset} {latest.currency} of the {latest.retainer_amount} prepaid "
-            f"({remaining - offset} remaining)"
-        ),
         invoice_id=proposal_id,
+        basis=StatedBasis(
+            rate_rule="retainer_amount",
+            rules=(f"retainer {latest.retainer_amount}: {remaining} remaining before this invoice",),
+            description=(
+                f"Retainer drawdown: {offset} {latest.currency} of the {latest.retainer_amount} prepaid "
+                f"({remaining - offset} remaining)"
+            ),
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from billbridge.domain.model import (
     Decision,
     ExceptionState,
     ExceptionType,
+    StatedBasis,
 )
 from billbridge.domain.money import round_money
 
@@ -41,7 +42,7 @@ def approve_exception(book: ContractBook, exception_id: str, *, reason: str, con
         for line_id in exception.line_ids:
             line = draft.lines.get(line_id)
             if line is not None and not draft.is_billed(line):
-                draft.put_line(replace(line, cap_released=True))
+                draft.put_line(line._replace(cap_released=True))
     _decide(draft, exception, ExceptionState.APPROVED, reason)
     return draft.freeze()
 
@@ -122,11 +123,13 @@ def _add_adjustment(draft: BookDraft, exception: BillingException) -> None:
         )
         or latest.effective_date,  # type: ignore[union-attr]
         contract_version=exception.contract_version,
-        rate_rule=exception.type.value,
-        rules=(f"approved {exception.type.value}", f"refs {', '.join(exception.refs)}"),
         source_refs=tuple(exception.line_ids),
         correlation_id=exception.correlation_id,
-        description=f"Adjustment for {exception.type.value} ({', '.join(exception.refs)})",
+        basis=StatedBasis(
+            rate_rule=exception.type.value,
+            rules=(f"approved {exception.type.value}", f"refs {', '.join(exception.refs)}"),
+            description=f"Adjustment for {exception.type.value} ({', '.join(exception.refs)})",
+        ),
     )
     draft.put_line(line)
     draft.record(

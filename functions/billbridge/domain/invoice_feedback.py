@@ -76,7 +76,7 @@ def apply_invoice_rejected(book: ContractBook, *, proposal_id: str, reason: str,
         if line.kind in ("fee", "retainer"):
             draft.drop_line(line.line_id)
         else:
-            draft.put_line(replace(line, invoice_id=None))
+            draft.put_line(line.invoiced_as(None))
     draft.raise_exception(
         ExceptionType.INVOICE_REJECTED,
         proposal_id,

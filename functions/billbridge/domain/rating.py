@@ -5,9 +5,11 @@ Pure functions: the same entry and versions always give the same lines.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from billbridge.domain.model import (
     BillingLine,
@@ -15,6 +17,8 @@ from billbridge.domain.model import (
     ExceptionType,
     Expense,
     MilestoneCompletion,
+    RateCardBasis,
+    StatedBasis,
     TimeEntry,
     WorkDay,
 )
@@ -37,8 +41,10 @@ class RatingIssue:
     """The currency of `amount` when it is not the contract's (an expense's own)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RatingResult:
+class RatingResult(NamedTuple):
+    """The lines an input rates to and what held the rest (a named tuple: one is
+    made per rated entry)."""
+
     lines: tuple[BillingLine, ...]
     issues: tuple[RatingIssue, ...]
     rate_mismatch: RatingIssue | None = None
@@ -49,6 +55,8 @@ class RatingResult:
 
 
 NOTHING = RatingResult(lines=(), issues=())
+DAY_DATE = attrgetter("date")
+DAY_HOURS = attrgetter("hours")
 
 
 def time_line_id(entry_id: str, revision: int, first_date: date, split_position: int) -> str:
@@ -74,191 +82,141 @@ def rate_time_entry(
     if not entry.billable or entry.rejected:
         return NOTHING
     work_days = entry.days if days is None else days
-    ordered = work_days if len(work_days) < 2 else sorted(work_days, key=_day_key)
-
-    applicable_on = timeline.applicable_on
-    end_date_of = timeline.end_date_of
-    for day in ordered:
-        version = applicable_on(day.date)
-        if version is not None and version.cost_centers and entry.cost_center not in version.cost_centers:
-            return RatingResult(
-                lines=(),
-                issues=(
-                    RatingIssue(
-                        type=ExceptionType.INVALID_COST_CENTER,
-                        amount=_amount_at_stake(entry, work_days, version),
-                        detail=(
-                            f"cost center {entry.cost_center!r} is not one of "
-                            f"{list(version.cost_centers)} (contract version {version.version})"
-                        ),
-                        contract_version=version.version,
-                    ),
-                ),
-            )
-
-    groups: dict[tuple[int, int, int], list[WorkDay]] = {}
-    group_versions: dict[tuple[int, int, int], ContractVersion] = {}
-    group_pricing: dict[tuple[int, int, int], _Pricing] = {}
+    groups: dict[tuple[int, int, int], tuple[ContractVersion, list[WorkDay]]] = {}
     outside: list[tuple[WorkDay, ContractVersion | None]] = []
-    unrated: list[tuple[WorkDay, ContractVersion]] = []
-    for day in ordered:
+    for day in sorted(work_days, key=DAY_DATE):
         on = day.date
-        version = applicable_on(on)
-        if version is None or not version.start_date <= on <= end_date_of(version):
+        version = timeline.applicable_on(on)
+        if version is None:
+            outside.append((day, None))
+        elif version.cost_centers and entry.cost_center not in version.cost_centers:
+            return RatingResult(lines=(), issues=(_cost_center_issue(entry, work_days, version),))
+        elif not version.start_date <= on <= timeline.end_date_of(version):
             outside.append((day, version))
-            continue
-        pricing = _pricing(timeline, version, entry.resource_id, entry.role)
-        if pricing is None:
-            unrated.append((day, version))
-            continue
-        key = (version.version, on.year, on.month)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [day]
-            group_versions[key] = version
-            group_pricing[key] = pricing
         else:
-            group.append(day)
+            key = (version.version, on.year, on.month)
+            if key in groups:
+                groups[key][1].append(day)
+            else:
+                groups[key] = (version, [day])
 
+    priced: list[tuple[RateCardBasis, list[WorkDay]]] = []
+    unrated: list[tuple[WorkDay, ContractVersion]] = []
+    for version, group_days in groups.values():
+        basis = rate_card_basis(timeline, version, entry)
+        if basis is None:
+            unrated.extend((day, version) for day in group_days)
+        else:
+            priced.append((basis, group_days))
+    issues = _held_issues(entry, outside, unrated) if outside or unrated else ()
+
+    if len(priced) == 1:
+        basis, group_days = priced[0]
+        lines: tuple[BillingLine, ...] = (_time_line(entry, basis, group_days, position_base),)
+    else:
+        lines = tuple(
+            _time_line(entry, basis.split(index, len(priced)), group_days, position_base + index * SPLIT_STRIDE)
+            for index, (basis, group_days) in enumerate(priced)
+        )
+    mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines)
+    return RatingResult(lines, issues, mismatch)
+
+
+def _held_issues(
+    entry: TimeEntry,
+    outside: list[tuple[WorkDay, ContractVersion | None]],
+    unrated: list[tuple[WorkDay, ContractVersion]],
+) -> tuple[RatingIssue, ...]:
+    """Days outside the term, then days without a rate: one issue for each kind."""
     issues: list[RatingIssue] = []
     if outside:
         issues.append(_outside_term_issue(entry, outside))
     if unrated:
         issues.append(_no_rate_issue(entry, unrated))
-    priced = [(group_versions[key], group_days, group_pricing[key]) for key, group_days in groups.items()]
+    return tuple(issues)
 
-    lines: list[BillingLine] = []
-    group_count = len(priced)
+
+def _time_line(entry: TimeEntry, basis: RateCardBasis, days: list[WorkDay], position: int) -> BillingLine:
+    """One line for one group of days: their hours at the rate-card line's rate."""
+    first_date = days[0].date
+    quantity = sum(map(DAY_HOURS, days), ZERO)
     provenance = entry.provenance
-    source_refs = (provenance.source_ref,) if provenance else ()
-    correlation_id = provenance.correlation_id if provenance else ""
-    who = " ".join(part for part in (entry.role, entry.resource_id) if part) or "time"
-    for index, (version, group_days, pricing) in enumerate(priced):
-        if len(group_days) == 1:
-            quantity = ZERO + group_days[0].hours
-            first_date = last_date = group_days[0].date
-            first_iso = last_iso = first_date.isoformat()
-        else:
-            quantity = sum((d.hours for d in group_days), ZERO)
-            first_date = group_days[0].date
-            last_date = group_days[-1].date
-            first_iso = first_date.isoformat()
-            last_iso = last_date.isoformat()
-        rate = pricing.rate
-        amount = round_money(quantity * rate, version.currency)
-        position = position_base + index * SPLIT_STRIDE
-        if group_count > 1:
-            rules: tuple[str, ...] = (
-                *pricing.rules,
-                f"split {index + 1} of {group_count} by contract version and month",
-            )
-        else:
-            rules = pricing.rules
-        if version.cost_centers:
-            rules = (*rules, f"cost center {entry.cost_center} allowed")
-        lines.append(
-            new_line(
-                line_id=f"time:{entry.entry_id}:r{entry.revision}:{first_iso}:{position}",
-                kind="time",
-                ref=entry.entry_id,
-                quantity=quantity,
-                amount=amount,
-                currency=version.currency,
-                line_date=last_date,
-                rate=rate,
+    return BillingLine(
+        line_id=time_line_id(entry.entry_id, entry.revision, first_date, position),
+        kind="time",
+        ref=entry.entry_id,
+        quantity=quantity,
+        amount=round_money(quantity * basis.rate, basis.currency),
+        currency=basis.currency,
+        line_date=days[-1].date,
+        rate=basis.rate,
+        contract_version=basis.contract_version,
+        first_date=first_date,
+        days=tuple(days),
+        split_position=position,
+        revision=entry.revision,
+        source_refs=(provenance.source_ref,) if provenance else (),
+        correlation_id=provenance.correlation_id if provenance else "",
+        basis=basis,
+    )
+
+
+def rate_card_basis(timeline: VersionTimeline, version: ContractVersion, entry: TimeEntry) -> RateCardBasis | None:
+    """What the version's rate card says for the entry's resource and role (None:
+    no rate). The same for every entry of that resource and role (and cost
+    center, where the version lists them): worked out once per timeline."""
+    cost_center = entry.cost_center if version.cost_centers else None
+    key = (version.version, entry.resource_id, entry.role, cost_center)
+    known = timeline.rate_card_bases
+    if key not in known:
+        rate_line = version.rate_for(entry.resource_id, entry.role)
+        known[key] = (
+            None
+            if rate_line is None
+            else RateCardBasis(
                 contract_version=version.version,
-                first_date=first_date,
-                days=tuple(group_days),
-                split_position=position,
-                revision=entry.revision,
-                rate_rule=pricing.rate_rule,
-                rules=rules,
-                source_refs=source_refs,
-                correlation_id=correlation_id,
-                description=(
-                    f"Time: {who.strip()}, {quantity} h on {first_iso}..{last_iso} at {rate} {version.currency}/h "
-                    f"(contract version {version.version})"
-                ).replace(" ,", ","),
+                effective_date=version.effective_date,
+                currency=version.currency,
+                rate_card_key=rate_line.label,
+                rate=rate_line.rate,
+                who=(" ".join(part for part in (entry.role, entry.resource_id) if part) or "time").strip(),
+                cost_center=cost_center,
             )
         )
-
-    mismatch = None
-    if entry.bill_rate is not None and lines:
-        difference = ZERO
-        for line in lines:
-            if line.rate != entry.bill_rate:
-                psa_amount = round_money(line.quantity * entry.bill_rate, line.currency)
-                difference += abs(line.amount - psa_amount)
-        if any(line.rate != entry.bill_rate for line in lines):
-            mismatch = RatingIssue(
-                type=ExceptionType.RATE_MISMATCH,
-                amount=difference,
-                detail=(
-                    f"PSA rate {entry.bill_rate} differs from contract rate(s) "
-                    f"{sorted({str(line.rate) for line in lines})}; billed at the contract's rate"
-                ),
-                contract_version=lines[0].contract_version,
-            )
-    return RatingResult(lines=tuple(lines), issues=tuple(issues), rate_mismatch=mismatch)
+    return known[key]
 
 
-_LINE_SLOTS = tuple(
-    (field.name, getattr(BillingLine, field.name).__set__, field.default) for field in fields(BillingLine)
-)
+def _rate_mismatch(entry: TimeEntry, bill_rate: Decimal, lines: tuple[BillingLine, ...]) -> RatingIssue | None:
+    """The PSA's rate differs from the contract's: billed at the contract's, the
+    difference raised."""
+    if all(line.rate == bill_rate for line in lines):
+        return None
+    difference = ZERO
+    for line in lines:
+        if line.rate != bill_rate:
+            psa_amount = round_money(line.quantity * bill_rate, line.currency)
+            difference += abs(line.amount - psa_amount)
+    return RatingIssue(
+        type=ExceptionType.RATE_MISMATCH,
+        amount=difference,
+        detail=(
+            f"PSA rate {bill_rate} differs from contract rate(s) "
+            f"{sorted({str(line.rate) for line in lines})}; billed at the contract's rate"
+        ),
+        contract_version=lines[0].contract_version,
+    )
 
 
-def new_line(**values: object) -> BillingLine:
-    """`BillingLine(**values)`, built through the slot descriptors.
-
-    The generated `__init__` of a frozen dataclass sets each of the line's
-    twenty-odd fields through `object.__setattr__`, which is most of the cost of
-    rating an entry; setting the slots directly gives the same frozen value
-    several times faster. A field without a default must be given.
-    """
-    line = object.__new__(BillingLine)
-    for name, set_slot, default in _LINE_SLOTS:
-        value = values.get(name, default)
-        if value is MISSING:
-            raise TypeError(f"new_line() missing required field {name!r}")
-        set_slot(line, value)
-    return line
-
-
-def _day_key(day: WorkDay) -> date:
-    return day.date
-
-
-@dataclass(frozen=True, slots=True)
-class _Pricing:
-    """What a version's rate card says for a (resource, role), with its rule texts."""
-
-    rate: Decimal
-    rate_rule: str
-    rules: tuple[str, ...]
-
-
-def _pricing(
-    timeline: VersionTimeline, version: ContractVersion, resource_id: str | None, role: str | None
-) -> _Pricing | None:
-    """The rate-card match, memoised on the timeline (its versions are unique by number)."""
-    key = ("pricing", version.version, resource_id, role)
-    memo = timeline.memo
-    if key in memo:
-        return memo[key]  # type: ignore[return-value]
-    rate_line = version.rate_for(resource_id, role)
-    pricing = None
-    if rate_line is not None:
-        label = rate_line.label
-        pricing = _Pricing(
-            rate=rate_line.rate,
-            rate_rule=f"rate_card[{label}]",
-            rules=(
-                f"version {version.version} applies from {version.effective_date.isoformat()}",
-                f"rate card {label} at {rate_line.rate}",
-            ),
-        )
-    memo[key] = pricing
-    return pricing
+def _cost_center_issue(entry: TimeEntry, days: tuple[WorkDay, ...], version: ContractVersion) -> RatingIssue:
+    return RatingIssue(
+        type=ExceptionType.INVALID_COST_CENTER,
+        amount=_amount_at_stake(entry, days, version),
+        detail=(
+            f"cost center {entry.cost_center!r} is not one of "
+            f"{list(version.cost_centers)} (contract version {version.version})"
+        ),
+        contract_version=version.version,
+    )
 
 
 def _amount_at_stake(
@@ -374,17 +332,19 @@ def rate_expense(expense: Expense, timeline: VersionTimeline) -> RatingResult:
         rate=expense.amount,
         contract_version=version.version,
         first_date=expense.date,
-        rate_rule=f"expense_policy[markup_pct={policy.markup_pct}]",
-        rules=(
-            f"version {version.version} applies from {version.effective_date.isoformat()}",
-            f"category {expense.category} billable",
-            f"markup {policy.markup_pct}",
-        ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=(
-            f"Expense: {expense.category} on {expense.date.isoformat()}, {expense.amount} {expense.currency} "
-            f"+ markup {policy.markup_pct} (contract version {version.version})"
+        basis=StatedBasis(
+            rate_rule=f"expense_policy[markup_pct={policy.markup_pct}]",
+            rules=(
+                f"version {version.version} applies from {version.effective_date.isoformat()}",
+                f"category {expense.category} billable",
+                f"markup {policy.markup_pct}",
+            ),
+            description=(
+                f"Expense: {expense.category} on {expense.date.isoformat()}, {expense.amount} {expense.currency} "
+                f"+ markup {policy.markup_pct} (contract version {version.version})"
+            ),
         ),
     )
     return RatingResult(lines=(line,), issues=())
@@ -433,13 +393,15 @@ def rate_milestone(completion: MilestoneCompletion, timeline: VersionTimeline) -
         rate=milestone.amount,
         contract_version=version.version,
         first_date=completion.completed_on,
-        rate_rule=f"milestones[{milestone.milestone_id}]",
-        rules=(
-            f"version {version.version} applies from {version.effective_date.isoformat()}",
-            "milestone billed once",
-        ),
         source_refs=(provenance.source_ref,) if provenance else (),
         correlation_id=provenance.correlation_id if provenance else "",
-        description=f"Milestone {milestone.milestone_id} {milestone.name} (contract version {version.version})",
+        basis=StatedBasis(
+            rate_rule=f"milestones[{milestone.milestone_id}]",
+            rules=(
+                f"version {version.version} applies from {version.effective_date.isoformat()}",
+                "milestone billed once",
+            ),
+            description=f"Milestone {milestone.milestone_id} {milestone.name} (contract version {version.version})",
+        ),
     )
     return RatingResult(lines=(line,), issues=())

@@ -8,7 +8,6 @@ and resolve the exceptions that no longer apply). Invoiced lines never change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft
@@ -169,8 +168,7 @@ def keep_exact_rest(previous: BillingLine, rated: tuple[BillingLine, ...]) -> tu
     else:
         amount = round_money(previous.amount * line.rate / previous.rate, line.currency)
     return (
-        replace(
-            line,
+        line.stated(
             quantity=previous.quantity,
             amount=amount,
             rules=(*line.rules, "held rest of a line split at the not-to-exceed cap: line amount minus billed amount"),
@@ -196,7 +194,7 @@ def replace_release(lines: tuple[BillingLine, ...], previous: BillingLine) -> li
     """Keep an operator's cap release on a re-rated remainder line."""
     if not previous.cap_released:
         return list(lines)
-    return [replace(line, cap_released=True) for line in lines]
+    return [line._replace(cap_released=True) for line in lines]
 
 
 def _same_lines(old: list[BillingLine], new: list[BillingLine]) -> bool:

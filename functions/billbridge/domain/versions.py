@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from billbridge.domain.model import ContractVersion, Termination
+from billbridge.domain.model import ContractVersion, RateCardBasis, Termination
+
+RateCardKey = tuple[int, str | None, str | None, str | None]
+"""(version, resource id, role, cost center where the version lists them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +24,10 @@ class VersionTimeline:
     breakpoints: tuple[date, ...]
     versions_at: tuple[ContractVersion, ...]
     termination_date: date | None
-    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False, hash=False)
-    """Derived per-version facts rating looks up many times (rate-card matches, rule texts)."""
+    rate_card_bases: dict[RateCardKey, RateCardBasis | None] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+    """What each version's rate card says for a (resource, role, cost center), worked out once."""
 
     @classmethod
     def of(cls, versions: Mapping[int, ContractVersion], termination: Termination | None = None) -> VersionTimeline:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-from billbridge.domain.model import BillingLine, ExceptionState, ExceptionType
-from billbridge.domain.rating import new_line, rate_time_entry
+from billbridge.domain.model import ExceptionState, ExceptionType
+from billbridge.domain.rating import rate_time_entry
 
 from tests.unit.domain.builders import D, Desk, d, entry, timeline, version, week
 
@@ -194,13 +193,3 @@ def test_rating_is_deterministic() -> None:
     line = timeline(version(1), version(2, effective="2026-03-04", roles={"consultant": "120.00"}))
     item = entry("TE-1", week("2026-03-02"))
     assert rate_time_entry(item, line) == rate_time_entry(item, line)
-
-
-def test_fast_line_construction_equals_the_dataclass_constructor() -> None:
-    (line,) = rate_time_entry(entry("TE-1"), timeline(version())).lines
-    values = {name: getattr(line, name) for name in BillingLine.__slots__}
-    assert new_line(**values) == BillingLine(**values) == line
-    assert new_line(**{**values, "invoice_id": None}).cap_released is False
-    del values["ref"]
-    with pytest.raises(TypeError):
-        new_line(**values)

@@ -553,15 +553,12 @@ class LocalStack:
         return result
 
     def _start_and_wait(self, sfn: Any, input: Mapping[str, Any], name: str, timeout_seconds: float) -> dict[str, Any]:
-        try:
-            execution_arn = sfn.start_execution(
-                stateMachineArn=self.names.state_machine_arn, name=name, input=json.dumps(input)
-            )["executionArn"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
-            execution_arn = self.names.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-        return self.wait_for_execution(execution_arn, timeout_seconds=timeout_seconds)
+        from billbridge.adapters.step_functions_billing_runs import StepFunctionsBillingRuns
+
+        run = StepFunctionsBillingRuns(state_machine_arn=self.names.state_machine_arn, client=sfn).start_or_find(
+            name, input
+        )
+        return self.wait_for_execution(run.execution_id, timeout_seconds=timeout_seconds)
 
     def wait_for_execution(self, execution_arn: str, *, timeout_seconds: float = 120.0) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

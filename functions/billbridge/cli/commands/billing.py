@@ -66,7 +66,7 @@ def calendar_month(text: str) -> str:
 
 
 def bill_command(args: argparse.Namespace) -> int:
-    from billbridge.app.billing_requests import execution_name
+    from billbridge.app.billing_requests import execution_name, run_input
     from billbridge.app.replay_report import invoice_document
     from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_STILL_RUNNING, EXIT_USAGE
     from billbridge.cli.tables import print_table
@@ -82,7 +82,7 @@ def bill_command(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
         before = {c: set(hub.ledger.load(c).book.invoices) for c in known}
-        result = hub.start_run({"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name)
+        result = hub.start_run(run_input(args.period, args.contracts or None, name), name)
         drained = hub.drain()
         hub.changed = True
         new_invoices = []

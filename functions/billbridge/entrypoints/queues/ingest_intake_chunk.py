@@ -15,7 +15,7 @@ from billbridge.observability import count, logger, metrics
 
 
 def _use_case() -> Any:
-    from billbridge.bootstrap_intake import ingest_intake_chunk
+    from billbridge.bootstrap import ingest_intake_chunk
 
     return ingest_intake_chunk()
 

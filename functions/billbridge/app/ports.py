@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -204,3 +204,13 @@ class DeadLetterSink(Protocol):
     """Where a consumer puts what it will not process (a dead-letter queue)."""
 
     def put(self, letter: DeadLetter) -> None: ...
+
+
+class RunStatus(StrEnum):
+    """Where a billing run stands: its workflow execution's status, in Step Functions' words."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"

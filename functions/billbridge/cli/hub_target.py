@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
+from billbridge.app.ports import RunStatus
 from billbridge.cli.output import print_json as print_json
 from billbridge.cli.target import DEFAULT_STACK_NAME as DEFAULT_STACK_NAME
 from billbridge.cli.target import STACK_ENV_VAR as STACK_ENV_VAR
@@ -181,7 +182,7 @@ def wait_for_execution(
             waited = clock() - started
             if progress is not None:
                 progress(name, status, waited, wait_seconds)
-            if status != "RUNNING":
+            if status != RunStatus.RUNNING:
                 return {"executionArn": arn, "name": name, "status": status, "error": described.get("error")}
             if waited + poll_seconds > wait_seconds:
                 return {"executionArn": arn, "name": name, "status": status, "error": None, "waited_out": True}

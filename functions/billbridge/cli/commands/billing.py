@@ -7,6 +7,7 @@ import sys
 import uuid
 from typing import Any
 
+from billbridge.app.ports import RunStatus
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, open_hub
 
@@ -100,9 +101,9 @@ def bill_command(args: argparse.Namespace) -> int:
         return EXIT_STILL_RUNNING
     failures = [f"step failed: {line}" for line in result.get("failed_steps", [])]
     failures += [f"consumer crashed: {line}" for line in getattr(drained, "errors", [])]
-    if result["status"] != "SUCCEEDED":
+    if result["status"] != RunStatus.SUCCEEDED:
         failures.insert(0, f"execution {result['status']}: {result.get('error') or ''}".rstrip())
-    status = "SUCCEEDED" if not failures else "FAILED"
+    status = RunStatus.SUCCEEDED if not failures else RunStatus.FAILED
     if wants_document(args):
         emit(
             args, {"execution": result, "status": status, "failures": failures, "invoices": new_invoices}, lambda: None

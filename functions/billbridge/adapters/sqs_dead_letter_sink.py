@@ -10,24 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from billbridge.adapters.aws_client import LazyClient
 from billbridge.app.ports import DeadLetter
 
 
 class SqsDeadLetterSink:
     def __init__(self, *, queue_url: str, client: Any | None = None) -> None:
         self._url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
+        self._sqs = LazyClient("sqs", client)
 
     def put(self, letter: DeadLetter) -> None:
-        self.client.send_message(
+        self._sqs().send_message(
             QueueUrl=self._url,
             MessageBody=letter.body,
             MessageAttributes={

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from billbridge.adapters.aws_client import LazyClient
 from billbridge.app.ports import BillingRunStart
 
 EXECUTION_DOES_NOT_EXIST = "ExecutionDoesNotExist"
@@ -31,28 +32,20 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 class StepFunctionsBillingRuns:
     def __init__(self, *, state_machine_arn: str, client: Any | None = None) -> None:
         self._state_machine_arn = state_machine_arn
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("stepfunctions")
-        return self._client
+        self._stepfunctions = LazyClient("stepfunctions", client)
 
     def start_or_find(self, name: str, run_input: Mapping[str, Any]) -> BillingRunStart:
         from botocore.exceptions import ClientError
 
         arn = execution_arn(self._state_machine_arn, name)
         try:
-            self.client.describe_execution(executionArn=arn)
+            self._stepfunctions().describe_execution(executionArn=arn)
             return BillingRunStart(name=name, execution_id=arn, started=False)
         except ClientError as error:
             if _code(error) != EXECUTION_DOES_NOT_EXIST:
                 raise
         try:
-            response = self.client.start_execution(
+            response = self._stepfunctions().start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(dict(run_input))
             )
         except ClientError as error:

@@ -96,11 +96,12 @@ def build_books(contracts: int, entries: int) -> list[ContractBook]:
     """Books as the consumers would have left them, built on the in-memory ledger."""
     from billbridge.adapters.connectors.event_connector import EventBusConnector
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
-    from billbridge.adapters.memory_ledger import InMemoryLedger
     from billbridge.adapters.system_clock import SystemClock
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.sync_contract import SyncContract
+
+    from tests.fakes.memory_ledger import InMemoryLedger
 
     ledger = InMemoryLedger(billing_config_from(CONFIG))
     publisher = DiscardingPublisher()

@@ -138,7 +138,7 @@ def compose_all(ledger: Any, contracts: int) -> float:
 
 
 def compose_ms(contracts: int, entries: int, enforced: bool, runs: int = 5) -> float:
-    from billbridge.adapters.memory_ledger import InMemoryLedger
+    from tests.fakes.memory_ledger import InMemoryLedger
 
     inputs = events(contracts, entries)
     timings = []

@@ -106,10 +106,11 @@ def http_round_trip(commands: int) -> dict[str, Any]:
     from billbridge.adapters.connectors.connector_credentials import StaticApiKey
     from billbridge.adapters.connectors.http_connector import ConnectorEndpoint, HttpConnector
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
-    from billbridge.adapters.memory_ledger import InMemoryLedger
     from billbridge.adapters.system_clock import SystemClock
     from billbridge.app.downstream_sync import DownstreamSync, PlannedCommand
     from billbridge.localstack.downstream_systems import local_downstream
+
+    from tests.fakes.memory_ledger import InMemoryLedger
 
     timings: list[float] = []
     with local_downstream() as downstream:

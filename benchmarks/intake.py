@@ -97,7 +97,7 @@ def _timed(handler: Any, durations: list[float]) -> Any:
 
 
 def _intake_once(stack: LocalStack, body: bytes, name: str) -> dict[str, Any]:
-    from billbridge.bootstrap_intake import ingest_intake_chunk, split_intake_file
+    from billbridge.bootstrap import ingest_intake_chunk, split_intake_file
     from billbridge.entrypoints.queues import ingest_intake_chunk as chunk_function
     from billbridge.entrypoints.queues import split_intake_file as split_function
     from billbridge.localstack.aws_environment import PatchedEnvironment

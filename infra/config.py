@@ -103,9 +103,9 @@ class BillbridgeConfig:
 
         validate_kpi_thresholds(self.kpi_thresholds)
         if self.vendor_adapters:
-            from billbridge.adapters.vendors.vendor_registry import read_configuration
+            from billbridge.settings import read_vendor_configuration
 
-            read_configuration(self.vendor_adapters)
+            read_vendor_configuration(self.vendor_adapters)
 
     @classmethod
     def from_context(cls, node: Node, environment: Mapping[str, Any] | None = None) -> BillbridgeConfig:

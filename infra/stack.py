@@ -9,9 +9,12 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from billbridge import topology
-from billbridge.adapters.dynamo_delivery_registry import DELIVERY_PARTITION_PREFIX
-from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS
-from billbridge.adapters.field_encryption import ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
+from billbridge.topology import (
+    DELIVERY_PARTITION_PREFIX,
+    ENV_AUDIT_RETENTION_DAYS,
+    ENV_FIELD_DECRYPTION,
+    ENV_FIELD_ENCRYPTION_KEY_ARN,
+)
 from constructs import Construct
 
 from infra.config import BillbridgeConfig

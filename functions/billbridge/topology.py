@@ -385,3 +385,26 @@ ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 """The CloudWatch namespace of the hub's metrics (Powertools reads it too; the KPI publisher
 reads it through `HubSettings.metrics_namespace`)."""
 DEFAULT_METRICS_NAMESPACE = "Billbridge"
+
+# --- environment and key names the stack writes and the functions read (settings.py) -------------
+# The stack (infra/) takes them from here, never from a Lambda adapter.
+
+DEFAULT_MAX_RECEIVE_COUNT = 5
+"""A queue consumer's receive limit where the function is not told its queue's (`ENV_MAX_RECEIVE_COUNT`)."""
+ENV_AUDIT_RETENTION_DAYS = "AUDIT_RETENTION_DAYS"
+"""How long audit records are kept (cdk.json `billbridge:audit_retention_days`)."""
+AUDIT_RETENTION_DAYS = 2557
+"""Seven years, where the function is not told otherwise."""
+ENV_FIELD_ENCRYPTION_KEY_ARN = "FIELD_ENCRYPTION_KEY_ARN"
+"""The KMS key of personal data; set only on the functions that write contract versions."""
+ENV_FIELD_DECRYPTION = "FIELD_DECRYPTION"
+"""`enabled` where the role may decrypt (the contracts consumer); any other value: encrypt only."""
+FIELD_ENCRYPTION_PURPOSE = "ledger-personal-data"
+"""The encryption context's purpose on every sealed field: the key policy allows no other."""
+FIELD_ENCRYPTION_CONTEXT_PURPOSE = "billbridge:purpose"
+ENV_CONNECTOR_TARGETS = "CONNECTOR_TARGETS"
+"""JSON: the `http` connectors' endpoints by target (cdk.json `billbridge:connectors`)."""
+ENV_CONNECTOR_SECRETS_ARN = "CONNECTOR_SECRETS_ARN"
+ENV_CONNECTOR_RETRY_POLICY = "CONNECTOR_RETRY_POLICY"
+DELIVERY_PARTITION_PREFIX = "DELIVERY#"
+"""The ledger partitions of webhook delivery claims: the only ones the webhook function may write."""

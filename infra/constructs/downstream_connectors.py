@@ -11,8 +11,8 @@ from cdk.json context `billbridge:connectors`:
 `event` (the default for any target not listed): the command is published on the
 hub's bus for the system (or an iPaaS) to pick up, and answered by its
 `sync.acknowledged` / `sync.refused` webhook. `http`: the command is POSTed to
-`{base_url}/commands/{name}` (billbridge.adapters.connectors.http_connector, whose
-`TargetSettings` validate the fields at synth time).
+`{base_url}/commands/{name}` (billbridge.adapters.connectors.http_connector; the
+functions' `billbridge.settings.TargetSettings` validate the fields at synth time).
 
 With any `http` target the stack creates one connector secret (Secrets Manager):
 `{"psa": {"signing_secret": "whsec_...", "client_secret": "..."}, "erp-us": {"api_key": "..."}}`,
@@ -30,11 +30,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_secretsmanager as secretsmanager
 from billbridge import topology
-from billbridge.adapters.connectors.http_connector import (
-    ENV_CONNECTOR_SECRETS_ARN,
-    ENV_CONNECTOR_TARGETS,
-    TargetSettings,
-)
+from billbridge.settings import TargetSettings
 from constructs import Construct
 
 from infra.constructs.function_defaults import BillbridgeFunction
@@ -94,8 +90,8 @@ class DownstreamConnectors(Construct):
         )
         self.environment = {
             topology.ENV_CONNECTOR_MODE: "http",
-            ENV_CONNECTOR_TARGETS: json.dumps(self.http_targets, sort_keys=True),
-            ENV_CONNECTOR_SECRETS_ARN: self.secret.secret_arn,
+            topology.ENV_CONNECTOR_TARGETS: json.dumps(self.http_targets, sort_keys=True),
+            topology.ENV_CONNECTOR_SECRETS_ARN: self.secret.secret_arn,
         }
 
     def connect(self, function: BillbridgeFunction) -> None:

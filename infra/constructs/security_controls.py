@@ -34,13 +34,16 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from billbridge import topology
-from billbridge.adapters.field_encryption import CONTEXT_PURPOSE, PURPOSE
 from constructs import Construct
 
 ROLE_SESSION_DURATION = cdk.Duration.hours(1)
 APPROVER_EVENT_SOURCES = ("billbridge.operations",)
 """The sources an approver may put on the bus: what deciding an exception publishes."""
-PURPOSE_CONDITION = {"StringEquals": {f"kms:EncryptionContext:{CONTEXT_PURPOSE}": PURPOSE}}
+PURPOSE_CONDITION = {
+    "StringEquals": {
+        f"kms:EncryptionContext:{topology.FIELD_ENCRYPTION_CONTEXT_PURPOSE}": topology.FIELD_ENCRYPTION_PURPOSE
+    }
+}
 DLQ_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:ReceiveMessage",

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, OutboundEvent
@@ -20,6 +19,7 @@ from billbridge.reporting.replay_report import build_replay_report
 from billbridge.topology import ACTUALS_EVENT_TYPES, CONTRACT_EVENT_TYPES, CUSTOMER_EVENT_TYPES
 
 from tests.fakes.edge import FixedClock
+from tests.fakes.memory_ledger import InMemoryLedger
 
 
 class RecordingPublisher:

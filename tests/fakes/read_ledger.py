@@ -7,7 +7,6 @@ from dataclasses import asdict
 from typing import Any
 
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.ledger import StoredBook
@@ -15,6 +14,7 @@ from billbridge.domain.model import BookUpdate
 
 from tests.fakes.edge import FixedClock
 from tests.fakes.hub import CoreHub
+from tests.fakes.memory_ledger import InMemoryLedger
 
 
 class ReadableLedger(InMemoryLedger):

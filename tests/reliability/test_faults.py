@@ -165,7 +165,7 @@ def test_faults_through_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None
     book = generate_book(seed=51, min_events=120)
     deliveries, _ = storm(book, seed=52, max_copies=3)
     from billbridge import bootstrap
-    from billbridge.bootstrap_webhook import build_ingest_webhook
+    from billbridge.bootstrap import ingest_webhook
     from billbridge.entrypoints.api.webhook import handle_api_event
 
     rng = random.Random(53)
@@ -192,7 +192,7 @@ def test_faults_through_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None
     publishers: dict[str, PartiallyFailingPublisher] = {}
 
     def webhook(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        use_case = build_ingest_webhook()
+        use_case = ingest_webhook()
         if "publisher" not in publishers:
             publishers["publisher"] = PartiallyFailingPublisher(use_case._publisher, every=3, budget=15)
         use_case._publisher = publishers["publisher"]  # type: ignore[attr-defined]

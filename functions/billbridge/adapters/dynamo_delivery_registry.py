@@ -26,7 +26,7 @@ from typing import Any
 from billbridge import topology
 from billbridge.app.ports import ClaimOutcome, DeliveryClaim
 
-DELIVERY_PARTITION_PREFIX = "DELIVERY#"
+DELIVERY_PARTITION_PREFIX = topology.DELIVERY_PARTITION_PREFIX
 """Every item of the registry lives under it (the webhook's IAM grant is bounded to it)."""
 CLAIM_SORT_KEY = "DELIVERY"
 CONFLICT_SORT_KEY_PREFIX = "CONFLICT#"

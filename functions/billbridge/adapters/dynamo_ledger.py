@@ -47,13 +47,10 @@ from billbridge.domain.model import BillingConfig, BillingException, BookUpdate,
 if TYPE_CHECKING:
     from billbridge.adapters.field_encryption import FieldEncryption
 
-ENV_AUDIT_RETENTION_DAYS = "AUDIT_RETENTION_DAYS"
-"""Set by the stack (`audit_retention_days`); the composition root passes it as `audit_retention_seconds`."""
 
 __all__ = [
     "AUDIT_RETENTION_SECONDS",
     "AUDIT_TTL_ATTRIBUTE",
-    "ENV_AUDIT_RETENTION_DAYS",
     "DynamoLedger",
     "audit_records_of",
     "decode_legacy_book",

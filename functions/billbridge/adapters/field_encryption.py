@@ -33,18 +33,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from billbridge import topology
 from billbridge.domain.model import BillingContact, ContractBook, ContractVersion
 
 TOKEN_PREFIX = "bbpd1."
-PURPOSE = "ledger-personal-data"
-CONTEXT_PURPOSE = "billbridge:purpose"
+PURPOSE = topology.FIELD_ENCRYPTION_PURPOSE
+CONTEXT_PURPOSE = topology.FIELD_ENCRYPTION_CONTEXT_PURPOSE
 CONTEXT_CONTRACT = "billbridge:contract"
 PERSONAL_FIELDS: tuple[str, ...] = ("billing_contact.name", "billing_contact.email")
-
-ENV_FIELD_ENCRYPTION_KEY_ARN = "FIELD_ENCRYPTION_KEY_ARN"
-"""The KMS key of personal data; set only on the functions that write contract versions."""
-ENV_FIELD_DECRYPTION = "FIELD_DECRYPTION"
-"""`enabled` where the role may decrypt (the contracts consumer); any other value: encrypt only."""
 
 _DATA_KEY_CACHE_SIZE = 256
 _SEALED_MEMO_SIZE = 10_000
@@ -267,10 +263,6 @@ def _map_contacts(book: ContractBook, transform: Callable[[ContractVersion, str,
     return replace(book, versions=versions) if changed else book
 
 
-def field_encryption_from_environment(environ: Mapping[str, str] | None = None) -> FieldEncryption | None:
-    """KmsFieldEncryption when the function is configured with a key (deployed), else None (local)."""
-    env = os.environ if environ is None else environ
-    key_arn = env.get(ENV_FIELD_ENCRYPTION_KEY_ARN, "")
-    if not key_arn:
-        return None
-    return KmsFieldEncryption(key_id=key_arn, decrypt=env.get(ENV_FIELD_DECRYPTION, "") == "enabled")
+def field_encryption_for(key_arn: str, *, decrypt: bool) -> KmsFieldEncryption | None:
+    """KmsFieldEncryption where the function is given a key (deployed), else None (local stack)."""
+    return KmsFieldEncryption(key_id=key_arn, decrypt=decrypt) if key_arn else None

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from billbridge.adapters.aws_client import LazyClient
 from billbridge.app.bulk_intake import ChunkTicket
 
 MAX_MESSAGES_PER_CALL = 10
@@ -18,20 +19,12 @@ class ChunkQueueError(Exception):
 class SqsChunkQueue:
     def __init__(self, *, queue_url: str, client: Any | None = None) -> None:
         self._url = queue_url
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sqs")
-        return self._client
+        self._sqs = LazyClient("sqs", client)
 
     def send(self, tickets: Sequence[ChunkTicket]) -> None:
         for start in range(0, len(tickets), MAX_MESSAGES_PER_CALL):
             batch = tickets[start : start + MAX_MESSAGES_PER_CALL]
-            response = self.client.send_message_batch(
+            response = self._sqs().send_message_batch(
                 QueueUrl=self._url,
                 Entries=[
                     {"Id": str(index), "MessageBody": json.dumps(ticket.as_json(), separators=(",", ":"))}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
+from typing import Any
 
+from billbridge.app.ports import BillingRuns, BillingRunStart
 from billbridge.domain.billing_run import Period
 
 
@@ -22,3 +24,16 @@ def execution_name(period: str, contract_ids: list[str] | None, request_id: str)
     scope = "all" if not contract_ids else hashlib.sha256(",".join(sorted(contract_ids)).encode()).hexdigest()[:10]
     request = re.sub(r"[^A-Za-z0-9_-]", "-", request_id)[:40]
     return f"bill-{period}-{scope}-{request}"[:80]
+
+
+def run_input(period: str, contract_ids: list[str] | None, run_id: str) -> dict[str, Any]:
+    """The billing run state machine's input: which month, which contracts (None: all), the run's id."""
+    return {"period": period, "contract_ids": contract_ids, "run_id": run_id}
+
+
+def start_billing_run(
+    runs: BillingRuns, period: str, contract_ids: list[str] | None, request_id: str
+) -> BillingRunStart:
+    """Start the run of `period` for `request_id`, or find it: a repeated request starts nothing new."""
+    name = execution_name(period, contract_ids, request_id)
+    return runs.start_or_find(name, run_input(period, contract_ids, name))

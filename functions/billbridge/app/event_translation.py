@@ -14,6 +14,7 @@ from billbridge.domain.customer_master import (
     CustomerVersion,
     LegalEntityVersion,
     MasterPolicy,
+    MasterStatus,
     TaxExemption,
 )
 from billbridge.domain.model import (
@@ -317,7 +318,7 @@ def customer_version_from(data: Mapping[str, Any], source: str = "") -> Customer
         version=int(_required(data, "version")),
         effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
         name=str(_required(data, "name")),
-        status=str(_required(data, "status")),
+        status=MasterStatus(str(_required(data, "status"))),
         billing_currencies=(currency, *extra),
         tax_jurisdiction=str(_required(tax, "jurisdiction")),
         payment_terms_days=int(_required(_required(data, "payment_terms"), "net_days")),
@@ -358,7 +359,7 @@ def legal_entity_version_from(data: Mapping[str, Any], source: str = "") -> Lega
         erp_instance=str(_required(data, "erp_instance")),
         country=str(_required(data, "country")),
         functional_currency=str(_required(data, "functional_currency")),
-        status=str(data.get("status", "active")),
+        status=MasterStatus(str(data.get("status", MasterStatus.ACTIVE))),
         source=source,
     )
 

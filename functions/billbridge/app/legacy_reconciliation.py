@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from billbridge.domain.model import InvoiceStatus
 from billbridge.domain.money import ZERO, format_amount
 
 DIFFERENCE_KINDS = ("missing", "extra", "amount", "rate", "tax")
@@ -73,7 +74,7 @@ class _InvoiceSum:
 def _hub_invoices(report: dict[str, Any]) -> dict[tuple[str, str], _InvoiceSum]:
     invoices: dict[tuple[str, str], _InvoiceSum] = {}
     for invoice in report.get("invoices", []):
-        if invoice.get("status") == "rejected":
+        if invoice.get("status") == InvoiceStatus.REJECTED:
             continue
         summed = invoices.setdefault((invoice["contract_id"], invoice["period"]), _InvoiceSum())
         summed.subtotal = (summed.subtotal or ZERO) + Decimal(invoice["subtotal"])

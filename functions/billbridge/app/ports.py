@@ -6,10 +6,10 @@ them under billbridge.adapters; tests use in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -166,3 +166,51 @@ class CommandLog(Protocol):
     def of_contract(self, contract_id: str) -> list[DownstreamCommand]: ...
 
     def all_commands(self) -> list[DownstreamCommand]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRunStart:
+    """What starting a billing run by its name came to."""
+
+    name: str
+    execution_id: str
+    """The workflow's id of the run (a Step Functions execution ARN)."""
+    started: bool
+    """False: a run of this name had already been started (a repeated trigger, a retried command)."""
+
+
+class BillingRuns(Protocol):
+    """Where billing runs are started: one run per name, however often it is asked for."""
+
+    def start_or_find(self, name: str, run_input: Mapping[str, Any]) -> BillingRunStart:
+        """Start the run `name` with `run_input`, or find the run already started under that name."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the hub gives up on, with why: kept for an operator to read, fix and send back."""
+
+    body: str
+    reason: str
+    """`ErrorType: what was wrong`, without the input's values (they may hold personal data)."""
+    error_type: str
+    correlation_id: str
+    workflow: str
+    message_id: str
+
+
+class DeadLetterSink(Protocol):
+    """Where a consumer puts what it will not process (a dead-letter queue)."""
+
+    def put(self, letter: DeadLetter) -> None: ...
+
+
+class RunStatus(StrEnum):
+    """Where a billing run stands: its workflow execution's status, in Step Functions' words."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"

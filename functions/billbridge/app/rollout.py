@@ -20,13 +20,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal, cast
 
 from billbridge import topology
 
-Mode = Literal["off", "shadow", "on"]
-MODES: tuple[Mode, ...] = ("off", "shadow", "on")
+
+class RolloutMode(StrEnum):
+    """A switch's state, as configured and shown (`off`, `shadow`, `on`)."""
+
+    OFF = "off"
+    SHADOW = "shadow"
+    ON = "on"
+
+
+MODES: tuple[RolloutMode, ...] = (RolloutMode.OFF, RolloutMode.SHADOW, RolloutMode.ON)
 """From strictest to fullest."""
 WORKFLOW_NAMES = tuple(w.name for w in topology.WORKFLOWS)
 WORKFLOW_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
@@ -41,25 +49,25 @@ class InvalidRolloutError(ValueError):
     """The rollout configuration names an unknown workflow, source or mode."""
 
 
-def _modes(document: object, known: tuple[str, ...], what: str) -> dict[str, Mode]:
+def _modes(document: object, known: tuple[str, ...], what: str) -> dict[str, RolloutMode]:
     if document is None:
         return {}
     if not isinstance(document, dict):
         raise InvalidRolloutError(f"rollout.{what}: must be an object {what[:-1]} -> mode")
-    modes: dict[str, Mode] = {}
+    modes: dict[str, RolloutMode] = {}
     for name, mode in document.items():
         if name not in known:
             raise InvalidRolloutError(f"rollout.{what}: unknown {what[:-1]} {name!r}; known: {', '.join(known)}")
         if mode not in MODES:
             raise InvalidRolloutError(f"rollout.{what}.{name}: {mode!r} is not one of {', '.join(MODES)}")
-        modes[name] = cast(Mode, mode)
+        modes[name] = RolloutMode(mode)
     return modes
 
 
 @dataclass(frozen=True, slots=True)
 class Rollout:
-    workflows: Mapping[str, Mode] = field(default_factory=dict)
-    sources: Mapping[str, Mode] = field(default_factory=dict)
+    workflows: Mapping[str, RolloutMode] = field(default_factory=dict)
+    sources: Mapping[str, RolloutMode] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, configured: str | Mapping[str, object] | None) -> Rollout:
@@ -79,33 +87,33 @@ class Rollout:
             sources=MappingProxyType(_modes(document.get("sources"), topology.WEBHOOK_SOURCES, "sources")),
         )
 
-    def workflow_mode(self, workflow: str) -> Mode:
-        return self.workflows.get(workflow, "on")
+    def workflow_mode(self, workflow: str) -> RolloutMode:
+        return self.workflows.get(workflow, RolloutMode.ON)
 
-    def source_mode(self, source: str) -> Mode:
-        return self.sources.get(source, "on")
+    def source_mode(self, source: str) -> RolloutMode:
+        return self.sources.get(source, RolloutMode.ON)
 
-    def mode_for(self, workflow: str, source: str | None = None) -> Mode:
+    def mode_for(self, workflow: str, source: str | None = None) -> RolloutMode:
         """The stricter of the workflow's and the source's switch."""
         modes = [self.workflow_mode(workflow)] + ([self.source_mode(source)] if source else [])
         return min(modes, key=MODES.index)
 
-    def mode_of_event(self, event_type: str, source: str) -> Mode:
+    def mode_of_event(self, event_type: str, source: str) -> RolloutMode:
         workflow = WORKFLOW_OF_EVENT_TYPE.get(event_type)
         return self.mode_for(workflow, source) if workflow else self.source_mode(source)
 
     def refusal(self, event_type: str, source: str) -> str | None:
         """None unless the event's workflow or source is switched off."""
         workflow = WORKFLOW_OF_EVENT_TYPE.get(event_type)
-        if workflow is not None and self.workflow_mode(workflow) == "off":
+        if workflow is not None and self.workflow_mode(workflow) == RolloutMode.OFF:
             return f"rollout: workflow {workflow} is off"
-        if self.source_mode(source) == "off":
+        if self.source_mode(source) == RolloutMode.OFF:
             return f"rollout: source {source} is off"
         return None
 
     def document(self) -> dict[str, dict[str, str]]:
         """Every switch with its state (the defaults included): what `billbridge status` shows."""
         return {
-            "workflows": {name: self.workflow_mode(name) for name in WORKFLOW_NAMES},
-            "sources": {name: self.source_mode(name) for name in topology.WEBHOOK_SOURCES},
+            "workflows": {name: str(self.workflow_mode(name)) for name in WORKFLOW_NAMES},
+            "sources": {name: str(self.source_mode(name)) for name in topology.WEBHOOK_SOURCES},
         }

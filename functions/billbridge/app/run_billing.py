@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from billbridge.app.customer_master import MasterDataStore, master_facts
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.ports import Connector, ConnectorCommand, EventPublisher, TransientConnectorError
-from billbridge.app.rollout import BILLING_WORKFLOW, SHADOW_REFERENCE, Rollout
+from billbridge.app.rollout import BILLING_WORKFLOW, SHADOW_REFERENCE, Rollout, RolloutMode
 from billbridge.domain.billing_run import Period, compose_invoice
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.customer_master import MasterFacts
@@ -325,7 +325,7 @@ class PostInvoice:
         connector; the proposal id is the idempotency key, so a retried post
         cannot create a second invoice."""
         posted = []
-        shadow = self.rollout.mode_for(BILLING_WORKFLOW) == "shadow"
+        shadow = self.rollout.mode_for(BILLING_WORKFLOW) == RolloutMode.SHADOW
         for invoice in unsubmitted_invoices(self.ledger.load(contract_id).book):
             if shadow:
                 # Settled as "not posted" for good: switching the workflow on later

@@ -33,7 +33,7 @@ from billbridge.app.event_translation import IngestedEvent, contract_version_fro
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.personal_data_in_transit import PersonalDataVault, open_contract_data
 from billbridge.app.ports import Connector, EventPublisher
-from billbridge.app.rollout import Rollout
+from billbridge.app.rollout import Rollout, RolloutMode
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.contract_changes import apply_contract_version, apply_termination
 from billbridge.domain.customer_master import latest_of
@@ -107,7 +107,7 @@ class SyncContract:
         return update
 
     def _in_shadow(self, source: str) -> bool:
-        return self.rollout.mode_for("contracts", source) == "shadow"
+        return self.rollout.mode_for("contracts", source) == RolloutMode.SHADOW
 
     def _waits_for_customer(self, version: ContractVersion) -> bool:
         if self.master is None or not self.ledger.load_config().customer_master.enforced:

@@ -8,7 +8,6 @@ a deployed stack (AWS profile/region and the stack's CloudFormation outputs).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billbridge import topology
+from billbridge.app.ports import RunStatus
 from billbridge.cli.output import print_json as print_json
 from billbridge.cli.target import DEFAULT_STACK_NAME as DEFAULT_STACK_NAME
 from billbridge.cli.target import STACK_ENV_VAR as STACK_ENV_VAR
@@ -182,7 +182,7 @@ def wait_for_execution(
             waited = clock() - started
             if progress is not None:
                 progress(name, status, waited, wait_seconds)
-            if status != "RUNNING":
+            if status != RunStatus.RUNNING:
                 return {"executionArn": arn, "name": name, "status": status, "error": described.get("error")}
             if waited + poll_seconds > wait_seconds:
                 return {"executionArn": arn, "name": name, "status": status, "error": None, "waited_out": True}
@@ -211,15 +211,17 @@ def _deployed_hub(args: argparse.Namespace) -> Hub:
         return clients[service]
 
     def start_run(run_input: dict[str, Any], name: str) -> dict[str, Any]:
+        from billbridge.adapters.step_functions_billing_runs import StepFunctionsBillingRuns
+
         sfn = client("stepfunctions")
-        try:
-            arn = sfn.start_execution(
-                stateMachineArn=outputs["BillingStateMachineArn"], name=name, input=json.dumps(run_input)
-            )["executionArn"]
-        except sfn.exceptions.ExecutionAlreadyExists:
-            arn = outputs["BillingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
+        runs = StepFunctionsBillingRuns(state_machine_arn=outputs["BillingStateMachineArn"], client=sfn)
+        run = runs.start_or_find(name, run_input)
         return wait_for_execution(
-            sfn, arn, name, wait_seconds=getattr(args, "wait", DEFAULT_WAIT_SECONDS), progress=ExecutionProgress()
+            sfn,
+            run.execution_id,
+            name,
+            wait_seconds=getattr(args, "wait", DEFAULT_WAIT_SECONDS),
+            progress=ExecutionProgress(),
         )
 
     return Hub(

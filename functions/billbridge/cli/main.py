@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from billbridge.cli import environment
 from billbridge.cli.output import UsageError
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
@@ -94,7 +95,7 @@ class TerminalWidthFormatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
         if width is None:
             try:
-                width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+                width = environment.terminal_columns() or os.get_terminal_size(sys.__stdout__.fileno()).columns
             except (ValueError, OSError, AttributeError):
                 width = 80
             width = max(width - 2, 11)
@@ -124,7 +125,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug",
         action="store_true",
-        default=bool(os.environ.get("BILLBRIDGE_DEBUG")),
+        default=environment.debug(),
         help="show the traceback of an error (also BILLBRIDGE_DEBUG=1)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -147,7 +148,7 @@ def quiet_function_logs() -> Iterator[None]:
     """The functions log JSON lines and EMF metrics for CloudWatch; on a terminal
     (and in `--json` output) the commands print only their own result.
     BILLBRIDGE_VERBOSE=1 shows them. The environment is restored afterwards."""
-    if os.environ.get("BILLBRIDGE_VERBOSE"):
+    if environment.verbose():
         yield
         return
     quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}

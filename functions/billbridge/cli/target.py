@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from billbridge.cli import environment
 from billbridge.cli.output import UsageError, add_output_options
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_STACK_NAME = "Billbridge"
-STACK_ENV_VAR = "BILLBRIDGE_STACK"
+STACK_ENV_VAR = environment.STACK
 """Names the deployed stack every operator command acts on, as `--stack` does (a shell set up for production)."""
 
 
@@ -36,7 +37,7 @@ def add_target_options(parser: argparse.ArgumentParser, *, writes: bool = False,
     )
     group.add_argument(
         "--stack",
-        default=os.environ.get(STACK_ENV_VAR) or None,
+        default=environment.stack_name(),
         help=f"act on a deployed stack of this name (e.g. {DEFAULT_STACK_NAME}; default ${STACK_ENV_VAR}, "
         "unset: the local stack)",
     )
@@ -79,15 +80,15 @@ def local_read_store(args: argparse.Namespace) -> Iterator[Any]:
         yield store
 
 
-STATE_FILE_ENV_VAR = "BILLBRIDGE_STATE_FILE"
-LEGACY_STATE_ENV_VAR = "BILLBRIDGE_LOCAL_STATE"
+STATE_FILE_ENV_VAR = environment.STATE_FILE
+LEGACY_STATE_ENV_VAR = environment.LEGACY_STATE_FILE
 DEFAULT_STATE_PATH = os.path.join(".billbridge", "local-state.sqlite")
 
 
 def default_state_path() -> str:
     """$BILLBRIDGE_STATE_FILE (or the older $BILLBRIDGE_LOCAL_STATE), else `.billbridge/local-state.sqlite`
     (the same rule as billbridge.localstack.store.default_state_path, without importing the store)."""
-    configured = os.environ.get(STATE_FILE_ENV_VAR) or os.environ.get(LEGACY_STATE_ENV_VAR)
+    configured = environment.state_file()
     return configured if configured else os.path.join(os.getcwd(), DEFAULT_STATE_PATH)
 
 

@@ -17,11 +17,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TypeVar
 
-CUSTOMER_ACTIVE = "active"
-CUSTOMER_INACTIVE = "inactive"
+
+class MasterStatus(StrEnum):
+    """Whether a customer or legal entity may be invoiced (its stored and wire form: `active`, `inactive`)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,7 @@ class CustomerVersion:
     version: int
     effective_date: dt.date
     name: str
-    status: str
-    """`active` or `inactive`."""
+    status: MasterStatus
     billing_currencies: tuple[str, ...]
     """Currencies the customer may be invoiced in."""
     tax_jurisdiction: str
@@ -72,7 +75,7 @@ class CustomerVersion:
 
     @property
     def active(self) -> bool:
-        return self.status == CUSTOMER_ACTIVE
+        return self.status == MasterStatus.ACTIVE
 
     def erp_customer_id(self, erp_instance: str) -> str | None:
         for instance, customer_id in self.erp_customer_ids:
@@ -97,12 +100,12 @@ class LegalEntityVersion:
     erp_instance: str
     country: str
     functional_currency: str
-    status: str = CUSTOMER_ACTIVE
+    status: MasterStatus = MasterStatus.ACTIVE
     source: str = ""
 
     @property
     def active(self) -> bool:
-        return self.status == CUSTOMER_ACTIVE
+        return self.status == MasterStatus.ACTIVE
 
 
 V = TypeVar("V", CustomerVersion, LegalEntityVersion)

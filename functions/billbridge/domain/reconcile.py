@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from billbridge.domain.book_draft import BookDraft
-from billbridge.domain.model import BillingLine, ExceptionType, RerateRecord, TimeEntry, WorkDay
+from billbridge.domain.model import BillingLine, ExceptionState, ExceptionType, RerateRecord, TimeEntry, WorkDay
 from billbridge.domain.money import ZERO, round_money
 from billbridge.domain.rating import (
     SPLIT_STRIDE,
@@ -46,7 +46,7 @@ def reconcile_entry(
     if entry.entry_id in draft.written_off_refs:
         return
     held = draft.exceptions.get(f"{ExceptionType.INVOICED_ENTRY_CHANGED.value}:{draft.contract_id}:{entry.entry_id}")
-    if held is not None and held.state.value == "open":
+    if held is not None and held.state == ExceptionState.OPEN:
         return
     existing = draft.lines_of("time", entry.entry_id)
     billed = [line for line in existing if draft.is_billed(line)]

@@ -40,7 +40,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 from billbridge import topology
-from billbridge.adapters.connectors.http_connector import ENV_CONNECTOR_RETRY_POLICY
 from billbridge.app.webhook_signature import SignatureError, verify_signature
 
 Behaviour = Literal["accept", "accept_later", "refuse", "time_out", "slow", "rate_limit"]
@@ -234,7 +233,7 @@ class LocalDownstream:
             topology.ENV_CONNECTOR_MODE: "http",
             "CONNECTOR_TARGETS": json.dumps(targets, sort_keys=True),
             "CONNECTOR_SECRETS_ARN": CONNECTOR_SECRET_NAME,
-            ENV_CONNECTOR_RETRY_POLICY: json.dumps(LOCAL_RETRY_POLICY, sort_keys=True),
+            topology.ENV_CONNECTOR_RETRY_POLICY: json.dumps(LOCAL_RETRY_POLICY, sort_keys=True),
         }
 
     def secret_document(self) -> dict[str, dict[str, str]]:

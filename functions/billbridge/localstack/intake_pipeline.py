@@ -135,7 +135,7 @@ def pump(sqs: Any, names: LocalNames, queue: str, handler: Any, *, batch_size: i
 def run_intake(stack: Any, path: str | PurePath, *, source: str, body: bytes | None = None) -> dict[str, Any]:
     """Drop a local file into the running local stack's intake and process it; returns its result
     (the `result.json` document), with the pumps' errors under `local_errors` when any."""
-    from billbridge.bootstrap_intake import ingest_intake_chunk, split_intake_file
+    from billbridge.bootstrap import ingest_intake_chunk, split_intake_file
     from billbridge.entrypoints.queues import ingest_intake_chunk as chunk_function
     from billbridge.entrypoints.queues import split_intake_file as split_function
     from billbridge.settings import HubSettings

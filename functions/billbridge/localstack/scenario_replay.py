@@ -23,6 +23,7 @@ from typing import Any
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.billing_requests import execution_name
 from billbridge.app.event_translation import billing_config_from
+from billbridge.app.ports import RunStatus
 from billbridge.app.webhook_signature import sign
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.localstack.stack import LocalStack
@@ -61,13 +62,13 @@ class RunOutcome:
     @property
     def succeeded(self) -> bool:
         """Every contract billed or held by a rule: the execution SUCCEEDED and no step failed."""
-        return self.status == "SUCCEEDED" and not self.failed_steps and not self.crashes
+        return self.status == RunStatus.SUCCEEDED and not self.failed_steps and not self.crashes
 
     @property
     def shown_status(self) -> str:
         if self.succeeded:
-            return "SUCCEEDED"
-        if self.status == "SUCCEEDED":
+            return RunStatus.SUCCEEDED
+        if self.status == RunStatus.SUCCEEDED:
             return f"FAILED ({len(self.failed_steps)} failed step(s), {len(self.crashes)} crash(es))"
         return f"{self.status} ({self.error or 'no error name'})"
 
@@ -97,7 +98,7 @@ class ReplayResult:
         lines = [f"HTTP 5xx: {e}" for e in self.server_errors]
         lines += [f"consumer crashed: {e}" for e in self.consumer_errors]
         for run in self.runs:
-            if run.status != "SUCCEEDED":
+            if run.status != RunStatus.SUCCEEDED:
                 lines.append(f"billing run {run.name}: {run.status} {run.error or ''}".rstrip())
             lines += [f"billing run {run.name}: step failed: {f}" for f in run.failed_steps]
             lines += [f"billing run {run.name}: consumer crashed: {c}" for c in run.crashes]

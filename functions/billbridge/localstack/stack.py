@@ -35,6 +35,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from billbridge import topology
+from billbridge.app.ports import RunStatus
 from billbridge.localstack import data_feed_stand_in, intake_pipeline, resources, snapshot
 from billbridge.localstack import definition as definitions
 from billbridge.localstack.aws_environment import (
@@ -518,7 +519,7 @@ class LocalStack:
             return
         try:
             running = self.client("stepfunctions").list_executions(
-                stateMachineArn=self.names.state_machine_arn, statusFilter="RUNNING"
+                stateMachineArn=self.names.state_machine_arn, statusFilter=RunStatus.RUNNING
             )["executions"]
         except ClientError:
             return
@@ -549,19 +550,16 @@ class LocalStack:
             result["function_errors"] = [f.line() for f in dispatcher.raised[raised_before:]]
         else:
             result["failed_steps"], result["function_errors"] = [], []
-        result["succeeded"] = result["status"] == "SUCCEEDED" and not result["failed_steps"]
+        result["succeeded"] = result["status"] == RunStatus.SUCCEEDED and not result["failed_steps"]
         return result
 
     def _start_and_wait(self, sfn: Any, input: Mapping[str, Any], name: str, timeout_seconds: float) -> dict[str, Any]:
-        try:
-            execution_arn = sfn.start_execution(
-                stateMachineArn=self.names.state_machine_arn, name=name, input=json.dumps(input)
-            )["executionArn"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
-            execution_arn = self.names.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-        return self.wait_for_execution(execution_arn, timeout_seconds=timeout_seconds)
+        from billbridge.adapters.step_functions_billing_runs import StepFunctionsBillingRuns
+
+        run = StepFunctionsBillingRuns(state_machine_arn=self.names.state_machine_arn, client=sfn).start_or_find(
+            name, input
+        )
+        return self.wait_for_execution(run.execution_id, timeout_seconds=timeout_seconds)
 
     def wait_for_execution(self, execution_arn: str, *, timeout_seconds: float = 120.0) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
@@ -569,7 +567,7 @@ class LocalStack:
         delay = 0.005
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
+            if described["status"] != RunStatus.RUNNING:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout_seconds} s")

@@ -69,7 +69,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from billbridge.adapters.connectors.http_connector import HttpResponse
+from billbridge.adapters.connectors.http_transport import HttpResponse
 
 Answer = tuple[int, dict[str, str], bytes]
 JSON = {"Content-Type": "application/json"}

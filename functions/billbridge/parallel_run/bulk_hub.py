@@ -30,7 +30,7 @@ from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import MAX_EVENT_BYTES, canonical_digest
 from billbridge.app.ledger import Ledger
-from billbridge.app.ports import OutboundEvent
+from billbridge.app.ports import OutboundEvent, RunStatus
 from billbridge.app.record_actuals import RecordActuals
 from billbridge.app.record_feedback import RecordFeedback
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice, RecordBillingFailure, SelectContracts
@@ -190,7 +190,7 @@ class BulkHub:
         run_id = execution_name(period, contract_ids, request_id)
         correlation_id = f"billing-run-{run_id}"
         selected = self.select_contracts.handle(period=period, contract_ids=contract_ids or None)
-        outcome = BillingRunOutcome(period=period, run_id=run_id, status="SUCCEEDED", contracts=len(selected))
+        outcome = BillingRunOutcome(period=period, run_id=run_id, status=RunStatus.SUCCEEDED, contracts=len(selected))
         for contract_id in selected:
             try:
                 composed = self.compose_invoice.handle(
@@ -215,7 +215,7 @@ class BulkHub:
                     cause=cause,
                     correlation_id=correlation_id,
                 )
-                outcome.status = "FAILED"
+                outcome.status = RunStatus.FAILED
                 outcome.failures.append(
                     {
                         "contract_id": contract_id,

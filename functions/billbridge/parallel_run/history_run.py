@@ -31,6 +31,7 @@ from typing import Any
 
 from billbridge.adapters.sqlite_ledger import SqliteLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.ports import RunStatus
 from billbridge.domain.billing_run import Period
 from billbridge.parallel_run.bulk_hub import BillingRunOutcome, BulkHub, DeadLetter
 from billbridge.parallel_run.export_files import (
@@ -194,12 +195,13 @@ def merge_results(parts: list[HistoryRunResult]) -> HistoryRunResult:
     for part in parts:
         for run in part.runs:
             combined = runs.setdefault(
-                run.period, BillingRunOutcome(period=run.period, run_id=run.run_id, status="SUCCEEDED", contracts=0)
+                run.period,
+                BillingRunOutcome(period=run.period, run_id=run.run_id, status=RunStatus.SUCCEEDED, contracts=0),
             )
             combined.contracts += run.contracts
             combined.proposals += run.proposals
             combined.failures += run.failures
-            if run.status != "SUCCEEDED":
+            if run.status != RunStatus.SUCCEEDED:
                 combined.status = run.status
     seen: set[RejectedRow] = set()
     rejected = []

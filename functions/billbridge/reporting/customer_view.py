@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from billbridge.app.customer_master import MasterDataStore, customer_summary
-from billbridge.domain.model import ContractBook
+from billbridge.domain.model import ContractBook, ExceptionState
 
 
 def contracts_by_customer(books: Iterable[ContractBook]) -> dict[str, list[ContractBook]]:
@@ -29,7 +29,7 @@ def _contract_row(book: ContractBook, pending: set[str]) -> dict[str, Any]:
         "legal_entity": latest.legal_entity,
         "master_status": "pending_customer" if book.contract_id in pending else "",
         "invoices": len(book.invoices),
-        "open_exceptions": sum(1 for e in book.exceptions.values() if e.state.value == "open"),
+        "open_exceptions": sum(1 for e in book.exceptions.values() if e.state == ExceptionState.OPEN),
     }
 
 

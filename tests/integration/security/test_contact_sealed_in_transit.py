@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from billbridge.adapters.field_encryption import KmsFieldEncryption, is_token
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.personal_data_in_transit import seal_contract_event
@@ -28,6 +27,7 @@ from tests.fakes.edge import (
     SequentialIds,
 )
 from tests.fakes.hub import RecordingPublisher
+from tests.fakes.memory_ledger import InMemoryLedger
 
 SECRET = "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 EMAIL = "ap@acme.example"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from billbridge import topology
-from billbridge.adapters.dynamo_delivery_registry import DELIVERY_PARTITION_PREFIX
+from billbridge.topology import DELIVERY_PARTITION_PREFIX
 
 from tests.integration.security.test_security_template import Synth, _as_list, _flat, _synth
 

@@ -16,16 +16,16 @@ from billbridge import topology
 from billbridge.adapters.dynamo_book_items import BOOK_ADAPTER, unpack
 from billbridge.adapters.dynamo_ledger import AUDIT_RETENTION_SECONDS, DynamoLedger
 from billbridge.adapters.field_encryption import (
-    ENV_FIELD_DECRYPTION,
-    ENV_FIELD_ENCRYPTION_KEY_ARN,
     FieldEncryptionError,
     KmsFieldEncryption,
-    field_encryption_from_environment,
+    field_encryption_for,
     is_token,
 )
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.sync_contract import SyncContract
 from billbridge.domain.model import BookUpdate, ExceptionType
+from billbridge.settings import HubSettings
+from billbridge.topology import ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
 from moto import mock_aws
 
 from tests.fakes.edge import FixedClock, InMemoryEventPublisher
@@ -174,12 +174,14 @@ def _encoded_book() -> bytes:
 
 
 def test_encryption_is_configured_from_the_environment_only_where_the_stack_sets_a_key() -> None:
-    assert field_encryption_from_environment({}) is None
-    encrypt_only = field_encryption_from_environment({ENV_FIELD_ENCRYPTION_KEY_ARN: "arn:aws:kms:k"})
+    def encryption(environ: dict[str, str]) -> KmsFieldEncryption | None:
+        settings = HubSettings.from_environment(environ)
+        return field_encryption_for(settings.field_encryption_key_arn, decrypt=settings.field_decryption)
+
+    assert encryption({}) is None
+    encrypt_only = encryption({ENV_FIELD_ENCRYPTION_KEY_ARN: "arn:aws:kms:k"})
     assert isinstance(encrypt_only, KmsFieldEncryption) and not encrypt_only._decrypt
-    both = field_encryption_from_environment(
-        {ENV_FIELD_ENCRYPTION_KEY_ARN: "arn:aws:kms:k", ENV_FIELD_DECRYPTION: "enabled"}
-    )
+    both = encryption({ENV_FIELD_ENCRYPTION_KEY_ARN: "arn:aws:kms:k", ENV_FIELD_DECRYPTION: "enabled"})
     assert isinstance(both, KmsFieldEncryption) and both._decrypt
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from billbridge.adapters.dynamo_ledger import ENV_AUDIT_RETENTION_DAYS
-from billbridge.adapters.field_encryption import ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
+from billbridge.topology import ENV_AUDIT_RETENTION_DAYS, ENV_FIELD_DECRYPTION, ENV_FIELD_ENCRYPTION_KEY_ARN
 
 from infra.stack import BillbridgeStack
 from infra.synth import build_app

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.customer_master import MasterVersionConflictError, customer_summary
 from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
@@ -18,6 +17,7 @@ from billbridge.domain.customer_master import MasterChange
 
 from tests.fakes.edge import FixedClock
 from tests.fakes.hub import RecordingConnector, RecordingPublisher
+from tests.fakes.memory_ledger import InMemoryLedger
 from tests.unit.app.test_canonical_events import CONTRACT, DATA_BY_TYPE
 
 CONFIG: dict[str, Any] = {

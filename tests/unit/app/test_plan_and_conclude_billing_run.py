@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.run_billing import (
     LISTED_FAILURES,
@@ -20,6 +19,7 @@ from billbridge.app.run_billing import (
 )
 from billbridge.domain.model import ContractBook
 
+from tests.fakes.memory_ledger import InMemoryLedger
 from tests.fakes.run_workspace import InMemoryRunWorkspace
 
 

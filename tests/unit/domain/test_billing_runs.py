@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from billbridge.adapters.memory_ledger import InMemoryLedger
 from billbridge.app.ledger import ConcurrentUpdateError, apply_to_book
 from billbridge.domain.billing_run import InvalidPeriodError, compose_invoice
 
+from tests.fakes.memory_ledger import InMemoryLedger
 from tests.unit.domain.builders import (
     CONTRACT,
     D,

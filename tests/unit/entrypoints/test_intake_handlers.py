@@ -127,7 +127,7 @@ def test_a_chunk_whose_dependencies_fail_is_reported_for_retry() -> None:
 
 
 def test_the_intake_functions_are_built_without_the_webhook_secret() -> None:
-    from billbridge.bootstrap_intake import ingest_intake_chunk, split_intake_file
+    from billbridge.bootstrap import ingest_intake_chunk, split_intake_file
     from billbridge.settings import HubSettings
 
     settings = HubSettings(

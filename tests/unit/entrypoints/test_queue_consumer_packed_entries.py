@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from billbridge import topology
-from billbridge.entrypoints.queues import sqs_consumer
+from billbridge import bootstrap, topology
+from billbridge.adapters.sqs_dead_letter_sink import SqsDeadLetterSink
 from billbridge.entrypoints.queues.sqs_consumer import consume_batch
 
 DEAD_LETTER_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/actuals-dlq"
@@ -111,7 +111,8 @@ def dead_letter_queue(monkeypatch: pytest.MonkeyPatch) -> RecordingSqs:
     monkeypatch.setenv(topology.ENV_DEAD_LETTER_QUEUE_URL, DEAD_LETTER_QUEUE_URL)
     monkeypatch.setenv(topology.ENV_MAX_RECEIVE_COUNT, "5")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Billbridge")
-    monkeypatch.setattr(sqs_consumer, "_sqs", lambda: sqs)
+    sink = SqsDeadLetterSink(queue_url=DEAD_LETTER_QUEUE_URL, client=sqs)
+    monkeypatch.setattr(bootstrap, "dead_letter_sink", lambda: sink)
     return sqs
 
 

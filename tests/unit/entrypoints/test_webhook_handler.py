@@ -241,7 +241,7 @@ def test_metrics_count_accepted_and_rejected_events(
 
 
 def test_the_composition_builds_once_per_settings_without_touching_aws() -> None:
-    from billbridge.bootstrap_webhook import build_ingest_webhook, reset
+    from billbridge.bootstrap import ingest_webhook, reset
     from billbridge.settings import HubSettings
 
     settings = HubSettings.from_environment(
@@ -255,8 +255,8 @@ def test_the_composition_builds_once_per_settings_without_touching_aws() -> None
         }
     )
     reset()
-    built = build_ingest_webhook(settings)
+    built = ingest_webhook(settings)
     assert isinstance(built, IngestWebhook)
-    assert build_ingest_webhook(settings) is built
-    assert build_ingest_webhook(settings.model_copy(update={"event_bus_name": "other"})) is not built
+    assert ingest_webhook(settings) is built
+    assert ingest_webhook(settings.model_copy(update={"event_bus_name": "other"})) is not built
     reset()

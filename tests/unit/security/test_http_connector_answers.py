@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from billbridge.adapters.connectors.http_connector import ConnectorSettings, RetryPolicy
+from billbridge.adapters.connectors.http_connector import ConnectorSettings, HttpConnector, RetryPolicy
 
 from tests.unit.security.test_http_connector_retries import (
     ScriptedTransport,
@@ -74,5 +74,4 @@ def test_the_connectors_patience_comes_from_its_settings() -> None:
             "CONNECTOR_RETRY_POLICY": json.dumps({"max_attempts": 2, "timeout": 0.5}),
         }
     )
-    assert settings.retry is not None
-    assert settings.retry.policy() == RetryPolicy(max_attempts=2, timeout=0.5)
+    assert HttpConnector.from_settings(settings).retry == RetryPolicy(max_attempts=2, timeout=0.5)

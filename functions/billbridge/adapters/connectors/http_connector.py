@@ -22,7 +22,7 @@ A token bucket spaces calls per connector instance (one per Lambda execution
 environment). Request and response bodies are never logged: they may hold
 customer data.
 
-Configuration (`ConnectorSettings.from_environment`): `CONNECTOR_TARGETS` is a
+Configuration (`billbridge.settings.ConnectorSettings`, from the hub's settings): `CONNECTOR_TARGETS` is a
 JSON object of non-secret settings per target, `CONNECTOR_SECRETS_ARN` the
 Secrets Manager secret of the per-target secrets (connector_credentials.py):
 
@@ -36,111 +36,36 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
-from urllib.parse import quote, urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+from urllib.parse import quote
 
 from billbridge.adapters.connectors.connector_credentials import (
     ConnectorSecrets,
     CredentialProvider,
     StaticApiKey,
 )
+from billbridge.adapters.connectors.http_transport import (
+    HttpResponse,
+    HttpTransport,
+    HttpTransportError,
+    Urllib3Transport,
+)
 from billbridge.app.personal_data_in_transit import PersonalDataVault
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, TransientConnectorError
 from billbridge.app.webhook_signature import sign
+from billbridge.settings import ConnectorSettings, HubSettings
 
 _log = logging.getLogger(__name__)
 
-ENV_CONNECTOR_TARGETS = "CONNECTOR_TARGETS"
-ENV_CONNECTOR_SECRETS_ARN = "CONNECTOR_SECRETS_ARN"
-ENV_CONNECTOR_RETRY_POLICY = "CONNECTOR_RETRY_POLICY"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_DETAIL_CHARS = 300
 USER_AGENT = "billbridge-connector/1"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-# --- transport -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
-
-
-class HttpTransportError(Exception):
-    """The request got no HTTP answer (timeout, refused connection, TLS failure)."""
-
-
-class HttpTransport(Protocol):
-    def request(
-        self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], timeout: float
-    ) -> HttpResponse: ...
-
-
-class Urllib3Transport:
-    """urllib3 (shipped with botocore) with its own retries off: RetryPolicy decides."""
-
-    def __init__(self, pool_manager: Any | None = None) -> None:
-        self._pool = pool_manager
-
-    def _pool_manager(self) -> Any:
-        if self._pool is None:
-            import urllib3
-
-            self._pool = urllib3.PoolManager(num_pools=8, maxsize=4)
-        return self._pool
-
-    def request(
-        self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], timeout: float
-    ) -> HttpResponse:
-        import urllib3
-
-        try:
-            response = self._pool_manager().request(
-                method,
-                url,
-                body=body,
-                headers=dict(headers),
-                timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
-                retries=False,
-                redirect=False,
-            )
-        except urllib3.exceptions.HTTPError as error:
-            raise HttpTransportError(f"{type(error).__name__} calling {_origin(url)}") from None
-        return HttpResponse(status=response.status, headers=dict(response.headers), body=response.data)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def require_secure_url(url: str, what: str) -> str:
-    """HTTPS only; plain HTTP is accepted for loopback addresses (tests and local stubs)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.netloc:
-        return url
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-        return url
-    raise ValueError(f"{what} must be an https:// URL (got scheme {parts.scheme!r})")
 
 
 # --- pacing --------------------------------------------------------------------------------------
@@ -213,66 +138,6 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
-# --- settings ------------------------------------------------------------------------------------
-
-
-class TargetSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    base_url: str
-    auth: Literal["oauth2", "api_key", "none"] = "oauth2"
-    token_url: str = ""
-    client_id: str = ""
-    scopes: tuple[str, ...] = ()
-    api_key_header: str = "X-Api-Key"
-    api_key_prefix: str = ""
-    rate_per_second: float = Field(default=5.0, gt=0)
-    burst: int = Field(default=10, ge=1)
-
-    @field_validator("base_url")
-    @classmethod
-    def _secure_base(cls, value: str) -> str:
-        return require_secure_url(value, "base_url")
-
-    @field_validator("token_url")
-    @classmethod
-    def _secure_token_url(cls, value: str) -> str:
-        return require_secure_url(value, "token_url") if value else value
-
-
-class RetrySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_attempts: int = Field(default=4, ge=1)
-    base_delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=8.0, ge=0)
-    max_total_delay: float = Field(default=15.0, ge=0)
-    timeout: float = Field(default=10.0, gt=0)
-
-    def policy(self) -> RetryPolicy:
-        return RetryPolicy(**self.model_dump())
-
-
-class ConnectorSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    targets: dict[str, TargetSettings]
-    secrets_arn: str
-    secret_max_age_seconds: int = Field(default=300, ge=0)
-    retry: RetrySettings | None = None
-    """`CONNECTOR_RETRY_POLICY` (JSON): the connector's patience, when not the default."""
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConnectorSettings:
-        env = os.environ if environ is None else environ
-        retry = env.get(ENV_CONNECTOR_RETRY_POLICY, "")
-        return cls(
-            targets=json.loads(env.get(ENV_CONNECTOR_TARGETS, "") or "{}"),
-            secrets_arn=env.get(ENV_CONNECTOR_SECRETS_ARN, ""),
-            retry=json.loads(retry) if retry else None,
-        )
-
-
 # --- the connector -------------------------------------------------------------------------------
 
 
@@ -304,10 +169,8 @@ class HttpConnector:
     """Opens invoicing contacts sealed in a payload just before the call (deployed stacks)."""
 
     @classmethod
-    def from_environment(
-        cls, environ: Mapping[str, str] | None = None, *, personal_data: PersonalDataVault | None = None
-    ) -> HttpConnector:
-        return cls.from_settings(ConnectorSettings.from_environment(environ), personal_data=personal_data)
+    def from_hub_settings(cls, hub: HubSettings, *, personal_data: PersonalDataVault | None = None) -> HttpConnector:
+        return cls.from_settings(ConnectorSettings.from_hub_settings(hub), personal_data=personal_data)
 
     @classmethod
     def from_settings(
@@ -350,7 +213,7 @@ class HttpConnector:
                 limiter=TokenBucket(rate=config.rate_per_second, capacity=config.burst),
             )
         if settings.retry is not None and "retry" not in kwargs:
-            kwargs["retry"] = settings.retry.policy()
+            kwargs["retry"] = RetryPolicy(**settings.retry.model_dump())
         return cls(endpoints=endpoints, transport=http, **kwargs)
 
     def send(self, command: ConnectorCommand) -> ConnectorReceipt:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlencode
 
 from billbridge.adapters.connectors.connector_credentials import SecretField
-from billbridge.adapters.connectors.http_connector import (
+from billbridge.adapters.connectors.http_transport import (
     HttpTransport,
     HttpTransportError,
     require_secure_url,

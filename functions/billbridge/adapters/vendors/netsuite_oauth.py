@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from billbridge.adapters.connectors.http_connector import HttpTransport, HttpTransportError, require_secure_url
+from billbridge.adapters.connectors.http_transport import HttpTransport, HttpTransportError, require_secure_url
 from billbridge.app.vendor_adapters import VendorUnavailableError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -44,7 +44,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from billbridge.adapters.connectors.http_connector import HttpTransport, HttpTransportError, require_secure_url
+from billbridge.adapters.connectors.http_transport import HttpTransport, HttpTransportError, require_secure_url
 from billbridge.adapters.vendors.vendor_api_client import VendorApiClient
 from billbridge.adapters.vendors.vendor_json import require
 from billbridge.app.vendor_adapters import PollCursor, PolledPage, Skipped, VendorPayloadError, VendorUnavailableError

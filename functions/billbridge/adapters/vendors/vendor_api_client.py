@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from billbridge.adapters.connectors.http_connector import (
+from billbridge.adapters.connectors.http_connector import TokenBucket, retry_after_seconds
+from billbridge.adapters.connectors.http_transport import (
     HttpResponse,
     HttpTransport,
     HttpTransportError,
-    TokenBucket,
     require_secure_url,
-    retry_after_seconds,
 )
 from billbridge.app.vendor_adapters import VendorUnavailableError
 

@@ -17,12 +17,11 @@ client_secret]` of a custom connection; NetSuite: `[access_token]`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from billbridge.adapters.connectors.http_connector import HttpTransport
+from billbridge.adapters.connectors.http_transport import HttpTransport
 from billbridge.adapters.connectors.oauth_client_credentials import OAuthClientCredentials
 from billbridge.adapters.vendors.docusign_connect import DocuSignConnectAdapter, DocuSignFieldMap
 from billbridge.adapters.vendors.kantata import KantataActualsPolling, KantataMapping
@@ -42,6 +41,10 @@ from billbridge.adapters.vendors.xero_invoices import CREATE_INVOICE, DEFAULT_SA
 from billbridge.app.poll_vendor_source import PollLimits
 from billbridge.app.ports import Connector, WebhookSecrets
 from billbridge.app.vendor_adapters import PollingSource, VendorWebhookAdapter
+from billbridge.settings import VendorConfigurationError
+from billbridge.settings import read_vendor_configuration as read_configuration
+
+__all__ = ["VendorConfigurationError", "VendorRegistry", "api_secrets_key", "read_configuration"]
 
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
 XERO_SCOPES = ("accounting.transactions.read",)
@@ -57,24 +60,8 @@ NETSUITE_REQUESTS_PER_SECOND = 5.0
 account's other integrations their share."""
 
 
-class VendorConfigurationError(ValueError):
-    """The vendor adapters' configuration is not usable (names the key)."""
-
-
 def api_secrets_key(name: str) -> str:
     return f"api:{name}"
-
-
-def read_configuration(text: str) -> dict[str, dict[str, Any]]:
-    if not text.strip():
-        return {}
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise VendorConfigurationError(f"the vendor adapters configuration is not JSON: {error}") from None
-    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
-        raise VendorConfigurationError('the vendor adapters configuration is {"source/vendor": {...}, ...}')
-    return {str(k): dict(v) for k, v in document.items()}
 
 
 @dataclass(frozen=True, slots=True)

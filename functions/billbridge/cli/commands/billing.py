@@ -7,6 +7,7 @@ import sys
 import uuid
 from typing import Any
 
+from billbridge.app.ports import RunStatus
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, open_hub
 
@@ -66,7 +67,7 @@ def calendar_month(text: str) -> str:
 
 
 def bill_command(args: argparse.Namespace) -> int:
-    from billbridge.app.billing_requests import execution_name
+    from billbridge.app.billing_requests import execution_name, run_input
     from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_STILL_RUNNING, EXIT_USAGE
     from billbridge.cli.tables import print_table
     from billbridge.reporting.replay_report import invoice_document
@@ -82,7 +83,7 @@ def bill_command(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
         before = {c: set(hub.ledger.load(c).book.invoices) for c in known}
-        result = hub.start_run({"period": args.period, "contract_ids": args.contracts or None, "run_id": name}, name)
+        result = hub.start_run(run_input(args.period, args.contracts or None, name), name)
         drained = hub.drain()
         hub.changed = True
         new_invoices = []
@@ -100,9 +101,9 @@ def bill_command(args: argparse.Namespace) -> int:
         return EXIT_STILL_RUNNING
     failures = [f"step failed: {line}" for line in result.get("failed_steps", [])]
     failures += [f"consumer crashed: {line}" for line in getattr(drained, "errors", [])]
-    if result["status"] != "SUCCEEDED":
+    if result["status"] != RunStatus.SUCCEEDED:
         failures.insert(0, f"execution {result['status']}: {result.get('error') or ''}".rstrip())
-    status = "SUCCEEDED" if not failures else "FAILED"
+    status = RunStatus.SUCCEEDED if not failures else RunStatus.FAILED
     if wants_document(args):
         emit(
             args, {"execution": result, "status": status, "failures": failures, "invoices": new_invoices}, lambda: None

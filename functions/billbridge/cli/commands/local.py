@@ -11,10 +11,11 @@ from types import FrameType
 from typing import Any
 
 from billbridge import topology
+from billbridge.cli import environment
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
-READ_TOKEN_ENV_VAR = "BILLBRIDGE_READ_TOKEN"
+READ_TOKEN_ENV_VAR = environment.READ_TOKEN
 
 
 def register(subparsers: Any) -> None:
@@ -190,10 +191,9 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def _read_token(args: argparse.Namespace) -> str:
     """`--read-token`, else $BILLBRIDGE_READ_TOKEN, else a new random token (printed at start)."""
-    import os
     import secrets
 
-    return str(args.read_token or os.environ.get(READ_TOKEN_ENV_VAR) or secrets.token_urlsafe(24))
+    return str(args.read_token or environment.read_token() or secrets.token_urlsafe(24))
 
 
 def reset_command(args: argparse.Namespace) -> int:

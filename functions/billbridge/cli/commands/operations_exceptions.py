@@ -269,19 +269,17 @@ def _print_explanation(view: dict[str, Any]) -> None:
 
 
 def decide_command(args: argparse.Namespace) -> int:
-    import os
     import sys
 
     from billbridge.app.decide_exception import DecideException, MissingReasonError, UnknownExceptionError
     from billbridge.app.segregation_of_duties import SegregationOfDutiesError, segregation_policy_from
+    from billbridge.cli import environment
     from billbridge.cli.commands.operations_target import ActorError, SystemClock, actor_of, publisher_of
     from billbridge.domain.exception_decisions import ExceptionDecisionError
     from billbridge.domain.money import format_amount
 
     try:
-        policy = segregation_policy_from(
-            os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLD"), os.environ.get("BILLBRIDGE_SEGREGATION_THRESHOLDS")
-        )
+        policy = segregation_policy_from(*environment.segregation_thresholds())
     except ValueError as bad:
         print(f"billbridge: {bad}", file=sys.stderr)
         return 2

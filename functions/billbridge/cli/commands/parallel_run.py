@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from billbridge.app.ports import RunStatus
+
 EXIT_CODES = """exit codes:
   0  the run completed; no difference with the legacy invoices (or none given)
   1  the run completed with differences (legacy invoices, or --expected)
@@ -180,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     for dead in dead_letters[:20]:
         print(f"  dead-lettered: {dead.where} {dead.event_type}: {dead.error}")
     for run in runs:
-        if run.status != "SUCCEEDED":
+        if run.status != RunStatus.SUCCEEDED:
             print(f"  billing run {run.period}: {run.status}")
             for failure in run.failures:
                 print(f"    {failure['contract_id']}: {failure['error']}: {failure['message']}")
@@ -209,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         status = status or (1 if problems else 0)
     if rejected:
         status = max(status, 2)
-    if dead_letters or any(run.status != "SUCCEEDED" for run in runs):
+    if dead_letters or any(run.status != RunStatus.SUCCEEDED for run in runs):
         status = 3
     return status
 

@@ -10,9 +10,8 @@ show another configuration.
 from __future__ import annotations
 
 import argparse
-import os
 
-from billbridge import topology
+from billbridge.cli import environment
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
 from billbridge.localstack import read_models
@@ -63,11 +62,9 @@ def status_command(args: argparse.Namespace) -> int:
     from billbridge.app.system_of_record import InvalidSystemsOfRecordError
     from billbridge.cli.tables import print_table
 
-    rollout_text = args.rollout if args.rollout is not None else os.environ.get(topology.ENV_ROLLOUT, "")
+    rollout_text = args.rollout if args.rollout is not None else environment.configured_rollout()
     systems_text = (
-        args.systems_of_record
-        if args.systems_of_record is not None
-        else os.environ.get(topology.ENV_SYSTEMS_OF_RECORD, "")
+        args.systems_of_record if args.systems_of_record is not None else environment.configured_systems_of_record()
     )
     with local_read_store(args) as store:
         if store is not None:

@@ -83,15 +83,15 @@ def handle_api_event(
 
 
 def _default_use_case() -> IngestWebhook:
-    from billbridge.bootstrap_webhook import build_ingest_webhook
+    from billbridge.bootstrap import ingest_webhook
 
-    return build_ingest_webhook()
+    return ingest_webhook()
 
 
 def _default_vendor_use_case() -> IngestVendorWebhook:
-    from billbridge.bootstrap_vendors import build_ingest_vendor_webhook
+    from billbridge.bootstrap import ingest_vendor_webhook
 
-    return build_ingest_vendor_webhook()
+    return ingest_vendor_webhook()
 
 
 def _vendor(event: Any) -> str | None:

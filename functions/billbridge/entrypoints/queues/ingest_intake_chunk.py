@@ -16,7 +16,7 @@ from billbridge.observability import count, logger
 
 
 def _use_case() -> Any:
-    from billbridge.bootstrap_intake import ingest_intake_chunk
+    from billbridge.bootstrap import ingest_intake_chunk
 
     return ingest_intake_chunk()
 

@@ -18,7 +18,7 @@ from billbridge.observability import count, logger
 
 
 def _use_case() -> Any:
-    from billbridge.bootstrap_intake import split_intake_file
+    from billbridge.bootstrap import split_intake_file
 
     return split_intake_file()
 

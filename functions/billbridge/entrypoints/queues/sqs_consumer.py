@@ -20,9 +20,7 @@ changes nothing is neither saved nor published (`apply_to_book`).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -200,35 +198,32 @@ def _receive_count(record: Any) -> int:
 
 
 def _max_receive_count() -> int:
-    return int(os.environ.get(topology.ENV_MAX_RECEIVE_COUNT, "5"))
+    from billbridge.settings import function_settings
 
-
-@lru_cache(maxsize=1)
-def _sqs() -> Any:
-    import boto3
-
-    return boto3.client("sqs")
+    return function_settings().max_receive_count
 
 
 def _dead_letter(
     record: Any, error: BaseException, correlation_id: str, workflow: str, *, body: str | None = None
 ) -> None:
-    """Move the record (or `body`, one event of a packed record) to the DLQ ourselves, with the
-    error attached; without a configured DLQ, fail the record so the queue's redrive policy moves it."""
-    queue_url = os.environ.get(topology.ENV_DEAD_LETTER_QUEUE_URL, "")
+    """Put the record (or `body`, one event of a packed record) in the dead-letter sink ourselves, with
+    the error attached; without a configured sink, fail the record so the queue's redrive policy moves it."""
+    from billbridge import bootstrap
+    from billbridge.app.ports import DeadLetter
+
     message = f"{type(error).__name__}: {describe_error(error)}"[:1000]
     logger().error("record dead-lettered", extra={"error": message, "workflow": workflow})
     count("RecordsDeadLettered")
-    if not queue_url:
+    sink = bootstrap.dead_letter_sink()
+    if sink is None:
         raise error
-    _sqs().send_message(
-        QueueUrl=queue_url,
-        MessageBody=record.body if body is None else body,
-        MessageAttributes={
-            "error": {"DataType": "String", "StringValue": message},
-            "error_type": {"DataType": "String", "StringValue": type(error).__name__},
-            "correlation_id": {"DataType": "String", "StringValue": correlation_id or "unknown"},
-            "workflow": {"DataType": "String", "StringValue": workflow},
-            "message_id": {"DataType": "String", "StringValue": record.message_id},
-        },
+    sink.put(
+        DeadLetter(
+            body=record.body if body is None else body,
+            reason=message,
+            error_type=type(error).__name__,
+            correlation_id=correlation_id,
+            workflow=workflow,
+            message_id=record.message_id,
+        )
     )

@@ -10,7 +10,6 @@ moved past anything unaccepted; refused events are named in the error).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from billbridge.observability import count, lambda_entrypoint, logger, metrics
@@ -26,13 +25,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle_poll(event: Any, context: Any, poller: Any = None) -> dict[str, Any]:
-    from billbridge import topology
+    from billbridge.settings import function_settings
 
-    name = str((event or {}).get("poller") or os.environ.get(topology.ENV_POLLER_NAME, ""))
+    name = str((event or {}).get("poller") or function_settings().vendor_poller_name)
     if poller is None:
-        from billbridge.bootstrap_vendors import build_vendor_poller
+        from billbridge.bootstrap import vendor_poller
 
-        poller = build_vendor_poller(name)
+        poller = vendor_poller(name)
     report = poller.poll()
     log = logger()
     fields = report.as_json()

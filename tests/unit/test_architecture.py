@@ -36,7 +36,6 @@ ENVIRONMENT_READERS = {
     "localstack/": "the local stack gives each function it runs that function's environment",
     "cli/environment.py": "the command line's own variables (the target stack, the state file, debug)",
     "cli/main.py": "quiets the functions it runs in process, and puts their log switches back",
-    "app/kpis.py": "the metrics namespace of the KPI publisher (moving with the reporting package)",
 }
 
 

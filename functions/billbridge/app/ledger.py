@@ -125,11 +125,48 @@ class CrossSystemLookups(Protocol):
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]: ...
 
+    def park_entry_rejection(self, entry_id: str, event: dict[str, object]) -> str | None:
+        """Keep a rejection that overtook its entry's approval (its contract is not known yet).
+        Returns the entry's contract id when the entry was stored while the rejection was being
+        kept: the caller applies the rejection now (nothing stays parked)."""
+        ...
+
+    def take_entry_rejections(self, entry_id: str) -> list[dict[str, object]]:
+        """The rejections kept for an entry, taken (asked again: none). Asked after every time
+        entry; a store may answer without a read when the entry's own writes found none kept."""
+        ...
+
     def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
         """Cross-system ids of a contract (PSA project, ERP customer and schedule)."""
         ...
 
     def mapping(self, contract_id: str) -> dict[str, str]: ...
+
+
+def parked_rejection_key(entry_id: str) -> str:
+    """The parked-feedback key of the rejections kept for an entry."""
+    return f"rejection#{entry_id}"
+
+
+class RejectionsKeptAsParkedFeedback(Protocol):
+    """`park_entry_rejection` and `take_entry_rejections` for a store that applies one change
+    at a time (in memory, one SQLite file): the rejections are parked feedback under
+    `parked_rejection_key`."""
+
+    def contract_of_entry(self, entry_id: str) -> str | None: ...
+
+    def park_feedback(self, key: str, event: dict[str, object]) -> None: ...
+
+    def take_parked_feedback(self, key: str) -> list[dict[str, object]]: ...
+
+    def park_entry_rejection(self, entry_id: str, event: dict[str, object]) -> str | None:
+        contract_id = self.contract_of_entry(entry_id)
+        if contract_id is None:
+            self.park_feedback(parked_rejection_key(entry_id), event)
+        return contract_id
+
+    def take_entry_rejections(self, entry_id: str) -> list[dict[str, object]]:
+        return self.take_parked_feedback(parked_rejection_key(entry_id))
 
 
 class AuditReadSide(Protocol):

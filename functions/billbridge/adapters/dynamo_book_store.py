@@ -162,10 +162,12 @@ class DynamoBookStore:
             return self._stored(contract_id, loaded, scope)
         assert scope.kind is not None and scope.ref is not None
         pk = contract_pk(contract_id)
-        items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+        # An input expected new is not read: its save's condition (no such item) checks that.
+        keys = [(pk, HEAD)] if scope.expected_new else [(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))]
+        items = self._table.batch_get(keys)
         if not any(item["sk"]["S"] == HEAD for item in items) and self._table.get(pk, LEGACY_BOOK) is not None:
             self.migrate_contract(contract_id)
-            items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+            items = self._table.batch_get(keys)
         loaded = self._loaded_from(contract_id, items)
         own = loaded.attributes.get(input_sk(scope.kind, scope.ref), {})
         if scope.kind == "time" and REJECTION_PENDING in own:

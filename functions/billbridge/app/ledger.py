@@ -55,14 +55,22 @@ class BookScope:
 
     kind: InputKind | None = None
     ref: str | None = None
+    expected_new: bool = False
+    """The input is expected to be new to the ledger (a first approval): a store may leave its
+    item unread, and the save, conditional on the item not existing, checks the expectation.
+    A save that finds it, or a rule that changes nothing, is done again with the item read."""
 
     @property
     def whole(self) -> bool:
         return self.kind is None
 
     @classmethod
-    def of_input(cls, kind: InputKind, ref: str) -> BookScope:
-        return cls(kind=kind, ref=ref)
+    def of_input(cls, kind: InputKind, ref: str, *, expected_new: bool = False) -> BookScope:
+        return cls(kind=kind, ref=ref, expected_new=expected_new)
+
+    def read_in_full(self) -> BookScope:
+        """This scope with the input's item read."""
+        return BookScope(kind=self.kind, ref=self.ref) if self.expected_new else self
 
 
 WHOLE_BOOK = BookScope()
@@ -208,6 +216,9 @@ def apply_to_book(
             raise
         if not update.changed:
             _release(ledger, stored)
+            if scope.expected_new:  # decided on a view that assumed the input new: read it first
+                scope = scope.read_in_full()
+                continue
             return update
         try:
             ledger.save(stored, update)
@@ -218,6 +229,9 @@ def apply_to_book(
                 continue
             if not isinstance(error, ConcurrentUpdateError):
                 raise
+            if scope.expected_new:  # the input was not new after all: read it, without waiting
+                scope = scope.read_in_full()
+                continue
             if attempt:
                 sleep(BACKOFF_SECONDS * (2**attempt))
             continue

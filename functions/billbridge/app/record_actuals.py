@@ -39,7 +39,8 @@ class RecordActuals:
                 entry.contract_id,
                 lambda b: apply_time_entry(b, entry, context),
                 self.publisher,
-                scope=BookScope.of_input("time", entry.entry_id),
+                # A first approval is new to the ledger, as a rule: its item is not read first.
+                scope=BookScope.of_input("time", entry.entry_id, expected_new=entry.revision <= 1),
             )
             for parked in self.ledger.take_entry_rejections(entry.entry_id):
                 update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]

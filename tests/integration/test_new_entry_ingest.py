@@ -1,7 +1,8 @@
-"""A rejection that overtakes its entry's approval (moto): kept until the entry arrives,
-found through a mark on the entry's lookup instead of a query per new entry
-(docs/decisions/0020-cost-per-entry-cut.md), under every order of the two writers and
-a stop between any two of the entry's writes."""
+"""A new time entry's reads and writes (moto, docs/decisions/0020-cost-per-entry-cut.md):
+a first approval reads the contract's head only (its own item is expected not to exist, and
+its save checks that); a rejection that overtakes its approval is kept until the entry
+arrives, found through a mark on the entry's lookup instead of a query per new entry, under
+every order of the two writers and a stop between any two of the entry's writes."""
 
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ class CountingClient:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] += 1
+            if name == "batch_get_item":
+                self.calls["keys read"] += sum(len(r["Keys"]) for r in kwargs["RequestItems"].values())
             return attribute(*args, **kwargs)
 
         return counted
@@ -129,8 +132,29 @@ def test_a_new_entry_with_no_rejection_kept_is_stored_without_a_query(moto_clien
     hub.ledger = DynamoLedger(TABLE, client=counting, clock=FixedClock())  # type: ignore[assignment]
     hub.consume(approval("TE-1"))
     assert counting.calls["query"] == 0
+    assert counting.calls["batch_get_item"] == 1 and counting.calls["keys read"] == 1  # the head only
     assert counting.calls["put_item"] == 2  # the entry's lookup (with its index entry) and its item
     assert entry_state(moto_client, "TE-1") == (False, 1)
+
+
+def test_a_first_approval_delivered_again_is_read_in_full_and_changes_nothing(moto_client: Any) -> None:
+    hub = hub_on(moto_client)
+    hub.consume(approval("TE-8"))
+    (stored,) = hub.ledger.table.query_pk(f"CONTRACT#{CONTRACT}", sk_prefix="IN#")  # type: ignore[attr-defined]
+    counting = CountingClient(moto_client)
+    hub.ledger = DynamoLedger(TABLE, client=counting, clock=FixedClock())  # type: ignore[assignment]
+    hub.consume(approval("TE-8"))  # the queue delivers the message again
+    (again,) = hub.ledger.table.query_pk(f"CONTRACT#{CONTRACT}", sk_prefix="IN#")  # type: ignore[attr-defined]
+    assert again == stored
+    assert counting.calls["keys read"] == 1 + 2  # the head alone, then the head and the item
+    assert entry_state(moto_client, "TE-8") == (False, 1)
+
+
+def test_a_first_approval_after_its_rejection_was_stored_stays_rejected(moto_client: Any) -> None:
+    hub = hub_on(moto_client)
+    hub.consume({**rejection("TE-9"), "data": {"entry_id": "TE-9", "revision": 1, "contract_id": CONTRACT}})
+    hub.consume(approval("TE-9"))  # expected new, but the rejection stored the entry first
+    assert entry_state(moto_client, "TE-9") == (True, 0)
 
 
 def test_a_rejection_before_its_approval_is_applied_when_the_entry_arrives(moto_client: Any) -> None:

@@ -18,31 +18,7 @@ from moto import mock_aws
 from tests.fakes.edge import FixedClock
 from tests.fakes.hub import CoreHub
 from tests.fakes.ledger_table import create_ledger_table
-
-TABLE = "ledger"
-CONTRACT = "SOW-KEPT"
-CONFIG = {
-    "tax_rates": [{"jurisdiction": "US-NY", "rate": "0.08875", "effective_from": "2020-01-01"}],
-    "legal_entities": [{"legal_entity": "US01", "erp_instance": "erp-us"}],
-}
-CONTRACT_EVENT = {
-    "specversion": "1.0",
-    "id": "clm-kept-1",
-    "source": "clm",
-    "type": "contract.approved",
-    "data": {
-        "contract_id": CONTRACT,
-        "version": 1,
-        "effective_date": "2026-01-01",
-        "customer_id": "CUST-1",
-        "legal_entity": "US01",
-        "currency": "USD",
-        "tax_jurisdiction": "US-NY",
-        "start_date": "2026-01-01",
-        "end_date": "2026-12-31",
-        "rate_card": [{"role": "consultant", "rate": "120.00"}],
-    },
-}
+from tests.integration.test_dynamo_book_store import CONFIG, CONTRACT, CONTRACT_EVENT, TABLE
 
 
 def approval(entry_id: str) -> dict[str, Any]:

@@ -31,6 +31,13 @@ entry's index entry is carried by its `ENTRY#` lookup (written once, first
 writer wins), not by its `IN#` item, so that rewriting the item (the billing
 run marks every line) does not write the index again (decision 5).
 
+A new entry's lookup is written on condition that none exists; the old item it
+returns on failure says whether a rejection of the entry arrived first and is
+kept (`REJECTION_KEPT`, marked by `mark_rejection_kept`): the entry's item then
+records `REJECTION_PENDING`, and the ledger takes the kept rejections only for
+such entries, not with a query per entry (decision 0020). A first approval is
+loaded with the contract's head only (`BookScope.expected_new`).
+
 A contract still stored as one `BOOK` item (the layout of decision 0001) is
 moved to this layout the first time it is loaded for update, or by
 `billbridge migrate-ledger`.

@@ -24,9 +24,10 @@ DynamoDB request units are computed per call from the item sizes (DynamoDB's
 size rules: attribute names plus values): writes 1 WRU per KB (x2 in a
 transaction), plus 1 WRU per KB for an item that lands in the `lookup` index,
 reads 1 RRU per 4 KB strongly consistent, half eventually, at least one unit per
-call. Lambda GB-seconds: each invocation's own time (wall time minus the time
-spent inside moto) scaled to a 512 MB function's CPU share (512/1769 of a vCPU),
-plus a modelled latency per AWS call (`CALL_LATENCY_MS`). Prices: `PRICES`.
+call, and per key of a `BatchGetItem` (a key whose item does not exist included).
+Lambda GB-seconds: each invocation's own time (wall time minus the time spent inside
+moto) scaled to a 512 MB function's CPU share (512/1769 of a vCPU), plus
+a modelled latency per AWS call (`CALL_LATENCY_MS`). Prices: `PRICES`.
 """
 
 from __future__ import annotations
@@ -168,10 +169,18 @@ def dynamodb_units(operation: str, params: dict[str, Any], response: dict[str, A
     if operation in ("Query", "Scan"):
         return read_units(sum(item_size(i) for i in response.get("Items", [])), consistent=consistent), 0.0
     if operation == "BatchGetItem":
-        # Consistency is asked per table, inside RequestItems (not a top-level parameter).
-        consistent = any(bool(request.get("ConsistentRead")) for request in params["RequestItems"].values())
-        items = [i for table in response.get("Responses", {}).values() for i in table]
-        return sum(read_units(item_size(i), consistent=consistent) for i in items) or 0.5, 0.0
+        # Consistency is asked per table, inside RequestItems (not a top-level parameter). Each key
+        # is read as a GetItem would be: a key with no item is charged too (DynamoDB charges a read
+        # of an item that does not exist); keys left unprocessed are not read.
+        units = 0.0
+        for table, request in params["RequestItems"].items():
+            consistent = bool(request.get("ConsistentRead"))
+            items = response.get("Responses", {}).get(table, [])
+            unprocessed = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            missing = max(0, len(request.get("Keys", [])) - len(unprocessed) - len(items))
+            units += sum(read_units(item_size(i), consistent=consistent) for i in items)
+            units += missing * read_units(0, consistent=consistent)
+        return units, 0.0
     return 0.0, 0.0
 
 

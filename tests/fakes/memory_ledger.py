@@ -12,11 +12,11 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
+from billbridge.app.ledger import ConcurrentUpdateError, RejectionsKeptAsParkedFeedback, StoredBook
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
 
 
-class InMemoryLedger:
+class InMemoryLedger(RejectionsKeptAsParkedFeedback):
     def __init__(self, config: BillingConfig | None = None) -> None:
         self._books: dict[str, StoredBook] = {}
         self._config = config or BillingConfig()

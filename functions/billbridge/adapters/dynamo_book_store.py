@@ -31,6 +31,13 @@ entry's index entry is carried by its `ENTRY#` lookup (written once, first
 writer wins), not by its `IN#` item, so that rewriting the item (the billing
 run marks every line) does not write the index again (decision 5).
 
+A new entry's lookup is written on condition that none exists; the old item it
+returns on failure says whether a rejection of the entry arrived first and is
+kept (`REJECTION_KEPT`, marked by `mark_rejection_kept`): the entry's item then
+records `REJECTION_PENDING`, and the ledger takes the kept rejections only for
+such entries, not with a query per entry (decision 0020). A first approval is
+loaded with the contract's head only (`BookScope.expected_new`).
+
 A contract still stored as one `BOOK` item (the layout of decision 0001) is
 moved to this layout the first time it is loaded for update, or by
 `billbridge migrate-ledger`.
@@ -81,6 +88,14 @@ if TYPE_CHECKING:
 
 TRANSACTION_LIMIT = 100
 ENTRY_LOOKUP_PREFIX = "ENTRY#"
+REJECTION_KEPT = "rejection_kept"
+"""On an `ENTRY#` lookup: a rejection of the entry arrived before the entry and is kept
+(parked feedback) until it arrives. A lookup holding only this mark has no `contract_id`."""
+REJECTION_PENDING = "rp"
+"""On an input's item: its entry's lookup carried `REJECTION_KEPT` when the entry was stored,
+so whoever handles the entry takes the kept rejections (decision 0020)."""
+_KEPT_ATTRIBUTES = ("ac", "gsi1pk", "gsi1sk", REJECTION_PENDING)
+"""What an input's item keeps from its previous version when a whole-book change rewrites it."""
 FENCE_SECONDS = 120
 """A whole-book change's fence expires after this long (a writer that died holding it)."""
 AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
@@ -118,6 +133,9 @@ class DynamoBookStore:
         self._table = table
         self._field_encryption = field_encryption
         self._audit_retention_seconds = audit_retention_seconds
+        self._rejections_may_be_kept: set[str] = set()
+        """Entries whose stored items, read or written here, said a rejection may be kept for
+        them: the next `rejection_may_be_kept` of each answers True (and forgets it)."""
 
     @property
     def client(self) -> Any:
@@ -151,11 +169,16 @@ class DynamoBookStore:
             return self._stored(contract_id, loaded, scope)
         assert scope.kind is not None and scope.ref is not None
         pk = contract_pk(contract_id)
-        items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+        # An input expected new is not read: its save's condition (no such item) checks that.
+        keys = [(pk, HEAD)] if scope.expected_new else [(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))]
+        items = self._table.batch_get(keys)
         if not any(item["sk"]["S"] == HEAD for item in items) and self._table.get(pk, LEGACY_BOOK) is not None:
             self.migrate_contract(contract_id)
-            items = self._table.batch_get([(pk, HEAD), (pk, input_sk(scope.kind, scope.ref))])
+            items = self._table.batch_get(keys)
         loaded = self._loaded_from(contract_id, items)
+        own = loaded.attributes.get(input_sk(scope.kind, scope.ref), {})
+        if scope.kind == "time" and REJECTION_PENDING in own:
+            self._rejections_may_be_kept.add(scope.ref)
         invoice_ids = sorted(invoice_ids_of_lines(loaded.raw))
         if invoice_ids:
             invoices = self._table.batch_get([(pk, INVOICE_PREFIX + proposal_id) for proposal_id in invoice_ids])
@@ -212,7 +235,33 @@ class DynamoBookStore:
 
     def contract_of_entry(self, entry_id: str) -> str | None:
         item = self._table.get(f"ENTRY#{entry_id}", "CONTRACT")
-        return None if item is None else str(item["contract_id"]["S"])
+        if item is None or "contract_id" not in item:  # none, or only a kept rejection's mark
+            return None
+        return str(item["contract_id"]["S"])
+
+    # --- rejections that overtook their entry --------------------------------------------
+
+    def mark_rejection_kept(self, entry_id: str) -> str | None:
+        """Mark the entry's lookup: a rejection of it is kept until it arrives. Returns the
+        entry's contract id if the entry was stored meanwhile (its writer saw no mark)."""
+        response = self.client.update_item(
+            TableName=self._table.table_name,
+            Key={"pk": {"S": f"{ENTRY_LOOKUP_PREFIX}{entry_id}"}, "sk": {"S": "CONTRACT"}},
+            UpdateExpression="SET #kept = :kept",
+            ExpressionAttributeNames={"#kept": REJECTION_KEPT},
+            ExpressionAttributeValues={":kept": {"BOOL": True}},
+            ReturnValues="ALL_NEW",
+        )
+        contract = response.get("Attributes", {}).get("contract_id")
+        return None if contract is None else str(contract["S"])
+
+    def rejection_may_be_kept(self, entry_id: str) -> bool:
+        """Whether the entry's items, as this store last read or wrote them, said a rejection
+        may be kept for it (answered once: the caller takes the kept rejections)."""
+        if entry_id in self._rejections_may_be_kept:
+            self._rejections_may_be_kept.discard(entry_id)
+            return True
+        return False
 
     def contract_of_proposal(self, proposal_id: str) -> str | None:
         item = self._table.get(f"PROPOSAL#{proposal_id}", "CONTRACT")
@@ -317,11 +366,14 @@ class DynamoBookStore:
         # The input's item is indexed by the correlation id of the first change that audited it.
         indexed = (previous.get("ac", {}).get("S") if previous is not None else None) or correlation_id
         index_on_lookup = False
+        rejection_pending = previous is not None and REJECTION_PENDING in previous
         for entry_id in book.entries:
             if entry_id not in before.entries:
                 first = previous is None and scope.kind == "time" and entry_id == scope.ref
                 index = indexed if first and records and indexed == correlation_id else ""
-                index_on_lookup = self._put_entry_lookup(entry_id, book.contract_id, index, now) or index_on_lookup
+                written, kept = self._put_entry_lookup(entry_id, book.contract_id, index, now)
+                index_on_lookup = written or index_on_lookup
+                rejection_pending = rejection_pending or (kept and entry_id == scope.ref)
         extra: list[dict[str, Any]] = []
         if records and indexed == correlation_id:
             audit_saves = [*audit_saves, {"at": now, "records": records}]
@@ -353,6 +405,9 @@ class DynamoBookStore:
                 "ir": {"N": str(loaded.revisions.get(own, 0) + 1)},
                 "epoch": {"N": str(loaded.epoch)},
             }
+            if rejection_pending and scope.kind == "time":
+                item[REJECTION_PENDING] = {"BOOL": True}
+                self._rejections_may_be_kept.add(scope.ref)
             if indexed and audit_saves:
                 # The input's audit is found by the correlation id of its first change: through
                 # its entry lookup when that carries the index, else through the item itself.
@@ -395,6 +450,14 @@ class DynamoBookStore:
         inputs: list[dict[str, Any]] = []
         early: list[dict[str, Any]] = []
         final: list[dict[str, Any]] = []
+        before = stored.book
+        # New entries' lookups first, each on its own (first writer wins): one found marked by a
+        # kept rejection makes its entry's item say so, whoever then handles the entry takes it.
+        kept: set[str] = set()
+        for entry_id in book.entries:
+            if entry_id not in before.entries and self._put_entry_lookup(entry_id, contract_id, "", "")[1]:
+                kept.add(input_sk("time", entry_id))
+                self._rejections_may_be_kept.add(entry_id)
         # Inputs: every changed one, with the head's epoch. An input the change left as it was
         # keeps its item and its older epoch: the next whole-book change re-rates it again before
         # its rule reads it (`app.ledger.catch_up`), finds it unchanged and writes nothing, so an
@@ -402,11 +465,9 @@ class DynamoBookStore:
         for sk in sorted(changed):
             if not sk.startswith(INPUT_PREFIX):
                 continue
-            item = {
-                name: value
-                for name, value in loaded.attributes.get(sk, {}).items()
-                if name in ("ac", "gsi1pk", "gsi1sk")
-            }
+            item = {name: value for name, value in loaded.attributes.get(sk, {}).items() if name in _KEPT_ATTRIBUTES}
+            if sk in kept:
+                item[REJECTION_PENDING] = {"BOOL": True}
             item.update(
                 {
                     "pk": {"S": pk},
@@ -436,13 +497,9 @@ class DynamoBookStore:
                 continue
             item = {"pk": {"S": pk}, "sk": {"S": sk}, "body": pack(changed[sk])}
             (final if sk.startswith(INVOICE_PREFIX) else early).append({"Put": {"TableName": table, "Item": item}})
-        before = stored.book
         for exception_id, exception in book.exceptions.items():
             if before.exceptions.get(exception_id) != exception:
                 early.append({"Put": {"TableName": table, "Item": exception_item(exception)}})
-        for entry_id in book.entries:
-            if entry_id not in before.entries:
-                early.append({"Put": {"TableName": table, "Item": _lookup_item(f"ENTRY#{entry_id}", contract_id)}})
         for proposal_id in book.invoices:
             if proposal_id not in before.invoices:
                 early.append(
@@ -589,15 +646,14 @@ class DynamoBookStore:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _put_entry_lookup(self, entry_id: str, contract_id: str, index: str, now: str) -> bool:
-        """Write the entry -> contract lookup; with `index` (a correlation id), the lookup also
-        carries the entry's audit index entry, written by the first writer only. True when this
-        call wrote the index: the input's item then need not carry it."""
+    def _put_entry_lookup(self, entry_id: str, contract_id: str, index: str, now: str) -> tuple[bool, bool]:
+        """Write the entry -> contract lookup, first writer wins; with `index` (a correlation id),
+        the lookup also carries the entry's audit index entry. Returns (index written by this
+        call: the input's item then need not carry it, a rejection is kept for the entry: the
+        lookup was marked before the entry arrived)."""
         item = _lookup_item(f"{ENTRY_LOOKUP_PREFIX}{entry_id}", contract_id)
-        if not index:
-            self.client.put_item(TableName=self._table.table_name, Item=item)
-            return False
-        item |= {"gsi1pk": {"S": f"INPUT_AUDIT#{index}"}, "gsi1sk": {"S": now}}
+        if index:
+            item |= {"gsi1pk": {"S": f"INPUT_AUDIT#{index}"}, "gsi1sk": {"S": now}}
         try:
             self.client.put_item(
                 TableName=self._table.table_name,
@@ -607,10 +663,27 @@ class DynamoBookStore:
             )
         except self.client.exceptions.ConditionalCheckFailedException as failed:
             existing = failed.response.get("Item") or {}
+        else:
+            return bool(index), False
+        kept = REJECTION_KEPT in existing
+        if existing.get("contract_id", {}).get("S") == contract_id:
             # Written by an earlier attempt of this same change: the index is ours. Else another
             # delivery of the entry wrote it first, and the input's item carries our index.
-            return bool(existing.get("gsi1pk") == item["gsi1pk"])
-        return True
+            return bool(index) and existing.get("gsi1pk") == item.get("gsi1pk"), kept
+        # Only a kept rejection's mark (or the entry moved here from another contract): the
+        # lookup names this contract from now on, and carries our index if it carries none.
+        index_here = bool(index) and "gsi1pk" not in existing
+        assignments = ["contract_id = :contract"] + (["gsi1pk = :gpk", "gsi1sk = :gsk"] if index_here else [])
+        values = {":contract": item["contract_id"]}
+        if index_here:
+            values |= {":gpk": item["gsi1pk"], ":gsk": item["gsi1sk"]}
+        self.client.update_item(
+            TableName=self._table.table_name,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeValues=values,
+        )
+        return index_here, kept
 
     def _audit_item(self, contract_id: str, records: list[dict[str, Any]], now: str) -> dict[str, Any]:
         expires = int(self._table.now_datetime().timestamp()) + self._audit_retention_seconds

@@ -41,7 +41,7 @@ from billbridge.adapters.dynamo_delivery_registry import CLAIM_SORT_KEY, decode_
 from billbridge.adapters.dynamo_lookups import DynamoCrossSystemLookups
 from billbridge.adapters.dynamo_master_data import DynamoMasterData
 from billbridge.adapters.dynamo_table import DynamoTable, plain_strings
-from billbridge.app.ledger import BookScope, StoredBook
+from billbridge.app.ledger import BookScope, StoredBook, parked_rejection_key
 from billbridge.domain.model import BillingConfig, BillingException, BookUpdate, ContractBook
 
 if TYPE_CHECKING:
@@ -134,6 +134,38 @@ class DynamoLedger:
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]:
         return self.lookups.take_parked_feedback(key)
+
+    def park_entry_rejection(self, entry_id: str, event: dict[str, object]) -> str | None:
+        """Kept as parked feedback, then the entry's lookup is marked (in that order: whoever
+        stores the entry after the mark finds the rejection kept). A lookup that already names
+        the entry's contract was written before the mark, by a writer that did not see it: this
+        rejection is applied now by its caller, and its parked copy dropped."""
+        key = parked_rejection_key(entry_id)
+        self.lookups.park_feedback(key, event)
+        contract_id = self.book_store.mark_rejection_kept(entry_id)
+        if contract_id is not None:
+            self.lookups.forget_parked_feedback(key, event)
+        return contract_id
+
+    def take_entry_rejections(self, entry_id: str) -> list[dict[str, object]]:
+        """Read only when the entry's lookup or item said a rejection is kept (decision 0020):
+        a new entry's conditional lookup write returns the mark, so no query per entry."""
+        if not self.book_store.rejection_may_be_kept(entry_id):
+            return []
+        return self.lookups.take_parked_feedback(parked_rejection_key(entry_id))
+
+    def mark_kept_rejections(self) -> dict[str, list[str]]:
+        """Mark the lookups of the entries whose rejections were parked before the marks
+        existed (`billbridge migrate-ledger`); idempotent. `marked`: entries not stored yet
+        (their approval takes the rejection); `stored`: entries stored already, whose kept
+        rejection waits for an operator (re-send it: the entry's contract is now known)."""
+        prefix = parked_rejection_key("")
+        marked: list[str] = []
+        stored: list[str] = []
+        for key in self.lookups.parked_keys(prefix):
+            entry_id = key.removeprefix(prefix)
+            (marked if self.book_store.mark_rejection_kept(entry_id) is None else stored).append(entry_id)
+        return {"marked": marked, "stored": stored}
 
     def parked(self) -> list[dict[str, object]]:
         return self.lookups.parked()

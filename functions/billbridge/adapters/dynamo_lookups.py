@@ -1,7 +1,9 @@
 """Cross-system lookups in the ledger table:
 
 - `INVOICE#{number}` / `PROPOSAL`: the ERP's invoice number -> our proposal id;
-- `PARKED#{key}` / `{source}:{event id}`: feedback that arrived before what it refers to;
+- `PARKED#{key}` / `{source}:{event id}`: feedback that arrived before what it refers to
+  (a rejection before its entry: `PARKED#rejection#{entry id}`, marked on the entry's
+  lookup by the book store, docs/decisions/0020-cost-per-entry-cut.md);
 - `MAP#{contract}` / `IDS`: the contract's ids in the PSA and the ERP.
 """
 
@@ -35,11 +37,23 @@ class DynamoCrossSystemLookups:
             TableName=self._table.table_name,
             Item={
                 "pk": {"S": f"PARKED#{key}"},
-                "sk": {"S": str(event.get("source", "")) + ":" + str(event.get("event_id", ""))},
+                "sk": {"S": _parked_sort_key(event)},
                 "event": {"S": json.dumps(event, default=str)},
                 "parked_at": {"S": self._table.now()},
             },
         )
+
+    def forget_parked_feedback(self, key: str, event: dict[str, object]) -> None:
+        """Drop one parked event (applied by its own consumer after all)."""
+        self._table.client.delete_item(
+            TableName=self._table.table_name,
+            Key={"pk": {"S": f"PARKED#{key}"}, "sk": {"S": _parked_sort_key(event)}},
+        )
+
+    def parked_keys(self, prefix: str) -> list[str]:
+        """The keys under which feedback is parked, of those starting with `prefix`."""
+        items = self._table.scan_prefix(f"PARKED#{prefix}", keys_only=True)
+        return sorted({item["pk"]["S"].removeprefix("PARKED#") for item in items})
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]:
         items = self._table.query_pk(f"PARKED#{key}")
@@ -67,3 +81,7 @@ class DynamoCrossSystemLookups:
     def mapping(self, contract_id: str) -> dict[str, str]:
         item = self._table.get(f"MAP#{contract_id}", "IDS")
         return {} if item is None else dict(json.loads(item["ids"]["S"]))
+
+
+def _parked_sort_key(event: dict[str, object]) -> str:
+    return str(event.get("source", "")) + ":" + str(event.get("event_id", ""))

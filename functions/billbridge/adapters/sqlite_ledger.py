@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from billbridge.app.event_translation import billing_config_from, billing_config_to_document
-from billbridge.app.ledger import ConcurrentUpdateError, StoredBook
+from billbridge.app.ledger import ConcurrentUpdateError, RejectionsKeptAsParkedFeedback, StoredBook
 from billbridge.domain.model import AuditRecord, BillingConfig, BillingException, BookUpdate, ContractBook
 
 SCHEMA_VERSION = "1"
@@ -100,7 +100,7 @@ def _book_codecs() -> list[_FieldCodec]:
     return [_FieldCodec(f.name, hints[f.name]) for f in fields(ContractBook) if f.name != "contract_id"]
 
 
-class SqliteLedger:
+class SqliteLedger(RejectionsKeptAsParkedFeedback):
     def __init__(self, path: Path | str, *, write_back: bool = False, config: BillingConfig | None = None) -> None:
         self.path = Path(path)
         self.write_back = write_back

@@ -55,14 +55,22 @@ class BookScope:
 
     kind: InputKind | None = None
     ref: str | None = None
+    expected_new: bool = False
+    """The input is expected to be new to the ledger (a first approval): a store may leave its
+    item unread, and the save, conditional on the item not existing, checks the expectation.
+    A save that finds it, or a rule that changes nothing, is done again with the item read."""
 
     @property
     def whole(self) -> bool:
         return self.kind is None
 
     @classmethod
-    def of_input(cls, kind: InputKind, ref: str) -> BookScope:
-        return cls(kind=kind, ref=ref)
+    def of_input(cls, kind: InputKind, ref: str, *, expected_new: bool = False) -> BookScope:
+        return cls(kind=kind, ref=ref, expected_new=expected_new)
+
+    def read_in_full(self) -> BookScope:
+        """This scope with the input's item read."""
+        return BookScope(kind=self.kind, ref=self.ref) if self.expected_new else self
 
 
 WHOLE_BOOK = BookScope()
@@ -125,11 +133,48 @@ class CrossSystemLookups(Protocol):
 
     def take_parked_feedback(self, key: str) -> list[dict[str, object]]: ...
 
+    def park_entry_rejection(self, entry_id: str, event: dict[str, object]) -> str | None:
+        """Keep a rejection that overtook its entry's approval (its contract is not known yet).
+        Returns the entry's contract id when the entry was stored while the rejection was being
+        kept: the caller applies the rejection now (nothing stays parked)."""
+        ...
+
+    def take_entry_rejections(self, entry_id: str) -> list[dict[str, object]]:
+        """The rejections kept for an entry, taken (asked again: none). Asked after every time
+        entry; a store may answer without a read when the entry's own writes found none kept."""
+        ...
+
     def record_mapping(self, contract_id: str, mapping: dict[str, str]) -> None:
         """Cross-system ids of a contract (PSA project, ERP customer and schedule)."""
         ...
 
     def mapping(self, contract_id: str) -> dict[str, str]: ...
+
+
+def parked_rejection_key(entry_id: str) -> str:
+    """The parked-feedback key of the rejections kept for an entry."""
+    return f"rejection#{entry_id}"
+
+
+class RejectionsKeptAsParkedFeedback(Protocol):
+    """`park_entry_rejection` and `take_entry_rejections` for a store that applies one change
+    at a time (in memory, one SQLite file): the rejections are parked feedback under
+    `parked_rejection_key`."""
+
+    def contract_of_entry(self, entry_id: str) -> str | None: ...
+
+    def park_feedback(self, key: str, event: dict[str, object]) -> None: ...
+
+    def take_parked_feedback(self, key: str) -> list[dict[str, object]]: ...
+
+    def park_entry_rejection(self, entry_id: str, event: dict[str, object]) -> str | None:
+        contract_id = self.contract_of_entry(entry_id)
+        if contract_id is None:
+            self.park_feedback(parked_rejection_key(entry_id), event)
+        return contract_id
+
+    def take_entry_rejections(self, entry_id: str) -> list[dict[str, object]]:
+        return self.take_parked_feedback(parked_rejection_key(entry_id))
 
 
 class AuditReadSide(Protocol):
@@ -171,6 +216,9 @@ def apply_to_book(
             raise
         if not update.changed:
             _release(ledger, stored)
+            if scope.expected_new:  # decided on a view that assumed the input new: read it first
+                scope = scope.read_in_full()
+                continue
             return update
         try:
             ledger.save(stored, update)
@@ -181,6 +229,9 @@ def apply_to_book(
                 continue
             if not isinstance(error, ConcurrentUpdateError):
                 raise
+            if scope.expected_new:  # the input was not new after all: read it, without waiting
+                scope = scope.read_in_full()
+                continue
             if attempt:
                 sleep(BACKOFF_SECONDS * (2**attempt))
             continue

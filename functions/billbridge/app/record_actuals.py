@@ -39,18 +39,21 @@ class RecordActuals:
                 entry.contract_id,
                 lambda b: apply_time_entry(b, entry, context),
                 self.publisher,
-                scope=BookScope.of_input("time", entry.entry_id),
+                # A first approval is new to the ledger, as a rule: its item is not read first.
+                scope=BookScope.of_input("time", entry.entry_id, expected_new=entry.revision <= 1),
             )
-            for parked in self.ledger.take_parked_feedback(f"rejection#{entry.entry_id}"):
+            for parked in self.ledger.take_entry_rejections(entry.entry_id):
                 update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]
             return update
         if event.event_type == "time_entry.rejected":
             rejection = entry_rejection_from(event.data, provenance)
             contract_id = event.data.get("contract_id") or self.ledger.contract_of_entry(rejection.entry_id)
             if contract_id is None:
-                # The rejection overtook the approval: keep it until the entry arrives.
-                self.ledger.park_feedback(f"rejection#{rejection.entry_id}", _parkable(event))
-                return BookUpdate.unchanged(ContractBook(contract_id=""))
+                # The rejection overtook the approval: keep it until the entry arrives (or apply it
+                # now, if the entry was stored while it was being kept).
+                contract_id = self.ledger.park_entry_rejection(rejection.entry_id, _parkable(event))
+                if contract_id is None:
+                    return BookUpdate.unchanged(ContractBook(contract_id=""))
             return apply_to_book(
                 self.ledger,
                 str(contract_id),

@@ -8,6 +8,10 @@ the `BOOK` item deleted in the last transaction, on the condition that its
 revision is the one read, so running it again (or alongside the functions,
 which move a contract themselves the first time they change it) moves nothing
 twice. Exceptions, audit items and lookups keep their shape.
+
+It also marks the lookup of every entry whose rejection was parked before the
+entry arrived, under a version that did not mark them
+(docs/decisions/0020-cost-per-entry-cut.md): run it when deploying that version.
 """
 
 from __future__ import annotations
@@ -36,13 +40,27 @@ def migrate_command(args: argparse.Namespace) -> int:
             for contract_id in pending:
                 if hub.ledger.migrate_contract(contract_id):
                     moved.append(contract_id)
-            hub.changed = bool(moved)
+            kept = hub.ledger.mark_kept_rejections()
+            hub.changed = bool(moved) or bool(kept["marked"] or kept["stored"])
+        else:
+            kept = {"marked": [], "stored": []}
         left = hub.ledger.legacy_contract_ids()
-    result = {"found": pending, "moved": moved, "left": left, "dry_run": bool(args.dry_run)}
+    result = {
+        "found": pending,
+        "moved": moved,
+        "left": left,
+        "dry_run": bool(args.dry_run),
+        "kept_rejections_marked": kept["marked"],
+        "kept_rejections_of_stored_entries": kept["stored"],
+    }
     if wants_document(args):
         emit(args, result, lambda: None)
     else:
         verb = "would move" if args.dry_run else "moved"
         count = len(pending) if args.dry_run else len(moved)
         print(f"{verb} {count} contract book(s); {len(left)} left in the one-item layout")
+        if kept["marked"] or kept["stored"]:
+            print(f"marked {len(kept['marked'])} entry lookup(s) for rejections kept before their entry")
+        for entry_id in kept["stored"]:
+            print(f"entry {entry_id} is stored and a rejection of it is still parked: send the rejection again")
     return 0 if args.dry_run or not left else 1

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 
-from billbridge import topology
-
 STACK = "BILLBRIDGE_STACK"
 STATE_FILE = "BILLBRIDGE_STATE_FILE"
 LEGACY_STATE_FILE = "BILLBRIDGE_LOCAL_STATE"
@@ -63,8 +61,12 @@ def terminal_columns() -> int | None:
 
 
 def configured_rollout() -> str:
+    from billbridge import topology  # only `status` asks: the light commands do not load it
+
     return value(topology.ENV_ROLLOUT) or ""
 
 
 def configured_systems_of_record() -> str:
+    from billbridge import topology
+
     return value(topology.ENV_SYSTEMS_OF_RECORD) or ""

@@ -21,6 +21,15 @@ that path cost time on every call and change nothing in the answers:
   dispatches as moto does (the same normalized request, the same handler, the
   same answer or `HTTPException` answer). A URL it has not seen, or one the
   search finds nothing for, goes through moto's own function.
+- **The request object.** moto turns every botocore request into its werkzeug
+  `Request` through werkzeug's test `EnvironBuilder` (header objects, URL
+  parsing and IRI quoting, stream measuring, per call). For the JSON-protocol
+  calls the handlers make (DynamoDB, EventBridge, SQS, Secrets Manager, Step
+  Functions: `POST /` with an `application/x-amz-json-*` body),
+  `json_protocol_request` builds the same WSGI environment directly (the same
+  keys and values, compared with moto's in the tests); any other request
+  (S3, a query string, a path, a streamed body) goes through moto's
+  `normalize_request`.
 
 `billbridge.localstack.stand_in_boundary.faster_stand_ins()` installs both while
 a local stack runs; `tests/integration/localstack/test_faster_stand_ins.py`
@@ -30,8 +39,11 @@ compares moto's answers with and without them.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.exceptions import NoCredentialsError
@@ -130,7 +142,7 @@ def routed_process_request(original: Any) -> Any:
         url = _handler_of(type(backend), clean_url)
         if url is None:
             return original(stubber, request)
-        normalized_request = normalize_request(request)
+        normalized_request = json_protocol_request(request) or normalize_request(request)
         try:
             recorder._record_request(normalized_request)
             status, headers, body = table[url](
@@ -145,3 +157,69 @@ def routed_process_request(original: Any) -> Any:
         return status, headers, body
 
     return process_request
+
+
+JSON_PROTOCOL_CONTENT_TYPE = "application/x-amz-json-"
+_EXCLUDED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
+def json_protocol_request(request: Any) -> Any:
+    """moto's `Request` of a JSON-protocol call (`POST /`, a body in memory), or None for any other.
+
+    The environment is the one `moto.core.request.Request.from_primitives` builds through
+    werkzeug's `EnvironBuilder` for such a request, key for key."""
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        Request,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
+
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode()
+    if request.method != "POST" or not isinstance(body, bytes) or not body:
+        return None
+    content_type = request.headers.get("Content-Type")
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("utf-8")
+    if not isinstance(content_type, str) or not content_type.startswith(JSON_PROTOCOL_CONTENT_TYPE):
+        return None
+    url = urlsplit(request.url)
+    if url.path != "/" or url.query or url.fragment or not url.netloc.isascii() or url.scheme not in ("http", "https"):
+        return None
+    host, separator, port = url.netloc.partition(":")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "REQUEST_URI": "/",
+        "RAW_URI": "/",
+        "SERVER_NAME": host,
+        "SERVER_PORT": port if separator and port.isdigit() else ("443" if url.scheme == "https" else "80"),
+        "HTTP_HOST": url.netloc,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": url.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    combined: dict[str, list[str]] = {}
+    preserved: dict[str, str] = {}
+    for name, value in request.headers.items():
+        if name.lower() in _EXCLUDED_HEADERS:
+            continue
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        combined.setdefault(f"HTTP_{name.upper().replace('-', '_')}", []).append(text)
+        if should_preserve_original_header_name(name):
+            preserved[environ_key_for_header(name)] = name
+    for key, values in combined.items():
+        environ[key] = ", ".join(values)
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+    return Request(environ)

@@ -315,3 +315,62 @@ def test_moto_is_itself_again_outside() -> None:
     with faster_stand_ins(), faster_stand_ins():
         assert all(now is not then for now, then in zip(installed(), before, strict=True))
     assert installed() == before
+
+
+def prepared_requests() -> list[Any]:
+    """The requests botocore hands to moto for the JSON-protocol calls the handlers make (and two others)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    seen: list[Any] = []
+    original = BotocoreStubber.process_request
+
+    def capture(stubber: Any, request: Any) -> Any:
+        seen.append(request)
+        return original(stubber, request)
+
+    BotocoreStubber.process_request = capture  # type: ignore[method-assign]
+    try:
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+            ledger_like_table(dynamodb)
+            dynamodb.get_item(TableName="ledger", Key={"pk": s("CONTRACT#C1"), "sk": s("HEAD")})
+            events = boto3.client("events")
+            events.create_event_bus(Name="bus")
+            events.put_events(Entries=[{"Source": "billbridge.t", "DetailType": "Tëst", "Detail": '{"n": "é"}'}])
+            sqs = boto3.client("sqs")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="ü")
+            sqs.receive_message(QueueUrl=url)
+            boto3.client("secretsmanager").create_secret(Name="hooks", SecretString="{}")
+            s3 = boto3.client("s3")
+            s3.create_bucket(Bucket="raw")
+            s3.put_object(Bucket="raw", Key="a b.json", Body=b"{}")
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
+    return seen
+
+
+def comparable(environ: dict[str, Any]) -> dict[str, Any]:
+    values = {k: v for k, v in environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+    values["body"] = environ["wsgi.input"].getvalue()
+    return values
+
+
+def test_json_protocol_calls_reach_moto_as_the_request_moto_builds() -> None:
+    from billbridge.localstack.in_process_dispatch import json_protocol_request
+    from moto.core.request import normalize_request
+
+    requests = prepared_requests()
+    built = [(request, json_protocol_request(request)) for request in requests]
+    direct = [(request, local) for request, local in built if local is not None]
+    assert len(direct) >= len(requests) - 3  # all but S3's
+    assert all("s3" in request.url for request, local in built if local is None)
+    for request, local in direct:
+        theirs = normalize_request(request)
+        assert comparable(local.environ) == comparable(theirs.environ)
+        assert (local.url, local.raw_url, local.data, dict(local.headers)) == (
+            theirs.url,
+            theirs.raw_url,
+            theirs.data,
+            dict(theirs.headers),
+        )

@@ -223,3 +223,44 @@ def json_protocol_request(request: Any) -> Any:
         environ[key] = ", ".join(values)
     environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
     return Request(environ)
+
+
+_PICKED_KEYS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...] | None]] = {}
+"""(picker class, alias providers, member shape, its parent, member name) -> the keys moto tries, in order."""
+
+
+def _keys_tried(serializer: Any, shape: Any, key: str) -> tuple[str, ...] | None:
+    """The keys moto's attribute picker tries on a plain dict for this member (None: not a plain lookup)."""
+    from moto.core.serialize import AttributePickerContext
+
+    picker = serializer._value_picker
+    parent = getattr(shape, "parent", None)
+    cache_key = (type(picker), tuple(picker.alias_providers), id(shape), id(parent), key)
+    found = _PICKED_KEYS.get(cache_key)
+    if found is None:
+        context = AttributePickerContext(obj={}, key=key, shape=shape)
+        keys = tuple(picker.get_possible_keys(context))
+        # The shape and its parent are kept with their entry, so their ids stay theirs.
+        found = _PICKED_KEYS[cache_key] = ((shape, parent), None if any("." in k for k in keys) else keys)
+    return found[1]
+
+
+def picked_member(original: Any) -> Any:
+    """moto's `ResponseSerializer.get_value`: on a plain dict, the first of the keys moto tries that is there."""
+    from moto.core.serialize import AttributePicker, XFormedAttributePicker
+
+    pickers = (AttributePicker, XFormedAttributePicker)
+
+    def get_value(serializer: Any, value: Any, key: str, shape: Any) -> Any:
+        picker = serializer._value_picker
+        if type(value) is not dict or type(picker) not in pickers or picker.response_transformers:
+            return original(serializer, value, key, shape)
+        keys = _keys_tried(serializer, shape, key)
+        if keys is None:
+            return original(serializer, value, key, shape)
+        for name in keys:
+            if name in value:
+                return value[name]
+        return None
+
+    return get_value

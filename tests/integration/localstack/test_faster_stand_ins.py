@@ -299,6 +299,7 @@ def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signatur
 def test_moto_is_itself_again_outside() -> None:
     from botocore.auth import SigV4Auth
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.serialize import ResponseSerializer
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import Queue
 
@@ -309,6 +310,7 @@ def test_moto_is_itself_again_outside() -> None:
             Queue.__dict__["messages"],
             BotocoreStubber.process_request,
             SigV4Auth.add_auth,
+            ResponseSerializer.get_value,
         )
 
     before = installed()

@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import string
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,7 +223,27 @@ def json_protocol_request(request: Any) -> Any:
     for key, values in combined.items():
         environ[key] = ", ".join(values)
     environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
-    return Request(environ)
+    built = Request(environ)
+    # What werkzeug would read from the stream and work out from the environment, known already.
+    built._cached_data = body
+    if not separator:
+        built.__dict__["_known_raw_url"] = f"{url.scheme}://{url.netloc}/"
+        built.__class__ = _request_class()
+    return built
+
+
+@functools.cache
+def _request_class() -> type:
+    from moto.core.request import Request
+
+    class JsonProtocolRequest(Request):
+        """moto's request, with the URL it would rebuild from the environment given."""
+
+        @property
+        def raw_url(self) -> str:
+            return str(self.__dict__["_known_raw_url"])
+
+    return JsonProtocolRequest
 
 
 _PICKED_KEYS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...] | None]] = {}
@@ -264,3 +285,17 @@ def picked_member(original: Any) -> Any:
         return None
 
     return get_value
+
+
+REQUEST_ID_CHARACTERS = string.ascii_letters + string.digits
+"""moto's request ids: 52 characters of this set, drawn from moto's own random source."""
+
+
+def request_id(headerdict: dict[str, Any] | None = None) -> str:
+    """moto's `gen_amzn_requestid_long`, drawing the 52 characters in one call instead of 52."""
+    from moto.moto_api._internal import mock_random
+
+    req_id = "".join(mock_random.choices(REQUEST_ID_CHARACTERS, k=52))
+    if headerdict is not None and isinstance(headerdict, dict):
+        headerdict.update({"x-amzn-requestid": req_id})
+    return req_id

@@ -65,14 +65,19 @@ from typing import Any
 import jsonpath_ng.ext
 from botocore.auth import SigV4Auth
 from moto.core import responses as moto_responses
-from moto.core.serialize import ResponseSerializer
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.serialize import ResponseSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.sqs import models as sqs_models
 
-from billbridge.localstack.in_process_dispatch import picked_member, routed_process_request, scope_only_sigv4
+from billbridge.localstack.in_process_dispatch import (
+    picked_member,
+    request_id,
+    routed_process_request,
+    scope_only_sigv4,
+)
 
 STAND_IN_LOCK = threading.RLock()
 """Held by every call into moto (and by whoever needs several calls to be one step)."""
@@ -292,6 +297,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (BotocoreStubber, "process_request", routed_process_request(BotocoreStubber.process_request)),
         (SigV4Auth, "add_auth", scope_only_sigv4(SigV4Auth.add_auth)),
         (ResponseSerializer, "get_value", picked_member(ResponseSerializer.get_value)),
+        (moto_responses, "gen_amzn_requestid_long", request_id),
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
         (Table, "query", _partition_query(Table.query)),

@@ -46,7 +46,8 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP, SigV4Auth
+from botocore.awsrequest import HeadersDict
 from botocore.exceptions import NoCredentialsError
 from botocore.utils import get_current_datetime
 
@@ -65,13 +66,27 @@ def scope_only_sigv4(original: Any) -> Any:
             raise NoCredentialsError()
         request.context["timestamp"] = get_current_datetime().strftime(SIGV4_TIMESTAMP)
         signer._modify_request_before_signing(request)
-        signed = signer.signed_headers(signer.headers_to_sign(request))
+        signed = _signed_header_names(signer, request)
         request.headers["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={signer.scope(request)}, SignedHeaders={signed}, "
             f"Signature={PLACEHOLDER_SIGNATURE}"
         )
 
     return add_auth
+
+
+_NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
+
+
+def _signed_header_names(signer: SigV4Auth, request: Any) -> str:
+    """`SignedHeaders` as botocore writes it: the request's header names, lower case, but the
+    ones it never signs, with `host` (which the HTTP client adds), sorted."""
+    headers = request.headers
+    if type(headers) is not HeadersDict:
+        return str(signer.signed_headers(signer.headers_to_sign(request)))
+    names = {str(key).lower() for key in headers._dict} - _NEVER_SIGNED
+    names.add("host")
+    return ";".join(sorted(name.strip() for name in names))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -213,7 +228,10 @@ def json_protocol_request(request: Any) -> Any:
     }
     combined: dict[str, list[str]] = {}
     preserved: dict[str, str] = {}
-    for name, value in request.headers.items():
+    headers = request.headers
+    # botocore's case-insensitive headers, read without a key object per lookup.
+    pairs = ((str(k), v) for k, v in headers._dict.items()) if type(headers) is HeadersDict else headers.items()
+    for name, value in pairs:
         if name.lower() in _EXCLUDED_HEADERS:
             continue
         text = value.decode("utf-8") if isinstance(value, bytes) else value

@@ -280,7 +280,13 @@ def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signatur
         request = AWSRequest(
             method="POST",
             url="https://dynamodb.eu-west-1.amazonaws.com/",
-            headers={"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"},
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.GetItem",
+                "Content-Type": "application/x-amz-json-1.0",
+                "User-Agent": "Boto3/1 md/Botocore#1",
+                "Expect": "100-continue",
+                "traceparent": "00-1-2-01",
+            },
             data=b"{}",
         )
         SigV4Auth(Credentials("AKIDLOCAL", "secret", "token"), "dynamodb", "eu-west-1").add_auth(request)

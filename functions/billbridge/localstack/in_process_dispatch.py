@@ -244,6 +244,9 @@ def json_protocol_request(request: Any) -> Any:
     built = Request(environ)
     # What werkzeug would read from the stream and work out from the environment, known already.
     built._cached_data = body
+    # A JSON body is not form data: werkzeug's form parser would answer two empty multidicts.
+    built.__dict__["form"] = built.parameter_storage_class()
+    built.__dict__["files"] = built.parameter_storage_class()
     if not separator:
         built.__dict__["_known_raw_url"] = f"{url.scheme}://{url.netloc}/"
         built.__class__ = _request_class()

@@ -382,3 +382,9 @@ def test_json_protocol_calls_reach_moto_as_the_request_moto_builds() -> None:
             theirs.data,
             dict(theirs.headers),
         )
+        assert (local.form, local.files, local.values, type(local.form)) == (
+            theirs.form,
+            theirs.files,
+            theirs.values,
+            type(theirs.form),
+        )

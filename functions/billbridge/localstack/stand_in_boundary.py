@@ -28,6 +28,8 @@ with and without it and compares the answers):
   items a transaction targets (moto deep-copies every table, once per item);
 - a DynamoDB `Query` on a table's key reads the one partition it names (moto
   sorts every item of the table, then keeps that partition's);
+- a DynamoDB update expression is parsed once per expression (moto parses it at
+  every request, twice for `UpdateItem`, into a tree it only reads);
 - an EventBridge rule target's input path is parsed once, not at every event
   delivered (moto builds a new JSONPath parser, grammar tables included, per
   event and path), and each request's action names are worked out once per
@@ -70,6 +72,7 @@ from moto.core.serialize import ResponseSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
 
 from billbridge.localstack.in_process_dispatch import (
@@ -310,9 +313,21 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (sqs_models.SQSBackend, "delete_message_batch", _delete_message_batch),
         (sqs_models, "camelcase_to_underscores", _remembered(sqs_models.camelcase_to_underscores)),
         (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
+        (UpdateExpressionParser, "make", _parsed_once(UpdateExpressionParser.__dict__["make"])),
         (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
         (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
     ]
+
+
+def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg]
+    """moto parses an update expression into a tree it only reads (its validator works on a deep
+    copy): the same expression, the same tree, parsed once (a parse error is raised every time)."""
+    parse = functools.lru_cache(maxsize=4096)(original.__func__)
+
+    def make(cls: type, expression_str: str) -> Any:
+        return parse(cls, expression_str)
+
+    return classmethod(make)
 
 
 def _remembered(function: Any) -> Any:

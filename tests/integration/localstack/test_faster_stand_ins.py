@@ -260,6 +260,27 @@ def other_services() -> list[Any]:
         boto3.client("dynamodb").describe_table(TableName="absent")
     except ClientError as error:
         answers.append((error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]))
+    dynamodb = boto3.client("dynamodb")
+    ledger_like_table(dynamodb)
+    for n in (1, 2, 2):  # the same update expression again, then refused by its condition
+        try:
+            answers.append(
+                dynamodb.update_item(
+                    TableName="flat",
+                    Key={"id": s("C1")},
+                    UpdateExpression="SET #n = :n, seen = list_append(if_not_exists(seen, :none), :one) REMOVE v",
+                    ConditionExpression="attribute_not_exists(#n) OR #n < :n",
+                    ExpressionAttributeNames={"#n": "n"},
+                    ExpressionAttributeValues={":n": {"N": str(n)}, ":none": {"L": []}, ":one": {"L": [s("x")]}},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            )
+        except ClientError as error:
+            answers.append(error.response["Error"]["Code"])
+    try:
+        dynamodb.update_item(TableName="flat", Key={"id": s("C1")}, UpdateExpression="SET = :n")
+    except ClientError as error:
+        answers.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
     return answers
 
 
@@ -267,7 +288,9 @@ def test_other_services_answer_as_moto_does() -> None:
     plain, faster = both_ways(other_services)
     assert faster == plain
     assert plain[0] == b'{"n": 1}'
-    assert plain[-1] == ("ResourceNotFoundException", 400)
+    assert plain[-5] == ("ResourceNotFoundException", 400)
+    assert plain[-2] == "ConditionalCheckFailedException"
+    assert plain[-1][0] == "ValidationException"
 
 
 def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signature() -> None:
@@ -307,6 +330,7 @@ def test_moto_is_itself_again_outside() -> None:
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.serialize import ResponseSerializer
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.sqs.models import Queue
 
     def installed() -> tuple[Any, ...]:
@@ -317,6 +341,7 @@ def test_moto_is_itself_again_outside() -> None:
             BotocoreStubber.process_request,
             SigV4Auth.add_auth,
             ResponseSerializer.get_value,
+            UpdateExpressionParser.__dict__["make"],
         )
 
     before = installed()

@@ -30,9 +30,14 @@ that path cost time on every call and change nothing in the answers:
   keys and values, compared with moto's in the tests); any other request
   (S3, a query string, a path, a streamed body) goes through moto's
   `normalize_request`.
+- **The answer.** moto's serializer asks its attribute picker for every member
+  of the output shape (a context object and six alias providers per member,
+  most members absent); on a plain dict `picked_member` tries the same keys in
+  the same order, worked out once per member shape. A request id is drawn in
+  one call from moto's random source (`request_id`).
 
-`billbridge.localstack.stand_in_boundary.faster_stand_ins()` installs both while
-a local stack runs; `tests/integration/localstack/test_faster_stand_ins.py`
+`billbridge.localstack.stand_in_boundary.faster_stand_ins()` installs them while
+a local stack runs (docs/decisions/0023-local-stack-call-path.md); `tests/integration/localstack/test_faster_stand_ins.py`
 compares moto's answers with and without them.
 """
 

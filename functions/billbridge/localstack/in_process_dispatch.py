@@ -37,8 +37,8 @@ that path cost time on every call and change nothing in the answers:
   one call from moto's random source (`request_id`).
 
 `billbridge.localstack.stand_in_boundary.faster_stand_ins()` installs them while
-a local stack runs (docs/decisions/0023-local-stack-call-path.md); `tests/integration/localstack/test_faster_stand_ins.py`
-compares moto's answers with and without them.
+a local stack runs (docs/decisions/0023-local-stack-call-path.md);
+`tests/integration/localstack/test_faster_stand_ins.py` compares moto's answers with and without them.
 """
 
 from __future__ import annotations

@@ -194,8 +194,10 @@ class DownstreamSync:
             updated_at=now,
             contract_version=planned.contract_version,
         )
-        for _ in range(MAX_RECORD_ATTEMPTS):
-            existing = self.log.get(planned.command_id)
+        for tried in range(MAX_RECORD_ATTEMPTS):
+            # Most commands are sent once: the first try writes the command as new (the log
+            # refuses it if it exists) without reading it first; a repeat is read and counted.
+            existing = self.log.get(planned.command_id) if tried else None
             attempt = new_attempt(existing, blank, at=now)
             if attempt is None:
                 assert existing is not None

@@ -146,11 +146,14 @@ class LocalStack:
         self._env = PatchedEnvironment(BASE_ENVIRONMENT)
         self._env.__enter__()
         try:
+            # The items a request writes are recorded only where a store saves them.
             self._boundary = StandInBoundary(
                 {
                     physical: (schema.partition_key, schema.sort_key)
                     for physical, (_, schema) in table_keys(self.names).items()
                 }
+                if self._store is not None
+                else None
             )
             self._boundary.__enter__()
             self._mock = mock_aws(config=MOTO_CONFIG)

@@ -28,6 +28,8 @@ with and without it and compares the answers):
   items a transaction targets (moto deep-copies every table, once per item);
 - a DynamoDB `Query` on a table's key reads the one partition it names (moto
   sorts every item of the table, then keeps that partition's);
+- a DynamoDB update expression is parsed once per expression (moto parses it at
+  every request, twice for `UpdateItem`, into a tree it only reads);
 - an EventBridge rule target's input path is parsed once, not at every event
   delivered (moto builds a new JSONPath parser, grammar tables included, per
   event and path), and each request's action names are worked out once per
@@ -66,12 +68,19 @@ import jsonpath_ng.ext
 from botocore.auth import SigV4Auth
 from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.serialize import ResponseSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
 
-from billbridge.localstack.in_process_dispatch import routed_process_request, scope_only_sigv4
+from billbridge.localstack.in_process_dispatch import (
+    picked_member,
+    request_id,
+    routed_process_request,
+    scope_only_sigv4,
+)
 
 STAND_IN_LOCK = threading.RLock()
 """Held by every call into moto (and by whoever needs several calls to be one step)."""
@@ -290,6 +299,8 @@ def _speedups() -> list[tuple[Any, str, Any]]:
     return [
         (BotocoreStubber, "process_request", routed_process_request(BotocoreStubber.process_request)),
         (SigV4Auth, "add_auth", scope_only_sigv4(SigV4Auth.add_auth)),
+        (ResponseSerializer, "get_value", picked_member(ResponseSerializer.get_value)),
+        (moto_responses, "gen_amzn_requestid_long", request_id),
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
         (Table, "query", _partition_query(Table.query)),
@@ -302,9 +313,21 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (sqs_models.SQSBackend, "delete_message_batch", _delete_message_batch),
         (sqs_models, "camelcase_to_underscores", _remembered(sqs_models.camelcase_to_underscores)),
         (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
+        (UpdateExpressionParser, "make", _parsed_once(UpdateExpressionParser.__dict__["make"])),
         (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
         (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
     ]
+
+
+def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg]
+    """moto parses an update expression into a tree it only reads (its validator works on a deep
+    copy): the same expression, the same tree, parsed once (a parse error is raised every time)."""
+    parse = functools.lru_cache(maxsize=4096)(original.__func__)
+
+    def make(cls: type, expression_str: str) -> Any:
+        return parse(cls, expression_str)
+
+    return classmethod(make)
 
 
 def _remembered(function: Any) -> Any:

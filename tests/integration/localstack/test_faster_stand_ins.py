@@ -260,6 +260,27 @@ def other_services() -> list[Any]:
         boto3.client("dynamodb").describe_table(TableName="absent")
     except ClientError as error:
         answers.append((error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]))
+    dynamodb = boto3.client("dynamodb")
+    ledger_like_table(dynamodb)
+    for n in (1, 2, 2):  # the same update expression again, then refused by its condition
+        try:
+            answers.append(
+                dynamodb.update_item(
+                    TableName="flat",
+                    Key={"id": s("C1")},
+                    UpdateExpression="SET #n = :n, seen = list_append(if_not_exists(seen, :none), :one) REMOVE v",
+                    ConditionExpression="attribute_not_exists(#n) OR #n < :n",
+                    ExpressionAttributeNames={"#n": "n"},
+                    ExpressionAttributeValues={":n": {"N": str(n)}, ":none": {"L": []}, ":one": {"L": [s("x")]}},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            )
+        except ClientError as error:
+            answers.append(error.response["Error"]["Code"])
+    try:
+        dynamodb.update_item(TableName="flat", Key={"id": s("C1")}, UpdateExpression="SET = :n")
+    except ClientError as error:
+        answers.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
     return answers
 
 
@@ -267,7 +288,9 @@ def test_other_services_answer_as_moto_does() -> None:
     plain, faster = both_ways(other_services)
     assert faster == plain
     assert plain[0] == b'{"n": 1}'
-    assert plain[-1] == ("ResourceNotFoundException", 400)
+    assert plain[-5] == ("ResourceNotFoundException", 400)
+    assert plain[-2] == "ConditionalCheckFailedException"
+    assert plain[-1][0] == "ValidationException"
 
 
 def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signature() -> None:
@@ -280,7 +303,13 @@ def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signatur
         request = AWSRequest(
             method="POST",
             url="https://dynamodb.eu-west-1.amazonaws.com/",
-            headers={"X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0"},
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.GetItem",
+                "Content-Type": "application/x-amz-json-1.0",
+                "User-Agent": "Boto3/1 md/Botocore#1",
+                "Expect": "100-continue",
+                "traceparent": "00-1-2-01",
+            },
             data=b"{}",
         )
         SigV4Auth(Credentials("AKIDLOCAL", "secret", "token"), "dynamodb", "eu-west-1").add_auth(request)
@@ -299,7 +328,9 @@ def test_calls_carry_the_headers_of_a_signed_call_without_computing_its_signatur
 def test_moto_is_itself_again_outside() -> None:
     from botocore.auth import SigV4Auth
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.serialize import ResponseSerializer
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.sqs.models import Queue
 
     def installed() -> tuple[Any, ...]:
@@ -309,9 +340,76 @@ def test_moto_is_itself_again_outside() -> None:
             Queue.__dict__["messages"],
             BotocoreStubber.process_request,
             SigV4Auth.add_auth,
+            ResponseSerializer.get_value,
+            UpdateExpressionParser.__dict__["make"],
         )
 
     before = installed()
     with faster_stand_ins(), faster_stand_ins():
         assert all(now is not then for now, then in zip(installed(), before, strict=True))
     assert installed() == before
+
+
+def prepared_requests() -> list[Any]:
+    """The requests botocore hands to moto for the JSON-protocol calls the handlers make (and two others)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    seen: list[Any] = []
+    original = BotocoreStubber.process_request
+
+    def capture(stubber: Any, request: Any) -> Any:
+        seen.append(request)
+        return original(stubber, request)
+
+    BotocoreStubber.process_request = capture  # type: ignore[method-assign]
+    try:
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+            ledger_like_table(dynamodb)
+            dynamodb.get_item(TableName="ledger", Key={"pk": s("CONTRACT#C1"), "sk": s("HEAD")})
+            events = boto3.client("events")
+            events.create_event_bus(Name="bus")
+            events.put_events(Entries=[{"Source": "billbridge.t", "DetailType": "Tëst", "Detail": '{"n": "é"}'}])
+            sqs = boto3.client("sqs")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="ü")
+            sqs.receive_message(QueueUrl=url)
+            boto3.client("secretsmanager").create_secret(Name="hooks", SecretString="{}")
+            s3 = boto3.client("s3")
+            s3.create_bucket(Bucket="raw")
+            s3.put_object(Bucket="raw", Key="a b.json", Body=b"{}")
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
+    return seen
+
+
+def comparable(environ: dict[str, Any]) -> dict[str, Any]:
+    values = {k: v for k, v in environ.items() if k not in ("wsgi.input", "werkzeug.request")}
+    values["body"] = environ["wsgi.input"].getvalue()
+    return values
+
+
+def test_json_protocol_calls_reach_moto_as_the_request_moto_builds() -> None:
+    from billbridge.localstack.in_process_dispatch import json_protocol_request
+    from moto.core.request import normalize_request
+
+    requests = prepared_requests()
+    built = [(request, json_protocol_request(request)) for request in requests]
+    direct = [(request, local) for request, local in built if local is not None]
+    assert len(direct) >= len(requests) - 3  # all but S3's
+    assert all("s3" in request.url for request, local in built if local is None)
+    for request, local in direct:
+        theirs = normalize_request(request)
+        assert comparable(local.environ) == comparable(theirs.environ)
+        assert (local.url, local.raw_url, local.data, dict(local.headers)) == (
+            theirs.url,
+            theirs.raw_url,
+            theirs.data,
+            dict(theirs.headers),
+        )
+        assert (local.form, local.files, local.values, type(local.form)) == (
+            theirs.form,
+            theirs.files,
+            theirs.values,
+            type(theirs.form),
+        )

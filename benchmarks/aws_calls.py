@@ -193,6 +193,11 @@ class Invocation:
     wall_ms: float = 0.0
     aws_ms: float = 0.0
     modelled_latency_ms: float = 0.0
+    cpu_ms: float = 0.0
+    """CPU time of the invocation's thread (`time.thread_time`): what the function computes,
+    without the time this shared machine made it wait for a core."""
+    aws_cpu_ms: float = 0.0
+    """The part of `cpu_ms` spent inside AWS calls (the in-process stand-ins' own work)."""
 
 
 @dataclass
@@ -252,10 +257,12 @@ class CallRecorder:
             frames = self._local.__dict__.setdefault("stack", [])
             frames.append(invocation)
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             try:
                 return handler(event, context)
             finally:
                 invocation.wall_ms = (time.perf_counter() - started) * 1000
+                invocation.cpu_ms = (time.thread_time() - cpu_started) * 1000
                 frames.pop()
                 with self._lock:
                     self.recording.invocations.append(invocation)
@@ -269,12 +276,20 @@ class CallRecorder:
 
         def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             response: dict[str, Any] = {}
             try:
                 response = original(client, operation, params)
                 return response
             finally:
-                recorder.record(client, operation, params, response, (time.perf_counter() - started) * 1000)
+                recorder.record(
+                    client,
+                    operation,
+                    params,
+                    response,
+                    (time.perf_counter() - started) * 1000,
+                    (time.thread_time() - cpu_started) * 1000,
+                )
 
         BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
         try:
@@ -282,7 +297,9 @@ class CallRecorder:
         finally:
             BaseClient._make_api_call = original  # type: ignore[method-assign]
 
-    def record(self, client: Any, operation: str, params: dict[str, Any], response: Any, ms: float) -> None:
+    def record(
+        self, client: Any, operation: str, params: dict[str, Any], response: Any, ms: float, cpu_ms: float = 0.0
+    ) -> None:
         service = client.meta.service_model.service_name
         invocation = self._current()
         if id(client) in self._stack_clients and invocation is None:
@@ -299,6 +316,7 @@ class CallRecorder:
                 return
             if invocation is not None:
                 invocation.aws_ms += ms
+                invocation.aws_cpu_ms += cpu_ms
                 invocation.modelled_latency_ms += CALL_LATENCY_MS.get(service, 10.0)
             if service == "dynamodb":
                 rru, wru = dynamodb_units(operation, params, response or {})
@@ -346,8 +364,15 @@ def install_recorded_handlers(
 # -- cost model -----------------------------------------------------------------------------------
 
 
+def own_cpu_ms(invocation: Invocation) -> float:
+    """The function's own work: its thread's CPU time less the CPU time inside AWS calls (the
+    stand-ins run in this process). Wall time is not used: on a shared machine it counts the time
+    spent waiting for a core, which a Lambda function with its own CPU share does not wait."""
+    return max(0.0, invocation.cpu_ms - invocation.aws_cpu_ms)
+
+
 def billed_ms(invocation: Invocation) -> float:
-    own_ms = max(0.0, invocation.wall_ms - invocation.aws_ms)
+    own_ms = own_cpu_ms(invocation)
     return math.ceil(own_ms / CPU_SHARE + invocation.modelled_latency_ms)
 
 
@@ -406,8 +431,8 @@ def billed_ms_by_actor(rec: Recording) -> dict[str, float]:
 
 
 def consumer_own_ms_per_entry(rec: Recording, entries: int, actor: str = "queue actuals") -> float:
-    """The actuals consumer's own time (wall time less the time inside AWS calls) per entry."""
-    own = sum(max(0.0, i.wall_ms - i.aws_ms) for i in rec.invocations if i.actor == f"{HUB_ACTOR_PREFIX}{actor}")
+    """The actuals consumer's own CPU time (less the CPU time inside AWS calls) per entry."""
+    own = sum(own_cpu_ms(i) for i in rec.invocations if i.actor == f"{HUB_ACTOR_PREFIX}{actor}")
     return round(own / max(entries, 1), 3)
 
 

@@ -12,7 +12,7 @@ seeded through the same rule and store, uncounted (moto's Query reads its whole
 table: counting them all would take hours at 10,000 entries); the last tenth
 (at least 100 entries in all) is measured through `RecordActuals` on contracts
 that already hold the rest: write and read units and calls per entry, and the
-consumer's own time per record (wall time less time inside DynamoDB calls,
+consumer's own CPU time per record (its thread's CPU time less that inside DynamoDB calls,
 with the heap frozen for the cyclic GC: moto's tables live in this process, a
 Lambda's do not); then per invoice line in the billing run.
 
@@ -22,7 +22,7 @@ run on a fresh local stack: half the entries delivered one per request, half in
 batches of 100, then one billing run. Reported per shape: DynamoDB write and
 read units and AWS calls per entry (ingest only, and the hub's calls), USD per
 1,000,000 entries (ingest plus the entries' share of the billing run, at
-`aws_calls.PRICES`), the actuals consumer's own time per entry (wall time less
+`aws_calls.PRICES`), the actuals consumer's own CPU time per entry (CPU time less
 the time inside AWS calls: CPU of our code), and the sizes of the items that
 hold the books. The goals (issue 21): the largest per-entry write units within
 1.2x of the smallest across shapes; at most USD 4.00 (batches of 100) and
@@ -93,6 +93,7 @@ class CountingClient:
         self.wru = 0.0
         self.rru = 0.0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._client, name)
@@ -102,12 +103,14 @@ class CountingClient:
 
         def call(**kwargs: Any) -> Any:
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             response: dict[str, Any] = {}
             try:
                 response = target(**kwargs)
                 return response
             finally:
                 self.seconds += time.perf_counter() - started
+                self.cpu_seconds += time.thread_time() - cpu_started
                 self.calls[operation] = self.calls.get(operation, 0) + 1
                 rru, wru = aws_calls.dynamodb_units(operation, kwargs, response or {})
                 self.rru += rru
@@ -211,10 +214,10 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
         for entry in range(tail_from, entries):
             for index in range(contracts):
                 event = ingested(time_entry_event(index, entry))
-                in_calls = client.seconds
-                began = time.perf_counter()
+                in_calls = client.cpu_seconds
+                began = time.thread_time()
                 actuals.handle(event)
-                tail_own += (time.perf_counter() - began) - (client.seconds - in_calls)
+                tail_own += (time.thread_time() - began) - (client.cpu_seconds - in_calls)
                 tail_count += 1
         gc.unfreeze()
         calls, wru, rru, _ = _delta(client.snapshot(), before)

@@ -443,7 +443,9 @@ def render_aws_calls(f: dict[str, Any]) -> str:
             f"one per request at most USD {single_goal:g}: USD {f['single_usd_per_million_entries']} "
             f"({_verdict(f['single_usd_per_million_entries'] <= single_goal)}). Dominant cost: "
             f"`{f['batched']['dominant_cost']}` (batched), `{f['single']['dominant_cost']}` (single).",
-            "Modelled, not measured: Lambda duration (own time scaled to a 512 MB function's CPU share, "
+            "Modelled, not measured: Lambda duration (own CPU time, the invocation thread's CPU less that "
+            "inside AWS calls, so the shared machine's waits for a core do not count, scaled to a 512 MB "
+            "function's CPU share, "
             "plus an assumed round trip per AWS call), the Express children's duration (the sum of their "
             "tasks' billed durations, as if one contract ran at a time: an upper bound), DynamoDB storage "
             "(not included: a small delivery's raw body kept 400 days in its claim costs about USD 2.3 per "
@@ -696,8 +698,8 @@ def render_ledger_scale(f: dict[str, Any]) -> str:
         "`python -m benchmarks.ledger_scale`. **The ledger under the use cases** (`SyncContract`, "
         "`RecordActuals`, `ComposeInvoice` over `DynamoLedger` on moto; every DynamoDB call counted, its "
         "units computed by `aws_calls.dynamodb_units`): per time entry ingested, and per invoice line in the "
-        "billing run. Consumer ms: the use case's own time per entry (wall time less time inside DynamoDB "
-        "calls) over the last tenth of each contract's entries. Item bytes: every item of the contracts' "
+        "billing run. Consumer ms: the use case's own CPU time per entry (its thread's CPU time less that "
+        "inside DynamoDB calls) over the last tenth of each contract's entries. Item bytes: every item of the contracts' "
         "partitions (median / largest).",
         _table(
             [

@@ -231,6 +231,7 @@ def run_size(contracts: int, entries: int) -> dict[str, Any]:
     with LocalStack(extra_env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
         seed(stack, books)
         seeded = time.perf_counter()
+        cpu_started = time.process_time()
         with recorded_child_histories() as children:
             result = stack.start_billing_run(
                 {"period": PERIOD, "contract_ids": None, "run_id": f"scale-{contracts}"},
@@ -238,6 +239,7 @@ def run_size(contracts: int, entries: int) -> dict[str, Any]:
                 timeout_seconds=4 * 3600,
             )
         finished = time.perf_counter()
+        cpu_s = time.process_time() - cpu_started
         if result["status"] != "SUCCEEDED":
             raise RuntimeError(f"billing run {result['status']}: {result.get('error')} {result.get('cause')}")
         parent_events, parent_transitions = parent_history(stack, result["executionArn"])
@@ -253,6 +255,7 @@ def run_size(contracts: int, entries: int) -> dict[str, Any]:
         "stack_start_and_seed_s": round(seeded - built, 1),
         "run_s": round(run_s, 1),
         "ms_per_contract": round(1000 * run_s / contracts, 1),
+        "cpu_ms_per_contract": round(1000 * cpu_s / contracts, 1),
         "contracts_per_s": round(contracts / run_s, 2),
         "invoices_proposed": proposed,
         "children": len(children.events),

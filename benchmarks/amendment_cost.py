@@ -132,6 +132,23 @@ def amendment_event() -> dict[str, Any]:
     return {**event, "id": f"{event['id']}-v2", "type": "contract.amended", "data": data}
 
 
+def seed_entries(ledger: Any, entries: int) -> None:
+    """`entries` approved time entries on the benchmark's contract, each through the per-input rule."""
+    from billbridge.app.event_translation import time_entry_from
+    from billbridge.app.ledger import BookScope, apply_to_book
+    from billbridge.domain.actuals import apply_time_entry
+    from billbridge.domain.book_draft import RuleContext
+
+    for entry in range(entries):
+        parsed = time_entry_from(time_entry_event(0, entry)["data"], None)
+        apply_to_book(
+            ledger,
+            parsed.contract_id,
+            lambda book, e=parsed: apply_time_entry(book, e, RuleContext(correlation_id=f"seed-{e.entry_id}")),
+            scope=BookScope.of_input("time", parsed.entry_id),
+        )
+
+
 def measure(entries: int) -> dict[str, Any]:
     import boto3
     from billbridge.adapters.connectors.event_connector import EventBusConnector
@@ -139,11 +156,8 @@ def measure(entries: int) -> dict[str, Any]:
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
     from billbridge.adapters.system_clock import SystemClock
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.event_translation import IngestedEvent, billing_config_from, time_entry_from
-    from billbridge.app.ledger import BookScope, apply_to_book
+    from billbridge.app.event_translation import IngestedEvent, billing_config_from
     from billbridge.app.sync_contract import SyncContract
-    from billbridge.domain.actuals import apply_time_entry
-    from billbridge.domain.book_draft import RuleContext
     from billbridge.localstack.stand_in_boundary import faster_stand_ins
     from moto import mock_aws
 
@@ -181,15 +195,7 @@ def measure(entries: int) -> dict[str, Any]:
         )  # type: ignore[arg-type]
         sync.handle(ingested(contract_event(0)))
         seeding = SeedingClient(raw, "ledger")
-        seeding_ledger = DynamoLedger("ledger", client=seeding)
-        for entry in range(entries):
-            parsed = time_entry_from(time_entry_event(0, entry)["data"], None)
-            apply_to_book(
-                seeding_ledger,
-                parsed.contract_id,
-                lambda book, e=parsed: apply_time_entry(book, e, RuleContext(correlation_id=f"seed-{e.entry_id}")),
-                scope=BookScope.of_input("time", parsed.entry_id),
-            )
+        seed_entries(DynamoLedger("ledger", client=seeding), entries)
         seeding.flush()
         seeded = time.perf_counter()
         before = client.snapshot()

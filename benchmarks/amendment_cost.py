@@ -22,6 +22,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import time
 from typing import Any
 
@@ -201,10 +202,12 @@ def measure(entries: int) -> dict[str, Any]:
         before = client.snapshot()
         gc.collect()
         gc.freeze()
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         began, cpu_began, cpu_in_calls = time.perf_counter(), time.process_time(), timed.cpu_seconds
         sync.handle(ingested(amendment_event()))
         wall = time.perf_counter() - began
         own_cpu = (time.process_time() - cpu_began) - (timed.cpu_seconds - cpu_in_calls)
+        peak_growth_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
         gc.unfreeze()
         calls, wru, rru, seconds = _delta(client.snapshot(), before)
         book = ledger.load(contract_id_of(0)).book
@@ -218,6 +221,9 @@ def measure(entries: int) -> dict[str, Any]:
         "dynamodb_calls": sum(calls.values()),
         "own_ms": round((wall - seconds) * 1000, 1),
         "own_cpu_ms": round(own_cpu * 1000, 1),
+        # How far the process's peak resident memory rose during the amendment (Linux: KB): the
+        # book held in memory, at least; a lower bound on what the consumer needs beside its runtime.
+        "peak_memory_growth_mb": round(peak_growth_kb / 1024, 1),
         "wru_per_entry_of_the_contract": round(wru / max(entries, 1), 3),
         "usd_per_amendment": round(
             wru * aws_calls.PRICES["dynamodb_wru"][0] + rru * aws_calls.PRICES["dynamodb_rru"][0], 6

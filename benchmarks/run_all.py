@@ -798,6 +798,7 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             round(r["wru"] / max(r["lines_rated_under_the_amendment"], 1), 3),
             r["own_ms"],
             r.get("own_cpu_ms", ""),
+            r.get("peak_memory_growth_mb", ""),
             r["usd_per_amendment"],
         ]
         for r in f["sizes"].values()
@@ -821,6 +822,7 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
                     "WRU per line re-rated",
                     "own ms",
                     "own CPU ms",
+                    "peak memory growth MB",
                     "USD per amendment",
                 ],
                 rows,

@@ -221,6 +221,11 @@ def index_queries_while_writing() -> list[Any]:
     def key(pk: str, sk: str) -> dict[str, Any]:
         return {"pk": s(pk), "sk": s(sk)}
 
+    def regroup(pk: str, sk: str, group: str) -> dict[str, Any]:
+        """A transaction's update moving an item to another partition of the index."""
+        update = {"UpdateExpression": "SET gpk = :g", "ExpressionAttributeValues": {":g": s(group)}}
+        return {"Update": {"TableName": "indexed", "Key": key(pk, sk), **update}}
+
     def look() -> None:
         for group in ("G1", "G2", "G3"):
             pages, start = [], None
@@ -289,14 +294,7 @@ def index_queries_while_writing() -> list[Any]:
     client.transact_write_items(
         TransactItems=[
             {"Put": {"TableName": "indexed", "Item": item("C#8", "IN#8", gpk="G1", gsk="2026-03-02")}},
-            {
-                "Update": {
-                    "TableName": "indexed",
-                    "Key": key("C#4", "IN#4"),
-                    "UpdateExpression": "SET gpk = :g",
-                    "ExpressionAttributeValues": {":g": s("G3")},
-                }
-            },
+            regroup("C#4", "IN#4", "G3"),
             {"Delete": {"TableName": "indexed", "Key": key("C#5", "IN#5")}},
         ]
     )
@@ -304,14 +302,7 @@ def index_queries_while_writing() -> list[Any]:
         client.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": "indexed", "Item": item("C#6", "IN#6", gpk="G3", gsk="2026-05-01")}},
-                {
-                    "Update": {
-                        "TableName": "indexed",
-                        "Key": key("C#8", "IN#8"),
-                        "UpdateExpression": "SET gpk = :g",
-                        "ExpressionAttributeValues": {":g": s("G3")},
-                    }
-                },
+                regroup("C#8", "IN#8", "G3"),
                 {
                     "Put": {
                         "TableName": "indexed",

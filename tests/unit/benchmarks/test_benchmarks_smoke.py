@@ -90,6 +90,18 @@ def test_billing_scale_runs_and_counts_the_parent_and_child_histories() -> None:
     assert projected["max_events_per_execution"] == max(projected["parent_events"], projected["child_events"])
 
 
+def test_billing_scale_bills_only_the_named_contracts_of_a_larger_ledger() -> None:
+    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+
+    from benchmarks.ingest_throughput import quiet_functions
+
+    with faster_stand_ins(), quiet_functions():
+        size = billing_scale.run_size(2, 2, ledger_contracts=5)
+    assert size["contracts_in_ledger"] == 5
+    assert size["invoices_proposed"] == 2
+    assert size["contracts_in_largest_child"] == 2
+
+
 def test_package_size_reports_both_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
     from infra import bundling
 

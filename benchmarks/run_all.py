@@ -500,10 +500,20 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             f"{f['batch_size']} contracts, one child execution each), tasks run in-process, one at a time. "
             "History events: the run's own execution (`parent`) as moto records it, and the largest child "
             "execution's (moto keeps no history for children: the benchmark gives each one its own, plus "
-            "the ExecutionStarted/Succeeded pair AWS records). Rows with stand-in tasks run the same "
-            "definition with SelectContracts over named ids and compose/post that return at once (no "
-            "ledger): the sizes the local ledger cannot reach in reasonable time; they measure the state "
-            "machine's history and the interpreter's time per contract, not billing work.",
+            "the ExecutionStarted/Succeeded pair AWS records)."
+            + (
+                " Rows with stand-in tasks run the same definition with SelectContracts over named ids and "
+                "compose/post that return at once (no ledger): they measure the state machine's history and "
+                "the interpreter's time per contract, not billing work."
+                if f.get("definition_only")
+                else ""
+            )
+            + (
+                " A row `N of M` bills the first N contracts of a ledger holding M "
+                "(`--ledger-contracts M`): the time per contract billed against a larger table."
+                if any(" of " in size for size in f["sizes"])
+                else ""
+            ),
             _table(
                 [
                     "contracts",

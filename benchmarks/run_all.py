@@ -56,10 +56,13 @@ def aws_calls(quick: bool) -> dict[str, Any]:
 def billing_scale(quick: bool) -> dict[str, Any]:
     from benchmarks import billing_scale as bench
 
+    # 10 entries per contract at every size, so that the time per contract compares across sizes
+    # (a contract's tasks read and write its own partition; the billing run's cost per contract
+    # does not depend on other contracts).
     return bench.run(
-        sizes=(20,) if quick else (200, 2000),
-        entries=50,
-        definition_only=(40,) if quick else (10_000,),
+        sizes=(20,) if quick else (200, 2000, 10_000),
+        entries=10,
+        definition_only=(40,) if quick else (),
         large_contracts=(300,) if quick else (20_000,),
     )
 
@@ -463,6 +466,7 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             r["entries_per_contract"],
             r["run_s"],
             r["ms_per_contract"],
+            r.get("cpu_ms_per_contract", ""),
             r["invoices_proposed"],
             r["children"],
             r["parent_events"],
@@ -478,6 +482,7 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             "stand-in tasks",
             r["run_s"],
             r["ms_per_contract"],
+            r.get("cpu_ms_per_contract", ""),
             r["invoices_proposed"],
             r["children"],
             r["parent_events"],
@@ -497,16 +502,27 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             f"{f['batch_size']} contracts, one child execution each), tasks run in-process, one at a time. "
             "History events: the run's own execution (`parent`) as moto records it, and the largest child "
             "execution's (moto keeps no history for children: the benchmark gives each one its own, plus "
-            "the ExecutionStarted/Succeeded pair AWS records). Rows with stand-in tasks run the same "
-            "definition with SelectContracts over named ids and compose/post that return at once (no "
-            "ledger): the sizes the local ledger cannot reach in reasonable time; they measure the state "
-            "machine's history and the interpreter's time per contract, not billing work.",
+            "the ExecutionStarted/Succeeded pair AWS records)."
+            + (
+                " Rows with stand-in tasks run the same definition with SelectContracts over named ids and "
+                "compose/post that return at once (no ledger): they measure the state machine's history and "
+                "the interpreter's time per contract, not billing work."
+                if f.get("definition_only")
+                else ""
+            )
+            + (
+                " A row `N of M` bills the first N contracts of a ledger holding M "
+                "(`--ledger-contracts M`): the time per contract billed against a larger table."
+                if any(" of " in size for size in f["sizes"])
+                else ""
+            ),
             _table(
                 [
                     "contracts",
                     "entries each",
                     "run s",
                     "ms/contract",
+                    "CPU ms/contract",
                     "invoices",
                     "children",
                     "parent events",
@@ -527,9 +543,13 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             f"({', '.join(f'{k}: {v}' for k, v in definition['per_contract_by_outcome'].items())}), plus "
             f"{definition['per_child_fixed']} per child and {definition['run_fixed']} per run; "
             f"{definition['retries_and_catches_add']}.",
-            "On the local stack the time per contract grows with the ledger table (moto's DynamoDB "
-            "Query walks the whole table; on AWS a Query reads only its partition). `--quick` runs 20 "
-            "contracts; `python -m benchmarks.billing_scale --contracts N [N ...]` any sizes.",
+            "CPU ms/contract: the process's CPU time during the run (the interpreter, the stand-ins and "
+            "the tasks together) per contract; unlike the wall time it does not grow when other jobs share "
+            "the machine. The local stack's DynamoDB `Query` reads only the partition it names, of the "
+            "table or of the lookup index, as DynamoDB does "
+            "(`billbridge.localstack.dynamodb_partitions`), so a contract's tasks do not slow down as the "
+            "ledger table fills. `--quick` runs 20 contracts; "
+            "`python -m benchmarks.billing_scale --contracts N [N ...] --entries M` any sizes.",
             *render_large_contract(f.get("large_contract", {})),
         ]
     )
@@ -789,6 +809,8 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             r["wru_per_entry_of_the_contract"],
             round(r["wru"] / max(r["lines_rated_under_the_amendment"], 1), 3),
             r["own_ms"],
+            r.get("own_cpu_ms", ""),
+            r.get("peak_memory_growth_mb", ""),
             r["usd_per_amendment"],
         ]
         for r in f["sizes"].values()
@@ -796,9 +818,11 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             "`python -m benchmarks.amendment_cost`. One contract with N approved, unbilled one-day time entries "
-            "(seeded through the same rule and store on moto, uncounted), then one `contract.amended` (version 2 "
-            "from 2026-03-16, a new consultant rate) through `SyncContract`, every DynamoDB call counted with "
-            "its units; own ms: the use case's time less the time inside DynamoDB calls.",
+            "(seeded through the same rule and store on moto, in batches, uncounted), then one `contract.amended` "
+            "(version 2 from 2026-03-16, a new consultant rate) through `SyncContract`, every DynamoDB call "
+            "counted with its units; own ms: the use case's wall time less the wall time inside DynamoDB calls; "
+            "own CPU ms: its CPU time less the CPU time inside them (a loaded machine inflates the first, not the "
+            "second).",
             _table(
                 [
                     "contract",
@@ -809,6 +833,8 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
                     "WRU per entry of the contract",
                     "WRU per line re-rated",
                     "own ms",
+                    "own CPU ms",
+                    "peak memory growth MB",
                     "USD per amendment",
                 ],
                 rows,
@@ -818,7 +844,8 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             "head's new epoch) and no other (decision 5, section 7): write units per line re-rated are flat. It "
             "still reads the contract's whole partition (a paged Query), so read units and the use case's own "
             "time grow with the contract; a paged index of the contract's unbilled lines would bound them too, "
-            "at about two write units per entry (decision 5 says why it is not built).",
+            "at about two write units per entry (decision 5 says why it is not built; decision 21 what an "
+            "amendment of a contract of 100,000 entries costs and where its time goes).",
         ]
     )
 

@@ -26,8 +26,9 @@ with and without it and compares the answers):
 
 - DynamoDB `TransactWriteItems` stays all-or-nothing while backing up only the
   items a transaction targets (moto deep-copies every table, once per item);
-- a DynamoDB `Query` on a table's key reads the one partition it names (moto
-  sorts every item of the table, then keeps that partition's);
+- a DynamoDB `Query` reads the one partition it names, of the table or of a
+  secondary index (moto sorts every item of the table, then keeps that
+  partition's): `billbridge.localstack.dynamodb_partitions`;
 - a DynamoDB update expression is parsed once per expression (moto parses it at
   every request, twice for `UpdateItem`, into a tree it only reads);
 - an EventBridge rule target's input path is parsed once, not at every event
@@ -75,6 +76,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
 
+from billbridge.localstack.dynamodb_partitions import partition_reads
 from billbridge.localstack.in_process_dispatch import (
     picked_member,
     request_id,
@@ -303,8 +305,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (moto_responses, "gen_amzn_requestid_long", request_id),
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
-        (Table, "query", _partition_query(Table.query)),
-        (Table, "all_items", _partition_items(Table.all_items)),
+        *partition_reads(),
         (queue, "messages", property(_visible_messages)),
         (queue, "approximate_number_of_messages", property(_visible_count)),
         (queue, "approximate_number_of_messages_delayed", property(_delayed_count)),
@@ -333,41 +334,6 @@ def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg
 def _remembered(function: Any) -> Any:
     """A pure function of a few distinct arguments (names, paths, classes), answered once per argument."""
     return functools.lru_cache(maxsize=4096)(function)
-
-
-_query_scope = threading.local()
-"""The partition a table `Query` (not an index's) reads, set for the one call of `all_items` it makes."""
-
-
-def _partition_query(original: Any) -> Any:
-    def query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None:
-            return original(table, hash_key, *args, **kwargs)
-        _query_scope.partition = (table, hash_key)
-        try:
-            return original(table, hash_key, *args, **kwargs)
-        finally:
-            _query_scope.partition = None
-
-    return query
-
-
-def _partition_items(original: Any) -> Any:
-    """moto's `all_items` order, over the one partition a table `Query` reads."""
-
-    def all_items(table: Table) -> list[Any]:
-        scope = getattr(_query_scope, "partition", None)
-        if scope is None or scope[0] is not table:
-            return list(original(table))
-        _query_scope.partition = None
-        stored = table.items.get(scope[1])
-        if stored is None:
-            return []
-        items = list(stored.values()) if table.range_key_attr else [stored]
-        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
-
-    return all_items
 
 
 _sqs_scope = threading.local()

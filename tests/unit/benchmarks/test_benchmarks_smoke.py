@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,18 @@ def test_billing_scale_runs_and_counts_the_parent_and_child_histories() -> None:
     assert projected["max_events_per_execution"] == max(projected["parent_events"], projected["child_events"])
 
 
+def test_billing_scale_bills_only_the_named_contracts_of_a_larger_ledger() -> None:
+    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+
+    from benchmarks.ingest_throughput import quiet_functions
+
+    with faster_stand_ins(), quiet_functions():
+        size = billing_scale.run_size(2, 2, ledger_contracts=5)
+    assert size["contracts_in_ledger"] == 5
+    assert size["invoices_proposed"] == 2
+    assert size["contracts_in_largest_child"] == 2
+
+
 def test_package_size_reports_both_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
     from infra import bundling
 
@@ -170,6 +183,46 @@ def test_amendment_cost_counts_one_amendment_at_each_size() -> None:
         assert row["entries"] == int(size)
         assert row["wru"] > 0 and row["dynamodb_calls"] > 0
     assert figures["entries_ratio"] == 2.0
+
+
+def test_amendment_cost_seeding_in_batches_stores_the_items_that_one_call_at_a_time_stores() -> None:
+    import boto3
+    from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.app.event_translation import IngestedEvent, billing_config_from
+    from billbridge.app.sync_contract import SyncContract
+    from moto import mock_aws
+
+    from benchmarks import amendment_cost
+    from benchmarks.ingest_throughput import CONFIG, contract_event
+    from benchmarks.ledger_scale import _table
+
+    class Clock:
+        def now(self) -> datetime:
+            return datetime(2026, 3, 31, 12, tzinfo=UTC)
+
+    def stored(client: Any, table: str) -> list[dict[str, Any]]:
+        items = client.scan(TableName=table)["Items"]
+        return sorted(
+            (i for i in items if i["sk"]["S"].startswith("IN#") or i["pk"]["S"].startswith("ENTRY#")),
+            key=lambda i: (i["pk"]["S"], i["sk"]["S"]),
+        )
+
+    with mock_aws():
+        raw = boto3.client("dynamodb", region_name="us-east-1")
+        for table, client in (("one", raw), ("batched", amendment_cost.SeedingClient(raw, "batched"))):
+            _table(raw, table)
+            ledger = DynamoLedger(table, client=client, clock=Clock())
+            ledger.save_config(billing_config_from(CONFIG))
+            event = contract_event(0)
+            SyncContract(ledger, None).handle(  # type: ignore[arg-type]
+                IngestedEvent.from_detail(str(event["type"]), {"event": event, "correlationid": "c-0"})
+            )
+            amendment_cost.seed_entries(ledger, 30)
+            if isinstance(client, amendment_cost.SeedingClient):
+                client.flush()
+        one, batched = stored(raw, "one"), stored(raw, "batched")
+    assert len(one) == 60  # an item and an entry lookup per entry
+    assert batched == one
 
 
 def test_intake_benchmark_counts_every_row_of_its_file_once() -> None:

@@ -719,8 +719,8 @@ def render_ledger_scale(f: dict[str, Any]) -> str:
         "`RecordActuals`, `ComposeInvoice` over `DynamoLedger` on moto; every DynamoDB call counted, its "
         "units computed by `aws_calls.dynamodb_units`): per time entry ingested, and per invoice line in the "
         "billing run. Consumer ms: the use case's own CPU time per entry (its thread's CPU time less that "
-        "inside DynamoDB calls) over the last tenth of each contract's entries. Item bytes: every item of the contracts' "
-        "partitions (median / largest).",
+        "inside DynamoDB calls) over the last tenth of each contract's entries. Item bytes: every item "
+        "of the contracts' partitions (median / largest).",
         _table(
             [
                 "shape",

@@ -5,7 +5,7 @@ not), call IngestWebhook (or IngestVendorWebhook), map its outcome to HTTP
 (`webhook_http`) and to the proxy response, log with the correlation id, count
 accepted and rejected events. The proxy event is read
 directly rather than through APIGatewayRestResolver: there is one route, the
-use case needs the raw bytes (for the signature) and decides 413/415 itself,
+use case needs the raw bytes (for the signature) and judges size and content type itself,
 and the resolver would more than double the import cost of this module.
 Everything heavy (pydantic models, the AWS SDK) is imported on first use.
 """

@@ -1,12 +1,12 @@
 """What every queue consumer does around its use case.
 
-Every event's `data` is typed with the edge's own models (`IngestedEvent`, through
-`canonical_events.parse_bus_event_data`) before its use case sees it, and the use
-case receives that typed event: one that arrives past the webhook (an archive
-replay of an event an earlier release accepted, a redrive, a message put on the
-bus by hand) and breaks the contract is dead-lettered naming the field. Partial batch responses (a failed record is
-retried alone); a record that can
-never succeed (malformed, a permanent fault such as a decimal error, or out of
+Every event's `data` is typed with the edge's own models
+(`canonical_events.parse_bus_event_data`) before its use case sees it, and the
+use case receives that typed event (`IngestedEvent`): one that arrives past the
+webhook (an archive replay of an event an earlier release accepted, a redrive, a
+message put on the bus by hand) and breaks the contract is dead-lettered naming
+the field. Partial batch responses (a failed record is retried alone); a record
+that can never succeed (malformed, a permanent fault such as a decimal error, or out of
 retries) is sent to the dead-letter queue at once, with the error and the
 correlation id as message attributes, so an operator sees why.
 
@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from billbridge import topology
-from billbridge.app.canonical_events import InvalidEventError
+from billbridge.app.canonical_events import InvalidEventError, parse_bus_event_data
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.observability import count, logger, metrics, tracer
 
@@ -80,7 +80,7 @@ def consume_batch(
         try:  # the same models as the edge's: an event the edge would refuse never reaches a use case
             ingested = IngestedEvent(
                 event_type=detail.event.type,
-                data=extra.get("data"),  # type: ignore[arg-type]  # typed on creation
+                data=parse_bus_event_data(detail.event.type, extra.get("data")),
                 correlation_id=correlation_id,
                 source=detail.event.source,
                 event_id=detail.event.id,

@@ -70,11 +70,12 @@ app = APIGatewayRestResolver()
 def webhook(source):
     from billbridge.app.ingest_webhook import Outcome, WebhookRequest
     from billbridge.bootstrap import ingest_webhook
+    from billbridge.entrypoints.api.webhook_http import http_answer
 
     event = app.current_event
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     body = event.decoded_body.encode("utf-8") if event.decoded_body is not None else b""
-    result = ingest_webhook().handle(WebhookRequest(source=source, headers=headers, body=body))
+    result = http_answer(ingest_webhook().handle(WebhookRequest(source=source, headers=headers, body=body)))
     metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=result.count(Outcome.ACCEPTED))
     return Response(
         status_code=result.status,

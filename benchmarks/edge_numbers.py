@@ -36,6 +36,7 @@ def run(*, reader_calls: int = 100_000, deliveries: int = 500, batch_elements: i
     from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
     from billbridge.app.webhook_signature import sign
     from billbridge.domain import decimal_text
+    from billbridge.entrypoints.api.webhook_http import http_answer
 
     from tests.fakes.edge import (
         PSA_SECRET,
@@ -87,13 +88,13 @@ def run(*, reader_calls: int = 100_000, deliveries: int = 500, batch_elements: i
         }
         requests.append(request(json.dumps(event).encode(), index, "application/cloudevents+json"))
     started = time.perf_counter()
-    statuses = [use_case.handle(r).status for r in requests]
+    statuses = [http_answer(use_case.handle(r)).status for r in requests]
     delivery_us = (time.perf_counter() - started) / deliveries * 1e6
     assert statuses == [202] * deliveries, "every benchmark delivery is accepted"
 
     hostile = b"[" + b",".join([b"{}"] * batch_elements) + b"]"
     started = time.perf_counter()
-    response = use_case.handle(request(hostile, deliveries + 1, "application/cloudevents-batch+json"))
+    response = http_answer(use_case.handle(request(hostile, deliveries + 1, "application/cloudevents-batch+json")))
     batch_seconds = time.perf_counter() - started
     answer_bytes = len(json.dumps(response.body).encode())
     return {

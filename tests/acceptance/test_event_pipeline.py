@@ -206,9 +206,9 @@ def _flaky_actuals(stack: LocalStack, real_use_case_calls: list[str]) -> None:
             record = bootstrap.record_actuals().handle
 
             def handle(ingested: Any) -> Any:
-                if ingested.data.get("entry_id") == "TE-BAD":
+                if ingested.data.entry_id == "TE-BAD":
                     raise ConnectionError("ledger unreachable for this record")
-                real_use_case_calls.append(str(ingested.data.get("entry_id")))
+                real_use_case_calls.append(str(ingested.data.entry_id))
                 return record(ingested)
 
             return handle

@@ -21,6 +21,7 @@ from billbridge.adapters.secrets_manager_webhook_secrets import (
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.ports import ClaimOutcome, OutboundEvent, PublishError, inline_raw_key
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import http_answer
 from moto import mock_aws
 
 from benchmarks.aws_calls import item_size
@@ -413,8 +414,8 @@ def test_a_delivery_goes_through_every_adapter(ledger_table: str, bucket: str, b
     body = json.dumps(event).encode()
     headers = sign(SECRET, "msg_1", RECEIVED_AT, body) | {"Content-Type": "application/cloudevents+json"}
 
-    first = use_case.handle(WebhookRequest(source="psa", headers=headers, body=body))
-    again = use_case.handle(WebhookRequest(source="psa", headers=headers, body=body))
+    first = http_answer(use_case.handle(WebhookRequest(source="psa", headers=headers, body=body)))
+    again = http_answer(use_case.handle(WebhookRequest(source="psa", headers=headers, body=body)))
 
     assert (first.status, again.status) == (202, 200)
     [message] = drain(bus_queue)

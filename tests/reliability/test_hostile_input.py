@@ -19,6 +19,7 @@ import pytest
 import schemathesis
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import http_answer
 from billbridge.localstack.http_server import LocalWebhookServer
 from billbridge.topology import MAX_WEBHOOK_BODY_BYTES
 from hypothesis import HealthCheck, given, settings
@@ -125,7 +126,7 @@ header_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
     body=st.one_of(st.binary(max_size=2048), st.just(json.dumps(EVENT).encode())),
 )
 def test_forged_headers_and_bodies_are_never_accepted(headers: dict[str, str], body: bytes) -> None:
-    response = handler(FixedClock()).handle(WebhookRequest(source="psa", headers=headers, body=body))
+    response = http_answer(handler(FixedClock()).handle(WebhookRequest(source="psa", headers=headers, body=body)))
     STATS["handler"][f"forged:{response.status}"] += 1
     assert response.status < 500
     assert response.status not in (200, 202)
@@ -139,7 +140,7 @@ def test_replayed_or_future_timestamps_are_refused_even_when_well_signed(age: in
     when = clock.now() + timedelta(seconds=age if future else -age)
     headers = sign(PSA_NEXT_SECRET if rotated else PSA_SECRET, "msg_replay", when, body)
     headers["content-type"] = "application/cloudevents+json"
-    response = handler(clock).handle(WebhookRequest(source="psa", headers=headers, body=body))
+    response = http_answer(handler(clock).handle(WebhookRequest(source="psa", headers=headers, body=body)))
     STATS["handler"][f"replayed:{response.status}"] += 1
     assert response.status == 401
 
@@ -151,7 +152,7 @@ def test_oversized_bodies_are_refused_with_413(extra: int) -> None:
     body = b"[" + b" " * (MAX_WEBHOOK_BODY_BYTES + extra) + b"]"
     headers = sign(PSA_SECRET, "msg_big", clock.now(), body)
     headers["content-type"] = "application/cloudevents-batch+json"
-    response = handler(clock).handle(WebhookRequest(source="psa", headers=headers, body=body))
+    response = http_answer(handler(clock).handle(WebhookRequest(source="psa", headers=headers, body=body)))
     STATS["handler"][f"oversized:{response.status}"] += 1
     assert response.status == 413
 
@@ -165,12 +166,12 @@ def test_rotation_accepts_both_active_secrets_and_refuses_a_retired_one() -> Non
         body = json.dumps(event).encode()
         headers = sign(secret, f"msg_rot_{index}", clock.now(), body)
         headers["content-type"] = "application/cloudevents+json"
-        statuses.append(use_case.handle(WebhookRequest(source="psa", headers=headers, body=body)).status)
+        statuses.append(http_answer(use_case.handle(WebhookRequest(source="psa", headers=headers, body=body))).status)
     both = json.dumps({**EVENT, "id": "psa-rot-both"}).encode()
     old, new = sign(PSA_SECRET, "msg_both", clock.now(), both), sign(RETIRED_SECRET, "msg_both", clock.now(), both)
     headers = old | {"webhook-signature": new["webhook-signature"] + " " + old["webhook-signature"]}
     headers["content-type"] = "application/cloudevents+json"
-    statuses.append(use_case.handle(WebhookRequest(source="psa", headers=headers, body=both)).status)
+    statuses.append(http_answer(use_case.handle(WebhookRequest(source="psa", headers=headers, body=both))).status)
     assert statuses == [202, 202, 401, 202]
     STATS["rotation"]["active_secrets_accepted"] = statuses[:2].count(202)
     STATS["rotation"]["retired_secrets_refused"] = statuses[2:3].count(401)

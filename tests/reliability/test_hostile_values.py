@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import http_answer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,7 +178,7 @@ def post(edge: dict[str, Any], text: str) -> tuple[int, dict[str, Any]]:
     body = text.encode()
     headers = sign(PSA_SECRET, f"msg_values_{edge['count']['n']}", edge["clock"].now(), body)
     headers["content-type"] = "application/cloudevents+json"
-    response = edge["use_case"].handle(WebhookRequest(source="psa", headers=headers, body=body))
+    response = http_answer(edge["use_case"].handle(WebhookRequest(source="psa", headers=headers, body=body)))
     return response.status, response.body
 
 

@@ -36,7 +36,13 @@ from typing import Any, Protocol
 
 from billbridge import topology
 from billbridge.app.canonical_events import InvalidEventError, parse_event_data
-from billbridge.app.ingest_webhook import Outcome, WebhookResponse, canonical_digest, read_json_document
+from billbridge.app.ingest_webhook import (
+    DeliveryDeferred,
+    DeliveryJudged,
+    Outcome,
+    canonical_digest,
+    read_json_document,
+)
 from billbridge.app.ports import Clock, EventPublisher, IdGenerator, OutboundEvent
 
 RESULT_SCHEMA_VERSION = 1
@@ -262,7 +268,7 @@ class CanonicalIntake(Protocol):
         delivery_id: str,
         raw_key: str,
         received_at: datetime,
-    ) -> WebhookResponse: ...
+    ) -> DeliveryJudged | DeliveryDeferred: ...
 
 
 # --- locations ---------------------------------------------------------------------------------------
@@ -698,8 +704,8 @@ class IngestIntakeChunk:
             raw_key=ticket.chunk_key,
             received_at=self.clock.now(),
         )
-        if response.status >= 500:
-            raise IntakeDependencyError(str(response.body.get("error", "the hub could not accept the chunk")))
+        if isinstance(response, DeliveryDeferred):
+            raise IntakeDependencyError(response.message)
         for outcome in response.outcomes:
             file_row, event = sent[outcome.index], events[outcome.index]
             if outcome.outcome is Outcome.ACCEPTED:

@@ -5,14 +5,18 @@ model. Money and hours are `Decimal` parsed from JSON strings, never from JSON
 numbers; dates are `YYYY-MM-DD`. Data models ignore fields they do not know
 (vendors add their own) but are strict on the fields they declare.
 
-Consumers rebuild the typed data of an event taken from the bus with
-`parse_event_data(event["type"], event["data"])`.
+One model per event from the edge to the use cases (docs/decisions/0016-one-event-model.md):
+the webhook validates a delivery once (`validate_cloud_event`) and publishes the
+validated event's normalised dump (`ValidatedEvent.bus_form`); the queue consumers
+type the `data` of an event taken from the bus with the same models
+(`parse_bus_event_data`), and `event_translation` maps the typed data to domain values.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -440,6 +444,14 @@ class SyncRefusedData(_DataModel):
     command: Identifier | None = None
 
 
+class SyncRetryRequestedData(_DataModel):
+    """`sync.retry_requested`: an operator's request to send a command again (put on the bus by
+    `billbridge sync retry`, never accepted from a webhook)."""
+
+    command_id: Identifier
+    actor: Text = ""
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -474,6 +486,14 @@ EventData = (
     | SyncAcknowledgedData
     | SyncRefusedData
 )
+
+OPERATOR_EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
+    {topology.SYNC_RETRY_REQUESTED: SyncRetryRequestedData}
+)
+"""The operators' own requests on the bus (`topology.OPERATOR_EVENT_TYPES`)."""
+
+BusEventData = EventData | SyncRetryRequestedData
+"""The typed `data` of an event a queue consumer takes from the bus."""
 
 # --- schema versions -----------------------------------------------------------------------------
 
@@ -683,8 +703,57 @@ def parse_event_data(event_type: str, data: object, *, schema_version: int | Non
     return parsed  # type: ignore[return-value]  # every model of the mapping is one of EventData
 
 
-def parse_cloud_event(obj: object, *, expected_source: str) -> CloudEvent:
-    """Validate a CloudEvent delivered to `POST /webhooks/{expected_source}`, its `data` included.
+def parse_bus_event_data(event_type: str, data: object) -> BusEventData:
+    """The `data` of an event taken from the hub's bus, typed by the webhook's own models (and the
+    operators' requests by theirs); raises InvalidEventError (paths under `data`).
+
+    What the webhook published is the normalised dump of these models, so it parses back to the
+    same values; an event published by an earlier release (an archive replay) is read by the
+    same rules as a delivery."""
+    model = OPERATOR_EVENT_DATA_MODELS.get(event_type)
+    if model is None:
+        return parse_event_data(event_type, data)
+    try:
+        return model.model_validate(data)  # type: ignore[return-value]  # SyncRetryRequestedData
+    except ValidationError as error:
+        raise invalid_event_from(error, prefix="data") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedEvent:
+    """A delivered event once validated: its envelope, and its data typed at the current version
+    of its type (upcast when it was sent at another)."""
+
+    envelope: CloudEvent
+    data: EventData
+    received_schema: str | None = None
+    """The `dataschema` it was sent with, when its data was upcast from another version."""
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    def bus_form(self) -> dict[str, Any]:
+        """The event as it travels on the hub's bus (docs/spec/events.md, "Packed bus entries"):
+        the envelope (extension attributes kept) and the validated data's JSON dump: amounts and
+        hours as decimal strings, dates `YYYY-MM-DD`, a single-day time entry as `days`, fields the
+        contract does not declare left out. An upcast event names the current schema in
+        `dataschema` and the received one in `upcastfrom`."""
+        form = self.envelope.model_dump(mode="json", exclude_unset=True, exclude={"data"})
+        form["data"] = self.data.model_dump(mode="json", exclude_unset=True)
+        if self.received_schema is not None:
+            form["dataschema"] = schema_uri(self.envelope.type, CURRENT_SCHEMA_VERSION.get(self.envelope.type, 1))
+            form["upcastfrom"] = self.received_schema
+        return form
+
+
+def validate_cloud_event(obj: object, *, expected_source: str) -> ValidatedEvent:
+    """Validate a CloudEvent delivered to `POST /webhooks/{expected_source}`, its `data` included,
+    once: the result carries the typed data the hub publishes.
 
     Raises InvalidEventError naming the field: envelope attributes by name,
     data fields as `data.<path>`.
@@ -707,5 +776,15 @@ def parse_cloud_event(obj: object, *, expected_source: str) -> CloudEvent:
             f"{event.type[:64]!r} is not an event type of source {expected_source!r} (known: {known})",
             field="type",
         )
-    parse_event_data(event.type, event.data, schema_version=schema_version_of(event.type, event.dataschema))
-    return event
+    version = schema_version_of(event.type, event.dataschema)
+    data = parse_event_data(event.type, event.data, schema_version=version)
+    if version == CURRENT_SCHEMA_VERSION.get(event.type, 1):
+        return ValidatedEvent(envelope=event, data=data)
+    current = parse_event_data(event.type, UPCASTERS[(event.type, version)](event.data))
+    return ValidatedEvent(envelope=event, data=current, received_schema=event.dataschema)
+
+
+def parse_cloud_event(obj: object, *, expected_source: str) -> CloudEvent:
+    """The envelope of a valid CloudEvent delivered to `POST /webhooks/{expected_source}`
+    (`validate_cloud_event`, for callers that only need the envelope)."""
+    return validate_cloud_event(obj, expected_source=expected_source).envelope

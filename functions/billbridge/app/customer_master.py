@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from billbridge.app.canonical_events import CustomerUpsertedData, LegalEntityUpsertedData
 from billbridge.app.event_translation import (
     IngestedEvent,
+    UntranslatableEventError,
     customer_version_from,
     legal_entity_version_from,
 )
@@ -114,12 +116,15 @@ class SyncCustomerMaster:
     """(contract id, correlation id) -> re-send the contract's downstream upserts."""
 
     def handle(self, event: IngestedEvent) -> MasterUpdate:
-        if event.event_type == "legal_entity.upserted":
-            entity = legal_entity_version_from(event.data, event.source)
-            change = self._save("legal_entity", entity.legal_entity, entity.version, event, legal_entity_versions)
+        data = event.data
+        if isinstance(data, LegalEntityUpsertedData):
+            entity = legal_entity_version_from(data, event.source)
+            change = self._save("legal_entity", entity.legal_entity, entity, event, legal_entity_versions)
             return MasterUpdate("legal_entity", entity.legal_entity, entity.version, change)
-        customer = customer_version_from(event.data, event.source)
-        change = self._save("customer", customer.customer_id, customer.version, event, customer_versions)
+        if not isinstance(data, CustomerUpsertedData):
+            raise UntranslatableEventError(f"type: {event.event_type!r} is not customer master data")
+        customer = customer_version_from(data, event.source)
+        change = self._save("customer", customer.customer_id, customer, event, customer_versions)
         released: list[str] = []
         for contract_id in self.store.pending_contracts(customer.customer_id):
             if self.release is not None:
@@ -132,15 +137,11 @@ class SyncCustomerMaster:
         self,
         kind: MasterKind,
         key: str,
-        version: int,
+        incoming: CustomerVersion | LegalEntityVersion,
         event: IngestedEvent,
         read: Callable[[MasterDataStore, str], Mapping[int, Any]],
     ) -> MasterChange:
-        incoming = (
-            customer_version_from(event.data, event.source)
-            if kind == "customer"
-            else legal_entity_version_from(event.data, event.source)
-        )
+        version = incoming.version
         change = classify_version(read(self.store, key), incoming)
         if change is MasterChange.CONFLICT:
             raise MasterVersionConflictError(
@@ -149,7 +150,7 @@ class SyncCustomerMaster:
             )
         if change is MasterChange.NEW:
             document = {
-                "data": dict(event.data),
+                "data": event.data_document(),
                 "source": event.source,
                 "source_ref": event.source_ref,
                 "correlation_id": event.correlation_id,

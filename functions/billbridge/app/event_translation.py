@@ -1,4 +1,12 @@
-"""Canonical event `data` (validated at the edge) into domain value objects."""
+"""Typed canonical events (validated at the edge, `canonical_events`) into domain value objects.
+
+The models of `canonical_events` are the one set of rules for an event's fields: the
+webhook validates a delivery with them, the queue consumers type the bus event's
+`data` with them (`IngestedEvent.from_detail`), and the functions here only map the
+typed data to the domain's values (docs/decisions/0016-one-event-model.md). A plain
+mapping given to them (a test's, a benchmark's, a parked event read back from the
+ledger) is typed by the same model first: there is no second set of rules.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from billbridge.app.canonical_events import (
+    AddressData,
+    BusEventData,
+    ContractSnapshotData,
+    ContractTerminatedData,
+    CustomerUpsertedData,
+    ExpenseApprovedData,
+    LegalEntityUpsertedData,
+    MilestoneCompletedData,
+    PaymentAppliedData,
+    TimeEntryApprovedData,
+    TimeEntryRejectedData,
+    parse_bus_event_data,
+)
 from billbridge.domain.customer_master import (
     DEFAULT_GRACE_DAYS,
     Address,
@@ -37,21 +61,30 @@ from billbridge.domain.model import (
     WorkDay,
 )
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
 
 class UntranslatableEventError(ValueError):
-    """The event's data cannot become a domain object (a field is missing or malformed)."""
+    """The event cannot become a domain object (not an event of this use case, or a
+    configuration document that is malformed)."""
 
 
 @dataclass(frozen=True, slots=True)
 class IngestedEvent:
-    """A canonical event as the consumers receive it from the bus."""
+    """A canonical event as the consumers receive it from the bus, its `data` typed by the
+    edge's model. Built from a plain mapping, the data is typed by that model on creation
+    (InvalidEventError, a ValueError, names the field when it breaks the contract)."""
 
     event_type: str
-    data: Mapping[str, Any]
+    data: BusEventData
     correlation_id: str
     source: str
     event_id: str
     subject: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, BaseModel):
+            object.__setattr__(self, "data", parse_bus_event_data(self.event_type, self.data))
 
     @property
     def source_ref(self) -> str:
@@ -61,33 +94,58 @@ class IngestedEvent:
     def provenance(self) -> Provenance:
         return Provenance(source_ref=self.source_ref, correlation_id=self.correlation_id)
 
+    def data_document(self) -> dict[str, Any]:
+        """The data as JSON (what the webhook published): for keeping the event in the ledger."""
+        return self.data.model_dump(mode="json", exclude_unset=True)
+
+    def parkable(self) -> dict[str, object]:
+        """The event as a document the ledger keeps until what it waits for arrives;
+        `IngestedEvent(**document)` makes it again."""
+        return {
+            "event_type": self.event_type,
+            "data": self.data_document(),
+            "correlation_id": self.correlation_id,
+            "source": self.source,
+            "event_id": self.event_id,
+            "subject": self.subject,
+        }
+
     @classmethod
     def from_detail(cls, detail_type: str, detail: Mapping[str, Any]) -> IngestedEvent:
+        """The bus event's detail (`docs/spec/events.md`, "Packed bus entries"), its data typed."""
         event = detail.get("event") or {}
+        delivery = detail.get("delivery") or {}
+        event_type = str(event.get("type") or detail_type)
         return cls(
-            event_type=str(event.get("type") or detail_type),
-            data=event.get("data") or {},
+            event_type=event_type,
+            data=parse_bus_event_data(event_type, event.get("data") or {}),
             correlation_id=str(detail.get("correlationid") or event.get("correlationid") or ""),
-            source=str(event.get("source") or (detail.get("delivery") or {}).get("source") or ""),
-            event_id=str(event.get("id") or (detail.get("delivery") or {}).get("id") or ""),
+            source=str(event.get("source") or delivery.get("source") or ""),
+            event_id=str(event.get("id") or delivery.get("id") or ""),
             subject=event.get("subject"),
         )
 
 
+def _typed(data: _Model | Mapping[str, Any], model: type[_Model], event_type: str) -> _Model:
+    if isinstance(data, model):
+        return data
+    if isinstance(data, BaseModel):
+        raise UntranslatableEventError(f"type: {type(data).__name__} is not the data of {event_type}")
+    return parse_bus_event_data(event_type, data)  # type: ignore[return-value]  # the model of event_type
+
+
 def decimal_field(value: Any, field: str) -> Decimal:
+    """A decimal of the hub's configuration document (not of an event: events are typed)."""
     if isinstance(value, float):
-        raise UntranslatableEventError(f"{field}: money and hours are decimal strings, not floats")
+        raise UntranslatableEventError(f"{field}: money and rates are decimal strings, not floats")
     try:
         return Decimal(str(value))
     except Exception as error:  # decimal.InvalidOperation and friends
         raise UntranslatableEventError(f"{field}: not a decimal: {value!r}") from error
 
 
-def optional_decimal_field(value: Any, field: str) -> Decimal | None:
-    return None if value is None else decimal_field(value, field)
-
-
 def date_field(value: Any, field: str) -> date:
+    """A date of the hub's configuration document (not of an event: events are typed)."""
     if isinstance(value, date):
         return value
     try:
@@ -96,143 +154,114 @@ def date_field(value: Any, field: str) -> date:
         raise UntranslatableEventError(f"{field}: not a YYYY-MM-DD date: {value!r}") from error
 
 
-def _required(data: Mapping[str, Any], field: str) -> Any:
-    if field not in data or data[field] is None:
-        raise UntranslatableEventError(f"data.{field}: required")
-    return data[field]
-
-
-def contract_version_from(data: Mapping[str, Any]) -> ContractVersion:
-    policy = data.get("expense_policy")
-    contact = data.get("billing_contact")
+def contract_version_from(data: ContractSnapshotData | Mapping[str, Any]) -> ContractVersion:
+    contract = _typed(data, ContractSnapshotData, "contract.approved")
+    policy = contract.expense_policy
+    contact = contract.billing_contact
     return ContractVersion(
-        contract_id=str(_required(data, "contract_id")),
-        version=int(_required(data, "version")),
-        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
-        customer_id=str(_required(data, "customer_id")),
-        legal_entity=str(_required(data, "legal_entity")),
-        currency=str(_required(data, "currency")),
-        tax_jurisdiction=str(_required(data, "tax_jurisdiction")),
-        start_date=date_field(_required(data, "start_date"), "data.start_date"),
-        end_date=date_field(_required(data, "end_date"), "data.end_date"),
+        contract_id=contract.contract_id,
+        version=contract.version,
+        effective_date=contract.effective_date,
+        customer_id=contract.customer_id,
+        legal_entity=contract.legal_entity,
+        currency=contract.currency,
+        tax_jurisdiction=contract.tax_jurisdiction,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
         rate_card=tuple(
-            RateCardLine(
-                rate=decimal_field(line.get("rate"), f"data.rate_card[{i}].rate"),
-                role=line.get("role"),
-                resource_id=line.get("resource_id"),
-            )
-            for i, line in enumerate(_required(data, "rate_card"))
+            RateCardLine(rate=line.rate, role=line.role, resource_id=line.resource_id) for line in contract.rate_card
         ),
-        cap_amount=optional_decimal_field(data.get("cap_amount"), "data.cap_amount"),
-        retainer_amount=optional_decimal_field(data.get("retainer_amount"), "data.retainer_amount"),
+        cap_amount=contract.cap_amount,
+        retainer_amount=contract.retainer_amount,
         milestones=tuple(
-            Milestone(
-                milestone_id=str(m["milestone_id"]),
-                name=str(m.get("name", "")),
-                amount=decimal_field(m.get("amount"), f"data.milestones[{i}].amount"),
-            )
-            for i, m in enumerate(data.get("milestones") or ())
+            Milestone(milestone_id=m.milestone_id, name=m.name, amount=m.amount) for m in contract.milestones
         ),
         recurring_fees=tuple(
             RecurringFee(
-                fee_id=str(f["fee_id"]),
-                description=str(f.get("description", "")),
-                amount=decimal_field(f.get("amount"), f"data.recurring_fees[{i}].amount"),
-                start_date=date_field(f.get("start_date"), f"data.recurring_fees[{i}].start_date"),
-                end_date=date_field(f["end_date"], f"data.recurring_fees[{i}].end_date") if f.get("end_date") else None,
+                fee_id=f.fee_id,
+                description=f.description,
+                amount=f.amount,
+                start_date=f.start_date,
+                end_date=f.end_date,
             )
-            for i, f in enumerate(data.get("recurring_fees") or ())
+            for f in contract.recurring_fees
         ),
         expense_policy=(
-            ExpensePolicy(
-                billable_categories=tuple(policy.get("billable_categories") or ()),
-                markup_pct=decimal_field(policy.get("markup_pct", "0"), "data.expense_policy.markup_pct"),
-            )
-            if policy
+            ExpensePolicy(billable_categories=policy.billable_categories, markup_pct=policy.markup_pct)
+            if policy is not None
             else None
         ),
-        cost_centers=tuple(data.get("cost_centers") or ()),
-        billing_contact=(
-            BillingContact(name=str(contact.get("name", "")), email=str(contact.get("email", ""))) if contact else None
-        ),
+        cost_centers=contract.cost_centers,
+        billing_contact=(BillingContact(name=contact.name, email=contact.email) if contact is not None else None),
     )
 
 
-def termination_from(data: Mapping[str, Any]) -> Termination:
+def termination_from(data: ContractTerminatedData | Mapping[str, Any]) -> Termination:
+    termination = _typed(data, ContractTerminatedData, "contract.terminated")
     return Termination(
-        contract_id=str(_required(data, "contract_id")),
-        version=int(_required(data, "version")),
-        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
+        contract_id=termination.contract_id,
+        version=termination.version,
+        effective_date=termination.effective_date,
     )
 
 
-def time_entry_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> TimeEntry:
-    if data.get("days"):
-        days = tuple(
-            WorkDay(
-                date=date_field(day.get("date"), f"data.days[{i}].date"),
-                hours=decimal_field(day.get("hours"), f"data.days[{i}].hours"),
-            )
-            for i, day in enumerate(data["days"])
-        )
-    else:
-        days = (
-            WorkDay(
-                date=date_field(_required(data, "work_date"), "data.work_date"),
-                hours=decimal_field(_required(data, "hours"), "data.hours"),
-            ),
-        )
+def time_entry_from(data: TimeEntryApprovedData | Mapping[str, Any], provenance: Provenance | None = None) -> TimeEntry:
+    entry = _typed(data, TimeEntryApprovedData, "time_entry.approved")
     return TimeEntry(
-        entry_id=str(_required(data, "entry_id")),
-        revision=int(data.get("revision", 1)),
-        contract_id=str(_required(data, "contract_id")),
-        resource_id=data.get("resource_id"),
-        role=data.get("role"),
-        billable=bool(data.get("billable", True)),
-        days=days,
-        cost_center=data.get("cost_center"),
-        bill_rate=optional_decimal_field(data.get("bill_rate"), "data.bill_rate"),
+        entry_id=entry.entry_id,
+        revision=entry.revision,
+        contract_id=entry.contract_id,
+        resource_id=entry.resource_id,
+        role=entry.role,
+        billable=entry.billable,
+        days=tuple(WorkDay(date=day.date, hours=day.hours) for day in entry.days),
+        cost_center=entry.cost_center,
+        bill_rate=entry.bill_rate,
         provenance=provenance,
     )
 
 
-def entry_rejection_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> EntryRejection:
-    return EntryRejection(
-        entry_id=str(_required(data, "entry_id")),
-        revision=int(_required(data, "revision")),
-        provenance=provenance,
-    )
+def entry_rejection_from(
+    data: TimeEntryRejectedData | Mapping[str, Any], provenance: Provenance | None = None
+) -> EntryRejection:
+    rejection = _typed(data, TimeEntryRejectedData, "time_entry.rejected")
+    return EntryRejection(entry_id=rejection.entry_id, revision=rejection.revision, provenance=provenance)
 
 
-def expense_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> Expense:
+def expense_from(data: ExpenseApprovedData | Mapping[str, Any], provenance: Provenance | None = None) -> Expense:
+    expense = _typed(data, ExpenseApprovedData, "expense.approved")
     return Expense(
-        expense_id=str(_required(data, "expense_id")),
-        contract_id=str(_required(data, "contract_id")),
-        date=date_field(_required(data, "date"), "data.date"),
-        category=str(_required(data, "category")),
-        amount=decimal_field(_required(data, "amount"), "data.amount"),
-        currency=str(_required(data, "currency")),
-        billable=bool(data.get("billable", True)),
-        cost_center=data.get("cost_center"),
+        expense_id=expense.expense_id,
+        contract_id=expense.contract_id,
+        date=expense.date,
+        category=expense.category,
+        amount=expense.amount,
+        currency=expense.currency,
+        billable=expense.billable,
+        cost_center=expense.cost_center,
         provenance=provenance,
     )
 
 
-def milestone_completion_from(data: Mapping[str, Any], provenance: Provenance | None = None) -> MilestoneCompletion:
+def milestone_completion_from(
+    data: MilestoneCompletedData | Mapping[str, Any], provenance: Provenance | None = None
+) -> MilestoneCompletion:
+    completion = _typed(data, MilestoneCompletedData, "milestone.completed")
     return MilestoneCompletion(
-        contract_id=str(_required(data, "contract_id")),
-        milestone_id=str(_required(data, "milestone_id")),
-        completed_on=date_field(_required(data, "completed_on"), "data.completed_on"),
+        contract_id=completion.contract_id,
+        milestone_id=completion.milestone_id,
+        completed_on=completion.completed_on,
         provenance=provenance,
     )
 
 
-def payment_from(data: Mapping[str, Any]) -> Payment:
+def payment_from(data: PaymentAppliedData | Mapping[str, Any]) -> Payment:
+    payment = _typed(data, PaymentAppliedData, "payment.applied")
     return Payment(
-        payment_id=str(_required(data, "payment_id")),
-        amount=decimal_field(_required(data, "amount"), "data.amount"),
-        currency=str(_required(data, "currency")),
-        paid_on=date_field(_required(data, "paid_on"), "data.paid_on"),
+        payment_id=payment.payment_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        paid_on=payment.paid_on,
     )
 
 
@@ -296,70 +325,59 @@ def billing_config_to_document(config: BillingConfig) -> dict[str, Any]:
     }
 
 
-def _address(data: Mapping[str, Any] | None) -> Address | None:
-    if not data:
-        return None
-    return Address(
-        line1=str(data.get("line1", "")),
-        city=str(data.get("city", "")),
-        postal_code=str(data.get("postal_code", "")),
-        country=str(data.get("country", "")),
-    )
+def _address(address: AddressData) -> Address:
+    return Address(line1=address.line1, city=address.city, postal_code=address.postal_code, country=address.country)
 
 
-def customer_version_from(data: Mapping[str, Any], source: str = "") -> CustomerVersion:
-    """`customer.upserted` data (validated at the edge) -> the customer at a version."""
-    tax = _required(data, "tax_profile")
-    exemption = tax.get("exemption")
-    currency = str(_required(data, "currency"))
-    extra = tuple(str(c) for c in data.get("additional_currencies") or () if str(c) != currency)
+def customer_version_from(data: CustomerUpsertedData | Mapping[str, Any], source: str = "") -> CustomerVersion:
+    """`customer.upserted` data -> the customer at a version."""
+    customer = _typed(data, CustomerUpsertedData, "customer.upserted")
+    exemption = customer.tax_profile.exemption
+    extra = tuple(c for c in customer.additional_currencies if c != customer.currency)
     return CustomerVersion(
-        customer_id=str(_required(data, "customer_id")),
-        version=int(_required(data, "version")),
-        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
-        name=str(_required(data, "name")),
-        status=MasterStatus(str(_required(data, "status"))),
-        billing_currencies=(currency, *extra),
-        tax_jurisdiction=str(_required(tax, "jurisdiction")),
-        payment_terms_days=int(_required(_required(data, "payment_terms"), "net_days")),
-        parent_customer_id=data.get("parent_customer_id"),
-        bill_to=_address(_required(data, "bill_to")) or Address(),
-        ship_to=_address(data.get("ship_to")),
+        customer_id=customer.customer_id,
+        version=customer.version,
+        effective_date=customer.effective_date,
+        name=customer.name,
+        status=MasterStatus(customer.status),
+        billing_currencies=(customer.currency, *extra),
+        tax_jurisdiction=customer.tax_profile.jurisdiction,
+        payment_terms_days=customer.payment_terms.net_days,
+        parent_customer_id=customer.parent_customer_id,
+        bill_to=_address(customer.bill_to),
+        ship_to=_address(customer.ship_to) if customer.ship_to is not None else None,
         tax_exemptions=(
             (
                 TaxExemption(
-                    certificate_id=str(_required(exemption, "certificate_id")),
-                    valid_from=date_field(_required(exemption, "valid_from"), "data.tax_profile.exemption.valid_from"),
-                    valid_to=(
-                        date_field(exemption["valid_to"], "data.tax_profile.exemption.valid_to")
-                        if exemption.get("valid_to")
-                        else None
-                    ),
+                    certificate_id=exemption.certificate_id,
+                    valid_from=exemption.valid_from,
+                    valid_to=exemption.valid_to,
                 ),
             )
-            if exemption
+            if exemption is not None
             else ()
         ),
-        erp_customer_ids=tuple(
-            sorted((str(i["erp_instance"]), str(i["customer_id"])) for i in data.get("erp_customer_ids") or ())
-        ),
-        crm_account_id=data.get("crm_account_id"),
-        psa_client_id=data.get("psa_client_id"),
+        erp_customer_ids=tuple(sorted((i.erp_instance, i.customer_id) for i in customer.erp_customer_ids)),
+        crm_account_id=customer.crm_account_id,
+        psa_client_id=customer.psa_client_id,
         source=source,
     )
 
 
-def legal_entity_version_from(data: Mapping[str, Any], source: str = "") -> LegalEntityVersion:
-    """`legal_entity.upserted` data (validated at the edge) -> the legal entity at a version."""
+def legal_entity_version_from(
+    data: LegalEntityUpsertedData | Mapping[str, Any], source: str = ""
+) -> LegalEntityVersion:
+    """`legal_entity.upserted` data -> the legal entity at a version."""
+    entity = _typed(data, LegalEntityUpsertedData, "legal_entity.upserted")
     return LegalEntityVersion(
-        legal_entity=str(_required(data, "legal_entity")),
-        version=int(_required(data, "version")),
-        effective_date=date_field(_required(data, "effective_date"), "data.effective_date"),
-        name=str(_required(data, "name")),
-        erp_instance=str(_required(data, "erp_instance")),
-        country=str(_required(data, "country")),
-        functional_currency=str(_required(data, "functional_currency")),
-        status=MasterStatus(str(data.get("status", MasterStatus.ACTIVE))),
+        legal_entity=entity.legal_entity,
+        version=entity.version,
+        effective_date=entity.effective_date,
+        name=entity.name,
+        erp_instance=entity.erp_instance,
+        country=entity.country,
+        functional_currency=entity.functional_currency,
+        status=MasterStatus(entity.status),
         source=source,
     )
 

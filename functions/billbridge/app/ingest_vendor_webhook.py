@@ -5,9 +5,11 @@ signature over the raw bytes (its secrets are those of `"{source}/{vendor}"`),
 the raw body stored (claim-check) before anything is acknowledged, the payload
 translated to canonical events (fetching the objects of a thin event through
 the vendor's API), then each event takes the canonical path of IngestWebhook
-(validation, claim by `(source, id)`, publication). Bad input is a 4xx naming
-the field; the vendor's API or the hub's own dependencies failing is a 503 with
-Retry-After, so the vendor delivers again and nothing is lost.
+(validation, claim by `(source, id)`, publication). The use case answers with an
+outcome (`DeliveryRefused` naming the field, `DeliveryDeferred` when the vendor's
+API or the hub's own dependencies fail, so the vendor delivers again and nothing
+is lost, or `VendorDeliveryJudged`); the API entrypoint maps it to the HTTP
+answer the vendor expects (`entrypoints/api/webhook_http.py`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from billbridge import topology
-from billbridge.app.ingest_webhook import IngestWebhook, WebhookResponse
+from billbridge.app.ingest_webhook import (
+    DeliveryDeferred,
+    DeliveryJudged,
+    DeliveryRefused,
+    IngestWebhook,
+    Refusal,
+)
 from billbridge.app.ports import Clock, RawPayloadStore, WebhookSecrets
 from billbridge.app.vendor_adapters import (
-    Translation,
+    Skipped,
     VendorDelivery,
     VendorPayloadError,
     VendorSignatureError,
@@ -32,6 +40,24 @@ from billbridge.app.vendor_adapters import (
 _log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class VendorDeliveryJudged:
+    """An authentic vendor delivery, translated: its events judged on the canonical path (None when
+    it carried no event: a handshake, or only objects that map to none), what was skipped and why,
+    and how the vendor wants a success answered."""
+
+    judged: DeliveryJudged | None
+    skipped: tuple[Skipped, ...]
+    handshake: bool
+    success_status: int
+    """What the vendor expects on success (its documentation's), e.g. Xero's 200."""
+    empty_success_body: bool
+
+
+VendorDeliveryResult = DeliveryRefused | DeliveryDeferred | VendorDeliveryJudged
+"""What `IngestVendorWebhook.handle` answers."""
 
 
 def secrets_key(source: str, vendor: str) -> str:
@@ -59,17 +85,19 @@ class IngestVendorWebhook:
         self._max_body_bytes = max_body_bytes
         self._retry_after = retry_after_seconds
 
-    def handle(self, delivery: VendorDelivery) -> WebhookResponse:
+    def handle(self, delivery: VendorDelivery) -> VendorDeliveryResult:
         adapter = self._adapters.get((delivery.source, delivery.vendor))
         if adapter is None:
             known = ", ".join(f"{s}/{v}" for s, v in sorted(self._adapters)) or "none"
-            return _error(
-                404,
+            return DeliveryRefused(
+                Refusal.UNKNOWN_ROUTE,
                 f"no adapter for vendor {delivery.vendor[:64]!r} of source {delivery.source[:64]!r}; known: {known}",
-                field_path="vendor",
+                field="vendor",
             )
         if len(delivery.body) > self._max_body_bytes:
-            return _error(413, f"body is {len(delivery.body)} bytes; at most {self._max_body_bytes} are accepted")
+            return DeliveryRefused(
+                Refusal.TOO_LARGE, f"body is {len(delivery.body)} bytes; at most {self._max_body_bytes} are accepted"
+            )
         try:
             secrets = self._secrets.active_secrets(secrets_key(delivery.source, delivery.vendor))
         except Exception:
@@ -78,7 +106,7 @@ class IngestVendorWebhook:
         try:
             adapter.verify(delivery, secrets)
         except VendorSignatureError as failure:
-            return _error(401, f"signature rejected: {failure.reason}")
+            return DeliveryRefused(Refusal.UNAUTHENTIC, f"signature rejected: {failure.reason}")
 
         received_at = self._clock.now()
         body_digest = hashlib.sha256(delivery.body).hexdigest()
@@ -96,7 +124,7 @@ class IngestVendorWebhook:
         try:
             translation = adapter.translate(delivery)
         except VendorPayloadError as bad:
-            return _error(400, bad.message, field_path=bad.field_path)
+            return DeliveryRefused(Refusal.MALFORMED, bad.message, field=bad.field_path)
         except VendorUnavailableError as failure:
             _log.warning(
                 "vendor API unavailable while translating a %s/%s delivery: %s",
@@ -106,52 +134,25 @@ class IngestVendorWebhook:
             )
             return self._unavailable(f"{delivery.vendor} API unavailable: {failure}")
 
-        if not translation.events:
-            return self._answer(adapter, WebhookResponse(status=200, body=_summary(translation, [])))
-        response = self._canonical.accept_translated(
-            source=delivery.source,
-            events=translation.events,
-            delivery_id=translation.delivery_id or f"{delivery.vendor}-{body_digest[:32]}",
-            raw_key=raw_key,
-            received_at=received_at,
-        )
-        if response.status >= 500:
-            return response
-        body = _summary(translation, response.body.get("outcomes", []))
-        if response.status >= 400:
-            body["error"] = "no event of the delivery was accepted; see outcomes"
-        return self._answer(
-            adapter,
-            WebhookResponse(status=response.status, body=body, headers=response.headers, outcomes=response.outcomes),
-        )
-
-    @staticmethod
-    def _answer(adapter: VendorWebhookAdapter, response: WebhookResponse) -> WebhookResponse:
-        """A vendor that wants its own success answer (a status, no body) gets it; refusals keep theirs."""
-        if response.status >= 300:
-            return response
-        body: dict[str, Any] = {} if adapter.empty_success_body else response.body
-        return WebhookResponse(
-            status=adapter.success_status, body=body, headers=response.headers, outcomes=response.outcomes
+        judged: DeliveryJudged | None = None
+        if translation.events:
+            result = self._canonical.accept_translated(
+                source=delivery.source,
+                events=translation.events,
+                delivery_id=translation.delivery_id or f"{delivery.vendor}-{body_digest[:32]}",
+                raw_key=raw_key,
+                received_at=received_at,
+            )
+            if isinstance(result, DeliveryDeferred):
+                return result
+            judged = result
+        return VendorDeliveryJudged(
+            judged=judged,
+            skipped=translation.skipped,
+            handshake=translation.handshake,
+            success_status=adapter.success_status,
+            empty_success_body=adapter.empty_success_body,
         )
 
-    def _unavailable(self, reason: str) -> WebhookResponse:
-        return WebhookResponse(
-            status=503,
-            body={"error": f"temporarily unable to accept the delivery ({reason}); retry later"},
-            headers={"Retry-After": str(self._retry_after)},
-        )
-
-
-def _summary(translation: Translation, outcomes: list[Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {"outcomes": outcomes, "skipped": [s.as_json() for s in translation.skipped]}
-    if translation.handshake:
-        body["handshake"] = True
-    return body
-
-
-def _error(status: int, message: str, *, field_path: str | None = None) -> WebhookResponse:
-    body: dict[str, Any] = {"error": message}
-    if field_path is not None:
-        body["field"] = field_path
-    return WebhookResponse(status=status, body=body)
+    def _unavailable(self, reason: str) -> DeliveryDeferred:
+        return DeliveryDeferred(reason=reason, retry_after_seconds=self._retry_after)

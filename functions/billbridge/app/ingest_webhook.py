@@ -7,9 +7,16 @@ de-duplicated by `(source, id)` and published. A delivery of one event of at
 most `inline_raw_payload_max_bytes` keeps its raw body in its delivery claim
 (the write that de-duplicates it) rather than in an S3 object of its own; a
 body that is refused, conflicts or is a batch is stored in S3 as before
-(docs/decisions/0005-cost-per-entry.md). Malformed input always ends in a
-4xx with a JSON body; the only 5xx is 503 (with Retry-After) when the hub's own
-dependencies fail, and then no event of the delivery stays claimed unpublished.
+(docs/decisions/0005-cost-per-entry.md). Each event is validated once, by the
+canonical models, and what goes on the bus is the validated event's normalised
+dump (docs/decisions/0016-one-event-model.md).
+
+The use case answers with an outcome, not a transport: the delivery refused as a
+whole (`DeliveryRefused`, naming why and the field), deferred because one of the
+hub's own dependencies failed (`DeliveryDeferred`; then no event of the delivery
+stays claimed unpublished), or its events judged one by one (`DeliveryJudged`).
+The API entrypoint (`entrypoints/api/webhook_http.py`) maps these to HTTP: bad
+input is always a 4xx, only a deferral is a 5xx (503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -18,14 +25,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from billbridge import topology
-from billbridge.app.canonical_events import CloudEvent, InvalidEventError, parse_cloud_event, upcast_event
+from billbridge.app.canonical_events import InvalidEventError, ValidatedEvent, validate_cloud_event
 from billbridge.app.personal_data_in_transit import PersonalDataVault, seal_contract_event
 from billbridge.app.ports import (
     ClaimOutcome,
@@ -58,9 +65,6 @@ ACCEPTED_CONTENT_TYPES = (SINGLE_EVENT_CONTENT_TYPE, BATCH_CONTENT_TYPE, PLAIN_J
 MAX_EVENT_BYTES = 240 * 1024
 """One event must fit in an EventBridge entry (256 KiB) with its delivery metadata."""
 MAX_JSON_DEPTH = 32
-MAX_LISTED_PROBLEMS = 100
-"""A refused element beyond the first 100 is counted, not listed: the answer stays small (Lambda: 6 MB)."""
-MAX_ERROR_CHARACTERS = 512
 MAX_INT64 = 2**63 - 1
 """EventBridge refuses integers outside int64 in an event's detail."""
 DYNAMODB_SMALLEST_NUMBER = Decimal("1e-130")
@@ -70,10 +74,24 @@ DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
 class Outcome(StrEnum):
+    # What became of one event of a delivery (a comment: the OpenAPI document shows docstrings).
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
     CONFLICT = "conflict"
+
+
+class Refusal(StrEnum):
+    """Why a delivery was refused as a whole, before its events were read."""
+
+    UNKNOWN_ROUTE = "unknown_route"
+    """No such source (or no adapter for the vendor)."""
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    UNAUTHENTIC = "unauthentic"
+    """The signature is missing, wrong or stale."""
+    MALFORMED = "malformed"
+    """The body is not acceptable JSON, or not an event or a batch of them."""
 
 
 class _CaseInsensitiveHeaders(dict[str, str]):
@@ -112,24 +130,48 @@ class EventOutcome:
     error: str | None = None
     field: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"index": self.index, "id": self.event_id, "outcome": self.outcome.value}
-        if self.correlation_id is not None:
-            body["correlationid"] = self.correlation_id
-        if self.error is not None:
-            body["error"] = self.error[:MAX_ERROR_CHARACTERS]
-        if self.field is not None:
-            body["field"] = self.field[:MAX_ERROR_CHARACTERS]
-        return body
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRefused:
+    """The delivery was refused as a whole (route, size, content type, signature, JSON)."""
+
+    refusal: Refusal
+    message: str
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookResponse:
-    status: int
-    body: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    outcomes: tuple[EventOutcome, ...] = ()
-    """Per event, when the delivery got as far as its events."""
+class DeliveryDeferred:
+    """One of the hub's own dependencies failed: nothing of the delivery stays claimed unpublished,
+    and the sender should deliver it again after `retry_after_seconds`."""
+
+    reason: str
+    retry_after_seconds: int
+
+    @property
+    def message(self) -> str:
+        return f"temporarily unable to accept the delivery ({self.reason}); retry later"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJudged:
+    """The delivery's events were read: one outcome per event, in the delivery's order."""
+
+    outcomes: tuple[EventOutcome, ...]
+    is_batch: bool
+
+    @property
+    def verdict(self) -> Outcome:
+        """The delivery's outcome as a whole: accepted when any event was; duplicate when every
+        event was one; else rejected when any event was refused; else a conflict."""
+        kinds = {o.outcome for o in self.outcomes}
+        if Outcome.ACCEPTED in kinds:
+            return Outcome.ACCEPTED
+        if kinds == {Outcome.DUPLICATE}:
+            return Outcome.DUPLICATE
+        if Outcome.REJECTED in kinds:
+            return Outcome.REJECTED
+        return Outcome.CONFLICT
 
     @property
     def correlation_ids(self) -> tuple[str, ...]:
@@ -139,12 +181,12 @@ class WebhookResponse:
         return sum(1 for o in self.outcomes if o.outcome is outcome)
 
 
-def _error(status: int, message: str, *, field_path: str | None = None, **extra: Any) -> WebhookResponse:
-    body: dict[str, Any] = {"error": message}
-    if field_path is not None:
-        body["field"] = field_path
-    body.update(extra)
-    return WebhookResponse(status=status, body=body)
+DeliveryResult = DeliveryRefused | DeliveryDeferred | DeliveryJudged
+"""What `IngestWebhook.handle` answers."""
+
+
+def _refused(refusal: Refusal, message: str, *, field_path: str | None = None) -> DeliveryRefused:
+    return DeliveryRefused(refusal=refusal, message=message, field=field_path)
 
 
 class _DependencyFailedError(Exception):
@@ -333,17 +375,13 @@ class IngestWebhook:
         self._max_body_bytes = max_body_bytes
         self._retry_after = retry_after_seconds
 
-    def handle(self, request: WebhookRequest) -> WebhookResponse:
+    def handle(self, request: WebhookRequest) -> DeliveryResult:
         claimed: list[_Candidate] = []
         try:
             return self._handle(request, claimed)
         except _DependencyFailedError as failure:
             self._release(request.source, claimed)
-            return WebhookResponse(
-                status=503,
-                body={"error": f"temporarily unable to accept the delivery ({failure}); retry later"},
-                headers={"Retry-After": str(self._retry_after)},
-            )
+            return DeliveryDeferred(reason=str(failure), retry_after_seconds=self._retry_after)
 
     def accept_translated(
         self,
@@ -353,12 +391,12 @@ class IngestWebhook:
         delivery_id: str,
         raw_key: str,
         received_at: datetime,
-    ) -> WebhookResponse:
+    ) -> DeliveryJudged | DeliveryDeferred:
         """The canonical path for events a vendor adapter or a poller produced from an authentic delivery.
 
         The delivery was verified (by the vendor's scheme) and its raw body stored by the
         caller; from here each event is validated, claimed by `(source, id)` and published
-        exactly as a canonical delivery's events are. The response is that of a batch."""
+        exactly as a canonical delivery's events are. The events are judged as a batch's."""
         claimed: list[_Candidate] = []
         try:
             delivery = VerifiedDelivery(webhook_id=delivery_id, timestamp=received_at)
@@ -370,38 +408,35 @@ class IngestWebhook:
             self._publish(source, candidates, claimed)
         except _DependencyFailedError as failure:
             self._release(source, claimed)
-            return WebhookResponse(
-                status=503,
-                body={"error": f"temporarily unable to accept the delivery ({failure}); retry later"},
-                headers={"Retry-After": str(self._retry_after)},
-            )
-        outcomes = tuple(c.outcome for c in candidates if c.outcome is not None)
-        return self._respond(outcomes, is_batch=True)
+            return DeliveryDeferred(reason=str(failure), retry_after_seconds=self._retry_after)
+        return DeliveryJudged(tuple(c.outcome for c in candidates if c.outcome is not None), is_batch=True)
 
     # --- the steps, in the contract's order ------------------------------------------------------
 
-    def _handle(self, request: WebhookRequest, claimed: list[_Candidate]) -> WebhookResponse:
+    def _handle(self, request: WebhookRequest, claimed: list[_Candidate]) -> DeliveryRefused | DeliveryJudged:
         source = request.source
         if source not in topology.WEBHOOK_SOURCES:
-            return _error(
-                404,
+            return _refused(
+                Refusal.UNKNOWN_ROUTE,
                 f"unknown source {source[:64]!r}; known sources: {', '.join(topology.WEBHOOK_SOURCES)}",
                 field_path="source",
             )
         if len(request.body) > self._max_body_bytes:
-            return _error(413, f"body is {len(request.body)} bytes; at most {self._max_body_bytes} are accepted")
+            return _refused(
+                Refusal.TOO_LARGE, f"body is {len(request.body)} bytes; at most {self._max_body_bytes} are accepted"
+            )
         media_type = _media_type(request.headers.get("content-type"))
         if media_type not in ACCEPTED_CONTENT_TYPES:
             shown = media_type[:80] or "none"
-            return _error(
-                415,
+            return _refused(
+                Refusal.UNSUPPORTED_CONTENT_TYPE,
                 f"content type {shown!r} is not accepted; use one of {', '.join(ACCEPTED_CONTENT_TYPES)}",
                 field_path="content-type",
             )
         try:
             delivery = self._verify(request)
         except SignatureError as failure:
-            return _error(401, f"signature rejected: {failure.reason}")
+            return _refused(Refusal.UNAUTHENTIC, f"signature rejected: {failure.reason}")
 
         received_at = self._clock.now()
         stored = _RawBody(request.body, source, delivery.webhook_id, received_at)
@@ -414,7 +449,7 @@ class IngestWebhook:
             elements, is_batch = self._elements(document, media_type)
         except _MalformedBodyError as malformed:
             self._store_raw(stored)
-            return _error(400, malformed.message, field_path=malformed.field_path)
+            return _refused(Refusal.MALFORMED, malformed.message, field_path=malformed.field_path)
         if is_batch:
             self._store_raw(stored)
 
@@ -422,8 +457,7 @@ class IngestWebhook:
         for candidate in candidates:
             self._validate_and_claim(candidate, source, delivery, stored, received_at, claimed)
         self._publish(source, candidates, claimed)
-        outcomes = tuple(c.outcome for c in candidates if c.outcome is not None)
-        return self._respond(outcomes, is_batch=is_batch)
+        return DeliveryJudged(tuple(c.outcome for c in candidates if c.outcome is not None), is_batch=is_batch)
 
     def _store_raw(self, stored: _RawBody) -> str:
         """The raw body's S3 key, saving it first if it is not saved yet."""
@@ -486,7 +520,7 @@ class IngestWebhook:
             candidate.event_id = raw["id"][:256]
         try:
             self._check_numbers(raw)
-            event = parse_cloud_event(raw, expected_source=source)
+            event = validate_cloud_event(raw, expected_source=source)
             self._check_size(raw)
         except InvalidEventError as invalid:
             self._store_raw(stored)  # a refused body is kept for the vendor's investigation
@@ -499,7 +533,7 @@ class IngestWebhook:
             )
             return
         candidate.event_id = event.id
-        correlation_id = event.correlationid or self._ids.new_id()
+        correlation_id = event.envelope.correlationid or self._ids.new_id()
         refused = self._configured_refusal(source, event.type)
         if refused is not None:
             rule, reason, error, field_path = refused
@@ -570,7 +604,7 @@ class IngestWebhook:
             claimed.append(candidate)
             candidate.outbound = self._outbound(
                 event,
-                seal_contract_event(upcast_event(raw), self._personal_data),
+                seal_contract_event(event.bus_form(), self._personal_data),
                 correlation_id,
                 delivery,
                 raw_key,
@@ -597,7 +631,7 @@ class IngestWebhook:
         return None
 
     def _audit_refusal(
-        self, source: str, event: CloudEvent, rule: str, refusal: str, correlation_id: str, raw_key: str
+        self, source: str, event: ValidatedEvent, rule: str, refusal: str, correlation_id: str, raw_key: str
     ) -> None:
         _log.warning("refused %s/%s (%s): %s", source, event.id, event.type, refusal)
         if self._refusals is None:
@@ -636,8 +670,8 @@ class IngestWebhook:
 
     @staticmethod
     def _outbound(
-        event: CloudEvent,
-        raw: dict[str, Any],
+        event: ValidatedEvent,
+        published: dict[str, Any],
         correlation_id: str,
         delivery: VerifiedDelivery,
         raw_key: str,
@@ -650,13 +684,13 @@ class IngestWebhook:
                 "schema_version": DETAIL_SCHEMA_VERSION,
                 "correlationid": correlation_id,
                 "delivery": {
-                    "source": event.source,
+                    "source": event.envelope.source,
                     "id": event.id,
                     "webhook_id": delivery.webhook_id,
                     "raw_key": raw_key,
                     "received_at": received_at.isoformat(),
                 },
-                "event": raw,
+                "event": published,
             },
             correlation_id=correlation_id,
         )
@@ -689,44 +723,3 @@ class IngestWebhook:
             except Exception:
                 # The claim stays: a retry would be taken for a duplicate. Logged for the operator.
                 _log.exception("could not release the claim of %s/%s", source, candidate.event_id)
-
-    @staticmethod
-    def _respond(outcomes: tuple[EventOutcome, ...], *, is_batch: bool) -> WebhookResponse:
-        kinds = {o.outcome for o in outcomes}
-        if Outcome.ACCEPTED in kinds:
-            status = 202
-        elif kinds == {Outcome.DUPLICATE}:
-            status = 200
-        elif Outcome.REJECTED in kinds:
-            status = 400
-        else:
-            status = 409
-        body: dict[str, Any] = {"outcomes": _listed_outcomes(outcomes)}
-        problems = sum(1 for o in outcomes if o.outcome is Outcome.REJECTED)
-        if problems > MAX_LISTED_PROBLEMS:
-            body["problems"] = {"total": problems, "listed": MAX_LISTED_PROBLEMS}
-        if not is_batch:
-            only = outcomes[0]
-            if only.correlation_id is not None:
-                body["correlationid"] = only.correlation_id
-            if only.error is not None:
-                body["error"] = only.error
-                if only.field is not None:
-                    body["field"] = only.field
-        elif status >= 400:
-            body["error"] = "no event of the batch was accepted; see outcomes"
-        return WebhookResponse(status=status, body=body, outcomes=outcomes)
-
-
-def _listed_outcomes(outcomes: Sequence[EventOutcome]) -> list[dict[str, Any]]:
-    """Every accepted, duplicate or conflicting outcome (the vendor must know which events got in),
-    and the first MAX_LISTED_PROBLEMS refused ones."""
-    listed: list[dict[str, Any]] = []
-    refused = 0
-    for outcome in outcomes:
-        if outcome.outcome is Outcome.REJECTED:
-            refused += 1
-            if refused > MAX_LISTED_PROBLEMS:
-                continue
-        listed.append(outcome.as_json())
-    return listed

@@ -14,6 +14,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from billbridge.app.canonical_events import ContractSnapshotData
+
 CONTACT_FIELDS = ("name", "email")
 CONTRACT_SNAPSHOT_TYPES = ("contract.approved", "contract.amended")
 
@@ -44,16 +46,14 @@ def seal_contract_event(event: Mapping[str, Any], vault: PersonalDataVault | Non
     return sealed
 
 
-def open_contract_data(data: Mapping[str, Any], vault: PersonalDataVault | None) -> Mapping[str, Any]:
-    """The contract snapshot's `data` with its contact opened (unchanged without a vault)."""
-    contact = data.get("billing_contact")
-    if vault is None or not isinstance(contact, Mapping):
+def open_contract_data(data: ContractSnapshotData, vault: PersonalDataVault | None) -> ContractSnapshotData:
+    """The contract snapshot with its contact opened (unchanged without a vault)."""
+    contact = data.billing_contact
+    if vault is None or contact is None:
         return data
-    opened = dict(data)
-    opened["billing_contact"] = dict(contact) | vault.open(
-        str(data["contract_id"]), int(data["version"]), _contact_fields(contact)
-    )
-    return opened
+    sealed = {"name": contact.name, "email": contact.email}
+    opened = vault.open(data.contract_id, data.version, _contact_fields(sealed))
+    return data.model_copy(update={"billing_contact": contact.model_copy(update=opened)})
 
 
 def _contact_fields(contact: Mapping[str, Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 
-from billbridge.app.ingest_webhook import IngestWebhook, Outcome
+from billbridge.app.ingest_webhook import DeliveryDeferred, IngestWebhook, Outcome
 from billbridge.app.ports import Clock, RawPayloadStore
 from billbridge.app.vendor_adapters import (
     PollCursor,
@@ -108,8 +108,8 @@ class PollVendorSource:
                     raw_key=raw_key,
                     received_at=now,
                 )
-                if response.status >= 500:
-                    stopped = f"hub unavailable: {response.body.get('error')}"
+                if isinstance(response, DeliveryDeferred):
+                    stopped = f"hub unavailable: {response.message}"
                     break
                 events += len(page.events)
                 accepted += response.count(Outcome.ACCEPTED)

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billbridge.app.canonical_events import (
+    ExpenseApprovedData,
+    MilestoneCompletedData,
+    TimeEntryApprovedData,
+    TimeEntryRejectedData,
+)
 from billbridge.app.event_translation import (
     IngestedEvent,
     UntranslatableEventError,
@@ -32,8 +38,9 @@ class RecordActuals:
     def handle(self, event: IngestedEvent) -> BookUpdate:
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
         provenance = event.provenance
-        if event.event_type == "time_entry.approved":
-            entry = time_entry_from(event.data, provenance)
+        data = event.data
+        if isinstance(data, TimeEntryApprovedData):
+            entry = time_entry_from(data, provenance)
             update = apply_to_book(
                 self.ledger,
                 entry.contract_id,
@@ -45,13 +52,13 @@ class RecordActuals:
             for parked in self.ledger.take_entry_rejections(entry.entry_id):
                 update = self.handle(IngestedEvent(**parked))  # type: ignore[arg-type]
             return update
-        if event.event_type == "time_entry.rejected":
-            rejection = entry_rejection_from(event.data, provenance)
-            contract_id = event.data.get("contract_id") or self.ledger.contract_of_entry(rejection.entry_id)
+        if isinstance(data, TimeEntryRejectedData):
+            rejection = entry_rejection_from(data, provenance)
+            contract_id = self.ledger.contract_of_entry(rejection.entry_id)
             if contract_id is None:
                 # The rejection overtook the approval: keep it until the entry arrives (or apply it
                 # now, if the entry was stored while it was being kept).
-                contract_id = self.ledger.park_entry_rejection(rejection.entry_id, _parkable(event))
+                contract_id = self.ledger.park_entry_rejection(rejection.entry_id, event.parkable())
                 if contract_id is None:
                     return BookUpdate.unchanged(ContractBook(contract_id=""))
             return apply_to_book(
@@ -61,8 +68,8 @@ class RecordActuals:
                 self.publisher,
                 scope=BookScope.of_input("time", rejection.entry_id),
             )
-        if event.event_type == "expense.approved":
-            expense = expense_from(event.data, provenance)
+        if isinstance(data, ExpenseApprovedData):
+            expense = expense_from(data, provenance)
             return apply_to_book(
                 self.ledger,
                 expense.contract_id,
@@ -70,8 +77,8 @@ class RecordActuals:
                 self.publisher,
                 scope=BookScope.of_input("expense", expense.expense_id),
             )
-        if event.event_type == "milestone.completed":
-            completion = milestone_completion_from(event.data, provenance)
+        if isinstance(data, MilestoneCompletedData):
+            completion = milestone_completion_from(data, provenance)
             return apply_to_book(
                 self.ledger,
                 completion.contract_id,
@@ -80,14 +87,3 @@ class RecordActuals:
                 scope=BookScope.of_input("milestone", completion.milestone_id),
             )
         raise UntranslatableEventError(f"type: {event.event_type!r} is not an actuals event")
-
-
-def _parkable(event: IngestedEvent) -> dict[str, object]:
-    return {
-        "event_type": event.event_type,
-        "data": dict(event.data),
-        "correlation_id": event.correlation_id,
-        "source": event.source,
-        "event_id": event.event_id,
-        "subject": event.subject,
-    }

@@ -8,14 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billbridge import topology
+from billbridge.app.canonical_events import (
+    InvoicePostedData,
+    InvoiceRejectedData,
+    PaymentAppliedData,
+    SyncAcknowledgedData,
+    SyncRefusedData,
+    SyncRetryRequestedData,
+)
 from billbridge.app.downstream_payloads import invoice_status_key, invoice_status_payload
 from billbridge.app.downstream_sync import DownstreamSync, NothingToRetryError, PlannedCommand
 from billbridge.app.event_translation import (
     IngestedEvent,
     UntranslatableEventError,
     contract_id_of_proposal,
-    date_field,
-    decimal_field,
     payment_from,
 )
 from billbridge.app.ledger import Ledger, apply_to_book
@@ -55,8 +61,8 @@ class RecordFeedback:
             proposals = {
                 str(e.detail.get("proposal_id", "")) for e in update.events if e.detail_type == "InvoiceStatusChanged"
             }
-            if event.event_type == "payment.applied":  # a partial payment after another keeps its status
-                paid = self.ledger.proposal_for_invoice_number(str(event.data.get("invoice_number") or ""))
+            if isinstance(event.data, PaymentAppliedData):  # a partial payment after another keeps its status
+                paid = self.ledger.proposal_for_invoice_number(event.data.invoice_number)
                 proposals |= {paid} if paid else set()
             self._push_invoice_statuses(update, sorted(proposals), event.correlation_id)
         return update
@@ -65,10 +71,12 @@ class RecordFeedback:
         if self.downstream is None:
             raise UntranslatableEventError(f"type: {event.event_type!r}: this hub sends no downstream commands")
         data = event.data
+        if not isinstance(data, SyncAcknowledgedData | SyncRefusedData):
+            raise UntranslatableEventError(f"type: {event.event_type!r} is not an answer to a command")
         command = self.downstream.answer(
-            str(data.get("command_id") or ""),
-            CommandState.ACKNOWLEDGED if event.event_type == "sync.acknowledged" else CommandState.REFUSED,
-            reference=str(data["reference"]) if data.get("reference") else None,
+            data.command_id,
+            CommandState.ACKNOWLEDGED if isinstance(data, SyncAcknowledgedData) else CommandState.REFUSED,
+            reference=data.reference if isinstance(data, SyncAcknowledgedData) else None,
             answer=_answer_text(data),
             from_system=event.source,
         )
@@ -77,9 +85,9 @@ class RecordFeedback:
     def _retry(self, event: IngestedEvent) -> BookUpdate:
         """An operator's `billbridge sync retry`: the command is sent again from here,
         where the connectors and their credentials are."""
-        command_id = str(event.data.get("command_id") or "")
-        if not command_id:
-            raise UntranslatableEventError("data.command_id: required")
+        if not isinstance(event.data, SyncRetryRequestedData):
+            raise UntranslatableEventError(f"type: {event.event_type!r} is not a retry request")
+        command_id = event.data.command_id
         if self.downstream is None:
             raise UntranslatableEventError(f"type: {event.event_type!r}: this hub sends no downstream commands")
         try:
@@ -119,11 +127,10 @@ class RecordFeedback:
     def _apply(self, event: IngestedEvent) -> BookUpdate:
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
         data = event.data
-        if event.event_type == "invoice.posted":
-            proposal_id = str(data.get("proposal_id") or "")
-            invoice_number = str(data.get("invoice_number") or "")
-            if not invoice_number:
-                raise UntranslatableEventError("data.invoice_number: required")
+        if isinstance(data, InvoicePostedData):
+            posted = data
+            proposal_id = posted.proposal_id
+            invoice_number = posted.invoice_number
             update = apply_to_book(
                 self.ledger,
                 contract_id_of_proposal(proposal_id),
@@ -131,9 +138,9 @@ class RecordFeedback:
                     book,
                     proposal_id=proposal_id,
                     invoice_number=invoice_number,
-                    posting_date=date_field(data.get("posting_date"), "data.posting_date"),
-                    tax=decimal_field(data.get("tax"), "data.tax"),
-                    total=decimal_field(data.get("total"), "data.total"),
+                    posting_date=posted.posting_date,
+                    tax=posted.tax,
+                    total=posted.total,
                     context=context,
                 ),
                 self.publisher,
@@ -142,33 +149,23 @@ class RecordFeedback:
             for parked in self.ledger.take_parked_feedback(f"payment#{invoice_number}"):
                 update = self._apply(IngestedEvent(**parked))  # type: ignore[arg-type]
             return update
-        if event.event_type == "invoice.rejected":
-            proposal_id = str(data.get("proposal_id") or "")
+        if isinstance(data, InvoiceRejectedData):
+            refused = data
             return apply_to_book(
                 self.ledger,
-                contract_id_of_proposal(proposal_id),
+                contract_id_of_proposal(refused.proposal_id),
                 lambda book: apply_invoice_rejected(
-                    book, proposal_id=proposal_id, reason=str(data.get("reason") or ""), context=context
+                    book, proposal_id=refused.proposal_id, reason=refused.reason, context=context
                 ),
                 self.publisher,
             )
-        if event.event_type == "payment.applied":
-            invoice_number = str(data.get("invoice_number") or "")
+        if isinstance(data, PaymentAppliedData):
+            invoice_number = data.invoice_number
             payment = payment_from(data)
             known_proposal = self.ledger.proposal_for_invoice_number(invoice_number)
             if known_proposal is None:
                 # The payment overtook the posting: keep it until the invoice number is known.
-                self.ledger.park_feedback(
-                    f"payment#{invoice_number}",
-                    {
-                        "event_type": event.event_type,
-                        "data": dict(data),
-                        "correlation_id": event.correlation_id,
-                        "source": event.source,
-                        "event_id": event.event_id,
-                        "subject": event.subject,
-                    },
-                )
+                self.ledger.park_feedback(f"payment#{invoice_number}", event.parkable())
                 return BookUpdate.unchanged(ContractBook(contract_id=""))
             return apply_to_book(
                 self.ledger,
@@ -179,9 +176,8 @@ class RecordFeedback:
         raise UntranslatableEventError(f"type: {event.event_type!r} is not an ERP feedback event")
 
 
-def _answer_text(data: object) -> str:
+def _answer_text(data: SyncAcknowledgedData | SyncRefusedData) -> str:
     """The system's answer as the operator reads it: its code and message."""
-    if not isinstance(data, dict):
+    if not isinstance(data, SyncRefusedData):
         return ""
-    parts = [str(data[key]) for key in ("code", "message") if data.get(key)]
-    return ": ".join(parts)[:1000]
+    return ": ".join(part for part in (data.code, data.message) if part)[:1000]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from billbridge import topology
+from billbridge.app.canonical_events import ContractSnapshotData, ContractTerminatedData
 from billbridge.app.customer_master import (
     MasterDataStore,
     MasterUpdate,
@@ -29,7 +30,12 @@ from billbridge.app.downstream_payloads import (
     termination_payload,
 )
 from billbridge.app.downstream_sync import DownstreamSync, PlannedCommand
-from billbridge.app.event_translation import IngestedEvent, contract_version_from, termination_from
+from billbridge.app.event_translation import (
+    IngestedEvent,
+    UntranslatableEventError,
+    contract_version_from,
+    termination_from,
+)
 from billbridge.app.ledger import Ledger, apply_to_book
 from billbridge.app.personal_data_in_transit import PersonalDataVault, open_contract_data
 from billbridge.app.ports import Connector, EventPublisher
@@ -68,8 +74,9 @@ class SyncContract:
                 raise LookupError(f"{event.event_type}: this hub keeps no customer master")
             return SyncCustomerMaster(self.master, release=self.release_contract).handle(event)
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
-        if event.event_type == "contract.terminated":
-            termination = termination_from(event.data)
+        data = event.data
+        if isinstance(data, ContractTerminatedData):
+            termination = termination_from(data)
             update = apply_to_book(
                 self.ledger,
                 termination.contract_id,
@@ -79,7 +86,9 @@ class SyncContract:
             if update.book.termination == termination and not self._in_shadow(event.source):
                 self._terminate_downstream(termination, update.book.latest_version, event.correlation_id)
             return update
-        version = contract_version_from(open_contract_data(event.data, self.personal_data))
+        if not isinstance(data, ContractSnapshotData):
+            raise UntranslatableEventError(f"type: {event.event_type!r} is not a contract event")
+        version = contract_version_from(open_contract_data(data, self.personal_data))
         update = apply_to_book(
             self.ledger,
             version.contract_id,

@@ -24,7 +24,7 @@ from billbridge.adapters.connectors.event_connector import EventBusConnector
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
 from billbridge.adapters.system_clock import SystemClock
 from billbridge.app.billing_requests import execution_name
-from billbridge.app.canonical_events import InvalidEventError, parse_cloud_event, upcast_event
+from billbridge.app.canonical_events import InvalidEventError, validate_cloud_event
 from billbridge.app.customer_master import MasterDataStore
 from billbridge.app.downstream_sync import DownstreamSync
 from billbridge.app.event_translation import IngestedEvent
@@ -144,7 +144,8 @@ class BulkHub:
         source = str(events[0].get("source")) if events and isinstance(events[0], dict) else "clm"
         for raw in events:
             try:
-                event = parse_cloud_event(raw, expected_source=source)
+                validated = validate_cloud_event(raw, expected_source=source)
+                event = validated.envelope
                 size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
                 if size > MAX_EVENT_BYTES:
                     raise InvalidEventError(f"the event is {size} bytes; at most {MAX_EVENT_BYTES} are accepted")
@@ -175,7 +176,7 @@ class BulkHub:
             self.consume(
                 IngestedEvent(
                     event_type=event.type,
-                    data=upcast_event(raw).get("data") or {},
+                    data=validated.data,
                     correlation_id=correlation_id,
                     source=event.source,
                     event_id=event.id,

@@ -16,6 +16,7 @@ from billbridge.app.personal_data_in_transit import seal_contract_event
 from billbridge.app.sync_contract import SyncContract
 from billbridge.app.webhook_signature import sign
 from billbridge.domain.model import ExceptionType
+from billbridge.entrypoints.api.webhook_http import http_answer
 from moto import mock_aws
 
 from tests.fakes.edge import (
@@ -65,7 +66,7 @@ def key_id() -> Iterator[str]:
 def deliver(use_case: IngestWebhook, clock: FixedClock, event: dict) -> None:
     body = json.dumps(event).encode()
     headers = sign(SECRET, f"msg-{event['id']}", clock.now(), body) | {"content-type": "application/cloudevents+json"}
-    assert use_case.handle(WebhookRequest(source="clm", headers=headers, body=body)).status == 202
+    assert http_answer(use_case.handle(WebhookRequest(source="clm", headers=headers, body=body))).status == 202
 
 
 def test_the_contact_travels_sealed_and_is_opened_only_by_the_contracts_consumer(

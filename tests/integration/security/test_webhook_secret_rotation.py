@@ -17,6 +17,7 @@ import pytest
 from billbridge.adapters.secrets_manager_webhook_secrets import SecretsManagerWebhookSecrets
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import http_answer
 from moto import mock_aws
 
 from tests.fakes.edge import (
@@ -72,31 +73,31 @@ def delivery(secret: str, n: int, clock: FixedClock | None = None) -> WebhookReq
 
 def test_two_live_secrets_then_the_old_one_retired_without_a_refused_delivery(secretsmanager: Any) -> None:
     hub = receiver(secretsmanager, max_age=0)  # no cache: each change is seen at once
-    statuses = [hub.handle(delivery(PSA_SECRET, 1)).status]
+    statuses = [http_answer(hub.handle(delivery(PSA_SECRET, 1))).status]
 
     set_secrets(secretsmanager, [PSA_SECRET, PSA_NEXT_SECRET])  # 1. add the new secret
-    statuses.append(hub.handle(delivery(PSA_SECRET, 2)).status)  # the vendor has not switched yet
-    statuses.append(hub.handle(delivery(PSA_NEXT_SECRET, 3)).status)  # 2. the vendor switches
+    statuses.append(http_answer(hub.handle(delivery(PSA_SECRET, 2))).status)  # the vendor has not switched yet
+    statuses.append(http_answer(hub.handle(delivery(PSA_NEXT_SECRET, 3))).status)  # 2. the vendor switches
     set_secrets(secretsmanager, [PSA_NEXT_SECRET])  # 3. retire the old secret
-    statuses.append(hub.handle(delivery(PSA_NEXT_SECRET, 4)).status)
+    statuses.append(http_answer(hub.handle(delivery(PSA_NEXT_SECRET, 4))).status)
     assert statuses == [202, 202, 202, 202]
 
-    assert hub.handle(delivery(PSA_SECRET, 5)).status == 401  # the old secret is dead
+    assert http_answer(hub.handle(delivery(PSA_SECRET, 5))).status == 401  # the old secret is dead
 
 
 def test_the_cache_keeps_the_previous_value_for_max_age(secretsmanager: Any) -> None:
     """Why step 1 must precede the vendor's switch by at least max_age: until the cached value
     expires, a warm receiver still knows only the old secret (and, after step 3, still accepts it)."""
     hub = receiver(secretsmanager, max_age=1)
-    assert hub.handle(delivery(PSA_SECRET, 1)).status == 202  # caches [old]
+    assert http_answer(hub.handle(delivery(PSA_SECRET, 1))).status == 202  # caches [old]
 
     set_secrets(secretsmanager, [PSA_NEXT_SECRET])
-    assert hub.handle(delivery(PSA_SECRET, 2)).status == 202  # cached: the old one still passes
-    assert hub.handle(delivery(PSA_NEXT_SECRET, 3)).status == 401  # ...and the new one not yet
+    assert http_answer(hub.handle(delivery(PSA_SECRET, 2))).status == 202  # cached: the old one still passes
+    assert http_answer(hub.handle(delivery(PSA_NEXT_SECRET, 3))).status == 401  # ...and the new one not yet
 
     time.sleep(1.1)
-    assert hub.handle(delivery(PSA_NEXT_SECRET, 4)).status == 202
-    assert hub.handle(delivery(PSA_SECRET, 5)).status == 401
+    assert http_answer(hub.handle(delivery(PSA_NEXT_SECRET, 4))).status == 202
+    assert http_answer(hub.handle(delivery(PSA_SECRET, 5))).status == 401
 
 
 def test_a_vendor_may_sign_with_both_secrets_during_its_switch(secretsmanager: Any) -> None:
@@ -104,4 +105,4 @@ def test_a_vendor_may_sign_with_both_secrets_during_its_switch(secretsmanager: A
     request = delivery(PSA_NEXT_SECRET, 1)
     old_signature = delivery(PSA_SECRET, 1).headers["webhook-signature"]
     both = dict(request.headers) | {"webhook-signature": f"{request.headers['webhook-signature']} {old_signature}"}
-    assert hub.handle(WebhookRequest(source="psa", headers=both, body=request.body)).status == 202
+    assert http_answer(hub.handle(WebhookRequest(source="psa", headers=both, body=request.body))).status == 202

@@ -18,6 +18,7 @@ from billbridge.app.canonical_events import (
 from billbridge.app.event_translation import contract_version_from
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import http_answer
 
 from tests.fakes.edge import (
     PSA_SECRET,
@@ -111,7 +112,7 @@ def test_the_edge_answers_400_for_an_unknown_version_and_publishes_v2_upcast() -
     def post(event: dict[str, Any], n: int) -> Any:
         body = json.dumps(event).encode()
         headers = {"Content-Type": "application/cloudevents+json"} | sign(PSA_SECRET, f"msg_{n}", clock.now(), body)
-        return edge.handle(WebhookRequest(source="clm", headers=headers, body=body))
+        return http_answer(edge.handle(WebhookRequest(source="clm", headers=headers, body=body)))
 
     refused = post(envelope(copy.deepcopy(CONTRACT), "urn:billbridge:events:contract.approved:v9"), 1)
     assert refused.status == 400 and refused.body["field"] == "dataschema"

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from billbridge.app.ingest_webhook import MAX_LISTED_PROBLEMS, WebhookResponse
+from billbridge.entrypoints.api.webhook_http import MAX_LISTED_PROBLEMS, WebhookResponse
 
 from tests.fakes.edge import CLM_SECRET, FixedClock, InMemoryEventPublisher
 from tests.unit.app.test_ingest_webhook import BATCH, Hub, approved_entry
@@ -173,12 +173,20 @@ def test_json_numbers_eventbridge_or_dynamodb_would_refuse_are_400_naming_the_fi
 
 
 def test_json_numbers_inside_the_carriable_range_are_kept(hub: Hub, publisher: InMemoryEventPublisher) -> None:
-    text = json.dumps(expense("10.00")).replace(
-        '"billable": true', f'"billable": true, "vendor": {{"n": [{2**63 - 1}, {-(2**63)}, 1.5e125, 2.5e-130, 0.0]}}'
+    numbers = f"[{2**63 - 1}, {-(2**63)}, 1.5e125, 2.5e-130, 0.0]"
+    text = (
+        json.dumps(expense("10.00"))
+        .replace('"specversion": "1.0"', f'"specversion": "1.0", "vendornumbers": {numbers}')
+        .replace('"billable": true', f'"billable": true, "vendor": {{"n": {numbers}}}')
     )
     response = signed_raw(hub, text)
     assert response.status == 202, response.body
-    assert publisher.published[0].detail["event"]["data"]["vendor"]["n"][0] == 2**63 - 1
+    published = publisher.published[0].detail["event"]
+    assert published["vendornumbers"][:2] == [2**63 - 1, -(2**63)]
+    # A data field the contract does not declare stays in the raw body; the bus carries the model's dump.
+    assert "vendor" not in published["data"]
+    raw_body = hub.raw_payloads.objects[publisher.published[0].detail["delivery"]["raw_key"]]
+    assert json.loads(raw_body)["data"]["vendor"]["n"][0] == 2**63 - 1
 
 
 def test_an_error_body_lists_the_first_problems_and_counts_the_rest(hub: Hub) -> None:

@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 from billbridge import topology
-from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest, WebhookResponse, canonical_digest
+from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest, canonical_digest
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import WebhookResponse, http_answer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,7 +102,7 @@ class Hub:
         if signed:
             headers |= sign(secret, f"msg_{self._deliveries_sent}", self.clock.now(), body)
         headers |= extra_headers or {}
-        return self.use_case.handle(WebhookRequest(source=source, headers=headers, body=body))
+        return http_answer(self.use_case.handle(WebhookRequest(source=source, headers=headers, body=body)))
 
 
 @pytest.fixture
@@ -253,8 +254,8 @@ def test_a_secret_of_another_source_is_401(hub: Hub) -> None:
 def test_a_stale_timestamp_is_401(hub: Hub) -> None:
     body = json.dumps(rejected_entry()).encode()
     headers = sign(PSA_SECRET, "msg_old", int(hub.clock.now().timestamp()) - 301, body)
-    response = hub.use_case.handle(
-        WebhookRequest(source="psa", headers=headers | {"content-type": CLOUDEVENTS}, body=body)
+    response = http_answer(
+        hub.use_case.handle(WebhookRequest(source="psa", headers=headers | {"content-type": CLOUDEVENTS}, body=body))
     )
     assert response.status == 401
     assert "old" in response.body["error"]
@@ -528,7 +529,7 @@ header_names = st.sampled_from(
 def test_arbitrary_requests_never_raise_nor_get_a_5xx(
     hub: Hub, source: str, headers: dict[str, str], body: bytes
 ) -> None:
-    response = hub.use_case.handle(WebhookRequest(source=source, headers=headers, body=body))
+    response = http_answer(hub.use_case.handle(WebhookRequest(source=source, headers=headers, body=body)))
     assert 200 <= response.status < 500
     assert response.status == 404 or source in topology.WEBHOOK_SOURCES
     json.dumps(response.body)
@@ -563,7 +564,7 @@ def test_a_webhook_id_with_an_unpaired_surrogate_is_401_not_an_error(hub: Hub) -
         "webhook-id": "msg_\ud800",
         "content-type": CLOUDEVENTS,
     }
-    response = hub.use_case.handle(WebhookRequest(source="psa", headers=headers, body=body))
+    response = http_answer(hub.use_case.handle(WebhookRequest(source="psa", headers=headers, body=body)))
     assert response.status == 401
 
 

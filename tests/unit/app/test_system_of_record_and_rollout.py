@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest, WebhookResponse
+from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.rollout import InvalidRolloutError, Rollout
 from billbridge.app.system_of_record import InvalidSystemsOfRecordError, SystemsOfRecord
 from billbridge.app.webhook_signature import sign
+from billbridge.entrypoints.api.webhook_http import WebhookResponse, http_answer
 
 from tests.fakes.edge import (
     PSA_SECRET,
@@ -61,7 +62,7 @@ class Edge:
         headers = {"Content-Type": "application/cloudevents+json"} | sign(
             PSA_SECRET, f"msg_{self.sent}", self.clock.now(), body
         )
-        return self.use_case.handle(WebhookRequest(source=source, headers=headers, body=body))
+        return http_answer(self.use_case.handle(WebhookRequest(source=source, headers=headers, body=body)))
 
 
 def test_customer_master_from_the_default_system_of_record_erp_is_accepted() -> None:

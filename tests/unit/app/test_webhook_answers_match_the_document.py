@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from billbridge.app.webhook_answers import WebhookError, WebhookOutcomes
+from billbridge.entrypoints.api.webhook_answers import WebhookError, WebhookOutcomes
 from pydantic import ValidationError
 
 from tests.unit.app.test_ingest_webhook import BATCH, Hub, approved_entry, hub, rejected_entry  # noqa: F401

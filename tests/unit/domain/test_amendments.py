@@ -186,8 +186,11 @@ def test_amendment_through_the_hub_reports_rerated_lines() -> None:
             "type": "time_entry.approved",
             "data": {
                 "entry_id": "TE-4",
+                "revision": 1,
                 "contract_id": "SOW-9",
+                "resource_id": "EMP-4",
                 "role": "consultant",
+                "billable": True,
                 "work_date": "2026-03-10",
                 "hours": "8",
             },

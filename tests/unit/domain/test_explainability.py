@@ -105,8 +105,11 @@ def test_line_correlation_id_is_the_delivering_events() -> None:
             "correlationid": "corr-t1",
             "data": {
                 "entry_id": "TE-1",
+                "revision": 1,
                 "contract_id": "SOW-9",
+                "resource_id": "EMP-1",
                 "role": "dev",
+                "billable": True,
                 "work_date": "2026-03-02",
                 "hours": "2",
             },

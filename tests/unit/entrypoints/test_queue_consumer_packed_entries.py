@@ -94,7 +94,7 @@ def ordinary_record(detail: dict[str, Any]) -> dict[str, Any]:
 def recording_use_case(seen: list[str], *, failing: dict[str, BaseException]) -> Callable[[], Callable[[Any], object]]:
     def use_case() -> Callable[[Any], object]:
         def handle(ingested: Any) -> object:
-            entry_id = ingested.data["entry_id"]
+            entry_id = ingested.data.entry_id
             seen.append(entry_id)
             if entry_id in failing:
                 raise failing[entry_id]

@@ -88,7 +88,7 @@ def sqs_event(*, receive_count: int) -> dict[str, Any]:
 def failing_with(error: BaseException) -> Callable[[], Callable[[Any], object]]:
     def use_case() -> Callable[[Any], object]:
         def handle(ingested: Any) -> object:
-            if ingested.data["entry_id"] == "TE-9":
+            if ingested.data.entry_id == "TE-9":
                 raise error
             return None
 
@@ -168,7 +168,7 @@ def test_an_event_that_breaks_the_contract_is_dead_lettered_naming_the_field_bef
     seen: list[str] = []
 
     def use_case() -> Callable[[Any], object]:
-        return lambda ingested: seen.append(ingested.data["entry_id"])
+        return lambda ingested: seen.append(ingested.data.entry_id)
 
     response = consume_batch(event, LambdaContext(), workflow="actuals", use_case=use_case)
 

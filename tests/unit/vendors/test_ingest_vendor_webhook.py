@@ -13,6 +13,7 @@ from billbridge.adapters.vendors.vendor_registry import VendorRegistry
 from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
 from billbridge.app.vendor_adapters import VendorDelivery
 from billbridge.entrypoints.api.webhook import handle_api_event
+from billbridge.entrypoints.api.webhook_http import vendor_http_answer
 from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
 
 from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
@@ -57,7 +58,9 @@ class Seam:
         )
 
     def post(self, source: str, vendor: str, body: bytes, headers: dict[str, str]) -> Any:
-        return self.use_case.handle(VendorDelivery(source=source, vendor=vendor, headers=headers, body=body))
+        return vendor_http_answer(
+            self.use_case.handle(VendorDelivery(source=source, vendor=vendor, headers=headers, body=body))
+        )
 
 
 @pytest.fixture

@@ -77,13 +77,13 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _webhook_paths(schemas: dict[str, Any]) -> dict[str, Any]:
     from billbridge.app.canonical_events import CloudEvent
-    from billbridge.app.webhook_answers import WebhookError, WebhookOutcomes
     from billbridge.app.webhook_signature import (
         DEFAULT_TOLERANCE_SECONDS,
         HEADER_ID,
         HEADER_SIGNATURE,
         HEADER_TIMESTAMP,
     )
+    from billbridge.entrypoints.api.webhook_answers import WebhookError, WebhookOutcomes
 
     event = _schema_of(CloudEvent, schemas)
     batch = {"type": "array", "minItems": 1, "items": event}

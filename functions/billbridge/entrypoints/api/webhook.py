@@ -1,10 +1,11 @@
 """`POST /webhooks/{source}` (and `/webhooks/{source}/{vendor}`) behind an API Gateway REST proxy integration.
 
 Thin: turn the proxy event into a WebhookRequest (raw body bytes, base64 or
-not), call IngestWebhook, map its response to the proxy response, log with the
-correlation id, count accepted and rejected events. The proxy event is read
+not), call IngestWebhook (or IngestVendorWebhook), map its outcome to HTTP
+(`webhook_http`) and to the proxy response, log with the correlation id, count
+accepted and rejected events. The proxy event is read
 directly rather than through APIGatewayRestResolver: there is one route, the
-use case needs the raw bytes (for the signature) and decides 413/415 itself,
+use case needs the raw bytes (for the signature) and judges size and content type itself,
 and the resolver would more than double the import cost of this module.
 Everything heavy (pydantic models, the AWS SDK) is imported on first use.
 """
@@ -21,7 +22,8 @@ from billbridge.observability import count, flush_metrics, lambda_entrypoint, lo
 
 if TYPE_CHECKING:
     from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
-    from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest, WebhookResponse
+    from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
+    from billbridge.entrypoints.api.webhook_http import WebhookResponse
 
 _ROUTE = re.compile(r"^/webhooks/(?P<source>[^/]+)(?:/(?P<vendor>[^/]+))?/?$")
 DEFERRED_RETRY_AFTER_SECONDS = "30"
@@ -71,7 +73,7 @@ def handle_api_event(
     request_id = getattr(context, "aws_request_id", None)
     with log.append_context_keys(webhook_source=request.source, api_request_id=request_id):
         try:
-            response = ingest.handle(request if vendor is None else _vendor_delivery(request, vendor))
+            response = _answer(ingest, request, vendor)
         except Exception:
             log.exception("webhook handling failed unexpectedly")
             count("WebhooksFailed")
@@ -80,6 +82,14 @@ def handle_api_event(
         _observe(response)
     _flush_metrics()
     return _proxy_response(response.status, response.body, response.headers)
+
+
+def _answer(ingest: Any, request: WebhookRequest, vendor: str | None) -> WebhookResponse:
+    from billbridge.entrypoints.api.webhook_http import http_answer, vendor_http_answer
+
+    if vendor is None:
+        return http_answer(ingest.handle(request))
+    return vendor_http_answer(ingest.handle(_vendor_delivery(request, vendor)))
 
 
 def _default_use_case() -> IngestWebhook:
@@ -156,6 +166,7 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
 
 def _observe(response: WebhookResponse) -> None:
     from billbridge.app.ingest_webhook import Outcome
+    from billbridge.entrypoints.api.webhook_http import outcome_json
 
     log = logger()
     correlation_ids = response.correlation_ids
@@ -172,7 +183,7 @@ def _observe(response: WebhookResponse) -> None:
         count("WebhooksDeferred")
     fields = {
         "status": response.status,
-        "outcomes": [o.as_json() for o in response.outcomes[:MAX_LOGGED_OUTCOMES]],
+        "outcomes": [outcome_json(o) for o in response.outcomes[:MAX_LOGGED_OUTCOMES]],
         "events": len(response.outcomes),
         "correlation_ids": list(correlation_ids),
     }

@@ -1,11 +1,12 @@
 """What every queue consumer does around its use case.
 
-Every event is validated with the edge's own model (`parse_event_data`) before
-its use case sees it: one that arrives past the webhook (an archive replay of an
-event an earlier release accepted, a redrive) and breaks the contract is
-dead-lettered naming the field. Partial batch responses (a failed record is
-retried alone); a record that can
-never succeed (malformed, a permanent fault such as a decimal error, or out of
+Every event's `data` is typed with the edge's own models
+(`canonical_events.parse_bus_event_data`) before its use case sees it, and the
+use case receives that typed event (`IngestedEvent`): one that arrives past the
+webhook (an archive replay of an event an earlier release accepted, a redrive, a
+message put on the bus by hand) and breaks the contract is dead-lettered naming
+the field. Partial batch responses (a failed record is retried alone); a record
+that can never succeed (malformed, a permanent fault such as a decimal error, or out of
 retries) is sent to the dead-letter queue at once, with the error and the
 correlation id as message attributes, so an operator sees why.
 
@@ -26,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from billbridge import topology
-from billbridge.app.canonical_events import InvalidEventError, parse_event_data
+from billbridge.app.canonical_events import InvalidEventError, parse_bus_event_data
 from billbridge.app.event_translation import IngestedEvent
 from billbridge.observability import count, logger, metrics, tracer
 
@@ -46,10 +47,9 @@ def consume_batch(
     handle = use_case()
 
     @tracer().capture_method(capture_response=False)
-    def process(delivery: dict[str, Any]) -> dict[str, Any]:
-        ingested = IngestedEvent.from_detail(delivery["type"], delivery["detail"])
+    def process(ingested: IngestedEvent) -> dict[str, Any]:
         count_business_effects(handle(ingested))
-        return {"processed": delivery["id"]}
+        return {"processed": ingested.event_id}
 
     def apply_detail(
         record: Any, raw_detail: Any, body: str, dead_letters: list[Callable[[], None]] | None = None
@@ -73,22 +73,23 @@ def consume_batch(
         except Exception as error:  # pydantic ValidationError: the message itself is bad
             dead_letter(error, _correlation_id_of(body))
             return
-        correlation_id = detail.correlationid
-        try:  # the same model as the edge's: an event the edge would refuse never reaches a use case
-            if detail.event.type not in topology.OPERATOR_EVENT_TYPES:  # the operators' own requests
-                parse_event_data(detail.event.type, (detail.event.model_extra or {}).get("data"))
+        extra = detail.event.model_extra or {}
+        correlation_id = detail.correlationid or str(extra.get("correlationid") or "")
+        try:  # the same models as the edge's: an event the edge would refuse never reaches a use case
+            ingested = IngestedEvent(
+                event_type=detail.event.type,
+                data=parse_bus_event_data(detail.event.type, extra.get("data")),
+                correlation_id=correlation_id,
+                source=detail.event.source,
+                event_id=detail.event.id,
+                subject=extra.get("subject"),
+            )
         except InvalidEventError as error:
             dead_letter(error, correlation_id)
             return
-        delivery = {
-            "source": detail.event.source,
-            "id": detail.event.id,
-            "type": detail.event.type,
-            "detail": detail.model_dump(mode="json"),
-        }
-        logger().append_keys(correlation_id=correlation_id, event_type=delivery["type"])
+        logger().append_keys(correlation_id=correlation_id, event_type=ingested.event_type)
         try:
-            process(delivery=delivery)
+            process(ingested=ingested)
             count("EventsProcessed")
         except PERMANENT_ERRORS as error:
             dead_letter(error, correlation_id)

@@ -1,16 +1,18 @@
 """The webhook's answers as models, for the OpenAPI document.
 
-`IngestWebhook` builds its answers as plain dictionaries (the webhook's hot
-path loads no more than it must); these models describe the same bodies so
-the published document is generated from code, and a test validates the
-answers the use case really gives against them, so the two cannot drift.
+`webhook_http` builds the answers as plain dictionaries from the use case's
+outcomes (the webhook's hot path loads no more than it must); these models
+describe the same bodies so the published document is generated from code,
+and a test validates the answers the webhook really gives against them, so the
+two cannot drift.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from billbridge.app.ingest_webhook import MAX_LISTED_PROBLEMS, Outcome
+from billbridge.app.ingest_webhook import Outcome
+from billbridge.entrypoints.api.webhook_http import MAX_LISTED_PROBLEMS
 
 
 class WebhookEventOutcome(BaseModel):

@@ -159,7 +159,7 @@ def measure(entries: int) -> dict[str, Any]:
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.event_translation import IngestedEvent, billing_config_from
     from billbridge.app.sync_contract import SyncContract
-    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+    from billbridge.local.stand_in_boundary import faster_stand_ins
     from moto import mock_aws
 
     from benchmarks.billing_scale import DiscardingPublisher

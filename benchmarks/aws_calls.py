@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billbridge import topology
-from billbridge.localstack.stack import SERVICES, LocalStack
-from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from billbridge.local.stack import SERVICES, LocalStack
+from billbridge.local.stand_in_boundary import faster_stand_ins
 from botocore.client import BaseClient
 
 from benchmarks.billing_scale import recorded_child_histories

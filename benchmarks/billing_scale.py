@@ -42,8 +42,8 @@ from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import IngestedEvent, billing_config_from
 from billbridge.app.ledger import StoredBook
 from billbridge.domain.model import BookUpdate, ContractBook
-from billbridge.localstack.stack import LocalStack
-from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from billbridge.local.stack import LocalStack
+from billbridge.local.stand_in_boundary import faster_stand_ins
 
 from benchmarks.ingest_throughput import (
     CONFIG,

@@ -217,7 +217,7 @@ def sandbox(runtime: Runtime) -> Iterator[Sandbox]:
         shutil.copytree(
             FUNCTIONS_DIR / "billbridge",
             task / "billbridge",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "localstack", "cli"),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "local", "cli"),
         )
         (task / f"{NAIVE_MODULE}.py").write_text(NAIVE_HANDLER_SOURCE)
         for point in entrypoints():
@@ -349,8 +349,8 @@ def with_ratios(imports: dict[str, dict[str, float]]) -> dict[str, dict[str, flo
 def moto_backend() -> Iterator[tuple[str, dict[str, str], dict[str, list[str]]]]:
     """A moto server with the webhook's resources; yields (endpoint, handler env, webhook secrets)."""
     import boto3
-    from billbridge.localstack import resources
-    from billbridge.localstack.scenario_replay import generate_webhook_secrets
+    from billbridge.local import resources
+    from billbridge.local.scenario_replay import generate_webhook_secrets
     from moto.server import ThreadedMotoServer
 
     secrets = generate_webhook_secrets()
@@ -744,7 +744,7 @@ def event_for(label: str, contract_id: str, results: Mapping[str, Any]) -> dict[
 def full_backend() -> Iterator[dict[str, str]]:
     """The webhook's resources plus the billing-run bucket, a state machine and the configuration."""
     import boto3
-    from billbridge.localstack import resources
+    from billbridge.local import resources
 
     with moto_backend() as (endpoint, env, _):
         names = resources.LocalNames()

@@ -45,7 +45,7 @@ STANDARD_LIBRARY_READS = frozenset(
         "status",
     }
 )
-"""Read-only commands whose local reads use the standard library alone (billbridge.localstack.read_models,
+"""Read-only commands whose local reads use the standard library alone (billbridge.local.read_models,
 contract_reads, customer_reads, exception_reads, trace_reads); `report` reads through the ledger's
 adapters (pydantic, the domain model)."""
 CONTRACT = "SOW-GLX-2026-01"
@@ -116,7 +116,7 @@ def run(runs: int = 7, *, include_bill: bool = True) -> dict[str, Any]:
             if line.get("correlation_id")
         )
         config = work / "config.json"
-        from billbridge.localstack.demo_engagement import CONFIG
+        from billbridge.local.demo_engagement import CONFIG
 
         config.write_text(json.dumps(CONFIG))
         listed = subprocess.run(

@@ -173,7 +173,7 @@ class CountingClient:
 def dynamodb_calls(contracts: int, entries: int, enforced: bool) -> dict[str, float]:
     import boto3
     from billbridge.adapters.dynamo_ledger import DynamoLedger
-    from billbridge.localstack import resources
+    from billbridge.local import resources
     from moto import mock_aws
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -8,7 +8,7 @@
    connector for the PSA and the ERP, and once with both systems answering at once
    (acknowledged). The difference per event is what the command records cost.
 2. **Round trip of one command over HTTP**: `DownstreamSync` with the `http`
-   connector against the local PSA server (`billbridge.localstack.downstream_systems`)
+   connector against the local PSA server (`billbridge.local.downstream_systems`)
    on loopback, in-memory command log: median and p90 milliseconds per command,
    signature and API key checked by the server.
 
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from billbridge.local.stand_in_boundary import faster_stand_ins
 
 from benchmarks.ingest_throughput import CONFIG, contract_event
 from benchmarks.ledger_scale import CountingClient
@@ -62,7 +62,7 @@ def ledger_calls(contracts: int) -> dict[str, Any]:
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.event_translation import IngestedEvent, billing_config_from
     from billbridge.app.sync_contract import SyncContract
-    from billbridge.localstack.resources import create_ledger_table
+    from billbridge.local.resources import create_ledger_table
     from moto import mock_aws
 
     def ingested(payload: dict[str, Any]) -> IngestedEvent:
@@ -108,7 +108,7 @@ def http_round_trip(commands: int) -> dict[str, Any]:
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
     from billbridge.adapters.system_clock import SystemClock
     from billbridge.app.downstream_sync import DownstreamSync, PlannedCommand
-    from billbridge.localstack.downstream_systems import local_downstream
+    from billbridge.local.downstream_systems import local_downstream
 
     from tests.fakes.memory_ledger import InMemoryLedger
 

@@ -50,8 +50,8 @@ from typing import Any
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.webhook_signature import sign
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 from billbridge.parallel_run.export_files import HistoryFiles, HistoryRecord, history_stream, read_config
 
 BATCH_SIZE = 100

@@ -32,9 +32,9 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from billbridge.localstack import intake_pipeline
-from billbridge.localstack.intake_pipeline import chunk_queue, drop_file, files_queue, intake_bucket, pump
-from billbridge.localstack.stack import LocalStack
+from billbridge.local import intake_pipeline
+from billbridge.local.intake_pipeline import chunk_queue, drop_file, files_queue, intake_bucket, pump
+from billbridge.local.stack import LocalStack
 
 HEADER = (
     "type,entry_id,revision,contract_id,resource_id,role,billable,work_date,hours,"
@@ -100,7 +100,7 @@ def _intake_once(stack: LocalStack, body: bytes, name: str) -> dict[str, Any]:
     from billbridge.bootstrap import ingest_intake_chunk, split_intake_file
     from billbridge.entrypoints.queues import ingest_intake_chunk as chunk_function
     from billbridge.entrypoints.queues import split_intake_file as split_function
-    from billbridge.localstack.aws_environment import PatchedEnvironment
+    from billbridge.local.aws_environment import PatchedEnvironment
     from billbridge.settings import HubSettings
 
     s3, sqs, names = stack.client("s3"), stack.client("sqs"), stack.names

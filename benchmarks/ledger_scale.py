@@ -123,7 +123,7 @@ class CountingClient:
 
 
 def _table(client: Any, name: str) -> None:
-    from billbridge.localstack.resources import create_ledger_table
+    from billbridge.local.resources import create_ledger_table
 
     create_ledger_table(client, name)
 
@@ -152,7 +152,7 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
     from billbridge.app.sync_contract import SyncContract
     from billbridge.domain.actuals import apply_time_entry
     from billbridge.domain.book_draft import RuleContext
-    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+    from billbridge.local.stand_in_boundary import faster_stand_ins
     from moto import mock_aws
 
     from benchmarks.billing_scale import DiscardingPublisher

@@ -76,7 +76,7 @@ def load_ledger(copies: int) -> Any:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.app.downstream_sync import DownstreamSync
     from billbridge.app.event_translation import billing_config_from
-    from billbridge.localstack.resources import create_ledger_table
+    from billbridge.local.resources import create_ledger_table
 
     from tests.fakes.hub import CoreHub
 

@@ -103,7 +103,7 @@ def ledger_scale(quick: bool) -> dict[str, Any]:
     if quick:
         return bench.run(bench.QUICK_SHAPES, hub_shapes=bench.QUICK_SHAPES[:2])
     # The whole hub at every shape: minutes each since the local stack's stand-ins read only
-    # a Query's partition (`billbridge.localstack.stand_in_boundary.faster_stand_ins`).
+    # a Query's partition (`billbridge.local.stand_in_boundary.faster_stand_ins`).
     return bench.run(bench.DEFAULT_SHAPES)
 
 
@@ -547,7 +547,7 @@ def render_billing_scale(f: dict[str, Any]) -> str:
             "the tasks together) per contract; unlike the wall time it does not grow when other jobs share "
             "the machine. The local stack's DynamoDB `Query` reads only the partition it names, of the "
             "table or of the lookup index, as DynamoDB does "
-            "(`billbridge.localstack.dynamodb_partitions`), so a contract's tasks do not slow down as the "
+            "(`billbridge.local.dynamodb_partitions`), so a contract's tasks do not slow down as the "
             "ledger table fills. `--quick` runs 20 contracts; "
             "`python -m benchmarks.billing_scale --contracts N [N ...] --entries M` any sizes.",
             *render_large_contract(f.get("large_contract", {})),

@@ -47,7 +47,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     from billbridge.adapters.vendors.vendor_api_client import StaticToken, VendorApiClient
     from billbridge.adapters.vendors.xero import map_invoice
     from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
-    from billbridge.localstack.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
+    from billbridge.local.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
 
     from tests.fakes.vendors import CanonicalHub, InMemoryPollCursors
 
@@ -116,7 +116,7 @@ def _kantata_poll(entries: int) -> dict[str, Any]:
     from billbridge.adapters.vendors.kantata import KantataActualsPolling, KantataMapping, WorkspaceLink
     from billbridge.adapters.vendors.vendor_api_client import StaticToken, VendorApiClient
     from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
-    from billbridge.localstack.vendor_stand_ins import InProcessTransport, KantataStandIn
+    from billbridge.local.vendor_stand_ins import InProcessTransport, KantataStandIn
 
     from tests.fakes.vendors import CanonicalHub, InMemoryPollCursors
 
@@ -173,7 +173,7 @@ def _salesforce_poll(accounts: int) -> dict[str, Any]:
     from billbridge.adapters.vendors.vendor_registry import VendorRegistry
     from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
     from billbridge.app.system_of_record import SystemsOfRecord
-    from billbridge.localstack.vendor_stand_ins import InProcessTransport, SalesforceStandIn
+    from billbridge.local.vendor_stand_ins import InProcessTransport, SalesforceStandIn
 
     from tests.fakes.edge import InMemoryWebhookSecrets
     from tests.fakes.vendors import CanonicalHub

@@ -44,7 +44,7 @@ CODE_ASSET_EXCLUDES: tuple[str, ...] = (
     "**/*.pyc",
     "*.egg-info",
     "billbridge/cli",
-    "billbridge/localstack",
+    "billbridge/local",
     "**/tests",
     "**/test_*.py",
 )

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from billbridge import topology
-from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import ScenarioReplayer, generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "01-time-and-materials.json"
 CONTRACTS = [f"SOW-B{i}" for i in range(5)]

@@ -14,10 +14,10 @@ from billbridge import topology
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.feed_records import FEED_SCHEMAS
 from billbridge.app.webhook_signature import sign
-from billbridge.localstack import data_feed_stand_in
-from billbridge.localstack.intake_pipeline import run_intake
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local import data_feed_stand_in
+from billbridge.local.intake_pipeline import run_intake
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 CONTRACT = {
     "specversion": "1.0",

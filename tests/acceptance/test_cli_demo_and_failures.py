@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_USAGE, main
-from billbridge.localstack.store import LocalStore
+from billbridge.local.store import LocalStore
 
 from tests.acceptance.multi_contract import multi_contract_scenario
 

@@ -13,8 +13,8 @@ from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
 from billbridge.app.canonical_events import schema_uri
 from billbridge.app.rollout import SHADOW_REFERENCE
 from billbridge.cli.main import main as billbridge
-from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import ScenarioReplayer, generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 from billbridge.reporting.customer_view import customer_detail
 
 from tests.scenarios.catalog import load_scenario

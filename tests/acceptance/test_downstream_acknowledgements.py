@@ -15,9 +15,9 @@ import pytest
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.webhook_signature import sign
 from billbridge.cli.main import main as billbridge
-from billbridge.localstack.downstream_systems import LocalDownstream, local_downstream
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.downstream_systems import LocalDownstream, local_downstream
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 CONTRACT: dict[str, Any] = {
     "contract_id": "SOW-1001",

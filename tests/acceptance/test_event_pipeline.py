@@ -18,9 +18,9 @@ from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.webhook_signature import sign
 from billbridge.cli.main import main as billbridge
 from billbridge.entrypoints.queues.sqs_consumer import consume_batch
-from billbridge.localstack.http_server import LocalWebhookServer
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.http_server import LocalWebhookServer
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 CONTRACT = {
     "specversion": "1.0",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from billbridge.local.stand_in_boundary import faster_stand_ins
 
 from benchmarks.billing_scale import STATE_PAYLOAD_LIMIT_BYTES, TRANSACTION_ITEMS_LIMIT, run_large_contract
 from benchmarks.ingest_throughput import quiet_functions

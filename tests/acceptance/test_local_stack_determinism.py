@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from billbridge import topology
-from billbridge.localstack.scenario_replay import ReplayResult, ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import ReplayResult, ScenarioReplayer, generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 from tests.acceptance.multi_contract import multi_contract_scenario
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from billbridge.adapters.sqlite_ledger import SqliteLedger
 from billbridge.app.event_translation import billing_config_from
-from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import ScenarioReplayer, generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 from billbridge.parallel_run.bulk_hub import BulkHub
 from billbridge.reporting.replay_report import build_replay_report
 

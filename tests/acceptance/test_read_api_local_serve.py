@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 from billbridge.cli.main import main
-from billbridge.localstack.http_server import LocalWebhookServer
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.http_server import LocalWebhookServer
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 from tests.scenarios.catalog import SCENARIO_DIR
 

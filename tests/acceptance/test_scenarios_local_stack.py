@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from billbridge.cli.main import main
-from billbridge.localstack.store import LocalStore
+from billbridge.local.store import LocalStore
 
 from tests.scenarios.catalog import SCENARIO_DIR, scenario_names
 

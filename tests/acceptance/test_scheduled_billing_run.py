@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from billbridge.app.billing_requests import execution_name, previous_period
 from billbridge.entrypoints.schedule.start_billing_run import lambda_handler as start_billing_run
-from billbridge.localstack.lambda_context import new_context
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.lambda_context import new_context
+from billbridge.local.stack import LocalStack
 
 
 def test_previous_period_bills_the_month_that_ended() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from billbridge.localstack.resources import create_ledger_table
+from billbridge.local.resources import create_ledger_table
 
 __all__ = ["SerializedClient", "create_ledger_table"]
 

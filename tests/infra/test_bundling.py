@@ -28,7 +28,7 @@ def test_code_asset_leaves_out_the_cli_the_local_stack_and_caches(
         _write(source / kept)
     for dropped in (
         "billbridge/cli/main.py",
-        "billbridge/localstack/server.py",
+        "billbridge/local/server.py",
         "billbridge/__pycache__/topology.cpython-311.pyc",
         "billbridge.egg-info/PKG-INFO",
     ):

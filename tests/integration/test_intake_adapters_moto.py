@@ -13,7 +13,7 @@ from billbridge.adapters.dynamo_intake_runs import DynamoIntakeRuns
 from billbridge.adapters.s3_intake_files import S3IntakeFiles
 from billbridge.adapters.sqs_chunk_queue import SqsChunkQueue
 from billbridge.app.bulk_intake import ChunkTicket, IntakeRun
-from billbridge.localstack.resources import create_ledger_table
+from billbridge.local.resources import create_ledger_table
 from moto import mock_aws
 
 

@@ -28,7 +28,7 @@ from billbridge.app.run_billing import ComposeInvoice, PostInvoice
 from billbridge.app.sync_contract import SyncContract
 from billbridge.domain.actuals import apply_time_entry
 from billbridge.domain.book_draft import RuleContext
-from billbridge.localstack.stand_in_boundary import faster_stand_ins
+from billbridge.local.stand_in_boundary import faster_stand_ins
 from moto import mock_aws
 
 from benchmarks.ingest_throughput import CONFIG, contract_event, contract_id_of, time_entry_event

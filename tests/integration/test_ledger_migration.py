@@ -17,8 +17,8 @@ from billbridge.adapters.dynamo_book_items import BOOK_ADAPTER
 from billbridge.adapters.dynamo_ledger import DynamoLedger, encode_legacy_book
 from billbridge.cli.main import main
 from billbridge.domain.model import ContractBook
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 from moto import mock_aws
 
 from tests.fakes.hub import CoreHub

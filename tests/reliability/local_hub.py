@@ -16,8 +16,8 @@ from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.app.event_translation import billing_config_from
 from billbridge.app.webhook_signature import sign
 from billbridge.domain.model import ContractBook
-from billbridge.localstack.scenario_replay import generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 from billbridge.reporting.replay_report import build_replay_report
 from billbridge.topology import WORKFLOWS
 

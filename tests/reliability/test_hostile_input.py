@@ -20,7 +20,7 @@ import schemathesis
 from billbridge.app.ingest_webhook import IngestWebhook, WebhookRequest
 from billbridge.app.webhook_signature import sign
 from billbridge.entrypoints.api.webhook_http import http_answer
-from billbridge.localstack.http_server import LocalWebhookServer
+from billbridge.local.http_server import LocalWebhookServer
 from billbridge.topology import MAX_WEBHOOK_BODY_BYTES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

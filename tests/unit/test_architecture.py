@@ -33,7 +33,7 @@ def test_entrypoints_may_not_import_the_aws_sdk_is_a_contract() -> None:
 
 ENVIRONMENT_READERS = {
     "settings.py": "the functions' settings",
-    "localstack/": "the local stack gives each function it runs that function's environment",
+    "local/": "the local stack gives each function it runs that function's environment",
     "cli/environment.py": "the command line's own variables (the target stack, the state file, debug)",
     "cli/main.py": "quiets the functions it runs in process, and puts their log switches back",
 }

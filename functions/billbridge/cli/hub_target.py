@@ -82,7 +82,7 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
     if getattr(args, "stack", None):
         yield _deployed_hub(args)
         return
-    from billbridge.localstack.resources import LocalNames
+    from billbridge.local.resources import LocalNames
 
     state = Path(local_state_path(args))
     names = LocalNames()
@@ -97,7 +97,7 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
     if read_only:
         yield from _store_hub(state, names, queues)
         return
-    from billbridge.localstack.stack import LocalStack
+    from billbridge.local.stack import LocalStack
 
     with LocalStack(state_file=state, lazy_billing=True) as stack, stack.unit_of_work():
         yield Hub(
@@ -113,8 +113,8 @@ def open_hub(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[H
 
 
 def _store_hub(state: Path, names: Any, queues: list[QueueNames]) -> Iterator[Hub]:
-    from billbridge.localstack.store import LocalStore
-    from billbridge.localstack.store_reader import StoreClients
+    from billbridge.local.store import LocalStore
+    from billbridge.local.store_reader import StoreClients
 
     def refuse_run(run_input: dict[str, Any], name: str) -> dict[str, Any]:
         raise RuntimeError("a read-only command cannot start a billing run")

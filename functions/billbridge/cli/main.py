@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _is_local_state_error(error: BaseException) -> bool:
     """A `LocalStateError` (the local state is missing or damaged): only raised once the store
     module is loaded, so a command that never opened the store does not import it to ask."""
-    store = sys.modules.get("billbridge.localstack.store")
+    store = sys.modules.get("billbridge.local.store")
     return store is not None and isinstance(error, store.LocalStateError)
 
 

@@ -69,12 +69,12 @@ def local_state_path(args: argparse.Namespace) -> str:
 
 @contextmanager
 def local_read_store(args: argparse.Namespace) -> Iterator[Any]:
-    """The local state's store for reading with the standard library (billbridge.localstack.read_models);
+    """The local state's store for reading with the standard library (billbridge.local.read_models);
     None when the command acts on a deployed stack (`--stack`), which it reads through `open_hub`."""
     if getattr(args, "stack", None):
         yield None
         return
-    from billbridge.localstack.read_models import ReadOnlyStore
+    from billbridge.local.read_models import ReadOnlyStore
 
     with ReadOnlyStore(local_state_path(args)) as store:
         yield store
@@ -87,7 +87,7 @@ DEFAULT_STATE_PATH = os.path.join(".billbridge", "local-state.sqlite")
 
 def default_state_path() -> str:
     """$BILLBRIDGE_STATE_FILE (or the older $BILLBRIDGE_LOCAL_STATE), else `.billbridge/local-state.sqlite`
-    (the same rule as billbridge.localstack.store.default_state_path, without importing the store)."""
+    (the same rule as billbridge.local.store.default_state_path, without importing the store)."""
     configured = environment.state_file()
     return configured if configured else os.path.join(os.getcwd(), DEFAULT_STATE_PATH)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from billbridge.cli.hub_target import add_target_options
 from billbridge.cli.main import main
-from billbridge.localstack.scenario_replay import ScenarioReplayer, generate_webhook_secrets
-from billbridge.localstack.stack import LocalStack
+from billbridge.local.scenario_replay import ScenarioReplayer, generate_webhook_secrets
+from billbridge.local.stack import LocalStack
 
 from tests.scenarios.catalog import load_scenario
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from billbridge.adapters.dynamo_ledger import DynamoLedger
-from billbridge.localstack.stack import LocalStack
-from billbridge.localstack.store import LocalStore, encode_binary
+from billbridge.local.stack import LocalStack
+from billbridge.local.store import LocalStore, encode_binary
 
 
 def canonical_envelope(event_id: str, entry_id: str, correlation_id: str) -> str:

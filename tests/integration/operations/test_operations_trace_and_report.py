@@ -254,7 +254,7 @@ def test_the_html_report_shows_money_tiles_per_currency_in_headless_chromium(tmp
     shows a money-at-risk tile per currency, never their sum."""
     from datetime import date
 
-    from billbridge.localstack.demo_engagement import engagement
+    from billbridge.local.demo_engagement import engagement
     from billbridge.reporting.html_report import render_html_report
     from billbridge.reporting.kpis import compute_kpis
 
@@ -283,7 +283,7 @@ def test_the_html_report_shows_money_tiles_per_currency_in_headless_chromium(tmp
 
 def test_the_scheduled_entrypoint_publishes_the_kpis(cap_state: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     from billbridge.entrypoints.schedule.publish_kpis import lambda_handler
-    from billbridge.localstack.stack import LocalStack
+    from billbridge.local.stack import LocalStack
 
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     with LocalStack(state_file=shutil.copy(cap_state, tmp_path / "state.json")):

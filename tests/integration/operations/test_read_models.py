@@ -1,4 +1,4 @@
-"""The read-only commands' standard-library reads (billbridge.localstack.read_models) give the
+"""The read-only commands' standard-library reads (billbridge.local.read_models) give the
 same documents as the ledger's adapters and use cases over the same local state, on replayed
 published scenarios; and the constants they keep to stay light equal the ones they stand for."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from billbridge.cli.commands import contracts, operations_exceptions, operations_queues, sync
 from billbridge.cli.hub_target import open_hub
-from billbridge.localstack import read_models
+from billbridge.local import read_models
 
 from tests.integration.operations.conftest import replayed_state
 
@@ -94,8 +94,8 @@ def test_the_light_constants_equal_what_they_stand_for() -> None:
     from billbridge import topology
     from billbridge.domain.downstream_commands import CommandState
     from billbridge.domain.model import ExceptionState, ExceptionType
-    from billbridge.localstack.resources import LocalNames
-    from billbridge.localstack.store import SCHEMA_VERSION
+    from billbridge.local.resources import LocalNames
+    from billbridge.local.store import SCHEMA_VERSION
 
     assert tuple(t.value for t in ExceptionType) == read_models.EXCEPTION_TYPES
     assert tuple(s.value for s in ExceptionState) == read_models.EXCEPTION_STATES

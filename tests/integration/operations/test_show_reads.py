@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from billbridge.cli.commands import contracts, customers, operations_exceptions, operations_lineage
 from billbridge.cli.main import main
-from billbridge.localstack import contract_reads, customer_reads, exception_reads, read_models
+from billbridge.local import contract_reads, customer_reads, exception_reads, read_models
 
 from tests.integration.operations.conftest import replayed_state
 
@@ -132,7 +132,7 @@ def test_the_show_commands_import_neither_pydantic_nor_the_domain_model(
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         f"        assert main([*argv, '--state-file', {str(local_state)!r}]) == 0\n"
         "heavy = ('pydantic', 'boto3', 'moto', 'rich', 'typing', 'dataclasses', 'billbridge.domain.model',\n"
-        "         'billbridge.adapters.dynamo_ledger', 'billbridge.localstack.store')\n"
+        "         'billbridge.adapters.dynamo_ledger', 'billbridge.local.store')\n"
         "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)

@@ -15,10 +15,10 @@ from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.adapters.dynamo_poll_cursors import DynamoPollCursors
 from billbridge.app.vendor_adapters import PollCursor
 from billbridge.cli.main import main
-from billbridge.localstack.demo_engagement import first_contract_approval
-from billbridge.localstack.http_server import LocalWebhookServer
-from billbridge.localstack.stack import LocalStack
-from billbridge.localstack.vendor_demo import VendorWorld
+from billbridge.local.demo_engagement import first_contract_approval
+from billbridge.local.http_server import LocalWebhookServer
+from billbridge.local.stack import LocalStack
+from billbridge.local.vendor_demo import VendorWorld
 
 
 @pytest.fixture

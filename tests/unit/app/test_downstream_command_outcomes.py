@@ -12,7 +12,7 @@ import pytest
 from billbridge.app.downstream_sync import NothingToRetryError, UnknownCommandError
 from billbridge.app.ports import ConnectorReceipt, TransientConnectorError
 from billbridge.domain.downstream_commands import CommandState, PropagationState, propagation_of
-from billbridge.localstack.demo_engagement import CONFIG
+from billbridge.local.demo_engagement import CONFIG
 
 from tests.fakes.hub import CoreHub
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from billbridge.localstack.demo_engagement import engagement
+from billbridge.local.demo_engagement import engagement
 from billbridge.reporting.html_report import render_html_report
 from billbridge.reporting.kpi_tables import exceptions_table, held_work_table
 from billbridge.reporting.kpis import compute_kpis, kpi_document

@@ -91,7 +91,7 @@ def test_billing_scale_runs_and_counts_the_parent_and_child_histories() -> None:
 
 
 def test_billing_scale_bills_only_the_named_contracts_of_a_larger_ledger() -> None:
-    from billbridge.localstack.stand_in_boundary import faster_stand_ins
+    from billbridge.local.stand_in_boundary import faster_stand_ins
 
     from benchmarks.ingest_throughput import quiet_functions
 

@@ -18,7 +18,7 @@ import pytest
 from billbridge.cli import output, tables
 from billbridge.cli.hub_target import wait_for_execution
 from billbridge.cli.main import EXIT_DIFFERENCES, EXIT_OK, EXIT_USAGE, main
-from billbridge.localstack.store import LocalStore
+from billbridge.local.store import LocalStore
 
 SCENARIO = {"name": "one delivery", "steps": []}
 
@@ -327,7 +327,7 @@ def test_read_only_commands_import_no_pydantic_boto3_domain_model_or_rich(empty_
         "for argv in ({commands}):\n"
         "    assert main([*argv, '--state-file', {state!r}]) == 0\n"
         "heavy = sorted(m for m in ('pydantic', 'boto3', 'botocore', 'moto', 'rich', 'billbridge.domain.model',"
-        " 'billbridge.adapters.dynamo_ledger', 'billbridge.localstack.stack') if m in sys.modules)\n"
+        " 'billbridge.adapters.dynamo_ledger', 'billbridge.local.stack') if m in sys.modules)\n"
         "print(heavy, file=sys.stderr)\n"
     ).format(
         commands=repr([["contracts", "list"], ["exceptions", "list"], ["sync", "list"], ["dlq", "list"]]),

@@ -10,7 +10,7 @@ import pytest
 from billbridge import bootstrap
 from billbridge.app.ports import BillingRunStart
 from billbridge.entrypoints.schedule.start_billing_run import lambda_handler
-from billbridge.localstack.lambda_context import new_context
+from billbridge.local.lambda_context import new_context
 
 TICK = {"id": "sched-2026-04-01", "time": "2026-04-01T02:00:00Z", "detail-type": "Scheduled Event"}
 

@@ -13,7 +13,7 @@ from billbridge.adapters.vendors.docusign_connect import (
 )
 from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.vendor_adapters import VendorDelivery, VendorPayloadError, VendorSignatureError
-from billbridge.localstack.demo_engagement import first_contract_approval
+from billbridge.local.demo_engagement import first_contract_approval
 
 from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 

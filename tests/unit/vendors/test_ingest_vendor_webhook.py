@@ -14,7 +14,7 @@ from billbridge.app.ingest_vendor_webhook import IngestVendorWebhook
 from billbridge.app.vendor_adapters import VendorDelivery
 from billbridge.entrypoints.api.webhook import handle_api_event
 from billbridge.entrypoints.api.webhook_http import vendor_http_answer
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, XeroStandIn
 
 from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 from tests.fakes.vendors import CanonicalHub

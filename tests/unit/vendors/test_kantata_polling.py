@@ -18,7 +18,7 @@ from billbridge.adapters.vendors.vendor_registry import VendorConfigurationError
 from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
 from billbridge.app.vendor_adapters import Skipped, VendorPayloadError, VendorUnavailableError
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, KantataStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, KantataStandIn
 
 from tests.fakes.vendor_fixtures import fixture_json
 from tests.fakes.vendors import CanonicalHub, InMemoryPollCursors

@@ -16,7 +16,7 @@ from billbridge.adapters.vendors.netsuite_oauth import (
 )
 from billbridge.adapters.vendors.vendor_registry import VendorRegistry
 from billbridge.app.vendor_adapters import VendorUnavailableError
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
 
 from tests.fakes.edge import InMemoryWebhookSecrets
 

@@ -9,7 +9,7 @@ from billbridge.adapters.vendors.vendor_api_client import CallBudget, StaticToke
 from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
 from billbridge.app.vendor_adapters import PollCursor, Skipped
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
 
 from tests.fakes.vendor_fixtures import fixture_json
 from tests.fakes.vendors import CanonicalHub, InMemoryPollCursors

@@ -18,7 +18,7 @@ from billbridge.app.canonical_events import parse_cloud_event
 from billbridge.app.poll_vendor_source import PollLimits, PollVendorSource
 from billbridge.app.system_of_record import SystemsOfRecord
 from billbridge.app.vendor_adapters import PollCursor, Skipped, VendorPayloadError
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, SalesforceStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, SalesforceStandIn
 
 from tests.fakes.edge import InMemoryWebhookSecrets
 from tests.fakes.vendor_fixtures import fixture_json

@@ -14,7 +14,7 @@ from billbridge.app.vendor_adapters import (
     VendorSignatureError,
     VendorUnavailableError,
 )
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, XeroStandIn
 
 from tests.fakes.vendor_fixtures import fixture_bytes, fixture_json
 

@@ -13,7 +13,7 @@ from billbridge.adapters.vendors.vendor_commands import VendorCommandRouter
 from billbridge.adapters.vendors.vendor_registry import VendorConfigurationError, VendorRegistry
 from billbridge.adapters.vendors.xero_invoices import XeroInvoiceConnector, draft_invoice
 from billbridge.app.ports import ConnectorCommand, TransientConnectorError
-from billbridge.localstack.vendor_stand_ins import InProcessTransport, XeroStandIn
+from billbridge.local.vendor_stand_ins import InProcessTransport, XeroStandIn
 
 from tests.fakes.edge import InMemoryEventPublisher
 

@@ -6,7 +6,7 @@ import argparse
 
 from billbridge.cli.output import emit, not_found, wants_document
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
-from billbridge.localstack import read_models
+from billbridge.local import read_models
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -90,10 +90,10 @@ def show_command(args: argparse.Namespace) -> int:
 
 def contract_document(args: argparse.Namespace, now: datetime) -> dict[str, Any] | None:
     """What `contracts show` prints (None: no such contract). On the local state it is read with
-    the standard library (billbridge.localstack.contract_reads); on a deployed stack, or for a
+    the standard library (billbridge.local.contract_reads); on a deployed stack, or for a
     book in the single-item layout, through the ledger's adapters (`ledger_contract_document`)."""
-    from billbridge.localstack.contract_reads import LEGACY_LAYOUT
-    from billbridge.localstack.contract_reads import contract_document as stored_contract_document
+    from billbridge.local.contract_reads import LEGACY_LAYOUT
+    from billbridge.local.contract_reads import contract_document as stored_contract_document
 
     with local_read_store(args) as store:
         view = LEGACY_LAYOUT if store is None else stored_contract_document(store, args.contract_id, now)

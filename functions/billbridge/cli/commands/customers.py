@@ -37,9 +37,9 @@ def list_command(args: argparse.Namespace) -> int:
 
 def customer_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     """What `customers list` prints. On the local state it is read with the standard library
-    (billbridge.localstack.customer_reads); on a deployed stack, or with a book in the
+    (billbridge.local.customer_reads); on a deployed stack, or with a book in the
     single-item layout, through the ledger's adapters (`ledger_customer_rows`)."""
-    from billbridge.localstack.customer_reads import customer_rows as stored_customer_rows
+    from billbridge.local.customer_reads import customer_rows as stored_customer_rows
 
     with local_read_store(args) as store:
         rows = None if store is None else stored_customer_rows(store)
@@ -88,7 +88,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 def customer_document(args: argparse.Namespace) -> dict[str, Any] | None:
     """What `customers show` prints (None: no such customer); read as `customer_rows` reads."""
-    from billbridge.localstack.customer_reads import customer_detail as stored_customer_detail
+    from billbridge.local.customer_reads import customer_detail as stored_customer_detail
 
     with local_read_store(args) as store:
         view = None if store is None else stored_customer_detail(store, args.customer_id)

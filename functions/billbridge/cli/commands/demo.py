@@ -37,16 +37,16 @@ def demo_command(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
     from billbridge.cli.main import EXIT_HUB_FAILED
-    from billbridge.localstack.demo_engagement import engagement
-    from billbridge.localstack.downstream_systems import local_downstream
-    from billbridge.localstack.scenario_replay import (
+    from billbridge.local.demo_engagement import engagement
+    from billbridge.local.downstream_systems import local_downstream
+    from billbridge.local.scenario_replay import (
         ReplayResult,
         RunOutcome,
         ScenarioReplayer,
         generate_webhook_secrets,
     )
-    from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.vendor_demo import VendorWorld
+    from billbridge.local.stack import LocalStack
+    from billbridge.local.vendor_demo import VendorWorld
 
     state_path = Path(args.state_file or default_state_path())
     confirm_replacing_state(str(state_path), yes=args.yes, command="billbridge demo")

@@ -45,9 +45,9 @@ def register(subparsers: Any) -> None:
 
 def intake_command(args: argparse.Namespace) -> int:
     from billbridge.cli.main import EXIT_HUB_FAILED, EXIT_USAGE
-    from billbridge.localstack.intake_pipeline import run_intake
-    from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import default_state_path
+    from billbridge.local.intake_pipeline import run_intake
+    from billbridge.local.stack import LocalStack
+    from billbridge.local.store import default_state_path
 
     body = args.file.read_bytes()
     state = Path(args.state_file) if args.state_file else default_state_path()

@@ -116,7 +116,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _state_path(args: argparse.Namespace) -> Path:
-    from billbridge.localstack.store import default_state_path
+    from billbridge.local.store import default_state_path
 
     return Path(args.state_file) if args.state_file is not None else default_state_path()
 
@@ -135,10 +135,10 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    from billbridge.localstack.definition import DefinitionUnavailableError
-    from billbridge.localstack.http_server import LocalWebhookServer
-    from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import LocalStateError
+    from billbridge.local.definition import DefinitionUnavailableError
+    from billbridge.local.http_server import LocalWebhookServer
+    from billbridge.local.stack import LocalStack
+    from billbridge.local.store import LocalStateError
 
     try:
         secrets = read_secrets(args.secrets)
@@ -232,9 +232,9 @@ def _start_local_scheduler(stack: Any, every_seconds: float, pollers: list[topol
 
 
 def poll_command(args: argparse.Namespace) -> int:
-    from billbridge.localstack.definition import DefinitionUnavailableError
-    from billbridge.localstack.stack import LocalStack
-    from billbridge.localstack.store import LocalStateError
+    from billbridge.local.definition import DefinitionUnavailableError
+    from billbridge.local.stack import LocalStack
+    from billbridge.local.store import LocalStateError
 
     try:
         name = _poller_name(args.source)

@@ -6,7 +6,7 @@ import argparse
 
 from billbridge.cli.output import emit, not_found, wants_document, warn_if_nothing_matched
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
-from billbridge.localstack import read_models
+from billbridge.local import read_models
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -134,9 +134,9 @@ def show_command(args: argparse.Namespace) -> int:
 
 def exception_document(args: argparse.Namespace) -> dict[str, Any] | None:
     """What `exceptions show` prints (None: no such exception). On the local state it is read with
-    the standard library (billbridge.localstack.exception_reads); on a deployed stack, or with the
+    the standard library (billbridge.local.exception_reads); on a deployed stack, or with the
     book in the single-item layout, through the ledger (`ledger_exception_document`)."""
-    from billbridge.localstack.exception_reads import explain_exception
+    from billbridge.local.exception_reads import explain_exception
 
     with local_read_store(args) as store:
         if store is not None:

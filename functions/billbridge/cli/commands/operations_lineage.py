@@ -41,9 +41,9 @@ def trace_command(args: argparse.Namespace) -> int:
 
 def trace_document(args: argparse.Namespace) -> dict[str, Any] | str:
     """What `trace` prints, or why the id names nothing. On the local state it is read with the
-    standard library (billbridge.localstack.trace_reads); on a deployed stack, or with a book in
+    standard library (billbridge.local.trace_reads); on a deployed stack, or with a book in
     the single-item layout, through the ledger (`ledger_trace_document`)."""
-    from billbridge.localstack import trace_reads
+    from billbridge.local import trace_reads
 
     with local_read_store(args) as store:
         if store is not None:

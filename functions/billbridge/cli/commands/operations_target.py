@@ -169,7 +169,7 @@ def _function_invoker(hub: Hub) -> Any:
         return None
 
     def invoke_local(function_name: str, payload: dict[str, Any]) -> None:
-        from billbridge.localstack.lambda_context import new_context
+        from billbridge.local.lambda_context import new_context
 
         handler = stack.resolver.resolve(topology.SCHEDULED_HANDLERS[function_name])
         # What the function prints (its logs, EMF metrics) is its log, not the command's output.

@@ -38,12 +38,12 @@ def register(subparsers: Any) -> None:
 def replay_command(args: argparse.Namespace) -> int:
     from billbridge.cli.main import EXIT_DIFFERENCES, EXIT_HUB_FAILED
     from billbridge.cli.tables import print_table
-    from billbridge.localstack.scenario_replay import (
+    from billbridge.local.scenario_replay import (
         ScenarioReplayer,
         generate_webhook_secrets,
         legacy_differences,
     )
-    from billbridge.localstack.stack import LocalStack
+    from billbridge.local.stack import LocalStack
     from billbridge.reporting.report_comparison import compare_report
 
     scenario = json.loads(args.scenario.read_text(encoding="utf-8"))

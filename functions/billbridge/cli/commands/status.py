@@ -14,7 +14,7 @@ import argparse
 from billbridge.cli import environment
 from billbridge.cli.output import emit, wants_document
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
-from billbridge.localstack import read_models
+from billbridge.local import read_models
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import sys
 
 from billbridge.cli.output import emit, not_found, wants_document, warn_if_nothing_matched
 from billbridge.cli.target import add_target_options, local_read_store, open_hub
-from billbridge.localstack import read_models
+from billbridge.local import read_models
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:

@@ -1,0 +1,399 @@
+"""`exceptions show` on the local state, read with the standard library.
+
+`billbridge exceptions show ID` prints `billbridge.reporting.trace_lineage.explain_exception`:
+the exception, the lines and inputs it concerns, the contract version's terms, the cap
+(for `cap_exceeded`), the audit trail of its correlation id, the event that raised it
+and how to resolve it. Built that way it decodes the book with pydantic and imports the
+domain model and the lineage views (about 19 times a bare import). Here the same document
+is built from the stored items with `json`, `zlib` and `decimal`, as the ledger's adapters
+lay them out:
+
+- the exceptions inbox (`read_models.exceptions`) and the book (`contract_reads`);
+- whole-book audit items: partition `AUDIT#{contract}`, index `CORRELATION#{id}`, the
+  records in `records_z` (zlib JSON), `records` or `record`
+  (`billbridge.adapters.dynamo_audit_log`);
+- each input's audit, the second line of its `IN#` body (a list of saves `{"at", "records"}`),
+  found by correlation through index `INPUT_AUDIT#{id}`, either on the input item or on
+  its entry's lookup `ENTRY#{entry}` (`billbridge.adapters.dynamo_book_store`);
+- delivery claims `DELIVERY#{source}#{id}` / `DELIVERY` and the raw bodies they keep
+  (`raw_body`, zlib when `raw_encoding` says so) or name in the raw payload bucket
+  (`billbridge.adapters.dynamo_delivery_registry`, `s3_raw_payload_store`).
+
+tests/integration/operations/test_show_reads.py compares the document with the full
+path's, as JSON text and as printed, for every exception of the demo's state and of
+replayed scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from decimal import Decimal
+
+from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
+from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, exceptions
+
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
+INLINE_RAW_KEY_PREFIX = "delivery-claim:"
+"""`billbridge.app.ports.INLINE_RAW_KEY_PREFIX` (a test keeps them equal): a raw key naming a delivery claim."""
+ENTRY_LOOKUP_PREFIX = "ENTRY#"
+"""`billbridge.adapters.dynamo_book_store.ENTRY_LOOKUP_PREFIX` (a test keeps them equal)."""
+
+
+def _amount(value: Any) -> str:
+    return format(Decimal(value), "f")
+
+
+def _binary(value: Any) -> bytes:
+    """A stored binary attribute (the store keeps it base64-encoded)."""
+    import base64
+
+    return base64.b64decode(value) if isinstance(value, str) else bytes(value)
+
+
+# --- audit trails ---------------------------------------------------------------------------
+
+
+def _records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """`billbridge.adapters.dynamo_audit_log.audit_records_of`."""
+    if "records_z" in item:
+        return list(json.loads(zlib.decompress(_binary(item["records_z"]["B"]))))
+    if "records" in item:
+        return list(json.loads(item["records"]["S"]))
+    return [json.loads(item["record"]["S"])]
+
+
+def _input_saves(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The saves kept in an input item's body, after the input itself."""
+    body = _body(item)
+    audit = body.partition(b"\n")[2] if body is not None else b""
+    return list(json.loads(audit)) if audit else []
+
+
+def trail_of_contract(store: ReadOnlyStore, contract: StoredContract) -> list[dict[str, Any]]:
+    """`DynamoLedger.audit_trail_of_contract`: whole-book records, then each input's, by time."""
+    contract_id = contract.contract_id
+    trail = [
+        {**record, "contract_id": contract_id, "recorded_at": _text(item, "recorded_at")}
+        for item in store.items_by_partition(LEDGER, f"AUDIT#{contract_id}")
+        for record in _records_of(item)
+    ]
+    for audit in contract.audits.values():
+        for save in json.loads(audit) if audit else ():
+            trail.extend(
+                {**record, "contract_id": contract_id, "recorded_at": save["at"]} for record in save["records"]
+            )
+    return sorted(trail, key=lambda record: record["recorded_at"])
+
+
+def trail_by_correlation(store: ReadOnlyStore, correlation_id: str) -> list[dict[str, Any]]:
+    """`DynamoLedger.audit_trail_by_correlation`: the records of one correlation id across contracts."""
+    trail = []
+    for item in store.items_by_index(LEDGER, f"CORRELATION#{correlation_id}"):
+        contract_id = _text(item, "pk").removeprefix("AUDIT#")
+        trail.extend(
+            {**record, "contract_id": contract_id, "recorded_at": _text(item, "recorded_at")}
+            for record in _records_of(item)
+        )
+    found = store.items_by_index(LEDGER, f"INPUT_AUDIT#{correlation_id}")
+    inputs = [i for i in found if not _text(i, "pk").startswith(ENTRY_LOOKUP_PREFIX)]
+    for lookup in (i for i in found if _text(i, "pk").startswith(ENTRY_LOOKUP_PREFIX)):
+        entry_id = _text(lookup, "pk")[len(ENTRY_LOOKUP_PREFIX) :]
+        item = store.item(LEDGER, f"CONTRACT#{_text(lookup, 'contract_id')}", f"IN#time#{entry_id}")
+        if item is not None:
+            inputs.append(item)
+    unique = {(_text(i, "pk"), _text(i, "sk")): i for i in inputs}
+    for item in unique.values():
+        contract_id = _text(item, "pk").removeprefix("CONTRACT#")
+        trail.extend(
+            {**record, "contract_id": contract_id, "recorded_at": save["at"]}
+            for save in _input_saves(item)
+            for record in save["records"]
+            if record.get("correlation_id") in (correlation_id, "")
+        )
+    return sorted(trail, key=lambda record: (record["recorded_at"], record["contract_id"]))
+
+
+# --- the event behind a record --------------------------------------------------------------
+
+
+def _raw_body(store: ReadOnlyStore, raw_key: str) -> bytes | None:
+    """`S3RawPayloadStore.load`: a body kept in a delivery claim, or an object of the raw bucket."""
+    if raw_key.startswith(INLINE_RAW_KEY_PREFIX):
+        source, _, event_id = raw_key[len(INLINE_RAW_KEY_PREFIX) :].partition("/")
+        claim = store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY")
+        if claim is None or "raw_body" not in claim:
+            return None
+        body = _binary(claim["raw_body"]["B"])
+        return zlib.decompress(body) if _text(claim, "raw_encoding") == "zlib" else body
+    return store.object_body(raw_key)
+
+
+class EventResolver:
+    """`trace_lineage._EventResolver`: canonical events by `source:id`, with their delivery claim
+    and raw payload, each read once."""
+
+    def __init__(self, store: ReadOnlyStore) -> None:
+        self._store = store
+        self._events: dict[str, dict[str, Any]] = {}
+        self._bodies: dict[str, Any] = {}
+
+    def event(self, source_ref: str, correlation_id: str = "") -> dict[str, Any]:
+        if source_ref in self._events:
+            return self._events[source_ref]
+        source, _, event_id = source_ref.partition(":")
+        claim = self._store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY") if event_id else None
+        delivery = None if claim is None else {name: value["S"] for name, value in claim.items() if "S" in value}
+        raw_key = (delivery or {}).get("raw_key", "")
+        element = self._element(raw_key, event_id)
+        document = {
+            "ref": source_ref,
+            "source": source,
+            "id": event_id,
+            "type": element.get("type", ""),
+            "time": element.get("time", ""),
+            "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
+            "accepted_at": (delivery or {}).get("accepted_at", ""),
+            "raw_key": raw_key,
+            "delivery_known": delivery is not None,
+        }
+        self._events[source_ref] = document
+        return document
+
+    def seen(self) -> list[dict[str, Any]]:
+        return sorted(self._events.values(), key=lambda e: (e["accepted_at"], e["ref"]))
+
+    def _element(self, raw_key: str, event_id: str) -> dict[str, Any]:
+        if not raw_key:
+            return {}
+        if raw_key not in self._bodies:
+            try:
+                raw = _raw_body(self._store, raw_key)
+                self._bodies[raw_key] = None if raw is None else json.loads(raw)
+            except Exception:  # a missing or unreadable payload: the view says so instead of failing
+                self._bodies[raw_key] = None
+        body = self._bodies[raw_key]
+        for element in body if isinstance(body, list) else [body]:
+            if isinstance(element, dict) and element.get("id") == event_id:
+                return element
+        return {}
+
+
+# --- the exception's document ---------------------------------------------------------------
+
+
+def _terms(version: dict[str, Any]) -> dict[str, Any]:
+    policy = version.get("expense_policy")
+    return {
+        "version": version["version"],
+        "effective_date": version["effective_date"],
+        "term": f"{version['start_date']}..{version['end_date']}",
+        "currency": version["currency"],
+        "legal_entity": version["legal_entity"],
+        "tax_jurisdiction": version["tax_jurisdiction"],
+        "rate_card": [
+            {
+                "line": f"resource_id={r['resource_id']}" if r.get("resource_id") else f"role={r.get('role')}",
+                "rate": _amount(r["rate"]),
+            }
+            for r in version.get("rate_card") or ()
+        ],
+        "cap_amount": None if version.get("cap_amount") is None else _amount(version["cap_amount"]),
+        "cost_centers": list(version.get("cost_centers") or ()),
+        "milestones": [
+            {"milestone_id": m["milestone_id"], "name": m["name"], "amount": _amount(m["amount"])}
+            for m in version.get("milestones") or ()
+        ],
+        "expense_policy": (
+            None
+            if policy is None
+            else {
+                "billable_categories": list(policy.get("billable_categories") or ()),
+                "markup_pct": _amount(policy.get("markup_pct", "0")),
+            }
+        ),
+    }
+
+
+def _cap(contract: StoredContract, exception: dict[str, Any]) -> dict[str, Any]:
+    """`_cap_document`: the cap against the time billed on invoices that count."""
+    latest = contract.latest_version
+    cap = None if latest is None or latest.get("cap_amount") is None else Decimal(latest["cap_amount"])
+    invoiced = sum(
+        (
+            Decimal(line["amount"])
+            for invoice in contract.invoices.values()
+            if invoice.get("status", "proposed") != "rejected"
+            for line in invoice.get("lines") or ()
+            if line["kind"] == "time"
+        ),
+        Decimal("0"),
+    )
+    return {
+        "cap_amount": None if cap is None else format(cap, "f"),
+        "cap_version": latest["version"] if latest else None,
+        "invoiced_time": format(invoiced, "f"),
+        "remaining": None if cap is None else format(max(cap - invoiced, Decimal(0)), "f"),
+        "held": _amount(exception["amount"]),
+    }
+
+
+def _lines(contract: StoredContract, exception: dict[str, Any]) -> list[dict[str, Any]]:
+    """`_lines_of_exception`: the lines it holds or concerns, else the lines of its refs, in cap order."""
+    line_ids = list(exception.get("line_ids") or ())
+    found: dict[str, dict[str, Any]] = {}
+    for line_id in line_ids:
+        if line_id in contract.lines:
+            found[line_id] = contract.lines[line_id]
+    for invoice in contract.invoices.values():
+        for line in invoice.get("lines") or ():
+            if line["line_id"] in line_ids and line["line_id"] not in found:
+                found[line["line_id"]] = line
+    if not found:
+        refs = list(exception.get("refs") or ())
+        for line in contract.lines.values():
+            if line["ref"] in refs:
+                found[line["line_id"]] = line
+    ordered = sorted(
+        found.values(),
+        key=lambda line: (
+            line.get("first_date") or line["line_date"],
+            line["ref"],
+            int(line.get("split_position") or 0),
+        ),
+    )
+    return [
+        {
+            **line_document(line),
+            "line_date": line["line_date"],
+            "invoice_id": line.get("invoice_id"),
+            "state": "invoiced"
+            if line.get("invoice_id")
+            else ("held" if not line.get("cap_released", False) else "released"),
+        }
+        for line in ordered
+    ]
+
+
+def _source_ref(item: dict[str, Any] | None) -> str:
+    provenance = (item or {}).get("provenance")
+    return provenance["source_ref"] if provenance else ""
+
+
+def _inputs(contract: StoredContract, exception: dict[str, Any]) -> list[dict[str, Any]]:
+    """`_inputs_of`: the entries, expenses, milestone completions and invoices it refers to."""
+    entries, expenses, completions = (contract.inputs[kind] for kind in ("entry", "expense", "completion"))
+    inputs: list[dict[str, Any]] = []
+    for ref in exception.get("refs") or ():
+        if ref in entries:
+            entry = entries[ref]
+            days = entry.get("days") or []
+            inputs.append(
+                {
+                    "kind": "time_entry",
+                    "ref": ref,
+                    "revision": entry["revision"],
+                    "resource_id": entry.get("resource_id"),
+                    "role": entry.get("role"),
+                    "cost_center": entry.get("cost_center"),
+                    "bill_rate": None if entry.get("bill_rate") is None else _amount(entry["bill_rate"]),
+                    "hours": format(sum((Decimal(day["hours"]) for day in days), Decimal(0)), "f"),
+                    "dates": f"{days[0]['date']}..{days[-1]['date']}" if days else "",
+                    "rejected": entry.get("rejected", False),
+                    "source_ref": _source_ref(entry),
+                }
+            )
+        elif ref in expenses:
+            expense = expenses[ref]
+            inputs.append(
+                {
+                    "kind": "expense",
+                    "ref": ref,
+                    "date": expense["date"],
+                    "category": expense["category"],
+                    "amount": _amount(expense["amount"]),
+                    "currency": expense["currency"],
+                    "source_ref": _source_ref(expense),
+                }
+            )
+        elif ref in completions:
+            completion = completions[ref]
+            inputs.append(
+                {
+                    "kind": "milestone_completion",
+                    "ref": ref,
+                    "completed_on": completion["completed_on"],
+                    "source_ref": _source_ref(completion),
+                }
+            )
+        elif ref in contract.invoices:
+            invoice = contract.invoices[ref]
+            inputs.append(
+                {
+                    "kind": "invoice",
+                    "ref": ref,
+                    "status": invoice.get("status", "proposed"),
+                    "total": _amount(invoice["total"]),
+                    "rejection_reason": invoice.get("rejection_reason"),
+                }
+            )
+    return inputs
+
+
+def explain_exception(store: ReadOnlyStore, exception_id: str) -> dict[str, Any] | str | None:
+    """What `exceptions show ID` prints (without the command of a sync exception); None when the
+    inbox holds no such exception, LEGACY_LAYOUT when its book must be read through the ledger."""
+    from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
+
+    exception = next((e for e in exceptions(store) if e["exception_id"] == exception_id), None)
+    if exception is None:
+        return None
+    contract = stored_contract(store, exception["contract_id"])
+    if isinstance(contract, str):
+        return LEGACY_LAYOUT
+    versions = contract.head.get("versions") or {}
+    pinned = exception.get("contract_version")
+    version = versions[str(pinned)] if pinned is not None and str(pinned) in versions else contract.latest_version
+    correlation_id = exception["correlation_id"]
+    trail = trail_by_correlation(store, correlation_id) if correlation_id else []
+    decisions = [
+        record
+        for record in trail_of_contract(store, contract)
+        if record.get("ref") == exception_id and record not in trail
+    ]
+    raised = next((r for r in trail if r.get("action") == "exception_raised" and r.get("ref") == exception_id), None)
+    raised_from = str(raised.get("source_ref", "")) if raised else ""
+    decision = exception.get("decision")
+    return {
+        "exception_id": exception_id,
+        "type": exception["type"],
+        "state": exception.get("state", "open"),
+        "contract_id": exception["contract_id"],
+        "refs": list(exception.get("refs") or ()),
+        "amount": _amount(exception["amount"]),
+        "currency": exception.get("currency") or (version["currency"] if version else None),
+        "period": exception.get("period"),
+        "detail": exception.get("detail", ""),
+        "correlation_id": correlation_id,
+        "raised_by": exception.get("raised_by", "billbridge"),
+        "raised_at": raised.get("recorded_at") if raised else None,
+        "decision": (
+            None
+            if decision is None
+            else {"actor": decision["actor"], "reason": decision["reason"], "decided_at": decision["decided_at"]}
+        ),
+        "how_to_resolve": RESOLUTION_HINTS_BY_TYPE.get(exception["type"], ""),
+        "contract_version": _terms(version) if version else None,
+        "cap": _cap(contract, exception) if exception["type"] == "cap_exceeded" else None,
+        "lines": _lines(contract, exception),
+        "inputs": _inputs(contract, exception),
+        "source_event": (
+            EventResolver(store).event(raised_from, correlation_id)
+            if raised and ":" in raised_from and not raised_from.startswith(("billing-run", "connector:"))
+            else None
+        ),
+        "correlation_trail": [*trail, *decisions],
+    }

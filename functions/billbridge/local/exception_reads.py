@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
 from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, exceptions
+from billbridge.reporting.lineage_documents import EventDocuments
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
@@ -132,54 +133,20 @@ def _raw_body(store: ReadOnlyStore, raw_key: str) -> bytes | None:
     return store.object_body(raw_key)
 
 
-class EventResolver:
-    """`trace_lineage._EventResolver`: canonical events by `source:id`, with their delivery claim
-    and raw payload, each read once."""
+class EventResolver(EventDocuments):
+    """Canonical events by `source:id`, with their delivery claim and raw payload read from the
+    stored rows (`trace_lineage._EventResolver` reads them through the ledger)."""
 
     def __init__(self, store: ReadOnlyStore) -> None:
+        super().__init__()
         self._store = store
-        self._events: dict[str, dict[str, Any]] = {}
-        self._bodies: dict[str, Any] = {}
 
-    def event(self, source_ref: str, correlation_id: str = "") -> dict[str, Any]:
-        if source_ref in self._events:
-            return self._events[source_ref]
-        source, _, event_id = source_ref.partition(":")
-        claim = self._store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY") if event_id else None
-        delivery = None if claim is None else {name: value["S"] for name, value in claim.items() if "S" in value}
-        raw_key = (delivery or {}).get("raw_key", "")
-        element = self._element(raw_key, event_id)
-        document = {
-            "ref": source_ref,
-            "source": source,
-            "id": event_id,
-            "type": element.get("type", ""),
-            "time": element.get("time", ""),
-            "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
-            "accepted_at": (delivery or {}).get("accepted_at", ""),
-            "raw_key": raw_key,
-            "delivery_known": delivery is not None,
-        }
-        self._events[source_ref] = document
-        return document
+    def delivery(self, source: str, event_id: str) -> dict[str, str] | None:
+        claim = self._store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY")
+        return None if claim is None else {name: value["S"] for name, value in claim.items() if "S" in value}
 
-    def seen(self) -> list[dict[str, Any]]:
-        return sorted(self._events.values(), key=lambda e: (e["accepted_at"], e["ref"]))
-
-    def _element(self, raw_key: str, event_id: str) -> dict[str, Any]:
-        if not raw_key:
-            return {}
-        if raw_key not in self._bodies:
-            try:
-                raw = _raw_body(self._store, raw_key)
-                self._bodies[raw_key] = None if raw is None else json.loads(raw)
-            except Exception:  # a missing or unreadable payload: the view says so instead of failing
-                self._bodies[raw_key] = None
-        body = self._bodies[raw_key]
-        for element in body if isinstance(body, list) else [body]:
-            if isinstance(element, dict) and element.get("id") == event_id:
-                return element
-        return {}
+    def raw_body(self, raw_key: str) -> bytes | None:
+        return _raw_body(self._store, raw_key)
 
 
 # --- the exception's document ---------------------------------------------------------------

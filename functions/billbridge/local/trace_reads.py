@@ -22,6 +22,7 @@ from decimal import Decimal
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
 from billbridge.local.exception_reads import EventResolver, trail_by_correlation, trail_of_contract
 from billbridge.local.read_models import LEDGER, ReadOnlyStore, _text, contract_ids
+from billbridge.reporting.lineage_documents import trace_document
 from billbridge.reporting.lineage_tree import lineage_tree
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
@@ -274,29 +275,14 @@ def trace(store: ReadOnlyStore, identifier: str) -> dict[str, Any] | str:
             scope.correlation_ids.add(invoice["correlation_id"])
     except _LegacyLayoutError:
         return LEGACY_LAYOUT
-    for document in lines_doc:
-        scope.correlation_ids.add(document["correlation_id"])
-        scope.correlation_ids.update(event["correlation_id"] for event in document["source_events"])
-    audit: list[dict[str, Any]] = []
-    for correlation_id in sorted(c for c in scope.correlation_ids if c):
-        audit.extend(trail_by_correlation(store, correlation_id))
-    audit.sort(key=lambda record: (str(record.get("recorded_at", "")), str(record.get("contract_id", ""))))
-    canonical = events.seen()
-    return {
-        "query": identifier,
-        "matched": scope.matched,
-        "contracts": scope.contract_ids,
-        "raw_webhooks": sorted(
-            {
-                e["raw_key"]: {"raw_key": e["raw_key"], "source": e["source"]} for e in canonical if e["raw_key"]
-            }.values(),
-            key=lambda raw: raw["raw_key"],
-        ),
-        "canonical_events": canonical,
-        "lines": lines_doc,
-        "proposals": proposals_doc,
-        "erp_invoices": [p["erp_invoice"] for p in proposals_doc if p["erp_invoice"]],
-        "payments": [payment for p in proposals_doc for payment in p["payments"]],
-        "audit": audit,
-        "tree": lineage_tree(scope.matched, identifier, proposals_doc, by_proposal),
-    }
+    return trace_document(
+        identifier,
+        scope.matched,
+        scope.contract_ids,
+        events,
+        lines_doc,
+        proposals_doc,
+        scope.correlation_ids,
+        lambda correlation_id: trail_by_correlation(store, correlation_id),
+        lineage_tree(scope.matched, identifier, proposals_doc, by_proposal),
+    )

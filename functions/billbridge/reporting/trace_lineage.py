@@ -17,8 +17,7 @@ Both return JSON-ready documents (amounts as decimal strings); the tree in
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -35,6 +34,7 @@ from billbridge.domain.model import (
 )
 from billbridge.domain.money import format_amount
 from billbridge.reporting.kpis import invoiced_time_amount
+from billbridge.reporting.lineage_documents import EventDocuments, trace_document
 from billbridge.reporting.lineage_tree import lineage_tree
 from billbridge.reporting.replay_report import line_document
 from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
@@ -113,33 +113,17 @@ def trace_lineage(
         invoice = book_of(contract_id).invoices[proposal_id]
         proposals_doc.append(_proposal_document(invoice))
         scope.correlation_ids.add(invoice.correlation_id)
-    for document in lines_doc:
-        scope.correlation_ids.add(document["correlation_id"])
-        scope.correlation_ids.update(event["correlation_id"] for event in document["source_events"])
-    audit: list[dict[str, Any]] = []
-    for correlation_id in sorted(c for c in scope.correlation_ids if c):
-        audit.extend(ledger.audit_trail_by_correlation(correlation_id))
-    audit.sort(key=lambda record: (str(record.get("recorded_at", "")), str(record.get("contract_id", ""))))
-
-    canonical = events.seen()
-    return {
-        "query": identifier,
-        "matched": scope.matched,
-        "contracts": scope.contract_ids,
-        "raw_webhooks": sorted(
-            {
-                e["raw_key"]: {"raw_key": e["raw_key"], "source": e["source"]} for e in canonical if e["raw_key"]
-            }.values(),
-            key=lambda raw: raw["raw_key"],
-        ),
-        "canonical_events": canonical,
-        "lines": lines_doc,
-        "proposals": proposals_doc,
-        "erp_invoices": [p["erp_invoice"] for p in proposals_doc if p["erp_invoice"]],
-        "payments": [payment for p in proposals_doc for payment in p["payments"]],
-        "audit": audit,
-        "tree": lineage_tree(scope.matched, identifier, proposals_doc, by_proposal),
-    }
+    return trace_document(
+        identifier,
+        scope.matched,
+        scope.contract_ids,
+        events,
+        lines_doc,
+        proposals_doc,
+        scope.correlation_ids,
+        ledger.audit_trail_by_correlation,
+        lineage_tree(scope.matched, identifier, proposals_doc, by_proposal),
+    )
 
 
 def _resolve(identifier: str, ledger: LineageLedger, book_of: Any) -> _Scope:
@@ -231,53 +215,19 @@ def _provenance_of(book: ContractBook, line: BillingLine) -> Provenance | None:
     return None
 
 
-class _EventResolver:
-    """Canonical events by `source:id`, with their delivery record and raw payload (read once each)."""
+class _EventResolver(EventDocuments):
+    """Canonical events by `source:id`, with their delivery record (the ledger's) and raw payload."""
 
     def __init__(self, ledger: LineageLedger, raw_payloads: RawPayloadReader | None) -> None:
+        super().__init__()
         self._ledger = ledger
         self._raw_payloads = raw_payloads
-        self._events: dict[str, dict[str, Any]] = {}
-        self._bodies: dict[str, Any] = {}
 
-    def event(self, source_ref: str, correlation_id: str = "") -> dict[str, Any]:
-        if source_ref in self._events:
-            return self._events[source_ref]
-        source, _, event_id = source_ref.partition(":")
-        delivery = self._ledger.delivery(source, event_id) if event_id else None
-        raw_key = (delivery or {}).get("raw_key", "")
-        element = self._element(raw_key, event_id)
-        document = {
-            "ref": source_ref,
-            "source": source,
-            "id": event_id,
-            "type": element.get("type", ""),
-            "time": element.get("time", ""),
-            "correlation_id": (delivery or {}).get("correlation_id", correlation_id),
-            "accepted_at": (delivery or {}).get("accepted_at", ""),
-            "raw_key": raw_key,
-            "delivery_known": delivery is not None,
-        }
-        self._events[source_ref] = document
-        return document
+    def delivery(self, source: str, event_id: str) -> Mapping[str, str] | None:
+        return self._ledger.delivery(source, event_id)
 
-    def seen(self) -> list[dict[str, Any]]:
-        return sorted(self._events.values(), key=lambda e: (e["accepted_at"], e["ref"]))
-
-    def _element(self, raw_key: str, event_id: str) -> dict[str, Any]:
-        if not raw_key or self._raw_payloads is None:
-            return {}
-        if raw_key not in self._bodies:
-            try:
-                self._bodies[raw_key] = json.loads(self._raw_payloads.load(raw_key))
-            except Exception:  # a missing or unreadable payload: the trace says so instead of failing
-                self._bodies[raw_key] = None
-        body = self._bodies[raw_key]
-        elements = body if isinstance(body, list) else [body]
-        for element in elements:
-            if isinstance(element, dict) and element.get("id") == event_id:
-                return element
-        return {}
+    def raw_body(self, raw_key: str) -> str | bytes | None:
+        return None if self._raw_payloads is None else self._raw_payloads.load(raw_key)
 
 
 def _line_lineage(

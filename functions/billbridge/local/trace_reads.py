@@ -22,7 +22,7 @@ from decimal import Decimal
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
 from billbridge.local.exception_reads import EventResolver, trail_by_correlation, trail_of_contract
 from billbridge.local.read_models import LEDGER, ReadOnlyStore, _text, contract_ids
-from billbridge.reporting.lineage_documents import trace_document
+from billbridge.reporting.lineage_documents import contract_terms, line_source_events, trace_document
 from billbridge.reporting.lineage_tree import lineage_tree
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 Line = dict  # a stored line (the JSON of a `BillingLine`)
-NOT_AN_EVENT = ("adjustment:", "time:", "expense:", "milestone:", "fee:")
 """Source refs that name the hub's own records, not a delivered event."""
 
 
@@ -173,38 +172,24 @@ def _line_lineage(
     contract: StoredContract, line: Line, audit: list[dict[str, Any]], events: EventResolver
 ) -> dict[str, Any]:
     provenance = _provenance_of(contract, line)
-    source_refs = list(
-        dict.fromkeys([*(line.get("source_refs") or ()), *([provenance["source_ref"]] if provenance else [])])
+    source_events = line_source_events(
+        events,
+        line.get("source_refs") or (),
+        (provenance["source_ref"], provenance["correlation_id"]) if provenance else None,
     )
-    source_events = [
-        events.event(ref, provenance["correlation_id"] if provenance else "")
-        for ref in source_refs
-        if ":" in ref and not ref.startswith(NOT_AN_EVENT)
-    ]
     terms = None
     versions = contract.head.get("versions") or {}
     pinned = line.get("contract_version")
     if pinned is not None and str(pinned) in versions:
         version = versions[str(pinned)]
-        origin = next(
-            (
-                record
-                for record in audit
-                if record.get("action") == "version_stored"
-                and record.get("ref") == f"{contract.contract_id}:v{version['version']}"
-            ),
-            None,
+        terms = contract_terms(
+            events,
+            audit,
+            contract.contract_id,
+            version["version"],
+            version["effective_date"],
+            f"{version['start_date']}..{version['end_date']}",
         )
-        terms = {
-            "version": version["version"],
-            "effective_date": version["effective_date"],
-            "term": f"{version['start_date']}..{version['end_date']}",
-            "source_event": (
-                events.event(str(origin["source_ref"]), str(origin.get("correlation_id", "")))
-                if origin and origin.get("source_ref")
-                else None
-            ),
-        }
     return {
         **line_document(line),
         "contract_id": contract.contract_id,

@@ -114,3 +114,50 @@ def trace_document(
         "audit": audit,
         "tree": tree,
     }
+
+
+NOT_AN_EVENT = ("adjustment:", "time:", "expense:", "milestone:", "fee:")
+"""Source references that name a record of the hub's own, not a canonical event."""
+
+
+def line_source_events(
+    events: EventDocuments, source_refs: Iterable[str], provenance: tuple[str, str] | None
+) -> list[dict[str, Any]]:
+    """The canonical events behind a line: its source references and its provenance's
+    (`(source_ref, correlation_id)`), each once, in that order."""
+    refs = list(dict.fromkeys([*source_refs, *([provenance[0]] if provenance else [])]))
+    return [
+        events.event(ref, provenance[1] if provenance else "")
+        for ref in refs
+        if ":" in ref and not ref.startswith(NOT_AN_EVENT)
+    ]
+
+
+def contract_terms(
+    events: EventDocuments,
+    audit: Iterable[dict[str, Any]],
+    contract_id: str,
+    version: int,
+    effective_date: str,
+    term: str,
+) -> dict[str, Any]:
+    """The contract version a line was priced under, with the event that stored it (found in the
+    contract's audit trail)."""
+    origin = next(
+        (
+            record
+            for record in audit
+            if record.get("action") == "version_stored" and record.get("ref") == f"{contract_id}:v{version}"
+        ),
+        None,
+    )
+    return {
+        "version": version,
+        "effective_date": effective_date,
+        "term": term,
+        "source_event": (
+            events.event(str(origin["source_ref"]), str(origin.get("correlation_id", "")))
+            if origin and origin.get("source_ref")
+            else None
+        ),
+    }

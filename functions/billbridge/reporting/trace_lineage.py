@@ -34,7 +34,7 @@ from billbridge.domain.model import (
 )
 from billbridge.domain.money import format_amount
 from billbridge.reporting.kpis import invoiced_time_amount
-from billbridge.reporting.lineage_documents import EventDocuments, trace_document
+from billbridge.reporting.lineage_documents import EventDocuments, contract_terms, line_source_events, trace_document
 from billbridge.reporting.lineage_tree import lineage_tree
 from billbridge.reporting.replay_report import line_document
 from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
@@ -234,34 +234,20 @@ def _line_lineage(
     book: ContractBook, line: BillingLine, audit: list[dict[str, Any]], events: _EventResolver
 ) -> dict[str, Any]:
     provenance = _provenance_of(book, line)
-    source_refs = list(dict.fromkeys([*line.source_refs, *([provenance.source_ref] if provenance else [])]))
-    source_events = [
-        events.event(ref, provenance.correlation_id if provenance else "")
-        for ref in source_refs
-        if ":" in ref and not ref.startswith(("adjustment:", "time:", "expense:", "milestone:", "fee:"))
-    ]
+    source_events = line_source_events(
+        events, line.source_refs, (provenance.source_ref, provenance.correlation_id) if provenance else None
+    )
     terms = None
     if line.contract_version is not None and line.contract_version in book.versions:
         version = book.versions[line.contract_version]
-        origin = next(
-            (
-                record
-                for record in audit
-                if record.get("action") == "version_stored"
-                and record.get("ref") == f"{book.contract_id}:v{version.version}"
-            ),
-            None,
+        terms = contract_terms(
+            events,
+            audit,
+            book.contract_id,
+            version.version,
+            version.effective_date.isoformat(),
+            f"{version.start_date.isoformat()}..{version.end_date.isoformat()}",
         )
-        terms = {
-            "version": version.version,
-            "effective_date": version.effective_date.isoformat(),
-            "term": f"{version.start_date.isoformat()}..{version.end_date.isoformat()}",
-            "source_event": (
-                events.event(str(origin["source_ref"]), str(origin.get("correlation_id", "")))
-                if origin and origin.get("source_ref")
-                else None
-            ),
-        }
     return {
         **line_document(line),
         "contract_id": book.contract_id,

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge import topology
+from billbridge.adapters.aws_client import LazyClient
 from billbridge.app.ports import ClaimOutcome, DeliveryClaim
 
 DELIVERY_PARTITION_PREFIX = topology.DELIVERY_PARTITION_PREFIX
@@ -80,7 +81,7 @@ class DynamoDeliveryRegistry:
     ) -> None:
         self._raw_retention = timedelta(seconds=max(raw_retention_seconds, retention_seconds))
         self._table = table_name
-        self._client = client
+        self._client = LazyClient("dynamodb", client)
         self._now = now
         self._retention = timedelta(seconds=retention_seconds)
         self._pk = topology.LEDGER_TABLE.partition_key
@@ -89,11 +90,7 @@ class DynamoDeliveryRegistry:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+        return self._client()
 
     def _key(self, source: str, event_id: str, sort_key: str) -> dict[str, Any]:
         return {self._pk: {"S": delivery_partition_key(source, event_id)}, self._sk: {"S": sort_key}}
@@ -178,31 +175,50 @@ class DynamoDeliveryRegistry:
         self, *, source: str, event_id: str, body_digest: str, correlation_id: str, raw_key: str
     ) -> None:
         now = self._now().isoformat()
-        lookup = topology.LEDGER_LOOKUP_KEYS
-        self.client.update_item(
-            TableName=self._table,
-            Key=self._key(source, event_id, f"{CONFLICT_SORT_KEY_PREFIX}{body_digest}"),
-            UpdateExpression=(
-                "SET #source = :source, event_id = :event_id, body_digest = :digest,"
-                " correlation_id = :correlation, raw_key = :raw_key, last_seen_at = :now,"
-                " first_seen_at = if_not_exists(first_seen_at, :now),"
-                " #gpk = :lookup_pk, #gsk = if_not_exists(#gsk, :lookup_sk)"
-                " ADD attempts :one"
-            ),
-            ExpressionAttributeNames={
-                "#source": "source",
-                "#gpk": lookup.partition_key,
-                "#gsk": lookup.sort_key or "gsi1sk",
+        record_sighting(
+            self.client,
+            table=self._table,
+            key=self._key(source, event_id, f"{CONFLICT_SORT_KEY_PREFIX}{body_digest}"),
+            fields={
+                "source": source,
+                "event_id": event_id,
+                "body_digest": body_digest,
+                "correlation_id": correlation_id,
+                "raw_key": raw_key,
             },
-            ExpressionAttributeValues={
-                ":source": {"S": source},
-                ":event_id": {"S": event_id},
-                ":digest": {"S": body_digest},
-                ":correlation": {"S": correlation_id},
-                ":raw_key": {"S": raw_key},
-                ":now": {"S": now},
-                ":lookup_pk": {"S": CONFLICT_LOOKUP_PARTITION},
-                ":lookup_sk": {"S": f"{now}#{source}#{event_id}"},
-                ":one": {"N": "1"},
-            },
+            lookup=(CONFLICT_LOOKUP_PARTITION, f"{now}#{source}#{event_id}"),
+            now=now,
         )
+
+
+def record_sighting(
+    client: Any, *, table: str, key: dict[str, Any], fields: dict[str, str], lookup: tuple[str, str], now: str
+) -> None:
+    """Record one more sighting of a delivery the webhook did not accept as new (a body that
+    conflicts with the claimed one, an event refused by a rule): its text fields set, first and
+    last seen, the sightings counted (`attempts`), and one entry on the lookup index
+    (`lookup`: partition and sort key, the sort key kept from the first sighting) for the
+    operators' listings."""
+    keys = topology.LEDGER_LOOKUP_KEYS
+    names = {"#gpk": keys.partition_key, "#gsk": keys.sort_key or "gsi1sk"}
+    values: dict[str, Any] = {
+        ":now": {"S": now},
+        ":lookup_pk": {"S": lookup[0]},
+        ":lookup_sk": {"S": lookup[1]},
+        ":one": {"N": "1"},
+    }
+    assignments = []
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        values[f":f{index}"] = {"S": value}
+        assignments.append(f"#f{index} = :f{index}")
+    client.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression=(
+            f"SET {', '.join(assignments)}, last_seen_at = :now, first_seen_at = if_not_exists(first_seen_at, :now),"
+            " #gpk = :lookup_pk, #gsk = if_not_exists(#gsk, :lookup_sk) ADD attempts :one"
+        ),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge import topology
+from billbridge.adapters.aws_client import LazyClient
 from billbridge.app.bulk_intake import IntakeRun
 
 INTAKE_RUN_RETENTION_DAYS = 30
@@ -27,18 +28,14 @@ def run_partition_key(run_id: str) -> str:
 class DynamoIntakeRuns:
     def __init__(self, *, table_name: str, client: Any | None = None) -> None:
         self._table = table_name
-        self._client = client
+        self._client = LazyClient("dynamodb", client)
         self._pk = topology.LEDGER_TABLE.partition_key
         self._sk = topology.LEDGER_TABLE.sort_key or "sk"
         self._ttl = topology.LEDGER_TABLE.ttl_attribute or "expires_at"
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+        return self._client()
 
     def _key(self, run_id: str, sort_key: str) -> dict[str, Any]:
         return {self._pk: {"S": run_partition_key(run_id)}, self._sk: {"S": sort_key}}

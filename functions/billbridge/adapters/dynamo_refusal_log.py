@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billbridge import topology
-from billbridge.adapters.dynamo_delivery_registry import delivery_partition_key
+from billbridge.adapters.aws_client import LazyClient
+from billbridge.adapters.dynamo_delivery_registry import delivery_partition_key, record_sighting
 
 REFUSAL_SORT_KEY = "REFUSAL#SYSTEM_OF_RECORD"
 REFUSAL_LOOKUP_PARTITION = "SYSTEM_OF_RECORD_REFUSAL"
@@ -25,50 +26,31 @@ def _utc_now() -> datetime:
 class DynamoRefusalLog:
     def __init__(self, *, table_name: str, client: Any | None = None, now: Callable[[], datetime] = _utc_now) -> None:
         self._table = table_name
-        self._client = client
+        self._client = LazyClient("dynamodb", client)
         self._now = now
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+        return self._client()
 
     def record_refusal(
         self, *, source: str, event_id: str, event_type: str, rule: str, correlation_id: str, raw_key: str
     ) -> None:
         now = self._now().isoformat()
-        lookup = topology.LEDGER_LOOKUP_KEYS
-        self.client.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": delivery_partition_key(source, event_id)}, "sk": {"S": REFUSAL_SORT_KEY}},
-            UpdateExpression=(
-                "SET #source = :source, event_id = :event_id, event_type = :event_type, #rule = :rule,"
-                " correlation_id = :correlation, raw_key = :raw_key, last_seen_at = :now,"
-                " first_seen_at = if_not_exists(first_seen_at, :now),"
-                " #gpk = :lookup_pk, #gsk = if_not_exists(#gsk, :lookup_sk)"
-                " ADD attempts :one"
-            ),
-            ExpressionAttributeNames={
-                "#source": "source",
-                "#rule": "rule",
-                "#gpk": lookup.partition_key,
-                "#gsk": lookup.sort_key or "gsi1sk",
+        record_sighting(
+            self.client,
+            table=self._table,
+            key={"pk": {"S": delivery_partition_key(source, event_id)}, "sk": {"S": REFUSAL_SORT_KEY}},
+            fields={
+                "source": source,
+                "event_id": event_id,
+                "event_type": event_type,
+                "rule": rule,
+                "correlation_id": correlation_id,
+                "raw_key": raw_key,
             },
-            ExpressionAttributeValues={
-                ":source": {"S": source},
-                ":event_id": {"S": event_id},
-                ":event_type": {"S": event_type},
-                ":rule": {"S": rule},
-                ":correlation": {"S": correlation_id},
-                ":raw_key": {"S": raw_key},
-                ":now": {"S": now},
-                ":lookup_pk": {"S": REFUSAL_LOOKUP_PARTITION},
-                ":lookup_sk": {"S": f"{now}#{source}#{event_id}"},
-                ":one": {"N": "1"},
-            },
+            lookup=(REFUSAL_LOOKUP_PARTITION, f"{now}#{source}#{event_id}"),
+            now=now,
         )
 
     def refusals(self) -> list[dict[str, str]]:

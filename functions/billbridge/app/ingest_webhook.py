@@ -551,23 +551,14 @@ class IngestWebhook:
         inline = stored.key is None
         raw_key = inline_raw_key(source, event.id) if inline else stored.key or ""
         try:
-            if inline:
-                claim = self._deliveries.claim(
-                    source=source,
-                    event_id=event.id,
-                    body_digest=digest,
-                    correlation_id=correlation_id,
-                    raw_key=raw_key,
-                    raw_body=stored.body,
-                )
-            else:
-                claim = self._deliveries.claim(
-                    source=source,
-                    event_id=event.id,
-                    body_digest=digest,
-                    correlation_id=correlation_id,
-                    raw_key=raw_key,
-                )
+            claim = self._deliveries.claim(
+                source=source,
+                event_id=event.id,
+                body_digest=digest,
+                correlation_id=correlation_id,
+                raw_key=raw_key,
+                raw_body=stored.body if inline else None,
+            )
         except Exception as failure:
             _log.exception("delivery registry claim failed")
             raise _DependencyFailedError("delivery registry unavailable") from failure

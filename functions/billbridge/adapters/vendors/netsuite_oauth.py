@@ -34,10 +34,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
 
-from billbridge.adapters.connectors.http_transport import HttpTransport, HttpTransportError, require_secure_url
+from billbridge.adapters.connectors.http_transport import HttpTransport, require_secure_url
+from billbridge.adapters.vendors.vendor_api_client import token_endpoint_document
 from billbridge.app.vendor_adapters import VendorUnavailableError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -173,27 +172,10 @@ class NetSuiteMachineToMachineToken:
             "client_assertion": assertion,
         }
         self.token_requests += 1
-        try:
-            response = self._transport.request(
-                "POST",
-                self._token_url,
-                body=urlencode(form).encode("ascii"),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-                timeout=TOKEN_TIMEOUT_SECONDS,
-            )
-        except HttpTransportError as error:
-            raise VendorUnavailableError(f"netsuite: token endpoint unreachable ({error})") from None
-        document: Any
-        try:
-            document = json.loads(response.body.decode("utf-8")) if response.body else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            document = {}
-        if response.status != 200:
-            error = document.get("error") if isinstance(document, dict) else None
-            raise VendorUnavailableError(
-                f"netsuite: token endpoint answered {response.status}" + (f" ({error})" if error else "")
-            )
-        token = document.get("access_token") if isinstance(document, dict) else None
+        document = token_endpoint_document(
+            "netsuite", self._transport, self._token_url, form, timeout=TOKEN_TIMEOUT_SECONDS
+        )
+        token = document.get("access_token")
         if not isinstance(token, str) or not token:
             raise VendorUnavailableError("netsuite: token endpoint answered without an access_token")
         try:

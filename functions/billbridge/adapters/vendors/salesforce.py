@@ -34,7 +34,6 @@ terms in custom fields, its ERP customer ids in one field per ERP instance. The 
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -44,8 +43,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from billbridge.adapters.connectors.http_transport import HttpTransport, HttpTransportError, require_secure_url
-from billbridge.adapters.vendors.vendor_api_client import VendorApiClient
+from billbridge.adapters.connectors.http_transport import HttpTransport, require_secure_url
+from billbridge.adapters.vendors.vendor_api_client import VendorApiClient, token_endpoint_document
 from billbridge.adapters.vendors.vendor_json import require
 from billbridge.app.vendor_adapters import PollCursor, PolledPage, Skipped, VendorPayloadError, VendorUnavailableError
 
@@ -323,23 +322,7 @@ class SalesforceClientCredentials:
         client_id, client_secret = self._credentials()
         form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
         self.token_requests += 1
-        try:
-            response = self._transport.request(
-                "POST",
-                self._token_url,
-                body=urlencode(form).encode("ascii"),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-                timeout=10.0,
-            )
-        except HttpTransportError as error:
-            raise VendorUnavailableError(f"salesforce: token endpoint unreachable ({error})") from None
-        try:
-            document = json.loads(response.body.decode("utf-8")) if response.body else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            document = {}
-        if response.status != 200 or not isinstance(document, dict) or not document.get("access_token"):
-            error = document.get("error") if isinstance(document, dict) else None
-            raise VendorUnavailableError(
-                f"salesforce: token endpoint answered {response.status}" + (f" ({error})" if error else "")
-            )
+        document = token_endpoint_document("salesforce", self._transport, self._token_url, form, timeout=10.0)
+        if not document.get("access_token"):
+            raise VendorUnavailableError("salesforce: token endpoint answered 200 without an access_token")
         return str(document["access_token"])

@@ -191,3 +191,35 @@ def dumps_with_decimals(document: Any) -> bytes:
         default=lambda v: f"{_DECIMAL_MARKER}{v}" if isinstance(v, Decimal) else str(v),
     )
     return re.sub(r'"\\u0000decimal:(-?[0-9.Ee+-]+)"', r"\1", text).encode("utf-8")
+
+
+def token_endpoint_document(
+    vendor: str, transport: HttpTransport, token_url: str, form: Mapping[str, str], *, timeout: float
+) -> dict[str, Any]:
+    """POST an OAuth 2.0 token request (`application/x-www-form-urlencoded`, RFC 6749 section
+    4.4.2) and answer the endpoint's JSON document when it answered 200. An unreachable endpoint
+    or any other answer is VendorUnavailableError naming the vendor, the status and the
+    endpoint's `error` (RFC 6749 section 5.2), so the delivery or poll is retried later."""
+    from urllib.parse import urlencode
+
+    try:
+        response = transport.request(
+            "POST",
+            token_url,
+            body=urlencode(form).encode("ascii"),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            timeout=timeout,
+        )
+    except HttpTransportError as error:
+        raise VendorUnavailableError(f"{vendor}: token endpoint unreachable ({error})") from None
+    document: Any
+    try:
+        document = json.loads(response.body.decode("utf-8")) if response.body else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = {}
+    if response.status != 200 or not isinstance(document, dict):
+        error = document.get("error") if isinstance(document, dict) else None
+        raise VendorUnavailableError(
+            f"{vendor}: token endpoint answered {response.status}" + (f" ({error})" if error else "")
+        )
+    return document

@@ -24,9 +24,13 @@ def logger() -> Logger:
 
 @lru_cache(maxsize=1)
 def metrics() -> Metrics:
+    """The namespace is the settings' (`POWERTOOLS_METRICS_NAMESPACE`, `Billbridge` when unset):
+    a Metrics built without one fails its flush, and the handler's answer with it."""
     from aws_lambda_powertools import Metrics
 
-    return Metrics()
+    from billbridge.settings import hub_settings
+
+    return Metrics(namespace=hub_settings().metrics_namespace)
 
 
 @lru_cache(maxsize=1)

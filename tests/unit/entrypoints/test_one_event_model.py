@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from billbridge import topology
+from billbridge import bootstrap, topology
+from billbridge.adapters.sqs_dead_letter_sink import SqsDeadLetterSink
 from billbridge.app.canonical_events import (
     InvalidEventError,
     TimeEntryApprovedData,
@@ -25,7 +26,6 @@ from billbridge.app.canonical_events import (
 )
 from billbridge.app.event_translation import IngestedEvent, time_entry_from
 from billbridge.domain.model import WorkDay
-from billbridge.entrypoints.queues import sqs_consumer
 from billbridge.entrypoints.queues.sqs_consumer import consume_batch
 
 from tests.fakes.edge import (
@@ -107,7 +107,8 @@ def dead_letter_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingSqs]
     monkeypatch.setenv(topology.ENV_DEAD_LETTER_QUEUE_URL, "https://sqs.eu-west-1.amazonaws.com/1/actuals-dlq")
     monkeypatch.setenv(topology.ENV_MAX_RECEIVE_COUNT, "5")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Billbridge")
-    monkeypatch.setattr(sqs_consumer, "_sqs", lambda: sqs)
+    sink = SqsDeadLetterSink(queue_url="https://sqs.eu-west-1.amazonaws.com/1/actuals-dlq", client=sqs)
+    monkeypatch.setattr(bootstrap, "dead_letter_sink", lambda: sink)
     yield sqs
 
 

@@ -156,8 +156,9 @@ def measure(entries: int) -> dict[str, Any]:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
     from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.billing_config_document import billing_config_from
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.event_translation import IngestedEvent, billing_config_from
+    from billbridge.app.event_translation import IngestedEvent
     from billbridge.app.sync_contract import SyncContract
     from billbridge.local.stand_in_boundary import faster_stand_ins
     from moto import mock_aws

@@ -39,7 +39,8 @@ from typing import Any
 
 from billbridge import topology
 from billbridge.adapters.dynamo_ledger import DynamoLedger
-from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
+from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ledger import StoredBook
 from billbridge.domain.model import BookUpdate, ContractBook
 from billbridge.local.stack import LocalStack

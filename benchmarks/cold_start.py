@@ -757,7 +757,7 @@ def full_backend() -> Iterator[dict[str, str]]:
         env = env | {topology.ENV_BILLING_RUN_BUCKET: names.billing_run_bucket}
         with _environment(env | {"AWS_DEFAULT_REGION": "us-east-1"}):
             from billbridge import bootstrap
-            from billbridge.app.event_translation import billing_config_from
+            from billbridge.app.billing_config_document import billing_config_from
 
             bootstrap.reset()
             bootstrap.ledger().save_config(billing_config_from(BENCH_CONFIG))

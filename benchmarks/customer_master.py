@@ -26,7 +26,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
+from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.record_actuals import RecordActuals
 from billbridge.app.run_billing import ComposeInvoice
 from billbridge.app.sync_contract import SyncContract

@@ -59,8 +59,9 @@ def ledger_calls(contracts: int) -> dict[str, Any]:
     from billbridge.adapters.connectors.event_connector import EventBusConnector
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.billing_config_document import billing_config_from
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.event_translation import IngestedEvent, billing_config_from
+    from billbridge.app.event_translation import IngestedEvent
     from billbridge.app.sync_contract import SyncContract
     from billbridge.local.resources import create_ledger_table
     from moto import mock_aws

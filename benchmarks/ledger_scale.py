@@ -144,8 +144,9 @@ def direct_shape(contracts: int, entries: int) -> dict[str, Any]:
     from billbridge.adapters.dynamo_ledger import DynamoLedger
     from billbridge.adapters.memory_command_log import InMemoryCommandLog
     from billbridge.adapters.system_clock import SystemClock
+    from billbridge.app.billing_config_document import billing_config_from
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.event_translation import IngestedEvent, billing_config_from, time_entry_from
+    from billbridge.app.event_translation import IngestedEvent, time_entry_from
     from billbridge.app.ledger import BookScope, apply_to_book
     from billbridge.app.record_actuals import RecordActuals
     from billbridge.app.run_billing import ComposeInvoice

@@ -74,8 +74,8 @@ def copy_of_scenario(text: str, copy: int) -> dict[str, Any]:
 def load_ledger(copies: int) -> Any:
     import boto3
     from billbridge.adapters.dynamo_ledger import DynamoLedger
+    from billbridge.app.billing_config_document import billing_config_from
     from billbridge.app.downstream_sync import DownstreamSync
-    from billbridge.app.event_translation import billing_config_from
     from billbridge.local.resources import create_ledger_table
 
     from tests.fakes.hub import CoreHub

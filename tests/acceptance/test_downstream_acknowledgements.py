@@ -103,7 +103,7 @@ def over_http(tmp_path: Path) -> Iterator[tuple[LocalStack, Webhooks, LocalDowns
 
 
 def _config() -> Any:
-    from billbridge.app.event_translation import billing_config_from
+    from billbridge.app.billing_config_document import billing_config_from
 
     return billing_config_from(CONFIG_EVENT_FREE)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from billbridge.adapters.sqlite_ledger import SqliteLedger
-from billbridge.app.event_translation import billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.local.scenario_replay import ScenarioReplayer, generate_webhook_secrets
 from billbridge.local.stack import LocalStack
 from billbridge.parallel_run.bulk_hub import BulkHub

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.downstream_sync import DownstreamSync
-from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ports import ConnectorCommand, ConnectorReceipt, OutboundEvent
 from billbridge.app.record_actuals import RecordActuals
 from billbridge.app.record_feedback import RecordFeedback

@@ -7,8 +7,8 @@ from dataclasses import asdict
 from typing import Any
 
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.downstream_sync import DownstreamSync
-from billbridge.app.event_translation import billing_config_from
 from billbridge.app.ledger import StoredBook
 from billbridge.domain.model import BookUpdate
 

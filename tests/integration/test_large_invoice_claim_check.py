@@ -21,7 +21,8 @@ from billbridge.adapters.connectors.event_connector import (
 )
 from billbridge.adapters.dynamo_ledger import DynamoLedger
 from billbridge.adapters.s3_run_workspace import S3RunWorkspace
-from billbridge.app.event_translation import IngestedEvent, billing_config_from, time_entry_from
+from billbridge.app.billing_config_document import billing_config_from
+from billbridge.app.event_translation import IngestedEvent, time_entry_from
 from billbridge.app.ledger import BookScope, apply_to_book
 from billbridge.app.ports import ConnectorCommand
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice

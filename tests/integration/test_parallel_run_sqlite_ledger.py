@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from billbridge.adapters.sqlite_ledger import LedgerStoreError, SqliteLedger
-from billbridge.app.event_translation import billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.ledger import ConcurrentUpdateError
 from billbridge.domain.model import BillingConfig, ContractBook
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
-from billbridge.app.event_translation import billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.webhook_signature import sign
 from billbridge.domain.model import ContractBook
 from billbridge.local.scenario_replay import generate_webhook_secrets

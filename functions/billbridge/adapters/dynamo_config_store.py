@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from billbridge.adapters.dynamo_table import DynamoTable
-from billbridge.app.event_translation import billing_config_from, billing_config_to_document
+from billbridge.app.billing_config_document import billing_config_from, billing_config_to_document
 from billbridge.domain.model import BillingConfig
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from billbridge.app.event_translation import billing_config_from, billing_config_to_document
+from billbridge.app.billing_config_document import billing_config_from, billing_config_to_document
 from billbridge.app.ledger import ConcurrentUpdateError, RejectionsKeptAsParkedFeedback, StoredBook
 from billbridge.domain.model import AuditRecord, BillingConfig, BillingException, BookUpdate, ContractBook
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from billbridge.adapters.dynamo_ledger import DynamoLedger
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.billing_requests import execution_name
-from billbridge.app.event_translation import billing_config_from
 from billbridge.app.ports import RunStatus
 from billbridge.app.webhook_signature import sign
 from billbridge.local.http_server import LocalWebhookServer

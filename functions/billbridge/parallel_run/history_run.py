@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from billbridge.adapters.sqlite_ledger import SqliteLedger
-from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
+from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.ports import RunStatus
 from billbridge.domain.billing_run import Period
 from billbridge.parallel_run.bulk_hub import BillingRunOutcome, BulkHub, DeadLetter

@@ -76,7 +76,7 @@ def test_command_rows_and_documents_equal_the_ledgers(scenario_state: Path, stor
 
 def test_configuration_and_refusals_equal_the_ledgers(scenario_state: Path, store: read_models.ReadOnlyStore) -> None:
     from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
-    from billbridge.app.event_translation import billing_config_to_document
+    from billbridge.app.billing_config_document import billing_config_to_document
 
     with open_hub(target(scenario_state), read_only=True) as hub:
         config = billing_config_to_document(hub.ledger.load_config())

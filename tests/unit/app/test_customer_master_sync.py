@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from billbridge.adapters.memory_command_log import InMemoryCommandLog
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.customer_master import MasterVersionConflictError, customer_summary
 from billbridge.app.downstream_sync import DownstreamSync
-from billbridge.app.event_translation import IngestedEvent, billing_config_from
+from billbridge.app.event_translation import IngestedEvent
 from billbridge.app.rollout import SHADOW_REFERENCE, Rollout
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice
 from billbridge.app.sync_contract import SyncContract

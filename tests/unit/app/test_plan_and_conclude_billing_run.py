@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from billbridge.app.event_translation import billing_config_from
+from billbridge.app.billing_config_document import billing_config_from
 from billbridge.app.run_billing import (
     LISTED_FAILURES,
     ConcludeBatch,

@@ -188,7 +188,8 @@ def test_amendment_cost_counts_one_amendment_at_each_size() -> None:
 def test_amendment_cost_seeding_in_batches_stores_the_items_that_one_call_at_a_time_stores() -> None:
     import boto3
     from billbridge.adapters.dynamo_ledger import DynamoLedger
-    from billbridge.app.event_translation import IngestedEvent, billing_config_from
+    from billbridge.app.billing_config_document import billing_config_from
+    from billbridge.app.event_translation import IngestedEvent
     from billbridge.app.sync_contract import SyncContract
     from moto import mock_aws
 

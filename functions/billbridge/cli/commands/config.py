@@ -30,7 +30,8 @@ def load_command(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from billbridge.app.event_translation import UntranslatableEventError, billing_config_from
+    from billbridge.app.billing_config_document import billing_config_from
+    from billbridge.app.event_translation import UntranslatableEventError
 
     document = json.loads(Path(args.file).read_text(encoding="utf-8"))
     try:
@@ -50,7 +51,7 @@ def show_command(args: argparse.Namespace) -> int:
     with local_read_store(args) as store:
         document = None if store is None else read_models.stored_config_document(store)
     if document is None:  # a deployed stack, or nothing loaded yet: the hub's own reading (and its defaults)
-        from billbridge.app.event_translation import billing_config_to_document
+        from billbridge.app.billing_config_document import billing_config_to_document
 
         with open_hub(args, read_only=True) as hub:
             document = billing_config_to_document(hub.ledger.load_config())

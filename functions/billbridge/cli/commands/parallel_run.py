@@ -255,7 +255,7 @@ def write_compact_json(handle: Any, document: dict[str, Any]) -> None:
 
 def _run_scenario(path: Path, store: Path) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     from billbridge.adapters.sqlite_ledger import SqliteLedger
-    from billbridge.app.event_translation import billing_config_from
+    from billbridge.app.billing_config_document import billing_config_from
     from billbridge.parallel_run.bulk_hub import BulkHub
     from billbridge.reporting.replay_report import build_replay_report
 

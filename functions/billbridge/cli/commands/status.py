@@ -51,7 +51,7 @@ def status_document(
 
 def _default_config_document() -> dict[str, Any]:
     """What the hub runs with when no configuration was loaded."""
-    from billbridge.app.event_translation import billing_config_to_document
+    from billbridge.app.billing_config_document import billing_config_to_document
     from billbridge.domain.model import BillingConfig
 
     return billing_config_to_document(BillingConfig())
@@ -72,7 +72,7 @@ def status_command(args: argparse.Namespace) -> int:
             refusals = read_models.refusals(store)
     if store is None:
         from billbridge.adapters.dynamo_refusal_log import DynamoRefusalLog
-        from billbridge.app.event_translation import billing_config_to_document
+        from billbridge.app.billing_config_document import billing_config_to_document
 
         with open_hub(args, read_only=True) as hub:
             config = billing_config_to_document(hub.ledger.load_config())

@@ -30,8 +30,9 @@ def is_iso_currency(currency: str) -> bool:
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Round half-up to the currency's minor unit (once per line, when it is made)."""
-    return amount.quantize(minor_unit_quantum(currency), rounding=ROUND_HALF_UP)
+    """Round half-up to the currency's minor unit (once per line, when it is made). The
+    rounding is passed by position: by keyword, `quantize` costs about twice as much."""
+    return amount.quantize(minor_unit_quantum(currency), ROUND_HALF_UP)
 
 
 def round_hours(hours: Decimal) -> Decimal:

@@ -5,9 +5,11 @@ Pure functions: the same entry and versions always give the same lines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -42,8 +44,7 @@ class RatingIssue:
 
 
 class RatingResult(NamedTuple):
-    """The lines an input rates to and what held the rest (a named tuple: one is
-    made per rated entry)."""
+    """The lines an input rates to and what held the rest."""
 
     lines: tuple[BillingLine, ...]
     issues: tuple[RatingIssue, ...]
@@ -58,9 +59,39 @@ NOTHING = RatingResult(lines=(), issues=())
 DAY_DATE = attrgetter("date")
 DAY_HOURS = attrgetter("hours")
 
+Held = tuple[tuple[RatingIssue, ...], RatingIssue | None]
+"""What held (part of) an entry and where the PSA's rate differed: (issues, rate mismatch)."""
+
+
+@dataclass(slots=True)
+class RatedEntries:
+    """What a contract's entries rate to in one pass: every line, in the entries'
+    order (an entry's lines together), where each entry's lines end, and what held
+    or differed, only for the entries where something did (by position)."""
+
+    entries: Sequence[TimeEntry]
+    lines: list[BillingLine] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    """After entry `i`'s lines: `lines[ends[i - 1]:ends[i]]` are its lines."""
+    held: dict[int, Held] = field(default_factory=dict)
+
+    def result_of(self, index: int) -> RatingResult:
+        """Entry `index`'s rating, as `rate_time_entry` gives it."""
+        start = self.ends[index - 1] if index else 0
+        issues, mismatch = self.held.get(index, NOTHING_HELD)
+        return RatingResult(tuple(self.lines[start : self.ends[index]]), issues, mismatch)
+
+
+NOTHING_HELD: Held = ((), None)
+
+
+iso_date = lru_cache(maxsize=4096)(date.isoformat)
+"""A date as `YYYY-MM-DD`, worked out once for the dates that recur (an entry's days are
+a contract's working days): formatting a date costs more than the rest of a line id."""
+
 
 def time_line_id(entry_id: str, revision: int, first_date: date, split_position: int) -> str:
-    return f"time:{entry_id}:r{revision}:{first_date.isoformat()}:{split_position}"
+    return f"time:{entry_id}:r{revision}:{iso_date(first_date)}:{split_position}"
 
 
 def rate_time_entry(
@@ -79,47 +110,104 @@ def rate_time_entry(
     (`no_rate`). The other days are rated. Non-billable or rejected entries
     produce nothing.
     """
+    lines: list[BillingLine] = []
+    held = _rate_into(lines, entry, timeline, entry.days if days is None else days, position_base)
+    if held is None:
+        return RatingResult(tuple(lines), ()) if lines else NOTHING
+    return RatingResult(tuple(lines), *held)
+
+
+def rate_time_entries(entries: Sequence[TimeEntry], timeline: VersionTimeline) -> RatedEntries:
+    """Rate a contract's entries (all their days) in one pass against its timeline,
+    each exactly as `rate_time_entry` rates it, without a result per entry: the
+    lines go into one list, and what held or differed is kept only where it did.
+    For the many entries of one contract (an amendment's re-rate, a contract that
+    arrives after its entries)."""
+    rated = RatedEntries(entries)
+    lines, ends, held = rated.lines, rated.ends, rated.held
+    for index, entry in enumerate(entries):
+        outcome = _rate_into(lines, entry, timeline, entry.days, 0)
+        if outcome is not None:
+            held[index] = outcome
+        ends.append(len(lines))
+    return rated
+
+
+def _rate_into(
+    lines: list[BillingLine],
+    entry: TimeEntry,
+    timeline: VersionTimeline,
+    work_days: tuple[WorkDay, ...],
+    position_base: int,
+) -> Held | None:
+    """Add the entry's lines to `lines` (see `rate_time_entry`); what held or
+    differed, or None when nothing did.
+
+    One pass over the days in date order. The days of one (version, month) group
+    follow each other in that order (a later date never has an earlier version,
+    and a version's term is one span of dates), so a group is a run of days."""
     if not entry.billable or entry.rejected:
-        return NOTHING
-    work_days = entry.days if days is None else days
-    groups: dict[tuple[int, int, int], tuple[ContractVersion, list[WorkDay]]] = {}
-    outside: list[tuple[WorkDay, ContractVersion | None]] = []
-    for day in sorted(work_days, key=DAY_DATE):
+        return None
+    ordered = work_days if len(work_days) < 2 else tuple(sorted(work_days, key=DAY_DATE))
+    runs: list[tuple[ContractVersion, int, int]] = []
+    outside: list[tuple[WorkDay, ContractVersion | None]] | None = None
+    run_version: ContractVersion | None = None
+    run_year = run_month = run_start = 0
+    for index, day in enumerate(ordered):
         on = day.date
         version = timeline.applicable_on(on)
         if version is None:
+            outside = outside or []
             outside.append((day, None))
         elif version.cost_centers and entry.cost_center not in version.cost_centers:
-            return RatingResult(lines=(), issues=(_cost_center_issue(entry, work_days, version),))
+            return (_cost_center_issue(entry, work_days, version),), None
         elif not version.start_date <= on <= timeline.end_date_of(version):
+            outside = outside or []
             outside.append((day, version))
+        elif version is run_version and on.month == run_month and on.year == run_year:
+            continue
         else:
-            key = (version.version, on.year, on.month)
-            if key in groups:
-                groups[key][1].append(day)
-            else:
-                groups[key] = (version, [day])
+            if run_version is not None:
+                runs.append((run_version, run_start, index))
+            run_version, run_year, run_month, run_start = version, on.year, on.month, index
+            continue
+        if run_version is not None:  # a held day closes the run
+            runs.append((run_version, run_start, index))
+            run_version = None
+    if run_version is not None:
+        runs.append((run_version, run_start, len(ordered)))
 
-    priced: list[tuple[RateCardBasis, list[WorkDay]]] = []
-    unrated: list[tuple[WorkDay, ContractVersion]] = []
-    for version, group_days in groups.values():
+    first = len(lines)
+    unrated: list[tuple[WorkDay, ContractVersion]] | None = None
+    if len(runs) == 1:
+        version, start, end = runs[0]
         basis = rate_card_basis(timeline, version, entry)
         if basis is None:
-            unrated.extend((day, version) for day in group_days)
+            unrated = [(day, version) for day in ordered[start:end]]
         else:
-            priced.append((basis, group_days))
-    issues = _held_issues(entry, outside, unrated) if outside or unrated else ()
-
-    if len(priced) == 1:
-        basis, group_days = priced[0]
-        lines: tuple[BillingLine, ...] = (_time_line(entry, basis, group_days, position_base),)
-    else:
-        lines = tuple(
-            _time_line(entry, basis.split(index, len(priced)), group_days, position_base + index * SPLIT_STRIDE)
-            for index, (basis, group_days) in enumerate(priced)
-        )
-    mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines)
-    return RatingResult(lines, issues, mismatch)
+            lines.append(_time_line(entry, basis, ordered[start:end], position_base))
+    elif runs:
+        priced = []
+        for version, start, end in runs:
+            basis = rate_card_basis(timeline, version, entry)
+            if basis is None:
+                unrated = unrated or []
+                unrated.extend((day, version) for day in ordered[start:end])
+            else:
+                priced.append((basis, ordered[start:end]))
+        if len(priced) == 1:
+            basis, group_days = priced[0]
+            lines.append(_time_line(entry, basis, group_days, position_base))
+        else:
+            lines.extend(
+                _time_line(entry, basis.split(index, len(priced)), group_days, position_base + index * SPLIT_STRIDE)
+                for index, (basis, group_days) in enumerate(priced)
+            )
+    mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, lines[first:])
+    if outside is None and unrated is None and mismatch is None:
+        return None
+    issues = _held_issues(entry, outside or [], unrated or []) if outside or unrated else ()
+    return issues, mismatch
 
 
 def _held_issues(
@@ -136,28 +224,35 @@ def _held_issues(
     return tuple(issues)
 
 
-def _time_line(entry: TimeEntry, basis: RateCardBasis, days: list[WorkDay], position: int) -> BillingLine:
-    """One line for one group of days: their hours at the rate-card line's rate."""
+def _time_line(entry: TimeEntry, basis: RateCardBasis, days: tuple[WorkDay, ...], position: int) -> BillingLine:
+    """One line for one group of days: their hours at the rate-card line's rate.
+
+    Built positionally, in the order of `BillingLine`'s fields (named on the right):
+    with keywords, matching eighteen names cost more than the rest of the line."""
     first_date = days[0].date
-    quantity = sum(map(DAY_HOURS, days), ZERO)
+    quantity = ZERO
+    for day in days:
+        quantity += day.hours
     provenance = entry.provenance
     return BillingLine(
-        line_id=time_line_id(entry.entry_id, entry.revision, first_date, position),
-        kind="time",
-        ref=entry.entry_id,
-        quantity=quantity,
-        amount=round_money(quantity * basis.rate, basis.currency),
-        currency=basis.currency,
-        line_date=days[-1].date,
-        rate=basis.rate,
-        contract_version=basis.contract_version,
-        first_date=first_date,
-        days=tuple(days),
-        split_position=position,
-        revision=entry.revision,
-        source_refs=(provenance.source_ref,) if provenance else (),
-        correlation_id=provenance.correlation_id if provenance else "",
-        basis=basis,
+        time_line_id(entry.entry_id, entry.revision, first_date, position),  # line_id
+        "time",  # kind
+        entry.entry_id,  # ref
+        quantity,  # quantity
+        round_money(quantity * basis.rate, basis.currency),  # amount
+        basis.currency,  # currency
+        days[-1].date,  # line_date
+        basis.rate,  # rate
+        basis.contract_version,  # contract_version
+        first_date,  # first_date
+        days,  # days
+        position,  # split_position
+        entry.revision,  # revision
+        (provenance.source_ref,) if provenance else (),  # source_refs
+        provenance.correlation_id if provenance else "",  # correlation_id
+        None,  # invoice_id
+        False,  # cap_released
+        basis,  # basis
     )
 
 
@@ -186,7 +281,7 @@ def rate_card_basis(timeline: VersionTimeline, version: ContractVersion, entry: 
     return known[key]
 
 
-def _rate_mismatch(entry: TimeEntry, bill_rate: Decimal, lines: tuple[BillingLine, ...]) -> RatingIssue | None:
+def _rate_mismatch(entry: TimeEntry, bill_rate: Decimal, lines: Sequence[BillingLine]) -> RatingIssue | None:
     """The PSA's rate differs from the contract's: billed at the contract's, the
     difference raised."""
     if all(line.rate == bill_rate for line in lines):

@@ -143,16 +143,46 @@ def _rate_into(
     """Add the entry's lines to `lines` (see `rate_time_entry`); what held or
     differed, or None when nothing did.
 
+    An entry of one day, as most are, whose version is in term, accepts its cost
+    center and has a rate for it, makes one line at once; anything else takes the
+    grouping pass (`_rate_in_groups`), which gives the same line for such a day."""
+    if not entry.billable or entry.rejected:
+        return None
+    if len(work_days) == 1:
+        on = work_days[0].date
+        version = timeline.applicable_on(on)
+        if (
+            version is not None
+            and (not version.cost_centers or entry.cost_center in version.cost_centers)
+            and timeline.in_term(version, on)
+        ):
+            basis = rate_card_basis(timeline, version, entry)
+            if basis is not None:
+                line = _time_line(entry, basis, work_days, position_base)
+                lines.append(line)
+                mismatch = None if entry.bill_rate is None else _rate_mismatch(entry, entry.bill_rate, (line,))
+                return None if mismatch is None else ((), mismatch)
+    return _rate_in_groups(lines, entry, timeline, work_days, position_base)
+
+
+def _rate_in_groups(
+    lines: list[BillingLine],
+    entry: TimeEntry,
+    timeline: VersionTimeline,
+    work_days: tuple[WorkDay, ...],
+    position_base: int,
+) -> Held | None:
+    """Rate a billable entry's days in groups (see `_rate_into`).
+
     One pass over the days in date order. The days of one (version, month) group
     follow each other in that order (a later date never has an earlier version,
     and a version's term is one span of dates), so a group is a run of days."""
-    if not entry.billable or entry.rejected:
-        return None
     ordered = work_days if len(work_days) < 2 else tuple(sorted(work_days, key=DAY_DATE))
-    runs: list[tuple[ContractVersion, int, int]] = []
+    earlier: list[tuple[ContractVersion, int, int]] | None = None
+    """The groups before the last one, as (version, first index, index after the last)."""
     outside: list[tuple[WorkDay, ContractVersion | None]] | None = None
     run_version: ContractVersion | None = None
-    run_year = run_month = run_start = 0
+    run_year = run_month = run_start = run_end = 0
     for index, day in enumerate(ordered):
         on = day.date
         version = timeline.applicable_on(on)
@@ -164,31 +194,28 @@ def _rate_into(
         elif not version.start_date <= on <= timeline.end_date_of(version):
             outside = outside or []
             outside.append((day, version))
-        elif version is run_version and on.month == run_month and on.year == run_year:
-            continue
+        elif version is run_version and on.month == run_month and on.year == run_year and run_end == index:
+            run_end = index + 1
         else:
             if run_version is not None:
-                runs.append((run_version, run_start, index))
-            run_version, run_year, run_month, run_start = version, on.year, on.month, index
-            continue
-        if run_version is not None:  # a held day closes the run
-            runs.append((run_version, run_start, index))
-            run_version = None
-    if run_version is not None:
-        runs.append((run_version, run_start, len(ordered)))
+                earlier = earlier or []
+                earlier.append((run_version, run_start, run_end))
+            run_version, run_year, run_month, run_start, run_end = version, on.year, on.month, index, index + 1
 
     first = len(lines)
     unrated: list[tuple[WorkDay, ContractVersion]] | None = None
-    if len(runs) == 1:
-        version, start, end = runs[0]
-        basis = rate_card_basis(timeline, version, entry)
+    if run_version is None:
+        pass
+    elif earlier is None:  # one group, as most entries are: nothing to split
+        basis = rate_card_basis(timeline, run_version, entry)
         if basis is None:
-            unrated = [(day, version) for day in ordered[start:end]]
+            unrated = [(day, run_version) for day in ordered[run_start:run_end]]
         else:
-            lines.append(_time_line(entry, basis, ordered[start:end], position_base))
-    elif runs:
+            lines.append(_time_line(entry, basis, ordered[run_start:run_end], position_base))
+    else:
+        earlier.append((run_version, run_start, run_end))
         priced = []
-        for version, start, end in runs:
+        for version, start, end in earlier:
             basis = rate_card_basis(timeline, version, entry)
             if basis is None:
                 unrated = unrated or []
@@ -263,9 +290,11 @@ def rate_card_basis(timeline: VersionTimeline, version: ContractVersion, entry: 
     cost_center = entry.cost_center if version.cost_centers else None
     key = (version.version, entry.resource_id, entry.role, cost_center)
     known = timeline.rate_card_bases
-    if key not in known:
+    try:
+        return known[key]
+    except KeyError:
         rate_line = version.rate_for(entry.resource_id, entry.role)
-        known[key] = (
+        basis = known[key] = (
             None
             if rate_line is None
             else RateCardBasis(
@@ -278,7 +307,7 @@ def rate_card_basis(timeline: VersionTimeline, version: ContractVersion, entry: 
                 cost_center=cost_center,
             )
         )
-    return known[key]
+    return basis
 
 
 def _rate_mismatch(entry: TimeEntry, bill_rate: Decimal, lines: Sequence[BillingLine]) -> RatingIssue | None:

@@ -19,6 +19,7 @@ from billbridge.domain.rating import (
     RatingResult,
     rate_expense,
     rate_milestone,
+    rate_time_entries,
     rate_time_entry,
 )
 from billbridge.domain.versions import VersionTimeline
@@ -28,25 +29,49 @@ HOLDING_TYPES = (ExceptionType.NO_RATE, ExceptionType.INVALID_COST_CENTER, Excep
 
 
 def reconcile_book(draft: BookDraft, *, cause_version: int | None = None) -> None:
-    """Re-evaluate every unbilled input of the book."""
+    """Re-evaluate every unbilled input of the book. The entries rated whole (nothing
+    of them invoiced or written off) are rated in one pass (`rate_time_entries`)."""
     if not draft.versions:
         return
     timeline = draft.timeline()
-    for entry in list(draft.entries.values()):
-        reconcile_entry(draft, entry, timeline, cause_version=cause_version)
+    entries = [entry for entry in draft.entries.values() if not _left_alone(draft, entry)]
+    whole = [entry for entry in entries if _rated_whole(draft, entry)]
+    rated = rate_time_entries(whole, timeline)
+    results = {entry.entry_id: rated.result_of(index) for index, entry in enumerate(whole)}
+    for entry in entries:
+        reconcile_entry(draft, entry, timeline, cause_version=cause_version, rated=results.get(entry.entry_id))
     for expense_id in list(draft.expenses):
         reconcile_expense(draft, expense_id, timeline, cause_version=cause_version)
     for milestone_id in list(draft.completions):
         reconcile_milestone(draft, milestone_id, timeline, cause_version=cause_version)
 
 
-def reconcile_entry(
-    draft: BookDraft, entry: TimeEntry, timeline: VersionTimeline, *, cause_version: int | None = None
-) -> None:
+def _left_alone(draft: BookDraft, entry: TimeEntry) -> bool:
+    """Written off, or held as an invoiced entry that changed: not rated again."""
     if entry.entry_id in draft.written_off_refs:
-        return
+        return True
     held = draft.exceptions.get(f"{ExceptionType.INVOICED_ENTRY_CHANGED.value}:{draft.contract_id}:{entry.entry_id}")
-    if held is not None and held.state == ExceptionState.OPEN:
+    return held is not None and held.state == ExceptionState.OPEN
+
+
+def _rated_whole(draft: BookDraft, entry: TimeEntry) -> bool:
+    """Every day of the entry is rated again: none invoiced, none written off."""
+    if draft.written_off_days.get(entry.entry_id):
+        return False
+    return not any(draft.is_billed(line) for line in draft.lines_of("time", entry.entry_id))
+
+
+def reconcile_entry(
+    draft: BookDraft,
+    entry: TimeEntry,
+    timeline: VersionTimeline,
+    *,
+    cause_version: int | None = None,
+    rated: RatingResult | None = None,
+) -> None:
+    """Bring one entry's unbilled lines and exceptions in line with the timeline.
+    `rated`: the entry's rating when it was rated whole with others (`reconcile_book`)."""
+    if _left_alone(draft, entry):
         return
     existing = draft.lines_of("time", entry.entry_id)
     billed = [line for line in existing if draft.is_billed(line)]
@@ -55,9 +80,12 @@ def reconcile_entry(
     issues: list[RatingIssue] = []
     mismatch: RatingIssue | None = None
     if not billed:
-        written_off = draft.written_off_days.get(entry.entry_id)
-        days = _without(entry.days, written_off) if written_off else None
-        result = rate_time_entry(entry, timeline, days=days)
+        if rated is None:
+            written_off = draft.written_off_days.get(entry.entry_id)
+            days = _without(entry.days, written_off) if written_off else None
+            result = rate_time_entry(entry, timeline, days=days)
+        else:
+            result = rated
         new_lines = list(result.lines)
         issues.extend(result.issues)
         mismatch = result.rate_mismatch

@@ -57,7 +57,6 @@ class RatingResult(NamedTuple):
 
 NOTHING = RatingResult(lines=(), issues=())
 DAY_DATE = attrgetter("date")
-DAY_HOURS = attrgetter("hours")
 
 Held = tuple[tuple[RatingIssue, ...], RatingIssue | None]
 """What held (part of) an entry and where the PSA's rate differed: (issues, rate mismatch)."""

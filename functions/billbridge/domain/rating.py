@@ -153,7 +153,7 @@ def _rate_into(
         if (
             version is not None
             and (not version.cost_centers or entry.cost_center in version.cost_centers)
-            and timeline.in_term(version, on)
+            and version.start_date <= on <= timeline.end_date_of(version)
         ):
             basis = rate_card_basis(timeline, version, entry)
             if basis is not None:

@@ -254,7 +254,7 @@ def _time_line(entry: TimeEntry, basis: RateCardBasis, days: tuple[WorkDay, ...]
     """One line for one group of days: their hours at the rate-card line's rate.
 
     Built positionally, in the order of `BillingLine`'s fields (named on the right):
-    with keywords, matching eighteen names cost more than the rest of the line."""
+    with keywords, matching sixteen names cost more than the rest of the line."""
     first_date = days[0].date
     quantity = ZERO
     for day in days:

@@ -76,6 +76,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
 
+from billbridge.local.bus_delivery import bus_delivery
 from billbridge.local.dynamodb_partitions import partition_reads
 from billbridge.local.in_process_dispatch import (
     picked_member,
@@ -306,6 +307,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
         *partition_reads(),
+        *bus_delivery(),
         (queue, "messages", property(_visible_messages)),
         (queue, "approximate_number_of_messages", property(_visible_count)),
         (queue, "approximate_number_of_messages_delayed", property(_delayed_count)),

@@ -55,6 +55,7 @@ it (its calls would carry a placeholder signature, which AWS refuses).
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
@@ -72,6 +73,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.serialize import ResponseSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
@@ -317,6 +319,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (sqs_models, "camelcase_to_underscores", _remembered(sqs_models.camelcase_to_underscores)),
         (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
         (UpdateExpressionParser, "make", _parsed_once(UpdateExpressionParser.__dict__["make"])),
+        (ConditionExpressionParser, "_lex_condition_expression", _lexed_once(ConditionExpressionParser)),
         (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
         (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
     ]
@@ -331,6 +334,23 @@ def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg
         return parse(cls, expression_str)
 
     return classmethod(make)
+
+
+def _lexed_once(parser_class: type) -> Any:
+    """moto lexes a condition expression (a dozen regular expressions per token) at every request,
+    twice for a conditional write; the tokens depend on the text alone (names and values are looked
+    up after), so each expression is lexed once and its tokens handed out afresh (a lexing error is
+    raised every time)."""
+    lex = parser_class.__dict__["_lex_condition_expression"]
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens(expression: str) -> tuple[Any, ...]:
+        return tuple(lex(parser_class(expression, None, None)))
+
+    def lex_condition_expression(parser: Any) -> Any:
+        return collections.deque(tokens(parser.condition_expression))
+
+    return lex_condition_expression
 
 
 def _remembered(function: Any) -> Any:

@@ -578,6 +578,22 @@ def other_services() -> list[Any]:
             )
         except ClientError as error:
             answers.append(error.response["Error"]["Code"])
+    conditions = (
+        "attribute_exists(v) AND (n BETWEEN :lo AND :hi OR begins_with(id, :p))",
+        "attribute_not_exists(id) OR n > :hi",
+    )
+    for condition in conditions:
+        for _ in range(2):  # the same expression again: the same answer
+            try:
+                dynamodb.put_item(
+                    TableName="flat",
+                    Item={"id": s("C2"), "n": {"N": "5"}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={":lo": {"N": "1"}, ":hi": {"N": "9"}, ":p": s("C")},
+                )
+                answers.append(("put", condition))
+            except ClientError as error:
+                answers.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
     try:
         dynamodb.update_item(TableName="flat", Key={"id": s("C1")}, UpdateExpression="SET = :n")
     except ClientError as error:
@@ -589,8 +605,10 @@ def test_other_services_answer_as_moto_does() -> None:
     plain, faster = both_ways(other_services)
     assert faster == plain
     assert plain[0] == b'{"n": 1}'
-    assert plain[-5] == ("ResourceNotFoundException", 400)
-    assert plain[-2] == "ConditionalCheckFailedException"
+    assert plain[-9] == ("ResourceNotFoundException", 400)
+    assert plain[-6] == "ConditionalCheckFailedException"
+    assert plain[-5][0] == "put"  # the condition held once, then not (the put removed `v`)
+    assert [a[0] for a in plain[-4:-1]] == ["ConditionalCheckFailedException"] * 3
     assert plain[-1][0] == "ValidationException"
 
 
@@ -632,6 +650,7 @@ def test_moto_is_itself_again_outside() -> None:
     from moto.core.serialize import ResponseSerializer
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.events.models import EventPattern, EventsBackend
     from moto.sqs.models import Queue
 
     def installed() -> tuple[Any, ...]:
@@ -641,6 +660,8 @@ def test_moto_is_itself_again_outside() -> None:
             Queue.__dict__["messages"],
             BotocoreStubber.process_request,
             SigV4Auth.add_auth,
+            EventsBackend.put_events,
+            EventPattern.matches_event,
             ResponseSerializer.get_value,
             UpdateExpressionParser.__dict__["make"],
         )

@@ -320,6 +320,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
         (UpdateExpressionParser, "make", _parsed_once(UpdateExpressionParser.__dict__["make"])),
         (ConditionExpressionParser, "_lex_condition_expression", _lexed_once(ConditionExpressionParser)),
+        (ConditionExpressionParser, "parse", _condition_parsed_once(ConditionExpressionParser.parse)),
         (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
         (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
     ]
@@ -351,6 +352,39 @@ def _lexed_once(parser_class: type) -> Any:
         return collections.deque(tokens(parser.condition_expression))
 
     return lex_condition_expression
+
+
+def _condition_parsed_once(original: Any) -> Any:
+    """moto parses a condition expression twice per conditional write (to check it, then to apply it)
+    into a tree it only reads; the same expression with the same names and values gives the same
+    tree and finds the same names and values (moto checks that each one given is used), so both
+    are remembered per (expression, names, values). A parse error is raised every time."""
+    parsed: dict[tuple[str, str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+
+    def parse(parser: Any) -> Any:
+        if not parser.condition_expression:
+            return original(parser)
+        key = (
+            parser.condition_expression,
+            json.dumps(parser.expression_attribute_names, sort_keys=True),
+            json.dumps(parser.expression_attribute_values, sort_keys=True),
+        )
+        found = parsed.get(key)
+        if found is None:
+            tree = original(parser)
+            if len(parsed) >= PARSED_CONDITIONS_KEPT:
+                parsed.clear()
+            parsed[key] = (tree, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found))
+            return tree
+        tree, names, values = found
+        parser.expr_attr_names_found.extend(names)
+        parser.expr_attr_values_found.extend(values)
+        return tree
+
+    return parse
+
+
+PARSED_CONDITIONS_KEPT = 4096
 
 
 def _remembered(function: Any) -> Any:

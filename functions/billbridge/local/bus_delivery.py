@@ -62,8 +62,9 @@ def _message(backend: Any, event: dict[str, Any], event_id: str) -> dict[str, An
 
 
 def _refusal(event: dict[str, Any]) -> dict[str, str] | None:
-    for field, name in (("Source", "Source"), ("DetailType", "DetailType"), ("Detail", "Detail")):
-        if not event.get(field):
+    """moto's answer for an entry it refuses (a required field missing, a detail that is not JSON), else None."""
+    for name in ("Source", "DetailType", "Detail"):
+        if not event.get(name):
             return {
                 "ErrorCode": "InvalidArgument",
                 "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required argument.",

@@ -55,6 +55,7 @@ it (its calls would carry a placeholder signature, which AWS refuses).
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
@@ -72,10 +73,12 @@ from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.serialize import ResponseSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.sqs import models as sqs_models
 
+from billbridge.local.bus_delivery import bus_delivery
 from billbridge.local.dynamodb_partitions import partition_reads
 from billbridge.local.in_process_dispatch import (
     picked_member,
@@ -306,6 +309,7 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (backend, "transact_write_items", _item_level_transaction(backend.transact_write_items)),
         (dynamodb_models, "copy", _copy_without_tables()),
         *partition_reads(),
+        *bus_delivery(),
         (queue, "messages", property(_visible_messages)),
         (queue, "approximate_number_of_messages", property(_visible_count)),
         (queue, "approximate_number_of_messages_delayed", property(_delayed_count)),
@@ -315,6 +319,8 @@ def _speedups() -> list[tuple[Any, str, Any]]:
         (sqs_models, "camelcase_to_underscores", _remembered(sqs_models.camelcase_to_underscores)),
         (jsonpath_ng.ext, "parse", _remembered(jsonpath_ng.ext.parse)),
         (UpdateExpressionParser, "make", _parsed_once(UpdateExpressionParser.__dict__["make"])),
+        (ConditionExpressionParser, "_lex_condition_expression", _lexed_once(ConditionExpressionParser)),
+        (ConditionExpressionParser, "parse", _condition_parsed_once(ConditionExpressionParser.parse)),
         (moto_responses, "method_names_from_class", _remembered(moto_responses.method_names_from_class)),
         (moto_responses, "camelcase_to_underscores", _remembered(moto_responses.camelcase_to_underscores)),
     ]
@@ -329,6 +335,56 @@ def _parsed_once(original: classmethod) -> classmethod:  # type: ignore[type-arg
         return parse(cls, expression_str)
 
     return classmethod(make)
+
+
+def _lexed_once(parser_class: type) -> Any:
+    """moto lexes a condition expression (a dozen regular expressions per token) at every request,
+    twice for a conditional write; the tokens depend on the text alone (names and values are looked
+    up after), so each expression is lexed once and its tokens handed out afresh (a lexing error is
+    raised every time)."""
+    lex = parser_class.__dict__["_lex_condition_expression"]
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens(expression: str) -> tuple[Any, ...]:
+        return tuple(lex(parser_class(expression, None, None)))
+
+    def lex_condition_expression(parser: Any) -> Any:
+        return collections.deque(tokens(parser.condition_expression))
+
+    return lex_condition_expression
+
+
+def _condition_parsed_once(original: Any) -> Any:
+    """moto parses a condition expression twice per conditional write (to check it, then to apply it)
+    into a tree it only reads; the same expression with the same names and values gives the same
+    tree and finds the same names and values (moto checks that each one given is used), so both
+    are remembered per (expression, names, values). A parse error is raised every time."""
+    parsed: dict[tuple[str, str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+
+    def parse(parser: Any) -> Any:
+        if not parser.condition_expression:
+            return original(parser)
+        key = (
+            parser.condition_expression,
+            json.dumps(parser.expression_attribute_names, sort_keys=True),
+            json.dumps(parser.expression_attribute_values, sort_keys=True),
+        )
+        found = parsed.get(key)
+        if found is None:
+            tree = original(parser)
+            if len(parsed) >= PARSED_CONDITIONS_KEPT:
+                parsed.clear()
+            parsed[key] = (tree, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found))
+            return tree
+        tree, names, values = found
+        parser.expr_attr_names_found.extend(names)
+        parser.expr_attr_values_found.extend(values)
+        return tree
+
+    return parse
+
+
+PARSED_CONDITIONS_KEPT = 4096
 
 
 def _remembered(function: Any) -> Any:

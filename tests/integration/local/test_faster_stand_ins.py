@@ -6,6 +6,7 @@ random, message ids and receipt handles, are left out)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -429,6 +430,108 @@ def test_queues_answer_as_moto_does() -> None:
     assert plain[0]["ApproximateNumberOfMessagesDelayed"] == "4"
 
 
+def bus_traffic() -> list[Any]:
+    """Events through rules that match, do not match and filter on content; refused and malformed entries."""
+    events = boto3.client("events")
+    sqs = boto3.client("sqs")
+    events.create_event_bus(Name="bus")
+    urls = {}
+    patterns = {
+        "by-source": {"source": ["billbridge.psa"]},
+        "by-type": {"detail-type": ["TimeApproved", "ExpenseApproved"]},
+        "by-content": {"source": ["billbridge.psa"], "detail": {"kind": ["expense"], "hours": [{"numeric": [">", 2]}]}},
+        "by-prefix": {"detail": {"contract_id": [{"prefix": "SOW-"}], "missing": [{"exists": False}]}},
+        "never": {"source": ["billbridge.nobody"]},
+    }
+    for name, pattern in patterns.items():
+        urls[name] = sqs.create_queue(QueueName=f"q-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=urls[name], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventBusName="bus", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, EventBusName="bus", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_rule(Name="any-psa", EventBusName="bus", EventPattern=json.dumps({"source": ["billbridge.psa"]}))
+    events.put_targets(
+        Rule="any-psa",
+        EventBusName="bus",
+        Targets=[
+            {
+                "Id": "shaped",
+                "Arn": sqs.get_queue_attributes(QueueUrl=urls["never"], AttributeNames=["QueueArn"])["Attributes"][
+                    "QueueArn"
+                ],
+                "InputTransformer": {"InputPathsMap": {"c": "$.detail.contract_id"}, "InputTemplate": '"<c>"'},
+            }
+        ],
+    )
+    packed = {"kind": "time", "contract_id": "SOW-1", "entries": [{"n": n, "hours": "1.5"} for n in range(400)]}
+    answers: list[Any] = []
+    for entries in (
+        [
+            {
+                "Source": "billbridge.psa",
+                "DetailType": "TimeApproved",
+                "Detail": json.dumps(packed),
+                "EventBusName": "bus",
+            },
+            {
+                "Source": "billbridge.psa",
+                "DetailType": "Other",
+                "Detail": '{"kind": "expense", "hours": 3}',
+                "EventBusName": "bus",
+            },
+            {
+                "Source": "billbridge.psa",
+                "DetailType": "Other",
+                "Detail": '{"kind": "expense", "hours": 1}',
+                "EventBusName": "bus",
+            },
+            {
+                "Source": "billbridge.clm",
+                "DetailType": "ExpenseApproved",
+                "Detail": '{"contract_id": "X-1"}',
+                "EventBusName": "bus",
+            },
+            {
+                "Source": "billbridge.clm",
+                "DetailType": "Signed",
+                "Detail": '{"contract_id": "SOW-2", "missing": 1}',
+                "EventBusName": "bus",
+            },
+            {"Source": "billbridge.clm", "DetailType": "Signed", "Detail": "{not json", "EventBusName": "bus"},
+            {"Source": "billbridge.clm", "Detail": "{}", "EventBusName": "bus"},
+        ],
+        [{"Source": "billbridge.psa", "DetailType": "TimeApproved", "Detail": "{}"}] * 11,
+    ):
+        try:
+            answer = events.put_events(Entries=entries)
+            answers.append((answer["FailedEntryCount"], [sorted(e) for e in answer["Entries"]]))
+            answers.append([e.get("ErrorCode") for e in answer["Entries"]])
+        except ClientError as error:
+            answers.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
+    for name, url in urls.items():
+        bodies = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                body = json.loads(message["Body"])
+                if isinstance(body, dict):
+                    body = {k: v for k, v in body.items() if k not in ("id", "time", "ingestion-time")}
+                bodies.append(body)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        answers.append((name, sorted(bodies, key=json.dumps)))
+    return answers
+
+
+def test_bus_deliveries_answer_as_moto_does() -> None:
+    plain, faster = both_ways(bus_traffic)
+    assert faster == plain
+    delivered = dict(
+        a for a in plain if isinstance(a, tuple) and a[0] in ("by-source", "by-content", "by-prefix", "never")
+    )
+    assert len(delivered["by-source"]) == 3
+    assert [m["detail"]["hours"] for m in delivered["by-content"]] == [3]
+    assert [m["detail"]["contract_id"] for m in delivered["by-prefix"]] == ["SOW-1"]
+    assert delivered["never"] == ["<c>", "<c>", "SOW-1"]  # only the transformed target of the other rule
+
+
 def other_services() -> list[Any]:
     """The services the handlers call besides DynamoDB and SQS, in two regions, errors included."""
     answers: list[Any] = []
@@ -475,6 +578,22 @@ def other_services() -> list[Any]:
             )
         except ClientError as error:
             answers.append(error.response["Error"]["Code"])
+    conditions = (
+        "attribute_exists(v) AND (n BETWEEN :lo AND :hi OR begins_with(id, :p))",
+        "attribute_not_exists(id) OR n > :hi",
+    )
+    for condition in conditions:
+        for _ in range(2):  # the same expression again: the same answer
+            try:
+                dynamodb.put_item(
+                    TableName="flat",
+                    Item={"id": s("C2"), "n": {"N": "5"}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={":lo": {"N": "1"}, ":hi": {"N": "9"}, ":p": s("C")},
+                )
+                answers.append(("put", condition))
+            except ClientError as error:
+                answers.append((error.response["Error"]["Code"], error.response["Error"]["Message"]))
     try:
         dynamodb.update_item(TableName="flat", Key={"id": s("C1")}, UpdateExpression="SET = :n")
     except ClientError as error:
@@ -486,8 +605,10 @@ def test_other_services_answer_as_moto_does() -> None:
     plain, faster = both_ways(other_services)
     assert faster == plain
     assert plain[0] == b'{"n": 1}'
-    assert plain[-5] == ("ResourceNotFoundException", 400)
-    assert plain[-2] == "ConditionalCheckFailedException"
+    assert plain[-9] == ("ResourceNotFoundException", 400)
+    assert plain[-6] == "ConditionalCheckFailedException"
+    assert plain[-5][0] == "put"  # the condition held once, then not (the put removed `v`)
+    assert [a[0] for a in plain[-4:-1]] == ["ConditionalCheckFailedException"] * 3
     assert plain[-1][0] == "ValidationException"
 
 
@@ -529,6 +650,7 @@ def test_moto_is_itself_again_outside() -> None:
     from moto.core.serialize import ResponseSerializer
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.events.models import EventPattern, EventsBackend
     from moto.sqs.models import Queue
 
     def installed() -> tuple[Any, ...]:
@@ -538,6 +660,8 @@ def test_moto_is_itself_again_outside() -> None:
             Queue.__dict__["messages"],
             BotocoreStubber.process_request,
             SigV4Auth.add_auth,
+            EventsBackend.put_events,
+            EventPattern.matches_event,
             ResponseSerializer.get_value,
             UpdateExpressionParser.__dict__["make"],
         )

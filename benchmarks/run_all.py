@@ -609,8 +609,22 @@ def render_package_size(f: dict[str, Any]) -> str:
             _table(["artifact", "unpacked MB", "zipped MB", "files"], rows),
             f"Together {f['total_unpacked_mb']} MB of Lambda's {f['lambda_unzipped_limit_mb']} MB unzipped "
             f"limit. Largest in the layer: {top}.",
+            *_layer_goal_lines(f),
         ]
     )
+
+
+def _layer_goal_lines(f: dict[str, Any]) -> list[str]:
+    if "layer_goal_mb" not in f:
+        return []
+    layer, goal = f["dependency_layer"], f["layer_goal_mb"]
+    unexcluded = f["layer_without_exclusions"]
+    verdict = "met" if layer["unpacked_mb"] <= goal else "**not met**"
+    return [
+        f"Layer goal (issue 19): at most {goal} MB unpacked: {layer['unpacked_mb']} MB ({verdict}). Without "
+        f"`infra.bundling.LAYER_EXCLUSIONS` the same requirements make {unexcluded['unpacked_mb']} MB "
+        f"({unexcluded['files']} files)."
+    ]
 
 
 def render_command_time(f: dict[str, Any]) -> str:

@@ -245,6 +245,14 @@ def static_findings(built: Build, *, exclusions: Iterable[LayerExclusion] = LAYE
     return findings
 
 
+EXERCISED = {
+    "seal": "billbridge.adapters.field_encryption:seal_aes_gcm",
+    "open": "billbridge.adapters.field_encryption:open_aes_gcm",
+    "sign": "billbridge.adapters.vendors.netsuite_oauth:signed_assertion",
+    "credentials": "billbridge.adapters.vendors.netsuite_oauth:MachineCredentials",
+}
+"""What the probe runs in the built code asset (the infrastructure itself imports no function code)."""
+
 RUN_TIME_PROBE = r"""
 import importlib, json, sys
 request = json.loads(sys.argv[1])
@@ -271,14 +279,17 @@ for name in request["third_party"]:
     except Exception as error:
         report["failures"].append(f"import {name}: {type(error).__name__}: {error}")
 try:
-    from billbridge.adapters.field_encryption import open_aes_gcm, seal_aes_gcm
+    # the functions' own AES-GCM and NetSuite signing, by the names infra.layer_check.EXERCISED gives
+    def resolve(reference):
+        module, _, name = reference.partition(":")
+        return getattr(importlib.import_module(module), name)
+    roles = ("seal", "open", "sign", "credentials")
+    seal, open_, sign, credentials = (resolve(request["exercised"][role]) for role in roles)
     key, nonce, field = bytes(range(32)), bytes(12), b"SOW-1\x1f1\x1fbilling_contact.email"
-    sealed = seal_aes_gcm(key, nonce, b"ap@acme.example", field)
-    assert open_aes_gcm(key, nonce, sealed, field) == b"ap@acme.example"
-    from billbridge.adapters.vendors.netsuite_oauth import MachineCredentials, signed_assertion
+    assert open_(key, nonce, seal(key, nonce, b"ap@acme.example", field), field) == b"ap@acme.example"
     for algorithm, pem in request["keys"].items():
-        signed_assertion(MachineCredentials("client", "cert", pem), token_url="https://a.example/token",
-                         scopes=("rest_webservices",), algorithm=algorithm, issued_at=1, jwt_id="probe")
+        sign(credentials("client", "cert", pem), token_url="https://a.example/token",
+             scopes=("rest_webservices",), algorithm=algorithm, issued_at=1, jwt_id="probe")
     report["crypto"] = ["AES-GCM", *request["keys"]]
 except Exception as error:
     report["failures"].append(f"cryptography at run time: {type(error).__name__}: {error}")
@@ -333,6 +344,7 @@ def run_time_report(built: Build, *, handlers: Iterable[str], third_party: Itera
             "handlers": sorted(set(handlers)),
             "third_party": sorted(set(third_party)),
             "keys": _signing_keys(),
+            "exercised": EXERCISED,
             "allowed": [str(built.code), str(built.site), str(provided), str(stdlib)]
             + [str(location) for location in runtime_provided_tops().values()],
         }

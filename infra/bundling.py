@@ -16,6 +16,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,62 @@ RUNTIME_PROVIDED_DISTRIBUTIONS: tuple[str, ...] = (
 )
 """The Lambda Python runtime ships these; copies in the layer would shadow them (+35 MB)."""
 
+
+@dataclass(frozen=True)
+class LayerExclusion:
+    """Files of an installed distribution that no function uses at run time, and why.
+
+    `paths` are globs relative to the layer's `python/` directory; each must match at least
+    one file, so an upgrade that renames or drops them fails the build and this list is
+    reviewed. Modules among them must not be imported by any module that stays (checked by
+    `infra.layer_check`); `unused_names` are names the functions' code must not use for the
+    exclusion to hold (data files are not modules: what reads them is named instead).
+    """
+
+    distribution: str
+    paths: tuple[str, ...]
+    reason: str
+    unused_names: tuple[str, ...] = ()
+
+
+LAYER_EXCLUSIONS: tuple[LayerExclusion, ...] = (
+    LayerExclusion(
+        distribution="pycryptodome",
+        paths=("Crypto/SelfTest",),
+        reason="PyCryptodome's own test suite (`python -m Crypto.SelfTest`); no module of the library imports it",
+    ),
+    LayerExclusion(
+        distribution="pycryptodome",
+        paths=(
+            "Crypto/PublicKey/MLKEM.py",
+            "Crypto/PublicKey/_mlkem*.so",
+            "Crypto/PublicKey/MLDSA.py",
+            "Crypto/PublicKey/_mldsa*.so",
+            "Crypto/PublicKey/Hybrid.py",
+            "Crypto/Signature/mldsa.py",
+            "Crypto/Protocol/HPKE.py",
+        ),
+        reason="post-quantum ML-KEM / ML-DSA keys and the HPKE and hybrid schemes built on them; the functions "
+        "use AES-GCM, RSA-PSS and ECDSA only, and the kept modules do not import these",
+    ),
+    LayerExclusion(
+        distribution="aws-lambda-powertools",
+        paths=(
+            "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+            "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+        ),
+        reason="the Swagger UI's script and style sheet, read only by the route `enable_swagger()` adds; no "
+        "function serves a Swagger UI (docs/openapi.yaml is the published description)",
+        unused_names=("enable_swagger",),
+    ),
+)
+"""What the dependency layer leaves out of the installed wheels (docs/decisions/0026-a-layer-under-25-mb.md)."""
+
+
+class LayerExclusionError(RuntimeError):
+    """An exclusion no longer matches what the pinned distribution installs."""
+
+
 CODE_ASSET_EXCLUDES: tuple[str, ...] = (
     "**/__pycache__",
     "**/*.pyc",
@@ -47,6 +104,8 @@ CODE_ASSET_EXCLUDES: tuple[str, ...] = (
     "billbridge/local",
     "**/tests",
     "**/test_*.py",
+    # `make openapi`'s generator (it needs PyYAML); no function imports it (infra.layer_check).
+    "billbridge/entrypoints/api/openapi_document.py",
 )
 
 
@@ -148,10 +207,25 @@ class CodeAssetBundler:
 
 @jsii.implements(cdk.ILocalBundling)
 class DependencyLayerBundler:
-    """Installs the pinned requirements as Linux arm64 wheels for Python 3.13 into `python/`."""
+    """Installs the pinned requirements as Linux arm64 wheels for Python 3.13 into `python/`,
+    without the runtime-provided distributions and without `LAYER_EXCLUSIONS`.
 
-    def __init__(self, *, requirements: Path) -> None:
+    `platform` is the wheel platform; other than Lambda's only to build a layer this machine
+    can import (infra.layer_check).
+    """
+
+    def __init__(
+        self,
+        *,
+        requirements: Path,
+        platform: str = LAMBDA_PLATFORM,
+        exclusions: Iterable[LayerExclusion] = LAYER_EXCLUSIONS,
+    ) -> None:
         self._requirements = requirements
+        self._platform = platform
+        self._exclusions = tuple(exclusions)
+        self.left_out: tuple[str, ...] = ()
+        """The files the exclusions took out of the last bundle, relative to `python/`."""
 
     def try_bundle(self, output_dir: str, *_args: Any, **_kwargs: Any) -> bool:
         target = Path(output_dir) / "python"
@@ -167,7 +241,7 @@ class DependencyLayerBundler:
                 "--target",
                 str(target),
                 "--platform",
-                LAMBDA_PLATFORM,
+                self._platform,
                 "--implementation",
                 "cp",
                 "--python-version",
@@ -179,10 +253,41 @@ class DependencyLayerBundler:
             check=True,
         )
         remove_distributions(target, RUNTIME_PROVIDED_DISTRIBUTIONS)
+        self.left_out = tuple(leave_out(target, self._exclusions))
         # Console scripts are useless in a layer and carry this machine's interpreter path.
         shutil.rmtree(target / "bin", ignore_errors=True)
         compile_bytecode(target, runtime_path="/opt/python")
         return True
+
+
+def leave_out(site_packages: Path, exclusions: Iterable[LayerExclusion]) -> list[str]:
+    """Delete what each exclusion names (and its RECORD lines); the deleted paths, relative.
+
+    Raises LayerExclusionError when a glob matches nothing.
+    """
+    removed: list[str] = []
+    for exclusion in exclusions:
+        for pattern in exclusion.paths:
+            matches = sorted(site_packages.glob(pattern))
+            if not matches:
+                raise LayerExclusionError(
+                    f"{exclusion.distribution}: {pattern!r} matches nothing in the installed layer; "
+                    "review infra.bundling.LAYER_EXCLUSIONS against the pinned version"
+                )
+            for path in matches:
+                files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path]
+                removed.extend(f.relative_to(site_packages).as_posix() for f in files)
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+    gone = set(removed)
+    for record in site_packages.glob("*.dist-info/RECORD"):
+        lines = record.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.split(",", 1)[0] not in gone]
+        if len(kept) != len(lines):
+            record.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return removed
 
 
 def remove_distributions(site_packages: Path, names: Iterable[str]) -> None:

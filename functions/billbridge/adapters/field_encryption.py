@@ -17,6 +17,14 @@ value as a token:
 Reading a token back needs `kms:Decrypt` with the same encryption context, so a
 token cannot be moved to another contract, nor a value to another field.
 
+AES-GCM comes from PyCryptodome (`Crypto.Cipher.AES`, `MODE_GCM`): a 12-byte nonce, the
+associated data passed to `update`, `encrypt_and_digest` giving the ciphertext and a 16-byte
+tag, `decrypt_and_verify` raising `ValueError` when the tag does not match
+(https://www.pycryptodome.org/src/cipher/modern.html#gcm-mode). GCM is NIST SP 800-38D, so the
+token keeps the layout the earlier `cryptography` implementation wrote (`AESGCM.encrypt`:
+ciphertext followed by the 16-byte tag) and tokens of either implementation open with the
+other; see docs/decisions/0026-a-layer-under-25-mb.md.
+
 Roles without decrypt permission never call KMS: a book loaded there keeps its
 tokens, which the next save writes back unchanged (they are recognised by the
 prefix). Only the contracts consumer (which compares a re-delivered version
@@ -45,6 +53,7 @@ PERSONAL_FIELDS: tuple[str, ...] = ("billing_contact.name", "billing_contact.ema
 _DATA_KEY_CACHE_SIZE = 256
 _SEALED_MEMO_SIZE = 10_000
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 
 class FieldEncryptionError(Exception):
@@ -88,7 +97,7 @@ class _DataKey:
 
 
 class KmsFieldEncryption:
-    """FieldEncryption with KMS data keys and AES-GCM (`cryptography`).
+    """FieldEncryption with KMS data keys and AES-GCM (PyCryptodome).
 
     `decrypt=False` for roles that may only encrypt: tokens are then left as
     they are on `reveal`. Decrypted data keys are cached (bounded) per
@@ -186,25 +195,19 @@ class KmsFieldEncryption:
 
     @staticmethod
     def _seal(data_key: _DataKey, associated: bytes, value: str) -> str:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(data_key.plaintext).encrypt(nonce, value.encode(), associated)
+        sealed = seal_aes_gcm(data_key.plaintext, nonce, value.encode(), associated)
         return TOKEN_PREFIX + ".".join((_b64(data_key.encrypted), _b64(nonce), _b64(sealed)))
 
     def _open(self, contract_id: str, version: int, field: str, token: str) -> str:
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         parts = token.removeprefix(TOKEN_PREFIX).split(".")
         if len(parts) != 3:
             raise FieldEncryptionError(f"{contract_id} v{version} {field}: not a field token")
         encrypted_key, nonce, sealed = (_unb64(part) for part in parts)
         plaintext_key = self._data_key(encrypted_key, contract_id)
         try:
-            associated = _associated_data(contract_id, version, field)
-            clear = AESGCM(plaintext_key).decrypt(nonce, sealed, associated)
-        except InvalidTag:
+            clear = open_aes_gcm(plaintext_key, nonce, sealed, _associated_data(contract_id, version, field))
+        except ValueError:
             raise FieldEncryptionError(
                 f"{contract_id} v{version} {field}: the token does not belong here or was altered"
             ) from None
@@ -232,6 +235,28 @@ class KmsFieldEncryption:
         if len(self._data_keys) > _DATA_KEY_CACHE_SIZE:
             self._data_keys.popitem(last=False)
         return plaintext
+
+
+def seal_aes_gcm(key: bytes, nonce: bytes, clear: bytes, associated: bytes) -> bytes:
+    """AES-GCM: the ciphertext followed by its 16-byte tag (the layout of NIST SP 800-38D's output)."""
+    from Crypto.Cipher import AES  # imported on first use: roles without a key never load it
+
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=_TAG_BYTES)
+    cipher.update(associated)
+    ciphertext, tag = cipher.encrypt_and_digest(clear)
+    return ciphertext + tag
+
+
+def open_aes_gcm(key: bytes, nonce: bytes, sealed: bytes, associated: bytes) -> bytes:
+    """The clear bytes of `seal_aes_gcm`'s output; ValueError if the tag does not match."""
+    from Crypto.Cipher import AES
+
+    if len(sealed) < _TAG_BYTES:
+        raise ValueError("shorter than a GCM tag")
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=_TAG_BYTES)
+    cipher.update(associated)
+    clear: bytes = cipher.decrypt_and_verify(sealed[:-_TAG_BYTES], sealed[-_TAG_BYTES:])
+    return clear
 
 
 def _has_clear_fields(book: ContractBook) -> bool:

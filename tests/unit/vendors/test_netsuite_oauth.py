@@ -1,4 +1,7 @@
-"""NetSuite OAuth 2.0 client credentials (M2M): the documented assertion, caching, refresh and refusals."""
+"""NetSuite OAuth 2.0 client credentials (M2M): the documented assertion, caching, refresh and refusals.
+
+The signatures are made with PyCryptodome (what the functions' layer ships) and verified here with
+`cryptography` (in the development environment only), an independent implementation."""
 
 from __future__ import annotations
 
@@ -13,10 +16,14 @@ from billbridge.adapters.vendors.netsuite_oauth import (
     ASSERTION_TYPE,
     MachineCredentials,
     NetSuiteMachineToMachineToken,
+    signed_assertion,
 )
 from billbridge.adapters.vendors.vendor_registry import VendorRegistry
 from billbridge.app.vendor_adapters import VendorUnavailableError
 from billbridge.local.vendor_stand_ins import InProcessTransport, NetSuiteStandIn
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tests.fakes.edge import InMemoryWebhookSecrets
 
@@ -126,3 +133,75 @@ def test_the_poller_reads_netsuite_with_the_m2m_token_from_the_secret_document()
     page = source.read_page(None, 10)
     assert page.events == () and stand_in.tokens_issued == 1
     assert ("POST", "/services/rest/auth/oauth2/v1/token") in stand_in.requests
+
+
+# --- the signature of every algorithm NetSuite accepts, checked by an independent library ----------
+
+_CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, private_format: serialization.PrivateFormat) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _assert(key_pem: str, algorithm: str) -> tuple[bytes, bytes]:
+    credentials = MachineCredentials("client", "cert-1", key_pem)
+    assertion = signed_assertion(
+        credentials, token_url=TOKEN_URL, scopes=("rest_webservices",), algorithm=algorithm, issued_at=1, jwt_id="j"
+    )
+    head, claims, signature = assertion.split(".")
+    assert _segment(head)["alg"] == algorithm
+    return f"{head}.{claims}".encode("ascii"), base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+
+
+@pytest.mark.parametrize("algorithm", ["PS256", "PS384", "PS512"])
+@pytest.mark.parametrize(
+    "private_format", [serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL]
+)
+def test_ps_assertions_are_rsassa_pss_with_mgf1_and_a_digest_long_salt(
+    rsa_key: rsa.RSAPrivateKey, algorithm: str, private_format: serialization.PrivateFormat
+) -> None:
+    signing_input, signature = _assert(_pem(rsa_key, private_format), algorithm)
+    digest = _HASHES[algorithm[2:]]()
+    rsa_key.public_key().verify(
+        signature, signing_input, padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "ES384", "ES512"])
+@pytest.mark.parametrize(
+    "private_format", [serialization.PrivateFormat.PKCS8, serialization.PrivateFormat.TraditionalOpenSSL]
+)
+def test_es_assertions_are_ecdsa_with_r_and_s_concatenated(
+    algorithm: str, private_format: serialization.PrivateFormat
+) -> None:
+    key = ec.generate_private_key(_CURVES[algorithm])
+    signing_input, signature = _assert(_pem(key, private_format), algorithm)
+    size = {"ES256": 32, "ES384": 48, "ES512": 66}[algorithm]
+    assert len(signature) == 2 * size
+    r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+    key.public_key().verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(_HASHES[algorithm[2:]]()))
+
+
+def test_a_key_of_the_wrong_kind_or_curve_is_refused_with_the_reason(rsa_key: rsa.RSAPrivateKey) -> None:
+    p256 = _pem(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS8)
+    rsa_pem = _pem(rsa_key, serialization.PrivateFormat.PKCS8)
+    with pytest.raises(ValueError, match="PS256 needs an RSA private key"):
+        _assert(p256, "PS256")
+    with pytest.raises(ValueError, match="ES256 needs an EC private key"):
+        _assert(rsa_pem, "ES256")
+    with pytest.raises(ValueError, match="ES384 needs an EC private key on NIST P-384"):
+        _assert(p256, "ES384")
+    with pytest.raises(ValueError, match="needs an RSA private key"):
+        _assert("not a PEM at all", "PS256")
+    public_only = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(ValueError, match="PS256 needs an RSA private key"):
+        _assert(public_only.decode(), "PS256")

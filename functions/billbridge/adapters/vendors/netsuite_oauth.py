@@ -20,9 +20,20 @@ Documentation followed (read 2026-11-29):
 
 The token is cached until a minute before `expires_in` runs out and fetched again after the
 REST API answers 401 (`invalidate`). The credentials are read from the secret on each token
-request, so a rotated certificate (a new Certificate ID and key) needs no redeploy. Signing
-uses `cryptography` (already a runtime dependency of the functions' layer), imported only
-when a token is requested.
+request, so a rotated certificate (a new Certificate ID and key) needs no redeploy.
+
+Signing uses PyCryptodome (the functions' layer's only cryptography library), imported only when
+a token is requested, with the JWS algorithms of RFC 7518 section 3
+(https://www.rfc-editor.org/rfc/rfc7518#section-3):
+- PS256/384/512, RSASSA-PSS with MGF1 over the same SHA-2 and a salt as long as the digest:
+  `Crypto.Signature.pss.new(key)`, whose defaults are exactly these
+  (https://www.pycryptodome.org/src/signature/pkcs1_pss.html);
+- ES256/384/512, ECDSA over P-256/P-384/P-521 with the signature as the 64/96/132-byte
+  concatenation of r and s: `Crypto.Signature.DSS.new(key, "fips-186-3")`, whose default
+  `binary` encoding is that concatenation (https://www.pycryptodome.org/src/signature/dsa.html).
+The private key is the certificate's PEM (PKCS#1, SEC 1 or PKCS#8), read by
+`Crypto.PublicKey.RSA.import_key` or `Crypto.PublicKey.ECC.import_key`
+(https://www.pycryptodome.org/src/public_key/rsa.html, .../public_key/ecc.html).
 """
 
 from __future__ import annotations
@@ -44,7 +55,8 @@ ASSERTION_LIFETIME_SECONDS = 300
 """Well under NetSuite's 60-minute ceiling: the assertion is used once, right away."""
 REFRESH_MARGIN_SECONDS = 60
 TOKEN_TIMEOUT_SECONDS = 10.0
-_EC_SIZES = {"256": 32, "384": 48, "512": 66}
+_EC_CURVES = {"256": "NIST P-256", "384": "NIST P-384", "512": "NIST P-521"}
+"""RFC 7518 section 3.4: ES256 is ECDSA on P-256 with SHA-256, ES384 on P-384, ES512 on P-521."""
 ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 
@@ -77,11 +89,6 @@ def signed_assertion(
     jwt_id: str,
 ) -> str:
     """The client assertion NetSuite documents, signed with the certificate's private key."""
-    # imported here: only a token request signs, and the webhook function's cold start stays light
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
     header = {"typ": "JWT", "alg": algorithm, "kid": credentials.certificate_id}
@@ -98,21 +105,34 @@ def signed_assertion(
         + "."
         + _b64url(json.dumps(payload, separators=(",", ":")).encode())
     ).encode("ascii")
-    key = serialization.load_pem_private_key(credentials.private_key_pem.encode("utf-8"), password=None)
-    digest = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}[algorithm[2:]]()
-    if algorithm.startswith("PS"):
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError(f"{algorithm} needs an RSA private key")
-        signature = key.sign(
-            signing_input, padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest
-        )
-    else:
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{algorithm} needs an EC private key")
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest)))
-        size = _EC_SIZES[algorithm[2:]]
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    signature = _sign(credentials.private_key_pem, algorithm, signing_input)
     return signing_input.decode("ascii") + "." + _b64url(signature)
+
+
+def _sign(private_key_pem: str, algorithm: str, signing_input: bytes) -> bytes:
+    """The JWS signature of `signing_input` (RFC 7518 section 3.5 for PS*, 3.4 for ES*)."""
+    # imported here: only a token request signs, and the webhook function's cold start stays light
+    from Crypto.Hash import SHA256, SHA384, SHA512
+    from Crypto.PublicKey import ECC, RSA
+    from Crypto.Signature import DSS, pss
+
+    digest = {"256": SHA256, "384": SHA384, "512": SHA512}[algorithm[2:]].new(signing_input)
+    if algorithm.startswith("PS"):
+        try:
+            rsa_key = RSA.import_key(private_key_pem)
+        except ValueError:
+            raise ValueError(f"{algorithm} needs an RSA private key") from None
+        if not rsa_key.has_private():
+            raise ValueError(f"{algorithm} needs an RSA private key")
+        return pss.new(rsa_key).sign(digest)
+    try:
+        ec_key = ECC.import_key(private_key_pem)
+    except ValueError:
+        raise ValueError(f"{algorithm} needs an EC private key") from None
+    if not ec_key.has_private() or ec_key.curve != _EC_CURVES[algorithm[2:]]:
+        raise ValueError(f"{algorithm} needs an EC private key on {_EC_CURVES[algorithm[2:]]}")
+    signature: bytes = DSS.new(ec_key, "fips-186-3").sign(digest)
+    return signature
 
 
 class NetSuiteMachineToMachineToken:

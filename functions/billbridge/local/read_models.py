@@ -108,6 +108,13 @@ class ReadOnlyStore:
             "SELECT item FROM items WHERE tbl = ? AND pk = ? AND item IS NOT NULL ORDER BY sk", (table, pk)
         )
 
+    def items_by_partition_prefix(self, table: str, pk_prefix: str) -> list[dict[str, Any]]:
+        """The items of every partition whose key starts with `pk_prefix`, by partition and sort key."""
+        return self._items(
+            "SELECT item FROM items WHERE tbl = ? AND substr(pk, 1, ?) = ? AND item IS NOT NULL ORDER BY pk, sk",
+            (table, len(pk_prefix), pk_prefix),
+        )
+
     def items_by_index(self, table: str, ipk: str) -> list[dict[str, Any]]:
         return self._items(
             "SELECT item FROM items WHERE tbl = ? AND ipk = ? AND item IS NOT NULL ORDER BY isk", (table, ipk)

@@ -31,7 +31,7 @@ import zlib
 from decimal import Decimal
 
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
-from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, exceptions
+from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, binary, exceptions
 from billbridge.reporting.lineage_documents import EventDocuments
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
@@ -48,20 +48,13 @@ def _amount(value: Any) -> str:
     return format(Decimal(value), "f")
 
 
-def _binary(value: Any) -> bytes:
-    """A stored binary attribute (the store keeps it base64-encoded)."""
-    import base64
-
-    return base64.b64decode(value) if isinstance(value, str) else bytes(value)
-
-
 # --- audit trails ---------------------------------------------------------------------------
 
 
 def _records_of(item: dict[str, Any]) -> list[dict[str, Any]]:
     """`billbridge.adapters.dynamo_audit_log.audit_records_of`."""
     if "records_z" in item:
-        return list(json.loads(zlib.decompress(_binary(item["records_z"]["B"]))))
+        return list(json.loads(zlib.decompress(binary(item["records_z"]["B"]))))
     if "records" in item:
         return list(json.loads(item["records"]["S"]))
     return [json.loads(item["record"]["S"])]
@@ -128,7 +121,7 @@ def _raw_body(store: ReadOnlyStore, raw_key: str) -> bytes | None:
         claim = store.item(LEDGER, f"DELIVERY#{source}#{event_id}", "DELIVERY")
         if claim is None or "raw_body" not in claim:
             return None
-        body = _binary(claim["raw_body"]["B"])
+        body = binary(claim["raw_body"]["B"])
         return zlib.decompress(body) if _text(claim, "raw_encoding") == "zlib" else body
     return store.object_body(raw_key)
 

@@ -21,6 +21,7 @@ billbridge` costs plus reading the rows (benchmarks/command_time.py).
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 import sqlite3
@@ -169,12 +170,15 @@ def _body(item: dict[str, Any]) -> bytes | None:
     value = item.get("body")
     if value is None:
         return None
-    if "B" in value:  # the store keeps binary values base64-encoded
-        import base64  # only compressed bodies need it (contract books, not the indexes the lists read)
-
-        raw = value["B"]
-        return zlib.decompress(base64.b64decode(raw) if isinstance(raw, str) else raw)
+    if "B" in value:
+        return zlib.decompress(binary(value["B"]))
     return str(value["S"]).encode()
+
+
+def binary(value: Any) -> bytes:
+    """A stored binary attribute (the store keeps it base64-encoded): `binascii`, which the `base64`
+    module wraps, is built into the interpreter and costs nothing to import."""
+    return binascii.a2b_base64(value) if isinstance(value, str) else bytes(value)
 
 
 def amount_text(value: Any) -> str:
@@ -340,7 +344,7 @@ def commands(store: ReadOnlyStore, contract_id: str | None = None) -> list[dict[
     """Stored commands (of one contract, or all), as the command log stores them."""
     if contract_id is not None:
         return _commands_in(store.items_by_partition(LEDGER, f"COMMANDS#{contract_id}"))
-    return _commands_in([i for i in store.items(LEDGER) if _text(i, "pk").startswith("COMMANDS#")])
+    return _commands_in(store.items_by_partition_prefix(LEDGER, "COMMANDS#"))
 
 
 def command(store: ReadOnlyStore, command_id: str) -> dict[str, Any] | None:

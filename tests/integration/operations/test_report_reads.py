@@ -178,3 +178,30 @@ def test_dead_letters_waiting_send_the_report_through_the_ledger(demo: Path, tmp
     assert failures["dead_lettered_messages"] >= 2
     actuals = next(depth for depth in failures["dead_letters"] if depth["workflow"] == "actuals")
     assert actuals["error_types"].get("LedgerContentionError") == 1
+
+
+def test_status_parses_its_configuration_without_topologys_dataclasses(demo: Path) -> None:
+    """`status` reads the rollout and systems-of-record rules over `billbridge.event_names`."""
+    rollout = json.dumps({"workflows": {"actuals": "shadow"}, "sources": {"crm": "off"}})
+    probe = (
+        "import contextlib, io, sys\n"
+        "from billbridge.cli.main import main\n"
+        f"for argv in (['status'], ['status', '--output', 'json'], ['status', '--rollout', {rollout!r}]):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        assert main([*argv, '--state-file', {str(demo)!r}]) == 0\n"
+        "heavy = ('pydantic', 'boto3', 'typing', 'dataclasses', 'inspect', 'billbridge.topology',\n"
+        "         'billbridge.domain.model', 'billbridge.local.store')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_topologys_workflows_receive_the_event_types_the_rules_name() -> None:
+    from billbridge import event_names, topology
+
+    assert {w.name: w.event_types for w in topology.WORKFLOWS} == dict(event_names.WORKFLOW_EVENT_TYPES)
+    assert [w.name for w in topology.WORKFLOWS] == list(event_names.WORKFLOW_EVENT_TYPES)
+    assert topology.EVENT_TYPES_BY_SOURCE is event_names.EVENT_TYPES_BY_SOURCE

@@ -43,11 +43,12 @@ STANDARD_LIBRARY_READS = frozenset(
         "sync list",
         "sync show",
         "status",
+        "report",
     }
 )
 """Read-only commands whose local reads use the standard library alone (billbridge.local.read_models,
-contract_reads, customer_reads, exception_reads, trace_reads); `report` reads through the ledger's
-adapters (pydantic, the domain model)."""
+contract_reads, customer_reads, exception_reads, trace_reads, report_reads): every read-only command
+(`report` since decision 27)."""
 CONTRACT = "SOW-GLX-2026-01"
 
 

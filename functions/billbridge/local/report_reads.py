@@ -9,7 +9,7 @@ decoded with pydantic (about 20 times a bare `import billbridge`: benchmarks/REA
 `EXC#...`, `INV#...`, `INVL#...`; bodies are the JSON dumps of the domain's dataclasses,
 so a field is read by its dataclass field's name), with `decimal` and `datetime` for the
 values the KPIs compute with. The other inputs are read as the other light commands
-read them: each contract's audit trail (`exception_reads.trail_of_contract`), the
+read them: each contract's audit trail (`audit_reads.trail_of_contract`), the
 command log and its propagation (`contract_reads.propagation_documents`) and the
 dead-letter queues' depths (`read_models.dead_letter_rows`).
 
@@ -30,8 +30,8 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
+from billbridge.local.audit_reads import trail_of_contract
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, propagation_documents
-from billbridge.local.exception_reads import trail_of_contract
 from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, commands, dead_letter_rows
 from billbridge.reporting.kpis import DeadLetterDepth, compute_kpis, timings_from_audit
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from billbridge.cli.commands import contracts, customers, operations_exceptions, operations_lineage
 from billbridge.cli.main import main
-from billbridge.local import contract_reads, customer_reads, exception_reads, read_models
+from billbridge.local import audit_reads, contract_reads, customer_reads, exception_reads, read_models
 
 from tests.integration.operations.conftest import replayed_state
 
@@ -165,7 +165,7 @@ def test_the_layout_constants_equal_the_adapters() -> None:
     from billbridge.domain.model import ExceptionType
     from billbridge.reporting.resolution_hints import RESOLUTION_HINTS_BY_TYPE
 
-    assert ENTRY_LOOKUP_PREFIX == exception_reads.ENTRY_LOOKUP_PREFIX
+    assert ENTRY_LOOKUP_PREFIX == audit_reads.ENTRY_LOOKUP_PREFIX
     assert INLINE_RAW_KEY_PREFIX == exception_reads.INLINE_RAW_KEY_PREFIX
     assert list(RESOLUTION_HINTS_BY_TYPE) == [t.value for t in ExceptionType]
 

@@ -110,10 +110,13 @@ class ReadOnlyStore:
         )
 
     def items_by_partition_prefix(self, table: str, pk_prefix: str) -> list[dict[str, Any]]:
-        """The items of every partition whose key starts with `pk_prefix`, by partition and sort key."""
+        """The items of every partition whose key starts with `pk_prefix`, by partition and sort key
+        (a range of the partition index: the keys from the prefix up to the prefix's last character's
+        successor)."""
+        following = pk_prefix[:-1] + chr(ord(pk_prefix[-1]) + 1)
         return self._items(
-            "SELECT item FROM items WHERE tbl = ? AND substr(pk, 1, ?) = ? AND item IS NOT NULL ORDER BY pk, sk",
-            (table, len(pk_prefix), pk_prefix),
+            "SELECT item FROM items WHERE tbl = ? AND pk >= ? AND pk < ? AND item IS NOT NULL ORDER BY pk, sk",
+            (table, pk_prefix, following),
         )
 
     def items_by_index(self, table: str, ipk: str) -> list[dict[str, Any]]:

@@ -130,18 +130,23 @@ def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> Led
     closed: dict[str, datetime] = {}
     for contract_id, records in trails.items():
         for record in records:
-            at = _parse_time(str(record.get("recorded_at", "")))
-            if at is None:
-                continue
             action, ref = record.get("action"), str(record.get("ref", ""))
+            found: dict[Any, datetime]
+            key: Any = ref
             if action == "entry_recorded":
-                entries.setdefault((contract_id, ref), at)
+                found, key = entries, (contract_id, ref)
             elif action == "invoice_proposed":
-                proposals.setdefault(ref, at)
+                found = proposals
             elif action == "exception_raised":
-                raised.setdefault(ref, at)
+                found = raised
             elif action in CLOSING_ACTIONS:
-                closed.setdefault(ref, at)
+                found = closed
+            else:
+                continue
+            if key not in found:  # the first record with a readable time
+                at = _parse_time(str(record.get("recorded_at", "")))
+                if at is not None:
+                    found[key] = at
     return LedgerTimings(entries, proposals, raised, closed)
 
 

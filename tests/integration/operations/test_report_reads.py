@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,7 +25,7 @@ from billbridge.local import read_models, report_reads
 from billbridge.reporting.html_report import render_html_report
 from billbridge.reporting.kpis import kpi_document
 
-from tests.integration.operations.conftest import replayed_state
+from tests.integration.operations.conftest import modules_loaded_by, replayed_state
 from tests.integration.operations.test_operations_queues import poison_the_actuals_workflow
 
 SCENARIOS = ("02-amendment-split", "04-managed-services", "06-v2-rules")
@@ -135,21 +133,11 @@ def test_the_money_in_the_report_stays_decimal(store: read_models.ReadOnlyStore)
 
 def test_the_report_imports_neither_pydantic_nor_the_domain_model(demo: Path) -> None:
     """A fresh process, as a user runs it: what the fast path must not load to stay within its budget."""
-    probe = (
-        "import contextlib, io, sys\n"
-        "from billbridge.cli.main import main\n"
-        "for argv in (['report'], ['report', '--output', 'json'], ['report', '--as-of', '2026-04-30']):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"        assert main([*argv, '--state-file', {str(demo)!r}]) == 0\n"
-        "heavy = ('pydantic', 'boto3', 'moto', 'rich', 'typing', 'dataclasses', 'pathlib', 'calendar',\n"
-        "         'billbridge.domain.model', 'billbridge.domain.downstream_commands',\n"
-        "         'billbridge.adapters.dynamo_ledger', 'billbridge.local.store')\n"
-        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+    commands = [["report"], ["report", "--output", "json"], ["report", "--as-of", "2026-04-30"]]
+    heavy = ("pydantic", "boto3", "moto", "rich", "typing", "dataclasses", "pathlib", "calendar")
+    ours = ("billbridge.domain.model", "billbridge.domain.downstream_commands", "billbridge.adapters.dynamo_ledger")
 
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert modules_loaded_by(commands, demo, (*heavy, *ours, "billbridge.local.store")) == []
 
 
 def test_the_kpis_constants_equal_the_domains() -> None:
@@ -183,20 +171,11 @@ def test_dead_letters_waiting_send_the_report_through_the_ledger(demo: Path, tmp
 def test_status_parses_its_configuration_without_topologys_dataclasses(demo: Path) -> None:
     """`status` reads the rollout and systems-of-record rules over `billbridge.event_names`."""
     rollout = json.dumps({"workflows": {"actuals": "shadow"}, "sources": {"crm": "off"}})
-    probe = (
-        "import contextlib, io, sys\n"
-        "from billbridge.cli.main import main\n"
-        f"for argv in (['status'], ['status', '--output', 'json'], ['status', '--rollout', {rollout!r}]):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"        assert main([*argv, '--state-file', {str(demo)!r}]) == 0\n"
-        "heavy = ('pydantic', 'boto3', 'typing', 'dataclasses', 'inspect', 'billbridge.topology',\n"
-        "         'billbridge.domain.model', 'billbridge.local.store')\n"
-        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+    commands = [["status"], ["status", "--output", "json"], ["status", "--rollout", rollout]]
+    heavy = ("pydantic", "boto3", "typing", "dataclasses", "inspect")
+    ours = ("billbridge.topology", "billbridge.domain.model", "billbridge.local.store")
 
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert modules_loaded_by(commands, demo, (*heavy, *ours)) == []
 
 
 def test_topologys_workflows_receive_the_event_types_the_rules_name() -> None:

@@ -1,5 +1,11 @@
 """Operating KPIs computed from the ledger: pure functions over books and timings.
 
+One implementation for every reader: the books are the domain's (`ContractBook`) or plain
+records with the same names (`kpi_records`; the local state's `billbridge report` builds them
+from the stored rows, `billbridge.local.report_reads`). Standard library only, no domain model,
+`dataclasses` or `typing` at import: that command must cost little more than an import
+(decision 27).
+
 Choices, so the figures can be read without the code:
 - Unbilled: lines not on a counting invoice (held lines included), fees and the
   retainer offset excluded (as in the replay report); hours from time lines.

@@ -8,9 +8,10 @@
 - `on`: the workflow runs fully.
 
 An event's mode is the stricter of its workflow's and its source's. Workflows
-(topology.WORKFLOWS, their names in billbridge.event_names): `contracts` (customer and contract sync), `actuals`
-(actuals-to-billing: rating, and posting the invoices the billing run
-proposes), `feedback` (invoice and payment feedback). Configured as cdk.json
+(topology.WORKFLOWS; their names and event types in billbridge.event_names):
+`contracts` (customer and contract sync), `actuals` (actuals-to-billing:
+rating, and posting the invoices the billing run proposes), `feedback`
+(invoice and payment feedback). Configured as cdk.json
 context `billbridge:rollout` (the `ROLLOUT` environment variable of the
 functions, and of the local stack); unset: everything is on.
 """

@@ -85,7 +85,7 @@ def domain_throughput(quick: bool) -> dict[str, Any]:
 def command_time(quick: bool) -> dict[str, Any]:
     from benchmarks import command_time as bench
 
-    return bench.run(runs=1 if quick else 5, include_bill=not quick)
+    return bench.run(runs=1 if quick else 5, include_bill=not quick, read_only_runs=3 if quick else 15)
 
 
 def parallel_run(quick: bool) -> dict[str, Any]:
@@ -658,7 +658,8 @@ def render_command_time(f: dict[str, Any]) -> str:
     goal = f["goal_read_only_ratio_max"]
     return "\n\n".join(
         [
-            f"Fresh processes, median of {f['runs']} per command, round-robin in one run, on a local state "
+            f"Fresh processes, median of {f['runs']} per command ({f.get('read_only_runs', f['runs'])} for the bare "
+            "import and the read-only commands), round-robin in one run, on a local state "
             f"built by `billbridge demo` ({f['demo_state_build_s']} s). Ratio: the command's wall time over "
             '`python -c "import billbridge"` (interpreter start included) of the same run. Read-only commands '
             "read the SQLite store without starting the stand-ins; `config load` starts the local stack "

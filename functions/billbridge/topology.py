@@ -12,7 +12,23 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-WEBHOOK_SOURCES: tuple[str, ...] = ("clm", "psa", "erp", "crm")
+from billbridge import event_names
+
+# The sources, event types, data domains and workflows' event types (billbridge.event_names).
+ACTUALS_EVENT_TYPES = event_names.ACTUALS_EVENT_TYPES
+CONTRACT_EVENT_TYPES = event_names.CONTRACT_EVENT_TYPES
+CUSTOMER_EVENT_TYPES = event_names.CUSTOMER_EVENT_TYPES
+DEFAULT_SYSTEMS_OF_RECORD = event_names.DEFAULT_SYSTEMS_OF_RECORD
+DOMAIN_OF_EVENT_TYPE = event_names.DOMAIN_OF_EVENT_TYPE
+EVENT_TYPES_BY_SOURCE = event_names.EVENT_TYPES_BY_SOURCE
+FEEDBACK_EVENT_TYPES = event_names.FEEDBACK_EVENT_TYPES
+INVOICE_FEEDBACK_EVENT_TYPES = event_names.INVOICE_FEEDBACK_EVENT_TYPES
+OPERATOR_EVENT_TYPES = event_names.OPERATOR_EVENT_TYPES
+SYNC_ANSWER_EVENT_TYPES = event_names.SYNC_ANSWER_EVENT_TYPES
+SYNC_RETRY_REQUESTED = event_names.SYNC_RETRY_REQUESTED
+WEBHOOK_SOURCES = event_names.WEBHOOK_SOURCES
+WORKFLOW_EVENT_TYPES = event_names.WORKFLOW_EVENT_TYPES
+
 WEBHOOK_ROUTE = "/webhooks/{source}"
 MAX_WEBHOOK_BODY_BYTES = 256 * 1024
 VENDOR_WEBHOOK_ROUTE = "/webhooks/{source}/{vendor}"
@@ -25,52 +41,6 @@ with none of them, and without the Standard Webhooks headers, cannot be a signed
 
 INGEST_EVENT_SOURCE = "billbridge.ingest"
 """Source of the canonical events the webhook receiver puts on the bus."""
-
-CONTRACT_EVENT_TYPES = ("contract.approved", "contract.amended", "contract.terminated")
-ACTUALS_EVENT_TYPES = (
-    "time_entry.approved",
-    "time_entry.rejected",
-    "expense.approved",
-    "milestone.completed",
-)
-INVOICE_FEEDBACK_EVENT_TYPES = ("invoice.posted", "invoice.rejected", "payment.applied")
-SYNC_ANSWER_EVENT_TYPES = ("sync.acknowledged", "sync.refused")
-"""A downstream system's asynchronous answer to one of the hub's commands (psa and erp sources)."""
-FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
-SYNC_RETRY_REQUESTED = "sync.retry_requested"
-"""An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
-put on the bus by the CLI, never accepted from a webhook source."""
-OPERATOR_EVENT_TYPES = (SYNC_RETRY_REQUESTED,)
-"""Requests the operators' tools put on the bus (never a webhook's): checked by their use case
-against what the hub holds (the command must exist), not against the webhook contract."""
-CUSTOMER_EVENT_TYPES = ("customer.upserted", "legal_entity.upserted")
-"""Customer master data: from the ERP or the CRM, whichever is the customer's system of record."""
-
-EVENT_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "clm": CONTRACT_EVENT_TYPES,
-        "psa": (*ACTUALS_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES),
-        "erp": FEEDBACK_EVENT_TYPES + CUSTOMER_EVENT_TYPES,
-        "crm": CUSTOMER_EVENT_TYPES,
-    }
-)
-
-DOMAIN_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
-    {
-        **{event_type: "customer" for event_type in CUSTOMER_EVENT_TYPES},
-        **{event_type: "contract" for event_type in CONTRACT_EVENT_TYPES},
-        **{event_type: "project" for event_type in ACTUALS_EVENT_TYPES},
-        **{event_type: "invoice" for event_type in INVOICE_FEEDBACK_EVENT_TYPES},
-    }
-)
-"""The data domain each event type writes (the unit of the system-of-record rules). The
-systems' answers to the hub's own commands (`sync.*`) write no domain: each is accepted
-from the sources that receive commands (psa, erp) and matched to the command it names."""
-
-DEFAULT_SYSTEMS_OF_RECORD: Mapping[str, str] = MappingProxyType(
-    {"customer": "erp", "contract": "clm", "project": "psa", "invoice": "erp"}
-)
-"""Which source may write each domain unless configured otherwise (`customer` may be `erp` or `crm`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +65,13 @@ WORKFLOWS: tuple[Workflow, ...] = (
     Workflow(
         name="contracts",
         construct_id="Contracts",
-        # Customer and contract synchronisation is one workflow: a contract waits for its customer.
-        event_types=CUSTOMER_EVENT_TYPES + CONTRACT_EVENT_TYPES,
+        event_types=WORKFLOW_EVENT_TYPES["contracts"],
         handler="billbridge.entrypoints.queues.consume_contracts.lambda_handler",
     ),
     Workflow(
         name="actuals",
         construct_id="Actuals",
-        event_types=ACTUALS_EVENT_TYPES,
+        event_types=WORKFLOW_EVENT_TYPES["actuals"],
         handler="billbridge.entrypoints.queues.consume_actuals.lambda_handler",
         # Timesheets arrive in bursts (a Friday afternoon): up to 100 records per invocation
         # instead of one or a few, for at most 5 s of added latency on a record nobody waits for.
@@ -112,7 +81,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
     Workflow(
         name="feedback",
         construct_id="Feedback",
-        event_types=(*FEEDBACK_EVENT_TYPES, SYNC_RETRY_REQUESTED),
+        event_types=WORKFLOW_EVENT_TYPES["feedback"],
         handler="billbridge.entrypoints.queues.consume_feedback.lambda_handler",
     ),
 )
@@ -206,10 +175,8 @@ ENV_BILLING_RUN_BUCKET = "BILLING_RUN_BUCKET_NAME"
 ENV_BILLING_BATCH_SIZE = "BILLING_BATCH_SIZE"
 ENV_PROPAGATION_STALE_AFTER_HOURS = "PROPAGATION_STALE_AFTER_HOURS"
 """How long a contract version may stay unacknowledged by a system before it counts as stale (KPIs, alarm)."""
-ENV_ROLLOUT = "ROLLOUT"
-"""JSON object of phased-rollout switches (cdk.json context `billbridge:rollout`)."""
-ENV_SYSTEMS_OF_RECORD = "SYSTEMS_OF_RECORD"
-"""JSON object domain -> source (cdk.json context `billbridge:systems_of_record`)."""
+ENV_ROLLOUT = event_names.ENV_ROLLOUT
+ENV_SYSTEMS_OF_RECORD = event_names.ENV_SYSTEMS_OF_RECORD
 
 ENV_VENDOR_ADAPTERS = "VENDOR_ADAPTERS_CONFIG"
 """JSON: per `source/vendor`, the tenant's vendor configuration (API base URL, field mapping, limits)."""

@@ -43,11 +43,12 @@ from billbridge.app.ports import (
     OutboundEvent,
     PublishError,
     RawPayloadStore,
+    RefusalLog,
     WebhookSecrets,
     inline_raw_key,
 )
 from billbridge.app.rollout import Rollout
-from billbridge.app.system_of_record import RefusalLog, SystemsOfRecord
+from billbridge.app.system_of_record import SystemsOfRecord
 from billbridge.app.webhook_signature import (
     DEFAULT_TOLERANCE_SECONDS,
     SignatureError,

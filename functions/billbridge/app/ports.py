@@ -214,3 +214,11 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"
     ABORTED = "ABORTED"
+
+
+class RefusalLog(Protocol):
+    """Where deliveries refused by a system-of-record rule are audited."""
+
+    def record_refusal(
+        self, *, source: str, event_id: str, event_type: str, rule: str, correlation_id: str, raw_key: str
+    ) -> None: ...

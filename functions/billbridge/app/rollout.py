@@ -8,9 +8,10 @@
 - `on`: the workflow runs fully.
 
 An event's mode is the stricter of its workflow's and its source's. Workflows
-(topology.WORKFLOWS): `contracts` (customer and contract sync), `actuals`
-(actuals-to-billing: rating, and posting the invoices the billing run
-proposes), `feedback` (invoice and payment feedback). Configured as cdk.json
+(topology.WORKFLOWS; their names and event types in billbridge.event_names):
+`contracts` (customer and contract sync), `actuals` (actuals-to-billing:
+rating, and posting the invoices the billing run proposes), `feedback`
+(invoice and payment feedback). Configured as cdk.json
 context `billbridge:rollout` (the `ROLLOUT` environment variable of the
 functions, and of the local stack); unset: everything is on.
 """
@@ -18,12 +19,14 @@ functions, and of the local stack); unset: everything is on.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from billbridge import topology
+from billbridge import event_names
+
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class RolloutMode(StrEnum):
@@ -36,9 +39,9 @@ class RolloutMode(StrEnum):
 
 MODES: tuple[RolloutMode, ...] = (RolloutMode.OFF, RolloutMode.SHADOW, RolloutMode.ON)
 """From strictest to fullest."""
-WORKFLOW_NAMES = tuple(w.name for w in topology.WORKFLOWS)
+WORKFLOW_NAMES = tuple(event_names.WORKFLOW_EVENT_TYPES)
 WORKFLOW_OF_EVENT_TYPE: Mapping[str, str] = MappingProxyType(
-    {event_type: w.name for w in topology.WORKFLOWS for event_type in w.event_types}
+    {event_type: name for name, event_types in event_names.WORKFLOW_EVENT_TYPES.items() for event_type in event_types}
 )
 BILLING_WORKFLOW = "actuals"
 """Posting invoices belongs to actuals-to-billing."""
@@ -64,10 +67,26 @@ def _modes(document: object, known: tuple[str, ...], what: str) -> dict[str, Rol
     return modes
 
 
-@dataclass(frozen=True, slots=True)
 class Rollout:
-    workflows: Mapping[str, RolloutMode] = field(default_factory=dict)
-    sources: Mapping[str, RolloutMode] = field(default_factory=dict)
+    """The switches as configured (a workflow or source not named is `on`). A plain class, not a
+    dataclass: `billbridge status` parses one, and `dataclasses` (with `inspect`) costs more to
+    import than the command may spend (decision 27)."""
+
+    __slots__ = ("sources", "workflows")
+
+    def __init__(
+        self, workflows: Mapping[str, RolloutMode] | None = None, sources: Mapping[str, RolloutMode] | None = None
+    ) -> None:
+        self.workflows: Mapping[str, RolloutMode] = MappingProxyType(dict(workflows or {}))
+        self.sources: Mapping[str, RolloutMode] = MappingProxyType(dict(sources or {}))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rollout):
+            return NotImplemented
+        return (dict(self.workflows), dict(self.sources)) == (dict(other.workflows), dict(other.sources))
+
+    def __repr__(self) -> str:
+        return f"Rollout(workflows={dict(self.workflows)!r}, sources={dict(self.sources)!r})"
 
     @classmethod
     def parse(cls, configured: str | Mapping[str, object] | None) -> Rollout:
@@ -83,8 +102,8 @@ class Rollout:
         if not isinstance(document, dict) or set(document) - {"workflows", "sources"}:
             raise InvalidRolloutError('rollout: must be an object with "workflows" and/or "sources"')
         return cls(
-            workflows=MappingProxyType(_modes(document.get("workflows"), WORKFLOW_NAMES, "workflows")),
-            sources=MappingProxyType(_modes(document.get("sources"), topology.WEBHOOK_SOURCES, "sources")),
+            workflows=_modes(document.get("workflows"), WORKFLOW_NAMES, "workflows"),
+            sources=_modes(document.get("sources"), event_names.WEBHOOK_SOURCES, "sources"),
         )
 
     def workflow_mode(self, workflow: str) -> RolloutMode:
@@ -115,5 +134,5 @@ class Rollout:
         """Every switch with its state (the defaults included): what `billbridge status` shows."""
         return {
             "workflows": {name: str(self.workflow_mode(name)) for name in WORKFLOW_NAMES},
-            "sources": {name: str(self.source_mode(name)) for name in topology.WEBHOOK_SOURCES},
+            "sources": {name: str(self.source_mode(name)) for name in event_names.WEBHOOK_SOURCES},
         }

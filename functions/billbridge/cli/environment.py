@@ -61,12 +61,12 @@ def terminal_columns() -> int | None:
 
 
 def configured_rollout() -> str:
-    from billbridge import topology  # only `status` asks: the light commands do not load it
+    from billbridge import event_names  # only `status` asks: the light commands do not load it
 
-    return value(topology.ENV_ROLLOUT) or ""
+    return value(event_names.ENV_ROLLOUT) or ""
 
 
 def configured_systems_of_record() -> str:
-    from billbridge import topology
+    from billbridge import event_names
 
-    return value(topology.ENV_SYSTEMS_OF_RECORD) or ""
+    return value(event_names.ENV_SYSTEMS_OF_RECORD) or ""

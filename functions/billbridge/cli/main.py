@@ -17,8 +17,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from billbridge.cli import environment
 from billbridge.cli.output import UsageError
@@ -143,22 +142,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def quiet_function_logs() -> Iterator[None]:
+class QuietFunctionLogs:
     """The functions log JSON lines and EMF metrics for CloudWatch; on a terminal
     (and in `--json` output) the commands print only their own result.
-    BILLBRIDGE_VERBOSE=1 shows them. The environment is restored afterwards."""
-    if environment.verbose():
-        yield
-        return
-    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
-    saved = {name: os.environ.get(name) for name in quiet}
-    for name, value in quiet.items():
-        os.environ.setdefault(name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
+    BILLBRIDGE_VERBOSE=1 shows them. The environment is restored afterwards.
+    (A class, not `contextlib.contextmanager`: every command would import `contextlib` for it.)"""
+
+    QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+    def __init__(self) -> None:
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        if environment.verbose():
+            return
+        self.saved = {name: os.environ.get(name) for name in self.QUIET}
+        for name, value in self.QUIET.items():
+            os.environ.setdefault(name, value)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, value in self.saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
@@ -172,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    with quiet_function_logs():
+    with QuietFunctionLogs():
         try:
             return int(handler(args) or 0)
         except BrokenPipeError:

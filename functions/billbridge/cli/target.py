@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from billbridge.cli import environment
 from billbridge.cli.output import UsageError, add_output_options
@@ -67,17 +65,26 @@ def local_state_path(args: argparse.Namespace) -> str:
     return state
 
 
-@contextmanager
-def local_read_store(args: argparse.Namespace) -> Iterator[Any]:
-    """The local state's store for reading with the standard library (billbridge.local.read_models);
-    None when the command acts on a deployed stack (`--stack`), which it reads through `open_hub`."""
+class _NoLocalStore:
+    """What `with local_read_store(args) as store` gives on a deployed stack: None."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def local_read_store(args: argparse.Namespace) -> Any:
+    """The local state's store for reading with the standard library (billbridge.local.read_models),
+    as a context manager; None when the command acts on a deployed stack (`--stack`), which it reads
+    through `open_hub`. (A class, not `contextlib.contextmanager`: every light command would import
+    `contextlib` for it.)"""
     if getattr(args, "stack", None):
-        yield None
-        return
+        return _NoLocalStore()
     from billbridge.local.read_models import ReadOnlyStore
 
-    with ReadOnlyStore(local_state_path(args)) as store:
-        yield store
+    return ReadOnlyStore(local_state_path(args))
 
 
 STATE_FILE_ENV_VAR = environment.STATE_FILE

@@ -29,7 +29,7 @@ from billbridge.local.read_models import LEDGER, ReadOnlyStore, _body, _text, co
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, timedelta
     from typing import Any
 
 LEGACY_LAYOUT = "legacy-layout"
@@ -252,9 +252,12 @@ def id_map(store: ReadOnlyStore, contract_id: str) -> dict[str, str]:
     return {} if item is None else dict(json.loads(_text(item, "ids")))
 
 
-def propagation_documents(stored_commands: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """`billbridge.reporting.downstream_view.propagation_documents(commands, now)` of stored commands:
-    per contract and system, the latest version sent and the latest acknowledged."""
+def propagation_documents(
+    stored_commands: list[dict[str, Any]], now: datetime, stale_after: timedelta | None = None
+) -> list[dict[str, Any]]:
+    """`billbridge.reporting.downstream_view.propagation_document(p, now, stale_after)` of each of
+    `propagation_of(commands)`, from stored commands: per contract and system, the latest version sent
+    and the latest acknowledged; with `stale_after`, whether it has waited longer unacknowledged."""
     from datetime import datetime
 
     by_system: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -271,21 +274,23 @@ def propagation_documents(stored_commands: list[dict[str, Any]], now: datetime) 
         acknowledged = [c for c in ordered if c["state"] == "acknowledged"]
         held = acknowledged[-1] if acknowledged else None
         since = latest["first_sent_at"]
+        state = PROPAGATION_OF_COMMAND_STATE[latest["state"]]
+        waited = now - datetime.fromisoformat(since)
         documents.append(
             {
                 "contract_id": contract_id,
                 "system": system,
                 "target": latest["target"],
                 "latest_version": latest.get("contract_version") or 0,
-                "state": PROPAGATION_OF_COMMAND_STATE[latest["state"]],
+                "state": state,
                 "since": since,
-                "age_hours": round((now - datetime.fromisoformat(since)).total_seconds() / 3600, 2),
+                "age_hours": round(waited.total_seconds() / 3600, 2),
                 "acknowledged_version": None if held is None else held.get("contract_version"),
                 "acknowledged_at": None if held is None else held.get("acknowledged_at"),
                 "reference": next((c["reference"] for c in reversed(acknowledged) if c.get("reference")), None),
                 "command_id": latest["command_id"],
                 "answer": latest.get("answer", ""),
-                "stale": None,
+                "stale": None if stale_after is None else state != "acknowledged" and waited > stale_after,
             }
         )
     return documents

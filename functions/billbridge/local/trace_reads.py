@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from billbridge.local.audit_reads import trail_by_correlation, trail_of_contract
 from billbridge.local.contract_reads import LEGACY_LAYOUT, StoredContract, line_document, stored_contract
-from billbridge.local.exception_reads import EventResolver, trail_by_correlation, trail_of_contract
+from billbridge.local.exception_reads import EventResolver
 from billbridge.local.read_models import LEDGER, ReadOnlyStore, _text, contract_ids
 from billbridge.reporting.lineage_documents import contract_terms, line_source_events, trace_document
 from billbridge.reporting.lineage_tree import lineage_tree

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from billbridge.domain.money import shown_money
 
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True, slots=True)
+
 class KpiTable:
-    headers: tuple[str, ...]
-    rows: list[list[str]]
-    numeric: frozenset[int] = field(default_factory=frozenset)
-    """Columns aligned right in the HTML report."""
+    """A table's headers and rows; `numeric`: the columns aligned right in the HTML report."""
+
+    __slots__ = ("headers", "numeric", "rows")
+
+    def __init__(self, headers: tuple[str, ...], rows: list[list[str]], numeric: frozenset[int] = frozenset()) -> None:
+        self.headers = headers
+        self.rows = rows
+        self.numeric = numeric
 
 
 def money(amount: Any, currency: str) -> str:

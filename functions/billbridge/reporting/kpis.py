@@ -1,5 +1,11 @@
 """Operating KPIs computed from the ledger: pure functions over books and timings.
 
+One implementation for every reader: the books are the domain's (`ContractBook`) or plain
+records with the same names (`kpi_records`; the local state's `billbridge report` builds them
+from the stored rows, `billbridge.local.report_reads`). Standard library only, no domain model,
+`dataclasses` or `typing` at import: that command must cost little more than an import
+(decision 27).
+
 Choices, so the figures can be read without the code:
 - Unbilled: lines not on a counting invoice (held lines included), fees and the
   retainer offset excluded (as in the replay report); hours from time lines.
@@ -38,27 +44,18 @@ publisher (`entrypoints/schedule/publish_kpis.py`) writes them (EMF).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
-from billbridge.domain.downstream_commands import (
-    DownstreamCommand,
-    PropagationState,
-    propagation_of,
-)
-from billbridge.domain.model import (
-    BillingLine,
-    ContractBook,
-    ExceptionState,
-    ExceptionType,
-    Invoice,
-)
-from billbridge.domain.money import format_amount
 from billbridge.reporting.statistics import median, percent, percentile
+
+TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
+    from billbridge.domain.downstream_commands import DownstreamCommand
+    from billbridge.reporting.kpi_records import BookRecord, InvoiceRecord, LineRecord
 
 ZERO = Decimal(0)
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -67,42 +64,68 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("61-90", 61, 90),
     ("90+", 91, None),
 )
-NOT_AT_RISK = frozenset({ExceptionType.RATE_MISMATCH})
-HOLDING_WORK = frozenset(
-    {
-        ExceptionType.NO_RATE,
-        ExceptionType.INVALID_COST_CENTER,
-        ExceptionType.OUTSIDE_TERM,
-        ExceptionType.UNKNOWN_MILESTONE,
-        ExceptionType.CURRENCY_MISMATCH,
-    }
-)
+NOT_AT_RISK = frozenset({"rate_mismatch"})
+HOLDING_WORK = frozenset({"no_rate", "invalid_cost_center", "outside_term", "unknown_milestone", "currency_mismatch"})
+"""Exception types (`ExceptionType` values) that hold approved work back from a line."""
 UNBILLED_KINDS = frozenset({"time", "expense", "milestone", "adjustment"})
-CLOSING_ACTIONS = frozenset(f"exception_{state.value}" for state in ExceptionState if state is not ExceptionState.OPEN)
+EXCEPTION_STATES: tuple[str, ...] = ("open", "approved", "written_off", "resolved", "withdrawn")
+"""The values of `ExceptionState`, in order (a test keeps them equal)."""
+PROPAGATION_STATES: tuple[str, ...] = ("pending", "acknowledged", "refused", "failed")
+"""The values of `PropagationState`, in order (a test keeps them equal)."""
+CLOSING_ACTIONS = frozenset(f"exception_{state}" for state in EXCEPTION_STATES if state != "open")
 PROPAGATION_STALE_AFTER = timedelta(hours=24)
 """A contract version unacknowledged by a system for longer than this is stale (default)."""
 
 
-@dataclass(frozen=True, slots=True)
 class LedgerTimings:
-    """When things happened, from the audit trail (`recorded_at` of its records)."""
+    """When things happened, from the audit trail (`recorded_at` of its records).
 
-    entry_recorded_at: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
-    """(contract id, entry id) -> first time the entry was recorded."""
-    invoice_proposed_at: Mapping[str, datetime] = field(default_factory=dict)
-    exception_raised_at: Mapping[str, datetime] = field(default_factory=dict)
-    exception_closed_at: Mapping[str, datetime] = field(default_factory=dict)
-    """exception id -> its first closing record (approved, written off, resolved, withdrawn)."""
+    - `entry_recorded_at`: (contract id, entry id) -> first time the entry was recorded;
+    - `invoice_proposed_at`, `exception_raised_at`: proposal or exception id -> when;
+    - `exception_closed_at`: exception id -> its first closing record (approved, written
+      off, resolved, withdrawn).
+    """
+
+    __slots__ = ("entry_recorded_at", "exception_closed_at", "exception_raised_at", "invoice_proposed_at")
+
+    def __init__(
+        self,
+        entry_recorded_at: Mapping[tuple[str, str], datetime] | None = None,
+        invoice_proposed_at: Mapping[str, datetime] | None = None,
+        exception_raised_at: Mapping[str, datetime] | None = None,
+        exception_closed_at: Mapping[str, datetime] | None = None,
+    ) -> None:
+        self.entry_recorded_at: Mapping[tuple[str, str], datetime] = entry_recorded_at or {}
+        self.invoice_proposed_at: Mapping[str, datetime] = invoice_proposed_at or {}
+        self.exception_raised_at: Mapping[str, datetime] = exception_raised_at or {}
+        self.exception_closed_at: Mapping[str, datetime] = exception_closed_at or {}
 
 
-@dataclass(frozen=True, slots=True)
 class DeadLetterDepth:
-    workflow: str
-    messages: int
-    oldest_sent_at: datetime | None = None
-    error_types: Mapping[str, int] = field(default_factory=dict)
-    sent_at: tuple[datetime, ...] = ()
-    """When each (sampled) message was dead-lettered: each is an open integration failure."""
+    """A dead-letter queue's depth; `sent_at`: when each (sampled) message was dead-lettered,
+    each an open integration failure."""
+
+    __slots__ = ("error_types", "messages", "oldest_sent_at", "sent_at", "workflow")
+
+    def __init__(
+        self,
+        workflow: str,
+        messages: int,
+        oldest_sent_at: datetime | None = None,
+        error_types: Mapping[str, int] | None = None,
+        sent_at: tuple[datetime, ...] = (),
+    ) -> None:
+        self.workflow = workflow
+        self.messages = messages
+        self.oldest_sent_at = oldest_sent_at
+        self.error_types: Mapping[str, int] = error_types or {}
+        self.sent_at = sent_at
+
+
+def value_of(member: str) -> str:
+    """What a record's enumerated field says: an enum member's value (the book's `ExceptionType.NO_RATE`
+    is `"no_rate"`), a plain record's string as it is."""
+    return str(getattr(member, "value", member))
 
 
 def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> LedgerTimings:
@@ -113,22 +136,27 @@ def timings_from_audit(trails: Mapping[str, Sequence[Mapping[str, Any]]]) -> Led
     closed: dict[str, datetime] = {}
     for contract_id, records in trails.items():
         for record in records:
-            at = _parse_time(str(record.get("recorded_at", "")))
-            if at is None:
-                continue
             action, ref = record.get("action"), str(record.get("ref", ""))
+            found: dict[Any, datetime]
+            key: Any = ref
             if action == "entry_recorded":
-                entries.setdefault((contract_id, ref), at)
+                found, key = entries, (contract_id, ref)
             elif action == "invoice_proposed":
-                proposals.setdefault(ref, at)
+                found = proposals
             elif action == "exception_raised":
-                raised.setdefault(ref, at)
+                found = raised
             elif action in CLOSING_ACTIONS:
-                closed.setdefault(ref, at)
+                found = closed
+            else:
+                continue
+            if key not in found:  # the first record with a readable time
+                at = _parse_time(str(record.get("recorded_at", "")))
+                if at is not None:
+                    found[key] = at
     return LedgerTimings(entries, proposals, raised, closed)
 
 
-def invoiced_time_amount(book: ContractBook) -> Decimal:
+def invoiced_time_amount(book: BookRecord) -> Decimal:
     """Time billed on invoices that count (not rejected): what a not-to-exceed cap limits."""
     return sum(
         (
@@ -151,7 +179,7 @@ def age_bucket(line_date: date, as_of: date) -> str:
 
 
 def compute_kpis(
-    books: Iterable[ContractBook],
+    books: Iterable[BookRecord],
     *,
     as_of: date,
     timings: LedgerTimings | None = None,
@@ -159,7 +187,13 @@ def compute_kpis(
     commands: Iterable[DownstreamCommand] = (),
     now: datetime | None = None,
     propagation_stale_after: timedelta = PROPAGATION_STALE_AFTER,
+    propagations: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The KPIs of `books` (the domain's books, or plain records with their names: `kpi_records`).
+
+    Propagation is read from `propagations` when given (`downstream_view.propagation_document`s
+    with `stale` answered for `propagation_stale_after`, in `propagation_of`'s order), else
+    worked out from `commands`."""
     known = sorted((b for b in books if b.is_known), key=lambda b: b.contract_id)
     timings = timings or LedgerTimings()
     moment = now or datetime.combine(as_of, time.max, tzinfo=UTC)
@@ -173,13 +207,16 @@ def compute_kpis(
         "exceptions": _exceptions(known),
         "cap_burn": _cap_burn(known),
         "integration_failures": _integration_failures(known, timings, dead_letters, as_of),
-        "propagation": _propagation(commands, moment, propagation_stale_after),
+        "propagation": _propagation(
+            _propagations(commands, moment, propagation_stale_after) if propagations is None else propagations,
+            propagation_stale_after,
+        ),
         "business": _business(known, timings, dead_letters, as_of=as_of, now=moment),
     }
 
 
 def _business(
-    books: Sequence[ContractBook],
+    books: Sequence[BookRecord],
     timings: LedgerTimings,
     dead_letters: Sequence[DeadLetterDepth],
     *,
@@ -210,25 +247,31 @@ def _business(
     }
 
 
-def _propagation(commands: Iterable[DownstreamCommand], now: datetime, stale_after: timedelta) -> dict[str, Any]:
-    found = propagation_of(commands)
-    counts = {state.value: 0 for state in PropagationState}
+def _propagations(commands: Iterable[DownstreamCommand], now: datetime, stale_after: timedelta) -> list[dict[str, Any]]:
+    from billbridge.domain.downstream_commands import propagation_of
+    from billbridge.reporting.downstream_view import propagation_document
+
+    return [propagation_document(found, now, stale_after) for found in propagation_of(commands)]
+
+
+def _propagation(propagations: Iterable[Mapping[str, Any]], stale_after: timedelta) -> dict[str, Any]:
+    counts = dict.fromkeys(PROPAGATION_STATES, 0)
     by_system: dict[tuple[str, str], int] = {}
     stale = []
-    for propagation in found:
-        counts[propagation.state.value] += 1
-        by_system[(propagation.system, propagation.state.value)] = (
-            by_system.get((propagation.system, propagation.state.value), 0) + 1
+    for propagation in propagations:
+        counts[propagation["state"]] += 1
+        by_system[(propagation["system"], propagation["state"])] = (
+            by_system.get((propagation["system"], propagation["state"]), 0) + 1
         )
-        if propagation.is_stale(now, stale_after):
+        if propagation["stale"]:
             stale.append(
                 {
-                    "contract_id": propagation.contract_id,
-                    "system": propagation.system,
-                    "latest_version": propagation.latest_version,
-                    "state": propagation.state.value,
-                    "since": propagation.since,
-                    "acknowledged_version": propagation.acknowledged_version,
+                    "contract_id": propagation["contract_id"],
+                    "system": propagation["system"],
+                    "latest_version": propagation["latest_version"],
+                    "state": propagation["state"],
+                    "since": propagation["since"],
+                    "acknowledged_version": propagation["acknowledged_version"],
                 }
             )
     return {
@@ -245,21 +288,21 @@ def _propagation(commands: Iterable[DownstreamCommand], now: datetime, stale_aft
 # --- sections ----------------------------------------------------------------------------------
 
 
-def _is_unbilled(book: ContractBook, line: BillingLine) -> bool:
+def _is_unbilled(book: BookRecord, line: LineRecord) -> bool:
     if line.invoice_id is None:
         return True
     invoice = book.invoices.get(line.invoice_id)
     return invoice is not None and not invoice.counts
 
 
-def _legal_entity(book: ContractBook, line: BillingLine) -> str:
+def _legal_entity(book: BookRecord, line: LineRecord) -> str:
     if line.contract_version is not None and line.contract_version in book.versions:
         return book.versions[line.contract_version].legal_entity
     latest = book.latest_version
     return latest.legal_entity if latest else "?"
 
 
-def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
+def _unbilled(books: Sequence[BookRecord], as_of: date) -> dict[str, Any]:
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
     for book in books:
         for line in book.lines.values():
@@ -274,12 +317,12 @@ def _unbilled(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
     return _aged(cells, totalled=("hours", "amount"))
 
 
-def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
+def _held_work(books: Sequence[BookRecord], as_of: date) -> dict[str, Any]:
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
     items: list[dict[str, Any]] = []
     for book in books:
         for exception in sorted(book.exceptions.values(), key=lambda e: e.exception_id):
-            if exception.type not in HOLDING_WORK or exception.state is not ExceptionState.OPEN:
+            if exception.type not in HOLDING_WORK or exception.state != "open":
                 continue
             for ref in exception.refs:
                 held = _held_item(book, exception.type, ref)
@@ -298,7 +341,7 @@ def _held_work(books: Sequence[ContractBook], as_of: date) -> dict[str, Any]:
                         "contract_id": book.contract_id,
                         "kind": kind,
                         "ref": ref,
-                        "held_by": exception.type.value,
+                        "held_by": value_of(exception.type),
                         "work_date": work_date.isoformat(),
                         "hours": hours,
                         "amount": exception.amount,
@@ -329,10 +372,10 @@ def _aged(cells: dict[tuple[str, str, str], dict[str, Any]], *, totalled: Sequen
     }
 
 
-def _held_item(book: ContractBook, exception_type: ExceptionType, ref: str) -> tuple[str, date, Decimal] | None:
+def _held_item(book: BookRecord, exception_type: str, ref: str) -> tuple[str, date, Decimal] | None:
     """(kind, date of the work, held hours) of what an open exception holds."""
     entry = book.entries.get(ref)
-    if entry is not None and exception_type is not ExceptionType.UNKNOWN_MILESTONE:
+    if entry is not None and exception_type != "unknown_milestone":
         taken: dict[date, Decimal] = {}
         for line in book.lines.values():
             if line.kind == "time" and line.ref == ref:
@@ -352,7 +395,7 @@ def _held_item(book: ContractBook, exception_type: ExceptionType, ref: str) -> t
     return None
 
 
-def _entity_on(book: ContractBook, on: date) -> str:
+def _entity_on(book: BookRecord, on: date) -> str:
     applicable = [v for v in book.versions.values() if v.effective_date <= on]
     chosen = max(applicable, key=lambda v: v.version) if applicable else book.latest_version
     return chosen.legal_entity if chosen else "?"
@@ -360,16 +403,16 @@ def _entity_on(book: ContractBook, on: date) -> str:
 
 def _period_end(period: str) -> date:
     year, month = (int(part) for part in period.split("-"))
-    return date(year, month, calendar.monthrange(year, month)[1])
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
-def _approval_to_invoice(books: Sequence[ContractBook], timings: LedgerTimings) -> dict[str, Any]:
+def _approval_to_invoice(books: Sequence[BookRecord], timings: LedgerTimings) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     for book in books:
         for invoice in book.invoices.values():
             if not invoice.counts:
                 continue
-            first_line_of_entry: dict[str, BillingLine] = {}
+            first_line_of_entry: dict[str, LineRecord] = {}
             for line in invoice.lines:
                 if line.kind == "time":
                     current = first_line_of_entry.get(line.ref)
@@ -390,7 +433,7 @@ def _approval_to_invoice(books: Sequence[ContractBook], timings: LedgerTimings) 
 
 
 def _approval_sample(
-    contract_id: str, entry_id: str, line: BillingLine, invoice: Invoice, timings: LedgerTimings
+    contract_id: str, entry_id: str, line: LineRecord, invoice: InvoiceRecord, timings: LedgerTimings
 ) -> dict[str, Any]:
     approved = timings.entry_recorded_at.get((contract_id, entry_id))
     proposed = timings.invoice_proposed_at.get(invoice.proposal_id)
@@ -419,13 +462,13 @@ def _histogram(days: Sequence[Decimal]) -> list[dict[str, Any]]:
     return counts
 
 
-def _corrections(books: Sequence[ContractBook]) -> dict[str, Any]:
+def _corrections(books: Sequence[BookRecord]) -> dict[str, Any]:
     invoices = [invoice for book in books for invoice in book.invoices.values()]
     variance_numbers = {
         ref
         for book in books
         for exception in book.exceptions.values()
-        if exception.type is ExceptionType.TAX_VARIANCE
+        if exception.type == "tax_variance"
         for ref in exception.refs
     }
     rows: list[dict[str, Any]] = []
@@ -460,18 +503,18 @@ def _corrections(books: Sequence[ContractBook]) -> dict[str, Any]:
     }
 
 
-def _currency_of(book: ContractBook) -> str:
+def _currency_of(book: BookRecord) -> str:
     latest = book.latest_version
     return latest.currency if latest else "?"
 
 
-def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
+def _exceptions(books: Sequence[BookRecord]) -> dict[str, Any]:
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for book in books:
         for exception in book.exceptions.values():
             currency = exception.currency or _currency_of(book)
             cell = cells.setdefault(
-                (exception.type.value, currency),
+                (value_of(exception.type), currency),
                 {
                     "total": 0,
                     "open": 0,
@@ -483,8 +526,8 @@ def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
                 },
             )
             cell["total"] += 1
-            cell[exception.state.value] += 1
-            if exception.state is ExceptionState.OPEN and exception.type not in NOT_AT_RISK:
+            cell[value_of(exception.state)] += 1
+            if exception.state == "open" and exception.type not in NOT_AT_RISK:
                 cell["money_at_risk"] += abs(exception.amount)
     rows = [{"type": t, "currency": c, **cell} for (t, c), cell in sorted(cells.items())]
     at_risk: dict[str, Decimal] = {}
@@ -497,7 +540,7 @@ def _exceptions(books: Sequence[ContractBook]) -> dict[str, Any]:
     }
 
 
-def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
+def _cap_burn(books: Sequence[BookRecord]) -> list[dict[str, Any]]:
     rows = []
     for book in books:
         latest = book.latest_version
@@ -505,11 +548,7 @@ def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
             continue
         invoiced = invoiced_time_amount(book)
         held = sum(
-            (
-                e.amount
-                for e in book.exceptions.values()
-                if e.type is ExceptionType.CAP_EXCEEDED and e.state is ExceptionState.OPEN
-            ),
+            (e.amount for e in book.exceptions.values() if e.type == "cap_exceeded" and e.state == "open"),
             ZERO,
         )
         rows.append(
@@ -527,7 +566,7 @@ def _cap_burn(books: Sequence[ContractBook]) -> list[dict[str, Any]]:
 
 
 def _integration_failures(
-    books: Sequence[ContractBook],
+    books: Sequence[BookRecord],
     timings: LedgerTimings,
     dead_letters: Sequence[DeadLetterDepth],
     as_of: date,
@@ -536,7 +575,7 @@ def _integration_failures(
     hours: list[Decimal] = []
     for book in books:
         for exception in book.exceptions.values():
-            if exception.type is not ExceptionType.BILLING_FAILED:
+            if exception.type != "billing_failed":
                 continue
             raised = timings.exception_raised_at.get(exception.exception_id)
             decided = _parse_time(exception.decision.decided_at) if exception.decision else None
@@ -549,7 +588,7 @@ def _integration_failures(
                     "exception_id": exception.exception_id,
                     "contract_id": exception.contract_id,
                     "period": exception.period,
-                    "state": exception.state.value,
+                    "state": value_of(exception.state),
                     "resolution_hours": resolution,
                 }
             )
@@ -588,7 +627,7 @@ def _parse_time(text: str) -> datetime | None:
 def kpi_document(kpis: Any) -> Any:
     """JSON-ready: Decimals as decimal strings (money never becomes a float)."""
     if isinstance(kpis, Decimal):
-        return format_amount(kpis)
+        return format(kpis, "f")  # never scientific notation (`billbridge.domain.money.format_amount`)
     if isinstance(kpis, Mapping):
         return {str(k): kpi_document(v) for k, v in kpis.items()}
     if isinstance(kpis, list | tuple):
@@ -596,7 +635,6 @@ def kpi_document(kpis: Any) -> Any:
     return kpis
 
 
-@dataclass(frozen=True, slots=True)
 class KpiMetric:
     """One figure of the KPIs as a CloudWatch metric: what the scheduled publisher writes.
 
@@ -604,10 +642,18 @@ class KpiMetric:
     Decimal (or int) here: it becomes a double only at the edge that writes it.
     """
 
-    name: str
-    unit: str
-    value: Decimal | int
-    dimensions: tuple[tuple[str, str], ...] = ()
+    __slots__ = ("dimensions", "name", "unit", "value")
+
+    def __init__(
+        self, name: str, unit: str, value: Decimal | int, dimensions: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.name = name
+        self.unit = unit
+        self.value = value
+        self.dimensions = dimensions
+
+    def __repr__(self) -> str:
+        return f"KpiMetric({self.name!r}, {self.unit!r}, {self.value!r}, {self.dimensions!r})"
 
 
 COUNT = "Count"

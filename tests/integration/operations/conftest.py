@@ -89,3 +89,22 @@ def cli_json(cli: CliRunner) -> Callable[..., Any]:
         return json.loads(out)
 
     return run
+
+
+def modules_loaded_by(commands: list[list[str]], state: Path, watched: tuple[str, ...]) -> list[str]:
+    """Which of `watched` modules a fresh process has loaded once it has run `commands` (each
+    `billbridge` argv, on `state`, each succeeding), as a user runs them one process at a time."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import contextlib, io, json, sys\n"
+        "from billbridge.cli.main import main\n"
+        f"for argv in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"        assert main([*argv, '--state-file', {str(state)!r}]) == 0, argv\n"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stderr.strip().splitlines()[-1]))

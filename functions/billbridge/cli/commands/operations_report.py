@@ -1,20 +1,34 @@
-"""`billbridge report [--as-of DATE] [--html FILE]`: operating KPIs from the ledger."""
+"""`billbridge report [--as-of DATE] [--html FILE]`: operating KPIs from the ledger.
+
+On the local state the KPIs are computed over records read from the stored items with the
+standard library (`billbridge.local.report_reads`); on a deployed stack (`--stack`), and on a
+local state that must be read through the ledger (a book in the single-item layout, dead
+letters waiting), over the ledger's books (`ledger_kpis`). One implementation computes them
+(`billbridge.reporting.kpis.compute_kpis`).
+"""
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 from billbridge.cli.output import emit, wants_document
-from billbridge.cli.target import add_target_options, open_hub
-from billbridge.reporting.kpi_tables import KpiTable
+from billbridge.cli.target import add_target_options, local_read_store, open_hub
 
 TYPE_CHECKING = False  # `typing` costs ~4 ms to import: its names serve annotations only
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Any
 
+    from billbridge.reporting.kpi_tables import KpiTable
+
 DEAD_LETTERS_SAMPLED = 100
+
+
+def _path(text: str) -> Any:
+    from pathlib import Path  # `pathlib` costs more than it serves a report that writes no page
+
+    return Path(text)
 
 
 def register(subparsers: Any) -> None:
@@ -23,16 +37,16 @@ def register(subparsers: Any) -> None:
         help="KPIs: unbilled by age, approval-to-invoice days, corrections, exceptions, cap burn, failures",
     )
     report.add_argument("--as-of", type=date.fromisoformat, help="ages are counted to this date (default today)")
-    report.add_argument("--html", type=Path, help="also write a single-file HTML report with charts")
+    report.add_argument("--html", type=_path, help="also write a single-file HTML report with charts")
     add_target_options(report)
     report.set_defaults(handler=report_command)
 
 
-def report_command(args: argparse.Namespace) -> int:
+def ledger_kpis(args: argparse.Namespace, *, as_of: date, now: datetime | None) -> dict[str, Any]:
+    """The KPIs over the ledger's books, its audit trails, command log and dead-letter queues."""
     from billbridge.cli.commands.operations_target import dead_letter_queues_of
-    from billbridge.reporting.kpis import DeadLetterDepth, compute_kpis, kpi_document, timings_from_audit
+    from billbridge.reporting.kpis import DeadLetterDepth, compute_kpis, timings_from_audit
 
-    as_of = args.as_of or date.today()
     with open_hub(args, read_only=True) as hub:
         books = hub.ledger.books()
         commands = hub.ledger.commands.all_commands()
@@ -49,15 +63,36 @@ def report_command(args: argparse.Namespace) -> int:
             dead_letters.append(
                 DeadLetterDepth(depth.workflow, depth.messages, min(sent) if sent else None, error_types, tuple(sent))
             )
-    kpis = compute_kpis(
+    return compute_kpis(
         books,
         as_of=as_of,
         timings=timings_from_audit(trails),
         dead_letters=dead_letters,
         commands=commands,
-        now=None if args.as_of else datetime.now(UTC),
+        now=now,
     )
-    document = kpi_document(kpis)
+
+
+def report_kpis(args: argparse.Namespace, *, as_of: date, now: datetime | None) -> dict[str, Any]:
+    """The KPIs of the state the command targets: read with the standard library on the local state
+    when it can be, through the ledger otherwise."""
+    with local_read_store(args) as store:
+        if store is not None:
+            from billbridge.local.report_reads import local_kpis
+
+            kpis = local_kpis(store, as_of=as_of, now=now)
+            if kpis is not None:
+                return kpis
+    return ledger_kpis(args, as_of=as_of, now=now)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from billbridge.reporting.kpis import kpi_document
+
+    as_of = args.as_of or date.today()
+    document = kpi_document(report_kpis(args, as_of=as_of, now=None if args.as_of else datetime.now(UTC)))
     if args.html:
         from billbridge.reporting.html_report import render_html_report
 
@@ -66,7 +101,7 @@ def report_command(args: argparse.Namespace) -> int:
     if wants_document(args):
         emit(args, document, lambda: None)
     else:
-        _print_report(document)
+        print_report(document)
         if args.html:
             print(f"\nHTML report written to {args.html}")
     return 0
@@ -78,7 +113,7 @@ def _print(table: KpiTable) -> None:
     print_table(table.headers, table.rows)
 
 
-def _print_report(kpis: dict[str, Any]) -> None:
+def print_report(kpis: dict[str, Any]) -> None:
     from billbridge.reporting import kpi_tables
 
     def per_currency(totals: list[dict[str, Any]]) -> str:

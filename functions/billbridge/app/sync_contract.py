@@ -12,6 +12,8 @@ In `shadow` rollout the contract is recorded and no downstream command is sent."
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from billbridge import topology
@@ -43,7 +45,7 @@ from billbridge.app.rollout import Rollout, RolloutMode
 from billbridge.domain.book_draft import RuleContext
 from billbridge.domain.contract_changes import apply_contract_version, apply_termination
 from billbridge.domain.customer_master import latest_of
-from billbridge.domain.model import BookUpdate, ContractVersion, Termination
+from billbridge.domain.model import BillingConfig, BookUpdate, ContractVersion, Termination
 
 __all__ = ["SyncContract", "billing_method", "billing_schedule_payload", "project_payload"]
 
@@ -97,7 +99,9 @@ class SyncContract:
         )
         latest = update.book.latest_version
         if latest is not None and latest == version:
-            if self._waits_for_customer(version):
+            # One approval is decided on one reading of the configuration (one read, not one per use).
+            config = functools.cache(self.ledger.load_config)
+            if self._waits_for_customer(version, config):
                 assert self.master is not None
                 self.master.hold_pending_contract(version.customer_id, version.contract_id)
                 self.ledger.record_mapping(
@@ -112,14 +116,14 @@ class SyncContract:
                 return update
             # Re-sent on every delivery of the latest version until acknowledged: the
             # idempotency key makes a repeat harmless, and a crash between save and send is healed.
-            self._upsert_downstream(version, event.correlation_id)
+            self._upsert_downstream(version, event.correlation_id, config)
         return update
 
     def _in_shadow(self, source: str) -> bool:
         return self.rollout.mode_for("contracts", source) == RolloutMode.SHADOW
 
-    def _waits_for_customer(self, version: ContractVersion) -> bool:
-        if self.master is None or not self.ledger.load_config().customer_master.enforced:
+    def _waits_for_customer(self, version: ContractVersion, config: Callable[[], BillingConfig]) -> bool:
+        if self.master is None or not config().customer_master.enforced:
             return False
         return not customer_versions(self.master, version.customer_id)
 
@@ -127,9 +131,11 @@ class SyncContract:
         """The contract's customer arrived: send the upserts that waited for it."""
         latest = self.ledger.load(contract_id).book.latest_version
         if latest is not None and not self._in_shadow("clm"):
-            self._upsert_downstream(latest, correlation_id)
+            self._upsert_downstream(latest, correlation_id, functools.cache(self.ledger.load_config))
 
-    def _upsert_downstream(self, version: ContractVersion, correlation_id: str) -> None:
+    def _upsert_downstream(
+        self, version: ContractVersion, correlation_id: str, config: Callable[[], BillingConfig]
+    ) -> None:
         ids = {
             "clm_contract_id": version.contract_id,
             "contract_version": str(version.version),
@@ -141,7 +147,7 @@ class SyncContract:
             ids["master_status"] = "customer_known"
             ids.update({k: v for k, v in customer_id_map(customer).items() if k != "customer_id"})
             ids["erp_customer_id"] = (
-                customer.erp_customer_id(self._erp_instance(version.legal_entity)) or version.customer_id
+                customer.erp_customer_id(self._erp_instance(version.legal_entity, config())) or version.customer_id
             )
         self.ledger.record_mapping(version.contract_id, ids)
         key = f"{version.contract_id}-v{version.version}"
@@ -152,7 +158,7 @@ class SyncContract:
                 self.erp,
                 version,
                 "erp",
-                self._erp_instance(version.legal_entity),
+                self._erp_instance(version.legal_entity, config()),
                 "UpsertBillingSchedule",
                 key,
                 billing_schedule_payload(version),
@@ -168,7 +174,12 @@ class SyncContract:
         payload = termination_payload(termination, latest)
         targets = (
             (self.psa, "psa", "psa", "TerminateProject"),
-            (self.erp, "erp", self._erp_instance(latest.legal_entity if latest else ""), "TerminateBillingSchedule"),
+            (
+                self.erp,
+                "erp",
+                self._erp_instance(latest.legal_entity if latest else "", self.ledger.load_config()),
+                "TerminateBillingSchedule",
+            ),
         )
         for connector, system, target, name in targets:
             if connector is None:
@@ -228,5 +239,6 @@ class SyncContract:
         ]
         return payload | {"invoicing_contacts": sealed}
 
-    def _erp_instance(self, legal_entity: str) -> str:
-        return self.ledger.load_config().erp_instance_for(legal_entity) or "erp"
+    @staticmethod
+    def _erp_instance(legal_entity: str, config: BillingConfig) -> str:
+        return config.erp_instance_for(legal_entity) or "erp"

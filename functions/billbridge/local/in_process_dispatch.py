@@ -127,10 +127,16 @@ def _handler_of(backend_class: type, clean_url: str) -> str | None:
 
 def routed_process_request(original: Any) -> Any:
     """moto's `BotocoreStubber.process_request`, with its searches remembered per URL."""
+    import moto.backends as backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BackendDict
     from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
-    from moto.core.exceptions import ServiceNotWhitelisted
+    from moto.core.exceptions import HTTPException, ServiceNotWhitelisted
+    from moto.core.request import normalize_request
     from moto.core.utils import get_equivalent_url_in_aws_domain
+    from moto.moto_api import recorder
 
+    # Imported once when installed, not at every call (the same functions moto's own path uses).
     def process_request(stubber: Any, request: Any) -> Any:
         parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
         clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
@@ -143,14 +149,6 @@ def routed_process_request(original: Any) -> Any:
             return None
         if not service_whitelisted(service):
             raise ServiceNotWhitelisted(service)
-
-        import moto.backends as backends
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.core.base_backend import BackendDict
-        from moto.core.exceptions import HTTPException
-        from moto.core.request import normalize_request
-        from moto.moto_api import recorder
-
         backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
         if isinstance(backend_dict, BackendDict):
             if "us-east-1" in backend_dict[DEFAULT_ACCOUNT_ID]:
@@ -189,13 +187,6 @@ def json_protocol_request(request: Any) -> Any:
 
     The environment is the one `moto.core.request.Request.from_primitives` builds through
     werkzeug's `EnvironBuilder` for such a request, key for key."""
-    from moto.core.request import (
-        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
-        Request,
-        environ_key_for_header,
-        should_preserve_original_header_name,
-    )
-
     body = request.body
     if isinstance(body, str):
         body = body.encode()
@@ -231,6 +222,8 @@ def json_protocol_request(request: Any) -> Any:
         "CONTENT_TYPE": content_type,
         "CONTENT_LENGTH": str(len(body)),
     }
+    moto_request = _moto_request_module()
+    should_preserve_original_header_name = moto_request.should_preserve_original_header_name
     combined: dict[str, list[str]] = {}
     preserved: dict[str, str] = {}
     headers = request.headers
@@ -242,11 +235,11 @@ def json_protocol_request(request: Any) -> Any:
         text = value.decode("utf-8") if isinstance(value, bytes) else value
         combined.setdefault(f"HTTP_{name.upper().replace('-', '_')}", []).append(text)
         if should_preserve_original_header_name(name):
-            preserved[environ_key_for_header(name)] = name
+            preserved[moto_request.environ_key_for_header(name)] = name
     for key, values in combined.items():
         environ[key] = ", ".join(values)
-    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
-    built = Request(environ)
+    environ[moto_request.PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
+    built = moto_request.Request(environ)
     # What werkzeug would read from the stream and work out from the environment, known already.
     built._cached_data = body
     # A JSON body is not form data: werkzeug's form parser would answer two empty multidicts.
@@ -256,6 +249,14 @@ def json_protocol_request(request: Any) -> Any:
         built.__dict__["_known_raw_url"] = f"{url.scheme}://{url.netloc}/"
         built.__class__ = _request_class()
     return built
+
+
+@functools.cache
+def _moto_request_module() -> Any:
+    """`moto.core.request`, looked up once (moto is imported when a local stack starts, not before)."""
+    import moto.core.request
+
+    return moto.core.request
 
 
 @functools.cache
@@ -278,13 +279,13 @@ _PICKED_KEYS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...] | None]] = {}
 
 def _keys_tried(serializer: Any, shape: Any, key: str) -> tuple[str, ...] | None:
     """The keys moto's attribute picker tries on a plain dict for this member (None: not a plain lookup)."""
-    from moto.core.serialize import AttributePickerContext
-
     picker = serializer._value_picker
     parent = getattr(shape, "parent", None)
     cache_key = (type(picker), tuple(picker.alias_providers), id(shape), id(parent), key)
     found = _PICKED_KEYS.get(cache_key)
     if found is None:
+        from moto.core.serialize import AttributePickerContext
+
         context = AttributePickerContext(obj={}, key=key, shape=shape)
         keys = tuple(picker.get_possible_keys(context))
         # The shape and its parent are kept with their entry, so their ids stay theirs.

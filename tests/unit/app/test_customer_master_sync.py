@@ -15,6 +15,7 @@ from billbridge.app.rollout import SHADOW_REFERENCE, Rollout
 from billbridge.app.run_billing import ComposeInvoice, PostInvoice
 from billbridge.app.sync_contract import SyncContract
 from billbridge.domain.customer_master import MasterChange
+from billbridge.domain.model import BillingConfig
 
 from tests.fakes.edge import FixedClock
 from tests.fakes.hub import RecordingConnector, RecordingPublisher
@@ -43,8 +44,10 @@ def customer(**changes: Any) -> IngestedEvent:
 
 
 class Hub:
-    def __init__(self, config: dict[str, Any] = CONFIG, rollout: Rollout | None = None) -> None:
-        self.ledger = InMemoryLedger(billing_config_from(config))
+    def __init__(
+        self, config: dict[str, Any] = CONFIG, rollout: Rollout | None = None, ledger: InMemoryLedger | None = None
+    ) -> None:
+        self.ledger = ledger or InMemoryLedger(billing_config_from(config))
         self.psa = RecordingConnector()
         self.erp = RecordingConnector()
         self.publisher = RecordingPublisher()
@@ -156,3 +159,23 @@ def test_shadow_billing_proposes_but_never_posts_even_after_switching_on() -> No
     assert invoice.erp_reference == SHADOW_REFERENCE
     assert PostInvoice(hub.ledger, hub.publisher, erp).handle(contract_id="SOW-1001", correlation_id="c") == []
     assert erp.commands == []
+
+
+class ConfigReadsCounted(InMemoryLedger):
+    """The in-memory ledger, counting how often the billing configuration is read."""
+
+    config_reads = 0
+
+    def load_config(self) -> BillingConfig:
+        self.config_reads += 1
+        return super().load_config()
+
+
+def test_an_approval_reads_the_configuration_once_for_the_master_check_the_customer_ids_and_the_erp() -> None:
+    hub = Hub(ledger=ConfigReadsCounted(billing_config_from(CONFIG)))
+    hub.sync.handle(customer())
+    reads_before = hub.ledger.config_reads  # type: ignore[attr-defined]
+    hub.sync.handle(contract())
+    assert hub.commands() == ["UpsertProject", "UpsertBillingSchedule"]
+    assert hub.ledger.mapping("SOW-1001")["master_status"] == "customer_known"
+    assert hub.ledger.config_reads - reads_before == 1  # type: ignore[attr-defined]

@@ -28,8 +28,8 @@ def test_demo_bills_the_engagement(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     code = main(["demo", "--report", str(report_path), "--state-file", str(state)])
 
-    out = capsys.readouterr().out
-    assert code == 0, out
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
     report = json.loads(report_path.read_text())
     invoices = {i["proposal_id"]: (i["currency"], i["status"], i["total"]) for i in report["invoices"]}
     assert invoices == {

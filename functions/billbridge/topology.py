@@ -40,6 +40,10 @@ FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
 SYNC_RETRY_REQUESTED = "sync.retry_requested"
 """An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
 put on the bus by the CLI, never accepted from a webhook source."""
+AMENDMENT_CONTINUED = "contract.amendment_continued"
+"""The contracts consumer asks for the next pages of an amendment applied in pages
+(docs/decisions/0024-amendments-in-pages.md): put on the bus by the hub, never accepted from a
+webhook source."""
 OPERATOR_EVENT_TYPES = (SYNC_RETRY_REQUESTED,)
 """Requests the operators' tools put on the bus (never a webhook's): checked by their use case
 against what the hub holds (the command must exist), not against the webhook contract."""
@@ -96,7 +100,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
         name="contracts",
         construct_id="Contracts",
         # Customer and contract synchronisation is one workflow: a contract waits for its customer.
-        event_types=CUSTOMER_EVENT_TYPES + CONTRACT_EVENT_TYPES,
+        event_types=(*CUSTOMER_EVENT_TYPES, *CONTRACT_EVENT_TYPES, AMENDMENT_CONTINUED),
         handler="billbridge.entrypoints.queues.consume_contracts.lambda_handler",
     ),
     Workflow(

@@ -49,7 +49,7 @@ import contextlib
 import gzip
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, audit_items, exception_item
@@ -57,10 +57,14 @@ from billbridge.adapters.dynamo_book_items import (
     BOOK_ADAPTER,
     HEAD,
     INPUT_PREFIX,
+    INPUTS_END,
+    INVOICE_LINES_END,
+    INVOICE_LINES_PREFIX,
     INVOICE_PREFIX,
     KNOWN,
     LEGACY_BOOK,
     LOCK,
+    RERATING,
     assemble,
     contract_pk,
     cut_book,
@@ -112,6 +116,20 @@ class _Loaded:
     audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     epoch: int = 0
     fence: str | None = None
+    page: _Page | None = None
+    """An amendment's page: where it stands."""
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page of an amendment applied in pages, as loaded."""
+
+    restart: bool
+    next_after: str | None
+    """The last input of this page when inputs may follow it, else None."""
+    still_applying: tuple[int, ...]
+    """The versions the `RERATING` item named when the page was read (none: no item)."""
+    recorded: bool
 
 
 def decode_legacy_book(blob: bytes) -> ContractBook:
@@ -154,6 +172,8 @@ class DynamoBookStore:
         return self._stored(contract_id, loaded, WHOLE_BOOK)
 
     def load_for_update(self, contract_id: str, scope: BookScope) -> StoredBook:
+        if scope.paged:
+            return self._load_page(contract_id, scope)
         if scope.whole:
             fence = self._take_fence(contract_id)
             try:
@@ -191,6 +211,81 @@ class DynamoBookStore:
         loaded = stored.handle
         if isinstance(loaded, _Loaded) and loaded.fence is not None:
             self._drop_fence(stored.book.contract_id, loaded.fence)
+
+    def pass_over(self, stored: StoredBook) -> None:
+        """A view that needed no change: an amendment's next page (not a restart) moves the
+        `RERATING` item past it as it gives up the fence; any other view is released."""
+        loaded = stored.handle
+        page = loaded.page if isinstance(loaded, _Loaded) else None
+        if page is None or page.restart or not page.recorded or loaded.fence is None:
+            self.release(stored)
+            return
+        contract_id = stored.book.contract_id
+        pk = contract_pk(contract_id)
+        progress = self._page_progress(pk, page, set(page.still_applying))
+        try:
+            self._transact([*progress, self._fence_release(pk, loaded.fence)], contract_id)
+        except BaseException:
+            self._drop_fence(contract_id, loaded.fence)
+            raise
+        loaded.fence = None
+
+    def _load_page(self, contract_id: str, scope: BookScope) -> StoredBook:
+        """An amendment's page, fenced: every item of the contract but its inputs and its
+        invoices' lines (a page needs the invoices' headers only), and up to
+        `scope.page_inputs` inputs: the first ones (`restart`), or those after the last input
+        the `RERATING` item says was reached."""
+        pk = contract_pk(contract_id)
+        fence = self._take_fence(contract_id)
+        try:
+            terms = self._terms_of_a_page(pk)
+            if any(item["sk"]["S"] == LEGACY_BOOK for item in terms):
+                self._migrate_fenced(contract_id, fence, self._table.query_pk(pk))
+                terms = self._terms_of_a_page(pk)
+            rerating = next((item for item in terms if item["sk"]["S"] == RERATING), None)
+            still_applying = tuple(sorted(int(n) for n in rerating["versions"]["NS"])) if rerating else ()
+            inputs: list[dict[str, Any]] = []
+            next_after: str | None = None
+            if scope.restart or rerating is not None:
+                after = None if scope.restart or rerating is None else rerating.get("after", {}).get("S")
+                inputs, next_after = self._table.query_sk_range(
+                    pk,
+                    "sk BETWEEN :first AND :end",
+                    {":first": INPUT_PREFIX, ":end": INPUTS_END},
+                    after=after,
+                    limit=max(scope.page_inputs, 1),
+                )
+        except BaseException:
+            self._drop_fence(contract_id, fence)
+            raise
+        loaded = self._loaded_from(contract_id, terms + inputs)
+        loaded.fence = fence
+        loaded.page = _Page(
+            restart=scope.restart, next_after=next_after, still_applying=still_applying, recorded=rerating is not None
+        )
+        stored = self._stored(contract_id, loaded, scope)
+        return replace(stored, more_inputs=next_after is not None, still_applying=still_applying)
+
+    def _terms_of_a_page(self, pk: str) -> list[dict[str, Any]]:
+        """Every item of the partition but its inputs and its invoices' lines (three ranges)."""
+        ranges = (
+            ("sk < :inputs", {":inputs": INPUT_PREFIX}),
+            ("sk BETWEEN :after_inputs AND :lines", {":after_inputs": INPUTS_END, ":lines": INVOICE_LINES_PREFIX}),
+            ("sk > :after_lines", {":after_lines": INVOICE_LINES_END}),
+        )
+        return [item for condition, values in ranges for item in self._table.query_sk_range(pk, condition, values)[0]]
+
+    def _page_progress(self, pk: str, page: _Page, versions: set[int]) -> list[dict[str, Any]]:
+        """What a page's save writes to the `RERATING` item: the versions still being applied
+        and the last input reached while inputs may follow; its deletion once none do."""
+        key = {"pk": {"S": pk}, "sk": {"S": RERATING}}
+        table = self._table.table_name
+        if page.next_after is not None and versions:
+            item = {**key, "after": {"S": page.next_after}, "versions": {"NS": [str(n) for n in sorted(versions)]}}
+            return [{"Put": {"TableName": table, "Item": item}}]
+        if page.recorded:
+            return [{"Delete": {"TableName": table, "Key": key}}]
+        return []
 
     def _stored(self, contract_id: str, loaded: _Loaded, scope: BookScope) -> StoredBook:
         book = without_orphan_billing(assemble(contract_id, loaded.raw))
@@ -516,6 +611,11 @@ class DynamoBookStore:
                 for part in self._audit_items(contract_id, records, self._table.now())
             )
         final.extend(extra_final)
+        page = loaded.page
+        if page is not None:
+            added = set(book.versions) - set(before.versions)
+            if added or not page.restart:
+                final.extend(self._page_progress(pk, page, set(page.still_applying) | added))
         fence_check = {
             "ConditionCheck": {
                 "TableName": table,

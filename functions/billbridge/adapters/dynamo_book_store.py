@@ -611,11 +611,6 @@ class DynamoBookStore:
                 for part in self._audit_items(contract_id, records, self._table.now())
             )
         final.extend(extra_final)
-        page = loaded.page
-        if page is not None:
-            added = set(book.versions) - set(before.versions)
-            if added or not page.restart:
-                final.extend(self._page_progress(pk, page, set(page.still_applying) | added))
         fence_check = {
             "ConditionCheck": {
                 "TableName": table,
@@ -624,6 +619,24 @@ class DynamoBookStore:
                 "ExpressionAttributeValues": {":fence": {"S": fence}},
             }
         }
+        page = loaded.page
+        head_first: list[dict[str, Any]] = []
+        if page is not None:
+            added = set(book.versions) - set(before.versions)
+            pending = set(page.still_applying) | added
+            if added:
+                # A version reaches the inputs in pages: the head takes it first, with the
+                # `RERATING` item saying no input has been reached yet. Whatever stops the save
+                # after it leaves a head that has the version and inputs rated under older terms
+                # (caught up by any whole-book change before its rule reads them), never inputs
+                # re-rated beside a head that does not have the version yet.
+                head_first = [fence_check, *(w for w in final if w.get("Put", {}).get("Item", {}).get("sk") == {"S": HEAD})]
+                final = [w for w in final if w not in head_first]
+                started = {"pk": {"S": pk}, "sk": {"S": RERATING}, "versions": {"NS": [str(n) for n in sorted(pending)]}}
+                head_first.append({"Put": {"TableName": table, "Item": started}})
+                page = replace(page, recorded=True)
+            if added or not page.restart:
+                final.extend(self._page_progress(pk, page, pending))
         final.append(fence_check if keep_fence else self._fence_release(pk, fence))
         if len(final) > TRANSACTION_LIMIT:
             raise RuntimeError(
@@ -631,9 +644,18 @@ class DynamoBookStore:
             )
         try:
             # Inputs' items one conditional write each (on their own revision); then the rest,
-            # fenced; the head, invoices and audit last.
+            # fenced; the head, invoices and audit last (an amendment's head first).
+            if head_first:
+                self._transact(head_first, contract_id)
             for write in inputs:
-                self._write_one(write, contract_id)
+                try:
+                    self._write_one(write, contract_id)
+                except ConcurrentUpdateError:
+                    if page is None:
+                        raise
+                    # An amendment's page: the input was written since it was read, by its own
+                    # rule (fenced out are whole-book changes), under the head as it is now or
+                    # under older terms, which the catch-up of any whole-book change re-rates.
             for chunk in iter_chunks(early, TRANSACTION_LIMIT - 1):
                 self._transact([fence_check, *chunk], contract_id)
             self._transact(final, contract_id)

@@ -113,7 +113,9 @@ class PagedHub:
         self.sync = SyncContract(
             self.ledger,
             self.hub.publisher,
-            amendments=AmendmentInPages(self.ledger, self.hub.publisher, page_inputs=PAGE_INPUTS, pages_per_invocation=2),
+            amendments=AmendmentInPages(
+                self.ledger, self.hub.publisher, page_inputs=PAGE_INPUTS, pages_per_invocation=2
+            ),
         )
 
     def amend(self, event: dict[str, Any]) -> None:

@@ -630,9 +630,16 @@ class DynamoBookStore:
                 # after it leaves a head that has the version and inputs rated under older terms
                 # (caught up by any whole-book change before its rule reads them), never inputs
                 # re-rated beside a head that does not have the version yet.
-                head_first = [fence_check, *(w for w in final if w.get("Put", {}).get("Item", {}).get("sk") == {"S": HEAD})]
+                head_first = [
+                    fence_check,
+                    *(w for w in final if w.get("Put", {}).get("Item", {}).get("sk") == {"S": HEAD}),
+                ]
                 final = [w for w in final if w not in head_first]
-                started = {"pk": {"S": pk}, "sk": {"S": RERATING}, "versions": {"NS": [str(n) for n in sorted(pending)]}}
+                started = {
+                    "pk": {"S": pk},
+                    "sk": {"S": RERATING},
+                    "versions": {"NS": [str(n) for n in sorted(pending)]},
+                }
                 head_first.append({"Put": {"TableName": table, "Item": started}})
                 page = replace(page, recorded=True)
             if added or not page.restart:

@@ -75,19 +75,23 @@ class AmendmentInPages:
         share); when inputs remain, ask for another invocation. Nothing pending: no change."""
         update = BookUpdate.unchanged(ContractBook(contract_id=contract_id))
         for _ in range(self.pages_per_invocation if pages is None else pages):
-            seen = _LastView()
-            update = apply_to_book(
-                self.ledger,
-                contract_id,
-                lambda book: recheck_invoiced_lines(book, seen.still_applying, context),
-                self.publisher,
-                scope=BookScope.amendment_page(restart=False, page_inputs=self.page_inputs),
-                on_load=seen,
-            )
-            if not seen.more_inputs:
+            update, more_inputs = self._next_page(contract_id, context)
+            if not more_inputs:
                 return update
         self._ask_for_more(contract_id, context)
         return update
+
+    def _next_page(self, contract_id: str, context: RuleContext) -> tuple[BookUpdate, bool]:
+        seen = _LastView()
+        update = apply_to_book(
+            self.ledger,
+            contract_id,
+            lambda book: recheck_invoiced_lines(book, seen.still_applying, context),
+            self.publisher,
+            scope=BookScope.amendment_page(restart=False, page_inputs=self.page_inputs),
+            on_load=seen,
+        )
+        return update, seen.more_inputs
 
     def _ask_for_more(self, contract_id: str, context: RuleContext) -> None:
         if self.publisher is None:

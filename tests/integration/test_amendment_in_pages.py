@@ -88,9 +88,14 @@ class FailingPuts:
         self._client = client
         self.fail_on: int | None = None
         self._seen = 0
+        self.partitions_queried: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+    def query(self, **kwargs: Any) -> Any:
+        self.partitions_queried.append(kwargs["ExpressionAttributeValues"][":pk"]["S"])
+        return self._client.query(**kwargs)
 
     def put_item(self, **kwargs: Any) -> Any:
         if self.fail_on is not None and kwargs["Item"]["sk"]["S"].startswith("IN#"):
@@ -262,3 +267,13 @@ def test_a_retroactive_amendment_in_pages_raises_one_change_over_every_invoiced_
     assert len(change.line_ids) == len(set(change.line_ids)) == len(affected)
     assert change.amount == len(affected) * 8 * (RATES[2] - RATES[1])
     assert dict(change.repriced) == {line_id: Decimal("1200.00") for line_id in change.line_ids}
+
+
+def test_a_version_of_a_contract_of_one_page_is_read_with_one_query(
+    fake_aws_credentials: None, failing: FailingPuts
+) -> None:
+    paged = PagedHub(failing)
+    paged.hub.deliver(version(1))
+    paged.amend(version(2))
+    assert failing.partitions_queried.count(f"CONTRACT#{CONTRACT}") == 2  # one per version, as a whole book
+    assert paged.rerating() is None and paged.requests() == []

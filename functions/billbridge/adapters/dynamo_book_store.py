@@ -100,6 +100,10 @@ REJECTION_PENDING = "rp"
 so whoever handles the entry takes the kept rejections (decision 0020)."""
 _KEPT_ATTRIBUTES = ("ac", "gsi1pk", "gsi1sk", REJECTION_PENDING)
 """What an input's item keeps from its previous version when a whole-book change rewrites it."""
+FIRST_PAGE_SLACK = 0.1
+"""Items beside a page's inputs that the first page's one Query may read (head, exceptions,
+invoices...), as a share of the page: a contract of up to a page of inputs and a tenth of a page
+of other items is read in one call."""
 FENCE_SECONDS = 120
 """A whole-book change's fence expires after this long (a writer that died holding it)."""
 AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
@@ -238,15 +242,16 @@ class DynamoBookStore:
         pk = contract_pk(contract_id)
         fence = self._take_fence(contract_id)
         try:
-            terms = self._terms_of_a_page(pk)
+            terms, inputs, next_after = self._first_page(pk, scope.page_inputs) if scope.restart else ([], [], None)
+            inputs_read = bool(terms)
+            if not terms:
+                terms = self._terms_of_a_page(pk)
             if any(item["sk"]["S"] == LEGACY_BOOK for item in terms):
                 self._migrate_fenced(contract_id, fence, self._table.query_pk(pk))
-                terms = self._terms_of_a_page(pk)
+                terms, inputs, next_after, inputs_read = self._terms_of_a_page(pk), [], None, False
             rerating = next((item for item in terms if item["sk"]["S"] == RERATING), None)
             still_applying = tuple(sorted(int(n) for n in rerating["versions"]["NS"])) if rerating else ()
-            inputs: list[dict[str, Any]] = []
-            next_after: str | None = None
-            if scope.restart or rerating is not None:
+            if not inputs_read and (scope.restart or rerating is not None):
                 after = None if scope.restart or rerating is None else rerating.get("after", {}).get("S")
                 inputs, next_after = self._table.query_sk_range(
                     pk,
@@ -266,10 +271,29 @@ class DynamoBookStore:
         stored = self._stored(contract_id, loaded, scope)
         return replace(stored, more_inputs=next_after is not None, still_applying=still_applying)
 
+    def _first_page(self, pk: str, page_inputs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+        """The first page read from the partition's start: a contract of one page (most of them)
+        costs one Query, as a whole book does. Returns its terms, its inputs and the last input
+        when inputs may follow; no terms when the read stopped before the inputs."""
+        items, stopped_at = self._table.query_sk_range(
+            pk, "", {}, limit=max(page_inputs, 1) + int(page_inputs * FIRST_PAGE_SLACK)
+        )
+        if stopped_at is None:
+            inputs = [item for item in items if _is_input(item)]
+            return [item for item in items if not _is_input(item)], inputs, None
+        if not (INPUT_PREFIX <= stopped_at < INPUTS_END):
+            return [], [], None  # stopped before the inputs (or after them): read by ranges
+        before_inputs = [item for item in items if item["sk"]["S"] < INPUT_PREFIX]
+        return before_inputs + self._terms_after_inputs(pk), [item for item in items if _is_input(item)], stopped_at
+
     def _terms_of_a_page(self, pk: str) -> list[dict[str, Any]]:
         """Every item of the partition but its inputs and its invoices' lines (three ranges)."""
+        return self._table.query_sk_range(pk, "sk < :inputs", {":inputs": INPUT_PREFIX})[0] + self._terms_after_inputs(
+            pk
+        )
+
+    def _terms_after_inputs(self, pk: str) -> list[dict[str, Any]]:
         ranges = (
-            ("sk < :inputs", {":inputs": INPUT_PREFIX}),
             ("sk BETWEEN :after_inputs AND :lines", {":after_inputs": INPUTS_END, ":lines": INVOICE_LINES_PREFIX}),
             ("sk > :after_lines", {":after_lines": INVOICE_LINES_END}),
         )
@@ -624,7 +648,7 @@ class DynamoBookStore:
         if page is not None:
             added = set(book.versions) - set(before.versions)
             pending = set(page.still_applying) | added
-            if added:
+            if added and before.versions:
                 # A version reaches the inputs in pages: the head takes it first, with the
                 # `RERATING` item saying no input has been reached yet. Whatever stops the save
                 # after it leaves a head that has the version and inputs rated under older terms
@@ -829,6 +853,10 @@ class DynamoBookStore:
 
     def _protect(self, book: ContractBook) -> ContractBook:
         return book if self._field_encryption is None else self._field_encryption.protect(book)
+
+
+def _is_input(item: dict[str, Any]) -> bool:
+    return bool(INPUT_PREFIX <= item["sk"]["S"] < INPUTS_END)
 
 
 def _revision_condition(revision: int | None) -> dict[str, Any]:

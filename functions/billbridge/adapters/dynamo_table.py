@@ -80,12 +80,12 @@ class DynamoTable:
         self, pk: str, condition: str, values: dict[str, str], *, after: str | None = None, limit: int = 0
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Strongly consistent read of the items of `pk` whose sort key meets `condition`
-        (on `sk`, with `values`), in sort-key order, starting after the sort key `after`.
+        (on `sk`, with `values`; "" for every item), in sort-key order, starting after the sort key `after`.
         With `limit`, at most that many items and the sort key to continue after (None
         when the range was read to its end)."""
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": f"pk = :pk AND {condition}",
+            "KeyConditionExpression": f"pk = :pk AND {condition}" if condition else "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": pk}, **{name: {"S": v} for name, v in values.items()}},
             "ConsistentRead": True,
         }

@@ -137,13 +137,9 @@ def _flag_retroactive_change(draft: BookDraft, after: VersionTimeline, version: 
     version's open change: a line already in it is not counted again, and a line
     invoiced under this very version (billed while the amendment was being
     applied) changes nothing."""
-    key = f"v{version.version}"
+    key, own, known = _open_change_of(draft, version.version)
     baselines, earlier_open = _retroactive_baselines(draft)
-    own = draft.exceptions.get(exception_id_for(ExceptionType.RETROACTIVE_CHANGE, draft.contract_id, key))
-    if own is not None and own.state is not ExceptionState.OPEN:
-        own = None
     earlier_open = [exception for exception in earlier_open if exception is not own]
-    known = set(own.line_ids) if own is not None else set()
     affected: list[BillingLine] = []
     repriced: list[tuple[str, Decimal]] = []
     delta = own.amount if own is not None else ZERO
@@ -178,6 +174,23 @@ def _flag_retroactive_change(draft: BookDraft, after: VersionTimeline, version: 
         superseded_because=f"superseded by version {version.version}, which re-prices the same invoiced lines",
         already=own,
     )
+
+
+def _open_change_of(draft: BookDraft, version: int) -> tuple[str, BillingException | None, set[str]]:
+    """The key of the version's open `retroactive_change` (`v{n}`; `v{n}.2`, `v{n}.3`... once
+    an operator decided the earlier ones while the amendment was still being applied in pages),
+    that change if it is raised, and every line the version's changes already hold."""
+    known: set[str] = set()
+    part = 1
+    while True:
+        key = f"v{version}" if part == 1 else f"v{version}.{part}"
+        existing = draft.exceptions.get(exception_id_for(ExceptionType.RETROACTIVE_CHANGE, draft.contract_id, key))
+        if existing is None:
+            return key, None, known
+        known |= set(existing.line_ids)
+        if existing.state is ExceptionState.OPEN:
+            return key, existing, known
+        part += 1
 
 
 def _raise_retroactive_change(

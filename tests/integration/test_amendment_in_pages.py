@@ -22,62 +22,35 @@ from moto import mock_aws
 
 from tests.fakes.hub import CoreHub
 from tests.fakes.ledger_table import SerializedClient, create_ledger_table
+from tests.reliability import test_amendment_racing_entries as racing
 from tests.reliability.measures import invoiced_lines
 
-TABLE = "ledger"
-CONTRACT = "SOW-PAGES"
-CONFIG = {
-    "tax_rates": [{"jurisdiction": "US-NY", "rate": "0.08875", "effective_from": "2020-01-01"}],
-    "legal_entities": [{"legal_entity": "US01", "erp_instance": "erp-us"}],
-}
-EFFECTIVE = {1: date(2026, 1, 1), 2: date(2026, 3, 16), 3: date(2026, 3, 23)}
-RATES = {1: Decimal("100.00"), 2: Decimal("150.00"), 3: Decimal("170.00")}
+TABLE = racing.TABLE
+CONTRACT = racing.CONTRACT
+EFFECTIVE = {1: date(2026, 1, 1), 2: racing.AMENDED_FROM, 3: date(2026, 3, 23)}
+RATES = {**racing.RATES, 3: Decimal("170.00")}
 ENTRIES = 24
 PAGE_INPUTS = 5
 
 
-def version(number: int, *, effective: date | None = None) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"clm-v{number}",
-        "source": "clm",
-        "type": "contract.approved" if number == 1 else "contract.amended",
-        "data": {
-            "contract_id": CONTRACT,
-            "version": number,
-            "effective_date": (effective or EFFECTIVE[number]).isoformat(),
-            "customer_id": "CUST-PAGES",
-            "legal_entity": "US01",
-            "currency": "USD",
-            "tax_jurisdiction": "US-NY",
-            "start_date": "2026-01-01",
-            "end_date": "2026-12-31",
-            "rate_card": [{"role": "consultant", "rate": str(RATES[number])}],
-        },
+def version(number: int) -> dict[str, Any]:
+    """The suite's contract at `number`, effective and priced as `EFFECTIVE` and `RATES` say."""
+    event = racing.version(min(number, 2))
+    data = {
+        **event["data"],
+        "version": number,
+        "effective_date": EFFECTIVE[number].isoformat(),
+        "rate_card": [{"role": "consultant", "rate": str(RATES[number])}],
     }
+    return {**event, "id": f"clm-v{number}", "data": data}
 
 
 def work_day(n: int) -> date:
     return date(2026, 3, 2) + timedelta(days=n)
 
 
-def entry(n: int) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"psa-{n:05d}",
-        "source": "psa",
-        "type": "time_entry.approved",
-        "data": {
-            "entry_id": f"TE-{n:05d}",
-            "revision": 1,
-            "contract_id": CONTRACT,
-            "resource_id": f"EMP-{n % 3}",
-            "role": "consultant",
-            "billable": True,
-            "work_date": work_day(n).isoformat(),
-            "hours": "8",
-        },
-    }
+entry = racing.entry
+"""One 8-hour day on `work_day(n)` (n < 28)."""
 
 
 class FailingPuts:
@@ -111,7 +84,7 @@ class PagedHub:
     continuation requests it publishes are kept, to be delivered when the test says."""
 
     def __init__(self, client: Any) -> None:
-        self.hub = CoreHub(CONFIG)
+        self.hub = CoreHub(racing.CONFIG)
         self.ledger = DynamoLedger(TABLE, client=client)
         self.ledger.save_config(self.hub.ledger.load_config())
         self.hub.ledger = self.ledger  # type: ignore[assignment]
@@ -142,15 +115,6 @@ class PagedHub:
 
     def rerating(self) -> dict[str, Any] | None:
         return self.ledger.book_store._table.get(f"CONTRACT#{CONTRACT}", "RERATING")
-
-
-@pytest.fixture
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ one-day time entries in March 2026, seeded through the same rule and store
 (`aws_calls.dynamodb_units`) and the use case's own time (wall time less time
 inside DynamoDB calls; and its CPU time less the CPU time inside them, which a loaded
 machine does not inflate). An amendment is applied in pages (decision 24): the version
-with the first page of inputs, then the next pages, five pages of 2,000 inputs an
+with the first page of inputs, then the next pages, two pages of 2,000 inputs an
 invocation, the rest asked for by a `contract.amendment_continued` request, which is
 delivered here as the contracts queue would (each request one invocation, measured on its
 own: own CPU, DynamoDB calls and units per invocation, and in total). An amendment writes

@@ -823,7 +823,7 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             "`python -m benchmarks.amendment_cost`. One contract with N approved, unbilled one-day time entries "
             "(seeded through the same rule and store on moto, in batches, uncounted), then one `contract.amended` "
             "(version 2 from 2026-03-16, a new consultant rate) through `SyncContract`, applied in pages "
-            "(decision 24: 2,000 inputs a page, 5 pages an invocation, the rest asked for by a "
+            "(decision 24: 2,000 inputs a page, 2 pages an invocation, the rest asked for by a "
             "`contract.amendment_continued` request, each delivered here as one invocation), every DynamoDB call "
             "counted with its units; own ms: the use case's wall time less the wall time inside DynamoDB calls; "
             "own CPU ms: its CPU time less the CPU time inside them (a loaded machine inflates the first, not the "

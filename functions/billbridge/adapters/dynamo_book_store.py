@@ -22,6 +22,12 @@ Two kinds of writer:
   changed) is re-rated before any whole-book rule reads it (`app.ledger.catch_up`)
   and written only if that changes it.
 
+An amendment is such a change applied in pages (docs/decisions/0024-amendments-in-pages.md):
+each page is fenced and reads the contract's terms (every item but its inputs and its invoices'
+lines) and up to a page of its inputs; the version's own page writes the head first, with a
+`RERATING` item that says which versions are still being applied and the last input reached,
+moved on by each page's last transaction and deleted by the page that reaches the end.
+
 The lookups written with books: `ENTRY#{id}` / `CONTRACT`, `PROPOSAL#{id}` /
 `CONTRACT`, and `CONTRACT#{id}` / `KNOWN` on the lookup index (`CONTRACTS`).
 An input's own audit records live on its item, found by the correlation id of

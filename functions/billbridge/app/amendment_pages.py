@@ -31,7 +31,7 @@ from billbridge.domain.model import BookUpdate, ContractBook, ContractVersion
 
 PAGE_INPUTS = 2000
 """Inputs read and re-rated per page (a page is one fenced save; ~25 MB of memory at most)."""
-PAGES_PER_INVOCATION = 5
+PAGES_PER_INVOCATION = 2
 """Pages one invocation of the contracts consumer applies before asking for the rest."""
 
 

@@ -813,7 +813,8 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             r["own_ms"],
             r.get("own_cpu_ms", ""),
             r.get("own_cpu_ms_per_invocation_max", ""),
-            r.get("peak_memory_growth_mb", ""),
+            r.get("peak_memory_growth_mb_per_invocation_max", ""),
+            r.get("resident_memory_growth_mb", r.get("peak_memory_growth_mb", "")),
             r["usd_per_amendment"],
         ]
         for r in f["sizes"].values()
@@ -828,7 +829,9 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
             "counted with its units; own ms: the use case's wall time less the wall time inside DynamoDB calls; "
             "own CPU ms: its CPU time less the CPU time inside them (a loaded machine inflates the first, not the "
             "second), in all and in the largest invocation; peak memory growth: how far the process's peak "
-            "resident memory rose above what it held before the amendment.",
+            "resident memory rose during an invocation above what it held when the invocation began (its page, "
+            "and what moto keeps of its writes); resident memory growth: what the process held after the whole "
+            "amendment more than before it (mostly moto's table holding the items written).",
             _table(
                 [
                     "contract",
@@ -843,7 +846,8 @@ def render_amendment_cost(f: dict[str, Any]) -> str:
                     "own ms",
                     "own CPU ms",
                     "own CPU ms, largest invocation",
-                    "peak memory growth MB",
+                    "peak memory growth MB, largest invocation",
+                    "resident memory growth MB, whole amendment",
                     "USD per amendment",
                 ],
                 rows,

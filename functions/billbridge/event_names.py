@@ -31,6 +31,10 @@ FEEDBACK_EVENT_TYPES = (*INVOICE_FEEDBACK_EVENT_TYPES, *SYNC_ANSWER_EVENT_TYPES)
 SYNC_RETRY_REQUESTED = "sync.retry_requested"
 """An operator asks the hub to send a held downstream command again (`billbridge sync retry`):
 put on the bus by the CLI, never accepted from a webhook source."""
+AMENDMENT_CONTINUED = "contract.amendment_continued"
+"""The contracts consumer asks for the next pages of an amendment applied in pages
+(docs/decisions/0024-amendments-in-pages.md): put on the bus by the hub, never accepted from a
+webhook source."""
 OPERATOR_EVENT_TYPES = (SYNC_RETRY_REQUESTED,)
 """Requests the operators' tools put on the bus (never a webhook's): checked by their use case
 against what the hub holds (the command must exist), not against the webhook contract."""
@@ -66,7 +70,7 @@ DEFAULT_SYSTEMS_OF_RECORD: Mapping[str, str] = MappingProxyType(
 WORKFLOW_EVENT_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         # Customer and contract synchronisation is one workflow: a contract waits for its customer.
-        "contracts": CUSTOMER_EVENT_TYPES + CONTRACT_EVENT_TYPES,
+        "contracts": (*CUSTOMER_EVENT_TYPES, *CONTRACT_EVENT_TYPES, AMENDMENT_CONTINUED),
         "actuals": ACTUALS_EVENT_TYPES,
         "feedback": (*FEEDBACK_EVENT_TYPES, SYNC_RETRY_REQUESTED),
     }

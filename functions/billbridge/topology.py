@@ -16,6 +16,7 @@ from billbridge import event_names
 
 # The sources, event types, data domains and workflows' event types (billbridge.event_names).
 ACTUALS_EVENT_TYPES = event_names.ACTUALS_EVENT_TYPES
+AMENDMENT_CONTINUED = event_names.AMENDMENT_CONTINUED
 CONTRACT_EVENT_TYPES = event_names.CONTRACT_EVENT_TYPES
 CUSTOMER_EVENT_TYPES = event_names.CUSTOMER_EVENT_TYPES
 DEFAULT_SYSTEMS_OF_RECORD = event_names.DEFAULT_SYSTEMS_OF_RECORD

@@ -52,6 +52,12 @@ EXCEPTION_PREFIX = "EXC#"
 RERATE_PREFIX = "RR#"
 INVOICE_PREFIX = "INV#"
 INVOICE_LINES_PREFIX = "INVL#"
+RERATING = "RERATING"
+"""An amendment applied in pages: the versions still being applied and the last input reached
+(docs/decisions/0024-amendments-in-pages.md)."""
+INPUTS_END = "IN$"
+"""Just after every `IN#` sort key ('$' follows '#'): inputs are the range [IN#, IN$)."""
+INVOICE_LINES_END = "INVL$"
 INVOICE_LINES_PER_ITEM = 100
 """Proposed lines per `INVL#` item: ~100 x 700 B of JSON, ~15 KB compressed."""
 INPUT_KINDS = ("time", "expense", "milestone")

@@ -22,6 +22,12 @@ Two kinds of writer:
   changed) is re-rated before any whole-book rule reads it (`app.ledger.catch_up`)
   and written only if that changes it.
 
+An amendment is such a change applied in pages (docs/decisions/0024-amendments-in-pages.md):
+each page is fenced and reads the contract's terms (every item but its inputs and its invoices'
+lines) and up to a page of its inputs; the version's own page writes the head first, with a
+`RERATING` item that says which versions are still being applied and the last input reached,
+moved on by each page's last transaction and deleted by the page that reaches the end.
+
 The lookups written with books: `ENTRY#{id}` / `CONTRACT`, `PROPOSAL#{id}` /
 `CONTRACT`, and `CONTRACT#{id}` / `KNOWN` on the lookup index (`CONTRACTS`).
 An input's own audit records live on its item, found by the correlation id of
@@ -49,7 +55,7 @@ import contextlib
 import gzip
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from billbridge.adapters.dynamo_audit_log import AUDIT_TTL_ATTRIBUTE, audit_item, audit_items, exception_item
@@ -57,10 +63,14 @@ from billbridge.adapters.dynamo_book_items import (
     BOOK_ADAPTER,
     HEAD,
     INPUT_PREFIX,
+    INPUTS_END,
+    INVOICE_LINES_END,
+    INVOICE_LINES_PREFIX,
     INVOICE_PREFIX,
     KNOWN,
     LEGACY_BOOK,
     LOCK,
+    RERATING,
     assemble,
     contract_pk,
     cut_book,
@@ -96,6 +106,10 @@ REJECTION_PENDING = "rp"
 so whoever handles the entry takes the kept rejections (decision 0020)."""
 _KEPT_ATTRIBUTES = ("ac", "gsi1pk", "gsi1sk", REJECTION_PENDING)
 """What an input's item keeps from its previous version when a whole-book change rewrites it."""
+FIRST_PAGE_SLACK = 0.1
+"""Items beside a page's inputs that the first page's one Query may read (head, exceptions,
+invoices...), as a share of the page: a contract of up to a page of inputs and a tenth of a page
+of other items is read in one call."""
 FENCE_SECONDS = 120
 """A whole-book change's fence expires after this long (a writer that died holding it)."""
 AUDIT_RETENTION_SECONDS = 7 * 366 * 24 * 3600
@@ -112,6 +126,20 @@ class _Loaded:
     audits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     epoch: int = 0
     fence: str | None = None
+    page: _Page | None = None
+    """An amendment's page: where it stands."""
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page of an amendment applied in pages, as loaded."""
+
+    restart: bool
+    next_after: str | None
+    """The last input of this page when inputs may follow it, else None."""
+    still_applying: tuple[int, ...]
+    """The versions the `RERATING` item named when the page was read (none: no item)."""
+    recorded: bool
 
 
 def decode_legacy_book(blob: bytes) -> ContractBook:
@@ -154,6 +182,8 @@ class DynamoBookStore:
         return self._stored(contract_id, loaded, WHOLE_BOOK)
 
     def load_for_update(self, contract_id: str, scope: BookScope) -> StoredBook:
+        if scope.paged:
+            return self._load_page(contract_id, scope)
         if scope.whole:
             fence = self._take_fence(contract_id)
             try:
@@ -191,6 +221,101 @@ class DynamoBookStore:
         loaded = stored.handle
         if isinstance(loaded, _Loaded) and loaded.fence is not None:
             self._drop_fence(stored.book.contract_id, loaded.fence)
+
+    def pass_over(self, stored: StoredBook) -> None:
+        """A view that needed no change: an amendment's next page (not a restart) moves the
+        `RERATING` item past it as it gives up the fence; any other view is released."""
+        loaded = stored.handle
+        page = loaded.page if isinstance(loaded, _Loaded) else None
+        if page is None or page.restart or not page.recorded or loaded.fence is None:
+            self.release(stored)
+            return
+        contract_id = stored.book.contract_id
+        pk = contract_pk(contract_id)
+        progress = self._page_progress(pk, page, set(page.still_applying))
+        try:
+            self._transact([*progress, self._fence_release(pk, loaded.fence)], contract_id)
+        except BaseException:
+            self._drop_fence(contract_id, loaded.fence)
+            raise
+        loaded.fence = None
+
+    def _load_page(self, contract_id: str, scope: BookScope) -> StoredBook:
+        """An amendment's page, fenced: every item of the contract but its inputs and its
+        invoices' lines (a page needs the invoices' headers only), and up to
+        `scope.page_inputs` inputs: the first ones (`restart`), or those after the last input
+        the `RERATING` item says was reached."""
+        pk = contract_pk(contract_id)
+        fence = self._take_fence(contract_id)
+        try:
+            terms, inputs, next_after = self._first_page(pk, scope.page_inputs) if scope.restart else ([], [], None)
+            inputs_read = bool(terms)
+            if not terms:
+                terms = self._terms_of_a_page(pk)
+            if any(item["sk"]["S"] == LEGACY_BOOK for item in terms):
+                self._migrate_fenced(contract_id, fence, self._table.query_pk(pk))
+                terms, inputs, next_after, inputs_read = self._terms_of_a_page(pk), [], None, False
+            rerating = next((item for item in terms if item["sk"]["S"] == RERATING), None)
+            still_applying = tuple(sorted(int(n) for n in rerating["versions"]["NS"])) if rerating else ()
+            if not inputs_read and (scope.restart or rerating is not None):
+                after = None if scope.restart or rerating is None else rerating.get("after", {}).get("S")
+                inputs, next_after = self._table.query_sk_range(
+                    pk,
+                    "sk BETWEEN :first AND :end",
+                    {":first": INPUT_PREFIX, ":end": INPUTS_END},
+                    after=after,
+                    limit=max(scope.page_inputs, 1),
+                )
+        except BaseException:
+            self._drop_fence(contract_id, fence)
+            raise
+        loaded = self._loaded_from(contract_id, terms + inputs)
+        loaded.fence = fence
+        loaded.page = _Page(
+            restart=scope.restart, next_after=next_after, still_applying=still_applying, recorded=rerating is not None
+        )
+        stored = self._stored(contract_id, loaded, scope)
+        return replace(stored, more_inputs=next_after is not None, still_applying=still_applying)
+
+    def _first_page(self, pk: str, page_inputs: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+        """The first page read from the partition's start: a contract of one page (most of them)
+        costs one Query, as a whole book does. Returns its terms, its inputs and the last input
+        when inputs may follow; no terms when the read stopped before the inputs."""
+        items, stopped_at = self._table.query_sk_range(
+            pk, "", {}, limit=max(page_inputs, 1) + int(page_inputs * FIRST_PAGE_SLACK)
+        )
+        if stopped_at is None:
+            inputs = [item for item in items if _is_input(item)]
+            return [item for item in items if not _is_input(item)], inputs, None
+        if not (INPUT_PREFIX <= stopped_at < INPUTS_END):
+            return [], [], None  # stopped before the inputs (or after them): read by ranges
+        before_inputs = [item for item in items if item["sk"]["S"] < INPUT_PREFIX]
+        return before_inputs + self._terms_after_inputs(pk), [item for item in items if _is_input(item)], stopped_at
+
+    def _terms_of_a_page(self, pk: str) -> list[dict[str, Any]]:
+        """Every item of the partition but its inputs and its invoices' lines (three ranges)."""
+        return self._table.query_sk_range(pk, "sk < :inputs", {":inputs": INPUT_PREFIX})[0] + self._terms_after_inputs(
+            pk
+        )
+
+    def _terms_after_inputs(self, pk: str) -> list[dict[str, Any]]:
+        ranges = (
+            ("sk BETWEEN :after_inputs AND :lines", {":after_inputs": INPUTS_END, ":lines": INVOICE_LINES_PREFIX}),
+            ("sk > :after_lines", {":after_lines": INVOICE_LINES_END}),
+        )
+        return [item for condition, values in ranges for item in self._table.query_sk_range(pk, condition, values)[0]]
+
+    def _page_progress(self, pk: str, page: _Page, versions: set[int]) -> list[dict[str, Any]]:
+        """What a page's save writes to the `RERATING` item: the versions still being applied
+        and the last input reached while inputs may follow; its deletion once none do."""
+        key = {"pk": {"S": pk}, "sk": {"S": RERATING}}
+        table = self._table.table_name
+        if page.next_after is not None and versions:
+            item = {**key, "after": {"S": page.next_after}, "versions": {"NS": [str(n) for n in sorted(versions)]}}
+            return [{"Put": {"TableName": table, "Item": item}}]
+        if page.recorded:
+            return [{"Delete": {"TableName": table, "Key": key}}]
+        return []
 
     def _stored(self, contract_id: str, loaded: _Loaded, scope: BookScope) -> StoredBook:
         book = without_orphan_billing(assemble(contract_id, loaded.raw))
@@ -524,6 +649,31 @@ class DynamoBookStore:
                 "ExpressionAttributeValues": {":fence": {"S": fence}},
             }
         }
+        page = loaded.page
+        head_first: list[dict[str, Any]] = []
+        if page is not None:
+            added = set(book.versions) - set(before.versions)
+            pending = set(page.still_applying) | added
+            if added and before.versions:
+                # A version reaches the inputs in pages: the head takes it first, with the
+                # `RERATING` item saying no input has been reached yet. Whatever stops the save
+                # after it leaves a head that has the version and inputs rated under older terms
+                # (caught up by any whole-book change before its rule reads them), never inputs
+                # re-rated beside a head that does not have the version yet.
+                head_first = [
+                    fence_check,
+                    *(w for w in final if w.get("Put", {}).get("Item", {}).get("sk") == {"S": HEAD}),
+                ]
+                final = [w for w in final if w not in head_first]
+                started = {
+                    "pk": {"S": pk},
+                    "sk": {"S": RERATING},
+                    "versions": {"NS": [str(n) for n in sorted(pending)]},
+                }
+                head_first.append({"Put": {"TableName": table, "Item": started}})
+                page = replace(page, recorded=True)
+            if added or not page.restart:
+                final.extend(self._page_progress(pk, page, pending))
         final.append(fence_check if keep_fence else self._fence_release(pk, fence))
         if len(final) > TRANSACTION_LIMIT:
             raise RuntimeError(
@@ -531,9 +681,18 @@ class DynamoBookStore:
             )
         try:
             # Inputs' items one conditional write each (on their own revision); then the rest,
-            # fenced; the head, invoices and audit last.
+            # fenced; the head, invoices and audit last (an amendment's head first).
+            if head_first:
+                self._transact(head_first, contract_id)
             for write in inputs:
-                self._write_one(write, contract_id)
+                try:
+                    self._write_one(write, contract_id)
+                except ConcurrentUpdateError:
+                    if page is None:
+                        raise
+                    # An amendment's page: the input was written since it was read, by its own
+                    # rule (fenced out are whole-book changes), under the head as it is now or
+                    # under older terms, which the catch-up of any whole-book change re-rates.
             for chunk in iter_chunks(early, TRANSACTION_LIMIT - 1):
                 self._transact([fence_check, *chunk], contract_id)
             self._transact(final, contract_id)
@@ -700,6 +859,10 @@ class DynamoBookStore:
 
     def _protect(self, book: ContractBook) -> ContractBook:
         return book if self._field_encryption is None else self._field_encryption.protect(book)
+
+
+def _is_input(item: dict[str, Any]) -> bool:
+    return bool(INPUT_PREFIX <= item["sk"]["S"] < INPUTS_END)
 
 
 def _revision_condition(revision: int | None) -> dict[str, Any]:

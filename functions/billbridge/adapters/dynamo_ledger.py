@@ -98,6 +98,9 @@ class DynamoLedger:
     def release(self, stored: StoredBook) -> None:
         self.book_store.release(stored)
 
+    def pass_over(self, stored: StoredBook) -> None:
+        self.book_store.pass_over(stored)
+
     def save(self, stored: StoredBook, update: BookUpdate) -> None:
         self.book_store.save(stored, update)
 

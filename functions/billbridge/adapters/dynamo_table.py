@@ -76,6 +76,33 @@ class DynamoTable:
             },
         )
 
+    def query_sk_range(
+        self, pk: str, condition: str, values: dict[str, str], *, after: str | None = None, limit: int = 0
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Strongly consistent read of the items of `pk` whose sort key meets `condition`
+        (on `sk`, with `values`; "" for every item), in sort-key order, starting after the sort key `after`.
+        With `limit`, at most that many items and the sort key to continue after (None
+        when the range was read to its end)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": f"pk = :pk AND {condition}" if condition else "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **{name: {"S": v} for name, v in values.items()}},
+            "ConsistentRead": True,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": after}}
+        if not limit:
+            return self._pages("query", kwargs), None
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            kwargs["Limit"] = limit - len(items)
+            response = self.client.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items, None
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items, str(items[-1]["sk"]["S"])
+
     def query_index(self, partition: str) -> list[dict[str, Any]]:
         return self._pages(
             "query",

@@ -452,6 +452,13 @@ class SyncRetryRequestedData(_DataModel):
     actor: Text = ""
 
 
+class AmendmentContinuedData(_DataModel):
+    """`contract.amendment_continued`: the contracts consumer's request for the next pages of an
+    amendment applied in pages (put on the bus by the hub, never accepted from a webhook)."""
+
+    contract_id: Identifier
+
+
 EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
     {
         "contract.approved": ContractSnapshotData,
@@ -488,11 +495,15 @@ EventData = (
 )
 
 OPERATOR_EVENT_DATA_MODELS: Mapping[str, type[BaseModel]] = MappingProxyType(
-    {topology.SYNC_RETRY_REQUESTED: SyncRetryRequestedData}
+    {
+        topology.SYNC_RETRY_REQUESTED: SyncRetryRequestedData,
+        topology.AMENDMENT_CONTINUED: AmendmentContinuedData,
+    }
 )
-"""The operators' own requests on the bus (`topology.OPERATOR_EVENT_TYPES`)."""
+"""The operators' own requests on the bus (`topology.OPERATOR_EVENT_TYPES`), and the hub's own
+request for an amendment's next pages (`topology.AMENDMENT_CONTINUED`)."""
 
-BusEventData = EventData | SyncRetryRequestedData
+BusEventData = EventData | SyncRetryRequestedData | AmendmentContinuedData
 """The typed `data` of an event a queue consumer takes from the bus."""
 
 # --- schema versions -----------------------------------------------------------------------------
@@ -714,7 +725,7 @@ def parse_bus_event_data(event_type: str, data: object) -> BusEventData:
     if model is None:
         return parse_event_data(event_type, data)
     try:
-        return model.model_validate(data)  # type: ignore[return-value]  # SyncRetryRequestedData
+        return model.model_validate(data)  # type: ignore[return-value]  # one of the requests' models
     except ValidationError as error:
         raise invalid_event_from(error, prefix="data") from None
 

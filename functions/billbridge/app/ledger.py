@@ -60,9 +60,22 @@ class BookScope:
     item unread, and the save, conditional on the item not existing, checks the expectation.
     A save that finds it, or a rule that changes nothing, is done again with the item read."""
 
+    paged: bool = False
+    """An amendment's page (a whole-book change over the contract's terms and one page of
+    its inputs, docs/decisions/0024-amendments-in-pages.md): `restart` reads the first
+    page (a new version), else the page after the one last applied. A store without pages
+    gives the whole book, as one last page."""
+    restart: bool = False
+    page_inputs: int = 0
+
     @property
     def whole(self) -> bool:
+        """Not one input's view: the whole book, or a page of it (fenced, caught up)."""
         return self.kind is None
+
+    @classmethod
+    def amendment_page(cls, *, restart: bool, page_inputs: int) -> BookScope:
+        return cls(paged=True, restart=restart, page_inputs=page_inputs)
 
     @classmethod
     def of_input(cls, kind: InputKind, ref: str, *, expected_new: bool = False) -> BookScope:
@@ -88,6 +101,10 @@ class StoredBook:
     """Inputs last rated under older contract terms than the book's (an input
     saved while an amendment was being applied): re-rated before a whole-book
     rule reads them (`catch_up`)."""
+    more_inputs: bool = False
+    """A page of an amendment: inputs after this page remain to be applied."""
+    still_applying: tuple[int, ...] = ()
+    """A page of an amendment: the versions whose amendment has not reached every input yet."""
 
 
 class BookStore(Protocol):
@@ -112,7 +129,11 @@ class ScopedBookStore(BookStore, Protocol):
     def load_for_update(self, contract_id: str, scope: BookScope) -> StoredBook: ...
 
     def release(self, stored: StoredBook) -> None:
-        """Give up a view loaded for update without saving it."""
+        """Give up a view loaded for update without saving it.
+
+        A store that loads an amendment's pages also has `pass_over(stored)`: a view that
+        needed no change is given up, and its page recorded as applied (the next page
+        starts after it); `apply_to_book` calls it when the rule changed nothing."""
         ...
 
 
@@ -197,15 +218,19 @@ def apply_to_book(
     *,
     scope: BookScope = WHOLE_BOOK,
     sleep: Callable[[float], None] = time.sleep,
+    on_load: Callable[[StoredBook], None] | None = None,
 ) -> BookUpdate:
     """Load the view the rule needs, apply, save with optimistic concurrency;
-    then publish the events."""
+    then publish the events. `on_load` is told of each view loaded (the last one
+    told is the one saved)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
             stored = _load_for_update(ledger, contract_id, scope)
         except ConcurrentUpdateError:
             sleep(BACKOFF_SECONDS * (2**attempt))
             continue
+        if on_load is not None:
+            on_load(stored)
         try:
             caught_up = catch_up(stored)
             update = rule(caught_up.book if caught_up is not None else stored.book)
@@ -215,7 +240,11 @@ def apply_to_book(
             _release(ledger, stored)
             raise
         if not update.changed:
-            _release(ledger, stored)
+            pass_over = getattr(ledger, "pass_over", None)
+            if pass_over is not None:
+                pass_over(stored)
+            else:
+                _release(ledger, stored)
             if scope.expected_new:  # decided on a view that assumed the input new: read it first
                 scope = scope.read_in_full()
                 continue

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from billbridge import topology
-from billbridge.app.canonical_events import ContractSnapshotData, ContractTerminatedData
+from billbridge.app.amendment_pages import AmendmentInPages
+from billbridge.app.canonical_events import AmendmentContinuedData, ContractSnapshotData, ContractTerminatedData
 from billbridge.app.customer_master import (
     MasterDataStore,
     MasterUpdate,
@@ -43,7 +44,7 @@ from billbridge.app.personal_data_in_transit import PersonalDataVault, open_cont
 from billbridge.app.ports import Connector, EventPublisher
 from billbridge.app.rollout import Rollout, RolloutMode
 from billbridge.domain.book_draft import RuleContext
-from billbridge.domain.contract_changes import apply_contract_version, apply_termination
+from billbridge.domain.contract_changes import apply_termination
 from billbridge.domain.customer_master import latest_of
 from billbridge.domain.model import BillingConfig, BookUpdate, ContractVersion, Termination
 
@@ -65,10 +66,14 @@ class SyncContract:
     """Customer and legal-entity master data (None: customer master events are refused)."""
     rollout: Rollout = field(default_factory=Rollout)
     """In `shadow` the contract is recorded but no downstream command is sent."""
+    amendments: AmendmentInPages | None = None
+    """How a version reaches the contract's inputs: in pages (by default, this ledger's)."""
 
     def __post_init__(self) -> None:
         if (self.psa is not None or self.erp is not None) and self.downstream is None:
             raise ValueError("SyncContract needs `downstream` to record the outcome of its commands")
+        if self.amendments is None:
+            self.amendments = AmendmentInPages(self.ledger, self.publisher)
 
     def handle(self, event: IngestedEvent) -> BookUpdate | MasterUpdate:
         if event.event_type in topology.CUSTOMER_EVENT_TYPES:
@@ -77,6 +82,9 @@ class SyncContract:
             return SyncCustomerMaster(self.master, release=self.release_contract).handle(event)
         context = RuleContext(correlation_id=event.correlation_id, source_ref=event.source_ref)
         data = event.data
+        assert self.amendments is not None
+        if isinstance(data, AmendmentContinuedData):
+            return self.amendments.continue_pages(data.contract_id, context)
         if isinstance(data, ContractTerminatedData):
             termination = termination_from(data)
             update = apply_to_book(
@@ -91,12 +99,7 @@ class SyncContract:
         if not isinstance(data, ContractSnapshotData):
             raise UntranslatableEventError(f"type: {event.event_type!r} is not a contract event")
         version = contract_version_from(open_contract_data(data, self.personal_data))
-        update = apply_to_book(
-            self.ledger,
-            version.contract_id,
-            lambda book: apply_contract_version(book, version, context),
-            self.publisher,
-        )
+        update = self.amendments.apply_version(version, context)
         latest = update.book.latest_version
         if latest is not None and latest == version:
             # One approval is decided on one reading of the configuration (one read, not one per use).

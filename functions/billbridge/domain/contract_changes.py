@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from billbridge.domain.book_draft import BookDraft, RuleContext
+from billbridge.domain.book_draft import BookDraft, RuleContext, exception_id_for
 from billbridge.domain.model import (
     BillingException,
     BillingLine,
@@ -22,11 +23,18 @@ from billbridge.domain.reconcile import reconcile_book
 from billbridge.domain.versions import VersionArrival, VersionTimeline, classify_version
 
 
-def apply_contract_version(book: ContractBook, version: ContractVersion, context: RuleContext) -> BookUpdate:
+def apply_contract_version(
+    book: ContractBook, version: ContractVersion, context: RuleContext, *, still_applying: Iterable[int] = ()
+) -> BookUpdate:
     """Store a new version; re-rate what is unbilled; flag what is invoiced.
 
     A version at or below the latest known one is stale (audited, no effect);
     the same version with another body raises `version_conflict`.
+
+    `book` may be a view: the contract's terms with some of its inputs (an amendment
+    applied in pages, docs/decisions/0024-amendments-in-pages.md). `still_applying` names
+    earlier versions whose amendment has not reached every input yet: the invoiced lines of
+    the view join their retroactive changes too (`recheck_invoiced_lines`).
     """
     draft = BookDraft(book, context)
     arrival = classify_version(book.versions, version)
@@ -49,7 +57,6 @@ def apply_contract_version(book: ContractBook, version: ContractVersion, context
         )
         return draft.freeze()
 
-    before = draft.timeline()
     draft.versions[version.version] = version
     after = draft.timeline()
     draft.record(
@@ -58,7 +65,8 @@ def apply_contract_version(book: ContractBook, version: ContractVersion, context
         contract_version=version.version,
         rule=f"effective from {version.effective_date.isoformat()}",
     )
-    _flag_retroactive_change(draft, before, after, version)
+    _recheck(draft, (number for number in still_applying if number != version.version))
+    _flag_retroactive_change(draft, after, version)
     reconcile_book(draft, cause_version=version.version if book.versions else None)
     draft.emit(
         "contracts",
@@ -71,6 +79,27 @@ def apply_contract_version(book: ContractBook, version: ContractVersion, context
         },
     )
     return draft.freeze()
+
+
+def recheck_invoiced_lines(book: ContractBook, versions: Iterable[int], context: RuleContext) -> BookUpdate:
+    """The next page of an amendment applied in pages: the invoiced lines of this view
+    (`book` holds the contract's terms and some of its inputs) that one of `versions` now
+    governs join that version's `retroactive_change`. The view's unbilled inputs are re-rated
+    by the catch-up every whole-book change makes (`app.ledger.catch_up`), not here.
+    Applying it again to the same view changes nothing."""
+    draft = BookDraft(book, context)
+    _recheck(draft, versions)
+    return draft.freeze()
+
+
+def _recheck(draft: BookDraft, versions: Iterable[int]) -> None:
+    if not draft.versions:
+        return
+    timeline = draft.timeline()
+    for number in sorted(set(versions)):
+        version = draft.versions.get(number)
+        if version is not None:
+            _flag_retroactive_change(draft, timeline, version)
 
 
 def apply_termination(book: ContractBook, termination: Termination, context: RuleContext) -> BookUpdate:
@@ -95,22 +124,29 @@ def apply_termination(book: ContractBook, termination: Termination, context: Rul
     return draft.freeze()
 
 
-def _flag_retroactive_change(
-    draft: BookDraft, before: VersionTimeline, after: VersionTimeline, version: ContractVersion
-) -> None:
+def _flag_retroactive_change(draft: BookDraft, after: VersionTimeline, version: ContractVersion) -> None:
     """Invoiced lines are immutable: when the new version now governs some of
     their days, raise one `retroactive_change` with the total delta.
 
     The delta of a line is measured from what it is worth already: its invoiced
     amount, or the amount an approved earlier retroactive change re-priced it
     to (that adjustment is billed). An earlier change still open whose lines
-    are all re-priced again by this one is superseded by it."""
+    are all re-priced again by this one is superseded by it.
+
+    Applied page by page (a view of some inputs), each page's lines join the
+    version's open change: a line already in it is not counted again, and a line
+    invoiced under this very version (billed while the amendment was being
+    applied) changes nothing."""
+    key, own, known = _open_change_of(draft, version.version)
     baselines, earlier_open = _retroactive_baselines(draft)
+    earlier_open = [exception for exception in earlier_open if exception is not own]
     affected: list[BillingLine] = []
     repriced: list[tuple[str, Decimal]] = []
-    delta = ZERO
+    delta = own.amount if own is not None else ZERO
     for line in draft.lines.values():
-        if line.kind != "time" or not draft.is_billed(line):
+        if line.kind != "time" or line.line_id in known or line.contract_version == version.version:
+            continue
+        if not draft.is_billed(line):
             continue
         governed = [day for day in line.days if _governs(after, version, day.date)]
         if not governed:
@@ -121,20 +157,40 @@ def _flag_retroactive_change(
         delta += new_amount - baselines.get(line.line_id, line.amount)
     if not affected:
         return
+    if own is not None:
+        repriced = [*own.repriced, *repriced]
     _raise_retroactive_change(
         draft,
         earlier_open,
         affected,
         repriced,
-        key=f"v{version.version}",
+        key=key,
         amount=delta,
         detail=(
             f"version {version.version} (effective {version.effective_date.isoformat()}) changes "
-            f"{len(affected)} invoiced line(s); approve to bill the delta as an adjustment"
+            f"{len(repriced)} invoiced line(s); approve to bill the delta as an adjustment"
         ),
         contract_version=version.version,
         superseded_because=f"superseded by version {version.version}, which re-prices the same invoiced lines",
+        already=own,
     )
+
+
+def _open_change_of(draft: BookDraft, version: int) -> tuple[str, BillingException | None, set[str]]:
+    """The key of the version's open `retroactive_change` (`v{n}`; `v{n}.2`, `v{n}.3`... once
+    an operator decided the earlier ones while the amendment was still being applied in pages),
+    that change if it is raised, and every line the version's changes already hold."""
+    known: set[str] = set()
+    part = 1
+    while True:
+        key = f"v{version}" if part == 1 else f"v{version}.{part}"
+        existing = draft.exceptions.get(exception_id_for(ExceptionType.RETROACTIVE_CHANGE, draft.contract_id, key))
+        if existing is None:
+            return key, None, known
+        known |= set(existing.line_ids)
+        if existing.state is ExceptionState.OPEN:
+            return key, existing, known
+        part += 1
 
 
 def _raise_retroactive_change(
@@ -148,10 +204,14 @@ def _raise_retroactive_change(
     detail: str,
     contract_version: int,
     superseded_because: str,
+    already: BillingException | None = None,
 ) -> None:
-    """One `retroactive_change` over the invoiced lines `affected` (re-priced as `repriced`);
-    the open earlier ones whose lines it covers entirely are withdrawn as superseded first."""
-    covered = {line.line_id for line in affected}
+    """One `retroactive_change` over the invoiced lines `affected` (re-priced as `repriced`),
+    added to those of `already` (the same change, raised by an earlier page); the open
+    earlier ones whose lines it covers entirely are withdrawn as superseded first."""
+    line_ids = (*(already.line_ids if already is not None else ()), *(line.line_id for line in affected))
+    refs = {line.ref for line in affected} | set(already.refs if already is not None else ())
+    covered = set(line_ids)
     for exception in earlier_open:
         if set(exception.line_ids) <= covered:
             draft.withdraw_exception(
@@ -160,11 +220,11 @@ def _raise_retroactive_change(
     draft.raise_exception(
         ExceptionType.RETROACTIVE_CHANGE,
         key,
-        refs=tuple(sorted({line.ref for line in affected})),
+        refs=tuple(sorted(refs)),
         amount=amount,
         detail=detail,
         contract_version=contract_version,
-        line_ids=tuple(line.line_id for line in affected),
+        line_ids=line_ids,
         repriced=tuple(repriced),
     )
 

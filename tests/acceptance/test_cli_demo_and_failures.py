@@ -29,7 +29,8 @@ def test_demo_bills_the_engagement(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     code = main(["demo", "--report", str(report_path), "--state-file", str(state)])
 
     printed = capsys.readouterr()
-    assert code == 0, printed.out + printed.err
+    out = printed.out
+    assert code == 0, out + printed.err
     report = json.loads(report_path.read_text())
     invoices = {i["proposal_id"]: (i["currency"], i["status"], i["total"]) for i in report["invoices"]}
     assert invoices == {

@@ -359,6 +359,14 @@ def test_the_type_must_belong_to_the_source() -> None:
     assert exc.value.field == "type"
 
 
+@pytest.mark.parametrize("hub_request", [topology.AMENDMENT_CONTINUED, topology.SYNC_RETRY_REQUESTED])
+@pytest.mark.parametrize("source", sorted(topology.WEBHOOK_SOURCES))
+def test_the_hubs_own_requests_are_refused_from_every_webhook_source(hub_request: str, source: str) -> None:
+    with pytest.raises(InvalidEventError) as exc:
+        parse_cloud_event(envelope("time_entry.rejected", type=hub_request, source=source), expected_source=source)
+    assert exc.value.field == "type"
+
+
 def test_an_unknown_type_is_refused() -> None:
     with pytest.raises(InvalidEventError) as exc:
         parse_cloud_event(envelope("time_entry.rejected", type="time_entry.deleted"), expected_source="psa")

@@ -24,6 +24,11 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+"""The functions' code: the source of the code asset."""
+DEPENDENCIES_DIR = REPO_ROOT / "layers" / "dependencies"
+"""The dependency layer's folder: its `requirements.txt` is the source of the layer."""
 RUNTIME_PYTHON_VERSION = "3.13"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 BUNDLING_IMAGE = cdk.DockerImage.from_registry(f"public.ecr.aws/sam/build-python{RUNTIME_PYTHON_VERSION}")

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.bundling import (
+    DEPENDENCIES_DIR,
+    FUNCTIONS_DIR,
     LAMBDA_PLATFORM,
     LAYER_EXCLUSIONS,
     RUNTIME_PROVIDED_DISTRIBUTIONS,
@@ -45,9 +47,7 @@ from infra.bundling import (
     runtime_python,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
-REQUIREMENTS = REPO_ROOT / "layers" / "dependencies" / "requirements.txt"
+REQUIREMENTS = DEPENDENCIES_DIR / "requirements.txt"
 OWN_PACKAGE = "billbridge"
 
 

@@ -4,7 +4,6 @@ Powertools settings, active tracing, its own role and its own log group."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -17,14 +16,12 @@ from constructs import Construct
 from infra.bundling import (
     BUNDLING_IMAGE,
     CODE_ASSET_EXCLUDES,
+    DEPENDENCIES_DIR,
+    FUNCTIONS_DIR,
     CodeAssetBundler,
     DependencyLayerBundler,
 )
 from infra.config import BillbridgeConfig
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
-DEPENDENCIES_DIR = REPO_ROOT / "layers" / "dependencies"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
